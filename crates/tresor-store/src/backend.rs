@@ -1,0 +1,84 @@
+//! The persistence seam: one trait every backend (SQLite, PostgreSQL, S3) implements.
+//!
+//! The [`crate::Store`] does all cryptography and bookkeeping; a backend only keeps rows and
+//! applies a [`Batch`] atomically, checking each [`Precondition`] and appending the audit
+//! entries to the chain in the same transaction.
+
+use crate::audit::{AuditDraft, AuditEntry, AuditSigner};
+use crate::model::{ObjectMeta, SealedVersion};
+use crate::query::Query;
+use crate::Result;
+
+/// What must hold for a write to apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precondition {
+    /// The object must not exist (create).
+    Absent,
+    /// The object must be at this revision (update).
+    Rev(u64),
+}
+
+/// One write of a batch.
+#[derive(Clone, Debug)]
+pub enum Write {
+    /// Insert or update an object's metadata (names and attribute index follow it).
+    PutObject {
+        /// New metadata (its `rev` is the new revision).
+        meta: ObjectMeta,
+        /// What must hold first.
+        expect: Precondition,
+    },
+    /// Insert a new version.
+    PutVersion(SealedVersion),
+    /// Erase the material of every version of an object (metadata kept).
+    DestroyMaterial {
+        /// The object.
+        uid: String,
+        /// Only versions below this one; `None` for all.
+        below: Option<u32>,
+    },
+    /// Remove an object, its versions and its names.
+    DeleteObject {
+        /// The object.
+        uid: String,
+        /// Revision it must be at.
+        expect: u64,
+    },
+}
+
+/// Writes applied together or not at all.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// The writes, in order.
+    pub writes: Vec<Write>,
+    /// Audit entries appended in the same transaction.
+    pub audit: Vec<AuditDraft>,
+}
+
+/// A place to keep objects. Implementations must be safe to share between threads.
+pub trait Backend: Send + Sync {
+    /// A short name (`sqlite`, `postgres`, `s3`).
+    fn kind(&self) -> &'static str;
+    /// One object by uid.
+    fn get(&self, uid: &str) -> Result<Option<ObjectMeta>>;
+    /// One object by (any of its) names.
+    fn get_by_name(&self, name: &str) -> Result<Option<ObjectMeta>>;
+    /// An object by name with its current version, in one read (the hot path).
+    fn get_current_by_name(&self, name: &str) -> Result<Option<(ObjectMeta, Option<SealedVersion>)>>;
+    /// One version.
+    fn version(&self, uid: &str, version: u32) -> Result<Option<SealedVersion>>;
+    /// All versions, oldest first.
+    fn versions(&self, uid: &str) -> Result<Vec<SealedVersion>>;
+    /// Objects matching `q`.
+    fn locate(&self, q: &Query) -> Result<Vec<ObjectMeta>>;
+    /// Applies `batch` atomically.
+    fn commit(&self, batch: &Batch, signer: &AuditSigner) -> Result<()>;
+    /// Audit entries with `seq > after`, oldest first, at most `limit`.
+    fn audit(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>>;
+    /// A store-wide setting.
+    fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Sets a store-wide setting only if absent; returns the value now stored.
+    fn meta_init(&self, key: &str, value: &[u8]) -> Result<Vec<u8>>;
+    /// Number of objects.
+    fn count(&self) -> Result<u64>;
+}

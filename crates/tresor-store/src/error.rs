@@ -1,0 +1,71 @@
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No object with that uid or name.
+    #[error("object '{0}' not found")]
+    NotFound(String),
+    /// A name is already used by another object.
+    #[error("name '{0}' is already taken")]
+    NameTaken(String),
+    /// Another writer changed the object since it was read; retry.
+    #[error("object '{0}' was changed by another writer; retry")]
+    Conflict(String),
+    /// The database is newer than this binary.
+    #[error("the store has schema version {found}, newer than this tresor supports ({supported}); upgrade tresor")]
+    TooNew {
+        /// Version found in the database.
+        found: u32,
+        /// Newest version this binary knows.
+        supported: u32,
+    },
+    /// The database file is damaged or not a tresor store.
+    #[error("the store at '{path}' is damaged or not a tresor store: {why}")]
+    Corrupt {
+        /// The database path.
+        path: String,
+        /// What the database engine said.
+        why: String,
+    },
+    /// A requested version does not exist or its material was destroyed.
+    #[error("object '{uid}' has no material for version {version}")]
+    NoMaterial {
+        /// The object.
+        uid: String,
+        /// The version asked for.
+        version: u32,
+    },
+    /// A state change the lifecycle does not allow.
+    #[error("object '{uid}': {why}")]
+    Invalid {
+        /// The object.
+        uid: String,
+        /// What rule was broken.
+        why: String,
+    },
+    /// Cryptography failed (wrong vault key, tampered row).
+    #[error(transparent)]
+    Crypto(#[from] tresor_crypto::CryptoError),
+    /// The database engine failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file operation failed.
+    #[error("{what} '{path}': {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path involved.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A stored record could not be decoded.
+    #[error("stored record is malformed: {0}")]
+    Decode(String),
+    /// The backend is unreachable (a server store); the request may be retried later.
+    #[error("store backend unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Result alias for the store.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,528 @@
+//! The SQLite backend: one file, WAL, `synchronous=FULL`, one `BEGIN IMMEDIATE` transaction
+//! per batch, cached prepared statements on a small connection pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use crate::audit::{AuditEntry, AuditSigner, GENESIS};
+use crate::backend::{Backend, Batch, Precondition, Write};
+use crate::model::{ObjectMeta, SealedVersion};
+use crate::query::{AttrCond, Query};
+use crate::{Result, StoreError};
+
+/// Schema migrations; index + 1 is the version each brings the database to.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
+CREATE TABLE objects (
+    uid TEXT PRIMARY KEY,
+    object_type TEXT NOT NULL,
+    state TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    name TEXT,
+    names TEXT NOT NULL,
+    attrs TEXT NOT NULL,
+    current_version INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    rev INTEGER NOT NULL
+);
+CREATE INDEX objects_type_state ON objects(object_type, state);
+CREATE INDEX objects_owner ON objects(owner);
+CREATE INDEX objects_name ON objects(name);
+CREATE TABLE names (
+    name TEXT PRIMARY KEY,
+    uid TEXT NOT NULL REFERENCES objects(uid) ON DELETE CASCADE
+);
+CREATE INDEX names_uid ON names(uid);
+CREATE TABLE attr_index (
+    attr TEXT NOT NULL,
+    value TEXT NOT NULL,
+    uid TEXT NOT NULL REFERENCES objects(uid) ON DELETE CASCADE
+);
+CREATE INDEX attr_index_av ON attr_index(attr, value);
+CREATE INDEX attr_index_uid ON attr_index(uid);
+CREATE TABLE versions (
+    uid TEXT NOT NULL REFERENCES objects(uid) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    sealed BLOB,
+    PRIMARY KEY (uid, version)
+);
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    uid TEXT,
+    detail TEXT NOT NULL,
+    prev TEXT NOT NULL,
+    mac TEXT NOT NULL
+);
+"#];
+
+/// The newest schema version this binary knows.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+const OBJ_COLS: &str = "o.uid, o.object_type, o.state, o.owner, o.names, o.attrs, o.current_version, o.created, o.updated, o.rev";
+
+/// A SQLite database holding a store.
+pub struct SqliteBackend {
+    path: PathBuf,
+    pool: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SqliteBackend({})", self.path.display())
+    }
+}
+
+impl SqliteBackend {
+    /// Opens (creating if missing, with mode 0600) the database at `path` and brings its
+    /// schema up to date.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] if it is not a tresor database, [`StoreError::TooNew`] if a
+    /// newer tresor wrote it.
+    pub fn open(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            crate::fsutil::create_private_file(path)?;
+        }
+        let b = SqliteBackend { path: path.to_owned(), pool: Mutex::new(Vec::new()) };
+        let conn = b.connect()?;
+        b.migrate(&conn)?;
+        b.release(conn);
+        Ok(b)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version stored in the database.
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn schema_version(&self) -> Result<u32> {
+        self.with(|c| read_version(c))
+    }
+
+    fn corrupt(&self, e: rusqlite::Error) -> StoreError {
+        map_err(&self.path, e)
+    }
+
+    fn connect(&self) -> Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let c = Connection::open_with_flags(&self.path, flags).map_err(|e| self.corrupt(e))?;
+        c.execute_batch(
+            "PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+             PRAGMA foreign_keys=ON; PRAGMA secure_delete=FAST; PRAGMA cache_size=-16000; \
+             PRAGMA mmap_size=268435456;",
+        )
+        .map_err(|e| self.corrupt(e))?;
+        c.set_prepared_statement_cache_capacity(64);
+        Ok(c)
+    }
+
+    fn take(&self) -> Result<Connection> {
+        let popped = self.pool.lock().map(|mut p| p.pop()).unwrap_or(None);
+        match popped {
+            Some(c) => Ok(c),
+            None => self.connect(),
+        }
+    }
+
+    fn release(&self, c: Connection) {
+        if let Ok(mut p) = self.pool.lock() {
+            if p.len() < 8 {
+                p.push(c);
+            }
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let c = self.take()?;
+        let r = f(&c);
+        self.release(c);
+        r.map_err(|e| self.corrupt(e))
+    }
+
+    fn migrate(&self, c: &Connection) -> Result<()> {
+        let found = read_version(c).map_err(|e| self.corrupt(e))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew { found, supported: SCHEMA_VERSION });
+        }
+        if found == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let mut c2 = self.connect()?;
+        let tx = c2
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.corrupt(e))?;
+        // Re-read inside the write lock: another process may have migrated meanwhile.
+        let found = read_version(&tx).map_err(|e| self.corrupt(e))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew { found, supported: SCHEMA_VERSION });
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            tx.execute_batch(m).map_err(|e| self.corrupt(e))?;
+            tx.execute_batch(&format!("PRAGMA user_version={}", i + 1))
+                .map_err(|e| self.corrupt(e))?;
+        }
+        tx.commit().map_err(|e| self.corrupt(e))?;
+        Ok(())
+    }
+}
+
+fn read_version(c: &Connection) -> rusqlite::Result<u32> {
+    c.query_row("PRAGMA user_version", [], |r| r.get::<_, u32>(0))
+}
+
+fn map_err(path: &Path, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+        if matches!(f.code, ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) {
+            return StoreError::Corrupt {
+                path: path.display().to_string(),
+                why: msg.clone().unwrap_or_else(|| f.to_string()),
+            };
+        }
+    }
+    StoreError::Sqlite(e)
+}
+
+fn row_meta(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectMeta> {
+    let bad = |i: usize, e: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    };
+    let t: String = r.get(1)?;
+    let s: String = r.get(2)?;
+    let names: String = r.get(4)?;
+    let attrs: String = r.get(5)?;
+    Ok(ObjectMeta {
+        uid: r.get(0)?,
+        object_type: t.parse().map_err(|e| bad(1, e))?,
+        state: s.parse().map_err(|e| bad(2, e))?,
+        owner: r.get(3)?,
+        names: serde_json::from_str(&names).map_err(|e| bad(4, e.to_string()))?,
+        attributes: serde_json::from_str(&attrs).map_err(|e| bad(5, e.to_string()))?,
+        current_version: r.get(6)?,
+        created: r.get(7)?,
+        updated: r.get(8)?,
+        rev: r.get::<_, i64>(9)? as u64,
+    })
+}
+
+fn row_version(uid: &str, r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<SealedVersion>> {
+    let version: Option<u32> = r.get(at)?;
+    Ok(match version {
+        None => None,
+        Some(version) => Some(SealedVersion {
+            uid: uid.to_owned(),
+            version,
+            created: r.get(at + 1)?,
+            created_by: r.get(at + 2)?,
+            sealed: r.get(at + 3)?,
+        }),
+    })
+}
+
+/// Index rows for an attribute value: scalars, arrays of scalars, and one level of struct fields.
+fn index_values(name: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => out.push((name.to_owned(), s.clone())),
+        Value::Number(n) => out.push((name.to_owned(), n.to_string())),
+        Value::Bool(b) => out.push((name.to_owned(), b.to_string())),
+        Value::Array(a) => {
+            for x in a {
+                match x {
+                    Value::Object(_) | Value::Array(_) => index_values(name, x, out),
+                    _ => index_values(name, x, out),
+                }
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m {
+                if !matches!(x, Value::Object(_) | Value::Array(_)) {
+                    index_values(&format!("{name}.{k}"), x, out);
+                }
+            }
+        }
+        Value::Null => {}
+    }
+}
+
+fn put_object(tx: &rusqlite::Transaction<'_>, meta: &ObjectMeta, expect: Precondition) -> Result<()> {
+    let names = serde_json::to_string(&meta.names).map_err(|e| StoreError::Decode(e.to_string()))?;
+    let attrs = serde_json::to_string(&meta.attributes).map_err(|e| StoreError::Decode(e.to_string()))?;
+    match expect {
+        Precondition::Absent => {
+            let r = tx.prepare_cached(
+                "INSERT INTO objects (uid, object_type, state, owner, name, names, attrs, current_version, created, updated, rev) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![meta.uid, meta.object_type.as_str(), meta.state.as_str(), meta.owner,
+                meta.name(), names, attrs, meta.current_version, meta.created, meta.updated, meta.rev as i64]);
+            if let Err(rusqlite::Error::SqliteFailure(f, _)) = &r {
+                if f.code == rusqlite::ErrorCode::ConstraintViolation {
+                    return Err(StoreError::Conflict(meta.uid.clone()));
+                }
+            }
+            r?;
+        }
+        Precondition::Rev(rev) => {
+            let n = tx.prepare_cached(
+                "UPDATE objects SET object_type=?2, state=?3, owner=?4, name=?5, names=?6, attrs=?7, \
+                 current_version=?8, updated=?9, rev=?10 WHERE uid=?1 AND rev=?11",
+            )?
+            .execute(params![meta.uid, meta.object_type.as_str(), meta.state.as_str(), meta.owner,
+                meta.name(), names, attrs, meta.current_version, meta.updated, meta.rev as i64, rev as i64])?;
+            if n == 0 {
+                return Err(StoreError::Conflict(meta.uid.clone()));
+            }
+            tx.prepare_cached("DELETE FROM names WHERE uid=?1")?.execute([&meta.uid])?;
+            tx.prepare_cached("DELETE FROM attr_index WHERE uid=?1")?.execute([&meta.uid])?;
+        }
+    }
+    for n in &meta.names {
+        let r = tx.prepare_cached("INSERT INTO names (name, uid) VALUES (?1, ?2)")?.execute([n, &meta.uid]);
+        if let Err(rusqlite::Error::SqliteFailure(f, _)) = &r {
+            if f.code == rusqlite::ErrorCode::ConstraintViolation {
+                return Err(StoreError::NameTaken(n.clone()));
+            }
+        }
+        r?;
+    }
+    let mut rows = Vec::new();
+    for (k, v) in &meta.attributes {
+        index_values(k, v, &mut rows);
+    }
+    let mut ins = tx.prepare_cached("INSERT INTO attr_index (attr, value, uid) VALUES (?1, ?2, ?3)")?;
+    for (a, v) in rows {
+        ins.execute([&a, &v, &meta.uid])?;
+    }
+    Ok(())
+}
+
+impl Backend for SqliteBackend {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn get(&self, uid: &str) -> Result<Option<ObjectMeta>> {
+        self.with(|c| {
+            c.prepare_cached(&format!("SELECT {OBJ_COLS} FROM objects o WHERE o.uid=?1"))?
+                .query_row([uid], row_meta)
+                .optional()
+        })
+    }
+
+    fn get_by_name(&self, name: &str) -> Result<Option<ObjectMeta>> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {OBJ_COLS} FROM names n JOIN objects o ON o.uid=n.uid WHERE n.name=?1"
+            ))?
+            .query_row([name], row_meta)
+            .optional()
+        })
+    }
+
+    fn get_current_by_name(&self, name: &str) -> Result<Option<(ObjectMeta, Option<SealedVersion>)>> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {OBJ_COLS}, v.version, v.created, v.created_by, v.sealed FROM names n \
+                 JOIN objects o ON o.uid=n.uid \
+                 LEFT JOIN versions v ON v.uid=o.uid AND v.version=o.current_version WHERE n.name=?1"
+            ))?
+            .query_row([name], |r| {
+                let m = row_meta(r)?;
+                let v = row_version(&m.uid, r, 10)?;
+                Ok((m, v))
+            })
+            .optional()
+        })
+    }
+
+    fn version(&self, uid: &str, version: u32) -> Result<Option<SealedVersion>> {
+        self.with(|c| {
+            c.prepare_cached("SELECT version, created, created_by, sealed FROM versions WHERE uid=?1 AND version=?2")?
+                .query_row(params![uid, version], |r| row_version(uid, r, 0))
+                .optional()
+                .map(Option::flatten)
+        })
+    }
+
+    fn versions(&self, uid: &str) -> Result<Vec<SealedVersion>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT version, created, created_by, sealed FROM versions WHERE uid=?1 ORDER BY version",
+            )?;
+            let rows = st.query_map([uid], |r| row_version(uid, r, 0))?;
+            let mut out = Vec::new();
+            for r in rows {
+                if let Some(v) = r? {
+                    out.push(v);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn locate(&self, q: &Query) -> Result<Vec<ObjectMeta>> {
+        let mut sql = format!("SELECT {OBJ_COLS} FROM objects o WHERE 1=1");
+        let mut args: Vec<String> = Vec::new();
+        let mut arg = |sql: &mut String, frag: &str, v: &str| {
+            args.push(v.to_owned());
+            sql.push_str(&frag.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(t) = q.object_type {
+            arg(&mut sql, " AND o.object_type=?", t.as_str());
+        }
+        if let Some(s) = q.state {
+            arg(&mut sql, " AND o.state=?", s.as_str());
+        }
+        if let Some(o) = &q.owner {
+            arg(&mut sql, " AND o.owner=?", o);
+        }
+        if let Some(n) = &q.name {
+            arg(&mut sql, " AND o.uid IN (SELECT uid FROM names WHERE name=?)", n);
+        }
+        for c in &q.attrs {
+            match c {
+                AttrCond::Eq(a, v) => {
+                    arg(&mut sql, " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?", a);
+                    arg(&mut sql, " AND value=?)", v);
+                }
+                AttrCond::Prefix(a, p) => {
+                    arg(&mut sql, " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?", a);
+                    arg(&mut sql, " AND value>=?", p);
+                    arg(&mut sql, " AND value<?)", &format!("{p}\u{10FFFF}"));
+                }
+                AttrCond::Exists(a) => {
+                    arg(&mut sql, " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?)", a);
+                }
+                AttrCond::In(a, vs) => {
+                    arg(&mut sql, " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?", a);
+                    sql.push_str(" AND value IN (");
+                    for (i, v) in vs.iter().enumerate() {
+                        arg(&mut sql, if i == 0 { "?" } else { ",?" }, v);
+                    }
+                    sql.push_str("))");
+                }
+            }
+        }
+        sql.push_str(" ORDER BY o.name, o.uid");
+        let limit = q.limit.map(|l| l as i64).unwrap_or(-1);
+        sql.push_str(&format!(" LIMIT {limit} OFFSET {}", q.offset));
+        self.with(|c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(args.iter()), row_meta)?;
+            rows.collect()
+        })
+    }
+
+    fn commit(&self, batch: &Batch, signer: &AuditSigner) -> Result<()> {
+        let mut c = self.take()?;
+        let r = (|| -> Result<()> {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for w in &batch.writes {
+                match w {
+                    Write::PutObject { meta, expect } => put_object(&tx, meta, *expect)?,
+                    Write::PutVersion(v) => {
+                        tx.prepare_cached(
+                            "INSERT INTO versions (uid, version, created, created_by, sealed) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        )?
+                        .execute(params![v.uid, v.version, v.created, v.created_by, v.sealed])
+                        .map_err(|e| match &e {
+                            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                                StoreError::Conflict(v.uid.clone())
+                            }
+                            _ => StoreError::Sqlite(e),
+                        })?;
+                    }
+                    Write::DestroyMaterial { uid, below } => {
+                        tx.prepare_cached("UPDATE versions SET sealed=NULL WHERE uid=?1 AND version<?2")?
+                            .execute(params![uid, below.unwrap_or(u32::MAX)])?;
+                    }
+                    Write::DeleteObject { uid, expect } => {
+                        let n = tx.prepare_cached("DELETE FROM objects WHERE uid=?1 AND rev=?2")?
+                            .execute(params![uid, *expect as i64])?;
+                        if n == 0 {
+                            return Err(StoreError::Conflict(uid.clone()));
+                        }
+                    }
+                }
+            }
+            if !batch.audit.is_empty() {
+                let (mut seq, mut prev): (u64, String) = tx
+                    .prepare_cached("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1")?
+                    .query_row([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+                    .optional()?
+                    .unwrap_or((0, GENESIS.to_owned()));
+                let ts = crate::model::now();
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO audit (seq, ts, actor, action, uid, detail, prev, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?;
+                for d in &batch.audit {
+                    seq += 1;
+                    let mac = signer.mac(seq, ts, d, &prev);
+                    ins.execute(params![seq as i64, ts, d.actor, d.action, d.uid, d.detail, prev, mac])?;
+                    prev = mac;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        self.release(c);
+        r.map_err(|e| match e {
+            StoreError::Sqlite(e) => self.corrupt(e),
+            e => e,
+        })
+    }
+
+    fn audit(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT seq, ts, actor, action, uid, detail, prev, mac FROM audit WHERE seq>?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![after as i64, limit as i64], |r| {
+                Ok(AuditEntry {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    ts: r.get(1)?,
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    uid: r.get(4)?,
+                    detail: r.get(5)?,
+                    prev: r.get(6)?,
+                    mac: r.get(7)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.with(|c| {
+            c.prepare_cached("SELECT v FROM meta WHERE k=?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()
+        })
+    }
+
+    fn meta_init(&self, key: &str, value: &[u8]) -> Result<Vec<u8>> {
+        self.with(|c| {
+            c.prepare_cached("INSERT OR IGNORE INTO meta (k, v) VALUES (?1, ?2)")?
+                .execute(params![key, value])?;
+            c.prepare_cached("SELECT v FROM meta WHERE k=?1")?.query_row([key], |r| r.get(0))
+        })
+    }
+
+    fn count(&self) -> Result<u64> {
+        self.with(|c| c.query_row("SELECT count(*) FROM objects", [], |r| r.get::<_, i64>(0)).map(|n| n as u64))
+    }
+}

@@ -1,0 +1,522 @@
+//! The [`Store`]: the one API every door uses. It seals material, keeps revisions and writes
+//! the audit chain; a [`Backend`] keeps the rows.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tresor_crypto::envelope::{self, Sealed};
+use tresor_crypto::{KeyProvider, Secret, SecretBytes};
+
+use crate::audit::{AuditDraft, AuditEntry, AuditSigner};
+use crate::backend::{Backend, Batch, Precondition, Write};
+use crate::model::{material_aad, new_uid, now, NewObject, ObjectMeta, SealedVersion, State, VersionInfo};
+use crate::query::Query;
+use crate::{Result, StoreError};
+
+const AUDIT_KEY: &str = "audit-key";
+const AUDIT_KEY_AAD: &[u8] = b"tresor/v1\0audit-key";
+
+/// A store of managed objects on some backend, sealing material with a key provider.
+pub struct Store {
+    backend: Arc<dyn Backend>,
+    provider: Arc<dyn KeyProvider>,
+    signer: AuditSigner,
+    actor: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend.kind()).field("actor", &self.actor).finish()
+    }
+}
+
+/// Result of [`Store::verify_audit`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AuditReport {
+    /// Entries checked.
+    pub entries: u64,
+    /// The first entry whose MAC or position is wrong, if any.
+    pub first_bad: Option<u64>,
+}
+
+impl Store {
+    /// Opens a store on `backend`, sealing with `provider`, acting as `actor`.
+    ///
+    /// # Errors
+    /// [`StoreError::Crypto`] if `provider` is not the key this store was created with.
+    pub fn open(backend: Arc<dyn Backend>, provider: Arc<dyn KeyProvider>, actor: impl Into<String>) -> Result<Self> {
+        let sealed = match backend.meta_get(AUDIT_KEY)? {
+            Some(s) => s,
+            None => {
+                let mut k = [0u8; 32];
+                tresor_crypto::random_fill(&mut k)?;
+                let s = envelope::seal(provider.as_ref(), AUDIT_KEY_AAD, &k)?;
+                zeroize_arr(&mut k);
+                backend.meta_init(AUDIT_KEY, &s.to_bytes())?
+            }
+        };
+        let key = envelope::open(provider.as_ref(), AUDIT_KEY_AAD, &Sealed::from_bytes(&sealed)?)?;
+        Ok(Store { backend, provider, signer: AuditSigner::new(key), actor: actor.into() })
+    }
+
+    /// Opens (creating if needed) a SQLite store at `path`.
+    ///
+    /// # Errors
+    /// As [`crate::SqliteBackend::open`] and [`Store::open`].
+    pub fn open_sqlite(path: &std::path::Path, provider: Arc<dyn KeyProvider>, actor: impl Into<String>) -> Result<Self> {
+        Self::open(Arc::new(crate::SqliteBackend::open(path)?), provider, actor)
+    }
+
+    /// The identity that audit entries name.
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// Changes the acting identity.
+    pub fn set_actor(&mut self, actor: impl Into<String>) {
+        self.actor = actor.into();
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// The key provider.
+    pub fn provider(&self) -> &Arc<dyn KeyProvider> {
+        &self.provider
+    }
+
+    /// One object by uid.
+    ///
+    /// # Errors
+    /// On a backend error.
+    pub fn get(&self, uid: &str) -> Result<Option<ObjectMeta>> {
+        self.backend.get(uid)
+    }
+
+    /// One object by name.
+    ///
+    /// # Errors
+    /// On a backend error.
+    pub fn get_by_name(&self, name: &str) -> Result<Option<ObjectMeta>> {
+        self.backend.get_by_name(name)
+    }
+
+    /// An object by name and its current material, in one read: the hot path of `tresor get`.
+    ///
+    /// # Errors
+    /// [`StoreError::Crypto`] if the row was tampered with or the key is wrong.
+    pub fn read_by_name(&self, name: &str) -> Result<Option<(ObjectMeta, SecretBytes)>> {
+        match self.backend.get_current_by_name(name)? {
+            None => Ok(None),
+            Some((meta, v)) => {
+                let v = v.ok_or_else(|| StoreError::NoMaterial { uid: meta.uid.clone(), version: meta.current_version })?;
+                let m = self.open_version(&meta, &v)?;
+                Ok(Some((meta, m)))
+            }
+        }
+    }
+
+    /// The material of `version` of an object (0 = current).
+    ///
+    /// # Errors
+    /// [`StoreError::NoMaterial`] if absent or destroyed.
+    pub fn material(&self, meta: &ObjectMeta, version: u32) -> Result<SecretBytes> {
+        let version = if version == 0 { meta.current_version } else { version };
+        let v = self
+            .backend
+            .version(&meta.uid, version)?
+            .ok_or_else(|| StoreError::NoMaterial { uid: meta.uid.clone(), version })?;
+        self.open_version(meta, &v)
+    }
+
+    fn open_version(&self, meta: &ObjectMeta, v: &SealedVersion) -> Result<SecretBytes> {
+        let sealed = v
+            .sealed
+            .as_deref()
+            .ok_or_else(|| StoreError::NoMaterial { uid: meta.uid.clone(), version: v.version })?;
+        let aad = material_aad(&meta.uid, v.version, meta.object_type);
+        Ok(envelope::open(self.provider.as_ref(), &aad, &Sealed::from_bytes(sealed)?)?)
+    }
+
+    /// Facts about every version of an object, oldest first.
+    ///
+    /// # Errors
+    /// On a backend error.
+    pub fn versions(&self, uid: &str) -> Result<Vec<VersionInfo>> {
+        Ok(self.backend.versions(uid)?.iter().map(VersionInfo::from).collect())
+    }
+
+    /// Objects matching `q`.
+    ///
+    /// # Errors
+    /// On a backend error.
+    pub fn locate(&self, q: &Query) -> Result<Vec<ObjectMeta>> {
+        self.backend.locate(q)
+    }
+
+    /// Number of objects.
+    ///
+    /// # Errors
+    /// On a backend error.
+    pub fn count(&self) -> Result<u64> {
+        self.backend.count()
+    }
+
+    /// Starts a transaction: writes are buffered and applied atomically by [`Txn::commit`].
+    pub fn begin(&self) -> Txn<'_> {
+        Txn { store: self, touched: HashMap::new(), order: Vec::new(), writes: Vec::new(), audit: Vec::new() }
+    }
+
+    /// Runs `f` in a transaction and commits it, retrying up to 8 times when another writer
+    /// changed an object in between ([`StoreError::Conflict`]).
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or the commit's error.
+    pub fn write<T>(&self, mut f: impl FnMut(&mut Txn<'_>) -> Result<T>) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            let mut tx = self.begin();
+            let out = f(&mut tx)?;
+            match tx.commit() {
+                Ok(()) => return Ok(out),
+                Err(StoreError::Conflict(_)) if attempt < 8 => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Creates one object in its own transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::NameTaken`] if a name is in use.
+    pub fn create(&self, new: NewObject) -> Result<ObjectMeta> {
+        self.write(|tx| {
+            let uid = tx.create(new.clone())?;
+            tx.get(&uid)?.ok_or(StoreError::NotFound(uid))
+        })
+    }
+
+    /// Audit entries with `seq > after`, at most `limit`.
+    ///
+    /// # Errors
+    /// On a backend error.
+    pub fn audit(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.backend.audit(after, limit)
+    }
+
+    /// Checks the whole audit chain.
+    ///
+    /// # Errors
+    /// On a backend error.
+    pub fn verify_audit(&self) -> Result<AuditReport> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.backend.audit(after, 10_000)?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            all.extend(page);
+        }
+        Ok(match self.signer.verify(&all) {
+            Ok(n) => AuditReport { entries: n as u64, first_bad: None },
+            Err(seq) => AuditReport { entries: all.len() as u64, first_bad: Some(seq) },
+        })
+    }
+
+    fn seal(&self, meta: &ObjectMeta, version: u32, material: &[u8]) -> Result<Vec<u8>> {
+        let aad = material_aad(&meta.uid, version, meta.object_type);
+        Ok(envelope::seal(self.provider.as_ref(), &aad, material)?.to_bytes())
+    }
+}
+
+fn zeroize_arr(k: &mut [u8; 32]) {
+    let s = Secret::new(*k);
+    drop(s);
+    *k = [0u8; 32];
+}
+
+/// A transaction: reads see its own uncommitted writes (by uid); nothing is stored until
+/// [`Txn::commit`], and then all of it or none.
+pub struct Txn<'s> {
+    store: &'s Store,
+    /// uid → (current metadata, revision when first read; None when created here, Some(None) when deleted)
+    touched: HashMap<String, Touched>,
+    order: Vec<String>,
+    writes: Vec<Write>,
+    audit: Vec<AuditDraft>,
+}
+
+struct Touched {
+    meta: Option<ObjectMeta>,
+    base: Option<u64>,
+    dirty: bool,
+}
+
+impl Txn<'_> {
+    /// The store this transaction writes to.
+    pub fn store(&self) -> &Store {
+        self.store
+    }
+
+    /// One object by uid, including this transaction's changes.
+    ///
+    /// # Errors
+    /// On a backend error.
+    pub fn get(&self, uid: &str) -> Result<Option<ObjectMeta>> {
+        match self.touched.get(uid) {
+            Some(t) => Ok(t.meta.clone()),
+            None => self.store.backend.get(uid),
+        }
+    }
+
+    /// One object by name, including this transaction's changes.
+    ///
+    /// # Errors
+    /// On a backend error.
+    pub fn get_by_name(&self, name: &str) -> Result<Option<ObjectMeta>> {
+        for t in self.touched.values() {
+            if let Some(m) = &t.meta {
+                if m.names.iter().any(|n| n == name) {
+                    return Ok(Some(m.clone()));
+                }
+            }
+        }
+        match self.store.backend.get_by_name(name)? {
+            Some(m) if self.touched.contains_key(&m.uid) => Ok(None),
+            other => Ok(other),
+        }
+    }
+
+    /// The material of `version` (0 = current), including versions written in this transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::NoMaterial`] if absent or destroyed.
+    pub fn material(&self, uid: &str, version: u32) -> Result<SecretBytes> {
+        let meta = self.get(uid)?.ok_or_else(|| StoreError::NotFound(uid.to_owned()))?;
+        let version = if version == 0 { meta.current_version } else { version };
+        for w in self.writes.iter().rev() {
+            if let Write::PutVersion(v) = w {
+                if v.uid == uid && v.version == version {
+                    return self.store.open_version(&meta, v);
+                }
+            }
+        }
+        self.store.material(&meta, version)
+    }
+
+    fn note(&mut self, action: &str, uid: Option<&str>, detail: String) {
+        self.audit.push(AuditDraft {
+            actor: self.store.actor.clone(),
+            action: action.to_owned(),
+            uid: uid.map(str::to_owned),
+            detail,
+        });
+    }
+
+    /// Adds a custom audit entry (e.g. `export`, `restore`).
+    pub fn record(&mut self, action: &str, uid: Option<&str>, detail: impl Into<String>) {
+        self.note(action, uid, detail.into());
+    }
+
+    fn load(&mut self, uid: &str) -> Result<ObjectMeta> {
+        if !self.touched.contains_key(uid) {
+            let m = self.store.backend.get(uid)?.ok_or_else(|| StoreError::NotFound(uid.to_owned()))?;
+            self.touched.insert(uid.to_owned(), Touched { base: Some(m.rev), meta: Some(m), dirty: false });
+            self.order.push(uid.to_owned());
+        }
+        self.touched
+            .get(uid)
+            .and_then(|t| t.meta.clone())
+            .ok_or_else(|| StoreError::NotFound(uid.to_owned()))
+    }
+
+    fn stage(&mut self, meta: ObjectMeta) {
+        if let Some(t) = self.touched.get_mut(&meta.uid) {
+            t.meta = Some(meta);
+            t.dirty = true;
+        }
+    }
+
+    /// Creates an object (with version 1 if material is given); returns its uid.
+    ///
+    /// # Errors
+    /// [`StoreError::NameTaken`] if a name is used (checked now and again at commit).
+    pub fn create(&mut self, new: NewObject) -> Result<String> {
+        for n in &new.names {
+            if self.get_by_name(n)?.is_some() {
+                return Err(StoreError::NameTaken(n.clone()));
+            }
+        }
+        let uid = match new.uid {
+            Some(u) => u,
+            None => new_uid()?,
+        };
+        let t = now();
+        let mut meta = ObjectMeta {
+            uid: uid.clone(),
+            object_type: new.object_type,
+            state: new.state,
+            owner: new.owner.unwrap_or_else(|| self.store.actor.clone()),
+            names: new.names,
+            attributes: new.attributes,
+            current_version: 0,
+            created: t,
+            updated: t,
+            rev: 1,
+        };
+        let detail = format!("{} {}", meta.object_type, meta.name().unwrap_or(""));
+        self.touched.insert(uid.clone(), Touched { meta: Some(meta.clone()), base: None, dirty: true });
+        self.order.push(uid.clone());
+        self.note("create", Some(&uid), detail.trim_end().to_owned());
+        if let Some(m) = new.material {
+            let m = Secret::new(m);
+            meta.current_version = 1;
+            let sealed = self.store.seal(&meta, 1, m.expose())?;
+            self.writes.push(Write::PutVersion(SealedVersion {
+                uid: uid.clone(),
+                version: 1,
+                created: t,
+                created_by: self.store.actor.clone(),
+                sealed: Some(sealed),
+            }));
+            self.stage(meta);
+        }
+        Ok(uid)
+    }
+
+    /// Adds a new version of the material and makes it current; returns its number.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`], or [`StoreError::Invalid`] on a destroyed object.
+    pub fn put_material(&mut self, uid: &str, material: &[u8]) -> Result<u32> {
+        let mut meta = self.load(uid)?;
+        if meta.state.is_destroyed() {
+            return Err(StoreError::Invalid { uid: uid.to_owned(), why: "its material was destroyed".into() });
+        }
+        let version = meta.current_version + 1;
+        let sealed = self.store.seal(&meta, version, material)?;
+        self.writes.push(Write::PutVersion(SealedVersion {
+            uid: uid.to_owned(),
+            version,
+            created: now(),
+            created_by: self.store.actor.clone(),
+            sealed: Some(sealed),
+        }));
+        meta.current_version = version;
+        meta.updated = now();
+        self.note("new-version", Some(uid), format!("v{version}"));
+        self.stage(meta);
+        Ok(version)
+    }
+
+    /// Replaces an object's metadata (state, names, attributes, owner); `f` edits a copy.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`], or whatever `f` returns.
+    pub fn update(&mut self, uid: &str, detail: &str, f: impl FnOnce(&mut ObjectMeta) -> Result<()>) -> Result<ObjectMeta> {
+        let mut meta = self.load(uid)?;
+        let before_names = meta.names.clone();
+        f(&mut meta)?;
+        meta.uid = uid.to_owned();
+        for n in meta.names.iter().filter(|n| !before_names.contains(n)) {
+            if self.get_by_name(n)?.is_some_and(|o| o.uid != uid) {
+                return Err(StoreError::NameTaken(n.clone()));
+            }
+        }
+        meta.updated = now();
+        self.note("update", Some(uid), detail.to_owned());
+        self.stage(meta.clone());
+        Ok(meta)
+    }
+
+    /// Erases the material of every version (or those below `below`); metadata is kept.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    pub fn destroy_material(&mut self, uid: &str, below: Option<u32>) -> Result<()> {
+        let mut meta = self.load(uid)?;
+        self.writes.push(Write::DestroyMaterial { uid: uid.to_owned(), below });
+        meta.updated = now();
+        self.note("destroy", Some(uid), below.map(|b| format!("versions below v{b}")).unwrap_or_else(|| "all versions".into()));
+        self.stage(meta);
+        Ok(())
+    }
+
+    /// Removes an object with all its versions.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    pub fn delete(&mut self, uid: &str) -> Result<()> {
+        let meta = self.load(uid)?;
+        let detail = meta.name().unwrap_or("").to_owned();
+        if let Some(t) = self.touched.get_mut(uid) {
+            t.meta = None;
+            t.dirty = true;
+        }
+        self.note("delete", Some(uid), detail);
+        Ok(())
+    }
+
+    /// Number of audit entries this transaction will write.
+    pub fn pending(&self) -> usize {
+        self.audit.len()
+    }
+
+    /// Applies every write atomically.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if another writer changed a touched object (nothing applied),
+    /// [`StoreError::NameTaken`].
+    pub fn commit(self) -> Result<()> {
+        if self.audit.is_empty() && self.writes.is_empty() {
+            return Ok(());
+        }
+        let mut batch = Batch { writes: Vec::new(), audit: self.audit };
+        let mut versions = self.writes;
+        for uid in &self.order {
+            let Some(t) = self.touched.get(uid) else { continue };
+            if !t.dirty {
+                continue;
+            }
+            match (&t.meta, t.base) {
+                (Some(m), None) => batch.writes.push(Write::PutObject { meta: m.clone(), expect: Precondition::Absent }),
+                (Some(m), Some(base)) => {
+                    let mut m = m.clone();
+                    m.rev = base + 1;
+                    batch.writes.push(Write::PutObject { meta: m, expect: Precondition::Rev(base) })
+                }
+                (None, Some(base)) => {
+                    versions.retain(|w| !matches!(w, Write::PutVersion(v) if &v.uid == uid));
+                    batch.writes.push(Write::DeleteObject { uid: uid.clone(), expect: base })
+                }
+                (None, None) => versions.retain(|w| !matches!(w, Write::PutVersion(v) if &v.uid == uid)),
+            }
+        }
+        batch.writes.extend(versions);
+        self.store.backend.commit(&batch, &self.store.signer)
+    }
+}
+
+/// Lifecycle rules shared by the doors: which transitions the KMIP state machine allows.
+pub fn check_transition(uid: &str, from: State, to: State) -> Result<()> {
+    use State::*;
+    let ok = matches!(
+        (from, to),
+        (PreActive, Active)
+            | (PreActive, Compromised)
+            | (PreActive, Destroyed)
+            | (Active, Deactivated)
+            | (Active, Compromised)
+            | (Deactivated, Compromised)
+            | (Deactivated, Destroyed)
+            | (Compromised, DestroyedCompromised)
+            | (Destroyed, DestroyedCompromised)
+    );
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid { uid: uid.to_owned(), why: format!("cannot go from {from} to {to}") })
+    }
+}

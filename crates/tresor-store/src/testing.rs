@@ -1,0 +1,263 @@
+//! The backend conformance suite: every [`Backend`] must pass [`conformance`] unchanged.
+//!
+//! `make` must return a fresh, empty backend each call.
+
+use std::sync::Arc;
+
+use tresor_crypto::LocalKek;
+
+use crate::{AttrCond, Backend, NewObject, ObjectType, Query, State, Store, StoreError};
+
+fn store(b: Arc<dyn Backend>, kek: &Arc<LocalKek>) -> Store {
+    Store::open(b, kek.clone(), "tester").expect("open store")
+}
+
+fn secret(name: &str, value: &str, attrs: &[(&str, &str)]) -> NewObject {
+    let mut n = NewObject::new(ObjectType::SecretData);
+    n.names.push(name.into());
+    n.material = Some(value.as_bytes().to_vec());
+    for (k, v) in attrs {
+        n.attributes.insert((*k).into(), serde_json::Value::String((*v).into()));
+    }
+    n
+}
+
+/// Runs every conformance case against backends made by `make`.
+pub fn conformance(make: &dyn Fn() -> Arc<dyn Backend>) {
+    create_read(make());
+    names_unique(make());
+    versions_history(make());
+    optimistic_conflict(make());
+    locate_by_index(make());
+    delete_and_destroy(make());
+    audit_chain(make());
+    wrong_key_refused(make());
+    swapped_material_refused(make());
+    concurrent_creates(make());
+    concurrent_increments(make());
+}
+
+fn create_read(b: Arc<dyn Backend>) {
+    let kek = Arc::new(LocalKek::generate().unwrap());
+    let s = store(b, &kek);
+    let m = s.create(secret("a:dev:X", "v1", &[])).unwrap();
+    assert_eq!(m.current_version, 1);
+    assert_eq!(m.owner, "tester");
+    assert_eq!(s.get(&m.uid).unwrap().unwrap().names, vec!["a:dev:X".to_string()]);
+    assert_eq!(s.get_by_name("a:dev:X").unwrap().unwrap().uid, m.uid);
+    let (_, v) = s.read_by_name("a:dev:X").unwrap().unwrap();
+    assert_eq!(v.expose(), b"v1");
+    assert!(s.read_by_name("nope").unwrap().is_none());
+    assert_eq!(s.count().unwrap(), 1);
+}
+
+fn names_unique(b: Arc<dyn Backend>) {
+    let kek = Arc::new(LocalKek::generate().unwrap());
+    let s = store(b, &kek);
+    s.create(secret("n", "1", &[])).unwrap();
+    assert!(matches!(s.create(secret("n", "2", &[])), Err(StoreError::NameTaken(n)) if n == "n"));
+    assert_eq!(s.read_by_name("n").unwrap().unwrap().1.expose(), b"1");
+}
+
+fn versions_history(b: Arc<dyn Backend>) {
+    let kek = Arc::new(LocalKek::generate().unwrap());
+    let s = store(b, &kek);
+    let m = s.create(secret("h", "v1", &[])).unwrap();
+    for i in 2..=4 {
+        let v = s.write(|tx| tx.put_material(&m.uid, format!("v{i}").as_bytes())).unwrap();
+        assert_eq!(v, i);
+    }
+    let meta = s.get(&m.uid).unwrap().unwrap();
+    assert_eq!(meta.current_version, 4);
+    assert_eq!(s.versions(&m.uid).unwrap().len(), 4);
+    for i in 1..=4u32 {
+        assert_eq!(s.material(&meta, i).unwrap().expose(), format!("v{i}").as_bytes());
+    }
+    assert_eq!(s.read_by_name("h").unwrap().unwrap().1.expose(), b"v4");
+    assert!(matches!(s.material(&meta, 9), Err(StoreError::NoMaterial { version: 9, .. })));
+}
+
+fn optimistic_conflict(b: Arc<dyn Backend>) {
+    let kek = Arc::new(LocalKek::generate().unwrap());
+    let s = store(b, &kek);
+    let m = s.create(secret("c", "v1", &[])).unwrap();
+    let mut t1 = s.begin();
+    let mut t2 = s.begin();
+    t1.update(&m.uid, "t1", |o| { o.state = State::Deactivated; Ok(()) }).unwrap();
+    t2.update(&m.uid, "t2", |o| { o.state = State::Compromised; Ok(()) }).unwrap();
+    t1.commit().unwrap();
+    assert!(matches!(t2.commit(), Err(StoreError::Conflict(_))));
+    assert_eq!(s.get(&m.uid).unwrap().unwrap().state, State::Deactivated);
+    // A failed batch leaves nothing behind: create + name clash in one transaction.
+    let before = s.count().unwrap();
+    let mut t = s.begin();
+    t.create(secret("fresh", "x", &[])).unwrap();
+    let r = t.create(secret("c", "dup", &[]));
+    assert!(matches!(r, Err(StoreError::NameTaken(_))));
+    drop(t);
+    assert_eq!(s.count().unwrap(), before);
+}
+
+fn locate_by_index(b: Arc<dyn Backend>) {
+    let kek = Arc::new(LocalKek::generate().unwrap());
+    let s = store(b, &kek);
+    s.write(|tx| {
+        for app in ["web", "api"] {
+            for key in ["DB_PASS", "DB_USER", "TOKEN"] {
+                tx.create(secret(&format!("{app}:dev:{key}"), "x", &[("app", app), ("env", "dev"), ("key", key)]))?;
+            }
+        }
+        let mut k = NewObject::new(ObjectType::SymmetricKey);
+        k.state = State::PreActive;
+        k.attributes.insert("group".into(), serde_json::json!(["g1", "g2"]));
+        tx.create(k)?;
+        Ok(())
+    })
+    .unwrap();
+    let q = |attrs: Vec<AttrCond>| Query { attrs, ..Default::default() };
+    assert_eq!(s.locate(&q(vec![AttrCond::Eq("app".into(), "web".into())])).unwrap().len(), 3);
+    let r = s.locate(&q(vec![AttrCond::Prefix("key".into(), "DB_".into())])).unwrap();
+    assert_eq!(r.len(), 4);
+    assert!(r.windows(2).all(|w| w[0].name() <= w[1].name()), "ordered by name");
+    assert_eq!(s.locate(&q(vec![AttrCond::In("app".into(), vec!["web".into(), "api".into()]), AttrCond::Eq("key".into(), "TOKEN".into())])).unwrap().len(), 2);
+    assert_eq!(s.locate(&q(vec![AttrCond::Eq("group".into(), "g2".into())])).unwrap().len(), 1);
+    assert_eq!(s.locate(&q(vec![AttrCond::Exists("group".into())])).unwrap().len(), 1);
+    assert_eq!(s.locate(&Query { object_type: Some(ObjectType::SymmetricKey), ..Default::default() }).unwrap().len(), 1);
+    assert_eq!(s.locate(&Query { state: Some(State::Active), ..Default::default() }).unwrap().len(), 6);
+    assert_eq!(s.locate(&Query { name: Some("api:dev:TOKEN".into()), ..Default::default() }).unwrap().len(), 1);
+    let page = s.locate(&Query { limit: Some(2), offset: 1, state: Some(State::Active), ..Default::default() }).unwrap();
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[0].name(), Some("api:dev:DB_USER"));
+    // Updating attributes re-indexes.
+    let uid = s.get_by_name("web:dev:TOKEN").unwrap().unwrap().uid;
+    s.write(|tx| tx.update(&uid, "", |m| { m.attributes.insert("app".into(), "mobile".into()); Ok(()) }).map(|_| ())).unwrap();
+    assert_eq!(s.locate(&q(vec![AttrCond::Eq("app".into(), "web".into())])).unwrap().len(), 2);
+    assert_eq!(s.locate(&q(vec![AttrCond::Eq("app".into(), "mobile".into())])).unwrap().len(), 1);
+}
+
+fn delete_and_destroy(b: Arc<dyn Backend>) {
+    let kek = Arc::new(LocalKek::generate().unwrap());
+    let s = store(b, &kek);
+    let a = s.create(secret("del", "x", &[("app", "a")])).unwrap();
+    s.write(|tx| tx.delete(&a.uid)).unwrap();
+    assert!(s.get(&a.uid).unwrap().is_none());
+    assert!(s.get_by_name("del").unwrap().is_none());
+    assert!(s.locate(&Query { attrs: vec![AttrCond::Eq("app".into(), "a".into())], ..Default::default() }).unwrap().is_empty());
+    // The name is free again.
+    s.create(secret("del", "y", &[])).unwrap();
+    let d = s.create(secret("destroy", "x", &[])).unwrap();
+    s.write(|tx| {
+        tx.put_material(&d.uid, b"x2")?;
+        tx.destroy_material(&d.uid, Some(2))?;
+        Ok(())
+    })
+    .unwrap();
+    let meta = s.get(&d.uid).unwrap().unwrap();
+    assert!(matches!(s.material(&meta, 1), Err(StoreError::NoMaterial { .. })));
+    assert_eq!(s.material(&meta, 2).unwrap().expose(), b"x2");
+    s.write(|tx| tx.destroy_material(&d.uid, None)).unwrap();
+    assert!(s.read_by_name("destroy").is_err());
+    assert!(s.versions(&d.uid).unwrap().iter().all(|v| v.destroyed));
+}
+
+fn audit_chain(b: Arc<dyn Backend>) {
+    let kek = Arc::new(LocalKek::generate().unwrap());
+    let s = store(b, &kek);
+    let m = s.create(secret("au", "x", &[])).unwrap();
+    s.write(|tx| tx.put_material(&m.uid, b"y")).unwrap();
+    s.write(|tx| tx.delete(&m.uid)).unwrap();
+    let entries = s.audit(0, 100).unwrap();
+    let actions: Vec<_> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["create", "new-version", "delete"]);
+    assert!(entries.iter().all(|e| e.actor == "tester"));
+    assert_eq!(s.verify_audit().unwrap(), crate::AuditReport { entries: 3, first_bad: None });
+    // A store opened with another key cannot even start (its audit key does not open).
+    let other = Arc::new(LocalKek::generate().unwrap());
+    assert!(Store::open(s.backend().clone(), other, "x").is_err());
+}
+
+fn wrong_key_refused(b: Arc<dyn Backend>) {
+    let kek = Arc::new(LocalKek::generate().unwrap());
+    let s = store(b.clone(), &kek);
+    s.create(secret("k", "x", &[])).unwrap();
+    assert!(matches!(Store::open(b, Arc::new(LocalKek::generate().unwrap()), "t"), Err(StoreError::Crypto(_))));
+}
+
+fn swapped_material_refused(b: Arc<dyn Backend>) {
+    let kek = Arc::new(LocalKek::generate().unwrap());
+    let s = store(b.clone(), &kek);
+    let a = s.create(secret("sa", "aaa", &[])).unwrap();
+    let bm = s.create(secret("sb", "bbb", &[])).unwrap();
+    // Copy a's sealed version 1 into b as version 2: associated data must refuse it.
+    let mut v = b.version(&a.uid, 1).unwrap().unwrap();
+    v.uid = bm.uid.clone();
+    v.version = 2;
+    let mut meta = bm.clone();
+    meta.current_version = 2;
+    meta.rev = bm.rev + 1;
+    let batch = crate::Batch {
+        writes: vec![crate::Write::PutObject { meta, expect: crate::Precondition::Rev(bm.rev) }, crate::Write::PutVersion(v)],
+        audit: vec![],
+    };
+    b.commit(&batch, &crate::AuditSigner::new(tresor_crypto::Secret::new(vec![0; 32]))).unwrap();
+    assert!(matches!(s.read_by_name("sb"), Err(StoreError::Crypto(_))));
+}
+
+fn concurrent_creates(b: Arc<dyn Backend>) {
+    let kek = Arc::new(LocalKek::generate().unwrap());
+    let s = Arc::new(store(b, &kek));
+    std::thread::scope(|sc| {
+        for t in 0..4 {
+            let s = s.clone();
+            sc.spawn(move || {
+                for i in 0..25 {
+                    s.create(secret(&format!("t{t}-{i}"), "x", &[])).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(s.count().unwrap(), 100);
+    assert_eq!(s.verify_audit().unwrap().first_bad, None);
+}
+
+fn concurrent_increments(b: Arc<dyn Backend>) {
+    let kek = Arc::new(LocalKek::generate().unwrap());
+    let s = Arc::new(store(b, &kek));
+    let m = s.create(secret("counter", "0", &[])).unwrap();
+    std::thread::scope(|sc| {
+        for _ in 0..4 {
+            let s = s.clone();
+            let uid = m.uid.clone();
+            sc.spawn(move || {
+                for _ in 0..20 {
+                    loop {
+                        let r = s.write(|tx| {
+                            let n: u64 = tx.material(&uid, 0)?.as_str().and_then(|v| v.parse().ok()).unwrap_or(0);
+                            tx.put_material(&uid, (n + 1).to_string().as_bytes())
+                        });
+                        match r {
+                            Ok(_) => break,
+                            Err(StoreError::Conflict(_)) => continue,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(s.read_by_name("counter").unwrap().unwrap().1.expose(), b"80");
+    assert_eq!(s.versions(&m.uid).unwrap().len(), 81);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sqlite_conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = std::sync::atomic::AtomicUsize::new(0);
+        super::conformance(&|| {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::sync::Arc::new(crate::SqliteBackend::open(&dir.path().join(format!("c{i}.db"))).unwrap())
+        });
+    }
+}
