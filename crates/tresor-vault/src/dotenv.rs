@@ -160,7 +160,7 @@ pub fn render_value(value: &str) -> Zeroizing<String> {
 /// Renders `NAME=value` lines, one per pair, each ending in a line feed.
 ///
 /// Names are written as given; check them with
-/// [`validate_name`](crate::filter::validate_name) first.
+/// [`validate_name`] first.
 pub fn render<I, N, V>(pairs: I) -> Zeroizing<String>
 where
     I: IntoIterator<Item = (N, V)>,
