@@ -1,0 +1,45 @@
+//! The KMIP protocol layer of tresor.
+//!
+//! Which type fits which job:
+//! - [`Ttlv`], [`Value`], [`Tag`]: the binary TTLV encoding, bounded by [`Limits`]
+//!   ([`ttlv`] module; [`ttlv::stream`] reads one length-prefixed message off a connection).
+//! - [`tags`] and [`enums`]: KMIP 1.0–2.1 tag and enumeration tables, names <-> numbers.
+//! - [`message`]: typed request and response messages ([`RequestMessage`],
+//!   [`ResponseMessage`]) over [`Ttlv`] payloads, for a server to dispatch on.
+//! - [`attributes`]: one neutral [`AttributeSet`] for KMIP 1.x `TemplateAttribute` and
+//!   KMIP 2.x `Attributes`.
+//! - [`client`]: a mutual-TLS KMIP client with a PyKMIP-compatible config loader.
+//! - [`certs`]: a development CA with server and client certificates.
+//! - `xml` (feature `xml`): the KMIP XML encoding used by the OASIS test vectors.
+//!
+//! # Examples
+//! ```
+//! use tresor_kmip::{message::*, enums::Operation, ProtocolVersion, Tag, Ttlv};
+//! let req = RequestMessage::single(ProtocolVersion::V2_1, Operation::QUERY, vec![]);
+//! let bytes = req.to_ttlv().encode();
+//! let back = RequestMessage::from_ttlv(&Ttlv::decode(&bytes)?)?;
+//! assert_eq!(back.batch_items[0].operation, Operation::QUERY);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod attributes;
+
+
+pub mod enums;
+mod error;
+pub mod message;
+pub mod tags;
+pub mod ttlv;
+#[cfg(feature = "xml")]
+pub mod xml;
+
+#[doc(hidden)]
+pub mod fuzzing;
+
+pub use attributes::{Attribute, AttributeName, AttributeSet};
+pub use error::{KmipError, TtlvError};
+pub use message::{ProtocolVersion, RequestMessage, ResponseMessage};
+pub use tags::Tag;
+pub use ttlv::{ItemType, Limits, Ttlv, Value};
