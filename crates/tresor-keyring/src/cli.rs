@@ -355,7 +355,16 @@ mod tests {
         assert_eq!(parse_timeout("10m").unwrap(), Duration::from_secs(600));
         assert_eq!(parse_timeout("45").unwrap(), Duration::from_secs(45));
         assert_eq!(parse_timeout("1d").unwrap(), Duration::from_secs(86400));
-        for bad in ["", "m", "0", "-1s", "1.5h", "10x", "1 m", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "m",
+            "0",
+            "-1s",
+            "1.5h",
+            "10x",
+            "1 m",
+            "99999999999999999999d",
+        ] {
             let e = parse_timeout(bad).unwrap_err();
             assert_eq!(
                 e.to_string(),

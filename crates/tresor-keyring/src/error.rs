@@ -123,7 +123,9 @@ pub enum KeyringError {
     },
     /// An empty payload: the kernel's `user` and `logon` types reject it
     /// (`EINVAL`).
-    #[error("refusing to store key '{name}' in keyring '{ring}': the kernel rejects empty payloads")]
+    #[error(
+        "refusing to store key '{name}' in keyring '{ring}': the kernel rejects empty payloads"
+    )]
     EmptyPayload {
         /// The keyring.
         ring: String,
@@ -148,7 +150,9 @@ pub enum KeyringError {
     },
     /// The key exists but its payload cannot be read from userspace (a
     /// `logon` key: `EOPNOTSUPP`).
-    #[error("key '{name}' in keyring '{ring}' cannot be read from userspace (logon keys are write-only)")]
+    #[error(
+        "key '{name}' in keyring '{ring}' cannot be read from userspace (logon keys are write-only)"
+    )]
     NotReadable {
         /// The keyring.
         ring: String,
@@ -187,7 +191,9 @@ pub enum KeyringError {
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
     /// A `--timeout` value that does not parse.
-    #[error("invalid timeout '{input}': expected a number with an optional unit s, m, h or d (e.g. 10m)")]
+    #[error(
+        "invalid timeout '{input}': expected a number with an optional unit s, m, h or d (e.g. 10m)"
+    )]
     InvalidTimeout {
         /// What the user wrote.
         input: String,
@@ -202,9 +208,7 @@ impl KeyringError {
     /// kernel would have returned (`EINVAL` for bad names and payloads).
     pub fn errno(&self) -> Option<i32> {
         match self {
-            KeyringError::NotFound { .. } | KeyringError::RingNotFound { .. } => {
-                Some(libc::ENOKEY)
-            }
+            KeyringError::NotFound { .. } | KeyringError::RingNotFound { .. } => Some(libc::ENOKEY),
             KeyringError::PermissionDenied { errno, .. } | KeyringError::Os { errno, .. } => {
                 Some(*errno)
             }
@@ -406,7 +410,10 @@ mod tests {
 
         let e = KeyringError::from_errno(libc::ENOMEM, "write", "session", "x");
         assert_eq!(e.errno(), Some(libc::ENOMEM));
-        assert!(e.to_string().starts_with("cannot write key 'x' in keyring 'session': "));
+        assert!(
+            e.to_string()
+                .starts_with("cannot write key 'x' in keyring 'session': ")
+        );
         assert!(e.to_string().ends_with("(ENOMEM)"));
         assert_eq!(e.exit_code(), 2);
 
@@ -419,10 +426,7 @@ mod tests {
         let e = KeyringError::from_errno(libc::EDQUOT, "write", "user", "k");
         let q = Quota::current();
         let msg = e.to_string();
-        assert!(msg.contains(&format!(
-            "{} keys and {} bytes",
-            q.maxkeys, q.maxbytes
-        )));
+        assert!(msg.contains(&format!("{} keys and {} bytes", q.maxkeys, q.maxbytes)));
         assert!(msg.contains(q.files));
         assert_eq!(e.errno(), Some(libc::EDQUOT));
         assert_eq!(e.exit_code(), 4);

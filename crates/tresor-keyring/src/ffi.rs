@@ -14,6 +14,9 @@
 //! * [`get_keyring_id`]: `linux_keyutils::KeyRing::from_special_id` resolves
 //!   a special keyring but does not expose its serial number, which
 //!   [`session_status`](crate::session_status) compares and reports.
+//! * [`unlink`]: `linux_keyutils::KeyRing::unlink_key` needs a `KeyRing`,
+//!   which the crate only builds from special ids, not from a named ring's
+//!   serial number.
 //! * [`describe`]: `linux_keyutils::Metadata` reads the description into a
 //!   fixed 512-byte buffer and panics (slice out of range) on the longer
 //!   descriptions the kernel allows (up to 4095 bytes). This version probes
@@ -26,6 +29,8 @@ use std::ffi::CStr;
 
 /// `KEYCTL_GET_KEYRING_ID` from `<linux/keyctl.h>`.
 const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
+/// `KEYCTL_UNLINK` from `<linux/keyctl.h>`.
+const KEYCTL_UNLINK: libc::c_long = 9;
 /// `KEYCTL_DESCRIBE` from `<linux/keyctl.h>`.
 const KEYCTL_DESCRIBE: libc::c_long = 6;
 /// `KEYCTL_SEARCH` from `<linux/keyctl.h>`.
@@ -111,6 +116,20 @@ pub(crate) fn get_keyring_id(special: i32) -> Result<i32, i32> {
         )
     };
     to_serial(res)
+}
+
+/// `keyctl(KEYCTL_UNLINK, key, ring)`: removes the link from `ring` to `key`.
+pub(crate) fn unlink(key: i32, ring: i32) -> Result<(), i32> {
+    // SAFETY: no pointers are passed; all arguments are plain integers.
+    let res = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_UNLINK,
+            key as libc::c_long,
+            ring as libc::c_long,
+        )
+    };
+    to_serial(res).map(drop)
 }
 
 /// `keyctl(KEYCTL_DESCRIBE, id, buf, len)` into `buf`; returns the full

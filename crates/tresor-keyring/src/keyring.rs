@@ -3,11 +3,11 @@
 use std::ffi::{CStr, CString};
 use std::time::Duration;
 
-use linux_keyutils::{Key, KeyError, KeyPermissions, KeySerialId, KeyRing};
+use linux_keyutils::{Key, KeyError, KeyPermissions, KeySerialId};
 use zeroize::Zeroizing;
 
 use crate::error::NameProblem;
-use crate::{KeyringError, Ring, ffi};
+use crate::{KeyringError, Ring, SessionStatus, ffi};
 
 /// The longest key name (description) the kernel accepts, in bytes.
 pub const MAX_NAME_LEN: usize = 4095;
@@ -124,7 +124,11 @@ pub(crate) fn check_name(name: &str) -> Result<CString, NameProblem> {
 
 /// Shortens and escapes a name for an error message.
 fn shown(name: &str) -> String {
-    let mut s: String = name.chars().take(64).flat_map(char::escape_default).collect();
+    let mut s: String = name
+        .chars()
+        .take(64)
+        .flat_map(char::escape_default)
+        .collect();
     if name.chars().count() > 64 {
         s.push_str("...");
     }
@@ -222,10 +226,11 @@ impl Keyring {
     /// keyrings are created by the kernel on first write); a named keyring
     /// must already be linked in the user keyring.
     ///
-    /// For [`Ring::Session`] this resolves the session keyring without
-    /// creating one: a process without a session of its own keeps using the
-    /// per-user default session keyring (plain `add_key` to `@s` would
-    /// silently start a new, process-private session instead).
+    /// For [`Ring::Session`] in a process without a session of its own, the
+    /// handle targets the per-user default session keyring by serial number:
+    /// a plain `add_key` to `@s` there (as `keyctl add ... @s` does) would
+    /// silently join a new, process-private session keyring that is lost
+    /// when the process exits.
     ///
     /// # Errors
     ///
@@ -270,14 +275,16 @@ impl Keyring {
                     Err(e) => return Err(e),
                 }
             }
-            Ring::Session => {
-                // Installs the user-session keyring as this process's session
-                // keyring if it has none: the same ring every later `@s`
-                // lookup would return, and no new session.
-                KeyRing::from_special_id(linux_keyutils::KeyRingIdentifier::Session, false)
-                    .map_err(|e| KeyringError::from_errno(errno_of(e), "open", &label, ""))?;
-                -3
-            }
+            Ring::Session => match crate::session_status()? {
+                // `add_key` to `@s` from a process whose session keyring is
+                // the user-session default makes the kernel join a brand-new
+                // session keyring (KEY_LOOKUP_CREATE), private to the process
+                // and lost at exit. Use the default ring's serial number
+                // instead: the ring is still possessed (it is the process's
+                // session keyring) and no session is joined or replaced.
+                SessionStatus::UserSessionDefault { id } => id,
+                SessionStatus::Own { .. } => -3,
+            },
             other => other.special_id().unwrap_or(-4),
         };
         Ok(Keyring {
@@ -318,7 +325,11 @@ impl Keyring {
         ktype: &CStr,
         recurse: bool,
     ) -> Result<i32, KeyringError> {
-        let id = ffi::search(self.target, ktype, cname).map_err(|e| self.err(e, "search", name))?;
+        let id = match ffi::search(self.target, ktype, cname) {
+            Ok(id) => id,
+            Err(libc::EKEYREVOKED) => return Err(self.revoked_or_gone(name, ktype)),
+            Err(e) => return Err(self.err(e, "search", name)),
+        };
         if recurse {
             return Ok(id);
         }
@@ -341,6 +352,39 @@ impl Keyring {
                 ring: self.label.clone(),
                 name: name.to_owned(),
             })
+    }
+
+    /// The kernel's search answers `EKEYREVOKED` both for a revoked key and
+    /// for an invalidated one the garbage collector has not unlinked yet
+    /// (e.g. `keyctl invalidate` by another process). Tell them apart with
+    /// the flags in `/proc/keys`: an invalidated key is reported as not
+    /// found, as `keyrings(7)` says it should be.
+    fn revoked_or_gone(&self, name: &str, ktype: &CStr) -> KeyringError {
+        let revoked = KeyringError::Revoked {
+            ring: self.label.clone(),
+            name: name.to_owned(),
+        };
+        let Ok(links) = read_links(self.target) else {
+            return revoked;
+        };
+        let Ok(proc_keys) = std::fs::read_to_string("/proc/keys") else {
+            return revoked;
+        };
+        let want_type = ktype.to_str().unwrap_or("");
+        let direct_revoked = proc_keys.lines().filter_map(proc_keys_line).any(|l| {
+            links.contains(&l.id)
+                && l.key_type == want_type
+                && (l.desc == name || l.desc.starts_with(&format!("{name}: ")))
+                && l.flags.contains('R')
+        });
+        if direct_revoked {
+            revoked
+        } else {
+            KeyringError::NotFound {
+                ring: self.label.clone(),
+                name: name.to_owned(),
+            }
+        }
     }
 
     /// Stores `value` as a `user` key named `name`.
@@ -408,10 +452,8 @@ impl Keyring {
                         name: name.to_owned(),
                     });
                 }
-                Err(e) if e.is_not_found() => {
-                    ffi::add_key(ktype, &cname, Some(value), self.target)
-                        .map_err(|e| self.err(e, "write", name))?
-                }
+                Err(e) if e.is_not_found() => ffi::add_key(ktype, &cname, Some(value), self.target)
+                    .map_err(|e| self.err(e, "write", name))?,
                 Err(e) => return Err(e),
             },
             Create::Never => {
@@ -446,12 +488,12 @@ impl Keyring {
     ///
     /// # Errors
     ///
+    /// [`KeyringError::NotReadable`] when the name belongs to a `logon` key,
     /// [`KeyringError::NotFound`], [`KeyringError::PermissionDenied`],
     /// [`KeyringError::Expired`], [`KeyringError::Revoked`],
     /// [`KeyringError::InvalidName`], ...
     pub fn get(&self, name: &str) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
-        let cname = check_name(name).map_err(|p| Self::name_error(name, p))?;
-        let id = self.find(&cname, name, c"user", false)?;
+        let id = self.find_any(name)?;
         read_payload(id).map_err(|e| self.err(e, "read", name))
     }
 
@@ -462,7 +504,12 @@ impl Keyring {
     /// # Errors
     ///
     /// [`KeyringError::NotFound`] and the kernel's errors.
-    pub fn search(&self, name: &str, kind: KeyKind, recurse: bool) -> Result<KeyInfo, KeyringError> {
+    pub fn search(
+        &self,
+        name: &str,
+        kind: KeyKind,
+        recurse: bool,
+    ) -> Result<KeyInfo, KeyringError> {
         let cname = check_name(name).map_err(|p| Self::name_error(name, p))?;
         let id = self.find(&cname, name, kind.as_cstr(), recurse)?;
         self.describe_id(id, name)
@@ -493,7 +540,13 @@ impl Keyring {
         let id = self.find_any(name)?;
         Key::from_id(KeySerialId::new(id))
             .invalidate()
-            .map_err(|e| self.err(errno_of(e), "invalidate", name))
+            .map_err(|e| self.err(errno_of(e), "invalidate", name))?;
+        // An invalidated key stays linked (searches answer EKEYREVOKED) until
+        // the kernel's garbage collector runs; unlink it from this ring now
+        // so the name is free at once. Failure here changes nothing: the key
+        // is already dead.
+        let _ = ffi::unlink(id, self.target);
+        Ok(())
     }
 
     /// Sets the key to expire `timeout` from now (whole seconds, rounded up;
@@ -521,6 +574,27 @@ impl Keyring {
             .map_err(|e| self.err(errno_of(e), "set permissions of", name))
     }
 
+    /// Invalidates a named keyring (and so unlinks every key in it that has
+    /// no other link). Special keyrings are left alone.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyringError::InvalidRing`] for a special keyring; the kernel's
+    /// errors.
+    pub fn invalidate_ring(self) -> Result<(), KeyringError> {
+        if self.ring.special_id().is_some() {
+            return Err(KeyringError::InvalidRing { input: self.label });
+        }
+        Key::from_id(KeySerialId::new(self.target))
+            .invalidate()
+            .map_err(|e| {
+                KeyringError::from_errno(errno_of(e), "invalidate", "user", &self.label)
+            })?;
+        // Free the name in @u at once (see `invalidate`).
+        let _ = ffi::unlink(self.target, -4);
+        Ok(())
+    }
+
     /// Lists the keys and keyrings linked directly in this ring. Links this
     /// process may not view (or that expired) are left out.
     ///
@@ -536,13 +610,36 @@ impl Keyring {
         };
         Ok(links
             .into_iter()
-            .filter_map(|id| {
-                ffi::describe(id)
-                    .ok()
-                    .and_then(|d| KeyInfo::parse(id, &d))
-            })
+            .filter_map(|id| ffi::describe(id).ok().and_then(|d| KeyInfo::parse(id, &d)))
             .collect())
     }
+}
+
+/// One line of `/proc/keys`.
+struct ProcKey<'a> {
+    id: i32,
+    flags: &'a str,
+    key_type: &'a str,
+    /// The type's description text: `name` or `name: payload-length`.
+    desc: &'a str,
+}
+
+/// Parses `id flags usage timeout perm uid gid type desc` from `/proc/keys`.
+fn proc_keys_line(line: &str) -> Option<ProcKey<'_>> {
+    let mut rest = line;
+    let mut cols = [""; 8];
+    for c in cols.iter_mut() {
+        rest = rest.trim_start();
+        let end = rest.find(char::is_whitespace)?;
+        *c = &rest[..end];
+        rest = &rest[end..];
+    }
+    Some(ProcKey {
+        id: i32::try_from(u32::from_str_radix(cols[0], 16).ok()?).ok()?,
+        flags: cols[1],
+        key_type: cols[7],
+        desc: rest.trim_start(),
+    })
 }
 
 /// Seconds for `KEYCTL_SET_TIMEOUT`: rounded up, capped at `u32::MAX`.
@@ -582,10 +679,27 @@ mod tests {
     }
 
     #[test]
+    fn proc_keys_lines_parse() {
+        let l = proc_keys_line(
+            "01befa2e I--QR--     1 expd 3f000000     0     0 user      tresor:unlock:v: 32",
+        )
+        .unwrap();
+        assert_eq!(l.id, 0x01be_fa2e);
+        assert_eq!(l.flags, "I--QR--");
+        assert_eq!(l.key_type, "user");
+        assert_eq!(l.desc, "tresor:unlock:v: 32");
+        assert!(proc_keys_line("garbage").is_none());
+        assert!(proc_keys_line("").is_none());
+    }
+
+    #[test]
     fn timeout_rounds_up() {
         assert_eq!(timeout_secs(Duration::from_millis(1500)), 2);
         assert_eq!(timeout_secs(Duration::ZERO), 0);
-        assert_eq!(timeout_secs(Duration::from_secs(u64::MAX)), u32::MAX as usize);
+        assert_eq!(
+            timeout_secs(Duration::from_secs(u64::MAX)),
+            u32::MAX as usize
+        );
     }
 
     #[test]

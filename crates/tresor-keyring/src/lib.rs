@@ -77,6 +77,7 @@
 //! let e = ring.set("crate-doc-example", b"other", Create::IfMissing).unwrap_err();
 //! assert_eq!(e.to_string(), "key 'crate-doc-example' already exists in keyring 'user'");
 //!
+//! app.invalidate_ring()?;
 //! ring.invalidate("crate-doc-example")?;
 //! let e = ring.get("crate-doc-example").unwrap_err();
 //! assert_eq!(e.to_string(), "key 'crate-doc-example' not found in keyring 'user'");
@@ -98,9 +99,7 @@ mod session;
 mod unlock;
 
 pub use error::{KeyringError, NameProblem, Quota};
-pub use keyring::{
-    Create, KeyInfo, KeyKind, Keyring, MAX_NAME_LEN, MAX_PAYLOAD_LEN, SetOptions,
-};
+pub use keyring::{Create, KeyInfo, KeyKind, Keyring, MAX_NAME_LEN, MAX_PAYLOAD_LEN, SetOptions};
 pub use linux_keyutils::{KeyPermissions, KeyPermissionsBuilder, Permission};
 pub use ring::Ring;
 pub use session::{NO_SESSION_HINT, SessionStatus, session_status};

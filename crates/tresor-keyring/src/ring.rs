@@ -148,10 +148,7 @@ mod tests {
     fn special_ids_match_kernel_constants() {
         assert_eq!(Ring::User.special_id(), Some(-4));
         assert_eq!(Ring::Named("x".into()).special_id(), None);
-        assert_eq!(
-            Ring::UserSession.identifier().map(|k| k as i32),
-            Some(-5)
-        );
+        assert_eq!(Ring::UserSession.identifier().map(|k| k as i32), Some(-5));
     }
 
     #[test]
