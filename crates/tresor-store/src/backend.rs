@@ -55,6 +55,19 @@ pub struct Batch {
     pub audit: Vec<AuditDraft>,
 }
 
+/// Every row of a store, for backup, restore and migration between backends.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Dump {
+    /// Store-wide settings (the sealed audit key among them).
+    pub meta: Vec<(String, Vec<u8>)>,
+    /// Every object.
+    pub objects: Vec<ObjectMeta>,
+    /// Every version (material sealed, as stored).
+    pub versions: Vec<SealedVersion>,
+    /// The whole audit chain.
+    pub audit: Vec<AuditEntry>,
+}
+
 /// A place to keep objects. Implementations must be safe to share between threads.
 pub trait Backend: Send + Sync {
     /// A short name (`sqlite`, `postgres`, `s3`).
@@ -81,4 +94,8 @@ pub trait Backend: Send + Sync {
     fn meta_init(&self, key: &str, value: &[u8]) -> Result<Vec<u8>>;
     /// Number of objects.
     fn count(&self) -> Result<u64>;
+    /// Every row, as one consistent snapshot.
+    fn dump(&self) -> Result<Dump>;
+    /// Replaces every row with `dump`, atomically.
+    fn replace_all(&self, dump: &Dump) -> Result<()>;
 }

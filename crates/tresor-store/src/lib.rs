@@ -39,7 +39,7 @@ mod store;
 pub mod testing;
 
 pub use audit::{AuditDraft, AuditEntry, AuditSigner};
-pub use backend::{Backend, Batch, Precondition, Write};
+pub use backend::{Backend, Batch, Dump, Precondition, Write};
 pub use error::{Result, StoreError};
 pub use model::{new_uid, now, Attributes, NewObject, ObjectMeta, ObjectType, SealedVersion, State, VersionInfo};
 pub use query::{AttrCond, Query};

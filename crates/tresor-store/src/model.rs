@@ -150,7 +150,7 @@ impl NewObject {
 }
 
 /// One version of an object's material, sealed.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SealedVersion {
     /// The object.
     pub uid: String,

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use crate::audit::{AuditEntry, AuditSigner, GENESIS};
-use crate::backend::{Backend, Batch, Precondition, Write};
+use crate::backend::{Backend, Batch, Dump, Precondition, Write};
 use crate::model::{ObjectMeta, SealedVersion};
 use crate::query::{AttrCond, Query};
 use crate::{Result, StoreError};
@@ -524,5 +524,68 @@ impl Backend for SqliteBackend {
 
     fn count(&self) -> Result<u64> {
         self.with(|c| c.query_row("SELECT count(*) FROM objects", [], |r| r.get::<_, i64>(0)).map(|n| n as u64))
+    }
+
+    fn dump(&self) -> Result<Dump> {
+        let mut c = self.take()?;
+        let r = (|| -> rusqlite::Result<Dump> {
+            // A read transaction gives one consistent snapshot under WAL.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let mut d = Dump::default();
+            {
+                let mut st = tx.prepare("SELECT k, v FROM meta ORDER BY k")?;
+                d.meta = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+                let mut st = tx.prepare(&format!("SELECT {OBJ_COLS} FROM objects o ORDER BY o.uid"))?;
+                d.objects = st.query_map([], row_meta)?.collect::<rusqlite::Result<_>>()?;
+                let mut st = tx.prepare("SELECT uid, version, created, created_by, sealed FROM versions ORDER BY uid, version")?;
+                d.versions = st
+                    .query_map([], |r| {
+                        Ok(SealedVersion { uid: r.get(0)?, version: r.get(1)?, created: r.get(2)?, created_by: r.get(3)?, sealed: r.get(4)? })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut st = tx.prepare("SELECT seq, ts, actor, action, uid, detail, prev, mac FROM audit ORDER BY seq")?;
+                d.audit = st
+                    .query_map([], |r| {
+                        Ok(AuditEntry {
+                            seq: r.get::<_, i64>(0)? as u64, ts: r.get(1)?, actor: r.get(2)?, action: r.get(3)?,
+                            uid: r.get(4)?, detail: r.get(5)?, prev: r.get(6)?, mac: r.get(7)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+            }
+            tx.commit()?;
+            Ok(d)
+        })();
+        self.release(c);
+        r.map_err(|e| self.corrupt(e))
+    }
+
+    fn replace_all(&self, dump: &Dump) -> Result<()> {
+        let mut c = self.take()?;
+        let r = (|| -> Result<()> {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch("DELETE FROM attr_index; DELETE FROM names; DELETE FROM versions; DELETE FROM objects; DELETE FROM audit; DELETE FROM meta;")?;
+            for (k, v) in &dump.meta {
+                tx.execute("INSERT INTO meta (k, v) VALUES (?1, ?2)", params![k, v])?;
+            }
+            for o in &dump.objects {
+                put_object(&tx, o, Precondition::Absent)?;
+            }
+            for v in &dump.versions {
+                tx.prepare_cached("INSERT INTO versions (uid, version, created, created_by, sealed) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                    .execute(params![v.uid, v.version, v.created, v.created_by, v.sealed])?;
+            }
+            for e in &dump.audit {
+                tx.prepare_cached("INSERT INTO audit (seq, ts, actor, action, uid, detail, prev, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
+                    .execute(params![e.seq as i64, e.ts, e.actor, e.action, e.uid, e.detail, e.prev, e.mac])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        self.release(c);
+        r.map_err(|e| match e {
+            StoreError::Sqlite(e) => self.corrupt(e),
+            e => e,
+        })
     }
 }

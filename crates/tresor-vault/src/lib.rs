@@ -1,15 +1,40 @@
-//! tresor's developer vault: `app:env:KEY` names and the tools around them.
+//! tresor's developer vault: secrets named `app:env:KEY`, shared by public key.
 //!
 //! | module | job |
 //! |---|---|
+//! | [`Vault`] | open a vault, get / list / add / edit / remove secrets, history and rollback |
 //! | [`filter`] | the `app:env:KEY` filter grammar with globs ([`filter::Filter`], [`filter::FilterSet`]) |
 //! | [`template`] | seeqret-compatible `env.template` parsing and rendering |
 //! | [`dotenv`] | `.env` rendering (safe quoting) and parsing |
+//! | [`identity`] | users, public keys, signed and encrypted exports between vaults |
 //! | [`seeqret`] | reading seeqret vaults and exports, for migration |
+//!
+//! # Examples
+//!
+//! ```
+//! use tresor_vault::{InitOptions, Vault};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let vault = Vault::init(&dir.path().join("v"), InitOptions::default())?;
+//! vault.add("myapp", "dev", "DB_PASSWORD", b"hunter2", "str", false)?;
+//! assert_eq!(vault.get("myapp:dev:DB_PASSWORD")?.expose(), b"hunter2");
+//! assert_eq!(vault.get("DB_*")?.expose(), b"hunter2");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod backup;
 pub mod dotenv;
+mod error;
 pub mod filter;
+pub mod identity;
 pub mod seeqret;
 pub mod template;
+mod vault;
+
+pub use error::{Result, VaultError};
+pub use vault::{
+    default_dir, default_user, secret_name, vault_view, ImportReport, InitOptions, SecretInfo, Vault, VaultConfig,
+    CONFIG_FILE, DB_FILE, KEY_FILE, KIND, ROLE,
+};

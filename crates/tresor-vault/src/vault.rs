@@ -1,0 +1,621 @@
+//! The developer vault: a folder with a key file and a store, and the secrets in it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use tresor_crypto::keyfile::{self, KdfParams};
+use tresor_crypto::{LocalKek, SecretBytes};
+use tresor_store::{fsutil, AttrCond, NewObject, ObjectMeta, ObjectType, Query, Store, VersionInfo};
+
+use crate::filter::{validate_full_name, Filter, FilterSet};
+use crate::{Result, VaultError};
+
+/// The database file inside a vault folder.
+pub const DB_FILE: &str = "tresor.db";
+/// The key file inside a vault folder.
+pub const KEY_FILE: &str = "vault.key";
+/// The settings file inside a vault folder.
+pub const CONFIG_FILE: &str = "vault.json";
+
+/// Attribute that says what an object is to tresor's doors.
+pub const ROLE: &str = "tresor.role";
+/// Attribute with the secret's seeqret-style type (`str`, `text`, `file`).
+pub const KIND: &str = "tresor.type";
+
+/// The vault folder: `$TRESOR_VAULT`, else `$XDG_DATA_HOME/tresor`, else `~/.local/share/tresor`.
+pub fn default_dir() -> PathBuf {
+    if let Some(v) = std::env::var_os("TRESOR_VAULT").filter(|v| !v.is_empty()) {
+        return PathBuf::from(v);
+    }
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("tresor");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/tresor")
+}
+
+/// `user@host` for the current process.
+pub fn default_user() -> String {
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "user".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{user}@{host}")
+}
+
+/// Settings kept beside the database.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VaultConfig {
+    /// Format version of this file.
+    pub version: u32,
+    /// The vault's owner (the acting identity).
+    pub user: String,
+    /// The owner's email.
+    pub email: String,
+    /// When the vault was made (Unix seconds).
+    pub created: i64,
+}
+
+/// How to initialise a vault.
+#[derive(Debug, Default)]
+pub struct InitOptions {
+    /// Owner identity (default `user@host`).
+    pub user: Option<String>,
+    /// Owner email.
+    pub email: Option<String>,
+    /// Protect the key file with this passphrase.
+    pub passphrase: Option<SecretBytes>,
+    /// Argon2id cost (default parameters when `None`).
+    pub kdf: Option<KdfParams>,
+}
+
+/// A secret as listed (no value).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SecretInfo {
+    /// Store uid.
+    pub uid: String,
+    /// The app part.
+    pub app: String,
+    /// The env part.
+    pub env: String,
+    /// The key part.
+    pub key: String,
+    /// The full stored name.
+    pub name: String,
+    /// seeqret-style type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Object type in the store.
+    pub object_type: String,
+    /// Lifecycle state.
+    pub state: String,
+    /// Current version.
+    pub version: u32,
+    /// Last change (Unix seconds).
+    pub updated: i64,
+}
+
+/// What [`Vault::import_pairs`] did (or would do, in a dry run).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    /// Names added.
+    pub added: Vec<String>,
+    /// Names given a new version.
+    pub updated: Vec<String>,
+    /// Names whose value was already the same.
+    pub unchanged: Vec<String>,
+}
+
+/// An open vault.
+pub struct Vault {
+    dir: PathBuf,
+    store: Store,
+    config: VaultConfig,
+    cache: Option<Mutex<HashMap<String, SecretBytes>>>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault").field("dir", &self.dir).field("user", &self.config.user).finish()
+    }
+}
+
+fn secret_attrs(app: &str, env: &str, key: &str, kind: &str) -> tresor_store::Attributes {
+    let mut a = tresor_store::Attributes::new();
+    a.insert("app".into(), app.into());
+    a.insert("env".into(), env.into());
+    a.insert("key".into(), key.into());
+    a.insert(ROLE.into(), "secret".into());
+    a.insert(KIND.into(), kind.into());
+    a
+}
+
+/// The full stored name of a vault secret.
+pub fn secret_name(app: &str, env: &str, key: &str) -> String {
+    format!("{app}:{env}:{key}")
+}
+
+/// How an object appears to the vault: `(app, env, key)`, or `None` for internal objects.
+pub fn vault_view(m: &ObjectMeta) -> Option<(String, String, String)> {
+    match m.attr_str(ROLE) {
+        Some("secret") => {
+            let (a, e, k) = (m.attr_str("app")?, m.attr_str("env")?, m.attr_str("key")?);
+            return Some((a.to_owned(), e.to_owned(), k.to_owned()));
+        }
+        Some(_) => return None,
+        None => {}
+    }
+    let name = m.name().unwrap_or(&m.uid);
+    if name.starts_with("tresor:") || name.starts_with("tresor-key:") {
+        return None;
+    }
+    let parts: Vec<&str> = name.split(':').collect();
+    if let [a, e, k] = parts.as_slice() {
+        if validate_full_name(a, e, k).is_ok() {
+            return Some(((*a).into(), (*e).into(), (*k).into()));
+        }
+    }
+    // Objects made over KMIP without a vault name: app "kmip", env = their type.
+    Some(("kmip".into(), m.object_type.as_str().to_ascii_lowercase(), name.replace(':', "_")))
+}
+
+impl Vault {
+    /// The database path of a vault folder.
+    pub fn db_path(dir: &Path) -> PathBuf {
+        dir.join(DB_FILE)
+    }
+
+    /// The key-file path of a vault folder.
+    pub fn key_path(dir: &Path) -> PathBuf {
+        dir.join(KEY_FILE)
+    }
+
+    /// Creates a vault in `dir` (made 0700): key file (0600), database (0600), settings and
+    /// the owner's identity. Refuses to touch an existing vault.
+    ///
+    /// # Errors
+    /// [`VaultError::AlreadyInitialized`] if `dir` holds a vault.
+    pub fn init(dir: &Path, opts: InitOptions) -> Result<Vault> {
+        let (db, key, cfg) = (dir.join(DB_FILE), dir.join(KEY_FILE), dir.join(CONFIG_FILE));
+        if db.exists() || key.exists() || cfg.exists() {
+            return Err(VaultError::AlreadyInitialized(dir.to_owned()));
+        }
+        fsutil::create_private_dir(dir)?;
+        let kek = LocalKek::generate()?;
+        let text = keyfile::encode(&kek, opts.passphrase.as_ref().map(|p| p.expose().as_slice()), opts.kdf.unwrap_or_default())?;
+        // Key first, with create_new semantics: a concurrent init loses here, not later.
+        fsutil::create_private_file(&key).map_err(|_| VaultError::AlreadyInitialized(dir.to_owned()))?;
+        fsutil::write_atomic(&key, text.as_bytes())?;
+        let config = VaultConfig {
+            version: 1,
+            user: opts.user.unwrap_or_else(default_user),
+            email: opts.email.unwrap_or_default(),
+            created: tresor_store::now(),
+        };
+        let cfg_text = serde_json::to_vec_pretty(&config).map_err(|e| VaultError::Refused(e.to_string()))?;
+        fsutil::write_atomic(&cfg, &cfg_text)?;
+        let store = Store::open_sqlite(&db, Arc::new(kek), config.user.clone())?;
+        let v = Vault { dir: dir.to_owned(), store, config, cache: None };
+        crate::identity::create_owner(&v)?;
+        Ok(v)
+    }
+
+    /// Reads the vault key of `dir`, calling `passphrase` only if the key file needs one.
+    ///
+    /// # Errors
+    /// [`VaultError::NotInitialized`], [`VaultError::KeyFileMissing`],
+    /// [`VaultError::WrongPassphrase`], [`VaultError::PassphraseRequired`].
+    pub fn read_key(dir: &Path, passphrase: &mut dyn FnMut() -> Result<SecretBytes>) -> Result<LocalKek> {
+        let key = dir.join(KEY_FILE);
+        let text = match std::fs::read_to_string(&key) {
+            Ok(t) => zeroize::Zeroizing::new(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(if dir.join(DB_FILE).exists() {
+                    VaultError::KeyFileMissing(key)
+                } else {
+                    VaultError::NotInitialized(dir.to_owned())
+                });
+            }
+            Err(e) => return Err(VaultError::io("cannot read key file", &key)(e)),
+        };
+        let mut asked: Option<VaultError> = None;
+        let r = keyfile::decode(&text, || match passphrase() {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                asked = Some(e);
+                Err(tresor_crypto::CryptoError::WrongPassphrase)
+            }
+        });
+        match (r, asked) {
+            (Ok(k), _) => Ok(k),
+            (Err(_), Some(e)) => Err(e),
+            (Err(tresor_crypto::CryptoError::WrongPassphrase), None) => Err(VaultError::WrongPassphrase),
+            (Err(e), None) => Err(e.into()),
+        }
+    }
+
+    /// Whether the key file of `dir` needs a passphrase.
+    pub fn needs_passphrase(dir: &Path) -> bool {
+        std::fs::read_to_string(dir.join(KEY_FILE)).map(|t| keyfile::needs_passphrase(&t)).unwrap_or(false)
+    }
+
+    /// Warnings about the vault folder (e.g. a key file readable by others).
+    pub fn permission_warnings(dir: &Path) -> Vec<String> {
+        let mut w = Vec::new();
+        for (p, want) in [(dir.to_owned(), 0o700), (dir.join(KEY_FILE), 0o600), (dir.join(DB_FILE), 0o600)] {
+            if let Some(m) = fsutil::mode(&p) {
+                if m & 0o077 != 0 {
+                    w.push(format!(
+                        "'{}' has mode {m:04o}, readable by others; run 'chmod {want:o} {}'",
+                        p.display(),
+                        p.display()
+                    ));
+                }
+            }
+        }
+        w
+    }
+
+    /// Opens the vault in `dir` with an already unlocked key.
+    ///
+    /// # Errors
+    /// [`VaultError::NotInitialized`], store errors (a key that does not fit fails here).
+    pub fn open_with_key(dir: &Path, kek: LocalKek) -> Result<Vault> {
+        let db = dir.join(DB_FILE);
+        if !db.exists() {
+            return Err(VaultError::NotInitialized(dir.to_owned()));
+        }
+        let cfg_path = dir.join(CONFIG_FILE);
+        let config: VaultConfig = match std::fs::read(&cfg_path) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| VaultError::Rejected { what: "vault settings", why: e.to_string() })?,
+            Err(_) => VaultConfig { version: 1, user: default_user(), email: String::new(), created: 0 },
+        };
+        let store = Store::open_sqlite(&db, Arc::new(kek), config.user.clone())?;
+        Ok(Vault { dir: dir.to_owned(), store, config, cache: None })
+    }
+
+    /// Opens the vault in `dir`, reading the key file (and the passphrase if needed).
+    ///
+    /// # Errors
+    /// As [`Vault::read_key`] and [`Vault::open_with_key`].
+    pub fn open(dir: &Path, passphrase: &mut dyn FnMut() -> Result<SecretBytes>) -> Result<Vault> {
+        if !dir.join(DB_FILE).exists() && !dir.join(KEY_FILE).exists() {
+            return Err(VaultError::NotInitialized(dir.to_owned()));
+        }
+        let kek = Self::read_key(dir, passphrase)?;
+        Self::open_with_key(dir, kek)
+    }
+
+    /// Opens the default vault ([`default_dir`]); a passphrase comes from `TRESOR_PASSPHRASE`.
+    ///
+    /// ```no_run
+    /// let vault = tresor_vault::Vault::open_default()?;
+    /// let password = vault.get("myapp:prod:DB_PASSWORD")?;
+    /// # Ok::<(), tresor_vault::VaultError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Vault::open`].
+    pub fn open_default() -> Result<Vault> {
+        Self::open(&default_dir(), &mut || {
+            std::env::var("TRESOR_PASSPHRASE").map(SecretBytes::from).map_err(|_| VaultError::PassphraseRequired)
+        })
+    }
+
+    /// Turns on an in-memory cache of values for [`Vault::get`] (off by default).
+    pub fn with_cache(mut self) -> Self {
+        self.cache = Some(Mutex::new(HashMap::new()));
+        self
+    }
+
+    /// The vault folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &VaultConfig {
+        &self.config
+    }
+
+    /// The store underneath (for the other doors: keys, KMIP).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn invalidate(&self) {
+        if let Some(c) = &self.cache {
+            if let Ok(mut c) = c.lock() {
+                c.clear();
+            }
+        }
+    }
+
+    /// The value of the one secret `filter` names (`APP:ENV:KEY` is an index lookup).
+    ///
+    /// # Errors
+    /// [`VaultError::NotFound`], [`VaultError::Ambiguous`], a filter error.
+    pub fn get(&self, filter: &str) -> Result<SecretBytes> {
+        if let Some(c) = &self.cache {
+            if let Some(v) = c.lock().ok().and_then(|c| c.get(filter).cloned()) {
+                return Ok(v);
+            }
+        }
+        let f = Filter::new(filter)?;
+        let value = if f.is_exact() {
+            match self.store.read_by_name(filter)? {
+                Some((meta, value)) if vault_view(&meta).is_some() => value,
+                _ => return Err(VaultError::NotFound(filter.to_owned())),
+            }
+        } else {
+            let one = self.find_one(&f)?;
+            self.value(&one)?
+        };
+        if let Some(c) = &self.cache {
+            if let Ok(mut c) = c.lock() {
+                c.insert(filter.to_owned(), value.clone());
+            }
+        }
+        Ok(value)
+    }
+
+    /// The one secret `f` matches.
+    ///
+    /// # Errors
+    /// [`VaultError::NotFound`], [`VaultError::Ambiguous`].
+    pub fn find_one(&self, f: &Filter) -> Result<SecretInfo> {
+        let mut found = self.list(&FilterSet::from_iter([f.clone()]))?;
+        match found.len() {
+            0 => Err(VaultError::NotFound(f.to_string())),
+            1 => Ok(found.remove(0)),
+            n => Err(VaultError::Ambiguous {
+                filter: f.to_string(),
+                count: n,
+                names: found.iter().take(5).map(|s| s.name.clone()).collect(),
+            }),
+        }
+    }
+
+    /// The current value of a listed secret.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn value(&self, s: &SecretInfo) -> Result<SecretBytes> {
+        let meta = self.store.get(&s.uid)?.ok_or_else(|| VaultError::NotFound(s.name.clone()))?;
+        Ok(self.store.material(&meta, 0)?)
+    }
+
+    /// Every secret matching any filter of `set` (all secrets for an empty set), sorted by name.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn list(&self, set: &FilterSet) -> Result<Vec<SecretInfo>> {
+        let mut out: Vec<SecretInfo> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let filters: Vec<Filter> = if set.is_empty() { vec![Filter::new("")?] } else { set.filters().to_vec() };
+        for f in &filters {
+            for meta in self.store.locate(&query_for(f))? {
+                let Some((app, env, key)) = vault_view(&meta) else { continue };
+                if f.is_match(&app, &env, &key) && seen.insert(meta.uid.clone()) {
+                    out.push(info(&meta, app, env, key));
+                }
+            }
+        }
+        out.sort_by(|a, b| (&a.app, &a.env, &a.key).cmp(&(&b.app, &b.env, &b.key)));
+        Ok(out)
+    }
+
+    /// Adds a secret; with `force`, an existing one gets a new version instead of an error.
+    /// Returns the version written.
+    ///
+    /// # Errors
+    /// [`VaultError::Name`] for an invalid part, [`VaultError::Exists`] without `force`.
+    pub fn add(&self, app: &str, env: &str, key: &str, value: &[u8], kind: &str, force: bool) -> Result<u32> {
+        validate_full_name(app, env, key)?;
+        let name = secret_name(app, env, key);
+        let r = self.store.write(|tx| {
+            match tx.get_by_name(&name)? {
+                Some(m) if force => tx.put_material(&m.uid, value),
+                Some(_) => Err(tresor_store::StoreError::NameTaken(name.clone())),
+                None => {
+                    let mut n = NewObject::new(ObjectType::SecretData);
+                    n.names.push(name.clone());
+                    n.attributes = secret_attrs(app, env, key, kind);
+                    n.material = Some(value.to_vec());
+                    tx.create(n).map(|_| 1)
+                }
+            }
+        });
+        self.invalidate();
+        match r {
+            Err(tresor_store::StoreError::NameTaken(n)) => Err(VaultError::Exists(n)),
+            r => Ok(r?),
+        }
+    }
+
+    /// Sets the value of every secret in `targets` (one transaction, a new version each).
+    ///
+    /// # Errors
+    /// Store errors; nothing is changed on error.
+    pub fn set_values(&self, targets: &[SecretInfo], value: &[u8]) -> Result<()> {
+        self.store.write(|tx| {
+            for t in targets {
+                tx.put_material(&t.uid, value)?;
+            }
+            Ok(())
+        })?;
+        self.invalidate();
+        Ok(())
+    }
+
+    /// Removes secrets (one transaction).
+    ///
+    /// # Errors
+    /// Store errors; nothing is removed on error.
+    pub fn remove(&self, targets: &[SecretInfo]) -> Result<()> {
+        self.store.write(|tx| {
+            for t in targets {
+                tx.delete(&t.uid)?;
+            }
+            Ok(())
+        })?;
+        self.invalidate();
+        Ok(())
+    }
+
+    /// The versions of a secret, oldest first.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn history(&self, s: &SecretInfo) -> Result<Vec<VersionInfo>> {
+        Ok(self.store.versions(&s.uid)?)
+    }
+
+    /// The value of one version of a secret.
+    ///
+    /// # Errors
+    /// [`tresor_store::StoreError::NoMaterial`] if there is no such version.
+    pub fn value_at(&self, s: &SecretInfo, version: u32) -> Result<SecretBytes> {
+        let meta = self.store.get(&s.uid)?.ok_or_else(|| VaultError::NotFound(s.name.clone()))?;
+        Ok(self.store.material(&meta, version)?)
+    }
+
+    /// Makes the value of `version` current again, as a new version; returns its number.
+    ///
+    /// # Errors
+    /// [`tresor_store::StoreError::NoMaterial`] if there is no such version.
+    pub fn rollback(&self, s: &SecretInfo, version: u32) -> Result<u32> {
+        let v = self.store.write(|tx| {
+            let old = tx.material(&s.uid, version)?;
+            tx.put_material(&s.uid, old.expose())
+        })?;
+        self.invalidate();
+        Ok(v)
+    }
+
+    /// Imports `(key, value)` pairs into `app:env` in one transaction. Existing keys are an
+    /// error unless `update`; with `dry_run` nothing is written.
+    ///
+    /// # Errors
+    /// [`VaultError::Exists`] naming the first existing key without `update`.
+    pub fn import_pairs(&self, app: &str, env: &str, pairs: &[(String, SecretBytes)], update: bool, dry_run: bool) -> Result<ImportReport> {
+        for (k, _) in pairs {
+            validate_full_name(app, env, k)?;
+        }
+        let mut dup = std::collections::HashSet::new();
+        for (k, _) in pairs {
+            if !dup.insert(k.as_str()) {
+                return Err(VaultError::Refused(format!("key '{k}' appears twice in the input")));
+            }
+        }
+        let mut report = ImportReport::default();
+        let mut tx = self.store.begin();
+        for (k, v) in pairs {
+            let name = secret_name(app, env, k);
+            match tx.get_by_name(&name)? {
+                Some(m) => {
+                    if !update {
+                        return Err(VaultError::Exists(name));
+                    }
+                    if tx.material(&m.uid, 0).map(|old| old == *v).unwrap_or(false) {
+                        report.unchanged.push(name);
+                    } else {
+                        tx.put_material(&m.uid, v.expose())?;
+                        report.updated.push(name);
+                    }
+                }
+                None => {
+                    let mut n = NewObject::new(ObjectType::SecretData);
+                    n.names.push(name.clone());
+                    n.attributes = secret_attrs(app, env, k, "str");
+                    n.material = Some(v.expose().clone());
+                    tx.create(n)?;
+                    report.added.push(name);
+                }
+            }
+        }
+        if !dry_run {
+            tx.commit()?;
+            self.invalidate();
+        }
+        Ok(report)
+    }
+
+    /// Imports secrets given with their full names (backup-like sources) in one transaction;
+    /// existing names get a new version only if the value differs.
+    pub(crate) fn import_named(&self, items: &[(String, String, String, String, SecretBytes)], detail: &str) -> Result<ImportReport> {
+        let mut report = ImportReport::default();
+        self.store.write(|tx| {
+            report = ImportReport::default();
+            for (app, env, key, kind, value) in items {
+                validate_full_name(app, env, key).map_err(|e| tresor_store::StoreError::Invalid { uid: secret_name(app, env, key), why: e.to_string() })?;
+                let name = secret_name(app, env, key);
+                match tx.get_by_name(&name)? {
+                    Some(m) => {
+                        if tx.material(&m.uid, 0).map(|old| old == *value).unwrap_or(false) {
+                            report.unchanged.push(name);
+                        } else {
+                            tx.put_material(&m.uid, value.expose())?;
+                            report.updated.push(name);
+                        }
+                    }
+                    None => {
+                        let mut n = NewObject::new(ObjectType::SecretData);
+                        n.names.push(name.clone());
+                        n.attributes = secret_attrs(app, env, key, kind);
+                        n.material = Some(value.expose().clone());
+                        tx.create(n)?;
+                        report.added.push(name);
+                    }
+                }
+            }
+            tx.record("import", None, detail);
+            Ok(())
+        })?;
+        self.invalidate();
+        Ok(report)
+    }
+}
+
+fn info(meta: &ObjectMeta, app: String, env: String, key: String) -> SecretInfo {
+    SecretInfo {
+        uid: meta.uid.clone(),
+        name: meta.name().unwrap_or(&meta.uid).to_owned(),
+        app,
+        env,
+        key,
+        kind: meta.attr_str(KIND).unwrap_or(if meta.object_type == ObjectType::SecretData { "str" } else { "key" }).to_owned(),
+        object_type: meta.object_type.as_str().to_owned(),
+        state: meta.state.as_str().to_owned(),
+        version: meta.current_version,
+        updated: meta.updated,
+    }
+}
+
+/// The index query that narrows a filter before glob matching.
+fn query_for(f: &Filter) -> Query {
+    let mut q = Query::default();
+    let lit = f.literal_parts();
+    if lit.app == Some("kmip") {
+        return q;
+    }
+    let mut cond = |attr: &str, part: &crate::filter::Part, literal: Option<&str>| {
+        if let Some(l) = literal {
+            q.attrs.push(AttrCond::Eq(attr.into(), l.into()));
+        } else if let Some(lits) = part.literals() {
+            q.attrs.push(AttrCond::In(attr.into(), lits.iter().map(|s| (*s).to_owned()).collect()));
+        } else if let Some(p) = part.prefixes() {
+            if p.len() == 1 && !p[0].is_empty() {
+                q.attrs.push(AttrCond::Prefix(attr.into(), p[0].to_owned()));
+            }
+        }
+    };
+    cond("key", f.key(), lit.key);
+    cond("app", f.app(), lit.app);
+    cond("env", f.env(), lit.env);
+    q
+}
