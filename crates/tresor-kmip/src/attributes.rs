@@ -405,10 +405,7 @@ impl AttributeSet {
         self.get_all(Tag::NAME)
             .filter_map(|v| match v {
                 Value::Structure(items) => {
-                    let value = items
-                        .iter()
-                        .find(|i| i.tag == Tag::NAME_VALUE)?
-                        .as_text()?;
+                    let value = items.iter().find(|i| i.tag == Tag::NAME_VALUE)?.as_text()?;
                     let ty = items
                         .iter()
                         .find(|i| i.tag == Tag::NAME_TYPE)
@@ -458,9 +455,15 @@ mod tests {
     fn v1_to_v2_and_back() {
         let t1 = v1_template();
         let set = AttributeSet::from_ttlv(&t1).unwrap();
-        assert_eq!(set.cryptographic_algorithm(), Some(CryptographicAlgorithm::AES));
+        assert_eq!(
+            set.cryptographic_algorithm(),
+            Some(CryptographicAlgorithm::AES)
+        );
         assert_eq!(set.cryptographic_length(), Some(128));
-        assert!(set.usage_mask().is_some_and(|m| m.contains(CryptographicUsageMask::ENCRYPT)));
+        assert!(
+            set.usage_mask()
+                .is_some_and(|m| m.contains(CryptographicUsageMask::ENCRYPT))
+        );
         assert_eq!(
             set.names(),
             vec![("app:dev:DB".to_owned(), NameType::UNINTERPRETED_TEXT_STRING)]
@@ -472,8 +475,16 @@ mod tests {
         assert_eq!(t2.tag, Tag::ATTRIBUTES);
         assert_eq!(t2.items()[0].tag, Tag::CRYPTOGRAPHIC_ALGORITHM);
         let vendor = &t2.items()[4];
-        assert_eq!(vendor.find(Tag::VENDOR_IDENTIFICATION).and_then(Ttlv::as_text), Some("x"));
-        assert_eq!(vendor.find(Tag::ATTRIBUTE_NAME).and_then(Ttlv::as_text), Some("owner"));
+        assert_eq!(
+            vendor
+                .find(Tag::VENDOR_IDENTIFICATION)
+                .and_then(Ttlv::as_text),
+            Some("x")
+        );
+        assert_eq!(
+            vendor.find(Tag::ATTRIBUTE_NAME).and_then(Ttlv::as_text),
+            Some("owner")
+        );
         assert_eq!(AttributeSet::from_ttlv(&t2).unwrap(), set);
     }
 
@@ -498,12 +509,21 @@ mod tests {
     fn malformed() {
         let bad = Ttlv::structure(
             Tag::TEMPLATE_ATTRIBUTE,
-            vec![Ttlv::structure(Tag::ATTRIBUTE, vec![Ttlv::text(Tag::ATTRIBUTE_NAME, "Name")])],
+            vec![Ttlv::structure(
+                Tag::ATTRIBUTE,
+                vec![Ttlv::text(Tag::ATTRIBUTE_NAME, "Name")],
+            )],
         );
         let err = AttributeSet::from_ttlv(&bad).unwrap_err();
-        assert_eq!(err.to_string(), "kmip: attribute 'Name' is invalid: missing attribute value");
+        assert_eq!(
+            err.to_string(),
+            "kmip: attribute 'Name' is invalid: missing attribute value"
+        );
         assert!(AttributeSet::from_ttlv(&Ttlv::integer(Tag::NAME, 1)).is_err());
-        let vendor = Ttlv::structure(Tag::ATTRIBUTES, vec![Ttlv::structure(Tag::ATTRIBUTE, vec![])]);
+        let vendor = Ttlv::structure(
+            Tag::ATTRIBUTES,
+            vec![Ttlv::structure(Tag::ATTRIBUTE, vec![])],
+        );
         assert!(AttributeSet::from_ttlv(&vendor).is_err());
     }
 
@@ -513,7 +533,10 @@ mod tests {
         assert_eq!(set.remove(Tag::CRYPTOGRAPHIC_LENGTH), 1);
         assert_eq!(set.cryptographic_length(), None);
         let mut other = AttributeSet::default();
-        other.push(Attribute::name("second", NameType::UNINTERPRETED_TEXT_STRING));
+        other.push(Attribute::name(
+            "second",
+            NameType::UNINTERPRETED_TEXT_STRING,
+        ));
         set.merge(&other);
         assert_eq!(set.names().len(), 2);
         assert_eq!(

@@ -23,12 +23,18 @@ pub struct EnumDef {
 impl EnumDef {
     /// The name of `value`, if the table knows it.
     pub fn name_of(&self, value: u32) -> Option<&'static str> {
-        self.values.iter().find(|&&(v, _)| v == value).map(|&(_, n)| n)
+        self.values
+            .iter()
+            .find(|&&(v, _)| v == value)
+            .map(|&(_, n)| n)
     }
 
     /// The value named `name`, if the table knows it.
     pub fn value_of(&self, name: &str) -> Option<u32> {
-        self.values.iter().find(|&&(_, n)| n == name).map(|&(v, _)| v)
+        self.values
+            .iter()
+            .find(|&&(_, n)| n == name)
+            .map(|&(v, _)| v)
     }
 
     /// Parses a mask written as space- or `|`-separated names (`"Encrypt Decrypt"`).
@@ -128,8 +134,14 @@ impl std::ops::BitOr for CryptographicUsageMask {
 
 /// Enumerations whose values are carried under a tag with a different name.
 static TAG_ALIASES: &[(Tag, &EnumDef)] = &[
-    (Tag::MASK_GENERATOR_HASHING_ALGORITHM, &HashingAlgorithm::DEF),
-    (Tag::DIGITAL_SIGNATURE_ALGORITHM, &DigitalSignatureAlgorithm::DEF),
+    (
+        Tag::MASK_GENERATOR_HASHING_ALGORITHM,
+        &HashingAlgorithm::DEF,
+    ),
+    (
+        Tag::DIGITAL_SIGNATURE_ALGORITHM,
+        &DigitalSignatureAlgorithm::DEF,
+    ),
     (Tag::REVOCATION_REASON_CODE, &RevocationReasonCode::DEF),
     (Tag::KEY_WRAP_TYPE, &KeyWrapType::DEF),
 ];
@@ -168,7 +180,10 @@ mod tests {
         assert_eq!(ResultStatus::OPERATION_FAILED.0, 1);
         assert_eq!(ResultReason::ITEM_NOT_FOUND.0, 1);
         assert_eq!(CryptographicAlgorithm::AES.0, 3);
-        assert_eq!(CryptographicAlgorithm::from_name("DES3"), Some(CryptographicAlgorithm(2)));
+        assert_eq!(
+            CryptographicAlgorithm::from_name("DES3"),
+            Some(CryptographicAlgorithm(2))
+        );
         assert_eq!(State::PRE_ACTIVE.0, 1);
         assert_eq!(KeyFormatType::TRANSPARENT_SYMMETRIC_KEY.0, 7);
         assert_eq!(NameType::UNINTERPRETED_TEXT_STRING.0, 1);

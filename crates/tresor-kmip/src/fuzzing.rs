@@ -17,7 +17,10 @@ pub fn fuzz_ttlv(data: &[u8]) {
         }
         if let Ok(resp) = ResponseMessage::from_ttlv(&t) {
             let again = resp.to_ttlv();
-            assert_eq!(ResponseMessage::from_ttlv(&again).ok().as_ref(), Some(&resp));
+            assert_eq!(
+                ResponseMessage::from_ttlv(&again).ok().as_ref(),
+                Some(&resp)
+            );
         }
     }
 }

@@ -26,13 +26,12 @@
 
 pub mod attributes;
 
-
 pub mod enums;
 mod error;
 pub mod message;
 pub mod tags;
 pub mod ttlv;
-#[cfg(feature = "xml")]
+#[cfg(any(test, feature = "xml"))]
 pub mod xml;
 
 #[doc(hidden)]

@@ -159,14 +159,44 @@ impl RequestHeader {
     /// Encodes as a `RequestHeader` structure, fields in spec order.
     pub fn to_ttlv(&self) -> Ttlv {
         let mut v = vec![self.protocol_version.to_ttlv()];
-        push_opt(&mut v, self.maximum_response_size.map(|n| Ttlv::integer(Tag::MAXIMUM_RESPONSE_SIZE, n)));
-        push_opt(&mut v, self.client_correlation_value.as_ref().map(|s| Ttlv::text(Tag::CLIENT_CORRELATION_VALUE, s.clone())));
-        push_opt(&mut v, self.server_correlation_value.as_ref().map(|s| Ttlv::text(Tag::SERVER_CORRELATION_VALUE, s.clone())));
-        push_opt(&mut v, self.asynchronous_indicator.map(|b| Ttlv::new(Tag::ASYNCHRONOUS_INDICATOR, Value::Boolean(b))));
+        push_opt(
+            &mut v,
+            self.maximum_response_size
+                .map(|n| Ttlv::integer(Tag::MAXIMUM_RESPONSE_SIZE, n)),
+        );
+        push_opt(
+            &mut v,
+            self.client_correlation_value
+                .as_ref()
+                .map(|s| Ttlv::text(Tag::CLIENT_CORRELATION_VALUE, s.clone())),
+        );
+        push_opt(
+            &mut v,
+            self.server_correlation_value
+                .as_ref()
+                .map(|s| Ttlv::text(Tag::SERVER_CORRELATION_VALUE, s.clone())),
+        );
+        push_opt(
+            &mut v,
+            self.asynchronous_indicator
+                .map(|b| Ttlv::new(Tag::ASYNCHRONOUS_INDICATOR, Value::Boolean(b))),
+        );
         push_opt(&mut v, self.authentication.clone());
-        push_opt(&mut v, self.batch_error_continuation_option.map(|o| Ttlv::enumeration(Tag::BATCH_ERROR_CONTINUATION_OPTION, o)));
-        push_opt(&mut v, self.batch_order_option.map(|b| Ttlv::new(Tag::BATCH_ORDER_OPTION, Value::Boolean(b))));
-        push_opt(&mut v, self.time_stamp.map(|t| Ttlv::new(Tag::TIME_STAMP, Value::DateTime(t))));
+        push_opt(
+            &mut v,
+            self.batch_error_continuation_option
+                .map(|o| Ttlv::enumeration(Tag::BATCH_ERROR_CONTINUATION_OPTION, o)),
+        );
+        push_opt(
+            &mut v,
+            self.batch_order_option
+                .map(|b| Ttlv::new(Tag::BATCH_ORDER_OPTION, Value::Boolean(b))),
+        );
+        push_opt(
+            &mut v,
+            self.time_stamp
+                .map(|t| Ttlv::new(Tag::TIME_STAMP, Value::DateTime(t))),
+        );
         v.extend(self.extra.iter().cloned());
         v.push(Ttlv::integer(Tag::BATCH_COUNT, self.batch_count));
         Ttlv::structure(Tag::REQUEST_HEADER, v)
@@ -190,10 +220,12 @@ impl RequestHeader {
                 .map(BatchErrorContinuationOption),
             batch_order_option: f.take_bool(Tag::BATCH_ORDER_OPTION)?,
             time_stamp: f.take_date_time(Tag::TIME_STAMP)?,
-            batch_count: f.take_integer(Tag::BATCH_COUNT)?.ok_or(KmipError::MissingField {
-                parent: Tag::REQUEST_HEADER,
-                field: Tag::BATCH_COUNT,
-            })?,
+            batch_count: f
+                .take_integer(Tag::BATCH_COUNT)?
+                .ok_or(KmipError::MissingField {
+                    parent: Tag::REQUEST_HEADER,
+                    field: Tag::BATCH_COUNT,
+                })?,
             extra: Vec::new(),
         };
         Ok(RequestHeader {
@@ -238,8 +270,17 @@ impl RequestBatchItem {
     /// Encodes as a `BatchItem` structure.
     pub fn to_ttlv(&self) -> Ttlv {
         let mut v = vec![Ttlv::enumeration(Tag::OPERATION, self.operation)];
-        push_opt(&mut v, self.ephemeral.map(|b| Ttlv::new(Tag::EPHEMERAL, Value::Boolean(b))));
-        push_opt(&mut v, self.unique_batch_item_id.as_ref().map(|b| Ttlv::bytes(Tag::UNIQUE_BATCH_ITEM_ID, b.clone())));
+        push_opt(
+            &mut v,
+            self.ephemeral
+                .map(|b| Ttlv::new(Tag::EPHEMERAL, Value::Boolean(b))),
+        );
+        push_opt(
+            &mut v,
+            self.unique_batch_item_id
+                .as_ref()
+                .map(|b| Ttlv::bytes(Tag::UNIQUE_BATCH_ITEM_ID, b.clone())),
+        );
         push_opt(&mut v, self.payload.clone());
         v.extend(self.extra.iter().cloned());
         Ttlv::structure(Tag::BATCH_ITEM, v)
@@ -251,10 +292,13 @@ impl RequestBatchItem {
     /// [`KmipError`] when the operation is missing or a field has the wrong type.
     pub fn from_ttlv(t: &Ttlv) -> Result<Self, KmipError> {
         let mut f = Fields::new(t, Tag::BATCH_ITEM)?;
-        let operation = Operation(f.take_enum(Tag::OPERATION)?.ok_or(KmipError::MissingField {
-            parent: Tag::BATCH_ITEM,
-            field: Tag::OPERATION,
-        })?);
+        let operation = Operation(
+            f.take_enum(Tag::OPERATION)?
+                .ok_or(KmipError::MissingField {
+                    parent: Tag::BATCH_ITEM,
+                    field: Tag::OPERATION,
+                })?,
+        );
         let ephemeral = f.take_bool(Tag::EPHEMERAL)?;
         let unique_batch_item_id = f.take_bytes(Tag::UNIQUE_BATCH_ITEM_ID)?;
         let payload = f.take_struct(Tag::REQUEST_PAYLOAD)?.cloned();
@@ -350,8 +394,18 @@ impl ResponseHeader {
             Ttlv::new(Tag::TIME_STAMP, Value::DateTime(self.time_stamp)),
         ];
         v.extend(self.extra.iter().cloned());
-        push_opt(&mut v, self.client_correlation_value.as_ref().map(|s| Ttlv::text(Tag::CLIENT_CORRELATION_VALUE, s.clone())));
-        push_opt(&mut v, self.server_correlation_value.as_ref().map(|s| Ttlv::text(Tag::SERVER_CORRELATION_VALUE, s.clone())));
+        push_opt(
+            &mut v,
+            self.client_correlation_value
+                .as_ref()
+                .map(|s| Ttlv::text(Tag::CLIENT_CORRELATION_VALUE, s.clone())),
+        );
+        push_opt(
+            &mut v,
+            self.server_correlation_value
+                .as_ref()
+                .map(|s| Ttlv::text(Tag::SERVER_CORRELATION_VALUE, s.clone())),
+        );
         v.push(Ttlv::integer(Tag::BATCH_COUNT, self.batch_count));
         Ttlv::structure(Tag::RESPONSE_HEADER, v)
     }
@@ -363,16 +417,20 @@ impl ResponseHeader {
     pub fn from_ttlv(t: &Ttlv) -> Result<Self, KmipError> {
         let mut f = Fields::new(t, Tag::RESPONSE_HEADER)?;
         let protocol_version = ProtocolVersion::from_ttlv(f.take_req(Tag::PROTOCOL_VERSION)?)?;
-        let time_stamp = f.take_date_time(Tag::TIME_STAMP)?.ok_or(KmipError::MissingField {
-            parent: Tag::RESPONSE_HEADER,
-            field: Tag::TIME_STAMP,
-        })?;
+        let time_stamp = f
+            .take_date_time(Tag::TIME_STAMP)?
+            .ok_or(KmipError::MissingField {
+                parent: Tag::RESPONSE_HEADER,
+                field: Tag::TIME_STAMP,
+            })?;
         let client_correlation_value = f.take_text(Tag::CLIENT_CORRELATION_VALUE)?;
         let server_correlation_value = f.take_text(Tag::SERVER_CORRELATION_VALUE)?;
-        let batch_count = f.take_integer(Tag::BATCH_COUNT)?.ok_or(KmipError::MissingField {
-            parent: Tag::RESPONSE_HEADER,
-            field: Tag::BATCH_COUNT,
-        })?;
+        let batch_count = f
+            .take_integer(Tag::BATCH_COUNT)?
+            .ok_or(KmipError::MissingField {
+                parent: Tag::RESPONSE_HEADER,
+                field: Tag::BATCH_COUNT,
+            })?;
         Ok(ResponseHeader {
             protocol_version,
             time_stamp,
@@ -447,12 +505,34 @@ impl ResponseBatchItem {
     /// Encodes as a `BatchItem` structure.
     pub fn to_ttlv(&self) -> Ttlv {
         let mut v = Vec::new();
-        push_opt(&mut v, self.operation.map(|o| Ttlv::enumeration(Tag::OPERATION, o)));
-        push_opt(&mut v, self.unique_batch_item_id.as_ref().map(|b| Ttlv::bytes(Tag::UNIQUE_BATCH_ITEM_ID, b.clone())));
+        push_opt(
+            &mut v,
+            self.operation.map(|o| Ttlv::enumeration(Tag::OPERATION, o)),
+        );
+        push_opt(
+            &mut v,
+            self.unique_batch_item_id
+                .as_ref()
+                .map(|b| Ttlv::bytes(Tag::UNIQUE_BATCH_ITEM_ID, b.clone())),
+        );
         v.push(Ttlv::enumeration(Tag::RESULT_STATUS, self.result_status));
-        push_opt(&mut v, self.result_reason.map(|r| Ttlv::enumeration(Tag::RESULT_REASON, r)));
-        push_opt(&mut v, self.result_message.as_ref().map(|s| Ttlv::text(Tag::RESULT_MESSAGE, s.clone())));
-        push_opt(&mut v, self.asynchronous_correlation_value.as_ref().map(|b| Ttlv::bytes(Tag::ASYNCHRONOUS_CORRELATION_VALUE, b.clone())));
+        push_opt(
+            &mut v,
+            self.result_reason
+                .map(|r| Ttlv::enumeration(Tag::RESULT_REASON, r)),
+        );
+        push_opt(
+            &mut v,
+            self.result_message
+                .as_ref()
+                .map(|s| Ttlv::text(Tag::RESULT_MESSAGE, s.clone())),
+        );
+        push_opt(
+            &mut v,
+            self.asynchronous_correlation_value
+                .as_ref()
+                .map(|b| Ttlv::bytes(Tag::ASYNCHRONOUS_CORRELATION_VALUE, b.clone())),
+        );
         push_opt(&mut v, self.payload.clone());
         v.extend(self.extra.iter().cloned());
         Ttlv::structure(Tag::BATCH_ITEM, v)
@@ -466,11 +546,12 @@ impl ResponseBatchItem {
         let mut f = Fields::new(t, Tag::BATCH_ITEM)?;
         let operation = f.take_enum(Tag::OPERATION)?.map(Operation);
         let unique_batch_item_id = f.take_bytes(Tag::UNIQUE_BATCH_ITEM_ID)?;
-        let result_status =
-            ResultStatus(f.take_enum(Tag::RESULT_STATUS)?.ok_or(KmipError::MissingField {
+        let result_status = ResultStatus(f.take_enum(Tag::RESULT_STATUS)?.ok_or(
+            KmipError::MissingField {
                 parent: Tag::BATCH_ITEM,
                 field: Tag::RESULT_STATUS,
-            })?);
+            },
+        )?);
         Ok(ResponseBatchItem {
             operation,
             unique_batch_item_id,
@@ -620,16 +701,17 @@ impl<'a> Fields<'a> {
     }
 
     pub(crate) fn integer(&self, tag: Tag) -> Result<i32, KmipError> {
-        let t = self
-            .items
-            .iter()
-            .flatten()
-            .find(|t| t.tag == tag)
-            .ok_or(KmipError::MissingField {
-                parent: self.parent,
-                field: tag,
-            })?;
-        t.as_integer().ok_or_else(|| self.wrong(tag, ItemType::Integer))
+        let t =
+            self.items
+                .iter()
+                .flatten()
+                .find(|t| t.tag == tag)
+                .ok_or(KmipError::MissingField {
+                    parent: self.parent,
+                    field: tag,
+                })?;
+        t.as_integer()
+            .ok_or_else(|| self.wrong(tag, ItemType::Integer))
     }
 
     pub(crate) fn take_integer(&mut self, tag: Tag) -> Result<Option<i32>, KmipError> {
@@ -649,11 +731,15 @@ impl<'a> Fields<'a> {
     }
 
     pub(crate) fn take_text(&mut self, tag: Tag) -> Result<Option<String>, KmipError> {
-        self.take_map(tag, ItemType::TextString, |t| t.as_text().map(str::to_owned))
+        self.take_map(tag, ItemType::TextString, |t| {
+            t.as_text().map(str::to_owned)
+        })
     }
 
     pub(crate) fn take_bytes(&mut self, tag: Tag) -> Result<Option<Vec<u8>>, KmipError> {
-        self.take_map(tag, ItemType::ByteString, |t| t.as_bytes().map(<[u8]>::to_vec))
+        self.take_map(tag, ItemType::ByteString, |t| {
+            t.as_bytes().map(<[u8]>::to_vec)
+        })
     }
 
     pub(crate) fn take_struct(&mut self, tag: Tag) -> Result<Option<&'a Ttlv>, KmipError> {
@@ -707,7 +793,10 @@ mod tests {
         let back = RequestMessage::from_ttlv(&Ttlv::decode(&t.encode()).unwrap()).unwrap();
         assert_eq!(back, m);
         assert_eq!(back.to_ttlv(), t);
-        assert_eq!(back.batch_items[0].payload_items()[0].as_text(), Some("uid-1"));
+        assert_eq!(
+            back.batch_items[0].payload_items()[0].as_text(),
+            Some("uid-1")
+        );
     }
 
     #[test]
@@ -740,7 +829,10 @@ mod tests {
         let back = ResponseMessage::from_ttlv(&t).unwrap();
         assert_eq!(back, m);
         assert_eq!(back.header.batch_count, 2);
-        assert_eq!(back.batch_items[1].result_status, ResultStatus::OPERATION_FAILED);
+        assert_eq!(
+            back.batch_items[1].result_status,
+            ResultStatus::OPERATION_FAILED
+        );
     }
 
     #[test]

@@ -73,7 +73,13 @@ impl Tag {
         let squashed: String = name
             .chars()
             .filter(|c| !c.is_whitespace())
-            .map(|c| if c == '-' || c == '#' || c == '.' { '_' } else { c })
+            .map(|c| {
+                if c == '-' || c == '#' || c == '.' {
+                    '_'
+                } else {
+                    c
+                }
+            })
             .collect();
         Tag::from_name(&squashed)
     }
@@ -112,7 +118,10 @@ impl Tag {
 
 /// KMIP 1.x attribute names whose words cannot be recovered from the XML name.
 static ATTRIBUTE_NAME_EXCEPTIONS: &[(Tag, &str)] = &[
-    (Tag::X_509_CERTIFICATE_IDENTIFIER, "X.509 Certificate Identifier"),
+    (
+        Tag::X_509_CERTIFICATE_IDENTIFIER,
+        "X.509 Certificate Identifier",
+    ),
     (Tag::X_509_CERTIFICATE_SUBJECT, "X.509 Certificate Subject"),
     (Tag::X_509_CERTIFICATE_ISSUER, "X.509 Certificate Issuer"),
     (Tag::PKCS_12_FRIENDLY_NAME, "PKCS#12 Friendly Name"),
@@ -158,12 +167,18 @@ mod tests {
         assert_eq!(Tag::RESPONSE_MESSAGE.value(), 0x42007B);
         assert_eq!(Tag::UNIQUE_IDENTIFIER.value(), 0x420094);
         assert_eq!(Tag::UNIQUE_BATCH_ITEM_ID.name(), Some("UniqueBatchItemID"));
-        assert_eq!(Tag::from_name("CRTCoefficient").map(Tag::value), Some(0x420027));
+        assert_eq!(
+            Tag::from_name("CRTCoefficient").map(Tag::value),
+            Some(0x420027)
+        );
         assert_eq!(Tag::from_name("0x540001").map(Tag::value), Some(0x540001));
         assert_eq!(Tag::from_name("0x1000000"), None);
         assert_eq!(Tag::from_name("NoSuchTag"), None);
         assert_eq!(Tag::from_name("Attributes").map(Tag::value), Some(0x420125));
-        assert_eq!(Tag::from_name("ProtectionStorageMask").map(Tag::value), Some(0x42015E));
+        assert_eq!(
+            Tag::from_name("ProtectionStorageMask").map(Tag::value),
+            Some(0x42015E)
+        );
     }
 
     #[test]

@@ -125,7 +125,10 @@ fn rejects_non_canonical() {
     ));
     let mut t = Ttlv::text(Tag::COMPROMISE_DATE, "ab").encode();
     t[8] = 0xFF;
-    assert!(matches!(Ttlv::decode(&t), Err(TtlvError::InvalidUtf8 { .. })));
+    assert!(matches!(
+        Ttlv::decode(&t),
+        Err(TtlvError::InvalidUtf8 { .. })
+    ));
     let mut ok = int_item(4, 0);
     ok.push(0);
     assert!(matches!(Ttlv::decode(&ok), Err(TtlvError::TrailingData(1))));
@@ -133,7 +136,10 @@ fn rejects_non_canonical() {
     bad_type[3] = 0x0C;
     assert!(matches!(
         Ttlv::decode(&bad_type),
-        Err(TtlvError::UnknownItemType { item_type: 0x0C, .. })
+        Err(TtlvError::UnknownItemType {
+            item_type: 0x0C,
+            ..
+        })
     ));
 }
 
@@ -174,7 +180,9 @@ fn depth_limit() {
 fn item_and_string_and_message_limits() {
     let many = Ttlv::structure(
         Tag::ATTRIBUTE,
-        (0..10_000).map(|i| Ttlv::integer(Tag::BATCH_COUNT, i)).collect(),
+        (0..10_000)
+            .map(|i| Ttlv::integer(Tag::BATCH_COUNT, i))
+            .collect(),
     );
     assert!(matches!(
         Ttlv::decode(&many.encode()),
@@ -214,7 +222,10 @@ fn header_check() {
 fn unknown_tags_survive() {
     let t = Ttlv::structure(
         Tag::new(0x54_0001).unwrap_or(Tag::ATTRIBUTE),
-        vec![Ttlv::text(Tag::new(0x54_0002).unwrap_or(Tag::ATTRIBUTE), "vendor")],
+        vec![Ttlv::text(
+            Tag::new(0x54_0002).unwrap_or(Tag::ATTRIBUTE),
+            "vendor",
+        )],
     );
     let back = Ttlv::decode(&t.encode()).unwrap();
     assert_eq!(back.tag.value(), 0x54_0001);

@@ -20,7 +20,9 @@ OVERRIDES = {
     "MCELIECE": "McEliece", "MCELIECE_6960119": "McEliece_6960119", "MCELIECE_8192128": "McEliece_8192128",
     "BLOWFISH": "Blowfish", "CAMELLIA": "Camellia", "TWOFISH": "Twofish", "SKIPJACK": "SKIPJACK",
     "ONE_TIME_PAD": "OneTimePad", "ANSI_X923": "ANSIX9_23", "X931": "X9_31",
-    "PKCS1V15": "PKCS1v1_5", "REPROVISION": "ReProvision",
+    "PKCS1V15": "PKCS1v1_5", "PKCS1v15": "PKCS1v1_5", "REPROVISION": "ReProvision",
+    "REKEY": "ReKey", "REKEY_KEY_PAIR": "ReKeyKeyPair", "RECERTIFY": "ReCertify",
+    "RNG_SEED": "RNGSeed", "OPAQUE_DATA": "OpaqueObject",
 }
 
 def word(t):
@@ -57,7 +59,15 @@ RUST = {"DRBGAlgorithm": "DrbgAlgorithm", "FIPS186Variation": "Fips186Variation"
         "NISTKeyType": "NistKeyType", "PKCS11Function": "Pkcs11Function",
         "PKCS11ReturnCode": "Pkcs11ReturnCode", "RNGAlgorithm": "RngAlgorithm", "RNGMode": "RngMode"}
 # KMIP 2.1 additions (KMIP 2.1 spec section 11), not in PyKMIP 0.11
-EXTRA = {"Operation": [(0x36, "SetDefaults"), (0x37, "SetConstraints"), (0x38, "GetConstraints"),
+# PKCS#11 function numbers are 1-based offsets in CK_FUNCTION_LIST_3_0; return codes are CK_RV.
+PKCS11_FUNCS = ["C_Initialize", "C_Finalize", "C_GetInfo", "C_GetFunctionList", "C_GetSlotList",
+    "C_GetSlotInfo", "C_GetTokenInfo", "C_GetMechanismList", "C_GetMechanismInfo", "C_InitToken",
+    "C_InitPIN", "C_SetPIN", "C_OpenSession", "C_CloseSession", "C_CloseAllSessions",
+    "C_GetSessionInfo", "C_GetOperationState", "C_SetOperationState", "C_Login", "C_Logout"]
+EXTRA = {"PKCS11Function": [(i + 1, n) for i, n in enumerate(PKCS11_FUNCS)],
+         "PKCS11ReturnCode": [(0, "OK"), (1, "Cancel"), (2, "HostMemory"), (3, "SlotIDInvalid"),
+                              (5, "GeneralError"), (6, "FunctionFailed"), (7, "ArgumentsBad")],
+         "Operation": [(0x36, "SetDefaults"), (0x37, "SetConstraints"), (0x38, "GetConstraints"),
                        (0x39, "QueryAsynchronousRequests"), (0x3A, "Process"), (0x3B, "Ping")]}
 
 def main(outdir):
@@ -93,6 +103,8 @@ def main(outdir):
         vals = []
         for m in c:
             if not isinstance(m.value, int):
+                if name in EXTRA:
+                    defs.append((name, False, sorted(EXTRA[name])))
                 break
             vals.append((m.value, camel(m.name)))
         else:
@@ -108,7 +120,7 @@ def main(outdir):
             xml = {"PKCS11Function": "PKCS_11Function", "PKCS11ReturnCode": "PKCS_11ReturnCode"}.get(name, name)
             kind = "mask" if is_mask else "enumeration"
             f.write(f"kmip_enum!({rust}, \"{xml}\", {'true' if is_mask else 'false'}, {{\n")
-            if name in EXTRA:
+            if name in EXTRA and name not in ("PKCS11Function", "PKCS11ReturnCode"):
                 vals = sorted(set(vals) | set(EXTRA[name]))
             seen = set()
             for v, n in vals:
