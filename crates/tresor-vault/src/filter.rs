@@ -290,23 +290,35 @@ impl Glob {
                 Token::One => out.push('?'),
                 Token::Many => out.push('*'),
                 Token::Class { negated, ranges } => {
+                    // SQLite reads `]` first and `-` first or last as
+                    // literals, and `^` right after `[` as negation; so
+                    // those three are taken out of the ranges and placed.
+                    let has = |c: char| ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
+                    let mut members = String::new();
+                    if has(']') {
+                        members.push(']');
+                    }
+                    for &(lo, hi) in ranges {
+                        push_sqlite_range(&mut members, lo, hi);
+                    }
+                    if has('^') {
+                        members.push('^');
+                    }
+                    if has('-') {
+                        members.push('-');
+                    }
+                    if !negated && members == "^" {
+                        out.push('^');
+                        continue;
+                    }
+                    if !negated && members == "^-" {
+                        members = "-^".to_owned();
+                    }
                     out.push('[');
                     if *negated {
                         out.push('^');
                     }
-                    // `]` must come first and `-` last to be literal.
-                    let has = |c: char| ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
-                    let closing = has(']');
-                    let dash = has('-');
-                    if closing {
-                        out.push(']');
-                    }
-                    for &(lo, hi) in ranges {
-                        push_sqlite_range(&mut out, lo, hi);
-                    }
-                    if dash {
-                        out.push('-');
-                    }
+                    out.push_str(&members);
                     out.push(']');
                 }
             }
@@ -315,13 +327,11 @@ impl Glob {
     }
 }
 
-/// Pushes the range `lo..=hi` minus the characters `]` and `-` (which the
-/// caller places first and last) as SQLite class members.
+/// Pushes the range `lo..=hi` minus the characters `-`, `]` and `^` (which
+/// the caller places itself) as SQLite class members.
 fn push_sqlite_range(out: &mut String, lo: char, hi: char) {
-    // Split the range around ']' and '-' so neither appears inside it.
     let mut start = lo;
-    let specials = ['-', ']'];
-    for sp in specials {
+    for sp in ['-', ']', '^'] {
         if start <= sp && sp <= hi {
             if start < sp {
                 push_plain_range(out, start, prev_char(sp));

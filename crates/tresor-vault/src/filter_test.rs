@@ -362,3 +362,56 @@ proptest! {
         prop_assert_eq!(x.literal_parts().key, Some(key.as_str()));
     }
 }
+
+/// The SQLite translation must mean the same as the matcher, so a store can
+/// push filters into `GLOB`.
+mod sqlite_glob {
+    use super::*;
+
+    fn sqlite_match(conn: &rusqlite::Connection, pattern: &str, s: &str) -> bool {
+        conn.query_row("select ?1 glob ?2", [s, pattern], |r| r.get::<_, bool>(0))
+            .expect("glob query")
+    }
+
+    #[test]
+    fn examples() {
+        let conn = rusqlite::Connection::open_in_memory().expect("sqlite");
+        for (pat, sql) in [
+            ("DB_*", "DB_*"),
+            ("A[*]?", "A[*]?"),
+            ("x[!a-c]", "x[^a-c]"),
+            ("K[]x]", "K[]x]"),
+            ("K[a-]", "K[a-]"),
+            ("K[+--]", "K[+-,-]"),
+            ("K[!]-a]", "K[^]_-a^]"),
+            ("K[-^]", "K[-^]"),
+            ("K[!^]", "K[^^]"),
+        ] {
+            let f = Filter::new(pat).expect("parse");
+            let g = &f.key().globs()[0];
+            assert_eq!(g.to_sqlite_glob(), sql, "{pat}");
+        }
+        assert!(sqlite_match(&conn, "K[]x]", "K]"));
+        assert!(!sqlite_match(&conn, "DB_*", "DBXPASS"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn same_as_sqlite(pat in "([ab*?%_\\]\\[!^-]|\\[!?[ab\\]^-]{1,3}\\]){1,6}", key in "[ab_%*?\\]\\[!^-]{0,8}") {
+            let Ok(f) = Filter::new(&pat) else { return Ok(()) };
+            let conn = rusqlite::Connection::open_in_memory().expect("sqlite");
+            match f.key() {
+                Part::Any => {}
+                Part::Alternatives(globs) => {
+                    for g in globs {
+                        let sql = g.to_sqlite_glob();
+                        prop_assert_eq!(g.is_match(&key), sqlite_match(&conn, &sql, &key),
+                            "glob {} sql {} key {}", g, sql, key);
+                    }
+                }
+            }
+        }
+    }
+}
