@@ -25,6 +25,8 @@
 #![deny(missing_docs)]
 
 pub mod attributes;
+pub mod certs;
+pub mod client;
 
 pub mod enums;
 mod error;

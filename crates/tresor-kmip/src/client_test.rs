@@ -1,0 +1,270 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rustls::server::WebPkiClientVerifier;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use super::*;
+use crate::certs;
+use crate::enums::ResultStatus;
+use crate::message::ResponseMessage;
+use crate::tags::Tag;
+use crate::ttlv::stream::read_message;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Answer every request on a connection.
+    Serve,
+    /// Answer one request, then close the connection.
+    OneShot,
+    /// Read requests and never answer.
+    Silent,
+}
+
+struct TestServer {
+    port: u16,
+    accepted: Arc<AtomicUsize>,
+}
+
+fn server_tls(dir: &Path) -> rustls::ServerConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(dir.join("ca.crt")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .unwrap();
+    let chain = CertificateDer::pem_file_iter(dir.join("server.crt"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .unwrap()
+}
+
+async fn start(dir: &Path, mode: Mode) -> TestServer {
+    let acceptor = TlsAcceptor::from(Arc::new(server_tls(dir)));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            let count = count.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                count.fetch_add(1, Ordering::SeqCst);
+                while let Ok(Some(req)) = read_message(&mut tls, &Limits::default()).await {
+                    if mode == Mode::Silent {
+                        continue;
+                    }
+                    let req = RequestMessage::from_ttlv(&req).unwrap();
+                    let items = req
+                        .batch_items
+                        .iter()
+                        .map(|b| {
+                            ResponseBatchItem::success(
+                                b.operation,
+                                b.unique_batch_item_id.clone(),
+                                vec![req.header.protocol_version.to_ttlv()],
+                            )
+                        })
+                        .collect();
+                    let resp = ResponseMessage::new(req.header.protocol_version, 1, items);
+                    write_message(&mut tls, &resp.to_ttlv()).await.unwrap();
+                    if mode == Mode::OneShot {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    TestServer { port, accepted }
+}
+
+fn config(dir: &Path, port: u16, cert: &str) -> ClientConfig {
+    let mut c = ClientConfig::new(
+        "127.0.0.1",
+        dir.join(format!("{cert}.crt")),
+        dir.join(format!("{cert}.key")),
+        dir.join("ca.crt"),
+    );
+    c.port = port;
+    c
+}
+
+#[tokio::test]
+async fn mutual_tls_round_trip_reuses_the_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    certs::init(dir.path()).unwrap();
+    let server = start(dir.path(), Mode::Serve).await;
+    let client = KmipClient::new(config(dir.path(), server.port, "client")).unwrap();
+    for _ in 0..3 {
+        let item = client
+            .call(Operation::DISCOVER_VERSIONS, vec![])
+            .await
+            .unwrap();
+        assert_eq!(item.result_status, ResultStatus::SUCCESS);
+        assert_eq!(item.operation, Some(Operation::DISCOVER_VERSIONS));
+        let v = ProtocolVersion::from_ttlv(&item.payload_items()[0]).unwrap();
+        assert_eq!(v, ProtocolVersion::V1_4);
+    }
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+    client.close().await;
+}
+
+#[tokio::test]
+async fn reconnects_when_the_server_closed_the_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    certs::init(dir.path()).unwrap();
+    let server = start(dir.path(), Mode::OneShot).await;
+    let client = KmipClient::new(config(dir.path(), server.port, "client")).unwrap();
+    for _ in 0..2 {
+        let item = client.call(Operation::QUERY, vec![]).await.unwrap();
+        assert_eq!(item.result_status, ResultStatus::SUCCESS);
+    }
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn issued_client_certificates_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    certs::init(dir.path()).unwrap();
+    certs::client(dir.path(), "alice").unwrap();
+    let server = start(dir.path(), Mode::Serve).await;
+    let client = KmipClient::new(config(dir.path(), server.port, "alice")).unwrap();
+    let item = client.call(Operation::QUERY, vec![]).await.unwrap();
+    assert_eq!(item.result_status, ResultStatus::SUCCESS);
+}
+
+#[tokio::test]
+async fn server_name_is_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    certs::init(dir.path()).unwrap();
+    let server = start(dir.path(), Mode::Serve).await;
+    let mut c = config(dir.path(), server.port, "client");
+    c.server_name = Some("localhost".into());
+    let ok = KmipClient::new(c.clone()).unwrap();
+    assert!(ok.call(Operation::QUERY, vec![]).await.is_ok());
+    c.server_name = Some("kmip.example.com".into());
+    let bad = KmipClient::new(c).unwrap();
+    let err = bad.call(Operation::QUERY, vec![]).await.unwrap_err();
+    assert!(err.to_string().contains("TLS handshake"), "{err}");
+}
+
+#[tokio::test]
+async fn untrusted_client_or_server_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    certs::init(dir.path()).unwrap();
+    certs::init(other.path()).unwrap();
+    let server = start(dir.path(), Mode::Serve).await;
+    // A client certificate from another CA: the server refuses it.
+    let mut c = config(other.path(), server.port, "client");
+    c.ca_certs = dir.path().join("ca.crt");
+    let client = KmipClient::new(c).unwrap();
+    assert!(client.call(Operation::QUERY, vec![]).await.is_err());
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 0);
+    // A server whose CA the client does not trust.
+    let mut c = config(dir.path(), server.port, "client");
+    c.ca_certs = other.path().join("ca.crt");
+    let client = KmipClient::new(c).unwrap();
+    assert!(client.call(Operation::QUERY, vec![]).await.is_err());
+}
+
+#[tokio::test]
+async fn silent_server_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    certs::init(dir.path()).unwrap();
+    let server = start(dir.path(), Mode::Silent).await;
+    let mut c = config(dir.path(), server.port, "client");
+    c.request_timeout = Duration::from_millis(300);
+    let client = KmipClient::new(c).unwrap();
+    let err = client.call(Operation::QUERY, vec![]).await.unwrap_err();
+    assert!(matches!(err, KmipError::Timeout("request")), "{err}");
+}
+
+#[test]
+fn bad_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    certs::init(dir.path()).unwrap();
+    let mut c = config(dir.path(), 1, "client");
+    c.ca_certs = dir.path().join("missing.crt");
+    let err = KmipClient::new(c).unwrap_err();
+    assert!(err.to_string().contains("missing.crt"), "{err}");
+    let mut c = config(dir.path(), 1, "client");
+    c.keyfile = dir.path().join("ca.crt");
+    assert!(matches!(KmipClient::new(c), Err(KmipError::Tls(_))));
+}
+
+#[test]
+fn pykmip_conf() {
+    let conf = "\
+[server]
+hostname=0.0.0.0
+
+[client]
+host=kmip.internal
+port=5697
+certfile=/etc/pykmip/certs/client.crt
+keyfile=keys/client.key
+ca_certs=/etc/pykmip/certs/ca.crt
+cert_reqs=CERT_REQUIRED
+ssl_version=PROTOCOL_SSLv23
+do_handshake_on_connect=True
+suppress_ragged_eofs=True
+kmip_version=2.0
+timeout=5
+";
+    let c = ClientConfig::from_pykmip_str(conf, "client", Path::new("/etc/pykmip"), "t").unwrap();
+    assert_eq!(c.host, "kmip.internal");
+    assert_eq!(c.port, 5697);
+    assert_eq!(c.keyfile, Path::new("/etc/pykmip/keys/client.key"));
+    assert_eq!(c.certfile, Path::new("/etc/pykmip/certs/client.crt"));
+    assert_eq!(c.protocol_version, ProtocolVersion::V2_0);
+    assert_eq!(c.request_timeout, Duration::from_secs(5));
+
+    let err = ClientConfig::from_pykmip_str(conf, "nope", Path::new("."), "t").unwrap_err();
+    assert_eq!(err.to_string(), "kmip config 't': no [nope] section");
+    let missing = "[client]\nhost=x\n";
+    let err = ClientConfig::from_pykmip_str(missing, "client", Path::new("."), "t").unwrap_err();
+    assert!(err.to_string().contains("has no 'certfile'"), "{err}");
+    let bad_port = conf.replace("port=5697", "port=70000");
+    assert!(ClientConfig::from_pykmip_str(&bad_port, "client", Path::new("."), "t").is_err());
+    let with_pw = format!("{conf}password=secret\n");
+    let err = ClientConfig::from_pykmip_str(&with_pw, "client", Path::new("."), "t").unwrap_err();
+    assert!(!err.to_string().contains("secret"));
+}
+
+#[test]
+fn response_too_large_is_refused() {
+    // The client's limits apply to responses: a tiny max_message refuses a normal reply.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        certs::init(dir.path()).unwrap();
+        let server = start(dir.path(), Mode::Serve).await;
+        let mut c = config(dir.path(), server.port, "client");
+        c.limits.max_message = 64;
+        let client = KmipClient::new(c).unwrap();
+        let err = client.call(Operation::QUERY, vec![]).await.unwrap_err();
+        assert!(err.to_string().contains("exceeds the limit"), "{err}");
+        let _ = Tag::RESPONSE_MESSAGE;
+    });
+}
