@@ -21,11 +21,18 @@ pub struct Sealed {
 ///
 /// # Errors
 /// A provider failure or [`CryptoError::Random`].
-pub fn seal(provider: &dyn KeyProvider, aad: &[u8], plaintext: &[u8]) -> Result<Sealed, CryptoError> {
+pub fn seal(
+    provider: &dyn KeyProvider,
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Sealed, CryptoError> {
     let dek = DataKey::generate()?;
     let ciphertext = dek.aead().seal(aad, plaintext)?;
     let wrapped = provider.wrap(&dek, aad)?;
-    Ok(Sealed { wrapped, ciphertext })
+    Ok(Sealed {
+        wrapped,
+        ciphertext,
+    })
 }
 
 /// Opens a [`Sealed`] blob.
@@ -33,7 +40,11 @@ pub fn seal(provider: &dyn KeyProvider, aad: &[u8], plaintext: &[u8]) -> Result<
 /// # Errors
 /// [`CryptoError::NoProvider`] if `provider` does not own the wrapping key,
 /// [`CryptoError::Decrypt`] if anything was altered or `aad` differs.
-pub fn open(provider: &dyn KeyProvider, aad: &[u8], sealed: &Sealed) -> Result<SecretBytes, CryptoError> {
+pub fn open(
+    provider: &dyn KeyProvider,
+    aad: &[u8],
+    sealed: &Sealed,
+) -> Result<SecretBytes, CryptoError> {
     let dek = provider
         .unwrap(&sealed.wrapped, aad)
         .ok_or_else(|| CryptoError::NoProvider(sealed.wrapped.key_id.clone()))??;
@@ -80,14 +91,19 @@ impl Sealed {
     /// # Errors
     /// [`CryptoError::Malformed`] naming what is wrong.
     pub fn from_bytes(b: &[u8]) -> Result<Self, CryptoError> {
-        let bad = |why| CryptoError::Malformed { what: "sealed blob", why };
+        let bad = |why| CryptoError::Malformed {
+            what: "sealed blob",
+            why,
+        };
         let rest = b.strip_prefix(MAGIC.as_slice()).ok_or(bad("bad magic"))?;
         let (&id_len, rest) = rest.split_first().ok_or(bad("truncated key id"))?;
         if rest.len() < id_len as usize + 2 {
             return Err(bad("truncated key id"));
         }
         let (id, rest) = rest.split_at(id_len as usize);
-        let key_id = std::str::from_utf8(id).map_err(|_| bad("key id not UTF-8"))?.to_owned();
+        let key_id = std::str::from_utf8(id)
+            .map_err(|_| bad("key id not UTF-8"))?
+            .to_owned();
         let (wl, rest) = rest.split_at(2);
         let wl = u16::from_be_bytes([wl[0], wl[1]]) as usize;
         if rest.len() < wl {
@@ -98,7 +114,10 @@ impl Sealed {
             return Err(bad("truncated ciphertext"));
         }
         Ok(Sealed {
-            wrapped: WrappedKey { key_id, bytes: w.to_vec() },
+            wrapped: WrappedKey {
+                key_id,
+                bytes: w.to_vec(),
+            },
             ciphertext: ct.to_vec(),
         })
     }
@@ -118,7 +137,10 @@ mod tests {
         let s2 = Sealed::from_bytes(&bytes).unwrap();
         assert_eq!(s, s2);
         assert_eq!(open(&a, b"ad", &s2).unwrap().expose(), b"secret");
-        assert!(matches!(open(&b, b"ad", &s2), Err(CryptoError::NoProvider(_))));
+        assert!(matches!(
+            open(&b, b"ad", &s2),
+            Err(CryptoError::NoProvider(_))
+        ));
         let r = rewrap(&a, &b, b"ad", &s2).unwrap();
         assert_eq!(open(&b, b"ad", &r).unwrap().expose(), b"secret");
         assert!(open(&a, b"other", &s2).is_err());

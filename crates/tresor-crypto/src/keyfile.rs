@@ -24,7 +24,11 @@ pub struct KdfParams {
 
 impl Default for KdfParams {
     fn default() -> Self {
-        KdfParams { m_kib: 65536, t: 2, p: 1 }
+        KdfParams {
+            m_kib: 65536,
+            t: 2,
+            p: 1,
+        }
     }
 }
 
@@ -39,9 +43,16 @@ pub fn needs_passphrase(text: &str) -> bool {
 ///
 /// # Errors
 /// [`CryptoError::Kdf`] or [`CryptoError::Random`].
-pub fn encode(kek: &LocalKek, passphrase: Option<&[u8]>, params: KdfParams) -> Result<String, CryptoError> {
+pub fn encode(
+    kek: &LocalKek,
+    passphrase: Option<&[u8]>,
+    params: KdfParams,
+) -> Result<String, CryptoError> {
     match passphrase {
-        None => Ok(format!("tresor-key v1 plain {}\n", B64.encode(kek.expose()))),
+        None => Ok(format!(
+            "tresor-key v1 plain {}\n",
+            B64.encode(kek.expose())
+        )),
         Some(pw) => {
             let mut salt = [0u8; 16];
             crate::random_fill(&mut salt)?;
@@ -67,24 +78,37 @@ pub fn decode<F>(text: &str, passphrase: F) -> Result<LocalKek, CryptoError>
 where
     F: FnOnce() -> Result<Secret<Vec<u8>>, CryptoError>,
 {
-    let bad = |why| CryptoError::Malformed { what: "key file", why };
+    let bad = |why| CryptoError::Malformed {
+        what: "key file",
+        why,
+    };
     let parts: Vec<&str> = text.split_whitespace().collect();
     match parts.as_slice() {
         ["tresor-key", "v1", "plain", key] => {
             let raw = Secret::new(B64.decode(key).map_err(|_| bad("key is not base64"))?);
-            let arr: [u8; 32] = raw.expose().as_slice().try_into().map_err(|_| bad("key is not 32 bytes"))?;
+            let arr: [u8; 32] = raw
+                .expose()
+                .as_slice()
+                .try_into()
+                .map_err(|_| bad("key is not 32 bytes"))?;
             Ok(LocalKek::from_bytes(arr))
         }
         ["tresor-key", "v1", "argon2id", params, salt, sealed] => {
             let params = parse_params(params).ok_or(bad("bad argon2id parameters"))?;
             let salt = B64.decode(salt).map_err(|_| bad("salt is not base64"))?;
-            let sealed = B64.decode(sealed).map_err(|_| bad("sealed key is not base64"))?;
+            let sealed = B64
+                .decode(sealed)
+                .map_err(|_| bad("sealed key is not base64"))?;
             let pw = passphrase()?;
             let k = derive(pw.expose(), &salt, params)?;
             let raw = AeadKey::new(k.expose())
                 .open(AAD, &sealed)
                 .map_err(|_| CryptoError::WrongPassphrase)?;
-            let arr: [u8; 32] = raw.expose().as_slice().try_into().map_err(|_| bad("key is not 32 bytes"))?;
+            let arr: [u8; 32] = raw
+                .expose()
+                .as_slice()
+                .try_into()
+                .map_err(|_| bad("key is not 32 bytes"))?;
             Ok(LocalKek::from_bytes(arr))
         }
         _ => Err(bad("unrecognised format (expected 'tresor-key v1 …')")),
@@ -92,7 +116,11 @@ where
 }
 
 fn parse_params(s: &str) -> Option<KdfParams> {
-    let mut p = KdfParams { m_kib: 0, t: 0, p: 0 };
+    let mut p = KdfParams {
+        m_kib: 0,
+        t: 0,
+        p: 0,
+    };
     for kv in s.split(',') {
         let (k, v) = kv.split_once('=')?;
         let v: u32 = v.parse().ok()?;
@@ -114,9 +142,14 @@ fn parse_params(s: &str) -> Option<KdfParams> {
 ///
 /// # Errors
 /// [`CryptoError::Kdf`] if the parameters are rejected.
-pub fn derive(passphrase: &[u8], salt: &[u8], p: KdfParams) -> Result<Secret<[u8; 32]>, CryptoError> {
+pub fn derive(
+    passphrase: &[u8],
+    salt: &[u8],
+    p: KdfParams,
+) -> Result<Secret<[u8; 32]>, CryptoError> {
     use argon2::{Algorithm, Argon2, Params, Version};
-    let params = Params::new(p.m_kib, p.t, p.p, Some(32)).map_err(|e| CryptoError::Kdf(e.to_string()))?;
+    let params =
+        Params::new(p.m_kib, p.t, p.p, Some(32)).map_err(|e| CryptoError::Kdf(e.to_string()))?;
     let mut out = Secret::new([0u8; 32]);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password_into(passphrase, salt, out.expose_mut())
@@ -128,7 +161,11 @@ pub fn derive(passphrase: &[u8], salt: &[u8], p: KdfParams) -> Result<Secret<[u8
 mod tests {
     use super::*;
 
-    const FAST: KdfParams = KdfParams { m_kib: 64, t: 1, p: 1 };
+    const FAST: KdfParams = KdfParams {
+        m_kib: 64,
+        t: 1,
+        p: 1,
+    };
 
     #[test]
     fn plain_and_passphrase() {
@@ -151,9 +188,21 @@ mod tests {
 
     #[test]
     fn malformed() {
-        for t in ["", "tresor-key v1 plain", "tresor-key v1 plain !!!", "tresor-key v1 plain AAAA",
-                  "tresor-key v1 argon2id m=1,t=1,p=1 AAAA AAAA", "x y z"] {
-            assert!(matches!(decode(t, || Ok(Secret::new(vec![]))), Err(CryptoError::Malformed { .. })), "{t}");
+        for t in [
+            "",
+            "tresor-key v1 plain",
+            "tresor-key v1 plain !!!",
+            "tresor-key v1 plain AAAA",
+            "tresor-key v1 argon2id m=1,t=1,p=1 AAAA AAAA",
+            "x y z",
+        ] {
+            assert!(
+                matches!(
+                    decode(t, || Ok(Secret::new(vec![]))),
+                    Err(CryptoError::Malformed { .. })
+                ),
+                "{t}"
+            );
         }
     }
 }

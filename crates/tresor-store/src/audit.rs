@@ -64,8 +64,16 @@ impl AuditSigner {
         let uid = d.uid.as_deref().unwrap_or("");
         tresor_crypto::hash::hex(&tresor_crypto::hash::hmac_sha256_parts(
             self.key.expose(),
-            &[b"tresor audit v1", &seq_b, &ts_b, d.actor.as_bytes(), d.action.as_bytes(),
-              uid.as_bytes(), d.detail.as_bytes(), prev.as_bytes()],
+            &[
+                b"tresor audit v1",
+                &seq_b,
+                &ts_b,
+                d.actor.as_bytes(),
+                d.action.as_bytes(),
+                uid.as_bytes(),
+                d.detail.as_bytes(),
+                prev.as_bytes(),
+            ],
         ))
     }
 

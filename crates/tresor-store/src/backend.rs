@@ -4,10 +4,10 @@
 //! applies a [`Batch`] atomically, checking each [`Precondition`] and appending the audit
 //! entries to the chain in the same transaction.
 
+use crate::Result;
 use crate::audit::{AuditDraft, AuditEntry, AuditSigner};
 use crate::model::{ObjectMeta, SealedVersion};
 use crate::query::Query;
-use crate::Result;
 
 /// What must hold for a write to apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,7 +77,10 @@ pub trait Backend: Send + Sync {
     /// One object by (any of its) names.
     fn get_by_name(&self, name: &str) -> Result<Option<ObjectMeta>>;
     /// An object by name with its current version, in one read (the hot path).
-    fn get_current_by_name(&self, name: &str) -> Result<Option<(ObjectMeta, Option<SealedVersion>)>>;
+    fn get_current_by_name(
+        &self,
+        name: &str,
+    ) -> Result<Option<(ObjectMeta, Option<SealedVersion>)>>;
     /// One version.
     fn version(&self, uid: &str, version: u32) -> Result<Option<SealedVersion>>;
     /// All versions, oldest first.

@@ -12,7 +12,9 @@ pub enum StoreError {
     #[error("object '{0}' was changed by another writer; retry")]
     Conflict(String),
     /// The database is newer than this binary.
-    #[error("the store has schema version {found}, newer than this tresor supports ({supported}); upgrade tresor")]
+    #[error(
+        "the store has schema version {found}, newer than this tresor supports ({supported}); upgrade tresor"
+    )]
     TooNew {
         /// Version found in the database.
         found: u32,

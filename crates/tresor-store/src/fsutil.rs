@@ -17,7 +17,11 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreEr
 /// # Errors
 /// [`StoreError::Io`] naming the folder.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io("cannot create folder", dir))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io("cannot create folder", dir))?;
     Ok(())
 }
 
@@ -26,7 +30,12 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
 /// # Errors
 /// [`StoreError::Io`] naming the file.
 pub fn create_private_file(path: &Path) -> Result<()> {
-    OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io("cannot create", path))?;
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io("cannot create", path))?;
     Ok(())
 }
 
@@ -39,10 +48,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut rnd = [0u8; 6];
     tresor_crypto::random_fill(&mut rnd)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", tresor_crypto::hash::hex(&rnd)));
     let res = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io("cannot create", &tmp))?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io("cannot create", &tmp))?;
         f.write_all(bytes).map_err(io("cannot write", &tmp))?;
         f.sync_all().map_err(io("cannot sync", &tmp))?;
         fs::rename(&tmp, path).map_err(io("cannot rename into", path))?;
@@ -59,5 +76,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// The permission bits of `path`, if it exists.
 pub fn mode(path: &Path) -> Option<u32> {
-    fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o777)
+    fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777)
 }

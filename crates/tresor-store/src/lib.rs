@@ -41,7 +41,9 @@ pub mod testing;
 pub use audit::{AuditDraft, AuditEntry, AuditSigner};
 pub use backend::{Backend, Batch, Dump, Precondition, Write};
 pub use error::{Result, StoreError};
-pub use model::{new_uid, now, Attributes, NewObject, ObjectMeta, ObjectType, SealedVersion, State, VersionInfo};
+pub use model::{
+    Attributes, NewObject, ObjectMeta, ObjectType, SealedVersion, State, VersionInfo, new_uid, now,
+};
 pub use query::{AttrCond, Query};
-pub use sqlite::{SqliteBackend, SCHEMA_VERSION};
-pub use store::{check_transition, AuditReport, Store, Txn};
+pub use sqlite::{SCHEMA_VERSION, SqliteBackend};
+pub use store::{AuditReport, Store, Txn, check_transition};

@@ -64,8 +64,30 @@ macro_rules! str_enum {
         }
     };
 }
-str_enum!(ObjectType, "object type", [SecretData, SymmetricKey, PublicKey, PrivateKey, Certificate, OpaqueObject]);
-str_enum!(State, "state", [PreActive, Active, Deactivated, Compromised, Destroyed, DestroyedCompromised]);
+str_enum!(
+    ObjectType,
+    "object type",
+    [
+        SecretData,
+        SymmetricKey,
+        PublicKey,
+        PrivateKey,
+        Certificate,
+        OpaqueObject
+    ]
+);
+str_enum!(
+    State,
+    "state",
+    [
+        PreActive,
+        Active,
+        Deactivated,
+        Compromised,
+        Destroyed,
+        DestroyedCompromised
+    ]
+);
 
 impl State {
     /// Returns true if and only if the material of an object in this state is gone.
@@ -208,5 +230,12 @@ pub fn new_uid() -> crate::Result<String> {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = tresor_crypto::hash::hex(&b);
-    Ok(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
 }

@@ -91,7 +91,10 @@ impl SqliteBackend {
         if !path.exists() {
             crate::fsutil::create_private_file(path)?;
         }
-        let b = SqliteBackend { path: path.to_owned(), pool: Mutex::new(Vec::new()) };
+        let b = SqliteBackend {
+            path: path.to_owned(),
+            pool: Mutex::new(Vec::new()),
+        };
         let conn = b.connect()?;
         b.migrate(&conn)?;
         b.release(conn);
@@ -154,7 +157,10 @@ impl SqliteBackend {
     fn migrate(&self, c: &Connection) -> Result<()> {
         let found = read_version(c).map_err(|e| self.corrupt(e))?;
         if found > SCHEMA_VERSION {
-            return Err(StoreError::TooNew { found, supported: SCHEMA_VERSION });
+            return Err(StoreError::TooNew {
+                found,
+                supported: SCHEMA_VERSION,
+            });
         }
         if found == SCHEMA_VERSION {
             return Ok(());
@@ -166,7 +172,10 @@ impl SqliteBackend {
         // Re-read inside the write lock: another process may have migrated meanwhile.
         let found = read_version(&tx).map_err(|e| self.corrupt(e))?;
         if found > SCHEMA_VERSION {
-            return Err(StoreError::TooNew { found, supported: SCHEMA_VERSION });
+            return Err(StoreError::TooNew {
+                found,
+                supported: SCHEMA_VERSION,
+            });
         }
         for (i, m) in MIGRATIONS.iter().enumerate().skip(found as usize) {
             tx.execute_batch(m).map_err(|e| self.corrupt(e))?;
@@ -217,7 +226,11 @@ fn row_meta(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectMeta> {
     })
 }
 
-fn row_version(uid: &str, r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<SealedVersion>> {
+fn row_version(
+    uid: &str,
+    r: &rusqlite::Row<'_>,
+    at: usize,
+) -> rusqlite::Result<Option<SealedVersion>> {
     let version: Option<u32> = r.get(at)?;
     Ok(match version {
         None => None,
@@ -257,9 +270,15 @@ fn index_values(name: &str, v: &serde_json::Value, out: &mut Vec<(String, String
     }
 }
 
-fn put_object(tx: &rusqlite::Transaction<'_>, meta: &ObjectMeta, expect: Precondition) -> Result<()> {
-    let names = serde_json::to_string(&meta.names).map_err(|e| StoreError::Decode(e.to_string()))?;
-    let attrs = serde_json::to_string(&meta.attributes).map_err(|e| StoreError::Decode(e.to_string()))?;
+fn put_object(
+    tx: &rusqlite::Transaction<'_>,
+    meta: &ObjectMeta,
+    expect: Precondition,
+) -> Result<()> {
+    let names =
+        serde_json::to_string(&meta.names).map_err(|e| StoreError::Decode(e.to_string()))?;
+    let attrs =
+        serde_json::to_string(&meta.attributes).map_err(|e| StoreError::Decode(e.to_string()))?;
     match expect {
         Precondition::Absent => {
             let r = tx.prepare_cached(
@@ -285,12 +304,16 @@ fn put_object(tx: &rusqlite::Transaction<'_>, meta: &ObjectMeta, expect: Precond
             if n == 0 {
                 return Err(StoreError::Conflict(meta.uid.clone()));
             }
-            tx.prepare_cached("DELETE FROM names WHERE uid=?1")?.execute([&meta.uid])?;
-            tx.prepare_cached("DELETE FROM attr_index WHERE uid=?1")?.execute([&meta.uid])?;
+            tx.prepare_cached("DELETE FROM names WHERE uid=?1")?
+                .execute([&meta.uid])?;
+            tx.prepare_cached("DELETE FROM attr_index WHERE uid=?1")?
+                .execute([&meta.uid])?;
         }
     }
     for n in &meta.names {
-        let r = tx.prepare_cached("INSERT INTO names (name, uid) VALUES (?1, ?2)")?.execute([n, &meta.uid]);
+        let r = tx
+            .prepare_cached("INSERT INTO names (name, uid) VALUES (?1, ?2)")?
+            .execute([n, &meta.uid]);
         if let Err(rusqlite::Error::SqliteFailure(f, _)) = &r {
             if f.code == rusqlite::ErrorCode::ConstraintViolation {
                 return Err(StoreError::NameTaken(n.clone()));
@@ -302,7 +325,8 @@ fn put_object(tx: &rusqlite::Transaction<'_>, meta: &ObjectMeta, expect: Precond
     for (k, v) in &meta.attributes {
         index_values(k, v, &mut rows);
     }
-    let mut ins = tx.prepare_cached("INSERT INTO attr_index (attr, value, uid) VALUES (?1, ?2, ?3)")?;
+    let mut ins =
+        tx.prepare_cached("INSERT INTO attr_index (attr, value, uid) VALUES (?1, ?2, ?3)")?;
     for (a, v) in rows {
         ins.execute([&a, &v, &meta.uid])?;
     }
@@ -332,7 +356,10 @@ impl Backend for SqliteBackend {
         })
     }
 
-    fn get_current_by_name(&self, name: &str) -> Result<Option<(ObjectMeta, Option<SealedVersion>)>> {
+    fn get_current_by_name(
+        &self,
+        name: &str,
+    ) -> Result<Option<(ObjectMeta, Option<SealedVersion>)>> {
         self.with(|c| {
             c.prepare_cached(&format!(
                 "SELECT {OBJ_COLS}, v.version, v.created, v.created_by, v.sealed FROM names n \
@@ -390,24 +417,44 @@ impl Backend for SqliteBackend {
             arg(&mut sql, " AND o.owner=?", o);
         }
         if let Some(n) = &q.name {
-            arg(&mut sql, " AND o.uid IN (SELECT uid FROM names WHERE name=?)", n);
+            arg(
+                &mut sql,
+                " AND o.uid IN (SELECT uid FROM names WHERE name=?)",
+                n,
+            );
         }
         for c in &q.attrs {
             match c {
                 AttrCond::Eq(a, v) => {
-                    arg(&mut sql, " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?", a);
+                    arg(
+                        &mut sql,
+                        " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?",
+                        a,
+                    );
                     arg(&mut sql, " AND value=?)", v);
                 }
                 AttrCond::Prefix(a, p) => {
-                    arg(&mut sql, " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?", a);
+                    arg(
+                        &mut sql,
+                        " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?",
+                        a,
+                    );
                     arg(&mut sql, " AND value>=?", p);
                     arg(&mut sql, " AND value<?)", &format!("{p}\u{10FFFF}"));
                 }
                 AttrCond::Exists(a) => {
-                    arg(&mut sql, " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?)", a);
+                    arg(
+                        &mut sql,
+                        " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?)",
+                        a,
+                    );
                 }
                 AttrCond::In(a, vs) => {
-                    arg(&mut sql, " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?", a);
+                    arg(
+                        &mut sql,
+                        " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?",
+                        a,
+                    );
                     sql.push_str(" AND value IN (");
                     for (i, v) in vs.iter().enumerate() {
                         arg(&mut sql, if i == 0 { "?" } else { ",?" }, v);
@@ -446,11 +493,14 @@ impl Backend for SqliteBackend {
                         })?;
                     }
                     Write::DestroyMaterial { uid, below } => {
-                        tx.prepare_cached("UPDATE versions SET sealed=NULL WHERE uid=?1 AND version<?2")?
-                            .execute(params![uid, below.unwrap_or(u32::MAX)])?;
+                        tx.prepare_cached(
+                            "UPDATE versions SET sealed=NULL WHERE uid=?1 AND version<?2",
+                        )?
+                        .execute(params![uid, below.unwrap_or(u32::MAX)])?;
                     }
                     Write::DeleteObject { uid, expect } => {
-                        let n = tx.prepare_cached("DELETE FROM objects WHERE uid=?1 AND rev=?2")?
+                        let n = tx
+                            .prepare_cached("DELETE FROM objects WHERE uid=?1 AND rev=?2")?
                             .execute(params![uid, *expect as i64])?;
                         if n == 0 {
                             return Err(StoreError::Conflict(uid.clone()));
@@ -471,7 +521,9 @@ impl Backend for SqliteBackend {
                 for d in &batch.audit {
                     seq += 1;
                     let mac = signer.mac(seq, ts, d, &prev);
-                    ins.execute(params![seq as i64, ts, d.actor, d.action, d.uid, d.detail, prev, mac])?;
+                    ins.execute(params![
+                        seq as i64, ts, d.actor, d.action, d.uid, d.detail, prev, mac
+                    ])?;
                     prev = mac;
                 }
             }
@@ -518,12 +570,16 @@ impl Backend for SqliteBackend {
         self.with(|c| {
             c.prepare_cached("INSERT OR IGNORE INTO meta (k, v) VALUES (?1, ?2)")?
                 .execute(params![key, value])?;
-            c.prepare_cached("SELECT v FROM meta WHERE k=?1")?.query_row([key], |r| r.get(0))
+            c.prepare_cached("SELECT v FROM meta WHERE k=?1")?
+                .query_row([key], |r| r.get(0))
         })
     }
 
     fn count(&self) -> Result<u64> {
-        self.with(|c| c.query_row("SELECT count(*) FROM objects", [], |r| r.get::<_, i64>(0)).map(|n| n as u64))
+        self.with(|c| {
+            c.query_row("SELECT count(*) FROM objects", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+        })
     }
 
     fn dump(&self) -> Result<Dump> {
@@ -534,21 +590,40 @@ impl Backend for SqliteBackend {
             let mut d = Dump::default();
             {
                 let mut st = tx.prepare("SELECT k, v FROM meta ORDER BY k")?;
-                d.meta = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
-                let mut st = tx.prepare(&format!("SELECT {OBJ_COLS} FROM objects o ORDER BY o.uid"))?;
-                d.objects = st.query_map([], row_meta)?.collect::<rusqlite::Result<_>>()?;
+                d.meta = st
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut st =
+                    tx.prepare(&format!("SELECT {OBJ_COLS} FROM objects o ORDER BY o.uid"))?;
+                d.objects = st
+                    .query_map([], row_meta)?
+                    .collect::<rusqlite::Result<_>>()?;
                 let mut st = tx.prepare("SELECT uid, version, created, created_by, sealed FROM versions ORDER BY uid, version")?;
                 d.versions = st
                     .query_map([], |r| {
-                        Ok(SealedVersion { uid: r.get(0)?, version: r.get(1)?, created: r.get(2)?, created_by: r.get(3)?, sealed: r.get(4)? })
+                        Ok(SealedVersion {
+                            uid: r.get(0)?,
+                            version: r.get(1)?,
+                            created: r.get(2)?,
+                            created_by: r.get(3)?,
+                            sealed: r.get(4)?,
+                        })
                     })?
                     .collect::<rusqlite::Result<_>>()?;
-                let mut st = tx.prepare("SELECT seq, ts, actor, action, uid, detail, prev, mac FROM audit ORDER BY seq")?;
+                let mut st = tx.prepare(
+                    "SELECT seq, ts, actor, action, uid, detail, prev, mac FROM audit ORDER BY seq",
+                )?;
                 d.audit = st
                     .query_map([], |r| {
                         Ok(AuditEntry {
-                            seq: r.get::<_, i64>(0)? as u64, ts: r.get(1)?, actor: r.get(2)?, action: r.get(3)?,
-                            uid: r.get(4)?, detail: r.get(5)?, prev: r.get(6)?, mac: r.get(7)?,
+                            seq: r.get::<_, i64>(0)? as u64,
+                            ts: r.get(1)?,
+                            actor: r.get(2)?,
+                            action: r.get(3)?,
+                            uid: r.get(4)?,
+                            detail: r.get(5)?,
+                            prev: r.get(6)?,
+                            mac: r.get(7)?,
                         })
                     })?
                     .collect::<rusqlite::Result<_>>()?;

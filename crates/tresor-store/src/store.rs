@@ -9,7 +9,9 @@ use tresor_crypto::{KeyProvider, Secret, SecretBytes};
 
 use crate::audit::{AuditDraft, AuditEntry, AuditSigner};
 use crate::backend::{Backend, Batch, Precondition, Write};
-use crate::model::{material_aad, new_uid, now, NewObject, ObjectMeta, SealedVersion, State, VersionInfo};
+use crate::model::{
+    NewObject, ObjectMeta, SealedVersion, State, VersionInfo, material_aad, new_uid, now,
+};
 use crate::query::Query;
 use crate::{Result, StoreError};
 
@@ -26,7 +28,10 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend.kind()).field("actor", &self.actor).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend.kind())
+            .field("actor", &self.actor)
+            .finish()
     }
 }
 
@@ -44,7 +49,11 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Crypto`] if `provider` is not the key this store was created with.
-    pub fn open(backend: Arc<dyn Backend>, provider: Arc<dyn KeyProvider>, actor: impl Into<String>) -> Result<Self> {
+    pub fn open(
+        backend: Arc<dyn Backend>,
+        provider: Arc<dyn KeyProvider>,
+        actor: impl Into<String>,
+    ) -> Result<Self> {
         let sealed = match backend.meta_get(AUDIT_KEY)? {
             Some(s) => s,
             None => {
@@ -55,15 +64,28 @@ impl Store {
                 backend.meta_init(AUDIT_KEY, &s.to_bytes())?
             }
         };
-        let key = envelope::open(provider.as_ref(), AUDIT_KEY_AAD, &Sealed::from_bytes(&sealed)?)?;
-        Ok(Store { backend, provider, signer: AuditSigner::new(key), actor: actor.into() })
+        let key = envelope::open(
+            provider.as_ref(),
+            AUDIT_KEY_AAD,
+            &Sealed::from_bytes(&sealed)?,
+        )?;
+        Ok(Store {
+            backend,
+            provider,
+            signer: AuditSigner::new(key),
+            actor: actor.into(),
+        })
     }
 
     /// Opens (creating if needed) a SQLite store at `path`.
     ///
     /// # Errors
     /// As [`crate::SqliteBackend::open`] and [`Store::open`].
-    pub fn open_sqlite(path: &std::path::Path, provider: Arc<dyn KeyProvider>, actor: impl Into<String>) -> Result<Self> {
+    pub fn open_sqlite(
+        path: &std::path::Path,
+        provider: Arc<dyn KeyProvider>,
+        actor: impl Into<String>,
+    ) -> Result<Self> {
         Self::open(Arc::new(crate::SqliteBackend::open(path)?), provider, actor)
     }
 
@@ -111,7 +133,10 @@ impl Store {
         match self.backend.get_current_by_name(name)? {
             None => Ok(None),
             Some((meta, v)) => {
-                let v = v.ok_or_else(|| StoreError::NoMaterial { uid: meta.uid.clone(), version: meta.current_version })?;
+                let v = v.ok_or_else(|| StoreError::NoMaterial {
+                    uid: meta.uid.clone(),
+                    version: meta.current_version,
+                })?;
                 let m = self.open_version(&meta, &v)?;
                 Ok(Some((meta, m)))
             }
@@ -123,21 +148,32 @@ impl Store {
     /// # Errors
     /// [`StoreError::NoMaterial`] if absent or destroyed.
     pub fn material(&self, meta: &ObjectMeta, version: u32) -> Result<SecretBytes> {
-        let version = if version == 0 { meta.current_version } else { version };
-        let v = self
-            .backend
-            .version(&meta.uid, version)?
-            .ok_or_else(|| StoreError::NoMaterial { uid: meta.uid.clone(), version })?;
+        let version = if version == 0 {
+            meta.current_version
+        } else {
+            version
+        };
+        let v =
+            self.backend
+                .version(&meta.uid, version)?
+                .ok_or_else(|| StoreError::NoMaterial {
+                    uid: meta.uid.clone(),
+                    version,
+                })?;
         self.open_version(meta, &v)
     }
 
     fn open_version(&self, meta: &ObjectMeta, v: &SealedVersion) -> Result<SecretBytes> {
-        let sealed = v
-            .sealed
-            .as_deref()
-            .ok_or_else(|| StoreError::NoMaterial { uid: meta.uid.clone(), version: v.version })?;
+        let sealed = v.sealed.as_deref().ok_or_else(|| StoreError::NoMaterial {
+            uid: meta.uid.clone(),
+            version: v.version,
+        })?;
         let aad = material_aad(&meta.uid, v.version, meta.object_type);
-        Ok(envelope::open(self.provider.as_ref(), &aad, &Sealed::from_bytes(sealed)?)?)
+        Ok(envelope::open(
+            self.provider.as_ref(),
+            &aad,
+            &Sealed::from_bytes(sealed)?,
+        )?)
     }
 
     /// Facts about every version of an object, oldest first.
@@ -145,7 +181,12 @@ impl Store {
     /// # Errors
     /// On a backend error.
     pub fn versions(&self, uid: &str) -> Result<Vec<VersionInfo>> {
-        Ok(self.backend.versions(uid)?.iter().map(VersionInfo::from).collect())
+        Ok(self
+            .backend
+            .versions(uid)?
+            .iter()
+            .map(VersionInfo::from)
+            .collect())
     }
 
     /// Objects matching `q`.
@@ -166,7 +207,13 @@ impl Store {
 
     /// Starts a transaction: writes are buffered and applied atomically by [`Txn::commit`].
     pub fn begin(&self) -> Txn<'_> {
-        Txn { store: self, touched: HashMap::new(), order: Vec::new(), writes: Vec::new(), audit: Vec::new() }
+        Txn {
+            store: self,
+            touched: HashMap::new(),
+            order: Vec::new(),
+            writes: Vec::new(),
+            audit: Vec::new(),
+        }
     }
 
     /// Runs `f` in a transaction and commits it, retrying up to 8 times when another writer
@@ -220,8 +267,14 @@ impl Store {
             all.extend(page);
         }
         Ok(match self.signer.verify(&all) {
-            Ok(n) => AuditReport { entries: n as u64, first_bad: None },
-            Err(seq) => AuditReport { entries: all.len() as u64, first_bad: Some(seq) },
+            Ok(n) => AuditReport {
+                entries: n as u64,
+                first_bad: None,
+            },
+            Err(seq) => AuditReport {
+                entries: all.len() as u64,
+                first_bad: Some(seq),
+            },
         })
     }
 
@@ -246,10 +299,17 @@ impl Store {
             .find(|(k, _)| k == AUDIT_KEY)
             .map(|(_, v)| v.clone())
             .ok_or_else(|| StoreError::Decode("the dump has no audit key".into()))?;
-        let key = envelope::open(self.provider.as_ref(), AUDIT_KEY_AAD, &Sealed::from_bytes(&sealed)?)?;
+        let key = envelope::open(
+            self.provider.as_ref(),
+            AUDIT_KEY_AAD,
+            &Sealed::from_bytes(&sealed)?,
+        )?;
         let signer = AuditSigner::new(key);
         if let Err(seq) = signer.verify(&dump.audit) {
-            return Err(StoreError::Invalid { uid: String::new(), why: format!("the dump's audit chain breaks at entry {seq}") });
+            return Err(StoreError::Invalid {
+                uid: String::new(),
+                why: format!("the dump's audit chain breaks at entry {seq}"),
+            });
         }
         self.backend.replace_all(dump)
     }
@@ -323,8 +383,14 @@ impl Txn<'_> {
     /// # Errors
     /// [`StoreError::NoMaterial`] if absent or destroyed.
     pub fn material(&self, uid: &str, version: u32) -> Result<SecretBytes> {
-        let meta = self.get(uid)?.ok_or_else(|| StoreError::NotFound(uid.to_owned()))?;
-        let version = if version == 0 { meta.current_version } else { version };
+        let meta = self
+            .get(uid)?
+            .ok_or_else(|| StoreError::NotFound(uid.to_owned()))?;
+        let version = if version == 0 {
+            meta.current_version
+        } else {
+            version
+        };
         for w in self.writes.iter().rev() {
             if let Write::PutVersion(v) = w {
                 if v.uid == uid && v.version == version {
@@ -351,8 +417,19 @@ impl Txn<'_> {
 
     fn load(&mut self, uid: &str) -> Result<ObjectMeta> {
         if !self.touched.contains_key(uid) {
-            let m = self.store.backend.get(uid)?.ok_or_else(|| StoreError::NotFound(uid.to_owned()))?;
-            self.touched.insert(uid.to_owned(), Touched { base: Some(m.rev), meta: Some(m), dirty: false });
+            let m = self
+                .store
+                .backend
+                .get(uid)?
+                .ok_or_else(|| StoreError::NotFound(uid.to_owned()))?;
+            self.touched.insert(
+                uid.to_owned(),
+                Touched {
+                    base: Some(m.rev),
+                    meta: Some(m),
+                    dirty: false,
+                },
+            );
             self.order.push(uid.to_owned());
         }
         self.touched
@@ -396,7 +473,14 @@ impl Txn<'_> {
             rev: 1,
         };
         let detail = format!("{} {}", meta.object_type, meta.name().unwrap_or(""));
-        self.touched.insert(uid.clone(), Touched { meta: Some(meta.clone()), base: None, dirty: true });
+        self.touched.insert(
+            uid.clone(),
+            Touched {
+                meta: Some(meta.clone()),
+                base: None,
+                dirty: true,
+            },
+        );
         self.order.push(uid.clone());
         self.note("create", Some(&uid), detail.trim_end().to_owned());
         if let Some(m) = new.material {
@@ -422,7 +506,10 @@ impl Txn<'_> {
     pub fn put_material(&mut self, uid: &str, material: &[u8]) -> Result<u32> {
         let mut meta = self.load(uid)?;
         if meta.state.is_destroyed() {
-            return Err(StoreError::Invalid { uid: uid.to_owned(), why: "its material was destroyed".into() });
+            return Err(StoreError::Invalid {
+                uid: uid.to_owned(),
+                why: "its material was destroyed".into(),
+            });
         }
         let version = meta.current_version + 1;
         let sealed = self.store.seal(&meta, version, material)?;
@@ -444,7 +531,12 @@ impl Txn<'_> {
     ///
     /// # Errors
     /// [`StoreError::NotFound`], or whatever `f` returns.
-    pub fn update(&mut self, uid: &str, detail: &str, f: impl FnOnce(&mut ObjectMeta) -> Result<()>) -> Result<ObjectMeta> {
+    pub fn update(
+        &mut self,
+        uid: &str,
+        detail: &str,
+        f: impl FnOnce(&mut ObjectMeta) -> Result<()>,
+    ) -> Result<ObjectMeta> {
         let mut meta = self.load(uid)?;
         let before_names = meta.names.clone();
         f(&mut meta)?;
@@ -466,9 +558,18 @@ impl Txn<'_> {
     /// [`StoreError::NotFound`].
     pub fn destroy_material(&mut self, uid: &str, below: Option<u32>) -> Result<()> {
         let mut meta = self.load(uid)?;
-        self.writes.push(Write::DestroyMaterial { uid: uid.to_owned(), below });
+        self.writes.push(Write::DestroyMaterial {
+            uid: uid.to_owned(),
+            below,
+        });
         meta.updated = now();
-        self.note("destroy", Some(uid), below.map(|b| format!("versions below v{b}")).unwrap_or_else(|| "all versions".into()));
+        self.note(
+            "destroy",
+            Some(uid),
+            below
+                .map(|b| format!("versions below v{b}"))
+                .unwrap_or_else(|| "all versions".into()),
+        );
         self.stage(meta);
         Ok(())
     }
@@ -502,25 +603,41 @@ impl Txn<'_> {
         if self.audit.is_empty() && self.writes.is_empty() {
             return Ok(());
         }
-        let mut batch = Batch { writes: Vec::new(), audit: self.audit };
+        let mut batch = Batch {
+            writes: Vec::new(),
+            audit: self.audit,
+        };
         let mut versions = self.writes;
         for uid in &self.order {
-            let Some(t) = self.touched.get(uid) else { continue };
+            let Some(t) = self.touched.get(uid) else {
+                continue;
+            };
             if !t.dirty {
                 continue;
             }
             match (&t.meta, t.base) {
-                (Some(m), None) => batch.writes.push(Write::PutObject { meta: m.clone(), expect: Precondition::Absent }),
+                (Some(m), None) => batch.writes.push(Write::PutObject {
+                    meta: m.clone(),
+                    expect: Precondition::Absent,
+                }),
                 (Some(m), Some(base)) => {
                     let mut m = m.clone();
                     m.rev = base + 1;
-                    batch.writes.push(Write::PutObject { meta: m, expect: Precondition::Rev(base) })
+                    batch.writes.push(Write::PutObject {
+                        meta: m,
+                        expect: Precondition::Rev(base),
+                    })
                 }
                 (None, Some(base)) => {
                     versions.retain(|w| !matches!(w, Write::PutVersion(v) if &v.uid == uid));
-                    batch.writes.push(Write::DeleteObject { uid: uid.clone(), expect: base })
+                    batch.writes.push(Write::DeleteObject {
+                        uid: uid.clone(),
+                        expect: base,
+                    })
                 }
-                (None, None) => versions.retain(|w| !matches!(w, Write::PutVersion(v) if &v.uid == uid)),
+                (None, None) => {
+                    versions.retain(|w| !matches!(w, Write::PutVersion(v) if &v.uid == uid))
+                }
             }
         }
         batch.writes.extend(versions);
@@ -546,6 +663,9 @@ pub fn check_transition(uid: &str, from: State, to: State) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(StoreError::Invalid { uid: uid.to_owned(), why: format!("cannot go from {from} to {to}") })
+        Err(StoreError::Invalid {
+            uid: uid.to_owned(),
+            why: format!("cannot go from {from} to {to}"),
+        })
     }
 }

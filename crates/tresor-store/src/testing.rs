@@ -17,7 +17,8 @@ fn secret(name: &str, value: &str, attrs: &[(&str, &str)]) -> NewObject {
     n.names.push(name.into());
     n.material = Some(value.as_bytes().to_vec());
     for (k, v) in attrs {
-        n.attributes.insert((*k).into(), serde_json::Value::String((*v).into()));
+        n.attributes
+            .insert((*k).into(), serde_json::Value::String((*v).into()));
     }
     n
 }
@@ -43,7 +44,10 @@ fn create_read(b: Arc<dyn Backend>) {
     let m = s.create(secret("a:dev:X", "v1", &[])).unwrap();
     assert_eq!(m.current_version, 1);
     assert_eq!(m.owner, "tester");
-    assert_eq!(s.get(&m.uid).unwrap().unwrap().names, vec!["a:dev:X".to_string()]);
+    assert_eq!(
+        s.get(&m.uid).unwrap().unwrap().names,
+        vec!["a:dev:X".to_string()]
+    );
     assert_eq!(s.get_by_name("a:dev:X").unwrap().unwrap().uid, m.uid);
     let (_, v) = s.read_by_name("a:dev:X").unwrap().unwrap();
     assert_eq!(v.expose(), b"v1");
@@ -64,17 +68,25 @@ fn versions_history(b: Arc<dyn Backend>) {
     let s = store(b, &kek);
     let m = s.create(secret("h", "v1", &[])).unwrap();
     for i in 2..=4 {
-        let v = s.write(|tx| tx.put_material(&m.uid, format!("v{i}").as_bytes())).unwrap();
+        let v = s
+            .write(|tx| tx.put_material(&m.uid, format!("v{i}").as_bytes()))
+            .unwrap();
         assert_eq!(v, i);
     }
     let meta = s.get(&m.uid).unwrap().unwrap();
     assert_eq!(meta.current_version, 4);
     assert_eq!(s.versions(&m.uid).unwrap().len(), 4);
     for i in 1..=4u32 {
-        assert_eq!(s.material(&meta, i).unwrap().expose(), format!("v{i}").as_bytes());
+        assert_eq!(
+            s.material(&meta, i).unwrap().expose(),
+            format!("v{i}").as_bytes()
+        );
     }
     assert_eq!(s.read_by_name("h").unwrap().unwrap().1.expose(), b"v4");
-    assert!(matches!(s.material(&meta, 9), Err(StoreError::NoMaterial { version: 9, .. })));
+    assert!(matches!(
+        s.material(&meta, 9),
+        Err(StoreError::NoMaterial { version: 9, .. })
+    ));
 }
 
 fn optimistic_conflict(b: Arc<dyn Backend>) {
@@ -83,8 +95,16 @@ fn optimistic_conflict(b: Arc<dyn Backend>) {
     let m = s.create(secret("c", "v1", &[])).unwrap();
     let mut t1 = s.begin();
     let mut t2 = s.begin();
-    t1.update(&m.uid, "t1", |o| { o.state = State::Deactivated; Ok(()) }).unwrap();
-    t2.update(&m.uid, "t2", |o| { o.state = State::Compromised; Ok(()) }).unwrap();
+    t1.update(&m.uid, "t1", |o| {
+        o.state = State::Deactivated;
+        Ok(())
+    })
+    .unwrap();
+    t2.update(&m.uid, "t2", |o| {
+        o.state = State::Compromised;
+        Ok(())
+    })
+    .unwrap();
     t1.commit().unwrap();
     assert!(matches!(t2.commit(), Err(StoreError::Conflict(_))));
     assert_eq!(s.get(&m.uid).unwrap().unwrap().state, State::Deactivated);
@@ -104,35 +124,119 @@ fn locate_by_index(b: Arc<dyn Backend>) {
     s.write(|tx| {
         for app in ["web", "api"] {
             for key in ["DB_PASS", "DB_USER", "TOKEN"] {
-                tx.create(secret(&format!("{app}:dev:{key}"), "x", &[("app", app), ("env", "dev"), ("key", key)]))?;
+                tx.create(secret(
+                    &format!("{app}:dev:{key}"),
+                    "x",
+                    &[("app", app), ("env", "dev"), ("key", key)],
+                ))?;
             }
         }
         let mut k = NewObject::new(ObjectType::SymmetricKey);
         k.state = State::PreActive;
-        k.attributes.insert("group".into(), serde_json::json!(["g1", "g2"]));
+        k.attributes
+            .insert("group".into(), serde_json::json!(["g1", "g2"]));
         tx.create(k)?;
         Ok(())
     })
     .unwrap();
-    let q = |attrs: Vec<AttrCond>| Query { attrs, ..Default::default() };
-    assert_eq!(s.locate(&q(vec![AttrCond::Eq("app".into(), "web".into())])).unwrap().len(), 3);
-    let r = s.locate(&q(vec![AttrCond::Prefix("key".into(), "DB_".into())])).unwrap();
+    let q = |attrs: Vec<AttrCond>| Query {
+        attrs,
+        ..Default::default()
+    };
+    assert_eq!(
+        s.locate(&q(vec![AttrCond::Eq("app".into(), "web".into())]))
+            .unwrap()
+            .len(),
+        3
+    );
+    let r = s
+        .locate(&q(vec![AttrCond::Prefix("key".into(), "DB_".into())]))
+        .unwrap();
     assert_eq!(r.len(), 4);
-    assert!(r.windows(2).all(|w| w[0].name() <= w[1].name()), "ordered by name");
-    assert_eq!(s.locate(&q(vec![AttrCond::In("app".into(), vec!["web".into(), "api".into()]), AttrCond::Eq("key".into(), "TOKEN".into())])).unwrap().len(), 2);
-    assert_eq!(s.locate(&q(vec![AttrCond::Eq("group".into(), "g2".into())])).unwrap().len(), 1);
-    assert_eq!(s.locate(&q(vec![AttrCond::Exists("group".into())])).unwrap().len(), 1);
-    assert_eq!(s.locate(&Query { object_type: Some(ObjectType::SymmetricKey), ..Default::default() }).unwrap().len(), 1);
-    assert_eq!(s.locate(&Query { state: Some(State::Active), ..Default::default() }).unwrap().len(), 6);
-    assert_eq!(s.locate(&Query { name: Some("api:dev:TOKEN".into()), ..Default::default() }).unwrap().len(), 1);
-    let page = s.locate(&Query { limit: Some(2), offset: 1, state: Some(State::Active), ..Default::default() }).unwrap();
+    assert!(
+        r.windows(2).all(|w| w[0].name() <= w[1].name()),
+        "ordered by name"
+    );
+    assert_eq!(
+        s.locate(&q(vec![
+            AttrCond::In("app".into(), vec!["web".into(), "api".into()]),
+            AttrCond::Eq("key".into(), "TOKEN".into())
+        ]))
+        .unwrap()
+        .len(),
+        2
+    );
+    assert_eq!(
+        s.locate(&q(vec![AttrCond::Eq("group".into(), "g2".into())]))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.locate(&q(vec![AttrCond::Exists("group".into())]))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.locate(&Query {
+            object_type: Some(ObjectType::SymmetricKey),
+            ..Default::default()
+        })
+        .unwrap()
+        .len(),
+        1
+    );
+    assert_eq!(
+        s.locate(&Query {
+            state: Some(State::Active),
+            ..Default::default()
+        })
+        .unwrap()
+        .len(),
+        6
+    );
+    assert_eq!(
+        s.locate(&Query {
+            name: Some("api:dev:TOKEN".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .len(),
+        1
+    );
+    let page = s
+        .locate(&Query {
+            limit: Some(2),
+            offset: 1,
+            state: Some(State::Active),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(page.len(), 2);
     assert_eq!(page[0].name(), Some("api:dev:DB_USER"));
     // Updating attributes re-indexes.
     let uid = s.get_by_name("web:dev:TOKEN").unwrap().unwrap().uid;
-    s.write(|tx| tx.update(&uid, "", |m| { m.attributes.insert("app".into(), "mobile".into()); Ok(()) }).map(|_| ())).unwrap();
-    assert_eq!(s.locate(&q(vec![AttrCond::Eq("app".into(), "web".into())])).unwrap().len(), 2);
-    assert_eq!(s.locate(&q(vec![AttrCond::Eq("app".into(), "mobile".into())])).unwrap().len(), 1);
+    s.write(|tx| {
+        tx.update(&uid, "", |m| {
+            m.attributes.insert("app".into(), "mobile".into());
+            Ok(())
+        })
+        .map(|_| ())
+    })
+    .unwrap();
+    assert_eq!(
+        s.locate(&q(vec![AttrCond::Eq("app".into(), "web".into())]))
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        s.locate(&q(vec![AttrCond::Eq("app".into(), "mobile".into())]))
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 fn delete_and_destroy(b: Arc<dyn Backend>) {
@@ -142,7 +246,14 @@ fn delete_and_destroy(b: Arc<dyn Backend>) {
     s.write(|tx| tx.delete(&a.uid)).unwrap();
     assert!(s.get(&a.uid).unwrap().is_none());
     assert!(s.get_by_name("del").unwrap().is_none());
-    assert!(s.locate(&Query { attrs: vec![AttrCond::Eq("app".into(), "a".into())], ..Default::default() }).unwrap().is_empty());
+    assert!(
+        s.locate(&Query {
+            attrs: vec![AttrCond::Eq("app".into(), "a".into())],
+            ..Default::default()
+        })
+        .unwrap()
+        .is_empty()
+    );
     // The name is free again.
     s.create(secret("del", "y", &[])).unwrap();
     let d = s.create(secret("destroy", "x", &[])).unwrap();
@@ -153,7 +264,10 @@ fn delete_and_destroy(b: Arc<dyn Backend>) {
     })
     .unwrap();
     let meta = s.get(&d.uid).unwrap().unwrap();
-    assert!(matches!(s.material(&meta, 1), Err(StoreError::NoMaterial { .. })));
+    assert!(matches!(
+        s.material(&meta, 1),
+        Err(StoreError::NoMaterial { .. })
+    ));
     assert_eq!(s.material(&meta, 2).unwrap().expose(), b"x2");
     s.write(|tx| tx.destroy_material(&d.uid, None)).unwrap();
     assert!(s.read_by_name("destroy").is_err());
@@ -170,7 +284,13 @@ fn audit_chain(b: Arc<dyn Backend>) {
     let actions: Vec<_> = entries.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["create", "new-version", "delete"]);
     assert!(entries.iter().all(|e| e.actor == "tester"));
-    assert_eq!(s.verify_audit().unwrap(), crate::AuditReport { entries: 3, first_bad: None });
+    assert_eq!(
+        s.verify_audit().unwrap(),
+        crate::AuditReport {
+            entries: 3,
+            first_bad: None
+        }
+    );
     // A store opened with another key cannot even start (its audit key does not open).
     let other = Arc::new(LocalKek::generate().unwrap());
     assert!(Store::open(s.backend().clone(), other, "x").is_err());
@@ -180,7 +300,10 @@ fn wrong_key_refused(b: Arc<dyn Backend>) {
     let kek = Arc::new(LocalKek::generate().unwrap());
     let s = store(b.clone(), &kek);
     s.create(secret("k", "x", &[])).unwrap();
-    assert!(matches!(Store::open(b, Arc::new(LocalKek::generate().unwrap()), "t"), Err(StoreError::Crypto(_))));
+    assert!(matches!(
+        Store::open(b, Arc::new(LocalKek::generate().unwrap()), "t"),
+        Err(StoreError::Crypto(_))
+    ));
 }
 
 fn swapped_material_refused(b: Arc<dyn Backend>) {
@@ -196,10 +319,20 @@ fn swapped_material_refused(b: Arc<dyn Backend>) {
     meta.current_version = 2;
     meta.rev = bm.rev + 1;
     let batch = crate::Batch {
-        writes: vec![crate::Write::PutObject { meta, expect: crate::Precondition::Rev(bm.rev) }, crate::Write::PutVersion(v)],
+        writes: vec![
+            crate::Write::PutObject {
+                meta,
+                expect: crate::Precondition::Rev(bm.rev),
+            },
+            crate::Write::PutVersion(v),
+        ],
         audit: vec![],
     };
-    b.commit(&batch, &crate::AuditSigner::new(tresor_crypto::Secret::new(vec![0; 32]))).unwrap();
+    b.commit(
+        &batch,
+        &crate::AuditSigner::new(tresor_crypto::Secret::new(vec![0; 32])),
+    )
+    .unwrap();
     assert!(matches!(s.read_by_name("sb"), Err(StoreError::Crypto(_))));
 }
 
@@ -232,7 +365,11 @@ fn concurrent_increments(b: Arc<dyn Backend>) {
                 for _ in 0..20 {
                     loop {
                         let r = s.write(|tx| {
-                            let n: u64 = tx.material(&uid, 0)?.as_str().and_then(|v| v.parse().ok()).unwrap_or(0);
+                            let n: u64 = tx
+                                .material(&uid, 0)?
+                                .as_str()
+                                .and_then(|v| v.parse().ok())
+                                .unwrap_or(0);
                             tx.put_material(&uid, (n + 1).to_string().as_bytes())
                         });
                         match r {
@@ -245,7 +382,10 @@ fn concurrent_increments(b: Arc<dyn Backend>) {
             });
         }
     });
-    assert_eq!(s.read_by_name("counter").unwrap().unwrap().1.expose(), b"80");
+    assert_eq!(
+        s.read_by_name("counter").unwrap().unwrap().1.expose(),
+        b"80"
+    );
     assert_eq!(s.versions(&m.uid).unwrap().len(), 81);
 }
 
@@ -257,7 +397,9 @@ mod tests {
         let n = std::sync::atomic::AtomicUsize::new(0);
         super::conformance(&|| {
             let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            std::sync::Arc::new(crate::SqliteBackend::open(&dir.path().join(format!("c{i}.db"))).unwrap())
+            std::sync::Arc::new(
+                crate::SqliteBackend::open(&dir.path().join(format!("c{i}.db"))).unwrap(),
+            )
         });
     }
 }

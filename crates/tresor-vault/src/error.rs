@@ -89,7 +89,10 @@ pub enum VaultError {
 }
 
 impl VaultError {
-    pub(crate) fn io(what: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> VaultError {
+    pub(crate) fn io(
+        what: &'static str,
+        path: &std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> VaultError {
         let path = path.to_owned();
         move |source| VaultError::Io { what, path, source }
     }

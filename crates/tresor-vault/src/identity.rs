@@ -9,16 +9,16 @@
 //! ciphertext, base64>,"signature":<ed25519 over the signed bytes, base64>}` where the signed
 //! bytes are `"tresor-export/1\0" from "\0" to "\0" payload`. The age payload holds the secrets.
 
-use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use tresor_crypto::SecretBytes;
-use tresor_store::{NewObject, ObjectMeta, ObjectType, Query, AttrCond};
+use tresor_store::{AttrCond, NewObject, ObjectMeta, ObjectType, Query};
 use zeroize::Zeroizing;
 
 use crate::filter::FilterSet;
-use crate::vault::{ImportReport, Vault, ROLE};
+use crate::vault::{ImportReport, ROLE, Vault};
 use crate::{Result, VaultError};
 
 const FORMAT: &str = "tresor-export/1";
@@ -93,15 +93,25 @@ fn random32() -> Result<Zeroizing<[u8; 32]>> {
 pub fn parse_public_key(s: &str) -> Result<(Option<String>, Option<String>, Option<String>)> {
     let s = s.trim();
     if let Some((a, e)) = s.split_once(':') {
-        a.parse::<age::x25519::Recipient>().map_err(|e| VaultError::BadPublicKey(format!("age recipient: {e}")))?;
-        let bytes = B64.decode(e).map_err(|_| VaultError::BadPublicKey("ed25519 key is not base64".into()))?;
-        let arr: [u8; 32] = bytes.try_into().map_err(|_| VaultError::BadPublicKey("ed25519 key is not 32 bytes".into()))?;
-        VerifyingKey::from_bytes(&arr).map_err(|_| VaultError::BadPublicKey("not an ed25519 point".into()))?;
+        a.parse::<age::x25519::Recipient>()
+            .map_err(|e| VaultError::BadPublicKey(format!("age recipient: {e}")))?;
+        let bytes = B64
+            .decode(e)
+            .map_err(|_| VaultError::BadPublicKey("ed25519 key is not base64".into()))?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| VaultError::BadPublicKey("ed25519 key is not 32 bytes".into()))?;
+        VerifyingKey::from_bytes(&arr)
+            .map_err(|_| VaultError::BadPublicKey("not an ed25519 point".into()))?;
         Ok((Some(a.to_owned()), Some(e.to_owned()), None))
     } else if s.starts_with("age1") {
         Err(VaultError::BadPublicKey("an age recipient alone cannot verify signatures; use the full key from 'tresor public-key' (age1…:…)".into()))
     } else {
-        crate::seeqret::decode_public_key(s).map_err(|_| VaultError::BadPublicKey("expected 'age1…:BASE64' from 'tresor public-key' or a seeqret base64 key".into()))?;
+        crate::seeqret::decode_public_key(s).map_err(|_| {
+            VaultError::BadPublicKey(
+                "expected 'age1…:BASE64' from 'tresor public-key' or a seeqret base64 key".into(),
+            )
+        })?;
         Ok((None, None, Some(s.to_owned())))
     }
 }
@@ -150,7 +160,8 @@ pub(crate) fn create_owner(v: &Vault) -> Result<()> {
         u.attributes.insert("email".into(), email.clone().into());
         u.attributes.insert("age".into(), age_pub.clone().into());
         u.attributes.insert("ed25519".into(), ed_pub.clone().into());
-        u.attributes.insert("seeqret".into(), seeqret_pub.clone().into());
+        u.attributes
+            .insert("seeqret".into(), seeqret_pub.clone().into());
         tx.create(u)?;
         Ok(())
     })?;
@@ -164,21 +175,52 @@ impl Vault {
     /// If the identity object is missing or damaged.
     pub fn identity(&self) -> Result<Identity> {
         let name = identity_name(&self.config().user);
-        let (_, mat) = self
-            .store()
-            .read_by_name(&name)?
-            .ok_or_else(|| VaultError::Refused(format!("this vault has no identity for '{}'", self.config().user)))?;
-        let m: IdentityMaterial = serde_json::from_slice(mat.expose()).map_err(|e| VaultError::Rejected { what: "identity", why: e.to_string() })?;
-        let age = m.age.parse::<age::x25519::Identity>().map_err(|e| VaultError::Rejected { what: "identity", why: e.to_string() })?;
-        let seed = Zeroizing::new(B64.decode(&m.ed25519).map_err(|e| VaultError::Rejected { what: "identity", why: e.to_string() })?);
-        let seed: [u8; 32] = seed.as_slice().try_into().map_err(|_| VaultError::Rejected { what: "identity", why: "bad ed25519 seed".into() })?;
-        let nacl_v = Zeroizing::new(B64.decode(&m.nacl).map_err(|e| VaultError::Rejected { what: "identity", why: e.to_string() })?);
+        let (_, mat) = self.store().read_by_name(&name)?.ok_or_else(|| {
+            VaultError::Refused(format!(
+                "this vault has no identity for '{}'",
+                self.config().user
+            ))
+        })?;
+        let m: IdentityMaterial =
+            serde_json::from_slice(mat.expose()).map_err(|e| VaultError::Rejected {
+                what: "identity",
+                why: e.to_string(),
+            })?;
+        let age = m
+            .age
+            .parse::<age::x25519::Identity>()
+            .map_err(|e| VaultError::Rejected {
+                what: "identity",
+                why: e.to_string(),
+            })?;
+        let seed = Zeroizing::new(B64.decode(&m.ed25519).map_err(|e| VaultError::Rejected {
+            what: "identity",
+            why: e.to_string(),
+        })?);
+        let seed: [u8; 32] = seed
+            .as_slice()
+            .try_into()
+            .map_err(|_| VaultError::Rejected {
+                what: "identity",
+                why: "bad ed25519 seed".into(),
+            })?;
+        let nacl_v = Zeroizing::new(B64.decode(&m.nacl).map_err(|e| VaultError::Rejected {
+            what: "identity",
+            why: e.to_string(),
+        })?);
         let mut nacl = Zeroizing::new([0u8; 32]);
         if nacl_v.len() != 32 {
-            return Err(VaultError::Rejected { what: "identity", why: "bad nacl key".into() });
+            return Err(VaultError::Rejected {
+                what: "identity",
+                why: "bad nacl key".into(),
+            });
         }
         nacl.copy_from_slice(&nacl_v);
-        Ok(Identity { age, signing: SigningKey::from_bytes(&seed), nacl })
+        Ok(Identity {
+            age,
+            signing: SigningKey::from_bytes(&seed),
+            nacl,
+        })
     }
 
     /// Every known user, the owner first.
@@ -186,9 +228,17 @@ impl Vault {
     /// # Errors
     /// Store errors.
     pub fn users(&self) -> Result<Vec<User>> {
-        let q = Query { attrs: vec![AttrCond::Eq(ROLE.into(), "user".into())], ..Default::default() };
+        let q = Query {
+            attrs: vec![AttrCond::Eq(ROLE.into(), "user".into())],
+            ..Default::default()
+        };
         let owner = &self.config().user;
-        let mut users: Vec<User> = self.store().locate(&q)?.iter().filter_map(|m| user_from(m, owner)).collect();
+        let mut users: Vec<User> = self
+            .store()
+            .locate(&q)?
+            .iter()
+            .filter_map(|m| user_from(m, owner))
+            .collect();
         users.sort_by_key(|u| (!u.owner, u.username.clone()));
         Ok(users)
     }
@@ -198,7 +248,10 @@ impl Vault {
     /// # Errors
     /// [`VaultError::UnknownUser`].
     pub fn user(&self, name: &str) -> Result<User> {
-        let m = self.store().get_by_name(&user_name(name))?.ok_or_else(|| VaultError::UnknownUser(name.to_owned()))?;
+        let m = self
+            .store()
+            .get_by_name(&user_name(name))?
+            .ok_or_else(|| VaultError::UnknownUser(name.to_owned()))?;
         user_from(&m, &self.config().user).ok_or_else(|| VaultError::UnknownUser(name.to_owned()))
     }
 
@@ -216,7 +269,10 @@ impl Vault {
     /// [`VaultError::BadPublicKey`], [`VaultError::UserExists`].
     pub fn add_user(&self, username: &str, email: &str, pubkey: &str) -> Result<User> {
         if username.is_empty() || username.contains(char::is_control) || username.contains(':') {
-            return Err(VaultError::Refused(format!("invalid user name '{}': empty, ':' or control characters", username.escape_debug())));
+            return Err(VaultError::Refused(format!(
+                "invalid user name '{}': empty, ':' or control characters",
+                username.escape_debug()
+            )));
         }
         let (age, ed, seeqret) = parse_public_key(pubkey)?;
         let r = self.store().write(|tx| {
@@ -233,7 +289,9 @@ impl Vault {
             tx.create(u).map(|_| ())
         });
         match r {
-            Err(tresor_store::StoreError::NameTaken(_)) => Err(VaultError::UserExists(username.to_owned())),
+            Err(tresor_store::StoreError::NameTaken(_)) => {
+                Err(VaultError::UserExists(username.to_owned()))
+            }
             r => r.map_err(VaultError::from),
         }?;
         self.user(username)
@@ -245,9 +303,14 @@ impl Vault {
     /// [`VaultError::UnknownUser`], or refused for the owner.
     pub fn remove_user(&self, username: &str) -> Result<()> {
         if username == self.config().user {
-            return Err(VaultError::Refused("the vault owner cannot be removed".into()));
+            return Err(VaultError::Refused(
+                "the vault owner cannot be removed".into(),
+            ));
         }
-        let m = self.store().get_by_name(&user_name(username))?.ok_or_else(|| VaultError::UnknownUser(username.to_owned()))?;
+        let m = self
+            .store()
+            .get_by_name(&user_name(username))?
+            .ok_or_else(|| VaultError::UnknownUser(username.to_owned()))?;
         self.store().write(|tx| tx.delete(&m.uid))?;
         Ok(())
     }
@@ -288,7 +351,8 @@ impl Vault {
                 .map_err(|e| VaultError::Refused(e.to_string()))?,
         );
         drop(secrets);
-        let payload = age::encrypt(&recipient, &inner).map_err(|e| VaultError::Refused(format!("age encryption failed: {e}")))?;
+        let payload = age::encrypt(&recipient, &inner)
+            .map_err(|e| VaultError::Refused(format!("age encryption failed: {e}")))?;
         let id = self.identity()?;
         let sig = id.signing.sign(&signed_bytes(&from, to, &payload));
         let out = serde_json::json!({
@@ -312,11 +376,18 @@ impl Vault {
     /// [`VaultError::UnknownUser`] for an unknown sender. Nothing is written on error.
     pub fn load(&self, text: &str, from: Option<&str>) -> Result<ImportReport> {
         if text.len() > MAX_IMPORT {
-            return Err(VaultError::Rejected { what: "import", why: format!("larger than {MAX_IMPORT} bytes") });
+            return Err(VaultError::Rejected {
+                what: "import",
+                why: format!("larger than {MAX_IMPORT} bytes"),
+            });
         }
         let trimmed = text.trim_start();
         if trimmed.starts_with('{') {
-            let v: serde_json::Value = serde_json::from_str(text).map_err(|e| VaultError::Rejected { what: "import", why: format!("not valid JSON ({e}); truncated?") })?;
+            let v: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| VaultError::Rejected {
+                    what: "import",
+                    why: format!("not valid JSON ({e}); truncated?"),
+                })?;
             if v.get("format").and_then(|f| f.as_str()) == Some(FORMAT) {
                 return self.load_tresor(&v, from);
             }
@@ -325,9 +396,20 @@ impl Vault {
         self.load_seeqret_commands(text, from)
     }
 
-    fn load_tresor(&self, v: &serde_json::Value, expect_from: Option<&str>) -> Result<ImportReport> {
-        let rej = |why: String| VaultError::Rejected { what: "tresor export", why };
-        let field = |k: &str| v.get(k).and_then(|x| x.as_str()).ok_or_else(|| rej(format!("missing '{k}'")));
+    fn load_tresor(
+        &self,
+        v: &serde_json::Value,
+        expect_from: Option<&str>,
+    ) -> Result<ImportReport> {
+        let rej = |why: String| VaultError::Rejected {
+            what: "tresor export",
+            why,
+        };
+        let field = |k: &str| {
+            v.get(k)
+                .and_then(|x| x.as_str())
+                .ok_or_else(|| rej(format!("missing '{k}'")))
+        };
         let (sender, to) = (field("from")?, field("to")?);
         if let Some(f) = expect_from {
             if f != sender {
@@ -336,37 +418,78 @@ impl Vault {
         }
         let me = self.config().user.clone();
         if to != me {
-            return Err(rej(format!("it is addressed to '{to}', not to this vault's owner '{me}'")));
+            return Err(rej(format!(
+                "it is addressed to '{to}', not to this vault's owner '{me}'"
+            )));
         }
         let user = self.user(sender)?;
-        let ed = user.ed25519.ok_or_else(|| rej(format!("user '{sender}' has no signing key")))?;
-        let ed: [u8; 32] = B64.decode(ed).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| rej("sender key is damaged".into()))?;
+        let ed = user
+            .ed25519
+            .ok_or_else(|| rej(format!("user '{sender}' has no signing key")))?;
+        let ed: [u8; 32] = B64
+            .decode(ed)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| rej("sender key is damaged".into()))?;
         let vk = VerifyingKey::from_bytes(&ed).map_err(|_| rej("sender key is damaged".into()))?;
-        let payload = B64.decode(field("payload")?).map_err(|_| rej("payload is not base64".into()))?;
-        let sig = B64.decode(field("signature")?).map_err(|_| rej("signature is not base64".into()))?;
-        let sig: [u8; 64] = sig.try_into().map_err(|_| rej("signature has the wrong length".into()))?;
+        let payload = B64
+            .decode(field("payload")?)
+            .map_err(|_| rej("payload is not base64".into()))?;
+        let sig = B64
+            .decode(field("signature")?)
+            .map_err(|_| rej("signature is not base64".into()))?;
+        let sig: [u8; 64] = sig
+            .try_into()
+            .map_err(|_| rej("signature has the wrong length".into()))?;
         vk.verify_strict(&signed_bytes(sender, to, &payload), &ed25519_dalek::Signature::from_bytes(&sig))
             .map_err(|_| rej(format!("signature does not verify against '{sender}''s key: tampered, or not signed by them")))?;
         let id = self.identity()?;
-        let inner = Zeroizing::new(age::decrypt(&id.age, &payload).map_err(|e| rej(format!("cannot decrypt: {e}")))?);
-        let inner: serde_json::Value = serde_json::from_slice(&inner).map_err(|e| rej(e.to_string()))?;
-        if inner.get("from").and_then(|x| x.as_str()) != Some(sender) || inner.get("to").and_then(|x| x.as_str()) != Some(to) {
-            return Err(rej("inner sender/recipient do not match the envelope".into()));
+        let inner = Zeroizing::new(
+            age::decrypt(&id.age, &payload).map_err(|e| rej(format!("cannot decrypt: {e}")))?,
+        );
+        let inner: serde_json::Value =
+            serde_json::from_slice(&inner).map_err(|e| rej(e.to_string()))?;
+        if inner.get("from").and_then(|x| x.as_str()) != Some(sender)
+            || inner.get("to").and_then(|x| x.as_str()) != Some(to)
+        {
+            return Err(rej(
+                "inner sender/recipient do not match the envelope".into()
+            ));
         }
-        let list = inner.get("secrets").and_then(|s| s.as_array()).ok_or_else(|| rej("no secrets".into()))?;
+        let list = inner
+            .get("secrets")
+            .and_then(|s| s.as_array())
+            .ok_or_else(|| rej("no secrets".into()))?;
         let mut items = Vec::with_capacity(list.len());
         for s in list {
-            let g = |k: &str| s.get(k).and_then(|x| x.as_str()).map(str::to_owned).ok_or_else(|| rej(format!("secret without '{k}'")));
-            let value = SecretBytes::new(B64.decode(g("value")?).map_err(|_| rej("value is not base64".into()))?);
-            items.push((g("app")?, g("env")?, g("key")?, g("type").unwrap_or_else(|_| "str".into()), value));
+            let g = |k: &str| {
+                s.get(k)
+                    .and_then(|x| x.as_str())
+                    .map(str::to_owned)
+                    .ok_or_else(|| rej(format!("secret without '{k}'")))
+            };
+            let value = SecretBytes::new(
+                B64.decode(g("value")?)
+                    .map_err(|_| rej("value is not base64".into()))?,
+            );
+            items.push((
+                g("app")?,
+                g("env")?,
+                g("key")?,
+                g("type").unwrap_or_else(|_| "str".into()),
+                value,
+            ));
         }
         self.import_named(&items, &format!("tresor export from {sender}"))
     }
 
     fn seeqret_sender(&self, from: Option<&str>) -> Result<(String, [u8; 32])> {
-        let name = from.ok_or_else(|| VaultError::Refused("say who sent it: --from USER".into()))?;
+        let name =
+            from.ok_or_else(|| VaultError::Refused("say who sent it: --from USER".into()))?;
         let user = self.user(name)?;
-        let key = user.seeqret.ok_or_else(|| VaultError::Refused(format!("user '{name}' has no seeqret key")))?;
+        let key = user
+            .seeqret
+            .ok_or_else(|| VaultError::Refused(format!("user '{name}' has no seeqret key")))?;
         Ok((name.to_owned(), crate::seeqret::decode_public_key(&key)?))
     }
 
@@ -376,10 +499,14 @@ impl Vault {
             Some(f) => Some(self.seeqret_sender(Some(f))?),
             None => None,
         };
-        let export = crate::seeqret::parse_json_crypt(text, &id.nacl, sender.as_ref().map(|(_, k)| k))?;
+        let export =
+            crate::seeqret::parse_json_crypt(text, &id.nacl, sender.as_ref().map(|(_, k)| k))?;
         if sender.is_none() {
             // Without --from, the sender must still be a known user with that key.
-            let known = self.users()?.into_iter().any(|u| u.seeqret.as_deref().map(str::trim) == Some(export.from.pubkey.trim()));
+            let known = self
+                .users()?
+                .into_iter()
+                .any(|u| u.seeqret.as_deref().map(str::trim) == Some(export.from.pubkey.trim()));
             if !known {
                 return Err(VaultError::UnknownUser(export.from.username.clone()));
             }
@@ -387,26 +514,52 @@ impl Vault {
         let items: Vec<_> = export
             .secrets
             .into_iter()
-            .map(|s| (s.app.clone(), s.env.clone(), s.key.clone(), s.value_type.clone(), SecretBytes::new(s.into_value().as_bytes().to_vec())))
+            .map(|s| {
+                (
+                    s.app.clone(),
+                    s.env.clone(),
+                    s.key.clone(),
+                    s.value_type.clone(),
+                    SecretBytes::new(s.into_value().as_bytes().to_vec()),
+                )
+            })
             .collect();
-        self.import_named(&items, &format!("seeqret export from {}", export.from.username))
+        self.import_named(
+            &items,
+            &format!("seeqret export from {}", export.from.username),
+        )
     }
 
     fn load_seeqret_commands(&self, text: &str, from: Option<&str>) -> Result<ImportReport> {
         let id = self.identity()?;
         let mut items = Vec::new();
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-            let user_in_line = line
-                .split_whitespace()
-                .find_map(|t| t.strip_prefix("-u").filter(|r| !r.is_empty()).map(str::to_owned));
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let user_in_line = line.split_whitespace().find_map(|t| {
+                t.strip_prefix("-u")
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned)
+            });
             let who = from.map(str::to_owned).or(user_in_line);
             let (_, key) = self.seeqret_sender(who.as_deref())?;
             let c = crate::seeqret::parse_command_line(line, &id.nacl, &key)?;
             let s = c.secret;
-            items.push((s.app.clone(), s.env.clone(), s.key.clone(), s.value_type.clone(), SecretBytes::new(s.into_value().as_bytes().to_vec())));
+            items.push((
+                s.app.clone(),
+                s.env.clone(),
+                s.key.clone(),
+                s.value_type.clone(),
+                SecretBytes::new(s.into_value().as_bytes().to_vec()),
+            ));
         }
         if items.is_empty() {
-            return Err(VaultError::Rejected { what: "import", why: "no secrets found (not a tresor or seeqret export)".into() });
+            return Err(VaultError::Rejected {
+                what: "import",
+                why: "no secrets found (not a tresor or seeqret export)".into(),
+            });
         }
         self.import_named(&items, "seeqret command")
     }
@@ -420,7 +573,15 @@ impl Vault {
         let items: Vec<_> = sv
             .secrets()?
             .into_iter()
-            .map(|s| (s.app.clone(), s.env.clone(), s.key.clone(), s.value_type.clone(), SecretBytes::new(s.into_value().as_bytes().to_vec())))
+            .map(|s| {
+                (
+                    s.app.clone(),
+                    s.env.clone(),
+                    s.key.clone(),
+                    s.value_type.clone(),
+                    SecretBytes::new(s.into_value().as_bytes().to_vec()),
+                )
+            })
             .collect();
         let report = self.import_named(&items, &format!("seeqret vault {}", dir.display()))?;
         let mut users = 0;

@@ -35,6 +35,6 @@ mod vault;
 
 pub use error::{Result, VaultError};
 pub use vault::{
-    default_dir, default_user, secret_name, vault_view, ImportReport, InitOptions, SecretInfo, Vault, VaultConfig,
-    CONFIG_FILE, DB_FILE, KEY_FILE, KIND, ROLE,
+    CONFIG_FILE, DB_FILE, ImportReport, InitOptions, KEY_FILE, KIND, ROLE, SecretInfo, Vault,
+    VaultConfig, default_dir, default_user, secret_name, vault_view,
 };

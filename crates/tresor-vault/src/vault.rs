@@ -7,9 +7,11 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use tresor_crypto::keyfile::{self, KdfParams};
 use tresor_crypto::{LocalKek, SecretBytes};
-use tresor_store::{fsutil, AttrCond, NewObject, ObjectMeta, ObjectType, Query, Store, VersionInfo};
+use tresor_store::{
+    AttrCond, NewObject, ObjectMeta, ObjectType, Query, Store, VersionInfo, fsutil,
+};
 
-use crate::filter::{validate_full_name, Filter, FilterSet};
+use crate::filter::{Filter, FilterSet, validate_full_name};
 use crate::{Result, VaultError};
 
 /// The database file inside a vault folder.
@@ -32,13 +34,17 @@ pub fn default_dir() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(x).join("tresor");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".local/share/tresor")
 }
 
 /// `user@host` for the current process.
 pub fn default_user() -> String {
-    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "user".into());
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "user".into());
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_owned())
@@ -119,7 +125,10 @@ pub struct Vault {
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vault").field("dir", &self.dir).field("user", &self.config.user).finish()
+        f.debug_struct("Vault")
+            .field("dir", &self.dir)
+            .field("user", &self.config.user)
+            .finish()
     }
 }
 
@@ -159,7 +168,11 @@ pub fn vault_view(m: &ObjectMeta) -> Option<(String, String, String)> {
         }
     }
     // Objects made over KMIP without a vault name: app "kmip", env = their type.
-    Some(("kmip".into(), m.object_type.as_str().to_ascii_lowercase(), name.replace(':', "_")))
+    Some((
+        "kmip".into(),
+        m.object_type.as_str().to_ascii_lowercase(),
+        name.replace(':', "_"),
+    ))
 }
 
 impl Vault {
@@ -185,9 +198,14 @@ impl Vault {
         }
         fsutil::create_private_dir(dir)?;
         let kek = LocalKek::generate()?;
-        let text = keyfile::encode(&kek, opts.passphrase.as_ref().map(|p| p.expose().as_slice()), opts.kdf.unwrap_or_default())?;
+        let text = keyfile::encode(
+            &kek,
+            opts.passphrase.as_ref().map(|p| p.expose().as_slice()),
+            opts.kdf.unwrap_or_default(),
+        )?;
         // Key first, with create_new semantics: a concurrent init loses here, not later.
-        fsutil::create_private_file(&key).map_err(|_| VaultError::AlreadyInitialized(dir.to_owned()))?;
+        fsutil::create_private_file(&key)
+            .map_err(|_| VaultError::AlreadyInitialized(dir.to_owned()))?;
         fsutil::write_atomic(&key, text.as_bytes())?;
         let config = VaultConfig {
             version: 1,
@@ -195,10 +213,16 @@ impl Vault {
             email: opts.email.unwrap_or_default(),
             created: tresor_store::now(),
         };
-        let cfg_text = serde_json::to_vec_pretty(&config).map_err(|e| VaultError::Refused(e.to_string()))?;
+        let cfg_text =
+            serde_json::to_vec_pretty(&config).map_err(|e| VaultError::Refused(e.to_string()))?;
         fsutil::write_atomic(&cfg, &cfg_text)?;
         let store = Store::open_sqlite(&db, Arc::new(kek), config.user.clone())?;
-        let v = Vault { dir: dir.to_owned(), store, config, cache: None };
+        let v = Vault {
+            dir: dir.to_owned(),
+            store,
+            config,
+            cache: None,
+        };
         crate::identity::create_owner(&v)?;
         Ok(v)
     }
@@ -208,7 +232,10 @@ impl Vault {
     /// # Errors
     /// [`VaultError::NotInitialized`], [`VaultError::KeyFileMissing`],
     /// [`VaultError::WrongPassphrase`], [`VaultError::PassphraseRequired`].
-    pub fn read_key(dir: &Path, passphrase: &mut dyn FnMut() -> Result<SecretBytes>) -> Result<LocalKek> {
+    pub fn read_key(
+        dir: &Path,
+        passphrase: &mut dyn FnMut() -> Result<SecretBytes>,
+    ) -> Result<LocalKek> {
         let key = dir.join(KEY_FILE);
         let text = match std::fs::read_to_string(&key) {
             Ok(t) => zeroize::Zeroizing::new(t),
@@ -232,20 +259,28 @@ impl Vault {
         match (r, asked) {
             (Ok(k), _) => Ok(k),
             (Err(_), Some(e)) => Err(e),
-            (Err(tresor_crypto::CryptoError::WrongPassphrase), None) => Err(VaultError::WrongPassphrase),
+            (Err(tresor_crypto::CryptoError::WrongPassphrase), None) => {
+                Err(VaultError::WrongPassphrase)
+            }
             (Err(e), None) => Err(e.into()),
         }
     }
 
     /// Whether the key file of `dir` needs a passphrase.
     pub fn needs_passphrase(dir: &Path) -> bool {
-        std::fs::read_to_string(dir.join(KEY_FILE)).map(|t| keyfile::needs_passphrase(&t)).unwrap_or(false)
+        std::fs::read_to_string(dir.join(KEY_FILE))
+            .map(|t| keyfile::needs_passphrase(&t))
+            .unwrap_or(false)
     }
 
     /// Warnings about the vault folder (e.g. a key file readable by others).
     pub fn permission_warnings(dir: &Path) -> Vec<String> {
         let mut w = Vec::new();
-        for (p, want) in [(dir.to_owned(), 0o700), (dir.join(KEY_FILE), 0o600), (dir.join(DB_FILE), 0o600)] {
+        for (p, want) in [
+            (dir.to_owned(), 0o700),
+            (dir.join(KEY_FILE), 0o600),
+            (dir.join(DB_FILE), 0o600),
+        ] {
             if let Some(m) = fsutil::mode(&p) {
                 if m & 0o077 != 0 {
                     w.push(format!(
@@ -270,12 +305,24 @@ impl Vault {
         }
         let cfg_path = dir.join(CONFIG_FILE);
         let config: VaultConfig = match std::fs::read(&cfg_path) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map_err(|e| VaultError::Rejected { what: "vault settings", why: e.to_string() })?,
-            Err(_) => VaultConfig { version: 1, user: default_user(), email: String::new(), created: 0 },
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| VaultError::Rejected {
+                what: "vault settings",
+                why: e.to_string(),
+            })?,
+            Err(_) => VaultConfig {
+                version: 1,
+                user: default_user(),
+                email: String::new(),
+                created: 0,
+            },
         };
         let store = Store::open_sqlite(&db, Arc::new(kek), config.user.clone())?;
-        Ok(Vault { dir: dir.to_owned(), store, config, cache: None })
+        Ok(Vault {
+            dir: dir.to_owned(),
+            store,
+            config,
+            cache: None,
+        })
     }
 
     /// Opens the vault in `dir`, reading the key file (and the passphrase if needed).
@@ -302,7 +349,9 @@ impl Vault {
     /// As [`Vault::open`].
     pub fn open_default() -> Result<Vault> {
         Self::open(&default_dir(), &mut || {
-            std::env::var("TRESOR_PASSPHRASE").map(SecretBytes::from).map_err(|_| VaultError::PassphraseRequired)
+            std::env::var("TRESOR_PASSPHRASE")
+                .map(SecretBytes::from)
+                .map_err(|_| VaultError::PassphraseRequired)
         })
     }
 
@@ -385,7 +434,10 @@ impl Vault {
     /// # Errors
     /// Store errors.
     pub fn value(&self, s: &SecretInfo) -> Result<SecretBytes> {
-        let meta = self.store.get(&s.uid)?.ok_or_else(|| VaultError::NotFound(s.name.clone()))?;
+        let meta = self
+            .store
+            .get(&s.uid)?
+            .ok_or_else(|| VaultError::NotFound(s.name.clone()))?;
         Ok(self.store.material(&meta, 0)?)
     }
 
@@ -396,10 +448,16 @@ impl Vault {
     pub fn list(&self, set: &FilterSet) -> Result<Vec<SecretInfo>> {
         let mut out: Vec<SecretInfo> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        let filters: Vec<Filter> = if set.is_empty() { vec![Filter::new("")?] } else { set.filters().to_vec() };
+        let filters: Vec<Filter> = if set.is_empty() {
+            vec![Filter::new("")?]
+        } else {
+            set.filters().to_vec()
+        };
         for f in &filters {
             for meta in self.store.locate(&query_for(f))? {
-                let Some((app, env, key)) = vault_view(&meta) else { continue };
+                let Some((app, env, key)) = vault_view(&meta) else {
+                    continue;
+                };
                 if f.is_match(&app, &env, &key) && seen.insert(meta.uid.clone()) {
                     out.push(info(&meta, app, env, key));
                 }
@@ -414,20 +472,26 @@ impl Vault {
     ///
     /// # Errors
     /// [`VaultError::Name`] for an invalid part, [`VaultError::Exists`] without `force`.
-    pub fn add(&self, app: &str, env: &str, key: &str, value: &[u8], kind: &str, force: bool) -> Result<u32> {
+    pub fn add(
+        &self,
+        app: &str,
+        env: &str,
+        key: &str,
+        value: &[u8],
+        kind: &str,
+        force: bool,
+    ) -> Result<u32> {
         validate_full_name(app, env, key)?;
         let name = secret_name(app, env, key);
-        let r = self.store.write(|tx| {
-            match tx.get_by_name(&name)? {
-                Some(m) if force => tx.put_material(&m.uid, value),
-                Some(_) => Err(tresor_store::StoreError::NameTaken(name.clone())),
-                None => {
-                    let mut n = NewObject::new(ObjectType::SecretData);
-                    n.names.push(name.clone());
-                    n.attributes = secret_attrs(app, env, key, kind);
-                    n.material = Some(value.to_vec());
-                    tx.create(n).map(|_| 1)
-                }
+        let r = self.store.write(|tx| match tx.get_by_name(&name)? {
+            Some(m) if force => tx.put_material(&m.uid, value),
+            Some(_) => Err(tresor_store::StoreError::NameTaken(name.clone())),
+            None => {
+                let mut n = NewObject::new(ObjectType::SecretData);
+                n.names.push(name.clone());
+                n.attributes = secret_attrs(app, env, key, kind);
+                n.material = Some(value.to_vec());
+                tx.create(n).map(|_| 1)
             }
         });
         self.invalidate();
@@ -480,7 +544,10 @@ impl Vault {
     /// # Errors
     /// [`tresor_store::StoreError::NoMaterial`] if there is no such version.
     pub fn value_at(&self, s: &SecretInfo, version: u32) -> Result<SecretBytes> {
-        let meta = self.store.get(&s.uid)?.ok_or_else(|| VaultError::NotFound(s.name.clone()))?;
+        let meta = self
+            .store
+            .get(&s.uid)?
+            .ok_or_else(|| VaultError::NotFound(s.name.clone()))?;
         Ok(self.store.material(&meta, version)?)
     }
 
@@ -502,14 +569,23 @@ impl Vault {
     ///
     /// # Errors
     /// [`VaultError::Exists`] naming the first existing key without `update`.
-    pub fn import_pairs(&self, app: &str, env: &str, pairs: &[(String, SecretBytes)], update: bool, dry_run: bool) -> Result<ImportReport> {
+    pub fn import_pairs(
+        &self,
+        app: &str,
+        env: &str,
+        pairs: &[(String, SecretBytes)],
+        update: bool,
+        dry_run: bool,
+    ) -> Result<ImportReport> {
         for (k, _) in pairs {
             validate_full_name(app, env, k)?;
         }
         let mut dup = std::collections::HashSet::new();
         for (k, _) in pairs {
             if !dup.insert(k.as_str()) {
-                return Err(VaultError::Refused(format!("key '{k}' appears twice in the input")));
+                return Err(VaultError::Refused(format!(
+                    "key '{k}' appears twice in the input"
+                )));
             }
         }
         let mut report = ImportReport::default();
@@ -547,16 +623,29 @@ impl Vault {
 
     /// Imports secrets given with their full names (backup-like sources) in one transaction;
     /// existing names get a new version only if the value differs.
-    pub(crate) fn import_named(&self, items: &[(String, String, String, String, SecretBytes)], detail: &str) -> Result<ImportReport> {
+    pub(crate) fn import_named(
+        &self,
+        items: &[(String, String, String, String, SecretBytes)],
+        detail: &str,
+    ) -> Result<ImportReport> {
         let mut report = ImportReport::default();
         self.store.write(|tx| {
             report = ImportReport::default();
             for (app, env, key, kind, value) in items {
-                validate_full_name(app, env, key).map_err(|e| tresor_store::StoreError::Invalid { uid: secret_name(app, env, key), why: e.to_string() })?;
+                validate_full_name(app, env, key).map_err(|e| {
+                    tresor_store::StoreError::Invalid {
+                        uid: secret_name(app, env, key),
+                        why: e.to_string(),
+                    }
+                })?;
                 let name = secret_name(app, env, key);
                 match tx.get_by_name(&name)? {
                     Some(m) => {
-                        if tx.material(&m.uid, 0).map(|old| old == *value).unwrap_or(false) {
+                        if tx
+                            .material(&m.uid, 0)
+                            .map(|old| old == *value)
+                            .unwrap_or(false)
+                        {
                             report.unchanged.push(name);
                         } else {
                             tx.put_material(&m.uid, value.expose())?;
@@ -588,7 +677,14 @@ fn info(meta: &ObjectMeta, app: String, env: String, key: String) -> SecretInfo 
         app,
         env,
         key,
-        kind: meta.attr_str(KIND).unwrap_or(if meta.object_type == ObjectType::SecretData { "str" } else { "key" }).to_owned(),
+        kind: meta
+            .attr_str(KIND)
+            .unwrap_or(if meta.object_type == ObjectType::SecretData {
+                "str"
+            } else {
+                "key"
+            })
+            .to_owned(),
         object_type: meta.object_type.as_str().to_owned(),
         state: meta.state.as_str().to_owned(),
         version: meta.current_version,
@@ -607,7 +703,10 @@ fn query_for(f: &Filter) -> Query {
         if let Some(l) = literal {
             q.attrs.push(AttrCond::Eq(attr.into(), l.into()));
         } else if let Some(lits) = part.literals() {
-            q.attrs.push(AttrCond::In(attr.into(), lits.iter().map(|s| (*s).to_owned()).collect()));
+            q.attrs.push(AttrCond::In(
+                attr.into(),
+                lits.iter().map(|s| (*s).to_owned()).collect(),
+            ));
         } else if let Some(p) = part.prefixes() {
             if p.len() == 1 && !p[0].is_empty() {
                 q.attrs.push(AttrCond::Prefix(attr.into(), p[0].to_owned()));

@@ -1,0 +1,345 @@
+//! Command-line definitions (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  a negative answer: no secret matched, audit verification failed
+  2  an error (bad input, wrong passphrase, damaged vault, …)
+  3  a filter that must name one secret matched several
+  4  kernel keyring: permission denied or quota exceeded";
+
+const EXAMPLES: &str = "\
+Examples:
+  tresor init
+  tresor add key DB_PASSWORD --app myapp --env dev        # value read from the terminal or stdin
+  tresor get myapp:dev:DB_PASSWORD
+  tresor list ':dev:DB_*' --json
+  tresor env --template env.template --out .env
+  tresor run --filter 'myapp:dev:' -- ./server
+  tresor export --to bob -f 'myapp:dev:' -o bob.tresor
+  tresor history myapp:dev:DB_PASSWORD && tresor rollback myapp:dev:DB_PASSWORD --to 1
+
+Filters: KEY, APP:ENV or APP:ENV:KEY; an empty part matches anything; globs * ? [abc] [!x]
+match exactly and case-sensitively; a comma separates alternatives within a part.";
+
+/// tresor — secrets and keys for developers and servers.
+#[derive(Parser, Debug)]
+#[command(name = "tresor", version, about, after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
+pub struct Cli {
+    /// Vault folder (default: $TRESOR_VAULT, else $XDG_DATA_HOME/tresor, else ~/.local/share/tresor).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub vault: Option<PathBuf>,
+    /// Read the vault passphrase from this file (else $TRESOR_PASSPHRASE, else the terminal).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a vault (key file 0600 in a 0700 folder); refuses to touch an existing one.
+    #[command(
+        after_help = "Examples:\n  tresor init\n  tresor init ~/vaults/work --user me@laptop --email me@example.com --passphrase"
+    )]
+    Init {
+        /// Folder for the vault (default: see --vault).
+        dir: Option<PathBuf>,
+        /// Owner identity (default user@host).
+        #[arg(long)]
+        user: Option<String>,
+        /// Owner email.
+        #[arg(long)]
+        email: Option<String>,
+        /// Protect the key file with a passphrase (Argon2id), from the terminal,
+        /// --passphrase-file or $TRESOR_PASSPHRASE.
+        #[arg(long)]
+        passphrase: bool,
+    },
+    /// Add a secret, a text, a .env file or a user.
+    #[command(subcommand)]
+    Add(AddCommand),
+    /// Print the value of the one secret FILTER names (value only).
+    #[command(after_help = format!("Examples:\n  tresor get myapp:dev:DB_PASSWORD\n  tresor get DB_PASSWORD --json\n\n{EXIT_CODES}"))]
+    Get {
+        /// The filter; must match exactly one secret.
+        filter: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// List secrets (values masked unless --reveal).
+    #[command(
+        after_help = "Examples:\n  tresor list\n  tresor list 'myapp:*:DB_*' --reveal\n  tresor list :dev: --env"
+    )]
+    List {
+        /// Filters (OR); none lists everything.
+        filters: Vec<String>,
+        /// Filters given seeqret-style.
+        #[arg(short = 'f', long = "filter", value_name = "FILTER")]
+        filter_opts: Vec<String>,
+        /// Print as .env lines.
+        #[arg(long, conflicts_with = "json")]
+        env: bool,
+        /// Show values.
+        #[arg(long)]
+        reveal: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Change values.
+    #[command(subcommand)]
+    Edit(EditCommand),
+    /// Remove secrets or users (asks first; --yes to skip).
+    #[command(subcommand)]
+    Rm(RmCommand),
+    /// Write a .env file from a template (seeqret's env.template grammar).
+    #[command(
+        after_help = "Template lines:\n  # comment\n  @tresor>=0.1        (or @seeqret>=X.Y) version pin\n  myapp:dev:DB_*      every match under its own key\n  PGPASS=myapp:dev:DB_PASSWORD   one match, renamed\n  DEBUG=1             a constant"
+    )]
+    Env {
+        /// Template file.
+        #[arg(short, long, default_value = "env.template")]
+        template: PathBuf,
+        /// Output file (written 0600, atomically); '-' for stdout.
+        #[arg(short, long, default_value = ".env")]
+        out: PathBuf,
+    },
+    /// Import a .env file into APP:ENV in one transaction.
+    Importenv {
+        /// The .env file ('-' for stdin).
+        file: PathBuf,
+        #[arg(long, default_value = "*")]
+        app: String,
+        #[arg(long, default_value = "*")]
+        env: String,
+        /// Give existing keys a new version instead of failing.
+        #[arg(long)]
+        update: bool,
+        /// Show what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Run a command with secrets in its environment (no file written); its exit code is passed through.
+    #[command(
+        after_help = "Examples:\n  tresor run --filter myapp:dev: -- ./server --port 8080\n  tresor run --template env.template -- env"
+    )]
+    Run {
+        /// Secrets to pass (each under its KEY).
+        #[arg(short, long = "filter", value_name = "FILTER")]
+        filters: Vec<String>,
+        /// A template to render instead of (or besides) filters.
+        #[arg(short, long)]
+        template: Option<PathBuf>,
+        /// The command and its arguments.
+        #[arg(trailing_var_arg = true, required = true, num_args = 1.., value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Print this vault's public key, to give to teammates.
+    PublicKey {
+        /// Print the key in seeqret's format (for 'seeqret add user --pubkey').
+        #[arg(long)]
+        seeqret: bool,
+    },
+    /// Export secrets to a user: age-encrypted to them, signed by you.
+    #[command(after_help = "Examples:\n  tresor export --to bob -f 'myapp:dev:' -o bob.tresor")]
+    Export {
+        /// The recipient (a known user).
+        #[arg(long, value_name = "USER")]
+        to: Option<String>,
+        /// The recipient, seeqret-style.
+        #[arg(value_name = "USER", conflicts_with = "to")]
+        to_pos: Option<String>,
+        /// Filters (OR).
+        #[arg(short = 'f', long = "filter", required = true)]
+        filters: Vec<String>,
+        /// Output file (default stdout).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+    /// Load an export (tresor, or seeqret json-crypt / command lines) after checking its sender.
+    Load {
+        /// The file ('-' for stdin).
+        file: Option<PathBuf>,
+        /// The file, seeqret-style.
+        #[arg(short = 'f', long = "file", conflicts_with = "file")]
+        file_opt: Option<PathBuf>,
+        /// The expected sender.
+        #[arg(long, short = 'u', value_name = "USER")]
+        from: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Write an encrypted backup of the whole vault (secrets, history, users, audit).
+    Backup {
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// Replace the vault's content with a backup.
+    Restore {
+        file: PathBuf,
+        /// Restore into a folder without a vault, using the key file that made the backup.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// List the users known to this vault.
+    Users {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Show the vault's owner.
+    Owner {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Show who this vault acts as.
+    Whoami {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Show facts about the vault and the command tree.
+    Info {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Bring the vault's database schema up to date.
+    Upgrade,
+    /// List the export formats tresor writes and reads.
+    Serializers,
+    /// Show the versions of one secret.
+    History {
+        filter: String,
+        /// Show each version's value.
+        #[arg(long)]
+        reveal: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Make an old version current again (as a new version).
+    Rollback {
+        filter: String,
+        #[arg(long, value_name = "N")]
+        to: u32,
+    },
+    /// Show the audit log, or verify its hash chain.
+    Audit {
+        /// Verify the chain; exit 1 if it is broken.
+        #[arg(long)]
+        verify: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Import a seeqret vault folder (secrets and users).
+    ImportSeeqret {
+        dir: PathBuf,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Cache the unlocked vault key in the kernel keyring for a while.
+    #[command(after_help = "Examples:\n  tresor unlock --for 15m\n  tresor lock")]
+    Unlock {
+        /// How long (30s, 15m, 2h).
+        #[arg(long = "for", default_value = "15m", value_name = "DURATION")]
+        duration: String,
+    },
+    /// Forget the cached vault key at once.
+    Lock,
+    /// Kernel keyrings: set, get, invalidate, list, search.
+    #[command(subcommand)]
+    Keyring(tresor_keyring::cli::KeyringCommand),
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct JsonFlag {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AddCommand {
+    /// Add NAME -> VALUE (VALUE absent or '-': read from the terminal without echo, or stdin).
+    #[command(
+        after_help = "Examples:\n  tresor add key DB_PASSWORD --app myapp --env dev\n  printf %s \"$PW\" | tresor add key DB_PASSWORD - --app myapp --env dev --force"
+    )]
+    Key {
+        name: String,
+        value: Option<String>,
+        #[arg(long, default_value = "*")]
+        app: String,
+        #[arg(long, default_value = "*")]
+        env: String,
+        /// Replace an existing value (the old one stays in history).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Add a multi-line text read from stdin.
+    Text {
+        name: String,
+        #[arg(long, default_value = "*")]
+        app: String,
+        #[arg(long, default_value = "*")]
+        env: String,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Add every entry of a .env file.
+    File {
+        path: PathBuf,
+        #[arg(long, default_value = "*")]
+        app: String,
+        #[arg(long, default_value = "*")]
+        env: String,
+        /// Give existing keys a new version.
+        #[arg(long)]
+        update: bool,
+    },
+    /// Add a user from their public key ('tresor public-key' or seeqret's).
+    User {
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        #[arg(long)]
+        pubkey: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EditCommand {
+    /// Set the value of the secret FILTER names ('-' reads stdin).
+    Value {
+        filter: String,
+        value: Option<String>,
+        /// Allow the filter to match several secrets.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RmCommand {
+    /// Remove the secrets FILTER matches.
+    Key {
+        filter: String,
+        /// Do not ask.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Remove a user.
+    User {
+        name: String,
+        #[arg(long, short)]
+        yes: bool,
+    },
+}

@@ -1,0 +1,59 @@
+//! The `tresor` binary: parses arguments, calls a door, maps errors to messages and exit codes.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod input;
+mod output;
+mod vault_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match vault_cmd::dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => report(&e),
+    }
+}
+
+/// Prints `error: …` and an optional `hint: …`; returns the exit code for the error.
+fn report(e: &anyhow::Error) -> ExitCode {
+    // A closed pipe (e.g. `tresor list | head`) is not an error.
+    if e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    }) {
+        return ExitCode::SUCCESS;
+    }
+    let (code, hint) = classify(e);
+    let red = output::color_stderr();
+    if red {
+        eprintln!("\x1b[31merror:\x1b[0m {e:#}");
+    } else {
+        eprintln!("error: {e:#}");
+    }
+    if let Some(h) = hint {
+        eprintln!("hint: {h}");
+    }
+    ExitCode::from(code)
+}
+
+fn classify(e: &anyhow::Error) -> (u8, Option<String>) {
+    use tresor_vault::VaultError;
+    for c in e.chain() {
+        if let Some(v) = c.downcast_ref::<VaultError>() {
+            let code = match v {
+                VaultError::NotFound(_) => 1,
+                VaultError::Ambiguous { .. } => 3,
+                _ => 2,
+            };
+            return (code, v.hint());
+        }
+        if let Some(k) = c.downcast_ref::<tresor_keyring::KeyringError>() {
+            return (k.exit_code(), k.hint().map(|h| h.to_string()));
+        }
+    }
+    (2, None)
+}

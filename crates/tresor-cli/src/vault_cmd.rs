@@ -1,0 +1,841 @@
+//! The vault's commands.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::json;
+use tresor_crypto::{LocalKek, SecretBytes};
+use tresor_keyring::UnlockCache;
+use tresor_vault::filter::{Filter, FilterSet};
+use tresor_vault::template::Template;
+use tresor_vault::{InitOptions, SecretInfo, Vault, VaultError, default_dir};
+
+use crate::cli::{AddCommand, Cli, Command, EditCommand, RmCommand};
+use crate::{input, output};
+
+/// Largest .env / template / export file read (16 MiB).
+const MAX_FILE: u64 = 16 << 20;
+
+struct Ctx {
+    dir: PathBuf,
+    passphrase_file: Option<PathBuf>,
+}
+
+impl Ctx {
+    fn passphrase(&self, confirm: bool) -> Result<SecretBytes, VaultError> {
+        input::passphrase(
+            self.passphrase_file.as_deref(),
+            "Vault passphrase: ",
+            confirm,
+        )
+    }
+
+    /// The id of this vault in the unlock cache: a hash of its canonical folder.
+    fn vault_id(&self) -> Option<String> {
+        let canon = std::fs::canonicalize(&self.dir).ok()?;
+        let h = tresor_crypto::hash::sha256_parts(&[
+            b"tresor vault id",
+            canon.as_os_str().as_encoded_bytes(),
+        ]);
+        Some(tresor_crypto::hash::hex(&h[..12]))
+    }
+
+    fn open(&self) -> Result<Vault> {
+        for w in Vault::permission_warnings(&self.dir) {
+            eprintln!("warning: {w}");
+        }
+        if let Some(id) = self.vault_id() {
+            if let Some(k) = UnlockCache::load(&id) {
+                if let Ok(v) = Vault::open_with_key(&self.dir, LocalKek::from_bytes(*k)) {
+                    return Ok(v);
+                }
+            }
+        }
+        Ok(Vault::open(&self.dir, &mut || self.passphrase(false))?)
+    }
+}
+
+fn stdout() -> std::io::StdoutLock<'static> {
+    std::io::stdout().lock()
+}
+
+fn filters_of(items: &[String]) -> Result<FilterSet> {
+    Ok(FilterSet::new(items.iter().map(String::as_str))?)
+}
+
+fn secret_json(s: &SecretInfo, value: Option<&SecretBytes>) -> serde_json::Value {
+    let mut v = json!({
+        "app": s.app, "env": s.env, "key": s.key, "name": s.name, "type": s.kind,
+        "object_type": s.object_type, "state": s.state, "version": s.version, "updated": s.updated, "uid": s.uid,
+    });
+    if let Some(val) = value {
+        v["value"] = match val.as_str() {
+            Some(t) => json!(t),
+            None => {
+                json!({"base64": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, val.expose())})
+            }
+        };
+    }
+    v
+}
+
+/// Runs one command.
+pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let ctx = Ctx {
+        dir: cli.vault.clone().unwrap_or_else(default_dir),
+        passphrase_file: cli.passphrase_file.clone(),
+    };
+    let mut out = stdout();
+    match cli.command {
+        Command::Init {
+            dir,
+            user,
+            email,
+            passphrase,
+        } => {
+            let dir = dir.unwrap_or(ctx.dir.clone());
+            let pass = if passphrase {
+                Some(
+                    Ctx {
+                        dir: dir.clone(),
+                        ..ctx
+                    }
+                    .passphrase(true)?,
+                )
+            } else {
+                None
+            };
+            let v = Vault::init(
+                &dir,
+                InitOptions {
+                    user,
+                    email,
+                    passphrase: pass,
+                    kdf: None,
+                },
+            )?;
+            writeln!(
+                out,
+                "initialised vault at {} for {}",
+                dir.display(),
+                v.config().user
+            )?;
+            writeln!(
+                out,
+                "your public key (give it to teammates): {}",
+                v.owner()?.public_key()
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Add(a) => add(&ctx, a, &mut out),
+        Command::Get { filter, out: j } => {
+            let v = ctx.open()?;
+            if j.json {
+                let f = Filter::new(&filter)?;
+                let s = v.find_one(&f)?;
+                let val = v.value(&s)?;
+                output::json(&mut out, &secret_json(&s, Some(&val)))?;
+            } else {
+                let val = v.get(&filter)?;
+                out.write_all(val.expose())?;
+                if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                    writeln!(out)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List {
+            mut filters,
+            filter_opts,
+            env,
+            reveal,
+            out: j,
+        } => {
+            filters.extend(filter_opts);
+            let v = ctx.open()?;
+            let found = v.list(&filters_of(&filters)?)?;
+            let value = |s: &SecretInfo| -> Result<Option<SecretBytes>> {
+                Ok(if reveal { Some(v.value(s)?) } else { None })
+            };
+            if j.json {
+                let mut arr = Vec::with_capacity(found.len());
+                for s in &found {
+                    arr.push(secret_json(s, value(s)?.as_ref()));
+                }
+                output::json(&mut out, &serde_json::Value::Array(arr))?;
+            } else if env {
+                for s in &found {
+                    let val = value(s)?;
+                    let shown = match &val {
+                        Some(b) => {
+                            tresor_vault::dotenv::render_value(&String::from_utf8_lossy(b.expose()))
+                                .to_string()
+                        }
+                        None => output::MASK.to_owned(),
+                    };
+                    writeln!(out, "{}={shown}", s.key)?;
+                }
+            } else {
+                let mut rows = Vec::with_capacity(found.len());
+                for s in &found {
+                    let shown = match value(s)? {
+                        Some(b) => String::from_utf8_lossy(b.expose())
+                            .escape_debug()
+                            .to_string(),
+                        None => output::MASK.to_owned(),
+                    };
+                    rows.push(vec![
+                        s.app.clone(),
+                        s.env.clone(),
+                        s.key.clone(),
+                        shown,
+                        format!("v{}", s.version),
+                        s.kind.clone(),
+                    ]);
+                }
+                output::table(
+                    &mut out,
+                    &["APP", "ENV", "KEY", "VALUE", "VERSION", "TYPE"],
+                    &rows,
+                )?;
+            }
+            Ok(if found.is_empty() && !filters.is_empty() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Edit(EditCommand::Value { filter, value, all }) => {
+            let v = ctx.open()?;
+            let f = Filter::new(&filter)?;
+            let targets = if all {
+                let t = v.list(&FilterSet::from_iter([f]))?;
+                if t.is_empty() {
+                    return Err(VaultError::NotFound(filter).into());
+                }
+                t
+            } else {
+                vec![v.find_one(&f)?]
+            };
+            let val = input::value(value.as_deref(), "New value: ")?;
+            v.set_values(&targets, val.expose())?;
+            eprintln!("updated {} secret(s)", targets.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rm(RmCommand::Key { filter, yes }) => {
+            if filter.trim().is_empty() {
+                bail!(VaultError::Refused(
+                    "an empty filter would remove every secret; name what to remove".into()
+                ));
+            }
+            let v = ctx.open()?;
+            let targets = v.list(&filters_of(&[filter.clone()])?)?;
+            if targets.is_empty() {
+                return Err(VaultError::NotFound(filter).into());
+            }
+            let names: Vec<&str> = targets.iter().map(|s| s.name.as_str()).collect();
+            if !yes {
+                match input::confirm(&format!(
+                    "remove {} secret(s): {}?",
+                    targets.len(),
+                    names.join(", ")
+                )) {
+                    Some(true) => {}
+                    Some(false) => {
+                        eprintln!("nothing removed");
+                        return Ok(ExitCode::from(1));
+                    }
+                    None => bail!(VaultError::Refused(
+                        "no terminal to confirm on; pass --yes to remove without asking".into()
+                    )),
+                }
+            }
+            v.remove(&targets)?;
+            eprintln!("removed {} secret(s)", targets.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rm(RmCommand::User { name, yes }) => {
+            let v = ctx.open()?;
+            v.user(&name)?;
+            if !yes {
+                match input::confirm(&format!("remove user '{name}'?")) {
+                    Some(true) => {}
+                    Some(false) => {
+                        eprintln!("nothing removed");
+                        return Ok(ExitCode::from(1));
+                    }
+                    None => bail!(VaultError::Refused(
+                        "no terminal to confirm on; pass --yes".into()
+                    )),
+                }
+            }
+            v.remove_user(&name)?;
+            eprintln!("removed user '{name}'");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Env {
+            template,
+            out: path,
+        } => {
+            let v = ctx.open()?;
+            let pairs = render_template(&v, &template)?;
+            let text = tresor_vault::dotenv::render(
+                pairs.iter().map(|(n, val)| (n.as_str(), val.as_str())),
+            );
+            if path == Path::new("-") {
+                out.write_all(text.as_bytes())?;
+            } else {
+                tresor_store::fsutil::write_atomic(&path, text.as_bytes())?;
+                eprintln!("wrote {} variable(s) to {}", pairs.len(), path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Importenv {
+            file,
+            app,
+            env,
+            update,
+            dry_run,
+            out: j,
+        } => {
+            let v = ctx.open()?;
+            let text = input::text_file(&file, MAX_FILE)?;
+            let entries = tresor_vault::dotenv::parse(&text)?;
+            let pairs: Vec<(String, SecretBytes)> = entries
+                .into_iter()
+                .map(|e| (e.name.clone(), SecretBytes::from(e.into_value().as_str())))
+                .collect();
+            let r = v.import_pairs(&app, &env, &pairs, update, dry_run)?;
+            print_import(&mut out, &r, j.json, dry_run)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run {
+            filters,
+            template,
+            command,
+        } => {
+            let v = ctx.open()?;
+            let mut vars: Vec<(String, zeroize::Zeroizing<String>)> = Vec::new();
+            if !filters.is_empty() {
+                for s in v.list(&filters_of(&filters)?)? {
+                    let val = v.value(&s)?;
+                    let text = val.as_str().ok_or_else(|| anyhow!("secret '{}' is not UTF-8 text and cannot go in an environment variable", s.name))?;
+                    if vars.iter().any(|(k, _)| *k == s.key) {
+                        bail!(
+                            "two secrets would set {}: narrow the filters ({} and another)",
+                            s.key,
+                            s.name
+                        );
+                    }
+                    vars.push((s.key.clone(), zeroize::Zeroizing::new(text.to_owned())));
+                }
+            }
+            if let Some(t) = template {
+                for (k, val) in render_template(&v, &t)? {
+                    if vars.iter().any(|(n, _)| *n == k) {
+                        bail!("{k} is set twice (by a filter and by the template)");
+                    }
+                    vars.push((k, val));
+                }
+            }
+            if filters.is_empty() && vars.is_empty() && !Path::new("env.template").exists() {
+                eprintln!("warning: no --filter or --template given; running without secrets");
+            }
+            drop(v);
+            use std::os::unix::process::CommandExt as _;
+            let mut cmd = std::process::Command::new(&command[0]);
+            cmd.args(&command[1..]);
+            for (k, val) in &vars {
+                cmd.env(k, val.as_str());
+            }
+            let err = cmd.exec();
+            Err(anyhow!("cannot run '{}': {err}", command[0]))
+        }
+        Command::PublicKey { seeqret } => {
+            let v = ctx.open()?;
+            if seeqret {
+                writeln!(out, "{}", v.seeqret_public_key()?)?;
+            } else {
+                writeln!(out, "{}", v.owner()?.public_key())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export {
+            to,
+            to_pos,
+            filters,
+            out: path,
+        } => {
+            let to = to
+                .or(to_pos)
+                .ok_or_else(|| anyhow!("say who the export is for: --to USER"))?;
+            let v = ctx.open()?;
+            let (text, n) = v.export(&to, &filters_of(&filters)?)?;
+            match path {
+                Some(p) => {
+                    tresor_store::fsutil::write_atomic(&p, text.as_bytes())?;
+                    eprintln!("exported {n} secret(s) for {to} to {}", p.display());
+                }
+                None => out.write_all(text.as_bytes())?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Load {
+            file,
+            file_opt,
+            from,
+            out: j,
+        } => {
+            let path = file
+                .or(file_opt)
+                .ok_or_else(|| anyhow!("name the file to load ('-' for stdin)"))?;
+            let v = ctx.open()?;
+            let text = input::text_file(&path, MAX_FILE)?;
+            let r = v.load(&text, from.as_deref())?;
+            print_import(&mut out, &r, j.json, false)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { out: path } => {
+            let v = ctx.open()?;
+            let bar = spinner("backing up");
+            let r = v.backup(&path)?;
+            bar.finish_and_clear();
+            eprintln!(
+                "backed up {} objects, {} versions, {} audit entries to {}",
+                r.objects,
+                r.versions,
+                r.audit,
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore {
+            file,
+            key_file,
+            yes,
+        } => {
+            let bar = spinner("restoring");
+            let r = if let Some(k) = key_file {
+                Vault::restore_new(&ctx.dir, &k, &file, &mut || ctx.passphrase(false))?
+            } else {
+                let v = ctx.open()?;
+                if !yes && v.store().count()? > 0 {
+                    match input::confirm("replace everything in this vault with the backup?") {
+                        Some(true) => {}
+                        Some(false) => return Ok(ExitCode::from(1)),
+                        None => bail!(VaultError::Refused("the vault is not empty and there is no terminal to confirm on; pass --yes".into())),
+                    }
+                }
+                v.restore(&file)?
+            };
+            bar.finish_and_clear();
+            eprintln!(
+                "restored {} objects, {} versions, {} audit entries",
+                r.objects, r.versions, r.audit
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Users { out: j } => {
+            let v = ctx.open()?;
+            print_users(&mut out, &v.users()?, j.json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Owner { out: j } => {
+            let v = ctx.open()?;
+            print_users(&mut out, &[v.owner()?], j.json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Whoami { out: j } => {
+            let v = ctx.open()?;
+            let c = v.config();
+            if j.json {
+                output::json(
+                    &mut out,
+                    &json!({"user": c.user, "email": c.email, "vault": v.dir()}),
+                )?;
+            } else {
+                writeln!(out, "{} <{}>", c.user, c.email)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Info { out: j } => {
+            let v = ctx.open()?;
+            let store = v.store();
+            let secrets = v.list(&FilterSet::empty())?.len();
+            let info = json!({
+                "vault": v.dir(), "user": v.config().user, "email": v.config().email,
+                "objects": store.count()?, "secrets": secrets, "users": v.users()?.len(),
+                "schema_version": tresor_store::SCHEMA_VERSION, "passphrase": Vault::needs_passphrase(v.dir()),
+                "backend": store.backend().kind(), "tresor": env!("CARGO_PKG_VERSION"),
+            });
+            if j.json {
+                output::json(&mut out, &info)?;
+            } else {
+                if let Some(m) = info.as_object() {
+                    for (k, val) in m {
+                        writeln!(
+                            out,
+                            "{k:<15} {}",
+                            val.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| val.to_string())
+                        )?;
+                    }
+                }
+                writeln!(out, "\ncommands:")?;
+                let cmd = <Cli as clap::CommandFactory>::command();
+                print_tree(&mut out, &cmd, 1)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Upgrade => {
+            let v = ctx.open()?;
+            writeln!(
+                out,
+                "vault schema is at version {} (current)",
+                tresor_store::SCHEMA_VERSION
+            )?;
+            drop(v);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serializers => {
+            let rows = vec![
+                vec![
+                    "tresor-export/1".into(),
+                    "write+read".into(),
+                    "age (X25519) to the recipient, Ed25519-signed by the sender".into(),
+                ],
+                vec![
+                    "json-crypt".into(),
+                    "read".into(),
+                    "seeqret's JSON export (NaCl box per value)".into(),
+                ],
+                vec![
+                    "command".into(),
+                    "read".into(),
+                    "seeqret's one-line 'seeqret load -scommand' form".into(),
+                ],
+                vec![
+                    "backup/1".into(),
+                    "write+read".into(),
+                    "whole vault, sealed under the vault key".into(),
+                ],
+            ];
+            output::table(&mut out, &["NAME", "DIRECTION", "FORMAT"], &rows)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::History {
+            filter,
+            reveal,
+            out: j,
+        } => {
+            let v = ctx.open()?;
+            let s = v.find_one(&Filter::new(&filter)?)?;
+            let hist = v.history(&s)?;
+            if j.json {
+                let mut arr = Vec::new();
+                for h in &hist {
+                    let mut e = json!({"version": h.version, "created": h.created, "created_by": h.created_by, "destroyed": h.destroyed, "current": h.version == s.version});
+                    if reveal && !h.destroyed {
+                        e["value"] =
+                            json!(String::from_utf8_lossy(v.value_at(&s, h.version)?.expose()));
+                    }
+                    arr.push(e);
+                }
+                output::json(&mut out, &json!({"name": s.name, "versions": arr}))?;
+            } else {
+                let mut rows = Vec::new();
+                for h in &hist {
+                    let val = if reveal && !h.destroyed {
+                        String::from_utf8_lossy(v.value_at(&s, h.version)?.expose())
+                            .escape_debug()
+                            .to_string()
+                    } else {
+                        output::MASK.into()
+                    };
+                    let cur = if h.version == s.version { "*" } else { "" };
+                    rows.push(vec![
+                        format!("v{}{cur}", h.version),
+                        output::date(h.created),
+                        h.created_by.clone(),
+                        val,
+                    ]);
+                }
+                writeln!(out, "{}", s.name)?;
+                output::table(
+                    &mut out,
+                    &["VERSION", "CREATED (UTC)", "BY", "VALUE"],
+                    &rows,
+                )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rollback { filter, to } => {
+            let v = ctx.open()?;
+            let s = v.find_one(&Filter::new(&filter)?)?;
+            let n = v.rollback(&s, to)?;
+            eprintln!("{}: v{n} now holds the value of v{to}", s.name);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { verify, out: j } => {
+            let v = ctx.open()?;
+            if verify {
+                let r = v.store().verify_audit()?;
+                if j.json {
+                    output::json(
+                        &mut out,
+                        &json!({"entries": r.entries, "ok": r.first_bad.is_none(), "first_bad": r.first_bad}),
+                    )?;
+                }
+                return Ok(match r.first_bad {
+                    None => {
+                        if !j.json {
+                            writeln!(out, "audit chain intact: {} entries verified", r.entries)?;
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Some(seq) => {
+                        eprintln!(
+                            "audit chain BROKEN at entry {seq}: an entry was edited, removed or reordered"
+                        );
+                        ExitCode::from(1)
+                    }
+                });
+            }
+            let entries = v.store().audit(0, usize::MAX >> 1)?;
+            if j.json {
+                output::json(&mut out, &serde_json::to_value(&entries)?)?;
+            } else {
+                let rows: Vec<Vec<String>> = entries
+                    .iter()
+                    .map(|e| {
+                        vec![
+                            e.seq.to_string(),
+                            output::date(e.ts),
+                            e.actor.clone(),
+                            e.action.clone(),
+                            e.detail.clone(),
+                        ]
+                    })
+                    .collect();
+                output::table(
+                    &mut out,
+                    &["SEQ", "WHEN (UTC)", "WHO", "WHAT", "DETAIL"],
+                    &rows,
+                )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ImportSeeqret { dir, out: j } => {
+            let v = ctx.open()?;
+            let bar = spinner("importing");
+            let (r, users) = v.import_seeqret(&dir)?;
+            bar.finish_and_clear();
+            print_import(&mut out, &r, j.json, false)?;
+            eprintln!("imported {users} user(s)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Unlock { duration } => {
+            let ttl: Duration = tresor_keyring::cli::parse_timeout(&duration)?;
+            let kek = Vault::read_key(&ctx.dir, &mut || ctx.passphrase(false))?;
+            // Prove the key opens this vault before caching it.
+            let v = Vault::open_with_key(&ctx.dir, LocalKek::from_bytes(*kek.expose()))?;
+            drop(v);
+            let id = ctx
+                .vault_id()
+                .ok_or_else(|| anyhow!("cannot resolve the vault folder"))?;
+            UnlockCache::store(&id, kek.expose(), ttl)?;
+            eprintln!(
+                "vault unlocked for {duration} (kernel user keyring, possessor-only); 'tresor lock' forgets it"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lock => {
+            if let Some(id) = ctx.vault_id() {
+                UnlockCache::clear(&id)?;
+            }
+            eprintln!("vault locked");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keyring(k) => Ok(tresor_keyring::cli::run(k, false)?),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "tresor", &mut out);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn add(ctx: &Ctx, a: AddCommand, out: &mut dyn Write) -> Result<ExitCode> {
+    match a {
+        AddCommand::Key {
+            name,
+            value,
+            app,
+            env,
+            force,
+        } => {
+            tresor_vault::filter::validate_full_name(&app, &env, &name)?;
+            let v = ctx.open()?;
+            let val = input::value(value.as_deref(), &format!("Value for {app}:{env}:{name}: "))?;
+            let ver = v.add(&app, &env, &name, val.expose(), "str", force)?;
+            eprintln!("stored {app}:{env}:{name} (v{ver})");
+        }
+        AddCommand::Text {
+            name,
+            app,
+            env,
+            force,
+        } => {
+            tresor_vault::filter::validate_full_name(&app, &env, &name)?;
+            let v = ctx.open()?;
+            let val = input::stdin_all()?;
+            let ver = v.add(&app, &env, &name, val.expose(), "text", force)?;
+            eprintln!(
+                "stored {app}:{env}:{name} (v{ver}, {} bytes)",
+                val.expose().len()
+            );
+        }
+        AddCommand::File {
+            path,
+            app,
+            env,
+            update,
+        } => {
+            let v = ctx.open()?;
+            let text = input::text_file(&path, MAX_FILE)?;
+            let entries = tresor_vault::dotenv::parse(&text)?;
+            let pairs: Vec<(String, SecretBytes)> = entries
+                .into_iter()
+                .map(|e| (e.name.clone(), SecretBytes::from(e.into_value().as_str())))
+                .collect();
+            let r = v.import_pairs(&app, &env, &pairs, update, false)?;
+            print_import(out, &r, false, false)?;
+        }
+        AddCommand::User {
+            username,
+            email,
+            pubkey,
+        } => {
+            let v = ctx.open()?;
+            let u = v.add_user(&username, &email, &pubkey)?;
+            eprintln!("added user '{}'", u.username);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_template(v: &Vault, path: &Path) -> Result<Vec<(String, zeroize::Zeroizing<String>)>> {
+    let text = input::text_file(path, MAX_FILE).with_context(|| {
+        format!(
+            "cannot read template (create '{}' or pass --template)",
+            path.display()
+        )
+    })?;
+    let t = Template::parse(&text).map_err(VaultError::from)?;
+    t.check_pins(env!("CARGO_PKG_VERSION"))
+        .map_err(VaultError::from)?;
+    let pairs = t.try_render(
+        |f: &Filter| -> Result<Vec<(String, zeroize::Zeroizing<String>)>, anyhow::Error> {
+            let mut out = Vec::new();
+            for s in v.list(&FilterSet::from_iter([f.clone()]))? {
+                let val = v.value(&s)?;
+                let text = val
+                    .as_str()
+                    .ok_or_else(|| anyhow!("secret '{}' is not UTF-8 text", s.name))?;
+                out.push((s.key.clone(), zeroize::Zeroizing::new(text.to_owned())));
+            }
+            Ok(out)
+        },
+    )?;
+    Ok(pairs)
+}
+
+fn print_import(
+    out: &mut dyn Write,
+    r: &tresor_vault::ImportReport,
+    json: bool,
+    dry_run: bool,
+) -> Result<()> {
+    if json {
+        output::json(
+            out,
+            &json!({"added": r.added, "updated": r.updated, "unchanged": r.unchanged, "dry_run": dry_run}),
+        )?;
+    } else {
+        let verb = if dry_run { "would add" } else { "added" };
+        for n in &r.added {
+            writeln!(out, "{verb} {n}")?;
+        }
+        for n in &r.updated {
+            writeln!(
+                out,
+                "{} {n}",
+                if dry_run { "would update" } else { "updated" }
+            )?;
+        }
+        eprintln!(
+            "{} added, {} updated, {} unchanged{}",
+            r.added.len(),
+            r.updated.len(),
+            r.unchanged.len(),
+            if dry_run {
+                " (dry run: nothing written)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
+}
+
+fn print_users(
+    out: &mut dyn Write,
+    users: &[tresor_vault::identity::User],
+    json: bool,
+) -> Result<()> {
+    if json {
+        output::json(out, &serde_json::to_value(users)?)?;
+    } else {
+        let rows: Vec<Vec<String>> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                vec![
+                    (i + 1).to_string(),
+                    u.username.clone(),
+                    u.email.clone(),
+                    u.public_key(),
+                ]
+            })
+            .collect();
+        output::table(out, &["#", "USERNAME", "EMAIL", "PUBLIC KEY"], &rows)?;
+    }
+    Ok(())
+}
+
+fn print_tree(out: &mut dyn Write, cmd: &clap::Command, depth: usize) -> Result<()> {
+    for sc in cmd.get_subcommands() {
+        let about = sc.get_about().map(|a| a.to_string()).unwrap_or_default();
+        let name = format!("{}{}", "    ".repeat(depth - 1), sc.get_name());
+        writeln!(out, "    {name:<28} {about}")?;
+        if depth < 2 {
+            print_tree(out, sc, depth + 1)?;
+        }
+    }
+    Ok(())
+}
+
+fn spinner(msg: &'static str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_message(msg);
+        bar.enable_steady_tick(Duration::from_millis(100));
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar
+}
