@@ -161,6 +161,28 @@ fn payload_sizes() {
 }
 
 #[test]
+fn cached_get_follows_updates_and_invalidation() {
+    let kr = Keyring::open(Ring::Thread).unwrap();
+    let name = uniq("cached");
+    let id = kr.set(&name, b"one", Create::Always).unwrap();
+    assert_eq!(&kr.get_cached(&name).unwrap()[..], b"one");
+    // Updated in place by someone else: same serial, new payload.
+    linux_keyutils::Key::from_id(linux_keyutils::KeySerialId::new(id))
+        .update(b"two")
+        .unwrap();
+    assert_eq!(&kr.get_cached(&name).unwrap()[..], b"two");
+    // Invalidated by someone else: the cached serial fails, lookup again.
+    linux_keyutils::Key::from_id(linux_keyutils::KeySerialId::new(id))
+        .invalidate()
+        .unwrap();
+    assert!(kr.get_cached(&name).unwrap_err().is_not_found());
+    kr.set(&name, b"three", Create::Always).unwrap();
+    assert_eq!(&kr.get_cached(&name).unwrap()[..], b"three");
+    kr.invalidate(&name).unwrap();
+    assert!(kr.get_cached(&name).unwrap_err().is_not_found());
+}
+
+#[test]
 fn revoked_key() {
     let kr = Keyring::open(Ring::Thread).unwrap();
     let name = uniq("revoked");
