@@ -1,0 +1,273 @@
+//! Key types and the cryptography each one does.
+
+use std::fmt;
+use std::str::FromStr;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::hmac;
+use aws_lc_rs::signature::{self, Ed25519KeyPair, KeyPair as _};
+use chacha20poly1305::aead::AeadInPlace;
+use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
+use tresor_crypto::SecretBytes;
+
+use crate::error::KeysError;
+use crate::value::KeyValue;
+
+/// Bytes of an AEAD tag.
+pub(crate) const TAG_LEN: usize = 16;
+
+/// What a key is and does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum KeyType {
+    /// AES-256-GCM (aws-lc-rs), random 96-bit nonces: encrypt, decrypt, rewrap.
+    #[value(name = "aes256-gcm")]
+    #[serde(rename = "aes256-gcm")]
+    Aes256Gcm,
+    /// ChaCha20-Poly1305 (RustCrypto), random 96-bit nonces: encrypt, decrypt, rewrap.
+    #[value(name = "chacha20-poly1305")]
+    #[serde(rename = "chacha20-poly1305")]
+    ChaCha20Poly1305,
+    /// HMAC-SHA-256: sign, verify.
+    #[value(name = "hmac-sha256")]
+    #[serde(rename = "hmac-sha256")]
+    HmacSha256,
+    /// Ed25519 (the material is the 32-byte seed): sign, verify.
+    #[value(name = "ed25519")]
+    Ed25519,
+    /// A defined key whose value comes from its source; encrypts with AES-256-GCM when it is a
+    /// 32-byte symmetric key, otherwise it is only handed out.
+    #[value(skip)]
+    External,
+}
+
+impl KeyType {
+    /// The canonical name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Aes256Gcm => "aes256-gcm",
+            KeyType::ChaCha20Poly1305 => "chacha20-poly1305",
+            KeyType::HmacSha256 => "hmac-sha256",
+            KeyType::Ed25519 => "ed25519",
+            KeyType::External => "external",
+        }
+    }
+
+    /// Returns true if and only if keys of this type encrypt and decrypt.
+    pub fn is_aead(self) -> bool {
+        matches!(self, KeyType::Aes256Gcm | KeyType::ChaCha20Poly1305 | KeyType::External)
+    }
+
+    /// Returns true if and only if keys of this type sign and verify.
+    pub fn is_signing(self) -> bool {
+        matches!(self, KeyType::HmacSha256 | KeyType::Ed25519)
+    }
+
+    /// The store object type that holds keys of this type.
+    pub(crate) fn object_type(self) -> tresor_store::ObjectType {
+        match self {
+            KeyType::Ed25519 => tresor_store::ObjectType::PrivateKey,
+            KeyType::External => tresor_store::ObjectType::SecretData,
+            _ => tresor_store::ObjectType::SymmetricKey,
+        }
+    }
+
+    /// Fresh random material for a generated key.
+    pub(crate) fn generate(self) -> Result<KeyValue, KeysError> {
+        let mut k = vec![0u8; 32];
+        tresor_crypto::random_fill(&mut k)?;
+        Ok(KeyValue::symmetric(k))
+    }
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for KeyType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [KeyType::Aes256Gcm, KeyType::ChaCha20Poly1305, KeyType::HmacSha256, KeyType::Ed25519, KeyType::External]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("unknown key type '{s}'"))
+    }
+}
+
+/// The prepared cryptographic object of one key version.
+pub(crate) enum Engine {
+    Aes(LessSafeKey),
+    ChaCha(Box<ChaCha20Poly1305>),
+    Hmac(hmac::Key),
+    Ed25519(Box<Ed25519KeyPair>),
+    /// Material that is only handed out (pairs, odd lengths).
+    Raw,
+}
+
+impl Engine {
+    pub(crate) fn new(t: KeyType, v: &KeyValue) -> Engine {
+        let k = v.encrypt_key().expose();
+        match (t, v.is_symmetric(), k.len()) {
+            (KeyType::Aes256Gcm | KeyType::External, true, 32) => match UnboundKey::new(&AES_256_GCM, k) {
+                Ok(u) => Engine::Aes(LessSafeKey::new(u)),
+                Err(_) => Engine::Raw,
+            },
+            (KeyType::ChaCha20Poly1305, true, 32) => match ChaCha20Poly1305::new_from_slice(k) {
+                Ok(c) => Engine::ChaCha(Box::new(c)),
+                Err(_) => Engine::Raw,
+            },
+            (KeyType::HmacSha256, true, _) => Engine::Hmac(hmac::Key::new(hmac::HMAC_SHA256, k)),
+            (KeyType::Ed25519, true, 32) => match Ed25519KeyPair::from_seed_unchecked(k) {
+                Ok(p) => Engine::Ed25519(Box::new(p)),
+                Err(_) => Engine::Raw,
+            },
+            _ => Engine::Raw,
+        }
+    }
+
+    pub(crate) fn is_aead(&self) -> bool {
+        matches!(self, Engine::Aes(_) | Engine::ChaCha(_))
+    }
+
+    /// Appends `nonce || ciphertext || tag` of `pt` to `out`, authenticating `aad_head || aad`.
+    /// `aad_head` is `out[..head_len]` (the ciphertext header).
+    pub(crate) fn seal_into(&self, out: &mut Vec<u8>, head_len: usize, aad: &[u8], pt: &[u8]) -> Result<(), KeysError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        tresor_crypto::random_fill(&mut nonce)?;
+        out.reserve(NONCE_LEN + pt.len() + TAG_LEN);
+        out.extend_from_slice(&nonce);
+        let start = out.len();
+        out.extend_from_slice(pt);
+        let (head, body) = out.split_at_mut(start);
+        let joined;
+        let full_aad: &[u8] = if aad.is_empty() {
+            &head[..head_len]
+        } else {
+            joined = [&head[..head_len], aad].concat();
+            &joined
+        };
+        let tag: [u8; TAG_LEN] = match self {
+            Engine::Aes(k) => {
+                let t = k
+                    .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(full_aad), body)
+                    .map_err(|_| KeysError::Decrypt)?;
+                t.as_ref().try_into().map_err(|_| KeysError::Decrypt)?
+            }
+            Engine::ChaCha(c) => {
+                let t = c.encrypt_in_place_detached(&nonce.into(), full_aad, body).map_err(|_| KeysError::Decrypt)?;
+                t.into()
+            }
+            _ => return Err(KeysError::Decrypt),
+        };
+        out.extend_from_slice(&tag);
+        Ok(())
+    }
+
+    /// Opens `nonce || ciphertext || tag`, authenticating `head || aad`.
+    pub(crate) fn open(&self, head: &[u8], aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, KeysError> {
+        if sealed.len() < NONCE_LEN + TAG_LEN {
+            return Err(KeysError::Malformed { what: "ciphertext", why: "too short" });
+        }
+        let (nonce, rest) = sealed.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| KeysError::Decrypt)?;
+        let joined;
+        let full_aad: &[u8] = if aad.is_empty() {
+            head
+        } else {
+            joined = [head, aad].concat();
+            &joined
+        };
+        let mut buf = SecretBytes::new(rest.to_vec());
+        match self {
+            Engine::Aes(k) => {
+                let n = k
+                    .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(full_aad), buf.expose_mut())
+                    .map_err(|_| KeysError::Decrypt)?
+                    .len();
+                buf.expose_mut().truncate(n);
+            }
+            Engine::ChaCha(c) => {
+                let b = buf.expose_mut();
+                let split = b.len() - TAG_LEN;
+                let tag: [u8; TAG_LEN] = b[split..].try_into().map_err(|_| KeysError::Decrypt)?;
+                b.truncate(split);
+                c.decrypt_in_place_detached(&nonce.into(), full_aad, b, &tag.into()).map_err(|_| KeysError::Decrypt)?;
+            }
+            _ => return Err(KeysError::Decrypt),
+        }
+        Ok(buf)
+    }
+
+    /// Signs `msg` (HMAC tag or Ed25519 signature); `None` if this key does not sign.
+    pub(crate) fn sign(&self, msg: &[u8]) -> Option<Vec<u8>> {
+        match self {
+            Engine::Hmac(k) => Some(hmac::sign(k, msg).as_ref().to_vec()),
+            Engine::Ed25519(k) => Some(k.sign(msg).as_ref().to_vec()),
+            _ => None,
+        }
+    }
+
+    /// Returns true if and only if `sig` is a valid signature of `msg`; `None` if this key
+    /// does not sign.
+    pub(crate) fn verify(&self, msg: &[u8], sig: &[u8]) -> Option<bool> {
+        match self {
+            Engine::Hmac(k) => Some(hmac::verify(k, msg, sig).is_ok()),
+            Engine::Ed25519(k) => {
+                let pk = signature::UnparsedPublicKey::new(&signature::ED25519, k.public_key().as_ref());
+                Some(pk.verify(msg, sig).is_ok())
+            }
+            _ => None,
+        }
+    }
+
+    /// The public key of an Ed25519 key.
+    pub(crate) fn public_key(&self) -> Option<Vec<u8>> {
+        match self {
+            Engine::Ed25519(k) => Some(k.public_key().as_ref().to_vec()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aead_engines_round_trip_and_reject_tamper() {
+        for t in [KeyType::Aes256Gcm, KeyType::ChaCha20Poly1305] {
+            let v = t.generate().unwrap();
+            let e = Engine::new(t, &v);
+            assert!(e.is_aead());
+            let mut out = b"HEAD".to_vec();
+            e.seal_into(&mut out, 4, b"ad", b"hello").unwrap();
+            assert_eq!(e.open(b"HEAD", b"ad", &out[4..]).unwrap().expose(), b"hello");
+            assert!(matches!(e.open(b"HEAx", b"ad", &out[4..]), Err(KeysError::Decrypt)));
+            assert!(matches!(e.open(b"HEAD", b"", &out[4..]), Err(KeysError::Decrypt)));
+            for i in 4..out.len() {
+                let mut t = out.clone();
+                t[i] ^= 1;
+                assert!(e.open(b"HEAD", b"ad", &t[4..]).is_err());
+            }
+            assert!(e.open(b"HEAD", b"ad", &out[4..10]).is_err());
+        }
+    }
+
+    #[test]
+    fn signing_engines() {
+        for t in [KeyType::HmacSha256, KeyType::Ed25519] {
+            let e = Engine::new(t, &t.generate().unwrap());
+            let s = e.sign(b"msg").unwrap();
+            assert_eq!(e.verify(b"msg", &s), Some(true));
+            assert_eq!(e.verify(b"msh", &s), Some(false));
+            assert!(e.seal_into(&mut Vec::new(), 0, b"", b"x").is_err());
+        }
+        assert!(Engine::new(KeyType::Ed25519, &KeyType::Ed25519.generate().unwrap()).public_key().is_some_and(|p| p.len() == 32));
+        assert!(matches!(Engine::new(KeyType::External, &KeyValue::pair("a", "b")), Engine::Raw));
+        assert_eq!("aes256-gcm".parse::<KeyType>(), Ok(KeyType::Aes256Gcm));
+        assert!("rsa".parse::<KeyType>().is_err());
+    }
+}

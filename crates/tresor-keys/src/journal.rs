@@ -1,0 +1,255 @@
+//! The rotation journal: which callbacks of which rotation are still to run, kept in the key's
+//! store object so a crash never loses track of them.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use serde_json::json;
+use tresor_store::{Attributes, Query, AttrCond, StoreError};
+
+use crate::definition::{ChangeReport, ErrorStrategy, KeyChange};
+use crate::error::{BoxError, CallbackFailure, KeysError, Result};
+use crate::manager::{A_JOURNAL, A_PENDING, Entry, KeyManager, OBJECT_PREFIX, lk, rd};
+use crate::value::KeyValue;
+
+/// Where one callback of one rotation stands (keys-management's `CallbackStatus`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallbackStatus {
+    /// Not run yet (or interrupted).
+    Pending,
+    /// Ran and succeeded.
+    Succeeded,
+    /// Ran and failed; run again by [`KeyManager::resume`].
+    Failed,
+}
+
+/// One callback's line in a journal entry.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JournalCallback {
+    /// The callback's registered name.
+    pub name: String,
+    /// Where it stands.
+    pub status: CallbackStatus,
+    /// The last error message, if it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One rotation whose callbacks have not all succeeded.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JournalEntry {
+    /// Random id.
+    pub id: String,
+    /// The primary version before.
+    pub from: Option<u32>,
+    /// The new primary version.
+    pub to: u32,
+    /// When the rotation was recorded (Unix seconds).
+    pub created: i64,
+    /// The callbacks registered at that time.
+    pub callbacks: Vec<JournalCallback>,
+}
+
+impl JournalEntry {
+    pub(crate) fn new(id: String, from: Option<u32>, to: u32, names: &[String]) -> Self {
+        JournalEntry {
+            id,
+            from,
+            to,
+            created: tresor_store::now(),
+            callbacks: names
+                .iter()
+                .map(|n| JournalCallback { name: n.clone(), status: CallbackStatus::Pending, error: None })
+                .collect(),
+        }
+    }
+
+    /// Returns true if and only if every callback succeeded.
+    pub fn is_done(&self) -> bool {
+        self.callbacks.iter().all(|c| c.status == CallbackStatus::Succeeded)
+    }
+}
+
+pub(crate) fn new_id() -> Result<String> {
+    let mut b = [0u8; 8];
+    tresor_crypto::random_fill(&mut b)?;
+    Ok(tresor_crypto::hash::hex(&b))
+}
+
+/// Writes the journal attributes (removing them when nothing is pending).
+pub(crate) fn store_journal(attrs: &mut Attributes, j: &[JournalEntry]) {
+    let open: Vec<&JournalEntry> = j.iter().filter(|e| !e.is_done()).collect();
+    if open.is_empty() {
+        attrs.remove(A_JOURNAL);
+        attrs.remove(A_PENDING);
+    } else {
+        attrs.insert(A_JOURNAL.into(), serde_json::to_value(&open).unwrap_or_default());
+        let n: usize = open.iter().map(|e| e.callbacks.iter().filter(|c| c.status != CallbackStatus::Succeeded).count()).sum();
+        attrs.insert(A_PENDING.into(), json!(n));
+    }
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> BoxError {
+    let msg = p
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("callback panicked: {msg}").into()
+}
+
+impl KeyManager {
+    /// Runs `names` (those still registered) for one change, marking each in the journal.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run_callbacks(
+        &self,
+        e: &Arc<Entry>,
+        jid: Option<&str>,
+        from: Option<u32>,
+        to: u32,
+        old: Option<&KeyValue>,
+        new: &KeyValue,
+        names: &[String],
+        resumed: bool,
+    ) -> Result<ChangeReport> {
+        let cbs: Vec<_> = {
+            let map = rd(&self.callbacks);
+            let list = map.get(&e.name);
+            names.iter().filter_map(|n| list.and_then(|l| l.iter().find(|(m, _)| m == n)).cloned()).collect()
+        };
+        let strategy = e.strategy();
+        let mut report = ChangeReport { key: e.name.clone(), old_version: from, new_version: to, ..Default::default() };
+        let mut failures = Vec::new();
+        for (i, (cb_name, cb)) in cbs.iter().enumerate() {
+            let change = KeyChange { manager: self, name: &e.name, old_version: from, new_version: to, old, new, resumed };
+            let res = catch_unwind(AssertUnwindSafe(|| cb(&change))).unwrap_or_else(|p| Err(panic_message(p)));
+            match res {
+                Ok(()) => {
+                    self.journal_mark(e, jid, cb_name, CallbackStatus::Succeeded, None)?;
+                    report.succeeded.push(cb_name.clone());
+                }
+                Err(err) => {
+                    self.journal_mark(e, jid, cb_name, CallbackStatus::Failed, Some(err.to_string()))?;
+                    let rest = || cbs[i + 1..].iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+                    match strategy {
+                        ErrorStrategy::Halt => {
+                            report.failed.push(cb_name.clone());
+                            report.not_run = rest();
+                            report.halted = true;
+                            return Ok(report);
+                        }
+                        ErrorStrategy::Skip => report.failed.push(cb_name.clone()),
+                        ErrorStrategy::SkipAndRaise => failures.push(CallbackFailure { callback: cb_name.clone(), error: err }),
+                        ErrorStrategy::RaiseImmediately => {
+                            return Err(KeysError::Callback { key: e.name.clone(), callback: cb_name.clone(), source: err });
+                        }
+                    }
+                }
+            }
+        }
+        if !failures.is_empty() {
+            return Err(KeysError::Callbacks { key: e.name.clone(), failures });
+        }
+        Ok(report)
+    }
+
+    fn journal_mark(&self, e: &Entry, jid: Option<&str>, cb: &str, status: CallbackStatus, error: Option<String>) -> Result<()> {
+        let Some(jid) = jid else { return Ok(()) };
+        let _w = lk(&e.write);
+        let Some(uid) = e.snap().uid.clone() else { return Ok(()) };
+        let meta = self.store.write(|tx| {
+            tx.update(&uid, &format!("key callback '{cb}' {status:?}"), |m| {
+                let mut j: Vec<JournalEntry> =
+                    m.attributes.get(A_JOURNAL).and_then(|j| serde_json::from_value(j.clone()).ok()).unwrap_or_default();
+                for entry in j.iter_mut().filter(|x| x.id == jid) {
+                    for c in entry.callbacks.iter_mut().filter(|c| c.name == cb) {
+                        c.status = status;
+                        c.error = error.clone();
+                    }
+                }
+                store_journal(&mut m.attributes, &j);
+                Ok(())
+            })
+        })?;
+        let mut s = (*e.snap()).clone();
+        s.journal = meta.attributes.get(A_JOURNAL).and_then(|j| serde_json::from_value(j.clone()).ok()).unwrap_or_default();
+        e.set_snap(s);
+        Ok(())
+    }
+
+    /// Rotations of `name` whose callbacks have not all succeeded.
+    ///
+    /// # Errors
+    /// [`KeysError::Undefined`].
+    pub fn pending(&self, name: &str) -> Result<Vec<JournalEntry>> {
+        let e = self.entry(name)?;
+        Ok(e.snap().journal.clone())
+    }
+
+    /// Re-runs every journaled callback that is pending or failed and is registered now, for
+    /// every key with unfinished rotations in the store (call it after defining keys and
+    /// registering callbacks, e.g. after a crash). One result per journal entry.
+    ///
+    /// # Errors
+    /// On a store error while finding the journals.
+    pub fn resume(&self) -> Result<Vec<Result<ChangeReport>>> {
+        let q = Query { attrs: vec![AttrCond::Exists(A_PENDING.into())], ..Query::default() };
+        let mut out = Vec::new();
+        for meta in self.store.locate(&q)? {
+            let Some(name) = meta.name().and_then(|n| n.strip_prefix(OBJECT_PREFIX)) else { continue };
+            let e = match self.entry(name) {
+                Ok(e) => e,
+                Err(err) => {
+                    out.push(Err(err));
+                    continue;
+                }
+            };
+            self.reload(&e)?;
+            for j in e.snap().journal.clone() {
+                out.push(self.resume_entry(&e, &j));
+            }
+        }
+        Ok(out)
+    }
+
+    fn resume_entry(&self, e: &Arc<Entry>, j: &JournalEntry) -> Result<ChangeReport> {
+        let registered = self.callbacks(&e.name);
+        let names: Vec<String> = j
+            .callbacks
+            .iter()
+            .filter(|c| c.status != CallbackStatus::Succeeded && registered.contains(&c.name))
+            .map(|c| c.name.clone())
+            .collect();
+        let new = self.version_material(e, j.to)?.value.clone();
+        let old = match j.from {
+            Some(f) => Some(self.version_material(e, f)?.value.clone()),
+            None => None,
+        };
+        self.run_callbacks(e, Some(&j.id), j.from, j.to, old.as_ref(), &new, &names, true)
+    }
+
+    /// Drops a key's unfinished journal entries without running them (an operator's
+    /// decision: the data they would have re-encrypted is handled otherwise).
+    ///
+    /// # Errors
+    /// [`KeysError::Undefined`], store errors.
+    pub fn discard_pending(&self, name: &str) -> Result<usize> {
+        let e = self.entry(name)?;
+        let _w = lk(&e.write);
+        let Some(uid) = e.snap().uid.clone() else { return Ok(0) };
+        let n = self.store.write(|tx| {
+            let mut n = 0;
+            tx.update(&uid, "discard pending key callbacks", |m| {
+                n = m.attributes.get(A_JOURNAL).and_then(|j| j.as_array()).map_or(0, Vec::len);
+                m.attributes.remove(A_JOURNAL);
+                m.attributes.remove(A_PENDING);
+                Ok::<(), StoreError>(())
+            })?;
+            Ok(n)
+        })?;
+        drop(_w);
+        self.reload(&e)?;
+        Ok(n)
+    }
+}
