@@ -34,9 +34,31 @@ fn render_single_quotes_when_safe() {
 #[test]
 fn render_double_quotes_otherwise() {
     assert_eq!(&*render_value("it's"), "\"it's\"");
-    assert_eq!(&*render_value("a\\b"), "\"a\\\\b\"");
+    assert_eq!(&*render_value("a\\\\b"), "\"a\\\\\\\\b\"");
+    assert_eq!(&*render_value("end\\"), "\"end\\\\\"");
     assert_eq!(&*render_value("l1\nl2\r\n"), "\"l1\\nl2\\r\\n\"");
     assert_eq!(&*render_value("'\"$"), "\"'\\\"$\"");
+}
+
+#[test]
+fn render_single_quotes_lone_backslash_and_newline() {
+    assert_eq!(&*render_value("a\\b"), "'a\\b'");
+    assert_eq!(&*render_value("l1\nl2 $X"), "'l1\nl2 $X'");
+}
+
+#[test]
+fn hazards_tell_parsers_apart() {
+    assert!(hazards("plain $HOME \"q\" a\\b\nx").is_none());
+    assert_eq!(
+        hazards("${X}"),
+        Hazards {
+            python_interpolation: true,
+            node: false
+        }
+    );
+    assert!(hazards("it's $HOME").node);
+    assert!(hazards("it's \"q\"").node);
+    assert!(!hazards("it's\r\nfine").node);
 }
 
 #[test]
@@ -183,6 +205,11 @@ fn python_dotenv_reads_what_we_write() {
         "ünïcødé ✓",
         "trailing space ",
         " leading",
+        "lone \\ backslash",
+        "pair \\\\ of them",
+        "ends in \\",
+        "raw\nnewline $X",
+        "cr\ronly",
     ];
     let named: Vec<(String, &str)> = values
         .iter()
@@ -217,4 +244,75 @@ fn python_dotenv_reads_what_we_write() {
         );
     }
     assert_eq!(got.len(), named.len());
+}
+
+/// Checks the rendering against node's dotenv and dotenvx, when
+/// `TRESOR_NODE_DOTENV_DIR` names a folder whose `node_modules` has
+/// `dotenv` and `@dotenvx/dotenvx`: every value they should read back
+/// exactly (no [`Hazards::node`]) must come back unchanged.
+#[test]
+fn node_dotenv_reads_what_we_write() {
+    let Some(dir) = std::env::var_os("TRESOR_NODE_DOTENV_DIR") else {
+        eprintln!(
+            "skipped: set TRESOR_NODE_DOTENV_DIR to a folder with node_modules/{{dotenv,@dotenvx/dotenvx}}"
+        );
+        return;
+    };
+    let values = [
+        "plain",
+        "",
+        "with space",
+        "a $HOME and $X and ${Y}",
+        "hash # not comment",
+        "#start",
+        "\"double\"",
+        "lone \\ backslash",
+        "raw\nnewline $X",
+        "it's\nfine",
+        "cr\r\nlines",
+        "ünïcødé ✓",
+        "trailing space ",
+        // These need double quotes and carry \\, \" or $: node-hazardous.
+        "it's $HOME",
+        "pair \\\\ of them",
+    ];
+    let named: Vec<(String, &str)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (format!("K{i}"), *v))
+        .collect();
+    let text = render(named.iter().map(|(a, b)| (a, b)));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join(".env");
+    std::fs::write(&path, text.as_bytes()).expect("write .env");
+    let script = "const fs=require('fs'); const src=fs.readFileSync(process.argv[1],'utf8');\
+                  console.log(JSON.stringify({dotenv: require('dotenv').parse(src),\
+                  dotenvx: require('@dotenvx/dotenvx').parse(src, {processEnv: {HOME: '/h', X: 'x'}})}));";
+    let out = std::process::Command::new("node")
+        .current_dir(&dir)
+        .args(["-e", script])
+        .arg(&path)
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json from node");
+    let mut hazardous = 0;
+    for (name, value) in &named {
+        if hazards(value).node {
+            hazardous += 1;
+            continue;
+        }
+        for parser in ["dotenv", "dotenvx"] {
+            assert_eq!(
+                got[parser][name].as_str(),
+                Some(*value),
+                "{parser}: value of {name}"
+            );
+        }
+    }
+    assert_eq!(hazardous, 2);
 }
