@@ -47,12 +47,11 @@ impl Ctx {
         for w in Vault::permission_warnings(&self.dir) {
             eprintln!("warning: {w}");
         }
-        if let Some(id) = self.vault_id() {
-            if let Some(k) = UnlockCache::load(&id) {
-                if let Ok(v) = Vault::open_with_key(&self.dir, LocalKek::from_bytes(*k)) {
-                    return Ok(v);
-                }
-            }
+        if let Some(id) = self.vault_id()
+            && let Some(k) = UnlockCache::load(&id)
+            && let Ok(v) = Vault::open_with_key(&self.dir, LocalKek::from_bytes(*k))
+        {
+            return Ok(v);
         }
         Ok(Vault::open(&self.dir, &mut || self.passphrase(false))?)
     }
@@ -232,7 +231,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 ));
             }
             let v = ctx.open()?;
-            let targets = v.list(&filters_of(&[filter.clone()])?)?;
+            let targets = v.list(&filters_of(std::slice::from_ref(&filter))?)?;
             if targets.is_empty() {
                 return Err(VaultError::NotFound(filter).into());
             }

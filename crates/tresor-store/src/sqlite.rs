@@ -111,7 +111,7 @@ impl SqliteBackend {
     /// # Errors
     /// On a database error.
     pub fn schema_version(&self) -> Result<u32> {
-        self.with(|c| read_version(c))
+        self.with(read_version)
     }
 
     fn corrupt(&self, e: rusqlite::Error) -> StoreError {
@@ -140,10 +140,10 @@ impl SqliteBackend {
     }
 
     fn release(&self, c: Connection) {
-        if let Ok(mut p) = self.pool.lock() {
-            if p.len() < 8 {
-                p.push(c);
-            }
+        if let Ok(mut p) = self.pool.lock()
+            && p.len() < 8
+        {
+            p.push(c);
         }
     }
 
@@ -193,13 +193,13 @@ fn read_version(c: &Connection) -> rusqlite::Result<u32> {
 
 fn map_err(path: &Path, e: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode;
-    if let rusqlite::Error::SqliteFailure(f, msg) = &e {
-        if matches!(f.code, ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) {
-            return StoreError::Corrupt {
-                path: path.display().to_string(),
-                why: msg.clone().unwrap_or_else(|| f.to_string()),
-            };
-        }
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e
+        && matches!(f.code, ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+    {
+        return StoreError::Corrupt {
+            path: path.display().to_string(),
+            why: msg.clone().unwrap_or_else(|| f.to_string()),
+        };
     }
     StoreError::Sqlite(e)
 }
@@ -287,10 +287,10 @@ fn put_object(
             )?
             .execute(params![meta.uid, meta.object_type.as_str(), meta.state.as_str(), meta.owner,
                 meta.name(), names, attrs, meta.current_version, meta.created, meta.updated, meta.rev as i64]);
-            if let Err(rusqlite::Error::SqliteFailure(f, _)) = &r {
-                if f.code == rusqlite::ErrorCode::ConstraintViolation {
-                    return Err(StoreError::Conflict(meta.uid.clone()));
-                }
+            if let Err(rusqlite::Error::SqliteFailure(f, _)) = &r
+                && f.code == rusqlite::ErrorCode::ConstraintViolation
+            {
+                return Err(StoreError::Conflict(meta.uid.clone()));
             }
             r?;
         }
@@ -314,10 +314,10 @@ fn put_object(
         let r = tx
             .prepare_cached("INSERT INTO names (name, uid) VALUES (?1, ?2)")?
             .execute([n, &meta.uid]);
-        if let Err(rusqlite::Error::SqliteFailure(f, _)) = &r {
-            if f.code == rusqlite::ErrorCode::ConstraintViolation {
-                return Err(StoreError::NameTaken(n.clone()));
-            }
+        if let Err(rusqlite::Error::SqliteFailure(f, _)) = &r
+            && f.code == rusqlite::ErrorCode::ConstraintViolation
+        {
+            return Err(StoreError::NameTaken(n.clone()));
         }
         r?;
     }

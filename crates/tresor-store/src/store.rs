@@ -366,10 +366,10 @@ impl Txn<'_> {
     /// On a backend error.
     pub fn get_by_name(&self, name: &str) -> Result<Option<ObjectMeta>> {
         for t in self.touched.values() {
-            if let Some(m) = &t.meta {
-                if m.names.iter().any(|n| n == name) {
-                    return Ok(Some(m.clone()));
-                }
+            if let Some(m) = &t.meta
+                && m.names.iter().any(|n| n == name)
+            {
+                return Ok(Some(m.clone()));
             }
         }
         match self.store.backend.get_by_name(name)? {
@@ -392,10 +392,11 @@ impl Txn<'_> {
             version
         };
         for w in self.writes.iter().rev() {
-            if let Write::PutVersion(v) = w {
-                if v.uid == uid && v.version == version {
-                    return self.store.open_version(&meta, v);
-                }
+            if let Write::PutVersion(v) = w
+                && v.uid == uid
+                && v.version == version
+            {
+                return self.store.open_version(&meta, v);
             }
         }
         self.store.material(&meta, version)

@@ -411,11 +411,10 @@ impl Vault {
                 .ok_or_else(|| rej(format!("missing '{k}'")))
         };
         let (sender, to) = (field("from")?, field("to")?);
-        if let Some(f) = expect_from {
-            if f != sender {
+        if let Some(f) = expect_from
+            && f != sender {
                 return Err(rej(format!("it is from '{sender}', not '{f}'")));
             }
-        }
         let me = self.config().user.clone();
         if to != me {
             return Err(rej(format!(

@@ -162,11 +162,10 @@ pub fn vault_view(m: &ObjectMeta) -> Option<(String, String, String)> {
         return None;
     }
     let parts: Vec<&str> = name.split(':').collect();
-    if let [a, e, k] = parts.as_slice() {
-        if validate_full_name(a, e, k).is_ok() {
+    if let [a, e, k] = parts.as_slice()
+        && validate_full_name(a, e, k).is_ok() {
             return Some(((*a).into(), (*e).into(), (*k).into()));
         }
-    }
     // Objects made over KMIP without a vault name: app "kmip", env = their type.
     Some((
         "kmip".into(),
@@ -281,15 +280,14 @@ impl Vault {
             (dir.join(KEY_FILE), 0o600),
             (dir.join(DB_FILE), 0o600),
         ] {
-            if let Some(m) = fsutil::mode(&p) {
-                if m & 0o077 != 0 {
+            if let Some(m) = fsutil::mode(&p)
+                && m & 0o077 != 0 {
                     w.push(format!(
                         "'{}' has mode {m:04o}, readable by others; run 'chmod {want:o} {}'",
                         p.display(),
                         p.display()
                     ));
                 }
-            }
         }
         w
     }
@@ -377,11 +375,10 @@ impl Vault {
     }
 
     fn invalidate(&self) {
-        if let Some(c) = &self.cache {
-            if let Ok(mut c) = c.lock() {
+        if let Some(c) = &self.cache
+            && let Ok(mut c) = c.lock() {
                 c.clear();
             }
-        }
     }
 
     /// The value of the one secret `filter` names (`APP:ENV:KEY` is an index lookup).
@@ -389,11 +386,10 @@ impl Vault {
     /// # Errors
     /// [`VaultError::NotFound`], [`VaultError::Ambiguous`], a filter error.
     pub fn get(&self, filter: &str) -> Result<SecretBytes> {
-        if let Some(c) = &self.cache {
-            if let Some(v) = c.lock().ok().and_then(|c| c.get(filter).cloned()) {
+        if let Some(c) = &self.cache
+            && let Some(v) = c.lock().ok().and_then(|c| c.get(filter).cloned()) {
                 return Ok(v);
             }
-        }
         let f = Filter::new(filter)?;
         let value = if f.is_exact() {
             match self.store.read_by_name(filter)? {
@@ -404,11 +400,10 @@ impl Vault {
             let one = self.find_one(&f)?;
             self.value(&one)?
         };
-        if let Some(c) = &self.cache {
-            if let Ok(mut c) = c.lock() {
+        if let Some(c) = &self.cache
+            && let Ok(mut c) = c.lock() {
                 c.insert(filter.to_owned(), value.clone());
             }
-        }
         Ok(value)
     }
 
@@ -707,11 +702,10 @@ fn query_for(f: &Filter) -> Query {
                 attr.into(),
                 lits.iter().map(|s| (*s).to_owned()).collect(),
             ));
-        } else if let Some(p) = part.prefixes() {
-            if p.len() == 1 && !p[0].is_empty() {
+        } else if let Some(p) = part.prefixes()
+            && p.len() == 1 && !p[0].is_empty() {
                 q.attrs.push(AttrCond::Prefix(attr.into(), p[0].to_owned()));
             }
-        }
     };
     cond("key", f.key(), lit.key);
     cond("app", f.app(), lit.app);

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs every tresor test, installing what the tests need first:
+#   - Debian packages: keyutils (keyctl, kernel keyring interop), sqlite3 (audit tamper tests)
+#   - Python peers in target/peers/ (seeqret, PyKMIP, ...), via tests/peers/setup.sh
+# Reuses whatever is already installed. Works as root (CI) or with sudo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+apt_install() {
+    local missing=()
+    for spec in "$@"; do
+        local cmd=${spec%%:*} pkg=${spec##*:}
+        command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    ((${#missing[@]})) || return 0
+    step "installing Debian packages: ${missing[*]}"
+    local sudo=()
+    [ "$(id -u)" = 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+apt_install keyctl:keyutils sqlite3:sqlite3
+
+step "Python peers (target/peers)"
+bash tests/peers/setup.sh
+# shellcheck disable=SC1091
+source "$ROOT/target/peers/env.sh"
+
+step "cargo test --workspace"
+cargo test --workspace --locked 2>&1 | tee target/test-output.log | grep -E '^(test result|running|error|warning: unused)|FAILED|panicked' || true
+status=${PIPESTATUS[0]}
+
+# One closing line for CI, summed over every test binary.
+passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' target/test-output.log | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '; [0-9]+ failed' target/test-output.log | awk '{s+=$2} END {print s+0}')
+ignored=$(grep -Eo '; [0-9]+ ignored' target/test-output.log | awk '{s+=$2} END {print s+0}')
+if [ "$status" != 0 ]; then
+    echo
+    echo "cargo test failed (exit $status); the failures:"
+    grep -E -A30 '^failures:$' target/test-output.log | head -200 || true
+    grep -E '^error' target/test-output.log | head -50 || true
+fi
+echo
+echo "tests: $passed passed, $failed failed, $ignored skipped"
+exit "$status"
