@@ -255,8 +255,19 @@ pub enum Command {
     /// Kernel keyrings: set, get, invalidate, list, search.
     #[command(subcommand)]
     Keyring(tresor_keyring::cli::KeyringCommand),
+    /// Versioned keys: create, rotate, encrypt, decrypt, rewrap, trim (transit-style).
+    Key(KeyArgs),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Args, Debug)]
+pub struct KeyArgs {
+    /// Print JSON (for `show`).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub cmd: tresor_keys::cli::KeyCommand,
 }
 
 #[derive(Args, Debug, Clone, Copy)]

@@ -659,6 +659,10 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             eprintln!("vault locked");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Key(k) => {
+            let v = ctx.open()?;
+            Ok(tresor_keys::cli::run(k.cmd, v.store(), k.json)?)
+        }
         Command::Keyring(k) => Ok(tresor_keyring::cli::run(k, false)?),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
