@@ -629,10 +629,11 @@ impl KeyManager {
         new: KeyValue,
         explicit: bool,
     ) -> Result<crate::ChangeReport> {
-        let names = self.callbacks(&e.name);
-        let (from, to, jid, old_value) = {
+        let (from, to, jid, old_value, names) = {
             let _w = lk(&e.write);
             let s = e.snap();
+            // A key's first value (read from its source) is no change: no callbacks.
+            let names = if !explicit && s.primary == 0 { Vec::new() } else { self.callbacks(&e.name) };
             let fp = self.fingerprint(&new);
             let primary_is_new = s.versions.get(&s.primary).is_some_and(|v| v.fp == Some(fp));
             if primary_is_new && !explicit {
@@ -647,13 +648,13 @@ impl KeyManager {
                 None => old.clone(),
             };
             if primary_is_new {
-                (prev, s.primary, None, old_value)
+                (prev, s.primary, None, old_value, names)
             } else if !e.versioned() {
-                (None, 0, None, old_value)
+                (None, 0, None, old_value, names)
             } else if e.persisted() {
                 let (from, to, jid) = self.persist_version(e, &s, old.as_ref(), &new, &names)?;
                 self.reload(e)?;
-                (from, to, jid, old_value)
+                (from, to, jid, old_value, names)
             } else {
                 let mut n = (*s).clone();
                 let now = tresor_store::now();
@@ -669,7 +670,7 @@ impl KeyManager {
                 n.versions.insert(v, self.mem_version(n.key_type, &new, now));
                 n.primary = v;
                 e.set_snap(n);
-                (from, v, None, old_value)
+                (from, v, None, old_value, names)
             }
         };
         self.run_callbacks(e, jid.as_deref(), from, to, old_value.as_ref(), &new, &names, false)
