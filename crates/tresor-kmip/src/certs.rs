@@ -129,7 +129,7 @@ fn leaf(
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, cn);
     p.distinguished_name = dn;
-    p.is_ca = IsCa::ExplicitNoCa;
+    p.is_ca = IsCa::NoCa;
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![eku];
     p.use_authority_key_identifier_extension = true;

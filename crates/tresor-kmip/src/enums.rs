@@ -39,7 +39,7 @@ impl EnumDef {
 
     /// Parses a mask written as space- or `|`-separated names (`"Encrypt Decrypt"`).
     pub fn parse_mask(&self, text: &str) -> Option<u32> {
-        text.split(|c: char| c == ' ' || c == '|')
+        text.split([' ', '|'])
             .filter(|s| !s.is_empty())
             .try_fold(0u32, |acc, part| {
                 let bit = match part.strip_prefix("0x") {
