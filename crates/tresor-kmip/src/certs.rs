@@ -242,6 +242,24 @@ mod tests {
         );
     }
 
+    /// PyKMIP (python `cryptography`) rejects a leaf that encodes the DER default `CA:FALSE`,
+    /// so leaves must carry no Basic Constraints extension (OID 2.5.29.19) at all.
+    #[test]
+    fn leaves_have_no_basic_constraints() {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let dir = tempfile::tempdir().unwrap();
+        let f = init(dir.path()).unwrap();
+        let oid = [0x06, 0x03, 0x55, 0x1D, 0x13];
+        let has = |p: &Path| {
+            let der = CertificateDer::from_pem_file(p).unwrap();
+            der.windows(oid.len()).any(|w| w == oid)
+        };
+        assert!(has(&f.ca_cert));
+        assert!(!has(&f.server_cert));
+        assert!(!has(&f.client_cert));
+    }
+
     #[test]
     fn client_names_are_checked() {
         let dir = tempfile::tempdir().unwrap();
