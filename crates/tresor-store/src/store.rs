@@ -207,8 +207,15 @@ impl Store {
 
     /// Starts a transaction: writes are buffered and applied atomically by [`Txn::commit`].
     pub fn begin(&self) -> Txn<'_> {
+        self.begin_as(&self.actor)
+    }
+
+    /// Starts a transaction acting as `actor` (a server acts for each client identity): new
+    /// objects are owned by `actor` and audit entries name it.
+    pub fn begin_as(&self, actor: &str) -> Txn<'_> {
         Txn {
             store: self,
+            actor: actor.to_owned(),
             touched: HashMap::new(),
             order: Vec::new(),
             writes: Vec::new(),
@@ -221,10 +228,18 @@ impl Store {
     ///
     /// # Errors
     /// Whatever `f` returns, or the commit's error.
-    pub fn write<T>(&self, mut f: impl FnMut(&mut Txn<'_>) -> Result<T>) -> Result<T> {
+    pub fn write<T>(&self, f: impl FnMut(&mut Txn<'_>) -> Result<T>) -> Result<T> {
+        self.write_as(&self.actor, f)
+    }
+
+    /// As [`Store::write`], acting as `actor`.
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or the commit's error.
+    pub fn write_as<T>(&self, actor: &str, mut f: impl FnMut(&mut Txn<'_>) -> Result<T>) -> Result<T> {
         let mut attempt = 0;
         loop {
-            let mut tx = self.begin();
+            let mut tx = self.begin_as(actor);
             let out = f(&mut tx)?;
             match tx.commit() {
                 Ok(()) => return Ok(out),
@@ -330,6 +345,7 @@ fn zeroize_arr(k: &mut [u8; 32]) {
 /// [`Txn::commit`], and then all of it or none.
 pub struct Txn<'s> {
     store: &'s Store,
+    actor: String,
     /// uid → (current metadata, revision when first read; None when created here, Some(None) when deleted)
     touched: HashMap<String, Touched>,
     order: Vec<String>,
@@ -347,6 +363,11 @@ impl Txn<'_> {
     /// The store this transaction writes to.
     pub fn store(&self) -> &Store {
         self.store
+    }
+
+    /// The identity this transaction acts as.
+    pub fn actor(&self) -> &str {
+        &self.actor
     }
 
     /// One object by uid, including this transaction's changes.
@@ -404,7 +425,7 @@ impl Txn<'_> {
 
     fn note(&mut self, action: &str, uid: Option<&str>, detail: String) {
         self.audit.push(AuditDraft {
-            actor: self.store.actor.clone(),
+            actor: self.actor.clone(),
             action: action.to_owned(),
             uid: uid.map(str::to_owned),
             detail,
@@ -465,7 +486,7 @@ impl Txn<'_> {
             uid: uid.clone(),
             object_type: new.object_type,
             state: new.state,
-            owner: new.owner.unwrap_or_else(|| self.store.actor.clone()),
+            owner: new.owner.unwrap_or_else(|| self.actor.clone()),
             names: new.names,
             attributes: new.attributes,
             current_version: 0,
@@ -492,7 +513,7 @@ impl Txn<'_> {
                 uid: uid.clone(),
                 version: 1,
                 created: t,
-                created_by: self.store.actor.clone(),
+                created_by: self.actor.clone(),
                 sealed: Some(sealed),
             }));
             self.stage(meta);
@@ -518,7 +539,7 @@ impl Txn<'_> {
             uid: uid.to_owned(),
             version,
             created: now(),
-            created_by: self.store.actor.clone(),
+            created_by: self.actor.clone(),
             sealed: Some(sealed),
         }));
         meta.current_version = version;
