@@ -253,12 +253,20 @@ pub enum Command {
     /// Forget the cached vault key at once.
     Lock,
     /// Kernel keyrings: set, get, invalidate, list, search.
-    #[command(subcommand)]
-    Keyring(tresor_keyring::cli::KeyringCommand),
+    Keyring(KeyringArgs),
     /// Versioned keys: create, rotate, encrypt, decrypt, rewrap, trim (transit-style).
     Key(KeyArgs),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Args, Debug)]
+pub struct KeyringArgs {
+    /// Print JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub cmd: tresor_keyring::cli::KeyringCommand,
 }
 
 #[derive(Args, Debug)]

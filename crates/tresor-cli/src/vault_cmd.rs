@@ -663,7 +663,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             let v = ctx.open()?;
             Ok(tresor_keys::cli::run(k.cmd, v.store(), k.json)?)
         }
-        Command::Keyring(k) => Ok(tresor_keyring::cli::run(k, false)?),
+        Command::Keyring(k) => Ok(tresor_keyring::cli::run(k.cmd, k.json)?),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "tresor", &mut out);
