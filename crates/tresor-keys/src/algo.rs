@@ -166,8 +166,17 @@ impl Engine {
         Ok(())
     }
 
-    /// Opens `nonce || ciphertext || tag`, authenticating `head || aad`.
+    /// Opens `nonce || ciphertext || tag`, authenticating `head || aad`, into a zeroizing
+    /// buffer.
     pub(crate) fn open(&self, head: &[u8], aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, KeysError> {
+        let mut buf = SecretBytes::new(Vec::with_capacity(sealed.len()));
+        self.open_into(head, aad, sealed, buf.expose_mut())?;
+        Ok(buf)
+    }
+
+    /// Opens `nonce || ciphertext || tag`, appending the plaintext to `out` (unchanged on
+    /// error).
+    pub(crate) fn open_into(&self, head: &[u8], aad: &[u8], sealed: &[u8], out: &mut Vec<u8>) -> Result<(), KeysError> {
         if sealed.len() < NONCE_LEN + TAG_LEN {
             return Err(KeysError::Malformed { what: "ciphertext", why: "too short" });
         }
@@ -180,25 +189,35 @@ impl Engine {
             joined = [head, aad].concat();
             &joined
         };
-        let mut buf = SecretBytes::new(rest.to_vec());
-        match self {
+        let start = out.len();
+        let res = match self {
             Engine::Aes(k) => {
-                let n = k
-                    .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(full_aad), buf.expose_mut())
-                    .map_err(|_| KeysError::Decrypt)?
-                    .len();
-                buf.expose_mut().truncate(n);
+                out.extend_from_slice(rest);
+                k.open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(full_aad), &mut out[start..])
+                    .map(|p| p.len())
+                    .map_err(|_| KeysError::Decrypt)
             }
             Engine::ChaCha(c) => {
-                let b = buf.expose_mut();
-                let split = b.len() - TAG_LEN;
-                let tag: [u8; TAG_LEN] = b[split..].try_into().map_err(|_| KeysError::Decrypt)?;
-                b.truncate(split);
-                c.decrypt_in_place_detached(&nonce.into(), full_aad, b, &tag.into()).map_err(|_| KeysError::Decrypt)?;
+                let split = rest.len() - TAG_LEN;
+                let tag: [u8; TAG_LEN] = rest[split..].try_into().map_err(|_| KeysError::Decrypt)?;
+                out.extend_from_slice(&rest[..split]);
+                c.decrypt_in_place_detached(&nonce.into(), full_aad, &mut out[start..], &tag.into())
+                    .map(|_| split)
+                    .map_err(|_| KeysError::Decrypt)
             }
-            _ => return Err(KeysError::Decrypt),
+            _ => Err(KeysError::Decrypt),
+        };
+        match res {
+            Ok(n) => {
+                out.truncate(start + n);
+                Ok(())
+            }
+            Err(e) => {
+                zeroize::Zeroize::zeroize(&mut out[start..]);
+                out.truncate(start);
+                Err(e)
+            }
         }
-        Ok(buf)
     }
 
     /// Signs `msg` (HMAC tag or Ed25519 signature); `None` if this key does not sign.

@@ -246,6 +246,29 @@ impl KeyManager {
         m.engine.open(&ciphertext[..head_len], aad, &ciphertext[head_len..])
     }
 
+    /// As [`KeyManager::decrypt_bytes`], appending the plaintext to `out` instead of returning
+    /// a zeroizing buffer (for callers that manage their own buffers; `out` is unchanged on
+    /// error).
+    ///
+    /// # Errors
+    /// As [`KeyManager::decrypt_bytes`].
+    pub fn decrypt_bytes_into(&self, ciphertext: &[u8], aad: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let (h, head_len) = parse_binary(ciphertext)?;
+        {
+            let map = rd(&self.entries);
+            if let Some(e) = map.get(h.name).filter(|e| e.def.is_none()) {
+                let s = rd(&e.snap);
+                if h.version >= s.min_dec {
+                    if let Some(m) = s.versions.get(&h.version).and_then(|v| v.mat.as_ref()) {
+                        return m.engine.open_into(&ciphertext[..head_len], aad, &ciphertext[head_len..], out);
+                    }
+                }
+            }
+        }
+        let m = self.decrypt_material(h.name, h.version)?;
+        m.engine.open_into(&ciphertext[..head_len], aad, &ciphertext[head_len..], out)
+    }
+
     fn decrypt_material(&self, name: &str, version: u32) -> Result<Arc<Material>> {
         let e = self.entry(name)?;
         if version == 0 && !e.versioned() {

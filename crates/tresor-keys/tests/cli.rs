@@ -1,5 +1,6 @@
 //! The `tresor key` subcommand, driven through `tresor_keys::cli::run_with_io`.
 
+#[path = "support/util.rs"]
 mod util;
 
 use clap::Parser;

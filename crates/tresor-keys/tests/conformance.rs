@@ -1,5 +1,6 @@
 //! keys-management's documented behaviour, as tresor-keys keeps it (minus its bugs).
 
+#[path = "support/util.rs"]
 mod util;
 
 use std::error::Error as _;

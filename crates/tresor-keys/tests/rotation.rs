@@ -1,5 +1,6 @@
 //! Versions, rotation, min decryption version, rewrap, trim, signing, the journal, threads.
 
+#[path = "support/util.rs"]
 mod util;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -234,4 +235,16 @@ fn concurrent_gets_during_rotation_stay_consistent() {
     });
     assert_eq!(km.show("hot").unwrap().primary_version, 16);
     assert_eq!(km.show("def").unwrap().primary_version, 16);
+}
+
+#[test]
+fn decrypt_into_caller_buffer() {
+    let (_d, km) = manager();
+    km.create("i", KeyType::Aes256Gcm).unwrap();
+    let ct = km.encrypt_bytes("i", b"abc", b"x").unwrap();
+    let mut out = b"prefix:".to_vec();
+    km.decrypt_bytes_into(&ct, b"x", &mut out).unwrap();
+    assert_eq!(out, b"prefix:abc");
+    assert!(km.decrypt_bytes_into(&ct, b"y", &mut out).is_err());
+    assert_eq!(out, b"prefix:abc", "unchanged on error");
 }

@@ -24,14 +24,18 @@ pub fn manager() -> (tempfile::TempDir, Arc<KeyManager>) {
 /// A source whose value can be changed and whose calls are counted.
 #[derive(Clone)]
 pub struct Counted {
+    /// The value the source returns.
     pub value: Arc<Mutex<KeyValue>>,
+    /// How often the source was called.
     pub calls: Arc<AtomicUsize>,
 }
 
 impl Counted {
+    /// A source returning `v`.
     pub fn new(v: KeyValue) -> Self {
         Counted { value: Arc::new(Mutex::new(v)), calls: Arc::new(AtomicUsize::new(0)) }
     }
+    /// The key source.
     pub fn source(&self) -> KeySource {
         let c = self.clone();
         KeySource::from_fn(move || {
@@ -39,9 +43,11 @@ impl Counted {
             Ok(c.value.lock().expect("lock").clone())
         })
     }
+    /// Changes the value.
     pub fn set(&self, v: KeyValue) {
         *self.value.lock().expect("lock") = v;
     }
+    /// Calls so far.
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
     }
