@@ -17,7 +17,9 @@ use crate::value::KeyValue;
 pub(crate) const TAG_LEN: usize = 16;
 
 /// What a key is and does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum KeyType {
@@ -56,7 +58,10 @@ impl KeyType {
 
     /// Returns true if and only if keys of this type encrypt and decrypt.
     pub fn is_aead(self) -> bool {
-        matches!(self, KeyType::Aes256Gcm | KeyType::ChaCha20Poly1305 | KeyType::External)
+        matches!(
+            self,
+            KeyType::Aes256Gcm | KeyType::ChaCha20Poly1305 | KeyType::External
+        )
     }
 
     /// Returns true if and only if keys of this type sign and verify.
@@ -90,10 +95,16 @@ impl fmt::Display for KeyType {
 impl FromStr for KeyType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        [KeyType::Aes256Gcm, KeyType::ChaCha20Poly1305, KeyType::HmacSha256, KeyType::Ed25519, KeyType::External]
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| format!("unknown key type '{s}'"))
+        [
+            KeyType::Aes256Gcm,
+            KeyType::ChaCha20Poly1305,
+            KeyType::HmacSha256,
+            KeyType::Ed25519,
+            KeyType::External,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+        .ok_or_else(|| format!("unknown key type '{s}'"))
     }
 }
 
@@ -101,7 +112,7 @@ impl FromStr for KeyType {
 pub(crate) enum Engine {
     Aes(LessSafeKey),
     ChaCha(Box<ChaCha20Poly1305>),
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
     Ed25519(Box<Ed25519KeyPair>),
     /// Material that is only handed out (pairs, odd lengths).
     Raw,
@@ -111,15 +122,19 @@ impl Engine {
     pub(crate) fn new(t: KeyType, v: &KeyValue) -> Engine {
         let k = v.encrypt_key().expose();
         match (t, v.is_symmetric(), k.len()) {
-            (KeyType::Aes256Gcm | KeyType::External, true, 32) => match UnboundKey::new(&AES_256_GCM, k) {
-                Ok(u) => Engine::Aes(LessSafeKey::new(u)),
-                Err(_) => Engine::Raw,
-            },
+            (KeyType::Aes256Gcm | KeyType::External, true, 32) => {
+                match UnboundKey::new(&AES_256_GCM, k) {
+                    Ok(u) => Engine::Aes(LessSafeKey::new(u)),
+                    Err(_) => Engine::Raw,
+                }
+            }
             (KeyType::ChaCha20Poly1305, true, 32) => match ChaCha20Poly1305::new_from_slice(k) {
                 Ok(c) => Engine::ChaCha(Box::new(c)),
                 Err(_) => Engine::Raw,
             },
-            (KeyType::HmacSha256, true, _) => Engine::Hmac(hmac::Key::new(hmac::HMAC_SHA256, k)),
+            (KeyType::HmacSha256, true, _) => {
+                Engine::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA256, k)))
+            }
             (KeyType::Ed25519, true, 32) => match Ed25519KeyPair::from_seed_unchecked(k) {
                 Ok(p) => Engine::Ed25519(Box::new(p)),
                 Err(_) => Engine::Raw,
@@ -134,7 +149,13 @@ impl Engine {
 
     /// Appends `nonce || ciphertext || tag` of `pt` to `out`, authenticating `aad_head || aad`.
     /// `aad_head` is `out[..head_len]` (the ciphertext header).
-    pub(crate) fn seal_into(&self, out: &mut Vec<u8>, head_len: usize, aad: &[u8], pt: &[u8]) -> Result<(), KeysError> {
+    pub(crate) fn seal_into(
+        &self,
+        out: &mut Vec<u8>,
+        head_len: usize,
+        aad: &[u8],
+        pt: &[u8],
+    ) -> Result<(), KeysError> {
         let mut nonce = [0u8; NONCE_LEN];
         tresor_crypto::random_fill(&mut nonce)?;
         out.reserve(NONCE_LEN + pt.len() + TAG_LEN);
@@ -152,12 +173,18 @@ impl Engine {
         let tag: [u8; TAG_LEN] = match self {
             Engine::Aes(k) => {
                 let t = k
-                    .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(full_aad), body)
+                    .seal_in_place_separate_tag(
+                        Nonce::assume_unique_for_key(nonce),
+                        Aad::from(full_aad),
+                        body,
+                    )
                     .map_err(|_| KeysError::Decrypt)?;
                 t.as_ref().try_into().map_err(|_| KeysError::Decrypt)?
             }
             Engine::ChaCha(c) => {
-                let t = c.encrypt_in_place_detached(&nonce.into(), full_aad, body).map_err(|_| KeysError::Decrypt)?;
+                let t = c
+                    .encrypt_in_place_detached(&nonce.into(), full_aad, body)
+                    .map_err(|_| KeysError::Decrypt)?;
                 t.into()
             }
             _ => return Err(KeysError::Decrypt),
@@ -168,7 +195,12 @@ impl Engine {
 
     /// Opens `nonce || ciphertext || tag`, authenticating `head || aad`, into a zeroizing
     /// buffer.
-    pub(crate) fn open(&self, head: &[u8], aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, KeysError> {
+    pub(crate) fn open(
+        &self,
+        head: &[u8],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<SecretBytes, KeysError> {
         let mut buf = SecretBytes::new(Vec::with_capacity(sealed.len()));
         self.open_into(head, aad, sealed, buf.expose_mut())?;
         Ok(buf)
@@ -176,9 +208,18 @@ impl Engine {
 
     /// Opens `nonce || ciphertext || tag`, appending the plaintext to `out` (unchanged on
     /// error).
-    pub(crate) fn open_into(&self, head: &[u8], aad: &[u8], sealed: &[u8], out: &mut Vec<u8>) -> Result<(), KeysError> {
+    pub(crate) fn open_into(
+        &self,
+        head: &[u8],
+        aad: &[u8],
+        sealed: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), KeysError> {
         if sealed.len() < NONCE_LEN + TAG_LEN {
-            return Err(KeysError::Malformed { what: "ciphertext", why: "too short" });
+            return Err(KeysError::Malformed {
+                what: "ciphertext",
+                why: "too short",
+            });
         }
         let (nonce, rest) = sealed.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| KeysError::Decrypt)?;
@@ -193,13 +234,18 @@ impl Engine {
         let res = match self {
             Engine::Aes(k) => {
                 out.extend_from_slice(rest);
-                k.open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(full_aad), &mut out[start..])
-                    .map(|p| p.len())
-                    .map_err(|_| KeysError::Decrypt)
+                k.open_in_place(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(full_aad),
+                    &mut out[start..],
+                )
+                .map(|p| p.len())
+                .map_err(|_| KeysError::Decrypt)
             }
             Engine::ChaCha(c) => {
                 let split = rest.len() - TAG_LEN;
-                let tag: [u8; TAG_LEN] = rest[split..].try_into().map_err(|_| KeysError::Decrypt)?;
+                let tag: [u8; TAG_LEN] =
+                    rest[split..].try_into().map_err(|_| KeysError::Decrypt)?;
                 out.extend_from_slice(&rest[..split]);
                 c.decrypt_in_place_detached(&nonce.into(), full_aad, &mut out[start..], &tag.into())
                     .map(|_| split)
@@ -235,7 +281,8 @@ impl Engine {
         match self {
             Engine::Hmac(k) => Some(hmac::verify(k, msg, sig).is_ok()),
             Engine::Ed25519(k) => {
-                let pk = signature::UnparsedPublicKey::new(&signature::ED25519, k.public_key().as_ref());
+                let pk =
+                    signature::UnparsedPublicKey::new(&signature::ED25519, k.public_key().as_ref());
                 Some(pk.verify(msg, sig).is_ok())
             }
             _ => None,
@@ -263,9 +310,18 @@ mod tests {
             assert!(e.is_aead());
             let mut out = b"HEAD".to_vec();
             e.seal_into(&mut out, 4, b"ad", b"hello").unwrap();
-            assert_eq!(e.open(b"HEAD", b"ad", &out[4..]).unwrap().expose(), b"hello");
-            assert!(matches!(e.open(b"HEAx", b"ad", &out[4..]), Err(KeysError::Decrypt)));
-            assert!(matches!(e.open(b"HEAD", b"", &out[4..]), Err(KeysError::Decrypt)));
+            assert_eq!(
+                e.open(b"HEAD", b"ad", &out[4..]).unwrap().expose(),
+                b"hello"
+            );
+            assert!(matches!(
+                e.open(b"HEAx", b"ad", &out[4..]),
+                Err(KeysError::Decrypt)
+            ));
+            assert!(matches!(
+                e.open(b"HEAD", b"", &out[4..]),
+                Err(KeysError::Decrypt)
+            ));
             for i in 4..out.len() {
                 let mut t = out.clone();
                 t[i] ^= 1;
@@ -284,8 +340,15 @@ mod tests {
             assert_eq!(e.verify(b"msh", &s), Some(false));
             assert!(e.seal_into(&mut Vec::new(), 0, b"", b"x").is_err());
         }
-        assert!(Engine::new(KeyType::Ed25519, &KeyType::Ed25519.generate().unwrap()).public_key().is_some_and(|p| p.len() == 32));
-        assert!(matches!(Engine::new(KeyType::External, &KeyValue::pair("a", "b")), Engine::Raw));
+        assert!(
+            Engine::new(KeyType::Ed25519, &KeyType::Ed25519.generate().unwrap())
+                .public_key()
+                .is_some_and(|p| p.len() == 32)
+        );
+        assert!(matches!(
+            Engine::new(KeyType::External, &KeyValue::pair("a", "b")),
+            Engine::Raw
+        ));
         assert_eq!("aes256-gcm".parse::<KeyType>(), Ok(KeyType::Aes256Gcm));
         assert!("rsa".parse::<KeyType>().is_err());
     }

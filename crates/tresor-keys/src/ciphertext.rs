@@ -32,14 +32,22 @@ pub struct Header<'a> {
 /// # Errors
 /// [`KeysError::InvalidName`].
 pub fn validate_name(name: &str) -> Result<(), KeysError> {
-    let bad = |why| Err(KeysError::InvalidName { name: name.to_owned(), why });
+    let bad = |why| {
+        Err(KeysError::InvalidName {
+            name: name.to_owned(),
+            why,
+        })
+    };
     if name.is_empty() {
         return bad("empty");
     }
     if name.len() > MAX_NAME_LEN {
         return bad("longer than 128 bytes");
     }
-    if !name.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-')) {
+    if !name
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+    {
         return bad("only letters, digits, '_', '.' and '-' are allowed");
     }
     Ok(())
@@ -57,7 +65,10 @@ pub(crate) fn write_head(out: &mut Vec<u8>, name: &str, version: u32) -> usize {
 
 /// Splits a binary ciphertext into its header, the header's length and the payload.
 pub(crate) fn parse_binary(b: &[u8]) -> Result<(Header<'_>, usize), KeysError> {
-    let bad = |why| KeysError::Malformed { what: "binary ciphertext", why };
+    let bad = |why| KeysError::Malformed {
+        what: "binary ciphertext",
+        why,
+    };
     if b.get(..3) != Some(MAGIC.as_slice()) {
         return Err(bad("wrong magic"));
     }
@@ -75,19 +86,29 @@ pub(crate) fn parse_text(s: &str) -> Result<(Header<'_>, Vec<u8>), KeysError> {
     let (h, payload) = split_text(s)?;
     let body = base64::engine::general_purpose::STANDARD
         .decode(payload)
-        .map_err(|_| KeysError::Malformed { what: "ciphertext", why: "payload is not base64" })?;
+        .map_err(|_| KeysError::Malformed {
+            what: "ciphertext",
+            why: "payload is not base64",
+        })?;
     Ok((h, body))
 }
 
 fn split_text(s: &str) -> Result<(Header<'_>, &str), KeysError> {
-    let bad = |why| KeysError::Malformed { what: "ciphertext", why };
+    let bad = |why| KeysError::Malformed {
+        what: "ciphertext",
+        why,
+    };
     let s = s.trim_end_matches(['\n', '\r']);
-    let rest = s.strip_prefix(TEXT_PREFIX).ok_or(bad("it does not start with 'tresor:'"))?;
+    let rest = s
+        .strip_prefix(TEXT_PREFIX)
+        .ok_or(bad("it does not start with 'tresor:'"))?;
     let mut it = rest.splitn(3, ':');
     let name = it.next().ok_or(bad("no key name"))?;
     validate_name(name).map_err(|_| bad("invalid key name"))?;
     let v = it.next().ok_or(bad("no version"))?;
-    let v = v.strip_prefix('v').ok_or(bad("version does not start with 'v'"))?;
+    let v = v
+        .strip_prefix('v')
+        .ok_or(bad("version does not start with 'v'"))?;
     if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) {
         return Err(bad("version is not a number"));
     }
@@ -113,7 +134,8 @@ pub fn inspect(s: &str) -> Result<Header<'_>, KeysError> {
 
 /// Formats a text ciphertext or signature.
 pub(crate) fn to_text(name: &str, version: u32, payload: &[u8]) -> String {
-    let mut s = String::with_capacity(TEXT_PREFIX.len() + name.len() + 12 + payload.len().div_ceil(3) * 4);
+    let mut s =
+        String::with_capacity(TEXT_PREFIX.len() + name.len() + 12 + payload.len().div_ceil(3) * 4);
     s.push_str(TEXT_PREFIX);
     s.push_str(name);
     s.push_str(":v");
@@ -140,8 +162,23 @@ mod tests {
         let t = to_text("k", 7, b"payload");
         assert!(t.starts_with("tresor:k:v7:"));
         let (h, p) = parse_text(&t).unwrap();
-        assert_eq!((h.name, h.version, p.as_slice()), ("k", 7, b"payload".as_slice()));
-        for bad in ["", "tresor:", "tresor:k", "tresor:k:7:AA", "tresor:k:v:AA", "tresor:k:v1", "tresor:k:v99999999999:AA", "vault:v1:AA", "tresor:k:v1:%%", "tresor:a b:v1:AA", "tresor:k:v+1:AA"] {
+        assert_eq!(
+            (h.name, h.version, p.as_slice()),
+            ("k", 7, b"payload".as_slice())
+        );
+        for bad in [
+            "",
+            "tresor:",
+            "tresor:k",
+            "tresor:k:7:AA",
+            "tresor:k:v:AA",
+            "tresor:k:v1",
+            "tresor:k:v99999999999:AA",
+            "vault:v1:AA",
+            "tresor:k:v1:%%",
+            "tresor:a b:v1:AA",
+            "tresor:k:v+1:AA",
+        ] {
             assert!(parse_text(bad).is_err(), "{bad}");
         }
     }

@@ -16,7 +16,9 @@ use crate::transit::{KeyConfig, KeyInfo, parse_duration};
 
 /// `tresor key ...`
 #[derive(Debug, Clone, clap::Subcommand)]
-#[command(after_help = "Exit codes: 0 ok; 1 not found, refused, decryption failed or invalid signature; 2 error.")]
+#[command(
+    after_help = "Exit codes: 0 ok; 1 not found, refused, decryption failed or invalid signature; 2 error."
+)]
 pub enum KeyCommand {
     /// Create a key with a random version 1.
     Create {
@@ -113,15 +115,24 @@ pub fn run_with_io(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8> {
-    let store = Arc::new(Store::open(store.backend().clone(), store.provider().clone(), store.actor())?);
+    let store = Arc::new(Store::open(
+        store.backend().clone(),
+        store.provider().clone(),
+        store.actor(),
+    )?);
     let km = KeyManager::open(store)?;
     match exec(&km, cmd, json, input, out) {
         Ok(code) => Ok(code),
-        Err(KeysError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(KeysError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+            Ok(0)
+        }
         Err(e) if e.is_negative() => {
             let _ = writeln!(err, "error: {e}");
             if let KeysError::VersionRetired { .. } = e {
-                let _ = writeln!(err, "hint: `tresor key config NAME --min-decryption-version N` lowers the minimum");
+                let _ = writeln!(
+                    err,
+                    "hint: `tresor key config NAME --min-decryption-version N` lowers the minimum"
+                );
             }
             Ok(1)
         }
@@ -131,18 +142,29 @@ pub fn run_with_io(
 
 fn read_all(input: &mut dyn Read) -> Result<zeroize::Zeroizing<Vec<u8>>> {
     let mut b = zeroize::Zeroizing::new(Vec::new());
-    input.read_to_end(&mut b).map_err(|e| KeysError::Io { what: "reading standard input", source: e })?;
+    input.read_to_end(&mut b).map_err(|e| KeysError::Io {
+        what: "reading standard input",
+        source: e,
+    })?;
     Ok(b)
 }
 
 fn read_text(input: &mut dyn Read) -> Result<String> {
     let b = read_all(input)?;
-    let s = std::str::from_utf8(&b).map_err(|_| KeysError::Malformed { what: "ciphertext", why: "not UTF-8" })?;
+    let s = std::str::from_utf8(&b).map_err(|_| KeysError::Malformed {
+        what: "ciphertext",
+        why: "not UTF-8",
+    })?;
     Ok(s.trim().to_owned())
 }
 
 fn put(out: &mut dyn Write, b: &[u8]) -> Result<()> {
-    out.write_all(b).and_then(|_| out.flush()).map_err(|e| KeysError::Io { what: "writing standard output", source: e })
+    out.write_all(b)
+        .and_then(|_| out.flush())
+        .map_err(|e| KeysError::Io {
+            what: "writing standard output",
+            source: e,
+        })
 }
 
 fn show(out: &mut dyn Write, info: &KeyInfo, json: bool) -> Result<()> {
@@ -156,33 +178,61 @@ fn show(out: &mut dyn Write, info: &KeyInfo, json: bool) -> Result<()> {
         info.key_type,
         info.primary_version,
         info.min_decryption_version,
-        if info.auto_rotate_secs == 0 { "never".to_owned() } else { format!("{}s", info.auto_rotate_secs) }
+        if info.auto_rotate_secs == 0 {
+            "never".to_owned()
+        } else {
+            format!("{}s", info.auto_rotate_secs)
+        }
     );
     if let Some(pk) = &info.public_key {
         s.push_str(&format!("public key: {pk}\n"));
     }
     s.push_str("VERSION  CREATED     STATE\n");
     for v in &info.versions {
-        let state = serde_json::to_value(v.state).ok().and_then(|x| x.as_str().map(str::to_owned)).unwrap_or_default();
+        let state = serde_json::to_value(v.state)
+            .ok()
+            .and_then(|x| x.as_str().map(str::to_owned))
+            .unwrap_or_default();
         s.push_str(&format!("v{:<7} {:<11} {}\n", v.version, v.created, state));
     }
     for j in &info.pending {
-        let names: Vec<_> = j.callbacks.iter().map(|c| format!("{} ({:?})", c.name, c.status)).collect();
-        s.push_str(&format!("pending rotation v{} -> v{}: {}\n", j.from.unwrap_or(0), j.to, names.join(", ")));
+        let names: Vec<_> = j
+            .callbacks
+            .iter()
+            .map(|c| format!("{} ({:?})", c.name, c.status))
+            .collect();
+        s.push_str(&format!(
+            "pending rotation v{} -> v{}: {}\n",
+            j.from.unwrap_or(0),
+            j.to,
+            names.join(", ")
+        ));
     }
     put(out, s.as_bytes())
 }
 
-fn exec(km: &KeyManager, cmd: KeyCommand, json: bool, input: &mut dyn Read, out: &mut dyn Write) -> Result<u8> {
+fn exec(
+    km: &KeyManager,
+    cmd: KeyCommand,
+    json: bool,
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+) -> Result<u8> {
     let aad_of = |a: &Option<String>| a.as_deref().unwrap_or("").as_bytes().to_vec();
     match cmd {
         KeyCommand::Create { name, key_type } => show(out, &km.create(&name, key_type)?, json)?,
         KeyCommand::Rotate { name } => {
             let r = km.rotate(&name)?;
             if json {
-                put(out, format!("{}\n", serde_json::to_string(&r).unwrap_or_default()).as_bytes())?;
+                put(
+                    out,
+                    format!("{}\n", serde_json::to_string(&r).unwrap_or_default()).as_bytes(),
+                )?;
             } else {
-                put(out, format!("key {name}: primary is now v{}\n", r.new_version).as_bytes())?;
+                put(
+                    out,
+                    format!("key {name}: primary is now v{}\n", r.new_version).as_bytes(),
+                )?;
             }
         }
         KeyCommand::Encrypt { name, aad } => {
@@ -200,8 +250,18 @@ fn exec(km: &KeyManager, cmd: KeyCommand, json: bool, input: &mut dyn Read, out:
             let n = km.rewrap(&ct, &aad_of(&aad))?;
             put(out, format!("{n}\n").as_bytes())?;
         }
-        KeyCommand::Config { name, min_decryption_version, auto_rotate } => {
-            let info = km.configure(&name, KeyConfig { min_decryption_version, auto_rotate_secs: auto_rotate })?;
+        KeyCommand::Config {
+            name,
+            min_decryption_version,
+            auto_rotate,
+        } => {
+            let info = km.configure(
+                &name,
+                KeyConfig {
+                    min_decryption_version,
+                    auto_rotate_secs: auto_rotate,
+                },
+            )?;
             show(out, &info, json)?;
         }
         KeyCommand::Trim { name } => {
@@ -209,14 +269,20 @@ fn exec(km: &KeyManager, cmd: KeyCommand, json: bool, input: &mut dyn Read, out:
             if json {
                 put(out, format!("{{\"destroyed\":{n}}}\n").as_bytes())?;
             } else {
-                put(out, format!("key {name}: destroyed {n} version(s)\n").as_bytes())?;
+                put(
+                    out,
+                    format!("key {name}: destroyed {n} version(s)\n").as_bytes(),
+                )?;
             }
         }
         KeyCommand::Show { name } => show(out, &km.show(&name)?, json)?,
         KeyCommand::List => {
             let names = km.list()?;
             if json {
-                put(out, format!("{}\n", serde_json::to_string(&names).unwrap_or_default()).as_bytes())?;
+                put(
+                    out,
+                    format!("{}\n", serde_json::to_string(&names).unwrap_or_default()).as_bytes(),
+                )?;
             } else {
                 let mut s = String::new();
                 for n in names {
@@ -241,7 +307,16 @@ fn exec(km: &KeyManager, cmd: KeyCommand, json: bool, input: &mut dyn Read, out:
             let mut failed = 0;
             for r in km.resume()? {
                 match r {
-                    Ok(rep) => put(out, format!("key {}: v{} callbacks done: {}\n", rep.key, rep.new_version, rep.succeeded.join(", ")).as_bytes())?,
+                    Ok(rep) => put(
+                        out,
+                        format!(
+                            "key {}: v{} callbacks done: {}\n",
+                            rep.key,
+                            rep.new_version,
+                            rep.succeeded.join(", ")
+                        )
+                        .as_bytes(),
+                    )?,
                     Err(e) => {
                         failed += 1;
                         put(out, format!("error: {e}\n").as_bytes())?;

@@ -32,7 +32,9 @@ pub enum Flow {
 
 /// What to do when an on-change callback fails (keys-management's
 /// `OnKeyChangedCallbackErrorStrategy`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorStrategy {
     /// Stop running callbacks and return without an error (keys-management's default). The

@@ -162,7 +162,10 @@ pub enum KeysError {
 }
 
 fn list(f: &[CallbackFailure]) -> String {
-    f.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    f.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl KeysError {

@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use serde_json::json;
-use tresor_store::{Attributes, Query, AttrCond, StoreError};
+use tresor_store::{AttrCond, Attributes, Query, StoreError};
 
 use crate::definition::{ChangeReport, ErrorStrategy, KeyChange};
 use crate::error::{BoxError, CallbackFailure, KeysError, Result};
@@ -60,14 +60,20 @@ impl JournalEntry {
             created: tresor_store::now(),
             callbacks: names
                 .iter()
-                .map(|n| JournalCallback { name: n.clone(), status: CallbackStatus::Pending, error: None })
+                .map(|n| JournalCallback {
+                    name: n.clone(),
+                    status: CallbackStatus::Pending,
+                    error: None,
+                })
                 .collect(),
         }
     }
 
     /// Returns true if and only if every callback succeeded.
     pub fn is_done(&self) -> bool {
-        self.callbacks.iter().all(|c| c.status == CallbackStatus::Succeeded)
+        self.callbacks
+            .iter()
+            .all(|c| c.status == CallbackStatus::Succeeded)
     }
 }
 
@@ -84,8 +90,19 @@ pub(crate) fn store_journal(attrs: &mut Attributes, j: &[JournalEntry]) {
         attrs.remove(A_JOURNAL);
         attrs.remove(A_PENDING);
     } else {
-        attrs.insert(A_JOURNAL.into(), serde_json::to_value(&open).unwrap_or_default());
-        let n: usize = open.iter().map(|e| e.callbacks.iter().filter(|c| c.status != CallbackStatus::Succeeded).count()).sum();
+        attrs.insert(
+            A_JOURNAL.into(),
+            serde_json::to_value(&open).unwrap_or_default(),
+        );
+        let n: usize = open
+            .iter()
+            .map(|e| {
+                e.callbacks
+                    .iter()
+                    .filter(|c| c.status != CallbackStatus::Succeeded)
+                    .count()
+            })
+            .sum();
         attrs.insert(A_PENDING.into(), json!(n));
     }
 }
@@ -116,22 +133,50 @@ impl KeyManager {
         let cbs: Vec<_> = {
             let map = rd(&self.callbacks);
             let list = map.get(&e.name);
-            names.iter().filter_map(|n| list.and_then(|l| l.iter().find(|(m, _)| m == n)).cloned()).collect()
+            names
+                .iter()
+                .filter_map(|n| list.and_then(|l| l.iter().find(|(m, _)| m == n)).cloned())
+                .collect()
         };
         let strategy = e.strategy();
-        let mut report = ChangeReport { key: e.name.clone(), old_version: from, new_version: to, ..Default::default() };
+        let mut report = ChangeReport {
+            key: e.name.clone(),
+            old_version: from,
+            new_version: to,
+            ..Default::default()
+        };
         let mut failures = Vec::new();
         for (i, (cb_name, cb)) in cbs.iter().enumerate() {
-            let change = KeyChange { manager: self, name: &e.name, old_version: from, new_version: to, old, new, resumed };
-            let res = catch_unwind(AssertUnwindSafe(|| cb(&change))).unwrap_or_else(|p| Err(panic_message(p)));
+            let change = KeyChange {
+                manager: self,
+                name: &e.name,
+                old_version: from,
+                new_version: to,
+                old,
+                new,
+                resumed,
+            };
+            let res = catch_unwind(AssertUnwindSafe(|| cb(&change)))
+                .unwrap_or_else(|p| Err(panic_message(p)));
             match res {
                 Ok(()) => {
                     self.journal_mark(e, jid, cb_name, CallbackStatus::Succeeded, None)?;
                     report.succeeded.push(cb_name.clone());
                 }
                 Err(err) => {
-                    self.journal_mark(e, jid, cb_name, CallbackStatus::Failed, Some(err.to_string()))?;
-                    let rest = || cbs[i + 1..].iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+                    self.journal_mark(
+                        e,
+                        jid,
+                        cb_name,
+                        CallbackStatus::Failed,
+                        Some(err.to_string()),
+                    )?;
+                    let rest = || {
+                        cbs[i + 1..]
+                            .iter()
+                            .map(|(n, _)| n.clone())
+                            .collect::<Vec<_>>()
+                    };
                     match strategy {
                         ErrorStrategy::Halt => {
                             report.failed.push(cb_name.clone());
@@ -140,28 +185,50 @@ impl KeyManager {
                             return Ok(report);
                         }
                         ErrorStrategy::Skip => report.failed.push(cb_name.clone()),
-                        ErrorStrategy::SkipAndRaise => failures.push(CallbackFailure { callback: cb_name.clone(), error: err }),
+                        ErrorStrategy::SkipAndRaise => failures.push(CallbackFailure {
+                            callback: cb_name.clone(),
+                            error: err,
+                        }),
                         ErrorStrategy::RaiseImmediately => {
-                            return Err(KeysError::Callback { key: e.name.clone(), callback: cb_name.clone(), source: err });
+                            return Err(KeysError::Callback {
+                                key: e.name.clone(),
+                                callback: cb_name.clone(),
+                                source: err,
+                            });
                         }
                     }
                 }
             }
         }
         if !failures.is_empty() {
-            return Err(KeysError::Callbacks { key: e.name.clone(), failures });
+            return Err(KeysError::Callbacks {
+                key: e.name.clone(),
+                failures,
+            });
         }
         Ok(report)
     }
 
-    fn journal_mark(&self, e: &Entry, jid: Option<&str>, cb: &str, status: CallbackStatus, error: Option<String>) -> Result<()> {
+    fn journal_mark(
+        &self,
+        e: &Entry,
+        jid: Option<&str>,
+        cb: &str,
+        status: CallbackStatus,
+        error: Option<String>,
+    ) -> Result<()> {
         let Some(jid) = jid else { return Ok(()) };
         let _w = lk(&e.write);
-        let Some(uid) = e.snap().uid.clone() else { return Ok(()) };
+        let Some(uid) = e.snap().uid.clone() else {
+            return Ok(());
+        };
         let meta = self.store.write(|tx| {
             tx.update(&uid, &format!("key callback '{cb}' {status:?}"), |m| {
-                let mut j: Vec<JournalEntry> =
-                    m.attributes.get(A_JOURNAL).and_then(|j| serde_json::from_value(j.clone()).ok()).unwrap_or_default();
+                let mut j: Vec<JournalEntry> = m
+                    .attributes
+                    .get(A_JOURNAL)
+                    .and_then(|j| serde_json::from_value(j.clone()).ok())
+                    .unwrap_or_default();
                 for entry in j.iter_mut().filter(|x| x.id == jid) {
                     for c in entry.callbacks.iter_mut().filter(|c| c.name == cb) {
                         c.status = status;
@@ -173,7 +240,11 @@ impl KeyManager {
             })
         })?;
         let mut s = (*e.snap()).clone();
-        s.journal = meta.attributes.get(A_JOURNAL).and_then(|j| serde_json::from_value(j.clone()).ok()).unwrap_or_default();
+        s.journal = meta
+            .attributes
+            .get(A_JOURNAL)
+            .and_then(|j| serde_json::from_value(j.clone()).ok())
+            .unwrap_or_default();
         e.set_snap(s);
         Ok(())
     }
@@ -194,10 +265,15 @@ impl KeyManager {
     /// # Errors
     /// On a store error while finding the journals.
     pub fn resume(&self) -> Result<Vec<Result<ChangeReport>>> {
-        let q = Query { attrs: vec![AttrCond::Exists(A_PENDING.into())], ..Query::default() };
+        let q = Query {
+            attrs: vec![AttrCond::Exists(A_PENDING.into())],
+            ..Query::default()
+        };
         let mut out = Vec::new();
         for meta in self.store.locate(&q)? {
-            let Some(name) = meta.name().and_then(|n| n.strip_prefix(OBJECT_PREFIX)) else { continue };
+            let Some(name) = meta.name().and_then(|n| n.strip_prefix(OBJECT_PREFIX)) else {
+                continue;
+            };
             let e = match self.entry(name) {
                 Ok(e) => e,
                 Err(err) => {
@@ -226,7 +302,16 @@ impl KeyManager {
             Some(f) => Some(self.version_material(e, f)?.value.clone()),
             None => None,
         };
-        self.run_callbacks(e, Some(&j.id), j.from, j.to, old.as_ref(), &new, &names, true)
+        self.run_callbacks(
+            e,
+            Some(&j.id),
+            j.from,
+            j.to,
+            old.as_ref(),
+            &new,
+            &names,
+            true,
+        )
     }
 
     /// Drops a key's unfinished journal entries without running them (an operator's
@@ -237,11 +322,17 @@ impl KeyManager {
     pub fn discard_pending(&self, name: &str) -> Result<usize> {
         let e = self.entry(name)?;
         let _w = lk(&e.write);
-        let Some(uid) = e.snap().uid.clone() else { return Ok(0) };
+        let Some(uid) = e.snap().uid.clone() else {
+            return Ok(0);
+        };
         let n = self.store.write(|tx| {
             let mut n = 0;
             tx.update(&uid, "discard pending key callbacks", |m| {
-                n = m.attributes.get(A_JOURNAL).and_then(|j| j.as_array()).map_or(0, Vec::len);
+                n = m
+                    .attributes
+                    .get(A_JOURNAL)
+                    .and_then(|j| j.as_array())
+                    .map_or(0, Vec::len);
                 m.attributes.remove(A_JOURNAL);
                 m.attributes.remove(A_PENDING);
                 Ok::<(), StoreError>(())

@@ -63,7 +63,9 @@ mod transit;
 mod value;
 
 pub use algo::KeyType;
-pub use definition::{ChangeReport, ErrorStrategy, Flow, KeyChange, KeyDefinition, OnChangeFn, Purpose};
+pub use definition::{
+    ChangeReport, ErrorStrategy, Flow, KeyChange, KeyDefinition, OnChangeFn, Purpose,
+};
 pub use error::{BoxError, CallbackFailure, KeysError, Result, SourceError};
 pub use journal::{CallbackStatus, JournalCallback, JournalEntry};
 pub use manager::{KeyManager, OBJECT_PREFIX};

@@ -90,7 +90,10 @@ impl Snapshot {
         if self.auto_rotate == 0 {
             return 0;
         }
-        let born = self.versions.get(&self.primary).map_or(self.created, |v| v.created);
+        let born = self
+            .versions
+            .get(&self.primary)
+            .map_or(self.created, |v| v.created);
         born.saturating_add(self.auto_rotate as i64)
     }
 }
@@ -141,7 +144,9 @@ impl Entry {
         self.persisted() || self.caches()
     }
     pub(crate) fn strategy(&self) -> ErrorStrategy {
-        self.def.as_ref().map_or(ErrorStrategy::SkipAndRaise, |d| d.strategy)
+        self.def
+            .as_ref()
+            .map_or(ErrorStrategy::SkipAndRaise, |d| d.strategy)
     }
     pub(crate) fn object_name(&self) -> String {
         format!("{OBJECT_PREFIX}{}", self.name)
@@ -187,7 +192,10 @@ pub struct KeyManager {
 impl std::fmt::Debug for KeyManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<String> = rd(&self.entries).keys().cloned().collect();
-        f.debug_struct("KeyManager").field("store", &self.store).field("keys", &names).finish()
+        f.debug_struct("KeyManager")
+            .field("store", &self.store)
+            .field("keys", &names)
+            .finish()
     }
 }
 
@@ -222,7 +230,10 @@ impl KeyManager {
     /// the store holds a generated (not externally sourced) key of that name.
     pub fn define_key(&self, def: KeyDefinition) -> Result<()> {
         validate_name(&def.name)?;
-        if rd(&self.entries).get(&def.name).is_some_and(|e| e.def.is_some()) {
+        if rd(&self.entries)
+            .get(&def.name)
+            .is_some_and(|e| e.def.is_some())
+        {
             return Err(KeysError::AlreadyDefined(def.name));
         }
         let d = Def {
@@ -235,13 +246,19 @@ impl KeyManager {
         let snap = if d.stateless {
             Snapshot::empty(KeyType::External)
         } else {
-            match self.store.get_by_name(&format!("{OBJECT_PREFIX}{}", def.name))? {
+            match self
+                .store
+                .get_by_name(&format!("{OBJECT_PREFIX}{}", def.name))?
+            {
                 Some(meta) => {
                     let s = self.load_snapshot(&meta, d.keep_in_cache)?;
                     if s.key_type != KeyType::External {
                         return Err(KeysError::Refused {
                             key: def.name,
-                            why: format!("the store holds a generated {} key of that name", s.key_type),
+                            why: format!(
+                                "the store holds a generated {} key of that name",
+                                s.key_type
+                            ),
                         });
                     }
                     s
@@ -249,7 +266,10 @@ impl KeyManager {
                 None => Snapshot::empty(KeyType::External),
             }
         };
-        let rt = Runtime { last_flow: snap.last_flow, last_forward: snap.last_forward };
+        let rt = Runtime {
+            last_flow: snap.last_flow,
+            last_forward: snap.last_forward,
+        };
         let entry = Arc::new(Entry {
             name: def.name.clone(),
             def: Some(d),
@@ -285,13 +305,19 @@ impl KeyManager {
         &self,
         name: &str,
         callback_name: &str,
-        callback: impl Fn(&crate::KeyChange<'_>) -> std::result::Result<(), crate::BoxError> + Send + Sync + 'static,
+        callback: impl Fn(&crate::KeyChange<'_>) -> std::result::Result<(), crate::BoxError>
+        + Send
+        + Sync
+        + 'static,
     ) -> Result<()> {
         self.entry(name)?;
         let mut map = wr(&self.callbacks);
         let list = map.entry(name.to_owned()).or_default();
         if list.iter().any(|(n, _)| n == callback_name) {
-            return Err(KeysError::CallbackExists { key: name.to_owned(), callback: callback_name.to_owned() });
+            return Err(KeysError::CallbackExists {
+                key: name.to_owned(),
+                callback: callback_name.to_owned(),
+            });
         }
         list.push((callback_name.to_owned(), Arc::new(callback)));
         Ok(())
@@ -299,7 +325,10 @@ impl KeyManager {
 
     /// The names of a key's callbacks, in run order.
     pub fn callbacks(&self, name: &str) -> Vec<String> {
-        rd(&self.callbacks).get(name).map(|l| l.iter().map(|(n, _)| n.clone()).collect()).unwrap_or_default()
+        rd(&self.callbacks)
+            .get(name)
+            .map(|l| l.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// The forward-path (encrypt) key. The source is read every time (a changed value
@@ -310,9 +339,17 @@ impl KeyManager {
     /// [`KeysError::Undefined`], [`KeysError::Source`], callback errors of an undeclared change.
     pub fn encrypt_key(&self, name: &str) -> Result<Key> {
         let e = self.defined(name)?;
-        let flow = if self.purpose(&e) == Purpose::OneWay { Flow::Default } else { Flow::Forward };
+        let flow = if self.purpose(&e) == Purpose::OneWay {
+            Flow::Default
+        } else {
+            Flow::Forward
+        };
         let (v, value, _) = self.forward(&e, flow)?;
-        Ok(Key { name: e.name.clone(), version: v, bytes: value.encrypt_key().clone() })
+        Ok(Key {
+            name: e.name.clone(),
+            version: v,
+            bytes: value.encrypt_key().clone(),
+        })
     }
 
     /// The back-path (decrypt) key: the version the forward path last gave (from memory when
@@ -324,17 +361,28 @@ impl KeyManager {
     pub fn decrypt_key(&self, name: &str) -> Result<Key> {
         let e = self.defined(name)?;
         if self.purpose(&e) == Purpose::OneWay {
-            return Err(KeysError::Unsupported { key: name.to_owned(), why: "a one-way key has no back path".into() });
+            return Err(KeysError::Unsupported {
+                key: name.to_owned(),
+                why: "a one-way key has no back path".into(),
+            });
         }
         let last = lk(&e.rt).last_forward;
         let key = match last {
             Some(v) if e.versioned() && v > 0 => {
                 let m = self.version_material(&e, v)?;
-                Key { name: e.name.clone(), version: v, bytes: m.value.decrypt_key().clone() }
+                Key {
+                    name: e.name.clone(),
+                    version: v,
+                    bytes: m.value.decrypt_key().clone(),
+                }
             }
             _ => {
                 let (v, value, _) = self.read_source_version(&e)?;
-                Key { name: e.name.clone(), version: v, bytes: value.decrypt_key().clone() }
+                Key {
+                    name: e.name.clone(),
+                    version: v,
+                    bytes: value.decrypt_key().clone(),
+                }
             }
         };
         lk(&e.rt).last_flow = Some(Flow::Back);
@@ -348,7 +396,11 @@ impl KeyManager {
     pub fn decrypt_key_version(&self, name: &str, version: u32) -> Result<Key> {
         let e = self.entry(name)?;
         let m = self.version_material(&e, version)?;
-        Ok(Key { name: e.name.clone(), version, bytes: m.value.decrypt_key().clone() })
+        Ok(Key {
+            name: e.name.clone(),
+            version,
+            bytes: m.value.decrypt_key().clone(),
+        })
     }
 
     /// keys-management's `get_key` without a purpose ("last flow" compatibility mode): a
@@ -364,7 +416,11 @@ impl KeyManager {
             return self.encrypt_key(name);
         }
         let last = lk(&e.rt).last_flow;
-        if last == Some(Flow::Forward) { self.decrypt_key(name) } else { self.encrypt_key(name) }
+        if last == Some(Flow::Forward) {
+            self.decrypt_key(name)
+        } else {
+            self.encrypt_key(name)
+        }
     }
 
     /// The flow of the last get of a defined key.
@@ -393,7 +449,10 @@ impl KeyManager {
     pub fn save_state(&self, name: &str) -> Result<()> {
         let e = self.defined(name)?;
         if !e.persisted() {
-            return Err(KeysError::Unsupported { key: name.to_owned(), why: "a stateless key has no saved state".into() });
+            return Err(KeysError::Unsupported {
+                key: name.to_owned(),
+                why: "a stateless key has no saved state".into(),
+            });
         }
         let rt = {
             let r = lk(&e.rt);
@@ -406,7 +465,10 @@ impl KeyManager {
         };
         let meta = self.store.write(|tx| {
             tx.update(&uid, "save key state", |m| {
-                m.attributes.insert(A_FLOW.into(), serde_json::to_value(rt.0).unwrap_or_default());
+                m.attributes.insert(
+                    A_FLOW.into(),
+                    serde_json::to_value(rt.0).unwrap_or_default(),
+                );
                 m.attributes.insert(A_LAST_FWD.into(), json!(rt.1));
                 Ok(())
             })
@@ -426,9 +488,17 @@ impl KeyManager {
     ///
     /// # Errors
     /// [`KeysError::Undefined`], store errors, and callback errors as the strategy says.
-    pub fn key_changed(&self, name: &str, old: Option<KeyValue>, new: KeyValue) -> Result<crate::ChangeReport> {
+    pub fn key_changed(
+        &self,
+        name: &str,
+        old: Option<KeyValue>,
+        new: KeyValue,
+    ) -> Result<crate::ChangeReport> {
         let e = self.entry(name)?;
-        new.check().map_err(|s| KeysError::Source { key: name.to_owned(), source: s })?;
+        new.check().map_err(|s| KeysError::Source {
+            key: name.to_owned(),
+            source: s,
+        })?;
         if e.def.is_none() && e.snap().key_type != KeyType::External {
             return Err(KeysError::Unsupported {
                 key: name.to_owned(),
@@ -449,7 +519,8 @@ impl KeyManager {
         if e.def.is_none() {
             return Err(KeysError::Unsupported {
                 key: name.to_owned(),
-                why: "a stored key has no source; use encrypt/decrypt or decrypt_key_version".into(),
+                why: "a stored key has no source; use encrypt/decrypt or decrypt_key_version"
+                    .into(),
             });
         }
         Ok(e)
@@ -469,11 +540,17 @@ impl KeyManager {
         let entry = Arc::new(Entry {
             name: name.to_owned(),
             def: None,
-            rt: Mutex::new(Runtime { last_flow: snap.last_flow, last_forward: snap.last_forward }),
+            rt: Mutex::new(Runtime {
+                last_flow: snap.last_flow,
+                last_forward: snap.last_forward,
+            }),
             snap: RwLock::new(Arc::new(snap)),
             write: Mutex::new(()),
         });
-        Ok(wr(&self.entries).entry(name.to_owned()).or_insert(entry).clone())
+        Ok(wr(&self.entries)
+            .entry(name.to_owned())
+            .or_insert(entry)
+            .clone())
     }
 
     pub(crate) fn fingerprint(&self, v: &KeyValue) -> [u8; 32] {
@@ -485,25 +562,42 @@ impl KeyManager {
 
     pub(crate) fn material_of(&self, t: KeyType, raw: &[u8]) -> Result<Material> {
         let value = if t == KeyType::External {
-            KeyValue::decode(raw).ok_or(KeysError::Store(StoreError::Decode("stored key value is malformed".into())))?
+            KeyValue::decode(raw).ok_or(KeysError::Store(StoreError::Decode(
+                "stored key value is malformed".into(),
+            )))?
         } else {
             KeyValue::symmetric(raw)
         };
-        Ok(Material { engine: Engine::new(t, &value), value })
+        Ok(Material {
+            engine: Engine::new(t, &value),
+            value,
+        })
     }
 
     pub(crate) fn encode_material(t: KeyType, v: &KeyValue) -> zeroize::Zeroizing<Vec<u8>> {
-        if t == KeyType::External { v.encode() } else { zeroize::Zeroizing::new(v.encrypt_key().expose().to_vec()) }
+        if t == KeyType::External {
+            v.encode()
+        } else {
+            zeroize::Zeroizing::new(v.encrypt_key().expose().to_vec())
+        }
     }
 
     /// Reads a key's snapshot from its store object.
     pub(crate) fn load_snapshot(&self, meta: &ObjectMeta, cache: bool) -> Result<Snapshot> {
         let a = |k: &str| meta.attributes.get(k).and_then(|v| v.as_u64());
-        let key_type = meta.attr_str(A_TYPE).and_then(|s| s.parse().ok()).unwrap_or(KeyType::External);
+        let key_type = meta
+            .attr_str(A_TYPE)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(KeyType::External);
         let min_dec = a(A_MIN).unwrap_or(1).max(1) as u32;
         let mut versions = BTreeMap::new();
         for info in self.store.versions(&meta.uid)? {
-            let mut v = Version { created: info.created, destroyed: info.destroyed, fp: None, mat: None };
+            let mut v = Version {
+                created: info.created,
+                destroyed: info.destroyed,
+                fp: None,
+                mat: None,
+            };
             if !info.destroyed && info.version >= min_dec {
                 let raw = self.store.material(meta, info.version)?;
                 let m = self.material_of(key_type, raw.expose())?;
@@ -514,8 +608,11 @@ impl KeyManager {
             }
             versions.insert(info.version, v);
         }
-        let journal: Vec<JournalEntry> =
-            meta.attributes.get(A_JOURNAL).and_then(|j| serde_json::from_value(j.clone()).ok()).unwrap_or_default();
+        let journal: Vec<JournalEntry> = meta
+            .attributes
+            .get(A_JOURNAL)
+            .and_then(|j| serde_json::from_value(j.clone()).ok())
+            .unwrap_or_default();
         Ok(Snapshot {
             key_type,
             uid: Some(meta.uid.clone()),
@@ -525,7 +622,11 @@ impl KeyManager {
             created: meta.created,
             versions,
             journal,
-            last_flow: meta.attributes.get(A_FLOW).and_then(|f| serde_json::from_value(f.clone()).ok()).flatten(),
+            last_flow: meta
+                .attributes
+                .get(A_FLOW)
+                .and_then(|f| serde_json::from_value(f.clone()).ok())
+                .flatten(),
             last_forward: a(A_LAST_FWD).map(|v| v as u32),
         })
     }
@@ -544,7 +645,11 @@ impl KeyManager {
         for attempt in 0..2 {
             let s = e.snap();
             if version < s.min_dec {
-                return Err(KeysError::VersionRetired { key: e.name.clone(), version, min: s.min_dec });
+                return Err(KeysError::VersionRetired {
+                    key: e.name.clone(),
+                    version,
+                    min: s.min_dec,
+                });
             }
             match s.versions.get(&version) {
                 Some(v) if v.destroyed => break,
@@ -552,45 +657,81 @@ impl KeyManager {
                     if let Some(m) = &v.mat {
                         return Ok(m.clone());
                     }
-                    let uid = s.uid.as_deref().ok_or_else(|| KeysError::UnknownVersion { key: e.name.clone(), version })?;
-                    let meta = self.store.get(uid)?.ok_or_else(|| KeysError::Undefined(e.name.clone()))?;
-                    let raw = self.store.material(&meta, version).map_err(|err| match err {
-                        StoreError::NoMaterial { .. } => KeysError::UnknownVersion { key: e.name.clone(), version },
-                        other => other.into(),
+                    let uid = s.uid.as_deref().ok_or_else(|| KeysError::UnknownVersion {
+                        key: e.name.clone(),
+                        version,
                     })?;
+                    let meta = self
+                        .store
+                        .get(uid)?
+                        .ok_or_else(|| KeysError::Undefined(e.name.clone()))?;
+                    let raw = self
+                        .store
+                        .material(&meta, version)
+                        .map_err(|err| match err {
+                            StoreError::NoMaterial { .. } => KeysError::UnknownVersion {
+                                key: e.name.clone(),
+                                version,
+                            },
+                            other => other.into(),
+                        })?;
                     return Ok(Arc::new(self.material_of(s.key_type, raw.expose())?));
                 }
                 None if attempt == 0 && e.persisted() => self.reload(e)?,
                 None => break,
             }
         }
-        Err(KeysError::UnknownVersion { key: e.name.clone(), version })
+        Err(KeysError::UnknownVersion {
+            key: e.name.clone(),
+            version,
+        })
     }
 
     fn fetch(&self, e: &Entry) -> Result<KeyValue> {
-        let d = e.def.as_ref().ok_or_else(|| KeysError::Undefined(e.name.clone()))?;
-        d.source.fetch(&self.store).map_err(|s| KeysError::Source { key: e.name.clone(), source: s })
+        let d = e
+            .def
+            .as_ref()
+            .ok_or_else(|| KeysError::Undefined(e.name.clone()))?;
+        d.source.fetch(&self.store).map_err(|s| KeysError::Source {
+            key: e.name.clone(),
+            source: s,
+        })
     }
 
     /// Reads the source and finds (or records) its version.
-    fn read_source_version(&self, e: &Arc<Entry>) -> Result<(u32, KeyValue, Option<Arc<Material>>)> {
+    fn read_source_version(
+        &self,
+        e: &Arc<Entry>,
+    ) -> Result<(u32, KeyValue, Option<Arc<Material>>)> {
         let value = self.fetch(e)?;
         if !e.versioned() {
             return Ok((0, value, None));
         }
         let fp = self.fingerprint(&value);
         let s = e.snap();
-        let found = s.versions.iter().rev().find(|(n, v)| **n >= s.min_dec && !v.destroyed && v.fp == Some(fp));
+        let found = s
+            .versions
+            .iter()
+            .rev()
+            .find(|(n, v)| **n >= s.min_dec && !v.destroyed && v.fp == Some(fp));
         if let Some((n, v)) = found {
             return Ok((*n, value, v.mat.clone()));
         }
         drop(s);
         let report = self.record_change(e, None, value.clone(), false)?;
-        let mat = e.snap().versions.get(&report.new_version).and_then(|v| v.mat.clone());
+        let mat = e
+            .snap()
+            .versions
+            .get(&report.new_version)
+            .and_then(|v| v.mat.clone());
         Ok((report.new_version, value, mat))
     }
 
-    pub(crate) fn forward(&self, e: &Arc<Entry>, flow: Flow) -> Result<(u32, KeyValue, Option<Arc<Material>>)> {
+    pub(crate) fn forward(
+        &self,
+        e: &Arc<Entry>,
+        flow: Flow,
+    ) -> Result<(u32, KeyValue, Option<Arc<Material>>)> {
         let out = self.read_source_version(e)?;
         let mut rt = lk(&e.rt);
         rt.last_flow = Some(flow);
@@ -610,8 +751,12 @@ impl KeyManager {
             }
             let mut n = NewObject::new(KeyType::External.object_type());
             n.names.push(name.clone());
-            n.attributes.insert(A_TYPE.into(), json!(KeyType::External.as_str()));
-            n.attributes.insert(A_PURPOSE.into(), serde_json::to_value(purpose).unwrap_or_default());
+            n.attributes
+                .insert(A_TYPE.into(), json!(KeyType::External.as_str()));
+            n.attributes.insert(
+                A_PURPOSE.into(),
+                serde_json::to_value(purpose).unwrap_or_default(),
+            );
             n.attributes.insert(A_MIN.into(), json!(1));
             n.attributes.insert(A_PRIMARY.into(), json!(0));
             tx.create(n)
@@ -633,11 +778,20 @@ impl KeyManager {
             let _w = lk(&e.write);
             let s = e.snap();
             // A key's first value (read from its source) is no change: no callbacks.
-            let names = if !explicit && s.primary == 0 { Vec::new() } else { self.callbacks(&e.name) };
+            let names = if !explicit && s.primary == 0 {
+                Vec::new()
+            } else {
+                self.callbacks(&e.name)
+            };
             let fp = self.fingerprint(&new);
             let primary_is_new = s.versions.get(&s.primary).is_some_and(|v| v.fp == Some(fp));
             if primary_is_new && !explicit {
-                return Ok(crate::ChangeReport { key: e.name.clone(), old_version: None, new_version: s.primary, ..Default::default() });
+                return Ok(crate::ChangeReport {
+                    key: e.name.clone(),
+                    old_version: None,
+                    new_version: s.primary,
+                    ..Default::default()
+                });
             }
             let prev = (s.primary > 0).then_some(s.primary);
             let old_value = match prev {
@@ -667,13 +821,23 @@ impl KeyManager {
                     }
                 }
                 let v = n.versions.keys().next_back().copied().unwrap_or(0) + 1;
-                n.versions.insert(v, self.mem_version(n.key_type, &new, now));
+                n.versions
+                    .insert(v, self.mem_version(n.key_type, &new, now));
                 n.primary = v;
                 e.set_snap(n);
                 (from, v, None, old_value, names)
             }
         };
-        self.run_callbacks(e, jid.as_deref(), from, to, old_value.as_ref(), &new, &names, false)
+        self.run_callbacks(
+            e,
+            jid.as_deref(),
+            from,
+            to,
+            old_value.as_ref(),
+            &new,
+            &names,
+            false,
+        )
     }
 
     fn mem_version(&self, t: KeyType, v: &KeyValue, now: i64) -> Version {
@@ -681,7 +845,10 @@ impl KeyManager {
             created: now,
             destroyed: false,
             fp: Some(self.fingerprint(v)),
-            mat: Some(Arc::new(Material { engine: Engine::new(t, v), value: v.clone() })),
+            mat: Some(Arc::new(Material {
+                engine: Engine::new(t, v),
+                value: v.clone(),
+            })),
         }
     }
 
@@ -698,7 +865,11 @@ impl KeyManager {
         let name = e.object_name();
         let t = s.key_type;
         let purpose = self.purpose(e);
-        let jid = if callbacks.is_empty() { None } else { Some(crate::journal::new_id()?) };
+        let jid = if callbacks.is_empty() {
+            None
+        } else {
+            Some(crate::journal::new_id()?)
+        };
         let new_raw = Self::encode_material(t, new);
         let old_raw = old.map(|o| Self::encode_material(t, o));
         let out = self.store.write(|tx| {
@@ -708,14 +879,24 @@ impl KeyManager {
                     let mut n = NewObject::new(t.object_type());
                     n.names.push(name.clone());
                     n.attributes.insert(A_TYPE.into(), json!(t.as_str()));
-                    n.attributes.insert(A_PURPOSE.into(), serde_json::to_value(purpose).unwrap_or_default());
+                    n.attributes.insert(
+                        A_PURPOSE.into(),
+                        serde_json::to_value(purpose).unwrap_or_default(),
+                    );
                     n.attributes.insert(A_MIN.into(), json!(1));
                     n.attributes.insert(A_PRIMARY.into(), json!(0));
                     tx.create(n)?
                 }
             };
-            let meta = tx.get(&uid)?.ok_or_else(|| StoreError::NotFound(uid.clone()))?;
-            let mut from = meta.attributes.get(A_PRIMARY).and_then(|v| v.as_u64()).map(|v| v as u32).filter(|v| *v > 0);
+            let meta = tx
+                .get(&uid)?
+                .ok_or_else(|| StoreError::NotFound(uid.clone()))?;
+            let mut from = meta
+                .attributes
+                .get(A_PRIMARY)
+                .and_then(|v| v.as_u64())
+                .map(|v| v as u32)
+                .filter(|v| *v > 0);
             if from.is_none() {
                 if let Some(o) = &old_raw {
                     from = Some(tx.put_material(&uid, o)?);

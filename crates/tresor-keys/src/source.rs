@@ -52,7 +52,11 @@ impl fmt::Debug for KeySource {
             KeySource::KmipObject(n) => f.debug_tuple("KmipObject").field(n).finish(),
             KeySource::Env(n) => f.debug_tuple("Env").field(n).finish(),
             KeySource::File(p) => f.debug_tuple("File").field(p).finish(),
-            KeySource::Keyring { ring, name } => f.debug_struct("Keyring").field("ring", ring).field("name", name).finish(),
+            KeySource::Keyring { ring, name } => f
+                .debug_struct("Keyring")
+                .field("ring", ring)
+                .field("name", name)
+                .finish(),
             KeySource::Pair(a, b) => f.debug_tuple("Pair").field(a).field(b).finish(),
         }
     }
@@ -69,19 +73,30 @@ impl KeySource {
         let v = match self {
             KeySource::Fn(f) => f().map_err(SourceError::Failed)?,
             KeySource::VaultSecret(name) => {
-                let (meta, value) =
-                    store.read_by_name(name).map_err(boxed)?.ok_or_else(|| SourceError::Missing(format!("vault secret '{name}'")))?;
+                let (meta, value) = store
+                    .read_by_name(name)
+                    .map_err(boxed)?
+                    .ok_or_else(|| SourceError::Missing(format!("vault secret '{name}'")))?;
                 if meta.object_type != ObjectType::SecretData {
-                    return Err(SourceError::WrongType { expected: "a SecretData object", found: meta.object_type.to_string() });
+                    return Err(SourceError::WrongType {
+                        expected: "a SecretData object",
+                        found: meta.object_type.to_string(),
+                    });
                 }
                 KeyValue::symmetric(decode_text(value.expose())?)
             }
             KeySource::KmipObject(id) => {
                 let meta = match store.get(id).map_err(boxed)? {
                     Some(m) => m,
-                    None => store.get_by_name(id).map_err(boxed)?.ok_or_else(|| SourceError::Missing(format!("object '{id}'")))?,
+                    None => store
+                        .get_by_name(id)
+                        .map_err(boxed)?
+                        .ok_or_else(|| SourceError::Missing(format!("object '{id}'")))?,
                 };
-                if !matches!(meta.object_type, ObjectType::SymmetricKey | ObjectType::SecretData | ObjectType::OpaqueObject) {
+                if !matches!(
+                    meta.object_type,
+                    ObjectType::SymmetricKey | ObjectType::SecretData | ObjectType::OpaqueObject
+                ) {
                     return Err(SourceError::WrongType {
                         expected: "a SymmetricKey, SecretData or OpaqueObject",
                         found: meta.object_type.to_string(),
@@ -94,8 +109,12 @@ impl KeySource {
                 KeyValue::symmetric(m.expose().as_slice())
             }
             KeySource::Env(var) => {
-                let v = std::env::var_os(var).ok_or_else(|| SourceError::Missing(format!("environment variable '{var}'")))?;
-                let v = v.into_string().map_err(|_| SourceError::WrongType { expected: "UTF-8 text", found: "non-UTF-8 bytes".into() })?;
+                let v = std::env::var_os(var)
+                    .ok_or_else(|| SourceError::Missing(format!("environment variable '{var}'")))?;
+                let v = v.into_string().map_err(|_| SourceError::WrongType {
+                    expected: "UTF-8 text",
+                    found: "non-UTF-8 bytes".into(),
+                })?;
                 let v = zeroize::Zeroizing::new(v);
                 KeyValue::symmetric(decode_text(v.as_bytes())?)
             }
@@ -115,15 +134,27 @@ impl KeySource {
                 let r: tresor_keyring::Ring = ring.parse().map_err(boxed)?;
                 let ring = tresor_keyring::Keyring::open(r).map_err(boxed)?;
                 let v = ring.get(name).map_err(|e| {
-                    if e.is_not_found() { SourceError::Missing(format!("keyring key '{name}'")) } else { boxed(e) }
+                    if e.is_not_found() {
+                        SourceError::Missing(format!("keyring key '{name}'"))
+                    } else {
+                        boxed(e)
+                    }
                 })?;
                 KeyValue::symmetric(decode_text(&v)?)
             }
             KeySource::Pair(a, b) => {
                 let (a, b) = (a.fetch(store)?, b.fetch(store)?);
                 match (a, b) {
-                    (KeyValue::Symmetric(e), KeyValue::Symmetric(d)) => KeyValue::Pair { encrypt: e, decrypt: d },
-                    _ => return Err(SourceError::WrongType { expected: "two symmetric halves", found: "a pair inside a pair".into() }),
+                    (KeyValue::Symmetric(e), KeyValue::Symmetric(d)) => KeyValue::Pair {
+                        encrypt: e,
+                        decrypt: d,
+                    },
+                    _ => {
+                        return Err(SourceError::WrongType {
+                            expected: "two symmetric halves",
+                            found: "a pair inside a pair".into(),
+                        });
+                    }
                 }
             }
         };
@@ -141,10 +172,16 @@ pub(crate) fn decode_text(b: &[u8]) -> Result<Vec<u8>, SourceError> {
     if let Some(rest) = b.strip_prefix(b"base64:") {
         return base64::engine::general_purpose::STANDARD
             .decode(rest)
-            .map_err(|_| SourceError::WrongType { expected: "base64 after 'base64:'", found: "invalid base64".into() });
+            .map_err(|_| SourceError::WrongType {
+                expected: "base64 after 'base64:'",
+                found: "invalid base64".into(),
+            });
     }
     if let Some(rest) = b.strip_prefix(b"hex:") {
-        return hex(rest).ok_or_else(|| SourceError::WrongType { expected: "hex after 'hex:'", found: "invalid hex".into() });
+        return hex(rest).ok_or_else(|| SourceError::WrongType {
+            expected: "hex after 'hex:'",
+            found: "invalid hex".into(),
+        });
     }
     Ok(b.to_vec())
 }
@@ -170,8 +207,17 @@ mod tests {
         assert_eq!(decode_text(b"plain").unwrap(), b"plain");
         assert_eq!(decode_text(b"hex:00ff10").unwrap(), vec![0, 255, 16]);
         assert_eq!(decode_text(b"base64:aGk=").unwrap(), b"hi");
-        assert!(matches!(decode_text(b"hex:0"), Err(SourceError::WrongType { .. })));
-        assert!(matches!(decode_text(b"hex:zz"), Err(SourceError::WrongType { .. })));
-        assert!(matches!(decode_text(b"base64:%%"), Err(SourceError::WrongType { .. })));
+        assert!(matches!(
+            decode_text(b"hex:0"),
+            Err(SourceError::WrongType { .. })
+        ));
+        assert!(matches!(
+            decode_text(b"hex:zz"),
+            Err(SourceError::WrongType { .. })
+        ));
+        assert!(matches!(
+            decode_text(b"base64:%%"),
+            Err(SourceError::WrongType { .. })
+        ));
     }
 }

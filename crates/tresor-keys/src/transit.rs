@@ -13,7 +13,9 @@ use crate::ciphertext::{self, parse_binary, parse_text, to_text, validate_name, 
 use crate::definition::{ChangeReport, Flow};
 use crate::error::{KeysError, Result};
 use crate::journal::JournalEntry;
-use crate::manager::{A_AUTO, A_MIN, A_PRIMARY, A_PURPOSE, A_TYPE, Entry, KeyManager, Material, OBJECT_PREFIX, lk, rd};
+use crate::manager::{
+    A_AUTO, A_MIN, A_PRIMARY, A_PURPOSE, A_TYPE, Entry, KeyManager, Material, OBJECT_PREFIX, lk, rd,
+};
 
 /// Settings changed by [`KeyManager::configure`]; `None` leaves a setting as it is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -103,7 +105,10 @@ impl KeyManager {
     pub fn create(&self, name: &str, key_type: KeyType) -> Result<KeyInfo> {
         validate_name(name)?;
         if key_type == KeyType::External {
-            return Err(KeysError::Unsupported { key: name.to_owned(), why: "external keys are made by define_key".into() });
+            return Err(KeysError::Unsupported {
+                key: name.to_owned(),
+                why: "external keys are made by define_key".into(),
+            });
         }
         if rd(&self.entries).contains_key(name) {
             return Err(KeysError::Exists(name.to_owned()));
@@ -148,11 +153,16 @@ impl KeyManager {
     /// # Errors
     /// On a store error; a key's rotation error is returned in its slot.
     pub fn rotate_due(&self) -> Result<Vec<Result<ChangeReport>>> {
-        let q = Query { attrs: vec![AttrCond::Exists(A_AUTO.into())], ..Query::default() };
+        let q = Query {
+            attrs: vec![AttrCond::Exists(A_AUTO.into())],
+            ..Query::default()
+        };
         let now = tresor_store::now();
         let mut out = Vec::new();
         for meta in self.store.locate(&q)? {
-            let Some(name) = meta.name().and_then(|n| n.strip_prefix(OBJECT_PREFIX)) else { continue };
+            let Some(name) = meta.name().and_then(|n| n.strip_prefix(OBJECT_PREFIX)) else {
+                continue;
+            };
             let Ok(e) = self.entry(name) else { continue };
             if e.def.is_none() {
                 self.reload(&e)?;
@@ -186,7 +196,10 @@ impl KeyManager {
             let (v, value, mat) = self.forward(&e, Flow::Forward)?;
             let mat = match mat {
                 Some(m) => m,
-                None => Arc::new(Material { engine: crate::algo::Engine::new(KeyType::External, &value), value }),
+                None => Arc::new(Material {
+                    engine: crate::algo::Engine::new(KeyType::External, &value),
+                    value,
+                }),
             };
             return Ok((e, v, mat));
         }
@@ -237,13 +250,18 @@ impl KeyManager {
                 let s = rd(&e.snap);
                 if h.version >= s.min_dec {
                     if let Some(m) = s.versions.get(&h.version).and_then(|v| v.mat.as_ref()) {
-                        return m.engine.open(&ciphertext[..head_len], aad, &ciphertext[head_len..]);
+                        return m.engine.open(
+                            &ciphertext[..head_len],
+                            aad,
+                            &ciphertext[head_len..],
+                        );
                     }
                 }
             }
         }
         let m = self.decrypt_material(h.name, h.version)?;
-        m.engine.open(&ciphertext[..head_len], aad, &ciphertext[head_len..])
+        m.engine
+            .open(&ciphertext[..head_len], aad, &ciphertext[head_len..])
     }
 
     /// As [`KeyManager::decrypt_bytes`], appending the plaintext to `out` instead of returning
@@ -252,7 +270,12 @@ impl KeyManager {
     ///
     /// # Errors
     /// As [`KeyManager::decrypt_bytes`].
-    pub fn decrypt_bytes_into(&self, ciphertext: &[u8], aad: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    pub fn decrypt_bytes_into(
+        &self,
+        ciphertext: &[u8],
+        aad: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         let (h, head_len) = parse_binary(ciphertext)?;
         {
             let map = rd(&self.entries);
@@ -260,24 +283,36 @@ impl KeyManager {
                 let s = rd(&e.snap);
                 if h.version >= s.min_dec {
                     if let Some(m) = s.versions.get(&h.version).and_then(|v| v.mat.as_ref()) {
-                        return m.engine.open_into(&ciphertext[..head_len], aad, &ciphertext[head_len..], out);
+                        return m.engine.open_into(
+                            &ciphertext[..head_len],
+                            aad,
+                            &ciphertext[head_len..],
+                            out,
+                        );
                     }
                 }
             }
         }
         let m = self.decrypt_material(h.name, h.version)?;
-        m.engine.open_into(&ciphertext[..head_len], aad, &ciphertext[head_len..], out)
+        m.engine
+            .open_into(&ciphertext[..head_len], aad, &ciphertext[head_len..], out)
     }
 
     fn decrypt_material(&self, name: &str, version: u32) -> Result<Arc<Material>> {
         let e = self.entry(name)?;
         if version == 0 && !e.versioned() {
             let (_, value, _) = self.forward(&e, Flow::Back)?;
-            return Ok(Arc::new(Material { engine: crate::algo::Engine::new(KeyType::External, &value), value }));
+            return Ok(Arc::new(Material {
+                engine: crate::algo::Engine::new(KeyType::External, &value),
+                value,
+            }));
         }
         let m = self.version_material(&e, version)?;
         if !m.engine.is_aead() {
-            return Err(KeysError::Unsupported { key: name.to_owned(), why: format!("{} keys do not decrypt", e.snap().key_type) });
+            return Err(KeysError::Unsupported {
+                key: name.to_owned(),
+                why: format!("{} keys do not decrypt", e.snap().key_type),
+            });
         }
         Ok(m)
     }
@@ -321,10 +356,10 @@ impl KeyManager {
     /// [`KeysError::Unsupported`] for a key that does not sign.
     pub fn sign(&self, name: &str, msg: &[u8]) -> Result<String> {
         let (e, v, m) = self.primary(name)?;
-        let sig = m
-            .engine
-            .sign(msg)
-            .ok_or_else(|| KeysError::Unsupported { key: name.to_owned(), why: format!("{} keys do not sign", e.snap().key_type) })?;
+        let sig = m.engine.sign(msg).ok_or_else(|| KeysError::Unsupported {
+            key: name.to_owned(),
+            why: format!("{} keys do not sign", e.snap().key_type),
+        })?;
         Ok(to_text(name, v, &sig))
     }
 
@@ -339,7 +374,10 @@ impl KeyManager {
         let m = self.version_material(&e, h.version)?;
         m.engine
             .verify(msg, &sig)
-            .ok_or_else(|| KeysError::Unsupported { key: h.name.to_owned(), why: format!("{} keys do not verify", e.snap().key_type) })
+            .ok_or_else(|| KeysError::Unsupported {
+                key: h.name.to_owned(),
+                why: format!("{} keys do not verify", e.snap().key_type),
+            })
     }
 
     /// Changes a stored key's minimum decryption version and auto-rotate period.
@@ -350,18 +388,27 @@ impl KeyManager {
     pub fn configure(&self, name: &str, cfg: KeyConfig) -> Result<KeyInfo> {
         let e = self.entry(name)?;
         if !e.persisted() {
-            return Err(KeysError::Unsupported { key: name.to_owned(), why: "a stateless key keeps no settings".into() });
+            return Err(KeysError::Unsupported {
+                key: name.to_owned(),
+                why: "a stateless key keeps no settings".into(),
+            });
         }
         {
             let _w = lk(&e.write);
             self.reload(&e)?;
             let s = e.snap();
-            let uid = s.uid.clone().ok_or_else(|| KeysError::Refused { key: name.to_owned(), why: "it has no version yet".into() })?;
+            let uid = s.uid.clone().ok_or_else(|| KeysError::Refused {
+                key: name.to_owned(),
+                why: "it has no version yet".into(),
+            })?;
             if let Some(min) = cfg.min_decryption_version {
                 if min == 0 || min > s.primary {
                     return Err(KeysError::Refused {
                         key: name.to_owned(),
-                        why: format!("minimum decryption version must be between 1 and the primary version {}", s.primary),
+                        why: format!(
+                            "minimum decryption version must be between 1 and the primary version {}",
+                            s.primary
+                        ),
                     });
                 }
                 if let Some(j) = s.journal.iter().find(|j| j.from.is_some_and(|f| f < min)) {
@@ -406,18 +453,33 @@ impl KeyManager {
     pub fn trim(&self, name: &str) -> Result<usize> {
         let e = self.entry(name)?;
         if !e.persisted() {
-            return Err(KeysError::Unsupported { key: name.to_owned(), why: "a stateless key keeps no versions in the store".into() });
+            return Err(KeysError::Unsupported {
+                key: name.to_owned(),
+                why: "a stateless key keeps no versions in the store".into(),
+            });
         }
         let _w = lk(&e.write);
         self.reload(&e)?;
         let s = e.snap();
-        let Some(uid) = s.uid.clone() else { return Ok(0) };
-        let n = s.versions.iter().filter(|(v, x)| **v < s.min_dec && !x.destroyed).count();
+        let Some(uid) = s.uid.clone() else {
+            return Ok(0);
+        };
+        let n = s
+            .versions
+            .iter()
+            .filter(|(v, x)| **v < s.min_dec && !x.destroyed)
+            .count();
         if n > 0 {
             let min = s.min_dec;
             self.store.write(|tx| {
-                let meta = tx.get(&uid)?.ok_or_else(|| StoreError::NotFound(uid.clone()))?;
-                let cur = meta.attributes.get(A_MIN).and_then(|v| v.as_u64()).unwrap_or(1) as u32;
+                let meta = tx
+                    .get(&uid)?
+                    .ok_or_else(|| StoreError::NotFound(uid.clone()))?;
+                let cur = meta
+                    .attributes
+                    .get(A_MIN)
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(1) as u32;
                 if cur != min {
                     return Err(StoreError::Conflict(uid.clone()));
                 }
@@ -482,19 +544,29 @@ impl KeyManager {
     /// # Errors
     /// On a store error.
     pub fn list(&self) -> Result<Vec<String>> {
-        let q = Query { attrs: vec![AttrCond::Exists(A_TYPE.into())], ..Query::default() };
+        let q = Query {
+            attrs: vec![AttrCond::Exists(A_TYPE.into())],
+            ..Query::default()
+        };
         Ok(self
             .store
             .locate(&q)?
             .iter()
-            .filter_map(|m| m.name().and_then(|n| n.strip_prefix(OBJECT_PREFIX)).map(str::to_owned))
+            .filter_map(|m| {
+                m.name()
+                    .and_then(|n| n.strip_prefix(OBJECT_PREFIX))
+                    .map(str::to_owned)
+            })
             .collect())
     }
 }
 
 fn seal(name: &str, version: u32, m: &Material, pt: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
     if !m.engine.is_aead() {
-        return Err(KeysError::Unsupported { key: name.to_owned(), why: "this key does not encrypt (it signs, or is not a 32-byte key)".into() });
+        return Err(KeysError::Unsupported {
+            key: name.to_owned(),
+            why: "this key does not encrypt (it signs, or is not a 32-byte key)".into(),
+        });
     }
     let mut out = Vec::with_capacity(8 + name.len() + 12 + pt.len() + 16);
     let n = write_head(&mut out, name, version);

@@ -37,7 +37,11 @@ impl KeyBytes {
         let b = &self.0;
         if b.len() >= 16 && b.iter().all(|c| c.is_ascii_graphic()) {
             let (h, t) = (&b[..2], &b[b.len() - 2..]);
-            format!("{}****{}", String::from_utf8_lossy(h), String::from_utf8_lossy(t))
+            format!(
+                "{}****{}",
+                String::from_utf8_lossy(h),
+                String::from_utf8_lossy(t)
+            )
         } else {
             "****".to_owned()
         }
@@ -109,9 +113,11 @@ impl fmt::Debug for KeyValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyValue::Symmetric(k) => f.debug_tuple("Symmetric").field(k).finish(),
-            KeyValue::Pair { encrypt, decrypt } => {
-                f.debug_struct("Pair").field("encrypt", encrypt).field("decrypt", decrypt).finish()
-            }
+            KeyValue::Pair { encrypt, decrypt } => f
+                .debug_struct("Pair")
+                .field("encrypt", encrypt)
+                .field("decrypt", decrypt)
+                .finish(),
         }
     }
 }
@@ -128,7 +134,10 @@ impl KeyValue {
     /// An encrypt/decrypt pair. A pair of two equal values is kept as a pair (keys-management
     /// accepts `("v", "v")` for a symmetric key; both paths then return `v`).
     pub fn pair(encrypt: impl Into<KeyBytes>, decrypt: impl Into<KeyBytes>) -> Self {
-        KeyValue::Pair { encrypt: encrypt.into(), decrypt: decrypt.into() }
+        KeyValue::Pair {
+            encrypt: encrypt.into(),
+            decrypt: decrypt.into(),
+        }
     }
 
     /// The forward-path (encrypt) key.
@@ -234,7 +243,11 @@ impl Key {
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Key").field("name", &self.name).field("version", &self.version).field("bytes", &self.bytes).finish()
+        f.debug_struct("Key")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("bytes", &self.bytes)
+            .finish()
     }
 }
 
@@ -256,7 +269,11 @@ mod tests {
 
     #[test]
     fn encode_round_trip_and_garbage() {
-        for v in [KeyValue::symmetric("k"), KeyValue::pair("enc", "decrypt"), KeyValue::pair("", "x")] {
+        for v in [
+            KeyValue::symmetric("k"),
+            KeyValue::pair("enc", "decrypt"),
+            KeyValue::pair("", "x"),
+        ] {
             let e = v.encode();
             assert!(KeyValue::decode(&e).is_some_and(|d| d.ct_eq(&v)));
         }

@@ -35,7 +35,9 @@ fn write_data(dir: &Path, lines: &[String]) -> std::io::Result<()> {
 }
 
 fn read_data(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("data.txt")).map(|s| s.lines().map(str::to_owned).collect()).unwrap_or_default()
+    std::fs::read_to_string(dir.join("data.txt"))
+        .map(|s| s.lines().map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 /// The child's work: resume, then forever append an item, rotate (the callback rewraps every
@@ -64,13 +66,26 @@ fn work(dir: &Path, rounds: Option<u32>, ready: &mut dyn Write) -> Result<(), Ke
     let mut round = 0;
     while rounds.is_none_or(|r| round < r) {
         let item = format!("item-{n}");
-        let ct = km.encrypt(KEY, format!("payload of {item}").as_bytes(), item.as_bytes())?;
+        let ct = km.encrypt(
+            KEY,
+            format!("payload of {item}").as_bytes(),
+            item.as_bytes(),
+        )?;
         let mut lines = read_data(dir);
         lines.push(format!("{item} {ct}"));
-        write_data(dir, &lines).map_err(|e| KeysError::Io { what: "writing data", source: e })?;
+        write_data(dir, &lines).map_err(|e| KeysError::Io {
+            what: "writing data",
+            source: e,
+        })?;
         n += 1;
         let rep = km.rotate(KEY)?;
-        km.configure(KEY, KeyConfig { min_decryption_version: Some(rep.new_version), ..KeyConfig::default() })?;
+        km.configure(
+            KEY,
+            KeyConfig {
+                min_decryption_version: Some(rep.new_version),
+                ..KeyConfig::default()
+            },
+        )?;
         km.trim(KEY)?;
         round += 1;
     }
@@ -87,7 +102,9 @@ fn check(dir: &Path) -> (usize, usize) {
     let lines = read_data(dir);
     for l in &lines {
         let (item, ct) = l.split_once(' ').expect("well-formed line");
-        let pt = km.decrypt(ct, item.as_bytes()).unwrap_or_else(|e| panic!("{item} ({ct}) does not decrypt: {e}"));
+        let pt = km
+            .decrypt(ct, item.as_bytes())
+            .unwrap_or_else(|e| panic!("{item} ({ct}) does not decrypt: {e}"));
         assert_eq!(pt.expose(), format!("payload of {item}").as_bytes());
     }
     if !km.exists(KEY).unwrap() {
@@ -115,7 +132,11 @@ fn check(dir: &Path) -> (usize, usize) {
         let primary = km.show(KEY).unwrap().primary_version;
         for l in read_data(dir) {
             let ct = l.split_once(' ').unwrap().1;
-            assert_eq!(tresor_keys::ciphertext::inspect(ct).unwrap().version, primary, "{l}");
+            assert_eq!(
+                tresor_keys::ciphertext::inspect(ct).unwrap().version,
+                primary,
+                "{l}"
+            );
         }
     }
     (lines.len(), pending)
@@ -158,13 +179,22 @@ fn rand_below(n: u32) -> u32 {
 
 #[test]
 fn sigkill_at_random_instants_never_loses_a_decrypt_key() {
-    let trials: u32 = std::env::var("TRESOR_KEYS_CRASH_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
+    let trials: u32 = std::env::var("TRESOR_KEYS_CRASH_TRIALS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
     let exe = std::env::current_exe().unwrap();
     let dir = fresh_dir();
     let (mut max_items, mut with_pending, mut before_ready) = (0, 0, 0);
     for t in 0..trials {
         let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child", "--test-threads=1", "--nocapture", "-q"])
+            .args([
+                "--exact",
+                "crash_child",
+                "--test-threads=1",
+                "--nocapture",
+                "-q",
+            ])
             .env(DIR_VAR, dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -184,11 +214,16 @@ fn sigkill_at_random_instants_never_loses_a_decrypt_key() {
         std::thread::sleep(Duration::from_micros(u64::from(rand_below(8_000))));
         child.kill().unwrap();
         let st = child.wait().unwrap();
-        assert!(st.code().is_none_or(|c| c != 3), "child failed by itself in trial {t}");
+        assert!(
+            st.code().is_none_or(|c| c != 3),
+            "child failed by itself in trial {t}"
+        );
         let (items, pending) = check(dir.path());
         max_items = max_items.max(items);
         with_pending += usize::from(pending > 0);
     }
-    println!("{trials} kills ({before_ready} during start-up), {max_items} items, {with_pending} left a pending rotation");
+    println!(
+        "{trials} kills ({before_ready} during start-up), {max_items} items, {with_pending} left a pending rotation"
+    );
     assert!(max_items > 0, "the child never got to write");
 }

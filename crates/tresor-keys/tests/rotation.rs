@@ -6,7 +6,10 @@ mod util;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tresor_keys::{CallbackStatus, ErrorStrategy, KeyConfig, KeyDefinition, KeyManager, KeyType, KeyValue, KeysError, VersionState};
+use tresor_keys::{
+    CallbackStatus, ErrorStrategy, KeyConfig, KeyDefinition, KeyManager, KeyType, KeyValue,
+    KeysError, VersionState,
+};
 use util::{Counted, manager};
 
 #[test]
@@ -17,22 +20,45 @@ fn old_ciphertexts_decrypt_until_retired_then_rewrap_and_trim() {
     for v in 2..=4 {
         let r = km.rotate("orders").unwrap();
         assert_eq!((r.old_version, r.new_version), (Some(v - 1), v));
-        cts.push(km.encrypt("orders", format!("under v{v}").as_bytes(), b"ad").unwrap());
+        cts.push(
+            km.encrypt("orders", format!("under v{v}").as_bytes(), b"ad")
+                .unwrap(),
+        );
     }
     for (i, ct) in cts.iter().enumerate() {
-        assert!(ct.starts_with(&format!("tresor:orders:v{}:", i + 1)), "{ct}");
-        assert_eq!(km.decrypt(ct, b"ad").unwrap().expose(), format!("under v{}", i + 1).as_bytes());
+        assert!(
+            ct.starts_with(&format!("tresor:orders:v{}:", i + 1)),
+            "{ct}"
+        );
+        assert_eq!(
+            km.decrypt(ct, b"ad").unwrap().expose(),
+            format!("under v{}", i + 1).as_bytes()
+        );
         assert!(matches!(km.decrypt(ct, b"other"), Err(KeysError::Decrypt)));
     }
     // A fresh manager (another process) decrypts them too: nothing depends on call order.
     let km2 = KeyManager::open(km.store().clone()).unwrap();
     assert_eq!(km2.decrypt(&cts[0], b"ad").unwrap().expose(), b"under v1");
 
-    km.configure("orders", KeyConfig { min_decryption_version: Some(3), ..KeyConfig::default() }).unwrap();
+    km.configure(
+        "orders",
+        KeyConfig {
+            min_decryption_version: Some(3),
+            ..KeyConfig::default()
+        },
+    )
+    .unwrap();
     for ct in &cts[..2] {
         let e = km.decrypt(ct, b"ad").unwrap_err();
-        assert!(matches!(e, KeysError::VersionRetired { min: 3, .. }), "{e:?}");
-        assert!(e.to_string().contains("below its minimum decryption version 3; refused"), "{e}");
+        assert!(
+            matches!(e, KeysError::VersionRetired { min: 3, .. }),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .contains("below its minimum decryption version 3; refused"),
+            "{e}"
+        );
     }
     // The other manager sees the new minimum as soon as it needs a version it has not seen.
     assert_eq!(km2.decrypt(&cts[3], b"ad").unwrap().expose(), b"under v4");
@@ -44,18 +70,44 @@ fn old_ciphertexts_decrypt_until_retired_then_rewrap_and_trim() {
 
     let info = km.show("orders").unwrap();
     let states: Vec<_> = info.versions.iter().map(|v| v.state).collect();
-    assert_eq!(states, vec![VersionState::Retired, VersionState::Retired, VersionState::DecryptOnly, VersionState::Primary]);
+    assert_eq!(
+        states,
+        vec![
+            VersionState::Retired,
+            VersionState::Retired,
+            VersionState::DecryptOnly,
+            VersionState::Primary
+        ]
+    );
     assert_eq!(km.trim("orders").unwrap(), 2);
     assert_eq!(km.trim("orders").unwrap(), 0);
     let info = km.show("orders").unwrap();
     assert_eq!(info.versions[0].state, VersionState::Destroyed);
     // Lowering the minimum again cannot bring destroyed material back.
-    km.configure("orders", KeyConfig { min_decryption_version: Some(1), ..KeyConfig::default() }).unwrap();
-    assert!(matches!(km.decrypt(&cts[0], b"ad"), Err(KeysError::UnknownVersion { version: 1, .. })));
+    km.configure(
+        "orders",
+        KeyConfig {
+            min_decryption_version: Some(1),
+            ..KeyConfig::default()
+        },
+    )
+    .unwrap();
+    assert!(matches!(
+        km.decrypt(&cts[0], b"ad"),
+        Err(KeysError::UnknownVersion { version: 1, .. })
+    ));
     assert_eq!(km.decrypt(&cts[2], b"ad").unwrap().expose(), b"under v3");
 
     for bad in [0, 5] {
-        let e = km.configure("orders", KeyConfig { min_decryption_version: Some(bad), ..KeyConfig::default() }).unwrap_err();
+        let e = km
+            .configure(
+                "orders",
+                KeyConfig {
+                    min_decryption_version: Some(bad),
+                    ..KeyConfig::default()
+                },
+            )
+            .unwrap_err();
         assert!(matches!(e, KeysError::Refused { .. }));
     }
 }
@@ -76,10 +128,19 @@ fn binary_form_and_tampering() {
     }
     let text = km.encrypt("b", b"", b"").unwrap();
     assert_eq!(km.decrypt(&text, b"").unwrap().expose(), b"");
-    for bad in ["", "tresor:b:v1:", "tresor:b:v1:AAAA", "tresor:nope:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "garbage"] {
+    for bad in [
+        "",
+        "tresor:b:v1:",
+        "tresor:b:v1:AAAA",
+        "tresor:nope:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "garbage",
+    ] {
         assert!(km.decrypt(bad, b"").is_err(), "{bad}");
     }
-    assert!(matches!(km.decrypt("tresor:b:v9:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", b""), Err(KeysError::UnknownVersion { version: 9, .. })));
+    assert!(matches!(
+        km.decrypt("tresor:b:v9:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", b""),
+        Err(KeysError::UnknownVersion { version: 9, .. })
+    ));
 }
 
 #[test]
@@ -96,13 +157,32 @@ fn signing_keys() {
         assert!(km.verify(&s1, b"message").unwrap());
         assert!(km.verify(&s2, b"message").unwrap());
         assert!(!km.verify(&s2, b"massage").unwrap());
-        assert!(matches!(km.encrypt(&name, b"x", b""), Err(KeysError::Unsupported { .. })));
-        km.configure(&name, KeyConfig { min_decryption_version: Some(2), ..KeyConfig::default() }).unwrap();
-        assert!(matches!(km.verify(&s1, b"message"), Err(KeysError::VersionRetired { .. })));
+        assert!(matches!(
+            km.encrypt(&name, b"x", b""),
+            Err(KeysError::Unsupported { .. })
+        ));
+        km.configure(
+            &name,
+            KeyConfig {
+                min_decryption_version: Some(2),
+                ..KeyConfig::default()
+            },
+        )
+        .unwrap();
+        assert!(matches!(
+            km.verify(&s1, b"message"),
+            Err(KeysError::VersionRetired { .. })
+        ));
     }
     km.create("aes", KeyType::Aes256Gcm).unwrap();
-    assert!(matches!(km.sign("aes", b"m"), Err(KeysError::Unsupported { .. })));
-    assert!(matches!(km.create("aes", KeyType::Aes256Gcm), Err(KeysError::Exists(_))));
+    assert!(matches!(
+        km.sign("aes", b"m"),
+        Err(KeysError::Unsupported { .. })
+    ));
+    assert!(matches!(
+        km.create("aes", KeyType::Aes256Gcm),
+        Err(KeysError::Exists(_))
+    ));
 }
 
 #[test]
@@ -110,9 +190,13 @@ fn ed25519_signatures_verify_with_the_public_key_alone() {
     let (_d, km) = manager();
     let info = km.create("ed", KeyType::Ed25519).unwrap();
     use base64::Engine as _;
-    let pk = base64::engine::general_purpose::STANDARD.decode(info.public_key.unwrap()).unwrap();
+    let pk = base64::engine::general_purpose::STANDARD
+        .decode(info.public_key.unwrap())
+        .unwrap();
     let sig = km.sign("ed", b"hello").unwrap();
-    let raw = base64::engine::general_purpose::STANDARD.decode(sig.rsplit(':').next().unwrap()).unwrap();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(sig.rsplit(':').next().unwrap())
+        .unwrap();
     let v = aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ED25519, &pk);
     assert!(v.verify(b"hello", &raw).is_ok());
 }
@@ -139,8 +223,19 @@ fn unfinished_callbacks_block_retiring_their_old_version_until_resumed() {
     let p = km.pending("t").unwrap();
     assert_eq!((p.len(), p[0].from, p[0].to), (1, Some(1), 2));
     assert_eq!(p[0].callbacks[0].status, CallbackStatus::Failed);
-    assert_eq!(p[0].callbacks[0].error.as_deref(), Some("database unavailable"));
-    let e = km.configure("t", KeyConfig { min_decryption_version: Some(2), ..KeyConfig::default() }).unwrap_err();
+    assert_eq!(
+        p[0].callbacks[0].error.as_deref(),
+        Some("database unavailable")
+    );
+    let e = km
+        .configure(
+            "t",
+            KeyConfig {
+                min_decryption_version: Some(2),
+                ..KeyConfig::default()
+            },
+        )
+        .unwrap_err();
     assert!(e.to_string().contains("unfinished callbacks"), "{e}");
 
     // A fresh manager (after a restart) registers the callback and resumes.
@@ -157,10 +252,20 @@ fn unfinished_callbacks_block_retiring_their_old_version_until_resumed() {
     .unwrap();
     let res = km2.resume().unwrap();
     assert_eq!(res.len(), 1);
-    assert_eq!(res[0].as_ref().unwrap().succeeded, vec!["reencrypt".to_owned()]);
+    assert_eq!(
+        res[0].as_ref().unwrap().succeeded,
+        vec!["reencrypt".to_owned()]
+    );
     assert!(km2.pending("t").unwrap().is_empty());
     assert!(km2.resume().unwrap().is_empty());
-    km2.configure("t", KeyConfig { min_decryption_version: Some(2), ..KeyConfig::default() }).unwrap();
+    km2.configure(
+        "t",
+        KeyConfig {
+            min_decryption_version: Some(2),
+            ..KeyConfig::default()
+        },
+    )
+    .unwrap();
     let ct = store_ct.lock().unwrap().clone();
     assert!(ct.starts_with("tresor:t:v2:"));
     assert_eq!(km2.decrypt(&ct, b"").unwrap().expose(), b"data");
@@ -170,7 +275,12 @@ fn unfinished_callbacks_block_retiring_their_old_version_until_resumed() {
 #[test]
 fn discard_pending_is_explicit() {
     let (_d, km) = manager();
-    km.define_key(KeyDefinition::new("k", Counted::new(KeyValue::symmetric("a")).source()).stateless(false).on_change(ErrorStrategy::Halt)).unwrap();
+    km.define_key(
+        KeyDefinition::new("k", Counted::new(KeyValue::symmetric("a")).source())
+            .stateless(false)
+            .on_change(ErrorStrategy::Halt),
+    )
+    .unwrap();
     km.encrypt_key("k").unwrap();
     km.on_change("k", "fails", |_| Err("no".into())).unwrap();
     let r = km.key_changed("k", None, KeyValue::symmetric("b")).unwrap();
@@ -178,19 +288,42 @@ fn discard_pending_is_explicit() {
     assert_eq!(km.pending("k").unwrap().len(), 1);
     assert_eq!(km.discard_pending("k").unwrap(), 1);
     assert!(km.pending("k").unwrap().is_empty());
-    km.configure("k", KeyConfig { min_decryption_version: Some(2), ..KeyConfig::default() }).unwrap();
+    km.configure(
+        "k",
+        KeyConfig {
+            min_decryption_version: Some(2),
+            ..KeyConfig::default()
+        },
+    )
+    .unwrap();
 }
 
 #[test]
 fn auto_rotate_setting_is_kept() {
     let (_d, km) = manager();
     km.create("a", KeyType::Aes256Gcm).unwrap();
-    let i = km.configure("a", KeyConfig { auto_rotate_secs: Some(30 * 86_400), ..KeyConfig::default() }).unwrap();
+    let i = km
+        .configure(
+            "a",
+            KeyConfig {
+                auto_rotate_secs: Some(30 * 86_400),
+                ..KeyConfig::default()
+            },
+        )
+        .unwrap();
     assert_eq!(i.auto_rotate_secs, 2_592_000);
     // Not due yet: nothing rotates.
     assert!(km.rotate_due().unwrap().is_empty());
     assert_eq!(km.show("a").unwrap().primary_version, 1);
-    let i = km.configure("a", KeyConfig { auto_rotate_secs: Some(0), ..KeyConfig::default() }).unwrap();
+    let i = km
+        .configure(
+            "a",
+            KeyConfig {
+                auto_rotate_secs: Some(0),
+                ..KeyConfig::default()
+            },
+        )
+        .unwrap();
     assert_eq!(i.auto_rotate_secs, 0);
 }
 
@@ -199,7 +332,8 @@ fn concurrent_gets_during_rotation_stay_consistent() {
     let (_d, km) = manager();
     km.create("hot", KeyType::Aes256Gcm).unwrap();
     let src = Counted::new(KeyValue::symmetric([1u8; 32].as_slice()));
-    km.define_key(KeyDefinition::new("def", src.source()).stateless(false)).unwrap();
+    km.define_key(KeyDefinition::new("def", src.source()).stateless(false))
+        .unwrap();
     km.encrypt_key("def").unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let rotations = Arc::new(AtomicU32::new(0));
@@ -217,7 +351,10 @@ fn concurrent_gets_during_rotation_stay_consistent() {
                     last = v;
                     assert_eq!(km.decrypt(&ct, b"").unwrap().expose(), msg.as_bytes());
                     let k = km.encrypt_key("def").unwrap();
-                    assert_eq!(km.decrypt_key_version("def", k.version()).unwrap().expose(), k.expose());
+                    assert_eq!(
+                        km.decrypt_key_version("def", k.version()).unwrap().expose(),
+                        k.expose()
+                    );
                     n += 1;
                 }
             });
@@ -226,7 +363,8 @@ fn concurrent_gets_during_rotation_stay_consistent() {
         s.spawn(move || {
             for i in 0..15u8 {
                 km.rotate("hot").unwrap();
-                km.key_changed("def", None, KeyValue::symmetric([i + 2; 32].as_slice())).unwrap();
+                km.key_changed("def", None, KeyValue::symmetric([i + 2; 32].as_slice()))
+                    .unwrap();
                 src.set(KeyValue::symmetric([i + 2; 32].as_slice()));
                 rotations.fetch_add(1, Ordering::SeqCst);
             }

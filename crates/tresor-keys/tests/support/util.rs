@@ -33,7 +33,10 @@ pub struct Counted {
 impl Counted {
     /// A source returning `v`.
     pub fn new(v: KeyValue) -> Self {
-        Counted { value: Arc::new(Mutex::new(v)), calls: Arc::new(AtomicUsize::new(0)) }
+        Counted {
+            value: Arc::new(Mutex::new(v)),
+            calls: Arc::new(AtomicUsize::new(0)),
+        }
     }
     /// The key source.
     pub fn source(&self) -> KeySource {
