@@ -2,6 +2,7 @@
 # Runs every tresor test, installing what the tests need first:
 #   - Debian packages: keyutils (keyctl, kernel keyring interop), sqlite3 (audit tamper tests)
 #   - Python peers in target/peers/ (seeqret, PyKMIP, ...), via tests/peers/setup.sh
+#   - a throw-away PostgreSQL server (scripts/pg.sh), stopped at the end
 # Reuses whatever is already installed. Works as root (CI) or with sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,15 +26,23 @@ apt_install() {
 }
 
 apt_install keyctl:keyutils sqlite3:sqlite3
+ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || apt_install pg_ctlcluster:postgresql
+
+step "PostgreSQL (throw-away server on 127.0.0.1)"
+eval "$(scripts/pg.sh start)"
+trap 'scripts/pg.sh stop "$TRESOR_PG_DIR"' EXIT
+echo "TRESOR_TEST_PG_URL=$TRESOR_TEST_PG_URL"
 
 step "Python peers (target/peers)"
 bash tests/peers/setup.sh
 # shellcheck disable=SC1091
 source "$ROOT/target/peers/env.sh"
 
-step "cargo test --workspace"
-cargo test --workspace --locked 2>&1 | tee target/test-output.log | grep -E '^(test result|running|error|warning: unused)|FAILED|panicked' || true
+step "cargo test --workspace --all-features"
+set +e
+cargo test --workspace --all-features --locked 2>&1 | tee target/test-output.log | grep -E '^(test result|running|error|warning: unused)|FAILED|panicked' || true
 status=${PIPESTATUS[0]}
+set -e
 
 # One closing line for CI, summed over every test binary.
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' target/test-output.log | awk '{s+=$4} END {print s+0}')

@@ -32,10 +32,12 @@ mod backend;
 mod error;
 pub mod fsutil;
 mod model;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod query;
 mod sqlite;
 mod store;
-#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
 pub mod testing;
 
 pub use audit::{AuditDraft, AuditEntry, AuditSigner};
@@ -44,6 +46,8 @@ pub use error::{Result, StoreError};
 pub use model::{
     Attributes, NewObject, ObjectMeta, ObjectType, SealedVersion, State, VersionInfo, new_uid, now,
 };
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresBackend;
 pub use query::{AttrCond, Query};
 pub use sqlite::{SCHEMA_VERSION, SqliteBackend};
 pub use store::{AuditReport, Store, Txn, check_transition};

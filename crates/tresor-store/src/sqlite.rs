@@ -245,7 +245,7 @@ fn row_version(
 }
 
 /// Index rows for an attribute value: scalars, arrays of scalars, and one level of struct fields.
-fn index_values(name: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+pub(crate) fn index_values(name: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
     use serde_json::Value;
     match v {
         Value::String(s) => out.push((name.to_owned(), s.clone())),

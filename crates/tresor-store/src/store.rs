@@ -1,6 +1,7 @@
 //! The [`Store`]: the one API every door uses. It seals material, keeps revisions and writes
 //! the audit chain; a [`Backend`] keeps the rows.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -216,8 +217,8 @@ impl Store {
         Txn {
             store: self,
             actor: actor.to_owned(),
-            touched: HashMap::new(),
-            order: Vec::new(),
+            touched: RefCell::new(HashMap::new()),
+            order: RefCell::new(Vec::new()),
             writes: Vec::new(),
             audit: Vec::new(),
         }
@@ -236,7 +237,11 @@ impl Store {
     ///
     /// # Errors
     /// Whatever `f` returns, or the commit's error.
-    pub fn write_as<T>(&self, actor: &str, mut f: impl FnMut(&mut Txn<'_>) -> Result<T>) -> Result<T> {
+    pub fn write_as<T>(
+        &self,
+        actor: &str,
+        mut f: impl FnMut(&mut Txn<'_>) -> Result<T>,
+    ) -> Result<T> {
         let mut attempt = 0;
         loop {
             let mut tx = self.begin_as(actor);
@@ -347,8 +352,8 @@ pub struct Txn<'s> {
     store: &'s Store,
     actor: String,
     /// uid → (current metadata, revision when first read; None when created here, Some(None) when deleted)
-    touched: HashMap<String, Touched>,
-    order: Vec<String>,
+    touched: RefCell<HashMap<String, Touched>>,
+    order: RefCell<Vec<String>>,
     writes: Vec<Write>,
     audit: Vec<AuditDraft>,
 }
@@ -375,9 +380,30 @@ impl Txn<'_> {
     /// # Errors
     /// On a backend error.
     pub fn get(&self, uid: &str) -> Result<Option<ObjectMeta>> {
-        match self.touched.get(uid) {
-            Some(t) => Ok(t.meta.clone()),
-            None => self.store.backend.get(uid),
+        if let Some(t) = self.touched.borrow().get(uid) {
+            return Ok(t.meta.clone());
+        }
+        let m = self.store.backend.get(uid)?;
+        if let Some(m) = &m {
+            self.pin(m);
+        }
+        Ok(m)
+    }
+
+    /// Remembers the revision an object had when this transaction first read it, so that a
+    /// later write is checked against it (a read-modify-write never loses an update).
+    fn pin(&self, m: &ObjectMeta) {
+        let mut touched = self.touched.borrow_mut();
+        if !touched.contains_key(&m.uid) {
+            touched.insert(
+                m.uid.clone(),
+                Touched {
+                    base: Some(m.rev),
+                    meta: Some(m.clone()),
+                    dirty: false,
+                },
+            );
+            self.order.borrow_mut().push(m.uid.clone());
         }
     }
 
@@ -386,7 +412,7 @@ impl Txn<'_> {
     /// # Errors
     /// On a backend error.
     pub fn get_by_name(&self, name: &str) -> Result<Option<ObjectMeta>> {
-        for t in self.touched.values() {
+        for t in self.touched.borrow().values() {
             if let Some(m) = &t.meta
                 && m.names.iter().any(|n| n == name)
             {
@@ -394,8 +420,12 @@ impl Txn<'_> {
             }
         }
         match self.store.backend.get_by_name(name)? {
-            Some(m) if self.touched.contains_key(&m.uid) => Ok(None),
-            other => Ok(other),
+            Some(m) if self.touched.borrow().contains_key(&m.uid) => Ok(None),
+            Some(m) => {
+                self.pin(&m);
+                Ok(Some(m))
+            }
+            None => Ok(None),
         }
     }
 
@@ -438,30 +468,12 @@ impl Txn<'_> {
     }
 
     fn load(&mut self, uid: &str) -> Result<ObjectMeta> {
-        if !self.touched.contains_key(uid) {
-            let m = self
-                .store
-                .backend
-                .get(uid)?
-                .ok_or_else(|| StoreError::NotFound(uid.to_owned()))?;
-            self.touched.insert(
-                uid.to_owned(),
-                Touched {
-                    base: Some(m.rev),
-                    meta: Some(m),
-                    dirty: false,
-                },
-            );
-            self.order.push(uid.to_owned());
-        }
-        self.touched
-            .get(uid)
-            .and_then(|t| t.meta.clone())
+        self.get(uid)?
             .ok_or_else(|| StoreError::NotFound(uid.to_owned()))
     }
 
     fn stage(&mut self, meta: ObjectMeta) {
-        if let Some(t) = self.touched.get_mut(&meta.uid) {
+        if let Some(t) = self.touched.get_mut().get_mut(&meta.uid) {
             t.meta = Some(meta);
             t.dirty = true;
         }
@@ -495,7 +507,7 @@ impl Txn<'_> {
             rev: 1,
         };
         let detail = format!("{} {}", meta.object_type, meta.name().unwrap_or(""));
-        self.touched.insert(
+        self.touched.get_mut().insert(
             uid.clone(),
             Touched {
                 meta: Some(meta.clone()),
@@ -503,7 +515,7 @@ impl Txn<'_> {
                 dirty: true,
             },
         );
-        self.order.push(uid.clone());
+        self.order.get_mut().push(uid.clone());
         self.note("create", Some(&uid), detail.trim_end().to_owned());
         if let Some(m) = new.material {
             let m = Secret::new(m);
@@ -603,7 +615,7 @@ impl Txn<'_> {
     pub fn delete(&mut self, uid: &str) -> Result<()> {
         let meta = self.load(uid)?;
         let detail = meta.name().unwrap_or("").to_owned();
-        if let Some(t) = self.touched.get_mut(uid) {
+        if let Some(t) = self.touched.get_mut().get_mut(uid) {
             t.meta = None;
             t.dirty = true;
         }
@@ -630,8 +642,9 @@ impl Txn<'_> {
             audit: self.audit,
         };
         let mut versions = self.writes;
-        for uid in &self.order {
-            let Some(t) = self.touched.get(uid) else {
+        let touched = self.touched.into_inner();
+        for uid in self.order.into_inner().iter() {
+            let Some(t) = touched.get(uid) else {
                 continue;
             };
             if !t.dirty {

@@ -1,0 +1,658 @@
+//! The PostgreSQL backend: the same schema concepts and migrations as SQLite, for several
+//! tresor servers sharing one database. Material arrives sealed: PostgreSQL never sees
+//! plaintext or unwrapped data keys.
+//!
+//! Writers serialise on a transaction-scoped advisory lock before appending to the audit
+//! chain, so the chain stays linear across servers; object updates are guarded by
+//! `WHERE rev = $n` (optimistic concurrency), names by a primary key.
+//!
+//! The password comes from the URL, `TRESOR_PG_PASSWORD`, `PGPASSWORD`, or the file named by
+//! `TRESOR_PG_PASSWORD_FILE` — never from the command line.
+
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use postgres::{Client, NoTls, Row, Transaction};
+
+use crate::audit::{AuditEntry, AuditSigner, GENESIS};
+use crate::backend::{Backend, Batch, Dump, Precondition, Write};
+use crate::model::{ObjectMeta, SealedVersion};
+use crate::query::{AttrCond, Query};
+use crate::sqlite::{SCHEMA_VERSION, index_values};
+use crate::{Result, StoreError};
+
+const LOCK_MIGRATE: i64 = 0x7472_6573_6f72_0001;
+const LOCK_WRITE: i64 = 0x7472_6573_6f72_0002;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (k TEXT PRIMARY KEY, v BYTEA NOT NULL);
+CREATE TABLE objects (
+    uid TEXT PRIMARY KEY,
+    object_type TEXT NOT NULL,
+    state TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    name TEXT,
+    names TEXT NOT NULL,
+    attrs TEXT NOT NULL,
+    current_version BIGINT NOT NULL,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    rev BIGINT NOT NULL
+);
+CREATE INDEX objects_type_state ON objects(object_type, state);
+CREATE INDEX objects_owner ON objects(owner);
+CREATE INDEX objects_name ON objects(name);
+CREATE TABLE names (name TEXT PRIMARY KEY, uid TEXT NOT NULL REFERENCES objects(uid) ON DELETE CASCADE);
+CREATE INDEX names_uid ON names(uid);
+CREATE TABLE attr_index (attr TEXT NOT NULL, value TEXT NOT NULL, uid TEXT NOT NULL REFERENCES objects(uid) ON DELETE CASCADE);
+CREATE INDEX attr_index_av ON attr_index(attr, value);
+CREATE INDEX attr_index_uid ON attr_index(uid);
+CREATE TABLE versions (
+    uid TEXT NOT NULL REFERENCES objects(uid) ON DELETE CASCADE,
+    version BIGINT NOT NULL,
+    created BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    sealed BYTEA,
+    PRIMARY KEY (uid, version)
+);
+CREATE TABLE audit (
+    seq BIGINT PRIMARY KEY,
+    ts BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    uid TEXT,
+    detail TEXT NOT NULL,
+    prev TEXT NOT NULL,
+    mac TEXT NOT NULL
+);
+"#];
+
+const OBJ_COLS: &str = "o.uid, o.object_type, o.state, o.owner, o.names, o.attrs, o.current_version, o.created, o.updated, o.rev";
+
+/// A PostgreSQL database holding a store.
+pub struct PostgresBackend {
+    config: postgres::Config,
+    pool: Mutex<Vec<Client>>,
+}
+
+impl std::fmt::Debug for PostgresBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PostgresBackend({:?}@{:?}/{:?})",
+            self.config.get_user(),
+            self.config.get_hosts(),
+            self.config.get_dbname()
+        )
+    }
+}
+
+fn unavailable(e: postgres::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn pg(e: postgres::Error) -> StoreError {
+    if e.is_closed() || e.as_db_error().is_none() && e.code().is_none() {
+        return StoreError::Unavailable(e.to_string());
+    }
+    StoreError::Decode(format!("postgres: {e}"))
+}
+
+fn read_password() -> Option<String> {
+    if let Ok(p) = std::env::var("TRESOR_PG_PASSWORD").or_else(|_| std::env::var("PGPASSWORD")) {
+        return Some(p);
+    }
+    let f = std::env::var_os("TRESOR_PG_PASSWORD_FILE")?;
+    std::fs::read_to_string(f)
+        .ok()
+        .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+impl PostgresBackend {
+    /// Connects to `url` (`postgres://user@host:port/db`) and brings the schema up to date.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if the server cannot be reached, [`StoreError::TooNew`].
+    pub fn connect(url: &str) -> Result<Self> {
+        let mut config = postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("bad PostgreSQL URL: {e}")))?;
+        if config.get_password().is_none()
+            && let Some(p) = read_password()
+        {
+            config.password(p);
+        }
+        let b = PostgresBackend {
+            config,
+            pool: Mutex::new(Vec::new()),
+        };
+        let mut c = b.connect_one()?;
+        b.migrate(&mut c)?;
+        b.release(c);
+        Ok(b)
+    }
+
+    fn connect_one(&self) -> Result<Client> {
+        self.config.connect(NoTls).map_err(unavailable)
+    }
+
+    fn take(&self) -> Result<Client> {
+        loop {
+            let popped = self.pool.lock().map(|mut p| p.pop()).unwrap_or(None);
+            match popped {
+                Some(c) if c.is_closed() => continue,
+                Some(c) => return Ok(c),
+                None => return self.connect_one(),
+            }
+        }
+    }
+
+    fn release(&self, c: Client) {
+        if c.is_closed() {
+            return;
+        }
+        if let Ok(mut p) = self.pool.lock()
+            && p.len() < 16
+        {
+            p.push(c);
+        }
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let mut c = self.take()?;
+        let r = f(&mut c);
+        self.release(c);
+        r.map_err(pg)
+    }
+
+    fn migrate(&self, c: &mut Client) -> Result<()> {
+        let mut tx = c.transaction().map_err(pg)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_MIGRATE])
+            .map_err(pg)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS tresor_schema (version INT NOT NULL)")
+            .map_err(pg)?;
+        let found: i32 = tx
+            .query_opt("SELECT version FROM tresor_schema", &[])
+            .map_err(pg)?
+            .map(|r| r.get(0))
+            .unwrap_or(0);
+        let found = found as u32;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if found < SCHEMA_VERSION {
+            for m in MIGRATIONS.iter().skip(found as usize) {
+                tx.batch_execute(m).map_err(pg)?;
+            }
+            tx.execute("DELETE FROM tresor_schema", &[]).map_err(pg)?;
+            tx.execute(
+                "INSERT INTO tresor_schema (version) VALUES ($1)",
+                &[&(SCHEMA_VERSION as i32)],
+            )
+            .map_err(pg)?;
+        }
+        tx.commit().map_err(pg)
+    }
+
+    /// Drops every tresor table (for tests that need an empty database).
+    ///
+    /// # Errors
+    /// On a database error.
+    pub fn drop_all(&self) -> Result<()> {
+        self.with(|c| c.batch_execute("DROP TABLE IF EXISTS attr_index, names, versions, audit, objects, meta, tresor_schema CASCADE"))
+    }
+}
+
+fn row_meta(r: &Row) -> Result<ObjectMeta> {
+    let t: String = r.get(1);
+    let s: String = r.get(2);
+    let names: String = r.get(4);
+    let attrs: String = r.get(5);
+    Ok(ObjectMeta {
+        uid: r.get(0),
+        object_type: t.parse().map_err(StoreError::Decode)?,
+        state: s.parse().map_err(StoreError::Decode)?,
+        owner: r.get(3),
+        names: serde_json::from_str(&names).map_err(|e| StoreError::Decode(e.to_string()))?,
+        attributes: serde_json::from_str(&attrs).map_err(|e| StoreError::Decode(e.to_string()))?,
+        current_version: r.get::<_, i64>(6) as u32,
+        created: r.get(7),
+        updated: r.get(8),
+        rev: r.get::<_, i64>(9) as u64,
+    })
+}
+
+fn row_version(uid: &str, r: &Row, at: usize) -> Option<SealedVersion> {
+    let version: Option<i64> = r.get(at);
+    version.map(|v| SealedVersion {
+        uid: uid.to_owned(),
+        version: v as u32,
+        created: r.get(at + 1),
+        created_by: r.get(at + 2),
+        sealed: r.get(at + 3),
+    })
+}
+
+fn is_unique(e: &postgres::Error) -> Option<String> {
+    let db = e.as_db_error()?;
+    (db.code() == &postgres::error::SqlState::UNIQUE_VIOLATION)
+        .then(|| db.constraint().unwrap_or("").to_owned())
+}
+
+fn put_object(tx: &mut Transaction<'_>, meta: &ObjectMeta, expect: Precondition) -> Result<()> {
+    let names =
+        serde_json::to_string(&meta.names).map_err(|e| StoreError::Decode(e.to_string()))?;
+    let attrs =
+        serde_json::to_string(&meta.attributes).map_err(|e| StoreError::Decode(e.to_string()))?;
+    let (cv, rev) = (meta.current_version as i64, meta.rev as i64);
+    match expect {
+        Precondition::Absent => {
+            let r = tx.execute(
+                "INSERT INTO objects (uid, object_type, state, owner, name, names, attrs, current_version, created, updated, rev) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                &[&meta.uid, &meta.object_type.as_str(), &meta.state.as_str(), &meta.owner, &meta.name(), &names, &attrs, &cv, &meta.created, &meta.updated, &rev],
+            );
+            if let Err(e) = &r
+                && is_unique(e).is_some()
+            {
+                return Err(StoreError::Conflict(meta.uid.clone()));
+            }
+            r.map_err(pg)?;
+        }
+        Precondition::Rev(old) => {
+            let n = tx
+                .execute(
+                    "UPDATE objects SET object_type=$2, state=$3, owner=$4, name=$5, names=$6, attrs=$7, current_version=$8, updated=$9, rev=$10 \
+                     WHERE uid=$1 AND rev=$11",
+                    &[&meta.uid, &meta.object_type.as_str(), &meta.state.as_str(), &meta.owner, &meta.name(), &names, &attrs, &cv, &meta.updated, &rev, &(old as i64)],
+                )
+                .map_err(pg)?;
+            if n == 0 {
+                return Err(StoreError::Conflict(meta.uid.clone()));
+            }
+            tx.execute("DELETE FROM names WHERE uid=$1", &[&meta.uid])
+                .map_err(pg)?;
+            tx.execute("DELETE FROM attr_index WHERE uid=$1", &[&meta.uid])
+                .map_err(pg)?;
+        }
+    }
+    for n in &meta.names {
+        // A savepoint keeps the transaction usable for the caller's error report.
+        let r = tx.execute(
+            "INSERT INTO names (name, uid) VALUES ($1, $2)",
+            &[n, &meta.uid],
+        );
+        if let Err(e) = &r
+            && is_unique(e).is_some()
+        {
+            return Err(StoreError::NameTaken(n.clone()));
+        }
+        r.map_err(pg)?;
+    }
+    let mut rows = Vec::new();
+    for (k, v) in &meta.attributes {
+        index_values(k, v, &mut rows);
+    }
+    if !rows.is_empty() {
+        let st = tx
+            .prepare("INSERT INTO attr_index (attr, value, uid) VALUES ($1, $2, $3)")
+            .map_err(pg)?;
+        for (a, v) in rows {
+            tx.execute(&st, &[&a, &v, &meta.uid]).map_err(pg)?;
+        }
+    }
+    Ok(())
+}
+
+fn audit_row(r: &Row) -> AuditEntry {
+    AuditEntry {
+        seq: r.get::<_, i64>(0) as u64,
+        ts: r.get(1),
+        actor: r.get(2),
+        action: r.get(3),
+        uid: r.get(4),
+        detail: r.get(5),
+        prev: r.get(6),
+        mac: r.get(7),
+    }
+}
+
+impl Backend for PostgresBackend {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn get(&self, uid: &str) -> Result<Option<ObjectMeta>> {
+        let r = self.with(|c| {
+            c.query_opt(
+                &format!("SELECT {OBJ_COLS} FROM objects o WHERE o.uid=$1"),
+                &[&uid],
+            )
+        })?;
+        r.as_ref().map(row_meta).transpose()
+    }
+
+    fn get_by_name(&self, name: &str) -> Result<Option<ObjectMeta>> {
+        let r = self.with(|c| {
+            c.query_opt(
+                &format!(
+                    "SELECT {OBJ_COLS} FROM names n JOIN objects o ON o.uid=n.uid WHERE n.name=$1"
+                ),
+                &[&name],
+            )
+        })?;
+        r.as_ref().map(row_meta).transpose()
+    }
+
+    fn get_current_by_name(
+        &self,
+        name: &str,
+    ) -> Result<Option<(ObjectMeta, Option<SealedVersion>)>> {
+        let r = self.with(|c| {
+            c.query_opt(
+                &format!(
+                    "SELECT {OBJ_COLS}, v.version, v.created, v.created_by, v.sealed FROM names n JOIN objects o ON o.uid=n.uid \
+                     LEFT JOIN versions v ON v.uid=o.uid AND v.version=o.current_version WHERE n.name=$1"
+                ),
+                &[&name],
+            )
+        })?;
+        match r {
+            None => Ok(None),
+            Some(r) => {
+                let m = row_meta(&r)?;
+                let v = row_version(&m.uid, &r, 10);
+                Ok(Some((m, v)))
+            }
+        }
+    }
+
+    fn version(&self, uid: &str, version: u32) -> Result<Option<SealedVersion>> {
+        let r = self.with(|c| {
+            c.query_opt("SELECT version, created, created_by, sealed FROM versions WHERE uid=$1 AND version=$2", &[&uid, &(version as i64)])
+        })?;
+        Ok(r.and_then(|r| row_version(uid, &r, 0)))
+    }
+
+    fn versions(&self, uid: &str) -> Result<Vec<SealedVersion>> {
+        let rows = self.with(|c| c.query("SELECT version, created, created_by, sealed FROM versions WHERE uid=$1 ORDER BY version", &[&uid]))?;
+        Ok(rows.iter().filter_map(|r| row_version(uid, r, 0)).collect())
+    }
+
+    fn locate(&self, q: &Query) -> Result<Vec<ObjectMeta>> {
+        let mut sql = format!("SELECT {OBJ_COLS} FROM objects o WHERE TRUE");
+        let mut args: Vec<String> = Vec::new();
+        let mut arg = |sql: &mut String, frag: &str, v: &str| {
+            args.push(v.to_owned());
+            sql.push_str(&frag.replace('?', &format!("${}", args.len())));
+        };
+        if let Some(t) = q.object_type {
+            arg(&mut sql, " AND o.object_type=?", t.as_str());
+        }
+        if let Some(s) = q.state {
+            arg(&mut sql, " AND o.state=?", s.as_str());
+        }
+        if let Some(o) = &q.owner {
+            arg(&mut sql, " AND o.owner=?", o);
+        }
+        if let Some(n) = &q.name {
+            arg(
+                &mut sql,
+                " AND o.uid IN (SELECT uid FROM names WHERE name=?)",
+                n,
+            );
+        }
+        for c in &q.attrs {
+            match c {
+                AttrCond::Eq(a, v) => {
+                    arg(
+                        &mut sql,
+                        " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?",
+                        a,
+                    );
+                    arg(&mut sql, " AND value=?)", v);
+                }
+                AttrCond::Prefix(a, p) => {
+                    arg(
+                        &mut sql,
+                        " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?",
+                        a,
+                    );
+                    arg(&mut sql, " AND value COLLATE \"C\" >= ?", p);
+                    arg(
+                        &mut sql,
+                        " AND value COLLATE \"C\" < ?)",
+                        &format!("{p}\u{10FFFF}"),
+                    );
+                }
+                AttrCond::Exists(a) => arg(
+                    &mut sql,
+                    " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?)",
+                    a,
+                ),
+                AttrCond::In(a, vs) => {
+                    arg(
+                        &mut sql,
+                        " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?",
+                        a,
+                    );
+                    sql.push_str(" AND value IN (");
+                    for (i, v) in vs.iter().enumerate() {
+                        arg(&mut sql, if i == 0 { "?" } else { ",?" }, v);
+                    }
+                    sql.push_str("))");
+                }
+            }
+        }
+        sql.push_str(" ORDER BY o.name COLLATE \"C\" NULLS FIRST, o.uid COLLATE \"C\"");
+        if let Some(l) = q.limit {
+            sql.push_str(&format!(" LIMIT {l}"));
+        }
+        sql.push_str(&format!(" OFFSET {}", q.offset));
+        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = args
+            .iter()
+            .map(|a| a as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        let rows = self.with(|c| c.query(&sql, &params))?;
+        rows.iter().map(row_meta).collect()
+    }
+
+    fn commit(&self, batch: &Batch, signer: &AuditSigner) -> Result<()> {
+        let mut c = self.take()?;
+        let r = (|| -> Result<()> {
+            let mut tx = c.transaction().map_err(pg)?;
+            // Serialise writers: the audit chain must stay linear across servers.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_WRITE])
+                .map_err(pg)?;
+            for w in &batch.writes {
+                match w {
+                    Write::PutObject { meta, expect } => put_object(&mut tx, meta, *expect)?,
+                    Write::PutVersion(v) => {
+                        let r = tx.execute(
+                            "INSERT INTO versions (uid, version, created, created_by, sealed) VALUES ($1, $2, $3, $4, $5)",
+                            &[&v.uid, &(v.version as i64), &v.created, &v.created_by, &v.sealed],
+                        );
+                        if let Err(e) = &r
+                            && is_unique(e).is_some()
+                        {
+                            return Err(StoreError::Conflict(v.uid.clone()));
+                        }
+                        r.map_err(pg)?;
+                    }
+                    Write::DestroyMaterial { uid, below } => {
+                        tx.execute(
+                            "UPDATE versions SET sealed=NULL WHERE uid=$1 AND version<$2",
+                            &[uid, &(below.unwrap_or(u32::MAX) as i64)],
+                        )
+                        .map_err(pg)?;
+                    }
+                    Write::DeleteObject { uid, expect } => {
+                        let n = tx
+                            .execute(
+                                "DELETE FROM objects WHERE uid=$1 AND rev=$2",
+                                &[uid, &(*expect as i64)],
+                            )
+                            .map_err(pg)?;
+                        if n == 0 {
+                            return Err(StoreError::Conflict(uid.clone()));
+                        }
+                    }
+                }
+            }
+            if !batch.audit.is_empty() {
+                let last = tx
+                    .query_opt("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1", &[])
+                    .map_err(pg)?;
+                let (mut seq, mut prev) = match last {
+                    Some(r) => (r.get::<_, i64>(0) as u64, r.get::<_, String>(1)),
+                    None => (0, GENESIS.to_owned()),
+                };
+                let ts = crate::model::now();
+                let st = tx
+                    .prepare("INSERT INTO audit (seq, ts, actor, action, uid, detail, prev, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .map_err(pg)?;
+                for d in &batch.audit {
+                    seq += 1;
+                    let mac = signer.mac(seq, ts, d, &prev);
+                    tx.execute(
+                        &st,
+                        &[
+                            &(seq as i64),
+                            &ts,
+                            &d.actor,
+                            &d.action,
+                            &d.uid,
+                            &d.detail,
+                            &prev,
+                            &mac,
+                        ],
+                    )
+                    .map_err(pg)?;
+                    prev = mac;
+                }
+            }
+            tx.commit().map_err(pg)
+        })();
+        self.release(c);
+        r
+    }
+
+    fn audit(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let rows = self.with(|c| {
+            c.query(
+                "SELECT seq, ts, actor, action, uid, detail, prev, mac FROM audit WHERE seq>$1 ORDER BY seq LIMIT $2",
+                &[&(after as i64), &limit],
+            )
+        })?;
+        Ok(rows.iter().map(audit_row).collect())
+    }
+
+    fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let r = self.with(|c| c.query_opt("SELECT v FROM meta WHERE k=$1", &[&key]))?;
+        Ok(r.map(|r| r.get(0)))
+    }
+
+    fn meta_init(&self, key: &str, value: &[u8]) -> Result<Vec<u8>> {
+        let r = self.with(|c| {
+            c.execute(
+                "INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING",
+                &[&key, &value],
+            )?;
+            c.query_one("SELECT v FROM meta WHERE k=$1", &[&key])
+        })?;
+        Ok(r.get(0))
+    }
+
+    fn count(&self) -> Result<u64> {
+        let r = self.with(|c| c.query_one("SELECT count(*) FROM objects", &[]))?;
+        Ok(r.get::<_, i64>(0) as u64)
+    }
+
+    fn dump(&self) -> Result<Dump> {
+        let mut c = self.take()?;
+        let r = (|| -> Result<Dump> {
+            let mut tx = c
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .map_err(pg)?;
+            let mut d = Dump::default();
+            d.meta = tx
+                .query("SELECT k, v FROM meta ORDER BY k", &[])
+                .map_err(pg)?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            d.objects = tx
+                .query(
+                    &format!("SELECT {OBJ_COLS} FROM objects o ORDER BY o.uid"),
+                    &[],
+                )
+                .map_err(pg)?
+                .iter()
+                .map(row_meta)
+                .collect::<Result<_>>()?;
+            d.versions = tx
+                .query("SELECT uid, version, created, created_by, sealed FROM versions ORDER BY uid, version", &[])
+                .map_err(pg)?
+                .iter()
+                .map(|r| SealedVersion { uid: r.get(0), version: r.get::<_, i64>(1) as u32, created: r.get(2), created_by: r.get(3), sealed: r.get(4) })
+                .collect();
+            d.audit = tx
+                .query(
+                    "SELECT seq, ts, actor, action, uid, detail, prev, mac FROM audit ORDER BY seq",
+                    &[],
+                )
+                .map_err(pg)?
+                .iter()
+                .map(audit_row)
+                .collect();
+            tx.commit().map_err(pg)?;
+            Ok(d)
+        })();
+        self.release(c);
+        r
+    }
+
+    fn replace_all(&self, dump: &Dump) -> Result<()> {
+        let mut c = self.take()?;
+        let r = (|| -> Result<()> {
+            let mut tx = c.transaction().map_err(pg)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_WRITE])
+                .map_err(pg)?;
+            tx.batch_execute("DELETE FROM attr_index; DELETE FROM names; DELETE FROM versions; DELETE FROM objects; DELETE FROM audit; DELETE FROM meta;")
+                .map_err(pg)?;
+            for (k, v) in &dump.meta {
+                tx.execute("INSERT INTO meta (k, v) VALUES ($1, $2)", &[k, v])
+                    .map_err(pg)?;
+            }
+            for o in &dump.objects {
+                put_object(&mut tx, o, Precondition::Absent)?;
+            }
+            for v in &dump.versions {
+                tx.execute(
+                    "INSERT INTO versions (uid, version, created, created_by, sealed) VALUES ($1, $2, $3, $4, $5)",
+                    &[&v.uid, &(v.version as i64), &v.created, &v.created_by, &v.sealed],
+                )
+                .map_err(pg)?;
+            }
+            for e in &dump.audit {
+                tx.execute(
+                    "INSERT INTO audit (seq, ts, actor, action, uid, detail, prev, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    &[&(e.seq as i64), &e.ts, &e.actor, &e.action, &e.uid, &e.detail, &e.prev, &e.mac],
+                )
+                .map_err(pg)?;
+            }
+            tx.commit().map_err(pg)
+        })();
+        self.release(c);
+        r
+    }
+}
