@@ -583,14 +583,13 @@ impl Backend for PostgresBackend {
                 .read_only(true)
                 .start()
                 .map_err(pg)?;
-            let mut d = Dump::default();
-            d.meta = tx
+            let meta = tx
                 .query("SELECT k, v FROM meta ORDER BY k", &[])
                 .map_err(pg)?
                 .iter()
                 .map(|r| (r.get(0), r.get(1)))
                 .collect();
-            d.objects = tx
+            let objects = tx
                 .query(
                     &format!("SELECT {OBJ_COLS} FROM objects o ORDER BY o.uid"),
                     &[],
@@ -599,13 +598,13 @@ impl Backend for PostgresBackend {
                 .iter()
                 .map(row_meta)
                 .collect::<Result<_>>()?;
-            d.versions = tx
+            let versions = tx
                 .query("SELECT uid, version, created, created_by, sealed FROM versions ORDER BY uid, version", &[])
                 .map_err(pg)?
                 .iter()
                 .map(|r| SealedVersion { uid: r.get(0), version: r.get::<_, i64>(1) as u32, created: r.get(2), created_by: r.get(3), sealed: r.get(4) })
                 .collect();
-            d.audit = tx
+            let audit = tx
                 .query(
                     "SELECT seq, ts, actor, action, uid, detail, prev, mac FROM audit ORDER BY seq",
                     &[],
@@ -615,7 +614,12 @@ impl Backend for PostgresBackend {
                 .map(audit_row)
                 .collect();
             tx.commit().map_err(pg)?;
-            Ok(d)
+            Ok(Dump {
+                meta,
+                objects,
+                versions,
+                audit,
+            })
         })();
         self.release(c);
         r
