@@ -145,6 +145,8 @@ pub enum Command {
         /// Print the key in seeqret's format (for 'seeqret add user --pubkey').
         #[arg(long)]
         seeqret: bool,
+        #[command(flatten)]
+        out: JsonFlag,
     },
     /// Export secrets to a user: age-encrypted to them, signed by you.
     #[command(after_help = "Examples:\n  tresor export --to bob -f 'myapp:dev:' -o bob.tresor")]
@@ -213,7 +215,10 @@ pub enum Command {
     /// Bring the vault's database schema up to date.
     Upgrade,
     /// List the export formats tresor writes and reads.
-    Serializers,
+    Serializers {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Show the versions of one secret.
     History {
         filter: String,

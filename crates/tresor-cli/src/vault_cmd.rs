@@ -353,12 +353,21 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             let err = cmd.exec();
             Err(anyhow!("cannot run '{}': {err}", command[0]))
         }
-        Command::PublicKey { seeqret } => {
+        Command::PublicKey { seeqret, out: j } => {
             let v = ctx.open()?;
-            if seeqret {
-                writeln!(out, "{}", v.seeqret_public_key()?)?;
+            let key = if seeqret {
+                v.seeqret_public_key()?
             } else {
-                writeln!(out, "{}", v.owner()?.public_key())?;
+                v.owner()?.public_key()
+            };
+            if j.json {
+                let o = v.owner()?;
+                output::json(
+                    &mut out,
+                    &json!({"user": o.username, "public_key": key, "format": if seeqret { "seeqret" } else { "tresor" }, "age": o.age, "ed25519": o.ed25519, "seeqret": o.seeqret}),
+                )?;
+            } else {
+                writeln!(out, "{key}")?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -500,8 +509,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             drop(v);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serializers => {
-            let rows = vec![
+        Command::Serializers { out: j } => {
+            let rows: Vec<Vec<String>> = vec![
                 vec![
                     "tresor-export/1".into(),
                     "write+read".into(),
@@ -523,7 +532,15 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                     "whole vault, sealed under the vault key".into(),
                 ],
             ];
-            output::table(&mut out, &["NAME", "DIRECTION", "FORMAT"], &rows)?;
+            if j.json {
+                let arr: Vec<_> = rows
+                    .iter()
+                    .map(|r| json!({"name": r[0], "direction": r[1], "format": r[2]}))
+                    .collect();
+                output::json(&mut out, &serde_json::Value::Array(arr))?;
+            } else {
+                output::table(&mut out, &["NAME", "DIRECTION", "FORMAT"], &rows)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::History {
