@@ -1,0 +1,15 @@
+//! Integration tests of the `tresor` command: one binary, driving the real executable with a
+//! private temporary `HOME` per test (see `vault/util.rs`).
+//!
+//! The modules live in `tests/vault/` so that cargo does not build each as its own test binary.
+
+#[macro_use]
+#[path = "vault/macros.rs"]
+mod macros;
+#[path = "vault/util.rs"]
+mod util;
+
+#[path = "vault/commands.rs"]
+mod commands;
+#[path = "vault/unlock.rs"]
+mod unlock;

@@ -1,0 +1,358 @@
+//! Test helpers: [`TestVault`] (a private temporary `HOME`, every `TRESOR_*` variable cleared)
+//! and [`TestCommand`], which runs the real `tresor` binary and checks it never panics.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The `tresor` binary cargo built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_tresor");
+
+/// A temporary `HOME`; the vault (once made) lives at the default place under it,
+/// `$HOME/.local/share/tresor`.
+#[derive(Debug)]
+pub struct TestVault {
+    home: tempfile::TempDir,
+    envs: Vec<(String, String)>,
+}
+
+impl TestVault {
+    /// A temporary `HOME` with no vault yet.
+    pub fn empty() -> TestVault {
+        TestVault {
+            home: tempfile::Builder::new()
+                .prefix("tresor-test-")
+                .tempdir()
+                .expect("temp HOME"),
+            envs: Vec::new(),
+        }
+    }
+
+    /// A temporary `HOME` with a vault owned by `alice`.
+    pub fn new() -> TestVault {
+        TestVault::with_user("alice")
+    }
+
+    /// A temporary `HOME` with a vault owned by `user`.
+    pub fn with_user(user: &str) -> TestVault {
+        let tv = TestVault::empty();
+        tv.run(["init", "--user", user, "--email", &format!("{user}@example.org")]);
+        tv
+    }
+
+    /// Sets an environment variable for every later command of this vault.
+    pub fn set_env(&mut self, k: &str, v: &str) {
+        self.envs.push((k.to_owned(), v.to_owned()));
+    }
+
+    /// The temporary `HOME` (also the working directory of commands).
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// The default vault folder under `HOME`.
+    pub fn dir(&self) -> PathBuf {
+        self.home().join(".local/share/tresor")
+    }
+
+    /// The vault database.
+    pub fn db(&self) -> PathBuf {
+        self.dir().join("tresor.db")
+    }
+
+    /// A path under `HOME`.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.home().join(rel)
+    }
+
+    /// Writes a file under `HOME` and returns its path.
+    pub fn write(&self, rel: &str, text: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// A `tresor` command: cleared environment, `HOME` set, stdin empty, cwd = `HOME`.
+    pub fn cmd(&self) -> TestCommand {
+        let mut c = Command::new(BIN);
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("USER", "tester")
+            .env("NO_COLOR", "1")
+            .current_dir(self.home())
+            .stdin(Stdio::null());
+        for (k, v) in &self.envs {
+            c.env(k, v);
+        }
+        TestCommand {
+            cmd: c,
+            stdin: None,
+        }
+    }
+
+    /// Runs `tresor ARGS`, asserts exit 0, returns stdout.
+    pub fn run<I, S>(&self, args: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd().args(args).stdout()
+    }
+
+    /// Runs `tresor ARGS` with `stdin`, asserts exit 0, returns stdout.
+    pub fn run_stdin<I, S>(&self, args: I, stdin: impl Into<Vec<u8>>) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd().args(args).stdin(stdin).stdout()
+    }
+
+    /// Runs `tresor ARGS`, asserts exit `code`, returns stderr.
+    pub fn fail<I, S>(&self, code: i32, args: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let o = self.cmd().args(args).code(code);
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+
+    /// Adds `app:env:key = value` (value as an argument).
+    pub fn add(&self, app: &str, env: &str, key: &str, value: &str) {
+        self.run(["add", "key", key, value, "--app", app, "--env", env]);
+    }
+
+    /// The value `tresor get FILTER` prints.
+    pub fn get(&self, filter: &str) -> String {
+        self.run(["get", filter])
+    }
+
+    /// `tresor list --json --reveal` as `name -> value`.
+    pub fn secrets(&self) -> BTreeMap<String, String> {
+        let v: serde_json::Value = serde_json::from_str(&self.run(["list", "--json", "--reveal"]))
+            .expect("list --json is JSON");
+        v.as_array()
+            .expect("array")
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().to_owned(),
+                    s["value"].as_str().unwrap_or("<binary>").to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Everything a command could change, as text: secrets with values, users, audit log.
+    pub fn snapshot(&self) -> String {
+        format!(
+            "{}\n{}\n{}",
+            self.run(["list", "--json", "--reveal"]),
+            self.run(["users", "--json"]),
+            self.run(["audit", "--json"])
+        )
+    }
+
+    /// The bytes of every file in the vault folder, by name.
+    pub fn files(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut m = BTreeMap::new();
+        for e in std::fs::read_dir(self.dir()).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                m.insert(
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                );
+            }
+        }
+        m
+    }
+
+    /// This vault's public key (`tresor public-key`).
+    pub fn public_key(&self) -> String {
+        self.run(["public-key"]).trim().to_owned()
+    }
+}
+
+/// One `tresor` invocation.
+#[derive(Debug)]
+pub struct TestCommand {
+    cmd: Command,
+    stdin: Option<Vec<u8>>,
+}
+
+impl TestCommand {
+    /// Adds arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut TestCommand
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    /// Adds one argument.
+    pub fn arg(&mut self, a: impl AsRef<OsStr>) -> &mut TestCommand {
+        self.cmd.arg(a);
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(&mut self, k: &str, v: impl AsRef<OsStr>) -> &mut TestCommand {
+        self.cmd.env(k, v);
+        self
+    }
+
+    /// Sets the working directory.
+    pub fn current_dir(&mut self, d: impl AsRef<Path>) -> &mut TestCommand {
+        self.cmd.current_dir(d);
+        self
+    }
+
+    /// Feeds `bytes` on stdin (a pipe, never a terminal).
+    pub fn stdin(&mut self, bytes: impl Into<Vec<u8>>) -> &mut TestCommand {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    /// The underlying command (for `spawn`).
+    pub fn command(&mut self) -> &mut Command {
+        &mut self.cmd
+    }
+
+    /// Runs to completion; fails the test if the binary panicked.
+    pub fn output(&mut self) -> Output {
+        let mut a = assert_cmd::Command::from_std(std::mem::replace(
+            &mut self.cmd,
+            Command::new(BIN),
+        ));
+        if let Some(s) = self.stdin.take() {
+            a.write_stdin(s);
+        }
+        let o = a.output().expect("run tresor");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "tresor panicked:\n{err}");
+        assert!(!err.contains("RUST_BACKTRACE"), "tresor panicked:\n{err}");
+        o
+    }
+
+    /// Runs, asserts exit 0, returns stdout.
+    pub fn stdout(&mut self) -> String {
+        let o = self.output();
+        assert!(
+            o.status.success(),
+            "expected success, got {:?}\nstdout: {}\nstderr: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).expect("UTF-8 stdout")
+    }
+
+    /// Runs, asserts the exit code; returns the output.
+    pub fn code(&mut self, code: i32) -> Output {
+        let o = self.output();
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "unexpected exit\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o
+    }
+}
+
+/// The stderr of an output, as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts that `haystack` contains every needle, printing it otherwise.
+#[track_caller]
+pub fn contains_all(haystack: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(
+            haystack.contains(n),
+            "expected to find {n:?} in:\n{haystack}"
+        );
+    }
+}
+
+/// The unix mode bits of a path.
+pub fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// A hex string of `n` random bytes (from the OS), to use as an unguessable value.
+pub fn random_hex(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    use std::io::Read as _;
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut buf)
+        .unwrap();
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A small deterministic PRNG (xorshift64*), seeded per test and printed, so a failing
+/// random schedule can be replayed with `TRESOR_TEST_SEED`.
+#[derive(Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeds from `TRESOR_TEST_SEED` or the OS, printing the seed.
+    pub fn new(what: &str) -> Rng {
+        let seed = std::env::var("TRESOR_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| u64::from_str_radix(&random_hex(8), 16).unwrap() | 1);
+        eprintln!("{what}: seed {seed} (set TRESOR_TEST_SEED={seed} to replay)");
+        Rng(seed)
+    }
+
+    /// The next number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+}
+
+/// The python of the seeqret 1.0.5 venv (`TRESOR_SEEQRET_PY`, see `tests/peers/setup.sh`).
+/// `None` (after printing a notice) when unset; under `CI=true` an unset variable fails.
+pub fn seeqret_python(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("TRESOR_SEEQRET_PY").filter(|v| !v.is_empty()) {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            assert!(
+                !matches!(std::env::var("CI").as_deref(), Ok("true" | "1")),
+                "{test}: TRESOR_SEEQRET_PY is not set under CI=true; run \
+                 'eval \"$(tests/peers/setup.sh)\"' first"
+            );
+            eprintln!(
+                "notice: {test} skipped: TRESOR_SEEQRET_PY is not set \
+                 (eval \"$(tests/peers/setup.sh)\" to enable it)"
+            );
+            None
+        }
+    }
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .unwrap()
+        .to_owned()
+}
