@@ -555,3 +555,140 @@ pub fn attribute_names_of(item: &ResponseBatchItem) -> Vec<String> {
         })
         .collect()
 }
+
+/// The command that runs `tresor kmip`: `TRESOR_KMIP_CMD` (whitespace-separated, e.g.
+/// `target/debug/tresor kmip`), else the `tresor` binary next to the test's target
+/// directory, else the `kmip` example of this crate.
+pub fn tresor_kmip_cmd() -> Vec<String> {
+    if let Ok(c) = std::env::var("TRESOR_KMIP_CMD") {
+        return c.split_whitespace().map(str::to_owned).collect();
+    }
+    // current_exe: <target>/<profile>/deps/<test>-<hash>
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile directory");
+    let tresor = profile_dir.join("tresor");
+    if tresor.exists() {
+        return vec![tresor.display().to_string(), "kmip".to_owned()];
+    }
+    let example = profile_dir.join("examples").join("kmip");
+    assert!(
+        example.exists(),
+        "no tresor server binary: build it with `cargo build -p tresor-cli` (or \
+         `cargo build -p tresor-kmip --example kmip`) or set TRESOR_KMIP_CMD"
+    );
+    vec![example.display().to_string()]
+}
+
+/// A running `tresor kmip serve` on an ephemeral port; SIGTERM then SIGKILL on drop.
+pub struct TresorServer {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    /// The store directory.
+    pub store: PathBuf,
+    child: Child,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl TresorServer {
+    /// Starts `serve --listen 127.0.0.1:0` with the server certificate from `certs`, the
+    /// store in `store`, and `extra` arguments; waits for `listening on ADDR` on stderr.
+    pub fn start(certs: &Path, store: &Path, extra: &[&str]) -> TresorServer {
+        use std::io::BufRead;
+        let cmd = tresor_kmip_cmd();
+        let mut child = Command::new(&cmd[0])
+            .args(&cmd[1..])
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--cert")
+            .arg(certs.join("server.crt"))
+            .arg("--key")
+            .arg(certs.join("server.key"))
+            .arg("--ca")
+            .arg(certs.join("ca.crt"))
+            .arg("--store")
+            .arg(store)
+            .args(extra)
+            .env("TRESOR_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"));
+        let stderr = child.stderr.take().expect("stderr");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    if let (Some(t), Ok(a)) = (tx.take(), addr.trim().parse()) {
+                        let _ = t.send(a);
+                    }
+                }
+                if let Ok(mut l) = sink.lock() {
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{cmd:?} serve did not print 'listening on ADDR':\n{}",
+                    log.lock().map(|l| l.clone()).unwrap_or_default()
+                );
+            }
+        };
+        TresorServer {
+            addr,
+            store: store.to_owned(),
+            child,
+            log,
+        }
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Its stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// True while the process runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().expect("waiting for the server")
+    }
+}
+
+impl Drop for TresorServer {
+    fn drop(&mut self) {
+        if self.running() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
