@@ -3,7 +3,6 @@
 //!
 //! The modules live in `tests/vault/` so that cargo does not build each as its own test binary.
 
-#[macro_use]
 #[path = "vault/macros.rs"]
 mod macros;
 #[path = "vault/util.rs"]
@@ -13,3 +12,5 @@ mod util;
 mod commands;
 #[path = "vault/unlock.rs"]
 mod unlock;
+#[path = "vault/filters.rs"]
+mod filters;
