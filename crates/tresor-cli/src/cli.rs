@@ -33,6 +33,11 @@ pub struct Cli {
     /// Vault folder (default: $TRESOR_VAULT, else $XDG_DATA_HOME/tresor, else ~/.local/share/tresor).
     #[arg(long, global = true, value_name = "DIR")]
     pub vault: Option<PathBuf>,
+    /// Keep the vault's objects elsewhere: postgres://USER@HOST:PORT/DB (password from
+    /// TRESOR_PG_PASSWORD, PGPASSWORD or TRESOR_PG_PASSWORD_FILE, never argv). The key file and
+    /// settings stay in the vault folder.
+    #[arg(long, global = true, env = "TRESOR_STORE", value_name = "URL")]
+    pub store: Option<String>,
     /// Read the vault passphrase from this file (else $TRESOR_PASSPHRASE, else the terminal).
     #[arg(long, global = true, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
@@ -261,6 +266,23 @@ pub enum Command {
     Keyring(KeyringArgs),
     /// Versioned keys: create, rotate, encrypt, decrypt, rewrap, trim (transit-style).
     Key(KeyArgs),
+    /// Copy every object, version and audit entry from one store to another (verified).
+    #[command(
+        after_help = "Examples:\n  tresor migrate --from sqlite:$HOME/.local/share/tresor/tresor.db --to postgres://tresor@db.internal/tresor\n  tresor migrate --from postgres://tresor@db.internal/tresor --to sqlite:/backup/tresor.db\n\nRows move sealed: no key is needed and nothing is decrypted. Open the target with the\nsame vault key file (e.g. --store URL with the same vault folder)."
+    )]
+    Migrate {
+        /// Source store: sqlite:PATH, a path, or postgres://…
+        #[arg(long)]
+        from: String,
+        /// Target store (must be empty unless --force).
+        #[arg(long)]
+        to: String,
+        /// Replace a non-empty target.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
 }

@@ -22,6 +22,7 @@ const MAX_FILE: u64 = 16 << 20;
 struct Ctx {
     dir: PathBuf,
     passphrase_file: Option<PathBuf>,
+    store: Option<String>,
 }
 
 impl Ctx {
@@ -86,6 +87,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     let ctx = Ctx {
         dir: cli.vault.clone().unwrap_or_else(default_dir),
         passphrase_file: cli.passphrase_file.clone(),
+        store: cli.store.clone(),
     };
     let mut out = stdout();
     match cli.command {
@@ -100,7 +102,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 Some(
                     Ctx {
                         dir: dir.clone(),
-                        ..ctx
+                        passphrase_file: ctx.passphrase_file.clone(),
+                        store: None,
                     }
                     .passphrase(true)?,
                 )
@@ -114,6 +117,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                     email,
                     passphrase: pass,
                     kdf: None,
+                    store: ctx.store.clone(),
                 },
             )?;
             writeln!(
@@ -681,6 +685,60 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(tresor_keys::cli::run(k.cmd, v.store(), k.json)?)
         }
         Command::Keyring(k) => Ok(tresor_keyring::cli::run(k.cmd, k.json)?),
+        Command::Migrate {
+            from,
+            to,
+            force,
+            out: j,
+        } => {
+            let src = tresor_vault::open_backend(&from)?;
+            let dst = tresor_vault::open_backend(&to)?;
+            if dst.count()? > 0 && !force {
+                bail!(VaultError::Refused(format!(
+                    "the target store '{to}' is not empty; pass --force to replace its content"
+                )));
+            }
+            let bar = spinner("reading the source store");
+            let dump = src.dump()?;
+            bar.set_message(format!(
+                "writing {} objects, {} versions, {} audit entries",
+                dump.objects.len(),
+                dump.versions.len(),
+                dump.audit.len()
+            ));
+            dst.replace_all(&dump)?;
+            bar.set_message("verifying");
+            let back = dst.dump()?;
+            bar.finish_and_clear();
+            let digest = |d: &tresor_store::Dump| -> Result<String> {
+                Ok(tresor_crypto::hash::hex(
+                    &tresor_crypto::hash::sha256_parts(&[&serde_json::to_vec(d)?]),
+                ))
+            };
+            let (h1, h2) = (digest(&dump)?, digest(&back)?);
+            if h1 != h2
+                || dump.objects.len() != back.objects.len()
+                || dump.versions.len() != back.versions.len()
+                || dump.audit.len() != back.audit.len()
+            {
+                bail!(
+                    "verification failed: the target differs from the source after the copy (source {h1}, target {h2})"
+                );
+            }
+            let report = json!({"objects": back.objects.len(), "versions": back.versions.len(), "audit": back.audit.len(), "sha256": h2});
+            if j.json {
+                output::json(&mut out, &report)?;
+            } else {
+                writeln!(
+                    out,
+                    "migrated {} objects, {} versions, {} audit entries; verified (sha256 {h2})",
+                    back.objects.len(),
+                    back.versions.len(),
+                    back.audit.len()
+                )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "tresor", &mut out);

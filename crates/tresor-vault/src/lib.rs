@@ -36,5 +36,5 @@ mod vault;
 pub use error::{Result, VaultError};
 pub use vault::{
     CONFIG_FILE, DB_FILE, ImportReport, InitOptions, KEY_FILE, KIND, ROLE, SecretInfo, Vault,
-    VaultConfig, default_dir, default_user, secret_name, vault_view,
+    VaultConfig, default_dir, default_user, open_backend, open_store, secret_name, vault_view,
 };

@@ -63,6 +63,49 @@ pub struct VaultConfig {
     pub email: String,
     /// When the vault was made (Unix seconds).
     pub created: i64,
+    /// Where the objects live when not in the folder's SQLite file (`postgres://…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+}
+
+/// Opens the store a vault keeps its objects in: `postgres://…` (feature `postgres`), or the
+/// SQLite file `tresor.db` in `dir`.
+///
+/// # Errors
+/// [`VaultError::Refused`] for an unsupported location, store errors.
+pub fn open_store(dir: &Path, location: Option<&str>, kek: LocalKek, actor: &str) -> Result<Store> {
+    match location {
+        None => Ok(Store::open_sqlite(
+            &dir.join(DB_FILE),
+            Arc::new(kek),
+            actor,
+        )?),
+        Some(url) => Ok(Store::open(open_backend(url)?, Arc::new(kek), actor)?),
+    }
+}
+
+/// Opens a backend by URL: `sqlite:PATH`, a plain path (SQLite), or `postgres://…`.
+///
+/// # Errors
+/// [`VaultError::Refused`] for an unsupported scheme, store errors.
+pub fn open_backend(url: &str) -> Result<Arc<dyn tresor_store::Backend>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        return Ok(Arc::new(tresor_store::PostgresBackend::connect(url)?));
+        #[cfg(not(feature = "postgres"))]
+        return Err(VaultError::Refused(
+            "this tresor was built without PostgreSQL support (feature 'postgres')".into(),
+        ));
+    }
+    if let Some(scheme) = url.split_once("://").map(|(s, _)| s) {
+        return Err(VaultError::Refused(format!(
+            "unsupported store '{scheme}://': use a path, sqlite:PATH or postgres://…"
+        )));
+    }
+    let path = url.strip_prefix("sqlite:").unwrap_or(url);
+    Ok(Arc::new(tresor_store::SqliteBackend::open(Path::new(
+        path,
+    ))?))
 }
 
 /// How to initialise a vault.
@@ -76,6 +119,8 @@ pub struct InitOptions {
     pub passphrase: Option<SecretBytes>,
     /// Argon2id cost (default parameters when `None`).
     pub kdf: Option<KdfParams>,
+    /// Keep the objects elsewhere (`postgres://…`) instead of the folder's SQLite file.
+    pub store: Option<String>,
 }
 
 /// A secret as listed (no value).
@@ -163,9 +208,10 @@ pub fn vault_view(m: &ObjectMeta) -> Option<(String, String, String)> {
     }
     let parts: Vec<&str> = name.split(':').collect();
     if let [a, e, k] = parts.as_slice()
-        && validate_full_name(a, e, k).is_ok() {
-            return Some(((*a).into(), (*e).into(), (*k).into()));
-        }
+        && validate_full_name(a, e, k).is_ok()
+    {
+        return Some(((*a).into(), (*e).into(), (*k).into()));
+    }
     // Objects made over KMIP without a vault name: app "kmip", env = their type.
     Some((
         "kmip".into(),
@@ -206,24 +252,39 @@ impl Vault {
         fsutil::create_private_file(&key)
             .map_err(|_| VaultError::AlreadyInitialized(dir.to_owned()))?;
         fsutil::write_atomic(&key, text.as_bytes())?;
-        let config = VaultConfig {
-            version: 1,
-            user: opts.user.unwrap_or_else(default_user),
-            email: opts.email.unwrap_or_default(),
-            created: tresor_store::now(),
+        let finish = || -> Result<Vault> {
+            let config = VaultConfig {
+                version: 1,
+                user: opts.user.unwrap_or_else(default_user),
+                email: opts.email.unwrap_or_default(),
+                created: tresor_store::now(),
+                store: opts.store,
+            };
+            let cfg_text = serde_json::to_vec_pretty(&config)
+                .map_err(|e| VaultError::Refused(e.to_string()))?;
+            fsutil::write_atomic(&cfg, &cfg_text)?;
+            let store = open_store(dir, config.store.as_deref(), kek, &config.user)?;
+            let v = Vault {
+                dir: dir.to_owned(),
+                store,
+                config,
+                cache: None,
+            };
+            crate::identity::create_owner(&v)?;
+            Ok(v)
         };
-        let cfg_text =
-            serde_json::to_vec_pretty(&config).map_err(|e| VaultError::Refused(e.to_string()))?;
-        fsutil::write_atomic(&cfg, &cfg_text)?;
-        let store = Store::open_sqlite(&db, Arc::new(kek), config.user.clone())?;
-        let v = Vault {
-            dir: dir.to_owned(),
-            store,
-            config,
-            cache: None,
-        };
-        crate::identity::create_owner(&v)?;
-        Ok(v)
+        // A failed init leaves nothing behind, so it can simply be run again.
+        finish().inspect_err(|_| {
+            for f in [
+                &key,
+                &cfg,
+                &db,
+                &dir.join("tresor.db-wal"),
+                &dir.join("tresor.db-shm"),
+            ] {
+                let _ = std::fs::remove_file(f);
+            }
+        })
     }
 
     /// Reads the vault key of `dir`, calling `passphrase` only if the key file needs one.
@@ -281,13 +342,14 @@ impl Vault {
             (dir.join(DB_FILE), 0o600),
         ] {
             if let Some(m) = fsutil::mode(&p)
-                && m & 0o077 != 0 {
-                    w.push(format!(
-                        "'{}' has mode {m:04o}, readable by others; run 'chmod {want:o} {}'",
-                        p.display(),
-                        p.display()
-                    ));
-                }
+                && m & 0o077 != 0
+            {
+                w.push(format!(
+                    "'{}' has mode {m:04o}, readable by others; run 'chmod {want:o} {}'",
+                    p.display(),
+                    p.display()
+                ));
+            }
         }
         w
     }
@@ -297,11 +359,18 @@ impl Vault {
     /// # Errors
     /// [`VaultError::NotInitialized`], store errors (a key that does not fit fails here).
     pub fn open_with_key(dir: &Path, kek: LocalKek) -> Result<Vault> {
-        let db = dir.join(DB_FILE);
-        if !db.exists() {
+        Self::open_with_key_at(dir, kek, None)
+    }
+
+    /// As [`Vault::open_with_key`], with the store at `location` (overriding the settings).
+    ///
+    /// # Errors
+    /// As [`Vault::open_with_key`].
+    pub fn open_with_key_at(dir: &Path, kek: LocalKek, location: Option<&str>) -> Result<Vault> {
+        let cfg_path = dir.join(CONFIG_FILE);
+        if !dir.join(DB_FILE).exists() && !cfg_path.exists() {
             return Err(VaultError::NotInitialized(dir.to_owned()));
         }
-        let cfg_path = dir.join(CONFIG_FILE);
         let config: VaultConfig = match std::fs::read(&cfg_path) {
             Ok(b) => serde_json::from_slice(&b).map_err(|e| VaultError::Rejected {
                 what: "vault settings",
@@ -312,9 +381,11 @@ impl Vault {
                 user: default_user(),
                 email: String::new(),
                 created: 0,
+                store: None,
             },
         };
-        let store = Store::open_sqlite(&db, Arc::new(kek), config.user.clone())?;
+        let location = location.or(config.store.as_deref());
+        let store = open_store(dir, location, kek, &config.user)?;
         Ok(Vault {
             dir: dir.to_owned(),
             store,
@@ -376,9 +447,10 @@ impl Vault {
 
     fn invalidate(&self) {
         if let Some(c) = &self.cache
-            && let Ok(mut c) = c.lock() {
-                c.clear();
-            }
+            && let Ok(mut c) = c.lock()
+        {
+            c.clear();
+        }
     }
 
     /// The value of the one secret `filter` names (`APP:ENV:KEY` is an index lookup).
@@ -387,9 +459,10 @@ impl Vault {
     /// [`VaultError::NotFound`], [`VaultError::Ambiguous`], a filter error.
     pub fn get(&self, filter: &str) -> Result<SecretBytes> {
         if let Some(c) = &self.cache
-            && let Some(v) = c.lock().ok().and_then(|c| c.get(filter).cloned()) {
-                return Ok(v);
-            }
+            && let Some(v) = c.lock().ok().and_then(|c| c.get(filter).cloned())
+        {
+            return Ok(v);
+        }
         let f = Filter::new(filter)?;
         let value = if f.is_exact() {
             match self.store.read_by_name(filter)? {
@@ -401,9 +474,10 @@ impl Vault {
             self.value(&one)?
         };
         if let Some(c) = &self.cache
-            && let Ok(mut c) = c.lock() {
-                c.insert(filter.to_owned(), value.clone());
-            }
+            && let Ok(mut c) = c.lock()
+        {
+            c.insert(filter.to_owned(), value.clone());
+        }
         Ok(value)
     }
 
@@ -703,9 +777,11 @@ fn query_for(f: &Filter) -> Query {
                 lits.iter().map(|s| (*s).to_owned()).collect(),
             ));
         } else if let Some(p) = part.prefixes()
-            && p.len() == 1 && !p[0].is_empty() {
-                q.attrs.push(AttrCond::Prefix(attr.into(), p[0].to_owned()));
-            }
+            && p.len() == 1
+            && !p[0].is_empty()
+        {
+            q.attrs.push(AttrCond::Prefix(attr.into(), p[0].to_owned()));
+        }
     };
     cond("key", f.key(), lit.key);
     cond("app", f.app(), lit.app);
