@@ -412,9 +412,10 @@ impl Vault {
         };
         let (sender, to) = (field("from")?, field("to")?);
         if let Some(f) = expect_from
-            && f != sender {
-                return Err(rej(format!("it is from '{sender}', not '{f}'")));
-            }
+            && f != sender
+        {
+            return Err(rej(format!("it is from '{sender}', not '{f}'")));
+        }
         let me = self.config().user.clone();
         if to != me {
             return Err(rej(format!(
