@@ -1,0 +1,388 @@
+//! A KMIP load generator on [`KmipClient`], for comparing KMIP servers (tresor, PyKMIP).
+//!
+//! ```text
+//! kmip_load --server HOST:PORT --certs DIR [--version 1.4] [--label NAME] BENCH...
+//!   create:N            N Creates (AES-256) over one connection
+//!   get:N               N Gets of one key over one connection
+//!   seed:FROM:TO        Creates keys named load-FROM .. load-(TO-1), 100 per batch message
+//!   locate:N:RANGE      N Locates by name of random load-<i>, i < RANGE, over one connection
+//!   connect-get:N       N times: new connection (TCP + TLS handshake) and one Get
+//!   concurrent:C:N      C connections in parallel, N Gets each
+//! ```
+//! DIR holds `ca.crt`, `client.crt`, `client.key`. Prints one line per bench:
+//! `RESULT label bench n secs ops_per_s p50_us p99_us`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
+use tresor_kmip::client::{ClientConfig, KmipClient};
+use tresor_kmip::enums::{
+    CryptographicAlgorithm, CryptographicUsageMask, NameType, ObjectType, Operation, ResultStatus,
+};
+use tresor_kmip::message::{RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem};
+use tresor_kmip::{ProtocolVersion, Tag, Ttlv, Value};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+struct Opts {
+    host: String,
+    port: u16,
+    certs: std::path::PathBuf,
+    version: ProtocolVersion,
+    label: String,
+}
+
+impl Opts {
+    fn client(&self) -> Result<KmipClient, Error> {
+        let mut c = ClientConfig::new(
+            self.host.clone(),
+            self.certs.join("client.crt"),
+            self.certs.join("client.key"),
+            self.certs.join("ca.crt"),
+        );
+        c.port = self.port;
+        c.protocol_version = self.version;
+        c.request_timeout = Duration::from_secs(300);
+        Ok(KmipClient::new(c)?)
+    }
+}
+
+fn create_payload(version: ProtocolVersion, name: Option<String>) -> Vec<Ttlv> {
+    let mut attrs = AttributeSet::default();
+    attrs.push(Attribute::standard(
+        Tag::CRYPTOGRAPHIC_ALGORITHM,
+        Value::Enumeration(CryptographicAlgorithm::AES.0),
+    ));
+    attrs.push(Attribute::standard(
+        Tag::CRYPTOGRAPHIC_LENGTH,
+        Value::Integer(256),
+    ));
+    let mask = CryptographicUsageMask::ENCRYPT | CryptographicUsageMask::DECRYPT;
+    attrs.push(Attribute::standard(
+        Tag::CRYPTOGRAPHIC_USAGE_MASK,
+        Value::Integer(i32::try_from(mask.0).unwrap_or(0)),
+    ));
+    if let Some(n) = name {
+        attrs.push(Attribute::name(n, NameType::UNINTERPRETED_TEXT_STRING));
+    }
+    vec![
+        Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SYMMETRIC_KEY),
+        attrs.to_ttlv(version, Container::Template),
+    ]
+}
+
+fn locate_payload(version: ProtocolVersion, name: &str) -> Vec<Ttlv> {
+    let attr = Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING);
+    if version.is_v2() {
+        let mut set = AttributeSet::default();
+        set.push(attr);
+        vec![set.to_ttlv(version, Container::Template)]
+    } else {
+        vec![attr.to_version(version)]
+    }
+}
+
+fn check(what: &str, item: &ResponseBatchItem) -> Result<(), Error> {
+    if item.result_status == ResultStatus::SUCCESS {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: {} {:?} {:?}",
+            item.result_status, item.result_reason, item.result_message
+        )
+        .into())
+    }
+}
+
+fn uid(item: &ResponseBatchItem) -> Result<String, Error> {
+    item.payload_items()
+        .iter()
+        .find(|t| t.tag == Tag::UNIQUE_IDENTIFIER)
+        .and_then(Ttlv::as_text)
+        .map(str::to_owned)
+        .ok_or_else(|| "response without a unique identifier".into())
+}
+
+/// Latencies and wall time of one bench.
+struct Stats {
+    n: usize,
+    wall: Duration,
+    lat: Vec<Duration>,
+}
+
+impl Stats {
+    fn print(&mut self, label: &str, bench: &str) {
+        self.lat.sort();
+        let pct = |p: f64| {
+            self.lat
+                .get(((self.lat.len() as f64 * p) as usize).min(self.lat.len().saturating_sub(1)))
+                .map_or(0, |d| d.as_micros())
+        };
+        let secs = self.wall.as_secs_f64();
+        println!(
+            "RESULT {label} {bench} {} {:.3} {:.1} {} {}",
+            self.n,
+            secs,
+            self.n as f64 / secs,
+            pct(0.5),
+            pct(0.99)
+        );
+    }
+}
+
+async fn timed<F, Fut>(n: usize, mut f: F) -> Result<Stats, Error>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
+    let mut lat = Vec::with_capacity(n);
+    let start = Instant::now();
+    for i in 0..n {
+        let t = Instant::now();
+        f(i).await?;
+        lat.push(t.elapsed());
+    }
+    Ok(Stats {
+        n,
+        wall: start.elapsed(),
+        lat,
+    })
+}
+
+/// xorshift64*: enough to spread Locate names, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1) as u64) as usize
+    }
+}
+
+fn num(s: Option<&str>, what: &str) -> Result<usize, Error> {
+    s.ok_or_else(|| format!("{what} missing"))?
+        .parse()
+        .map_err(|_| format!("{what} is not a number").into())
+}
+
+async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
+    let mut parts = bench.split(':');
+    let kind = parts.next().unwrap_or_default();
+    let v = o.version;
+    match kind {
+        "create" => {
+            let n = num(parts.next(), "N")?;
+            let c = o.client()?;
+            let mut s = timed(n, |_| {
+                let c = &c;
+                async move {
+                    check(
+                        "create",
+                        &c.call(Operation::CREATE, create_payload(v, None)).await?,
+                    )
+                }
+            })
+            .await?;
+            s.print(&o.label, bench);
+            c.close().await;
+        }
+        "get" => {
+            let n = num(parts.next(), "N")?;
+            let c = o.client()?;
+            let created = c.call(Operation::CREATE, create_payload(v, None)).await?;
+            check("create", &created)?;
+            let id = uid(&created)?;
+            let mut s = timed(n, |_| {
+                let (c, id) = (&c, id.clone());
+                async move {
+                    let item = c
+                        .call(Operation::GET, vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, id)])
+                        .await?;
+                    check("get", &item)
+                }
+            })
+            .await?;
+            s.print(&o.label, bench);
+            c.close().await;
+        }
+        "seed" => {
+            let from = num(parts.next(), "FROM")?;
+            let to = num(parts.next(), "TO")?;
+            let c = o.client()?;
+            let start = Instant::now();
+            let mut i = from;
+            while i < to {
+                let end = (i + 100).min(to);
+                let msg = RequestMessage {
+                    header: RequestHeader::new(v, i32::try_from(end - i)?),
+                    batch_items: (i..end)
+                        .map(|k| {
+                            let mut item = RequestBatchItem::new(
+                                Operation::CREATE,
+                                create_payload(v, Some(format!("load-{k}"))),
+                            );
+                            // Batches of more than one item need item ids (PyKMIP insists).
+                            item.unique_batch_item_id = Some((k as u64).to_be_bytes().to_vec());
+                            item
+                        })
+                        .collect(),
+                };
+                let resp = c.request(&msg).await?;
+                for item in &resp.batch_items {
+                    check("seed create", item)?;
+                }
+                i = end;
+            }
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "SEED {} {from}..{to} in {secs:.1} s ({:.0} creates/s)",
+                o.label,
+                (to - from) as f64 / secs
+            );
+            c.close().await;
+        }
+        "locate" => {
+            let n = num(parts.next(), "N")?;
+            let range = num(parts.next(), "RANGE")?;
+            let c = o.client()?;
+            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ n as u64);
+            let names: Vec<String> = (0..n)
+                .map(|_| format!("load-{}", rng.below(range)))
+                .collect();
+            let mut s = timed(n, |i| {
+                let (c, name) = (&c, names[i].clone());
+                async move {
+                    let item = c.call(Operation::LOCATE, locate_payload(v, &name)).await?;
+                    check("locate", &item)?;
+                    let found = item
+                        .payload_items()
+                        .iter()
+                        .filter(|t| t.tag == Tag::UNIQUE_IDENTIFIER)
+                        .count();
+                    if found == 1 {
+                        Ok(())
+                    } else {
+                        Err(format!("locate {name}: {found} objects, expected 1").into())
+                    }
+                }
+            })
+            .await?;
+            s.print(&o.label, &format!("locate-by-name@{range}"));
+            c.close().await;
+        }
+        "connect-get" => {
+            let n = num(parts.next(), "N")?;
+            let setup = o.client()?;
+            let created = setup
+                .call(Operation::CREATE, create_payload(v, None))
+                .await?;
+            check("create", &created)?;
+            let id = uid(&created)?;
+            setup.close().await;
+            let mut s = timed(n, |_| {
+                let (o, id) = (o.clone(), id.clone());
+                async move {
+                    let c = o.client()?;
+                    let item = c
+                        .call(Operation::GET, vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, id)])
+                        .await?;
+                    c.close().await;
+                    check("get", &item)
+                }
+            })
+            .await?;
+            s.print(&o.label, bench);
+        }
+        "concurrent" => {
+            let conns = num(parts.next(), "C")?;
+            let n = num(parts.next(), "N")?;
+            let setup = o.client()?;
+            let created = setup
+                .call(Operation::CREATE, create_payload(v, None))
+                .await?;
+            check("create", &created)?;
+            let id = uid(&created)?;
+            setup.close().await;
+            let start = Instant::now();
+            let mut tasks = Vec::new();
+            for _ in 0..conns {
+                let (o, id) = (o.clone(), id.clone());
+                tasks.push(tokio::spawn(async move {
+                    let c = o.client()?;
+                    let s = timed(n, |_| {
+                        let (c, id) = (&c, id.clone());
+                        async move {
+                            let item = c
+                                .call(Operation::GET, vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, id)])
+                                .await?;
+                            check("get", &item)
+                        }
+                    })
+                    .await?;
+                    c.close().await;
+                    Ok::<_, Error>(s.lat)
+                }));
+            }
+            let mut lat = Vec::new();
+            for t in tasks {
+                lat.extend(t.await??);
+            }
+            let mut s = Stats {
+                n: lat.len(),
+                wall: start.elapsed(),
+                lat,
+            };
+            s.print(&o.label, &format!("get-{conns}-connections"));
+        }
+        _ => return Err(format!("unknown bench '{bench}'").into()),
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Error> {
+    let mut args = std::env::args().skip(1);
+    let mut server = None;
+    let mut certs = None;
+    let mut version = ProtocolVersion::V1_4;
+    let mut label = "server".to_owned();
+    let mut benches = Vec::new();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--server" => server = args.next(),
+            "--certs" => certs = args.next(),
+            "--label" => label = args.next().ok_or("--label needs a value")?,
+            "--version" => {
+                let s = args.next().ok_or("--version needs a value")?;
+                version = ProtocolVersion::SUPPORTED
+                    .into_iter()
+                    .find(|p| p.to_string() == s)
+                    .ok_or("version must be 1.0-2.1")?;
+            }
+            b => benches.push(b.to_owned()),
+        }
+    }
+    let server = server.ok_or("--server HOST:PORT is required")?;
+    let (host, port) = server
+        .rsplit_once(':')
+        .ok_or("--server must be HOST:PORT")?;
+    let opts = Arc::new(Opts {
+        host: host.to_owned(),
+        port: port.parse()?,
+        certs: certs.ok_or("--certs DIR is required")?.into(),
+        version,
+        label,
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        for b in &benches {
+            run(opts.clone(), b).await?;
+        }
+        Ok(())
+    })
+}
