@@ -30,13 +30,36 @@ ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || apt_install pg_ctlcluster:pos
 
 step "PostgreSQL (throw-away server on 127.0.0.1)"
 eval "$(scripts/pg.sh start)"
-trap 'scripts/pg.sh stop "$TRESOR_PG_DIR"' EXIT
+# Servers started for the tests (PostgreSQL; peers' start.sh add their pids to TRESOR_PEER_PIDS).
+TRESOR_PEER_PIDS=""
+cleanup() {
+    scripts/pg.sh stop "$TRESOR_PG_DIR"
+    for pid in $TRESOR_PEER_PIDS; do kill "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
 echo "TRESOR_TEST_PG_URL=$TRESOR_TEST_PG_URL"
 
-step "Python peers (target/peers)"
-bash tests/peers/setup.sh
-# shellcheck disable=SC1091
-source "$ROOT/target/peers/env.sh"
+step "peers (target/peers): each tests/peers/*/setup.sh installs its own and prints its exports"
+command -v python3 >/dev/null || apt_install python3:python3
+if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    sudo=(); [ "$(id -u)" = 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq python3-venv
+fi
+for setup in tests/peers/*/setup.sh; do
+    echo "-- $setup"
+    exports=$(bash "$setup")
+    eval "$exports"
+    printf '%s\n' "$exports" | grep '^export' | sed 's/^/   /'
+done
+# A start.sh starts a server in the background (its output to a log file, never to this
+# script's stdout) and prints its exports, including `export TRESOR_PEER_PIDS="$TRESOR_PEER_PIDS <pid>"`.
+for start in tests/peers/*/start.sh; do
+    [ -e "$start" ] || continue
+    echo "-- $start"
+    exports=$(bash "$start")
+    eval "$exports"
+    printf '%s\n' "$exports" | grep '^export' | sed 's/^/   /'
+done
 
 step "cargo test --workspace --all-features"
 set +e
