@@ -114,3 +114,18 @@ pub fn confirm(question: &str) -> Option<bool> {
     std::io::stdin().read_line(&mut line).ok()?;
     Some(matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
+
+/// Asks before removing: `Ok(true)` to go ahead; a "no" prints "nothing removed" and gives
+/// `Ok(false)`; without a terminal it refuses (nothing is removed without `--yes`).
+pub fn confirm_removal(question: &str) -> Result<bool, VaultError> {
+    match confirm(question) {
+        Some(true) => Ok(true),
+        Some(false) => {
+            eprintln!("nothing removed");
+            Ok(false)
+        }
+        None => Err(VaultError::Refused(
+            "no terminal to confirm on; pass --yes to remove without asking".into(),
+        )),
+    }
+}

@@ -240,21 +240,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 return Err(VaultError::NotFound(filter).into());
             }
             let names: Vec<&str> = targets.iter().map(|s| s.name.as_str()).collect();
-            if !yes {
-                match input::confirm(&format!(
-                    "remove {} secret(s): {}?",
-                    targets.len(),
-                    names.join(", ")
-                )) {
-                    Some(true) => {}
-                    Some(false) => {
-                        eprintln!("nothing removed");
-                        return Ok(ExitCode::from(1));
-                    }
-                    None => bail!(VaultError::Refused(
-                        "no terminal to confirm on; pass --yes to remove without asking".into()
-                    )),
-                }
+            let question = format!("remove {} secret(s): {}?", targets.len(), names.join(", "));
+            if !yes && !input::confirm_removal(&question)? {
+                return Ok(ExitCode::from(1));
             }
             v.remove(&targets)?;
             eprintln!("removed {} secret(s)", targets.len());
@@ -263,17 +251,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Rm(RmCommand::User { name, yes }) => {
             let v = ctx.open()?;
             v.user(&name)?;
-            if !yes {
-                match input::confirm(&format!("remove user '{name}'?")) {
-                    Some(true) => {}
-                    Some(false) => {
-                        eprintln!("nothing removed");
-                        return Ok(ExitCode::from(1));
-                    }
-                    None => bail!(VaultError::Refused(
-                        "no terminal to confirm on; pass --yes".into()
-                    )),
-                }
+            if !yes && !input::confirm_removal(&format!("remove user '{name}'?"))? {
+                return Ok(ExitCode::from(1));
             }
             v.remove_user(&name)?;
             eprintln!("removed user '{name}'");

@@ -511,19 +511,7 @@ impl Vault {
                 return Err(VaultError::UnknownUser(export.from.username.clone()));
             }
         }
-        let items: Vec<_> = export
-            .secrets
-            .into_iter()
-            .map(|s| {
-                (
-                    s.app.clone(),
-                    s.env.clone(),
-                    s.key.clone(),
-                    s.value_type.clone(),
-                    SecretBytes::new(s.into_value().as_bytes().to_vec()),
-                )
-            })
-            .collect();
+        let items: Vec<_> = export.secrets.into_iter().map(named_item).collect();
         self.import_named(
             &items,
             &format!("seeqret export from {}", export.from.username),
@@ -546,14 +534,7 @@ impl Vault {
             let who = from.map(str::to_owned).or(user_in_line);
             let (_, key) = self.seeqret_sender(who.as_deref())?;
             let c = crate::seeqret::parse_command_line(line, &id.nacl, &key)?;
-            let s = c.secret;
-            items.push((
-                s.app.clone(),
-                s.env.clone(),
-                s.key.clone(),
-                s.value_type.clone(),
-                SecretBytes::new(s.into_value().as_bytes().to_vec()),
-            ));
+            items.push(named_item(c.secret));
         }
         if items.is_empty() {
             return Err(VaultError::Rejected {
@@ -570,19 +551,7 @@ impl Vault {
     /// [`VaultError::Seeqret`] if the folder is not a readable seeqret vault.
     pub fn import_seeqret(&self, dir: &std::path::Path) -> Result<(ImportReport, usize)> {
         let sv = crate::seeqret::SeeqretVault::open(dir)?;
-        let items: Vec<_> = sv
-            .secrets()?
-            .into_iter()
-            .map(|s| {
-                (
-                    s.app.clone(),
-                    s.env.clone(),
-                    s.key.clone(),
-                    s.value_type.clone(),
-                    SecretBytes::new(s.into_value().as_bytes().to_vec()),
-                )
-            })
-            .collect();
+        let items: Vec<_> = sv.secrets()?.into_iter().map(named_item).collect();
         let report = self.import_named(&items, &format!("seeqret vault {}", dir.display()))?;
         let mut users = 0;
         for u in sv.users()? {
@@ -593,6 +562,23 @@ impl Vault {
         }
         Ok((report, users))
     }
+}
+
+/// A seeqret secret as `(app, env, key, type, value)` for [`Vault::import_named`].
+fn named_item(s: crate::seeqret::SeeqretSecret) -> (String, String, String, String, SecretBytes) {
+    let (app, env, key, kind) = (
+        s.app.clone(),
+        s.env.clone(),
+        s.key.clone(),
+        s.value_type.clone(),
+    );
+    (
+        app,
+        env,
+        key,
+        kind,
+        SecretBytes::new(s.into_value().as_bytes().to_vec()),
+    )
 }
 
 fn signed_bytes(from: &str, to: &str, payload: &[u8]) -> Vec<u8> {
