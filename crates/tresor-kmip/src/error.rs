@@ -177,6 +177,22 @@ pub enum KmipError {
     /// A network operation did not finish in time.
     #[error("kmip: {0} timed out")]
     Timeout(&'static str),
+    /// The server answered an operation with a failure.
+    #[error("kmip {operation} failed: {reason}: {message}")]
+    Failed {
+        /// The operation.
+        operation: String,
+        /// The Result Reason name.
+        reason: String,
+        /// The Result Message.
+        message: String,
+    },
+    /// The object store failed (server side and local admin commands).
+    #[error("kmip store: {0}")]
+    Store(String),
+    /// A command-line argument is invalid.
+    #[error("kmip: {0}")]
+    Usage(String),
 }
 
 impl KmipError {

@@ -10,6 +10,9 @@
 //!   KMIP 2.x `Attributes`.
 //! - [`client`]: a mutual-TLS KMIP client with a PyKMIP-compatible config loader.
 //! - [`certs`]: a development CA with server and client certificates.
+//! - [`server`]: the mutual-TLS KMIP server over the tresor store; [`ops`] holds the
+//!   operations it runs (one store transaction per request message).
+//! - `cli` (feature `cli`): the `tresor kmip ...` subcommands.
 //! - `xml` (feature `xml`): the KMIP XML encoding used by the OASIS test vectors.
 //!
 //! # Examples
@@ -26,7 +29,12 @@
 
 pub mod attributes;
 pub mod certs;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod client;
+mod der;
+pub mod ops;
+pub mod server;
 
 pub mod enums;
 mod error;

@@ -1,0 +1,279 @@
+//! A minimal DER reader and writer: enough to read a certificate's subject, SAN and EKU, and to
+//! convert RSA keys between PKCS#1 and PKCS#8 / SubjectPublicKeyInfo.
+//!
+//! The reader never indexes out of bounds or panics: every length is checked against what is
+//! left, and anything unexpected is `None`.
+
+/// One TLV element: its tag byte and its content bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Element<'a> {
+    pub(crate) tag: u8,
+    pub(crate) body: &'a [u8],
+}
+
+/// A cursor over a sequence of DER elements.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+pub(crate) const SEQUENCE: u8 = 0x30;
+pub(crate) const OID: u8 = 0x06;
+pub(crate) const INTEGER: u8 = 0x02;
+pub(crate) const OCTET_STRING: u8 = 0x04;
+pub(crate) const BIT_STRING: u8 = 0x03;
+pub(crate) const NULL: u8 = 0x05;
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Reader { buf }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// The next element, or `None` at the end or on malformed input.
+    pub(crate) fn next(&mut self) -> Option<Element<'a>> {
+        let (&tag, rest) = self.buf.split_first()?;
+        let (&first, rest) = rest.split_first()?;
+        let (len, rest) = if first < 0x80 {
+            (usize::from(first), rest)
+        } else {
+            let n = usize::from(first & 0x7f);
+            if n == 0 || n > 4 || rest.len() < n {
+                return None;
+            }
+            let (lb, rest) = rest.split_at(n);
+            let len = lb.iter().fold(0usize, |a, &b| (a << 8) | usize::from(b));
+            (len, rest)
+        };
+        if rest.len() < len {
+            return None;
+        }
+        let (body, rest) = rest.split_at(len);
+        self.buf = rest;
+        Some(Element { tag, body })
+    }
+
+    /// The next element if it has tag `tag`.
+    pub(crate) fn expect(&mut self, tag: u8) -> Option<Element<'a>> {
+        let e = self.next()?;
+        (e.tag == tag).then_some(e)
+    }
+}
+
+/// Appends a DER length.
+fn push_len(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|&&b| b == 0).count();
+        let rest = bytes.get(skip..).unwrap_or_default();
+        out.push(0x80 | rest.len() as u8);
+        out.extend_from_slice(rest);
+    }
+}
+
+/// One TLV element.
+pub(crate) fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 6);
+    out.push(tag);
+    push_len(&mut out, body.len());
+    out.extend_from_slice(body);
+    out
+}
+
+/// The OID 1.2.840.113549.1.1.1 (rsaEncryption), encoded body.
+const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+
+fn rsa_algorithm_identifier() -> Vec<u8> {
+    let mut body = tlv(OID, RSA_ENCRYPTION);
+    body.extend(tlv(NULL, &[]));
+    tlv(SEQUENCE, &body)
+}
+
+/// Wraps a PKCS#1 `RSAPrivateKey` in a PKCS#8 `PrivateKeyInfo`.
+pub(crate) fn rsa_pkcs1_to_pkcs8(pkcs1: &[u8]) -> Vec<u8> {
+    let mut body = tlv(INTEGER, &[0]);
+    body.extend(rsa_algorithm_identifier());
+    body.extend(tlv(OCTET_STRING, pkcs1));
+    tlv(SEQUENCE, &body)
+}
+
+/// Wraps a PKCS#1 `RSAPublicKey` in a `SubjectPublicKeyInfo`.
+pub(crate) fn rsa_pkcs1_to_spki(pkcs1: &[u8]) -> Vec<u8> {
+    let mut bits = vec![0u8];
+    bits.extend_from_slice(pkcs1);
+    let mut body = rsa_algorithm_identifier();
+    body.extend(tlv(BIT_STRING, &bits));
+    tlv(SEQUENCE, &body)
+}
+
+/// The algorithm OID body of a PKCS#8 `PrivateKeyInfo` and its inner key bytes.
+pub(crate) fn pkcs8_parts(pkcs8: &[u8]) -> Option<(&[u8], &[u8])> {
+    let seq = Reader::new(pkcs8).expect(SEQUENCE)?;
+    let mut r = Reader::new(seq.body);
+    r.expect(INTEGER)?;
+    let alg = r.expect(SEQUENCE)?;
+    let oid = Reader::new(alg.body).expect(OID)?;
+    let key = r.expect(OCTET_STRING)?;
+    Some((oid.body, key.body))
+}
+
+/// The algorithm OID body of a `SubjectPublicKeyInfo` and its key bytes (bit string content
+/// without the unused-bits byte).
+pub(crate) fn spki_parts(spki: &[u8]) -> Option<(&[u8], &[u8])> {
+    let seq = Reader::new(spki).expect(SEQUENCE)?;
+    let mut r = Reader::new(seq.body);
+    let alg = r.expect(SEQUENCE)?;
+    let oid = Reader::new(alg.body).expect(OID)?;
+    let bits = r.expect(BIT_STRING)?;
+    let (_, key) = bits.body.split_first()?;
+    Some((oid.body, key))
+}
+
+/// Returns true if and only if `oid` is rsaEncryption.
+pub(crate) fn is_rsa_oid(oid: &[u8]) -> bool {
+    oid == RSA_ENCRYPTION
+}
+
+/// What the server needs from a client certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CertInfo {
+    /// The subject common name.
+    pub(crate) common_name: Option<String>,
+    /// DNS names, IP addresses (as text) and e-mail addresses of the subject alternative name.
+    pub(crate) san: Vec<String>,
+    /// Whether the certificate has an extended key usage extension.
+    pub(crate) has_eku: bool,
+    /// Whether that extension lists clientAuth (1.3.6.1.5.5.7.3.2) or anyExtendedKeyUsage.
+    pub(crate) client_auth: bool,
+}
+
+const OID_CN: &[u8] = &[0x55, 0x04, 0x03];
+const OID_SAN: &[u8] = &[0x55, 0x1d, 0x11];
+const OID_EKU: &[u8] = &[0x55, 0x1d, 0x25];
+const OID_CLIENT_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02];
+const OID_ANY_EKU: &[u8] = &[0x55, 0x1d, 0x25, 0x00];
+
+/// Reads the subject CN, SAN entries and EKU of an X.509 certificate.
+pub(crate) fn cert_info(der: &[u8]) -> Option<CertInfo> {
+    let cert = Reader::new(der).expect(SEQUENCE)?;
+    let tbs = Reader::new(cert.body).expect(SEQUENCE)?;
+    let mut r = Reader::new(tbs.body);
+    let mut e = r.next()?;
+    if e.tag == 0xa0 {
+        e = r.next()?; // version, then serial
+    }
+    let _serial = e;
+    r.expect(SEQUENCE)?; // signature algorithm
+    r.expect(SEQUENCE)?; // issuer
+    r.expect(SEQUENCE)?; // validity
+    let subject = r.expect(SEQUENCE)?;
+    let mut info = CertInfo::default();
+    let mut rdns = Reader::new(subject.body);
+    while let Some(set) = rdns.next() {
+        let mut atvs = Reader::new(set.body);
+        while let Some(atv) = atvs.next() {
+            let mut f = Reader::new(atv.body);
+            let oid = f.expect(OID)?;
+            let value = f.next()?;
+            if oid.body == OID_CN {
+                info.common_name = std::str::from_utf8(value.body).ok().map(str::to_owned);
+            }
+        }
+    }
+    r.expect(SEQUENCE)?; // subject public key info
+    while let Some(e) = r.next() {
+        if e.tag != 0xa3 {
+            continue;
+        }
+        let exts = Reader::new(e.body).expect(SEQUENCE)?;
+        let mut exts = Reader::new(exts.body);
+        while let Some(ext) = exts.next() {
+            let mut f = Reader::new(ext.body);
+            let oid = f.expect(OID)?;
+            let mut value = f.next()?;
+            if value.tag == 0x01 {
+                value = f.next()?; // critical flag
+            }
+            if value.tag != OCTET_STRING || (oid.body != OID_SAN && oid.body != OID_EKU) {
+                continue;
+            }
+            let inner = Reader::new(value.body).expect(SEQUENCE)?;
+            if oid.body == OID_SAN {
+                let mut names = Reader::new(inner.body);
+                while let Some(n) = names.next() {
+                    match n.tag {
+                        0x81 | 0x82 => {
+                            if let Ok(s) = std::str::from_utf8(n.body) {
+                                info.san.push(s.to_owned());
+                            }
+                        }
+                        0x87 => {
+                            if let Ok(b) = <[u8; 4]>::try_from(n.body) {
+                                info.san.push(std::net::Ipv4Addr::from(b).to_string());
+                            } else if let Ok(b) = <[u8; 16]>::try_from(n.body) {
+                                info.san.push(std::net::Ipv6Addr::from(b).to_string());
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            } else if oid.body == OID_EKU {
+                info.has_eku = true;
+                let mut purposes = Reader::new(inner.body);
+                while let Some(p) = purposes.next() {
+                    if p.tag == OID && (p.body == OID_CLIENT_AUTH || p.body == OID_ANY_EKU) {
+                        info.client_auth = true;
+                    }
+                }
+            }
+        }
+    }
+    Some(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_round_trip() {
+        for n in [0usize, 1, 127, 128, 255, 256, 70000] {
+            let body = vec![7u8; n];
+            let t = tlv(OCTET_STRING, &body);
+            let mut r = Reader::new(&t);
+            let e = r.next().unwrap();
+            assert_eq!(e.tag, OCTET_STRING);
+            assert_eq!(e.body.len(), n);
+            assert!(r.is_empty());
+        }
+    }
+
+    #[test]
+    fn truncated_input_is_none() {
+        let t = tlv(SEQUENCE, &[1, 2, 3, 4]);
+        for cut in 0..t.len() {
+            assert_eq!(Reader::new(&t[..cut]).next(), None);
+        }
+        assert_eq!(Reader::new(&[0x30, 0x85, 1, 1, 1, 1, 1]).next(), None);
+        assert_eq!(cert_info(&[0x30, 0x03, 0x30, 0x01, 0x00]), None);
+    }
+
+    #[test]
+    fn rsa_wrapping_round_trips() {
+        let inner = tlv(SEQUENCE, &tlv(INTEGER, &[5]));
+        let p8 = rsa_pkcs1_to_pkcs8(&inner);
+        let (oid, key) = pkcs8_parts(&p8).unwrap();
+        assert!(is_rsa_oid(oid));
+        assert_eq!(key, &inner[..]);
+        let spki = rsa_pkcs1_to_spki(&inner);
+        let (oid, key) = spki_parts(&spki).unwrap();
+        assert!(is_rsa_oid(oid));
+        assert_eq!(key, &inner[..]);
+    }
+}

@@ -1,0 +1,302 @@
+//! The KMIP operations a server runs against the tresor store.
+//!
+//! A [`Session`] is one request message: one store transaction acting as the client identity,
+//! the protocol version to answer in and the batch's ID Placeholder. [`Session::dispatch`]
+//! runs one batch item and returns its response payload or an [`OpError`] carrying the
+//! precise Result Reason.
+//!
+//! Modules: `attrs` (KMIP attributes ⇄ the store's JSON attributes), `objects` (managed
+//! objects and key formats), `crypto` (aws-lc-rs), `manage` (create, register, get,
+//! attributes, locate, lifecycle), `usage` (encrypt, sign, MAC, RNG).
+
+use std::fmt;
+
+use tresor_store::{ObjectMeta, State, Store, StoreError, Txn};
+
+use crate::enums::{Operation, ResultReason};
+use crate::message::ProtocolVersion;
+use crate::tags::Tag;
+use crate::ttlv::Ttlv;
+
+pub(crate) mod attrs;
+pub(crate) mod crypto;
+mod manage;
+pub(crate) mod objects;
+mod usage;
+
+/// A failed operation: the Result Reason and Result Message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpError {
+    /// The KMIP result reason.
+    pub reason: ResultReason,
+    /// A lowercase message naming the object.
+    pub message: String,
+}
+
+impl fmt::Display for OpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.reason)
+    }
+}
+
+impl std::error::Error for OpError {}
+
+impl OpError {
+    /// An error with a reason and message.
+    pub fn new(reason: ResultReason, message: impl Into<String>) -> Self {
+        OpError {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn missing(field: Tag, parent: Tag) -> Self {
+        OpError::new(
+            ResultReason::MISSING_DATA,
+            format!("{parent} is missing its {field}"),
+        )
+    }
+
+    pub(crate) fn invalid_field(msg: impl Into<String>) -> Self {
+        OpError::new(ResultReason::INVALID_FIELD, msg)
+    }
+
+    pub(crate) fn not_found(uid: &str) -> Self {
+        OpError::new(
+            ResultReason::ITEM_NOT_FOUND,
+            format!("object '{uid}' not found"),
+        )
+    }
+}
+
+impl From<StoreError> for OpError {
+    fn from(e: StoreError) -> Self {
+        let reason = match &e {
+            StoreError::NotFound(_) => ResultReason::ITEM_NOT_FOUND,
+            StoreError::NameTaken(_) => ResultReason::ILLEGAL_OPERATION,
+            StoreError::Invalid { .. } => ResultReason::WRONG_KEY_LIFECYCLE_STATE,
+            StoreError::NoMaterial { .. } => ResultReason::KEY_VALUE_NOT_PRESENT,
+            StoreError::Unavailable(_) => ResultReason::PROTECTION_STORAGE_UNAVAILABLE,
+            _ => ResultReason::GENERAL_FAILURE,
+        };
+        OpError::new(reason, e.to_string())
+    }
+}
+
+/// The attribute holding access grants: `{"bob": "get,locate,use"}`.
+pub const GRANTS_ATTR: &str = "tresor.grants";
+
+/// The permissions a grant may hold.
+pub const PERMISSIONS: &[&str] = &["get", "locate", "use", "modify", "destroy", "all"];
+
+/// One request message being processed: a transaction as the client identity.
+pub struct Session<'s> {
+    pub(crate) store: &'s Store,
+    pub(crate) txn: Txn<'s>,
+    pub(crate) identity: String,
+    pub(crate) version: ProtocolVersion,
+    pub(crate) placeholder: Option<String>,
+    pub(crate) admins: &'s [String],
+}
+
+impl fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("identity", &self.identity)
+            .field("version", &self.version)
+            .field("placeholder", &self.placeholder)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The operations this server implements (what Query reports).
+pub const OPERATIONS: &[Operation] = &[
+    Operation::CREATE,
+    Operation::CREATE_KEY_PAIR,
+    Operation::REGISTER,
+    Operation::RE_KEY,
+    Operation::LOCATE,
+    Operation::CHECK,
+    Operation::GET,
+    Operation::GET_ATTRIBUTES,
+    Operation::GET_ATTRIBUTE_LIST,
+    Operation::ADD_ATTRIBUTE,
+    Operation::MODIFY_ATTRIBUTE,
+    Operation::DELETE_ATTRIBUTE,
+    Operation::SET_ATTRIBUTE,
+    Operation::ACTIVATE,
+    Operation::REVOKE,
+    Operation::DESTROY,
+    Operation::QUERY,
+    Operation::DISCOVER_VERSIONS,
+    Operation::ENCRYPT,
+    Operation::DECRYPT,
+    Operation::SIGN,
+    Operation::SIGNATURE_VERIFY,
+    Operation::MAC,
+    Operation::MAC_VERIFY,
+    Operation::RNG_RETRIEVE,
+];
+
+impl<'s> Session<'s> {
+    /// Starts a session: one transaction on `store` acting as `identity`, answering in
+    /// `version`. `admins` may use every object.
+    pub fn new(
+        store: &'s Store,
+        identity: &str,
+        version: ProtocolVersion,
+        admins: &'s [String],
+    ) -> Self {
+        Session {
+            store,
+            txn: store.begin_as(identity),
+            identity: identity.to_owned(),
+            version,
+            placeholder: None,
+            admins,
+        }
+    }
+
+    /// Commits the session's changes.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] if another writer changed a touched object first.
+    pub fn commit(self) -> Result<(), StoreError> {
+        self.txn.commit()
+    }
+
+    /// Runs one operation with its request payload; returns the response payload fields.
+    ///
+    /// # Errors
+    /// [`OpError`] with the Result Reason to send.
+    pub fn dispatch(&mut self, op: Operation, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+        match op {
+            Operation::DISCOVER_VERSIONS => Ok(manage::discover_versions(payload)),
+            Operation::QUERY => Ok(manage::query(self, payload)),
+            Operation::CREATE => manage::create(self, payload),
+            Operation::CREATE_KEY_PAIR => manage::create_key_pair(self, payload),
+            Operation::REGISTER => manage::register(self, payload),
+            Operation::RE_KEY => manage::rekey(self, payload),
+            Operation::LOCATE => manage::locate(self, payload),
+            Operation::CHECK => manage::check(self, payload),
+            Operation::GET => manage::get(self, payload),
+            Operation::GET_ATTRIBUTES => manage::get_attributes(self, payload),
+            Operation::GET_ATTRIBUTE_LIST => manage::get_attribute_list(self, payload),
+            Operation::ADD_ATTRIBUTE => manage::add_attribute(self, payload),
+            Operation::SET_ATTRIBUTE => manage::set_attribute(self, payload),
+            Operation::MODIFY_ATTRIBUTE => manage::modify_attribute(self, payload),
+            Operation::DELETE_ATTRIBUTE => manage::delete_attribute(self, payload),
+            Operation::ACTIVATE => manage::activate(self, payload),
+            Operation::REVOKE => manage::revoke(self, payload),
+            Operation::DESTROY => manage::destroy(self, payload),
+            Operation::ENCRYPT => usage::encrypt(self, payload),
+            Operation::DECRYPT => usage::decrypt(self, payload),
+            Operation::SIGN => usage::sign(self, payload),
+            Operation::SIGNATURE_VERIFY => usage::verify(self, payload),
+            Operation::MAC => usage::mac(self, payload),
+            Operation::MAC_VERIFY => usage::mac_verify(self, payload),
+            Operation::RNG_RETRIEVE => usage::rng_retrieve(payload),
+            other => Err(OpError::new(
+                ResultReason::OPERATION_NOT_SUPPORTED,
+                format!("operation {other} is not supported"),
+            )),
+        }
+    }
+
+    /// The object a request names: its Unique Identifier, else the ID Placeholder.
+    pub(crate) fn target_uid(&self, payload: &Ttlv) -> Result<String, OpError> {
+        match payload.find(Tag::UNIQUE_IDENTIFIER) {
+            Some(t) => match t.as_text() {
+                Some(s) => Ok(s.to_owned()),
+                // 2.x Unique Identifier enumerations all refer to a previous result.
+                None => self.placeholder.clone().ok_or_else(|| {
+                    OpError::new(ResultReason::MISSING_DATA, "no id placeholder is set")
+                }),
+            },
+            None => self.placeholder.clone().ok_or_else(|| {
+                OpError::new(
+                    ResultReason::MISSING_DATA,
+                    "the request names no unique identifier and no id placeholder is set",
+                )
+            }),
+        }
+    }
+
+    /// Returns true if and only if the session identity may use `meta` for `perm`.
+    pub(crate) fn may(&self, meta: &ObjectMeta, perm: &str) -> bool {
+        if meta.owner == self.identity || self.admins.iter().any(|a| a == &self.identity) {
+            return true;
+        }
+        meta.attributes
+            .get(GRANTS_ATTR)
+            .and_then(|g| g.get(&self.identity))
+            .and_then(|p| p.as_str())
+            .is_some_and(|p| p.split(',').any(|x| x.trim() == perm || x.trim() == "all"))
+    }
+
+    /// Loads an object the identity may use for `perm`, with its effective state.
+    pub(crate) fn load(&mut self, uid: &str, perm: &str) -> Result<ObjectMeta, OpError> {
+        let mut meta = self.txn.get(uid)?.ok_or_else(|| OpError::not_found(uid))?;
+        if !self.may(&meta, perm) {
+            return Err(OpError::new(
+                ResultReason::PERMISSION_DENIED,
+                format!(
+                    "object '{uid}': identity '{}' is not allowed to {perm} it",
+                    self.identity
+                ),
+            ));
+        }
+        let eff = effective_state(&meta, tresor_store::now());
+        if eff != meta.state {
+            meta = self.txn.update(uid, "scheduled state change", |m| {
+                m.state = eff;
+                Ok(())
+            })?;
+        }
+        Ok(meta)
+    }
+}
+
+/// The state an object is in now, honouring its Activation and Deactivation Dates.
+pub(crate) fn effective_state(meta: &ObjectMeta, now: i64) -> State {
+    let date = |k: &str| meta.attributes.get(k).and_then(|v| v.as_i64());
+    match meta.state {
+        State::PreActive => match (date("Activation Date"), date("Deactivation Date")) {
+            (_, Some(d)) if d <= now => State::Deactivated,
+            (Some(a), _) if a <= now => State::Active,
+            _ => State::PreActive,
+        },
+        State::Active => match date("Deactivation Date") {
+            Some(d) if d <= now => State::Deactivated,
+            _ => State::Active,
+        },
+        s => s,
+    }
+}
+
+/// The KMIP State enumeration of a store state.
+pub(crate) fn kmip_state(s: State) -> crate::enums::State {
+    use crate::enums::State as K;
+    match s {
+        State::PreActive => K::PRE_ACTIVE,
+        State::Active => K::ACTIVE,
+        State::Deactivated => K::DEACTIVATED,
+        State::Compromised => K::COMPROMISED,
+        State::Destroyed => K::DESTROYED,
+        _ => K::DESTROYED_COMPROMISED,
+    }
+}
+
+/// The store state of a KMIP State enumeration.
+pub(crate) fn store_state(s: crate::enums::State) -> Option<State> {
+    use crate::enums::State as K;
+    Some(match s {
+        K::PRE_ACTIVE => State::PreActive,
+        K::ACTIVE => State::Active,
+        K::DEACTIVATED => State::Deactivated,
+        K::COMPROMISED => State::Compromised,
+        K::DESTROYED => State::Destroyed,
+        K::DESTROYED_COMPROMISED => State::DestroyedCompromised,
+        _ => return None,
+    })
+}

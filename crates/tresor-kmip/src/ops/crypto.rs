@@ -1,0 +1,577 @@
+//! The cryptography behind the operations, on aws-lc-rs (and RustCrypto `cbc` for
+//! AES-CBC with PKCS#5 padding).
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::{aead, hmac, rand, rsa, signature};
+use zeroize::Zeroizing;
+
+use crate::der;
+use crate::enums::{
+    BlockCipherMode, CryptographicAlgorithm as Alg, HashingAlgorithm, PaddingMethod,
+    RecommendedCurve, ResultReason,
+};
+use tresor_store::ObjectType;
+
+use super::OpError;
+
+fn crypto_err(what: &str) -> OpError {
+    OpError::new(ResultReason::CRYPTOGRAPHIC_FAILURE, what.to_owned())
+}
+
+fn bad_params(what: impl Into<String>) -> OpError {
+    OpError::new(ResultReason::BAD_CRYPTOGRAPHIC_PARAMETERS, what.into())
+}
+
+/// Random bytes.
+pub(crate) fn random(n: usize) -> Result<Zeroizing<Vec<u8>>, OpError> {
+    let mut v = Zeroizing::new(vec![0u8; n]);
+    rand::fill(&mut v).map_err(|_| crypto_err("the random generator failed"))?;
+    Ok(v)
+}
+
+/// A new symmetric key of `bits` for `alg`.
+pub(crate) fn symmetric_key(alg: Alg, bits: i32) -> Result<Zeroizing<Vec<u8>>, OpError> {
+    let ok = match alg {
+        Alg::AES => matches!(bits, 128 | 192 | 256),
+        Alg::HMAC_SHA1
+        | Alg::HMAC_SHA224
+        | Alg::HMAC_SHA256
+        | Alg::HMAC_SHA384
+        | Alg::HMAC_SHA512 => bits >= 128 && bits <= 4096 && bits % 8 == 0,
+
+        _ => {
+            return Err(OpError::new(
+                ResultReason::INVALID_FIELD,
+                format!("cryptographic algorithm {alg} is not supported for symmetric keys"),
+            ));
+        }
+    };
+    if !ok {
+        return Err(OpError::new(
+            ResultReason::INVALID_FIELD,
+            format!("cryptographic length {bits} is not valid for {alg}"),
+        ));
+    }
+    random(usize::try_from(bits / 8).unwrap_or(0))
+}
+
+/// A generated key pair: PKCS#8 private key, SubjectPublicKeyInfo public key, bits.
+pub(crate) struct KeyPair {
+    pub(crate) private_pkcs8: Zeroizing<Vec<u8>>,
+    pub(crate) public_spki: Vec<u8>,
+    pub(crate) bits: i32,
+    pub(crate) algorithm: Alg,
+}
+
+/// Generates a key pair: RSA 2048/3072/4096, ECDSA/EC P-256/P-384, Ed25519.
+pub(crate) fn key_pair(
+    alg: Alg,
+    bits: Option<i32>,
+    curve: Option<RecommendedCurve>,
+) -> Result<KeyPair, OpError> {
+    let fail = |_| crypto_err("key generation failed");
+    match alg {
+        Alg::RSA => {
+            let bits = bits.unwrap_or(2048);
+            let size = match bits {
+                2048 => rsa::KeySize::Rsa2048,
+                3072 => rsa::KeySize::Rsa3072,
+                4096 => rsa::KeySize::Rsa4096,
+                _ => {
+                    return Err(OpError::new(
+                        ResultReason::INVALID_FIELD,
+                        format!("rsa length {bits} is not supported (2048, 3072 or 4096)"),
+                    ));
+                }
+            };
+            let kp = rsa::KeyPair::generate(size).map_err(fail)?;
+            let private = kp.as_der().map_err(fail)?;
+            let public = signature::KeyPair::public_key(&kp).as_der().map_err(fail)?;
+            Ok(KeyPair {
+                private_pkcs8: Zeroizing::new(private.as_ref().to_vec()),
+                public_spki: public.as_ref().to_vec(),
+                bits,
+                algorithm: Alg::RSA,
+            })
+        }
+        Alg::ECDSA | Alg::EC | Alg::ECDH => {
+            let (sign_alg, bits) = match (curve, bits) {
+                (Some(RecommendedCurve::P_384), _) | (None, Some(384)) => {
+                    (&signature::ECDSA_P384_SHA384_ASN1_SIGNING, 384)
+                }
+                (Some(RecommendedCurve::P_256), _) | (None, Some(256) | None) => {
+                    (&signature::ECDSA_P256_SHA256_ASN1_SIGNING, 256)
+                }
+                (Some(c), _) => {
+                    return Err(OpError::new(
+                        ResultReason::INVALID_FIELD,
+                        format!("curve {c} is not supported (P-256, P-384)"),
+                    ));
+                }
+                (None, Some(b)) => {
+                    return Err(OpError::new(
+                        ResultReason::INVALID_FIELD,
+                        format!("ec length {b} is not supported (256, 384)"),
+                    ));
+                }
+            };
+            let kp = signature::EcdsaKeyPair::generate(sign_alg).map_err(fail)?;
+            let private = kp.to_pkcs8v1().map_err(fail)?;
+            let public = signature::KeyPair::public_key(&kp).as_der().map_err(fail)?;
+            Ok(KeyPair {
+                private_pkcs8: Zeroizing::new(private.as_ref().to_vec()),
+                public_spki: public.as_ref().to_vec(),
+                bits,
+                algorithm: alg,
+            })
+        }
+        Alg::ED25519 => {
+            let kp = signature::Ed25519KeyPair::generate().map_err(fail)?;
+            let private = kp.to_pkcs8v1().map_err(fail)?;
+            let public = signature::KeyPair::public_key(&kp).as_der().map_err(fail)?;
+            Ok(KeyPair {
+                private_pkcs8: Zeroizing::new(private.as_ref().to_vec()),
+                public_spki: public.as_ref().to_vec(),
+                bits: 256,
+                algorithm: Alg::ED25519,
+            })
+        }
+        _ => Err(OpError::new(
+            ResultReason::INVALID_FIELD,
+            format!("cryptographic algorithm {alg} is not supported for key pairs"),
+        )),
+    }
+}
+
+/// The size in bits of a stored asymmetric key, if recognised.
+pub(crate) fn key_bits(t: ObjectType, material: &[u8]) -> Option<i32> {
+    let bits = match t {
+        ObjectType::PrivateKey => {
+            if let Ok(k) = rsa::KeyPair::from_pkcs8(material) {
+                k.public_modulus_len() * 8
+            } else if signature::EcdsaKeyPair::from_pkcs8(
+                &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+                material,
+            )
+            .is_ok()
+            {
+                384
+            } else if signature::EcdsaKeyPair::from_pkcs8(
+                &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+                material,
+            )
+            .is_ok()
+                || signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(material).is_ok()
+            {
+                256
+            } else {
+                return None;
+            }
+        }
+        ObjectType::PublicKey => {
+            let (oid, key) = der::spki_parts(material)?;
+            if der::is_rsa_oid(oid) {
+                rsa::PublicKey::from_der(key).ok()?.modulus_len() * 8
+            } else {
+                match key.len() {
+                    65 | 32 => 256,
+                    97 => 384,
+                    _ => return None,
+                }
+            }
+        }
+        _ => return None,
+    };
+    i32::try_from(bits).ok()
+}
+
+/// Parameters of an Encrypt/Decrypt/Sign/MAC request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Params {
+    pub(crate) mode: Option<BlockCipherMode>,
+    pub(crate) padding: Option<PaddingMethod>,
+    pub(crate) hashing: Option<HashingAlgorithm>,
+    pub(crate) algorithm: Option<Alg>,
+    pub(crate) signature_algorithm: Option<u32>,
+    pub(crate) tag_length: Option<i32>,
+}
+
+/// The result of an encryption.
+pub(crate) struct Encrypted {
+    pub(crate) data: Vec<u8>,
+    pub(crate) iv: Option<Vec<u8>>,
+    pub(crate) tag: Option<Vec<u8>>,
+}
+
+type Aes128Cbc = cbc::Encryptor<aes::Aes128>;
+type Aes192Cbc = cbc::Encryptor<aes::Aes192>;
+type Aes256Cbc = cbc::Encryptor<aes::Aes256>;
+
+fn aead_alg(key: &[u8]) -> Result<&'static aead::Algorithm, OpError> {
+    match key.len() {
+        16 => Ok(&aead::AES_128_GCM),
+        32 => Ok(&aead::AES_256_GCM),
+        24 => Ok(&aead::AES_192_GCM),
+        _ => Err(bad_params("aes key must be 128, 192 or 256 bits")),
+    }
+}
+
+/// AES-GCM or AES-CBC-PKCS5 encryption with a symmetric key.
+pub(crate) fn encrypt(
+    key: &[u8],
+    p: &Params,
+    data: &[u8],
+    iv: Option<&[u8]>,
+    aad: &[u8],
+) -> Result<Encrypted, OpError> {
+    match p.mode.unwrap_or(BlockCipherMode::GCM) {
+        BlockCipherMode::GCM => {
+            let tag_len = p.tag_length.unwrap_or(16);
+            if tag_len != 16 {
+                return Err(bad_params("only 16-byte gcm tags are supported"));
+            }
+            let (nonce, generated) = match iv {
+                Some(n) => (n.to_vec(), false),
+                None => (random(12)?.to_vec(), true),
+            };
+            let n = aead::Nonce::try_assume_unique_for_key(&nonce)
+                .map_err(|_| bad_params("gcm nonce must be 12 bytes"))?;
+            let k = aead::LessSafeKey::new(
+                aead::UnboundKey::new(aead_alg(key)?, key)
+                    .map_err(|_| bad_params("bad aes key"))?,
+            );
+            let mut buf = data.to_vec();
+            let tag = k
+                .seal_in_place_separate_tag(n, aead::Aad::from(aad), &mut buf)
+                .map_err(|_| crypto_err("encryption failed"))?;
+            Ok(Encrypted {
+                data: buf,
+                iv: generated.then_some(nonce),
+                tag: Some(tag.as_ref().to_vec()),
+            })
+        }
+        BlockCipherMode::CBC => {
+            use cbc::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
+            if !matches!(p.padding, None | Some(PaddingMethod::PKCS5)) {
+                return Err(bad_params("aes-cbc supports pkcs5 padding only"));
+            }
+            let (iv, generated) = match iv {
+                Some(n) => (n.to_vec(), false),
+                None => (random(16)?.to_vec(), true),
+            };
+            let bad = |_| bad_params("aes-cbc needs a 16-byte iv and a 128/192/256-bit key");
+            let out = match key.len() {
+                16 => Aes128Cbc::new_from_slices(key, &iv)
+                    .map_err(bad)?
+                    .encrypt_padded_vec_mut::<Pkcs7>(data),
+                24 => Aes192Cbc::new_from_slices(key, &iv)
+                    .map_err(bad)?
+                    .encrypt_padded_vec_mut::<Pkcs7>(data),
+                32 => Aes256Cbc::new_from_slices(key, &iv)
+                    .map_err(bad)?
+                    .encrypt_padded_vec_mut::<Pkcs7>(data),
+                _ => return Err(bad_params("aes key must be 128, 192 or 256 bits")),
+            };
+            Ok(Encrypted {
+                data: out,
+                iv: generated.then_some(iv),
+                tag: None,
+            })
+        }
+        m => Err(OpError::new(
+            ResultReason::UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS,
+            format!("block cipher mode {m} is not supported (GCM, CBC)"),
+        )),
+    }
+}
+
+/// AES-GCM or AES-CBC-PKCS5 decryption.
+pub(crate) fn decrypt(
+    key: &[u8],
+    p: &Params,
+    data: &[u8],
+    iv: Option<&[u8]>,
+    aad: &[u8],
+    tag: Option<&[u8]>,
+) -> Result<Zeroizing<Vec<u8>>, OpError> {
+    let iv = iv.ok_or_else(|| {
+        OpError::new(
+            ResultReason::MISSING_INITIALIZATION_VECTOR,
+            "decryption needs an iv/counter/nonce",
+        )
+    })?;
+    match p.mode.unwrap_or(BlockCipherMode::GCM) {
+        BlockCipherMode::GCM => {
+            let tag = tag.ok_or_else(|| {
+                bad_params("gcm decryption needs the authenticated encryption tag")
+            })?;
+            let n = aead::Nonce::try_assume_unique_for_key(iv)
+                .map_err(|_| bad_params("gcm nonce must be 12 bytes"))?;
+            let k = aead::LessSafeKey::new(
+                aead::UnboundKey::new(aead_alg(key)?, key)
+                    .map_err(|_| bad_params("bad aes key"))?,
+            );
+            let mut buf = Zeroizing::new(data.to_vec());
+            buf.extend_from_slice(tag);
+            let plain = k
+                .open_in_place(n, aead::Aad::from(aad), &mut buf)
+                .map_err(|_| crypto_err("decryption failed: authentication tag mismatch"))?
+                .len();
+            buf.truncate(plain);
+            Ok(buf)
+        }
+        BlockCipherMode::CBC => {
+            use cbc::cipher::{BlockDecryptMut, KeyIvInit, block_padding::Pkcs7};
+            let bad = |_| bad_params("aes-cbc needs a 16-byte iv and a 128/192/256-bit key");
+            let pad = |_| crypto_err("decryption failed: bad padding");
+            let out = match key.len() {
+                16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
+                    .map_err(bad)?
+                    .decrypt_padded_vec_mut::<Pkcs7>(data)
+                    .map_err(pad)?,
+                24 => cbc::Decryptor::<aes::Aes192>::new_from_slices(key, iv)
+                    .map_err(bad)?
+                    .decrypt_padded_vec_mut::<Pkcs7>(data)
+                    .map_err(pad)?,
+                32 => cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
+                    .map_err(bad)?
+                    .decrypt_padded_vec_mut::<Pkcs7>(data)
+                    .map_err(pad)?,
+                _ => return Err(bad_params("aes key must be 128, 192 or 256 bits")),
+            };
+            Ok(Zeroizing::new(out))
+        }
+        m => Err(OpError::new(
+            ResultReason::UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS,
+            format!("block cipher mode {m} is not supported (GCM, CBC)"),
+        )),
+    }
+}
+
+fn hmac_alg(
+    alg: Option<Alg>,
+    hashing: Option<HashingAlgorithm>,
+) -> Result<hmac::Algorithm, OpError> {
+    Ok(match (alg, hashing) {
+        (Some(Alg::HMAC_SHA1), _) | (_, Some(HashingAlgorithm::SHA_1)) => {
+            hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY
+        }
+        (Some(Alg::HMAC_SHA224), _) | (_, Some(HashingAlgorithm::SHA_224)) => hmac::HMAC_SHA224,
+        (Some(Alg::HMAC_SHA384), _) | (_, Some(HashingAlgorithm::SHA_384)) => hmac::HMAC_SHA384,
+        (Some(Alg::HMAC_SHA512), _) | (_, Some(HashingAlgorithm::SHA_512)) => hmac::HMAC_SHA512,
+        (Some(Alg::HMAC_SHA256), _) | (_, Some(HashingAlgorithm::SHA_256)) | (None, None) => {
+            hmac::HMAC_SHA256
+        }
+        (Some(a), _) => {
+            return Err(OpError::new(
+                ResultReason::UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS,
+                format!("mac algorithm {a} is not supported (HMAC-SHA2)"),
+            ));
+        }
+        (None, Some(h)) => {
+            return Err(OpError::new(
+                ResultReason::UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS,
+                format!("hashing algorithm {h} is not supported for mac"),
+            ));
+        }
+    })
+}
+
+/// HMAC of `data`.
+pub(crate) fn mac(
+    key: &[u8],
+    alg: Option<Alg>,
+    hashing: Option<HashingAlgorithm>,
+    data: &[u8],
+) -> Result<Vec<u8>, OpError> {
+    let k = hmac::Key::new(hmac_alg(alg, hashing)?, key);
+    Ok(hmac::sign(&k, data).as_ref().to_vec())
+}
+
+/// Checks an HMAC in constant time.
+pub(crate) fn mac_verify(
+    key: &[u8],
+    alg: Option<Alg>,
+    hashing: Option<HashingAlgorithm>,
+    data: &[u8],
+    tag: &[u8],
+) -> Result<bool, OpError> {
+    let k = hmac::Key::new(hmac_alg(alg, hashing)?, key);
+    Ok(hmac::verify(&k, data, tag).is_ok())
+}
+
+fn rsa_scheme(
+    p: &Params,
+) -> Result<
+    (
+        &'static dyn signature::RsaEncoding,
+        &'static signature::RsaParameters,
+    ),
+    OpError,
+> {
+    use crate::enums::DigitalSignatureAlgorithm as D;
+    let pss = match (p.padding, p.signature_algorithm.map(D)) {
+        (Some(PaddingMethod::PSS), _) | (_, Some(D::RSASSA_PSS)) => true,
+        (Some(PaddingMethod::PKCS1V1_5), _) => false,
+        (
+            _,
+            Some(
+                D::SHA256_WITH_RSA_ENCRYPTION
+                | D::SHA384_WITH_RSA_ENCRYPTION
+                | D::SHA512_WITH_RSA_ENCRYPTION,
+            ),
+        ) => false,
+        _ => true,
+    };
+    let hash = match (p.hashing, p.signature_algorithm.map(D)) {
+        (Some(h), _) => h,
+        (None, Some(D::SHA384_WITH_RSA_ENCRYPTION)) => HashingAlgorithm::SHA_384,
+        (None, Some(D::SHA512_WITH_RSA_ENCRYPTION)) => HashingAlgorithm::SHA_512,
+        _ => HashingAlgorithm::SHA_256,
+    };
+    Ok(match (pss, hash) {
+        (true, HashingAlgorithm::SHA_256) => (
+            &signature::RSA_PSS_SHA256,
+            &signature::RSA_PSS_2048_8192_SHA256,
+        ),
+        (true, HashingAlgorithm::SHA_384) => (
+            &signature::RSA_PSS_SHA384,
+            &signature::RSA_PSS_2048_8192_SHA384,
+        ),
+        (true, HashingAlgorithm::SHA_512) => (
+            &signature::RSA_PSS_SHA512,
+            &signature::RSA_PSS_2048_8192_SHA512,
+        ),
+        (false, HashingAlgorithm::SHA_256) => (
+            &signature::RSA_PKCS1_SHA256,
+            &signature::RSA_PKCS1_2048_8192_SHA256,
+        ),
+        (false, HashingAlgorithm::SHA_384) => (
+            &signature::RSA_PKCS1_SHA384,
+            &signature::RSA_PKCS1_2048_8192_SHA384,
+        ),
+        (false, HashingAlgorithm::SHA_512) => (
+            &signature::RSA_PKCS1_SHA512,
+            &signature::RSA_PKCS1_2048_8192_SHA512,
+        ),
+        (_, h) => {
+            return Err(OpError::new(
+                ResultReason::UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS,
+                format!("hashing algorithm {h} is not supported for rsa signatures"),
+            ));
+        }
+    })
+}
+
+/// Signs with a PKCS#8 private key (RSA-PSS / RSA PKCS#1 v1.5, ECDSA, Ed25519).
+pub(crate) fn sign(pkcs8: &[u8], p: &Params, data: &[u8]) -> Result<Vec<u8>, OpError> {
+    let rng = rand::SystemRandom::new();
+    if let Ok(k) = rsa::KeyPair::from_pkcs8(pkcs8) {
+        let (enc, _) = rsa_scheme(p)?;
+        let mut sig = vec![0u8; k.public_modulus_len()];
+        k.sign(enc, &rng, data, &mut sig)
+            .map_err(|_| crypto_err("signing failed"))?;
+        return Ok(sig);
+    }
+    for alg in [
+        &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+    ] {
+        if let Ok(k) = signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8) {
+            let s = k
+                .sign(&rng, data)
+                .map_err(|_| crypto_err("signing failed"))?;
+            return Ok(s.as_ref().to_vec());
+        }
+    }
+    if let Ok(k) = signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8) {
+        return Ok(k.sign(data).as_ref().to_vec());
+    }
+    Err(crypto_err(
+        "the private key is not a supported rsa, ec or ed25519 key",
+    ))
+}
+
+/// Verifies a signature with a SubjectPublicKeyInfo public key.
+pub(crate) fn verify(spki: &[u8], p: &Params, data: &[u8], sig: &[u8]) -> Result<bool, OpError> {
+    let (oid, key) =
+        der::spki_parts(spki).ok_or_else(|| crypto_err("the public key is malformed"))?;
+    let alg: &dyn signature::VerificationAlgorithm = if der::is_rsa_oid(oid) {
+        rsa_scheme(p)?.1
+    } else {
+        match key.len() {
+            65 => &signature::ECDSA_P256_SHA256_ASN1,
+            97 => &signature::ECDSA_P384_SHA384_ASN1,
+            32 => &signature::ED25519,
+            _ => {
+                return Err(crypto_err(
+                    "the public key is not a supported rsa, ec or ed25519 key",
+                ));
+            }
+        }
+    };
+    Ok(signature::UnparsedPublicKey::new(alg, key)
+        .verify(data, sig)
+        .is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gcm_and_cbc_round_trip() {
+        let key = symmetric_key(Alg::AES, 256).unwrap();
+        for mode in [BlockCipherMode::GCM, BlockCipherMode::CBC] {
+            let p = Params {
+                mode: Some(mode),
+                ..Params::default()
+            };
+            let e = encrypt(&key, &p, b"hello world", None, b"ad").unwrap();
+            assert_ne!(e.data, b"hello world");
+            let d = decrypt(&key, &p, &e.data, e.iv.as_deref(), b"ad", e.tag.as_deref()).unwrap();
+            assert_eq!(&d[..], b"hello world");
+        }
+        let p = Params::default();
+        let e = encrypt(&key, &p, b"x", None, b"").unwrap();
+        let mut tag = e.tag.unwrap();
+        tag[0] ^= 1;
+        assert!(decrypt(&key, &p, &e.data, e.iv.as_deref(), b"", Some(&tag)).is_err());
+    }
+
+    #[test]
+    fn sign_verify_each_algorithm() {
+        for (alg, bits) in [
+            (Alg::RSA, Some(2048)),
+            (Alg::ECDSA, Some(256)),
+            (Alg::ECDSA, Some(384)),
+            (Alg::ED25519, None),
+        ] {
+            let kp = key_pair(alg, bits, None).unwrap();
+            let p = Params::default();
+            let sig = sign(&kp.private_pkcs8, &p, b"msg").unwrap();
+            assert!(verify(&kp.public_spki, &p, b"msg", &sig).unwrap(), "{alg}");
+            assert!(
+                !verify(&kp.public_spki, &p, b"other", &sig).unwrap(),
+                "{alg}"
+            );
+            assert_eq!(
+                key_bits(ObjectType::PublicKey, &kp.public_spki),
+                Some(kp.bits)
+            );
+            assert_eq!(
+                key_bits(ObjectType::PrivateKey, &kp.private_pkcs8),
+                Some(kp.bits)
+            );
+        }
+    }
+
+    #[test]
+    fn hmac_round_trip() {
+        let key = symmetric_key(Alg::HMAC_SHA256, 256).unwrap();
+        let t = mac(&key, Some(Alg::HMAC_SHA256), None, b"d").unwrap();
+        assert_eq!(t.len(), 32);
+        assert!(mac_verify(&key, Some(Alg::HMAC_SHA256), None, b"d", &t).unwrap());
+        assert!(!mac_verify(&key, Some(Alg::HMAC_SHA256), None, b"e", &t).unwrap());
+    }
+}

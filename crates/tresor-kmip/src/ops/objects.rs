@@ -1,0 +1,355 @@
+//! Managed objects on the wire (`SymmetricKey { KeyBlock }`, `Certificate`...) ⇄ the material
+//! the store keeps, with key format conversion.
+//!
+//! Stored material: symmetric keys, secret data and opaque objects as their raw bytes,
+//! certificates as X.509 DER, public keys as SubjectPublicKeyInfo DER, private keys as PKCS#8
+//! DER. The format a key arrived in (or PKCS#1 for generated RSA keys) is kept in the
+//! `Key Format Type` attribute and is what Get returns unless the client asks for another.
+
+use crate::der;
+use crate::enums::{
+    CertificateType, CryptographicAlgorithm, KeyFormatType, ObjectType as KmipType, OpaqueDataType,
+    SecretDataType,
+};
+use crate::tags::Tag;
+use crate::ttlv::{Ttlv, Value};
+use tresor_store::ObjectType;
+
+use super::OpError;
+
+/// The KMIP object type of a store object type.
+pub(crate) fn kmip_type(t: ObjectType) -> KmipType {
+    match t {
+        ObjectType::SymmetricKey => KmipType::SYMMETRIC_KEY,
+        ObjectType::PublicKey => KmipType::PUBLIC_KEY,
+        ObjectType::PrivateKey => KmipType::PRIVATE_KEY,
+        ObjectType::Certificate => KmipType::CERTIFICATE,
+        ObjectType::OpaqueObject => KmipType::OPAQUE_OBJECT,
+        _ => KmipType::SECRET_DATA,
+    }
+}
+
+/// The store object type of a KMIP object type.
+pub(crate) fn store_type(t: KmipType) -> Option<ObjectType> {
+    Some(match t {
+        KmipType::SYMMETRIC_KEY => ObjectType::SymmetricKey,
+        KmipType::PUBLIC_KEY => ObjectType::PublicKey,
+        KmipType::PRIVATE_KEY => ObjectType::PrivateKey,
+        KmipType::CERTIFICATE => ObjectType::Certificate,
+        KmipType::OPAQUE_OBJECT => ObjectType::OpaqueObject,
+        KmipType::SECRET_DATA => ObjectType::SecretData,
+        _ => return None,
+    })
+}
+
+/// The tag of the object structure for a type.
+pub(crate) fn object_tag(t: ObjectType) -> Tag {
+    match t {
+        ObjectType::SymmetricKey => Tag::SYMMETRIC_KEY,
+        ObjectType::PublicKey => Tag::PUBLIC_KEY,
+        ObjectType::PrivateKey => Tag::PRIVATE_KEY,
+        ObjectType::Certificate => Tag::CERTIFICATE,
+        ObjectType::OpaqueObject => Tag::OPAQUE_OBJECT,
+        _ => Tag::SECRET_DATA,
+    }
+}
+
+/// A managed object received from a client, normalised for storage.
+#[derive(Debug)]
+pub(crate) struct Incoming {
+    pub(crate) object_type: ObjectType,
+    pub(crate) material: Vec<u8>,
+    pub(crate) format: Option<KeyFormatType>,
+    pub(crate) algorithm: Option<CryptographicAlgorithm>,
+    pub(crate) length: Option<i32>,
+    /// `Secret Data Type`, `Opaque Data Type` or `Certificate Type`, by attribute name.
+    pub(crate) subtype: Option<(&'static str, u32)>,
+}
+
+fn field<'a>(t: &'a Ttlv, tag: Tag) -> Result<&'a Ttlv, OpError> {
+    t.find(tag).ok_or_else(|| OpError::missing(tag, t.tag))
+}
+
+/// Reads the object structure of a Register request.
+pub(crate) fn read_object(t: &Ttlv) -> Result<Incoming, OpError> {
+    let object_type = match t.tag {
+        Tag::SYMMETRIC_KEY => ObjectType::SymmetricKey,
+        Tag::PUBLIC_KEY => ObjectType::PublicKey,
+        Tag::PRIVATE_KEY => ObjectType::PrivateKey,
+        Tag::CERTIFICATE => ObjectType::Certificate,
+        Tag::OPAQUE_OBJECT => ObjectType::OpaqueObject,
+        Tag::SECRET_DATA => ObjectType::SecretData,
+        other => {
+            return Err(OpError::invalid_field(format!(
+                "object {other} is not a supported managed object"
+            )));
+        }
+    };
+    match object_type {
+        ObjectType::Certificate => {
+            let ty = field(t, Tag::CERTIFICATE_TYPE)?
+                .as_enumeration()
+                .unwrap_or(CertificateType::X_509.0);
+            let value = field(t, Tag::CERTIFICATE_VALUE)?
+                .as_bytes()
+                .ok_or_else(|| OpError::invalid_field("certificate value is not bytes"))?;
+            Ok(Incoming {
+                object_type,
+                material: value.to_vec(),
+                format: None,
+                algorithm: None,
+                length: None,
+                subtype: Some(("Certificate Type", ty)),
+            })
+        }
+        ObjectType::OpaqueObject => {
+            let ty = field(t, Tag::OPAQUE_DATA_TYPE)?
+                .as_enumeration()
+                .unwrap_or(OpaqueDataType::NONE.0);
+            let value = field(t, Tag::OPAQUE_DATA_VALUE)?
+                .as_bytes()
+                .ok_or_else(|| OpError::invalid_field("opaque data value is not bytes"))?;
+            Ok(Incoming {
+                object_type,
+                material: value.to_vec(),
+                format: None,
+                algorithm: None,
+                length: None,
+                subtype: Some(("Opaque Data Type", ty)),
+            })
+        }
+        _ => {
+            let subtype = if object_type == ObjectType::SecretData {
+                let ty = t
+                    .find(Tag::SECRET_DATA_TYPE)
+                    .and_then(Ttlv::as_enumeration)
+                    .unwrap_or(SecretDataType::PASSWORD.0);
+                Some(("Secret Data Type", ty))
+            } else {
+                None
+            };
+            let block = field(t, Tag::KEY_BLOCK)?;
+            let mut inc = read_key_block(object_type, block)?;
+            inc.subtype = subtype;
+            Ok(inc)
+        }
+    }
+}
+
+fn read_key_block(object_type: ObjectType, block: &Ttlv) -> Result<Incoming, OpError> {
+    let format = KeyFormatType(
+        field(block, Tag::KEY_FORMAT_TYPE)?
+            .as_enumeration()
+            .ok_or_else(|| OpError::invalid_field("key format type is not an enumeration"))?,
+    );
+    if block.find(Tag::KEY_WRAPPING_DATA).is_some() {
+        return Err(OpError::new(
+            crate::enums::ResultReason::KEY_WRAP_TYPE_NOT_SUPPORTED,
+            "wrapped key blocks are not supported",
+        ));
+    }
+    let algorithm = block
+        .find(Tag::CRYPTOGRAPHIC_ALGORITHM)
+        .and_then(Ttlv::as_enumeration)
+        .map(CryptographicAlgorithm);
+    let mut length = block
+        .find(Tag::CRYPTOGRAPHIC_LENGTH)
+        .and_then(Ttlv::as_integer);
+    let value = field(block, Tag::KEY_VALUE)?;
+    let km = match &value.value {
+        Value::ByteString(b) => b.clone(),
+        Value::Structure(_) => {
+            let m = field(value, Tag::KEY_MATERIAL)?;
+            match &m.value {
+                Value::ByteString(b) => b.clone(),
+                Value::Structure(_) if format == KeyFormatType::TRANSPARENT_SYMMETRIC_KEY => m
+                    .find(Tag::KEY)
+                    .and_then(Ttlv::as_bytes)
+                    .ok_or_else(|| OpError::missing(Tag::KEY, Tag::KEY_MATERIAL))?
+                    .to_vec(),
+                _ => {
+                    return Err(OpError::new(
+                        crate::enums::ResultReason::KEY_FORMAT_TYPE_NOT_SUPPORTED,
+                        format!("key format {format} is not supported for registration"),
+                    ));
+                }
+            }
+        }
+        _ => return Err(OpError::invalid_field("key value has the wrong type")),
+    };
+    let unsupported = || {
+        OpError::new(
+            crate::enums::ResultReason::KEY_FORMAT_TYPE_NOT_SUPPORTED,
+            format!("key format {format} is not supported for a {object_type}"),
+        )
+    };
+    let material = match object_type {
+        ObjectType::SymmetricKey | ObjectType::SecretData => match format {
+            KeyFormatType::RAW
+            | KeyFormatType::OPAQUE
+            | KeyFormatType::TRANSPARENT_SYMMETRIC_KEY => km,
+            _ => return Err(unsupported()),
+        },
+        ObjectType::PrivateKey => match format {
+            KeyFormatType::PKCS_1 => der::rsa_pkcs1_to_pkcs8(&km),
+            KeyFormatType::PKCS_8 | KeyFormatType::RAW => km,
+            KeyFormatType::EC_PRIVATE_KEY => ec_sec1_to_pkcs8(&km)?,
+            _ => return Err(unsupported()),
+        },
+        ObjectType::PublicKey => match format {
+            KeyFormatType::PKCS_1 => der::rsa_pkcs1_to_spki(&km),
+            KeyFormatType::X_509 | KeyFormatType::RAW => km,
+            _ => return Err(unsupported()),
+        },
+        _ => return Err(unsupported()),
+    };
+    if length.is_none() && matches!(object_type, ObjectType::SymmetricKey) {
+        length = i32::try_from(material.len() * 8).ok();
+    }
+    if length.is_none() && matches!(object_type, ObjectType::PrivateKey | ObjectType::PublicKey) {
+        length = super::crypto::key_bits(object_type, &material);
+    }
+    Ok(Incoming {
+        object_type,
+        material,
+        format: Some(format),
+        algorithm,
+        length,
+        subtype: None,
+    })
+}
+
+fn ec_sec1_to_pkcs8(sec1: &[u8]) -> Result<Vec<u8>, OpError> {
+    for alg in [
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        &aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+    ] {
+        if let Ok(k) = aws_lc_rs::signature::EcdsaKeyPair::from_private_key_der(alg, sec1)
+            && let Ok(doc) = k.to_pkcs8v1()
+        {
+            return Ok(doc.as_ref().to_vec());
+        }
+    }
+    Err(OpError::invalid_field(
+        "ec private key is not a P-256 or P-384 key",
+    ))
+}
+
+/// The default format Get returns for a stored object.
+pub(crate) fn default_format(
+    object_type: ObjectType,
+    stored: Option<KeyFormatType>,
+) -> KeyFormatType {
+    match (object_type, stored) {
+        (_, Some(f)) if f != KeyFormatType::RAW || object_type == ObjectType::SymmetricKey => f,
+        (ObjectType::PrivateKey, _) => KeyFormatType::PKCS_8,
+        (ObjectType::PublicKey, _) => KeyFormatType::X_509,
+        (ObjectType::SecretData, _) => KeyFormatType::OPAQUE,
+        _ => KeyFormatType::RAW,
+    }
+}
+
+/// Encodes the stored material of an object as its KMIP object structure in `format`.
+pub(crate) fn write_object(
+    object_type: ObjectType,
+    material: &[u8],
+    format: KeyFormatType,
+    algorithm: Option<CryptographicAlgorithm>,
+    length: Option<i32>,
+    subtype: Option<u32>,
+) -> Result<Ttlv, OpError> {
+    let tag = object_tag(object_type);
+    match object_type {
+        ObjectType::Certificate => {
+            return Ok(Ttlv::structure(
+                tag,
+                vec![
+                    Ttlv::enumeration(
+                        Tag::CERTIFICATE_TYPE,
+                        subtype.unwrap_or(CertificateType::X_509.0),
+                    ),
+                    Ttlv::bytes(Tag::CERTIFICATE_VALUE, material.to_vec()),
+                ],
+            ));
+        }
+        ObjectType::OpaqueObject => {
+            return Ok(Ttlv::structure(
+                tag,
+                vec![
+                    Ttlv::enumeration(
+                        Tag::OPAQUE_DATA_TYPE,
+                        subtype.unwrap_or(OpaqueDataType::NONE.0),
+                    ),
+                    Ttlv::bytes(Tag::OPAQUE_DATA_VALUE, material.to_vec()),
+                ],
+            ));
+        }
+        _ => {}
+    }
+    let unsupported = || {
+        OpError::new(
+            crate::enums::ResultReason::KEY_FORMAT_TYPE_NOT_SUPPORTED,
+            format!("key format {format} is not available for a {object_type}"),
+        )
+    };
+    let km = match object_type {
+        ObjectType::SymmetricKey | ObjectType::SecretData => match format {
+            KeyFormatType::RAW | KeyFormatType::OPAQUE => {
+                Ttlv::bytes(Tag::KEY_MATERIAL, material.to_vec())
+            }
+            KeyFormatType::TRANSPARENT_SYMMETRIC_KEY if object_type == ObjectType::SymmetricKey => {
+                Ttlv::structure(
+                    Tag::KEY_MATERIAL,
+                    vec![Ttlv::bytes(Tag::KEY, material.to_vec())],
+                )
+            }
+            _ => return Err(unsupported()),
+        },
+        ObjectType::PrivateKey => {
+            let bytes = match format {
+                KeyFormatType::PKCS_8 => material.to_vec(),
+                KeyFormatType::PKCS_1 => match der::pkcs8_parts(material) {
+                    Some((oid, inner)) if der::is_rsa_oid(oid) => inner.to_vec(),
+                    _ => return Err(unsupported()),
+                },
+                KeyFormatType::EC_PRIVATE_KEY => match der::pkcs8_parts(material) {
+                    Some((oid, inner)) if !der::is_rsa_oid(oid) => inner.to_vec(),
+                    _ => return Err(unsupported()),
+                },
+                _ => return Err(unsupported()),
+            };
+            Ttlv::bytes(Tag::KEY_MATERIAL, bytes)
+        }
+        ObjectType::PublicKey => {
+            let bytes = match format {
+                KeyFormatType::X_509 => material.to_vec(),
+                KeyFormatType::PKCS_1 => match der::spki_parts(material) {
+                    Some((oid, inner)) if der::is_rsa_oid(oid) => inner.to_vec(),
+                    _ => return Err(unsupported()),
+                },
+                _ => return Err(unsupported()),
+            };
+            Ttlv::bytes(Tag::KEY_MATERIAL, bytes)
+        }
+        _ => return Err(unsupported()),
+    };
+    let mut block = vec![
+        Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, format),
+        Ttlv::structure(Tag::KEY_VALUE, vec![km]),
+    ];
+    if let Some(a) = algorithm {
+        block.push(Ttlv::enumeration(Tag::CRYPTOGRAPHIC_ALGORITHM, a));
+    }
+    if let Some(l) = length {
+        block.push(Ttlv::integer(Tag::CRYPTOGRAPHIC_LENGTH, l));
+    }
+    let mut items = Vec::new();
+    if object_type == ObjectType::SecretData {
+        items.push(Ttlv::enumeration(
+            Tag::SECRET_DATA_TYPE,
+            subtype.unwrap_or(SecretDataType::PASSWORD.0),
+        ));
+    }
+    items.push(Ttlv::structure(Tag::KEY_BLOCK, block));
+    Ok(Ttlv::structure(tag, items))
+}

@@ -1,0 +1,291 @@
+//! Cryptographic use of managed keys: encrypt, decrypt, sign, verify, MAC and RNG.
+//!
+//! Every operation checks the key's state (protecting operations need Active; processing
+//! operations also accept Deactivated and Compromised) and its Cryptographic Usage Mask.
+
+use serde_json::Value as Json;
+use tresor_store::{ObjectMeta, ObjectType, State};
+
+use super::crypto::{self, Params};
+use super::{OpError, Session};
+use crate::enums::{
+    BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, HashingAlgorithm,
+    PaddingMethod, ResultReason, ValidityIndicator,
+};
+use crate::tags::Tag;
+use crate::ttlv::{Ttlv, Value};
+
+/// Loads the key for a cryptographic operation and checks state, type and usage mask.
+fn key_for(
+    s: &mut Session<'_>,
+    payload: &Ttlv,
+    bit: CryptographicUsageMask,
+    protect: bool,
+    types: &[ObjectType],
+) -> Result<(String, ObjectMeta), OpError> {
+    let uid = s.target_uid(payload)?;
+    let meta = s.load(&uid, "use")?;
+    if !types.contains(&meta.object_type) {
+        return Err(OpError::new(
+            ResultReason::INVALID_OBJECT_TYPE,
+            format!(
+                "object '{uid}' is a {}, which cannot be used here",
+                meta.object_type
+            ),
+        ));
+    }
+    let ok_state = if protect {
+        meta.state == State::Active
+    } else {
+        matches!(
+            meta.state,
+            State::Active | State::Deactivated | State::Compromised
+        )
+    };
+    if !ok_state {
+        return Err(OpError::new(
+            ResultReason::WRONG_KEY_LIFECYCLE_STATE,
+            format!("object '{uid}' is {}", meta.state),
+        ));
+    }
+    if let Some(mask) = meta
+        .attributes
+        .get("Cryptographic Usage Mask")
+        .and_then(Json::as_i64)
+        && !CryptographicUsageMask(mask as u32).contains(bit)
+    {
+        return Err(OpError::new(
+            if s.version.is_v2() {
+                ResultReason::INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK
+            } else {
+                ResultReason::PERMISSION_DENIED
+            },
+            format!(
+                "object '{uid}': its usage mask does not allow {}",
+                CryptographicUsageMask::DEF
+                    .name_of(bit.0)
+                    .unwrap_or("this operation")
+            ),
+        ));
+    }
+    Ok((uid, meta))
+}
+
+/// Reads Cryptographic Parameters from the request, else from the object.
+fn params(payload: &Ttlv, meta: &ObjectMeta) -> Params {
+    let from_request = payload.find(Tag::CRYPTOGRAPHIC_PARAMETERS).cloned();
+    let stored = || {
+        let j = match meta.attributes.get("Cryptographic Parameters")? {
+            Json::Array(a) => a.first()?.clone(),
+            other => other.clone(),
+        };
+        match super::attrs::from_json(Some(Tag::CRYPTOGRAPHIC_PARAMETERS), &j)? {
+            Value::Structure(items) => Some(Ttlv::structure(Tag::CRYPTOGRAPHIC_PARAMETERS, items)),
+            _ => None,
+        }
+    };
+    let Some(cp) = from_request.or_else(stored) else {
+        return Params {
+            algorithm: meta
+                .attr_str("Cryptographic Algorithm")
+                .and_then(CryptographicAlgorithm::from_name),
+            ..Params::default()
+        };
+    };
+    let e = |t: Tag| cp.find(t).and_then(Ttlv::as_enumeration);
+    Params {
+        mode: e(Tag::BLOCK_CIPHER_MODE).map(BlockCipherMode),
+        padding: e(Tag::PADDING_METHOD).map(PaddingMethod),
+        hashing: e(Tag::HASHING_ALGORITHM).map(HashingAlgorithm),
+        algorithm: e(Tag::CRYPTOGRAPHIC_ALGORITHM)
+            .map(CryptographicAlgorithm)
+            .or_else(|| {
+                meta.attr_str("Cryptographic Algorithm")
+                    .and_then(CryptographicAlgorithm::from_name)
+            }),
+        signature_algorithm: e(Tag::DIGITAL_SIGNATURE_ALGORITHM),
+        tag_length: cp.find(Tag::TAG_LENGTH).and_then(Ttlv::as_integer),
+    }
+}
+
+fn bytes<'a>(payload: &'a Ttlv, tag: Tag) -> Option<&'a [u8]> {
+    payload.find(tag).and_then(Ttlv::as_bytes)
+}
+
+fn data(payload: &Ttlv) -> Result<&[u8], OpError> {
+    bytes(payload, Tag::DATA).ok_or_else(|| OpError::missing(Tag::DATA, Tag::REQUEST_PAYLOAD))
+}
+
+fn check_aes(p: &Params, uid: &str) -> Result<(), OpError> {
+    match p.algorithm {
+        None | Some(CryptographicAlgorithm::AES) => Ok(()),
+        Some(a) => Err(OpError::new(
+            ResultReason::UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS,
+            format!("object '{uid}': encryption with {a} is not supported (AES-GCM, AES-CBC)"),
+        )),
+    }
+}
+
+/// Encrypt with a symmetric key (AES-GCM, AES-CBC-PKCS5).
+pub(crate) fn encrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    let (uid, meta) = key_for(
+        s,
+        payload,
+        CryptographicUsageMask::ENCRYPT,
+        true,
+        &[ObjectType::SymmetricKey],
+    )?;
+    let p = params(payload, &meta);
+    check_aes(&p, &uid)?;
+    let key = s.txn.material(&uid, 0)?;
+    let iv = bytes(payload, Tag::IV_COUNTER_NONCE);
+    let aad = bytes(payload, Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA).unwrap_or_default();
+    let e = crypto::encrypt(key.expose(), &p, data(payload)?, iv, aad)?;
+    s.placeholder = Some(uid.clone());
+    let mut out = vec![
+        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
+        Ttlv::bytes(Tag::DATA, e.data),
+    ];
+    if let Some(iv) = e.iv {
+        out.push(Ttlv::bytes(Tag::IV_COUNTER_NONCE, iv));
+    }
+    if let Some(t) = e.tag {
+        out.push(Ttlv::bytes(Tag::AUTHENTICATED_ENCRYPTION_TAG, t));
+    }
+    Ok(out)
+}
+
+/// Decrypt with a symmetric key.
+pub(crate) fn decrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    let (uid, meta) = key_for(
+        s,
+        payload,
+        CryptographicUsageMask::DECRYPT,
+        false,
+        &[ObjectType::SymmetricKey],
+    )?;
+    let p = params(payload, &meta);
+    check_aes(&p, &uid)?;
+    let key = s.txn.material(&uid, 0)?;
+    let plain = crypto::decrypt(
+        key.expose(),
+        &p,
+        data(payload)?,
+        bytes(payload, Tag::IV_COUNTER_NONCE),
+        bytes(payload, Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA).unwrap_or_default(),
+        bytes(payload, Tag::AUTHENTICATED_ENCRYPTION_TAG),
+    )?;
+    s.placeholder = Some(uid.clone());
+    Ok(vec![
+        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
+        Ttlv::bytes(Tag::DATA, plain.to_vec()),
+    ])
+}
+
+/// Sign with a private key (RSA-PSS, RSA PKCS#1 v1.5, ECDSA, Ed25519).
+pub(crate) fn sign(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    let (uid, meta) = key_for(
+        s,
+        payload,
+        CryptographicUsageMask::SIGN,
+        true,
+        &[ObjectType::PrivateKey],
+    )?;
+    let p = params(payload, &meta);
+    let key = s.txn.material(&uid, 0)?;
+    let sig = crypto::sign(key.expose(), &p, data(payload)?)?;
+    s.placeholder = Some(uid.clone());
+    Ok(vec![
+        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
+        Ttlv::bytes(Tag::SIGNATURE_DATA, sig),
+    ])
+}
+
+/// Signature Verify with a public key.
+pub(crate) fn verify(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    let (uid, meta) = key_for(
+        s,
+        payload,
+        CryptographicUsageMask::VERIFY,
+        false,
+        &[ObjectType::PublicKey],
+    )?;
+    let p = params(payload, &meta);
+    let key = s.txn.material(&uid, 0)?;
+    let sig = bytes(payload, Tag::SIGNATURE_DATA)
+        .ok_or_else(|| OpError::missing(Tag::SIGNATURE_DATA, Tag::REQUEST_PAYLOAD))?;
+    let ok = crypto::verify(key.expose(), &p, data(payload)?, sig)?;
+    s.placeholder = Some(uid.clone());
+    Ok(vec![
+        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
+        Ttlv::enumeration(
+            Tag::VALIDITY_INDICATOR,
+            if ok {
+                ValidityIndicator::VALID
+            } else {
+                ValidityIndicator::INVALID
+            },
+        ),
+    ])
+}
+
+/// MAC with an HMAC key.
+pub(crate) fn mac(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    let (uid, meta) = key_for(
+        s,
+        payload,
+        CryptographicUsageMask::MAC_GENERATE,
+        true,
+        &[ObjectType::SymmetricKey],
+    )?;
+    let p = params(payload, &meta);
+    let key = s.txn.material(&uid, 0)?;
+    let tag = crypto::mac(key.expose(), p.algorithm, p.hashing, data(payload)?)?;
+    s.placeholder = Some(uid.clone());
+    Ok(vec![
+        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
+        Ttlv::bytes(Tag::MAC_DATA, tag),
+    ])
+}
+
+/// MAC Verify.
+pub(crate) fn mac_verify(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    let (uid, meta) = key_for(
+        s,
+        payload,
+        CryptographicUsageMask::MAC_VERIFY,
+        false,
+        &[ObjectType::SymmetricKey],
+    )?;
+    let p = params(payload, &meta);
+    let key = s.txn.material(&uid, 0)?;
+    let tag = bytes(payload, Tag::MAC_DATA)
+        .ok_or_else(|| OpError::missing(Tag::MAC_DATA, Tag::REQUEST_PAYLOAD))?;
+    let ok = crypto::mac_verify(key.expose(), p.algorithm, p.hashing, data(payload)?, tag)?;
+    s.placeholder = Some(uid.clone());
+    Ok(vec![
+        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
+        Ttlv::enumeration(
+            Tag::VALIDITY_INDICATOR,
+            if ok {
+                ValidityIndicator::VALID
+            } else {
+                ValidityIndicator::INVALID
+            },
+        ),
+    ])
+}
+
+/// RNG Retrieve: up to 64 KiB of random bytes.
+pub(crate) fn rng_retrieve(payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    let n = payload
+        .find(Tag::DATA_LENGTH)
+        .and_then(Ttlv::as_integer)
+        .ok_or_else(|| OpError::missing(Tag::DATA_LENGTH, Tag::REQUEST_PAYLOAD))?;
+    let n = usize::try_from(n)
+        .ok()
+        .filter(|&n| n > 0 && n <= 65536)
+        .ok_or_else(|| OpError::new(ResultReason::INVALID_FIELD, "data length must be 1..65536"))?;
+    let r = crypto::random(n)?;
+    Ok(vec![Ttlv::bytes(Tag::DATA, r.to_vec())])
+}

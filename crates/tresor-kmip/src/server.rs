@@ -1,0 +1,401 @@
+//! The KMIP server: tokio + rustls with mutual TLS, one store transaction per request.
+//!
+//! [`Server::bind`] loads the certificates and binds the listener; [`Server::serve`] accepts
+//! connections until the shutdown future resolves, then stops accepting, lets in-flight
+//! requests finish (bounded by a grace period) and returns.
+//!
+//! Each connection reads one message at a time, bounded by [`Limits`]. A message that is not
+//! valid TTLV, too large or too deep closes only that connection (logged to stderr); a
+//! well-formed message that is not a valid request gets an error response.
+//!
+//! # Examples
+//! ```no_run
+//! use std::sync::Arc;
+//! use tresor_kmip::server::{Server, ServerConfig};
+//! # async fn demo(store: Arc<tresor_store::Store>) -> Result<(), tresor_kmip::KmipError> {
+//! let config = ServerConfig::new("server.crt", "server.key", "ca.crt");
+//! let server = Server::bind(config, store).await?;
+//! eprintln!("listening on {}", server.local_addr());
+//! server.serve(async { let _ = tokio::signal::ctrl_c().await; }).await;
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tresor_store::{Store, StoreError};
+
+use crate::enums::{BatchErrorContinuationOption, Operation, ResultReason, ResultStatus};
+use crate::error::KmipError;
+use crate::message::{ProtocolVersion, RequestMessage, ResponseBatchItem, ResponseMessage};
+use crate::ops::{OpError, Session};
+use crate::ttlv::stream::{read_message_bytes, write_message};
+use crate::ttlv::{Limits, Ttlv};
+
+mod conf;
+mod tls;
+
+pub use conf::from_pykmip_server_conf;
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5696";
+
+/// How the server listens and authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Server certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Server private key (PEM).
+    pub key: PathBuf,
+    /// CA certificates client certificates must chain to (PEM).
+    pub ca: PathBuf,
+    /// Require the clientAuth extended key usage on client certificates (PyKMIP's
+    /// `enable_tls_client_auth`).
+    pub require_client_auth_eku: bool,
+    /// Identities that may use every object.
+    pub admins: Vec<String>,
+    /// Codec limits for requests.
+    pub limits: Limits,
+    /// How long an idle connection is kept.
+    pub idle_timeout: Duration,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    /// A configuration on [`DEFAULT_LISTEN`] with these certificate files.
+    pub fn new(cert: impl Into<PathBuf>, key: impl Into<PathBuf>, ca: impl Into<PathBuf>) -> Self {
+        ServerConfig {
+            listen: DEFAULT_LISTEN.to_owned(),
+            cert: cert.into(),
+            key: key.into(),
+            ca: ca.into(),
+            require_client_auth_eku: true,
+            admins: Vec::new(),
+            limits: Limits::default(),
+            idle_timeout: Duration::from_secs(300),
+            shutdown_grace: Duration::from_millis(800),
+        }
+    }
+}
+
+/// A bound KMIP server.
+pub struct Server {
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    store: Arc<Store>,
+    config: ServerConfig,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listen", &self.local_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Loads the TLS files and binds the listener.
+    ///
+    /// # Errors
+    /// [`KmipError::Tls`] for unusable certificate files, [`KmipError::Io`] if binding fails.
+    pub async fn bind(config: ServerConfig, store: Arc<Store>) -> Result<Self, KmipError> {
+        let tls = tls::server_config(&config.cert, &config.key, &config.ca)?;
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .map_err(|e| KmipError::io(format!("binding {}", config.listen), e))?;
+        Ok(Server {
+            listener,
+            acceptor: TlsAcceptor::from(Arc::new(tls)),
+            shared: Arc::new(Shared { store, config }),
+        })
+    }
+
+    /// The address actually bound (the real port for `127.0.0.1:0`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, waits up to the grace period
+    /// for in-flight requests and returns.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((tcp, peer)) => {
+                        let acceptor = self.acceptor.clone();
+                        let shared = self.shared.clone();
+                        let stop = stop_rx.clone();
+                        tasks.spawn(async move {
+                            if let Err(e) = connection(tcp, peer, acceptor, shared, stop).await {
+                                eprintln!("kmip: connection from {peer}: {e}");
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        eprintln!("kmip: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                },
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+        }
+        drop(self.listener);
+        let _ = stop_tx.send(true);
+        let grace = self.shared.config.shutdown_grace;
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, drain).await.is_err() {
+            tasks.abort_all();
+        }
+    }
+}
+
+async fn connection(
+    tcp: TcpStream,
+    _peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), KmipError> {
+    let _ = tcp.set_nodelay(true);
+    let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
+    let mut stream = tokio::select! {
+        r = handshake => r
+            .map_err(|_| KmipError::Timeout("TLS handshake"))?
+            .map_err(|e| KmipError::io("TLS handshake", e))?,
+        _ = stop.changed() => return Ok(()),
+    };
+    let identity = {
+        let (_, conn) = stream.get_ref();
+        let cert = conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .ok_or_else(|| KmipError::Tls("client presented no certificate".into()))?;
+        tls::identity(cert, shared.config.require_client_auth_eku)?
+    };
+    let limits = shared.config.limits;
+    loop {
+        let read = tokio::time::timeout(
+            shared.config.idle_timeout,
+            read_message_bytes(&mut stream, &limits),
+        );
+        let bytes = tokio::select! {
+            r = read => match r {
+                Err(_) => return Ok(()),
+                Ok(Ok(Some(b))) => b,
+                Ok(Ok(None)) => return Ok(()),
+                // A peer that hangs up between messages without close_notify is not an error.
+                Ok(Err(KmipError::Io { source, .. }))
+                    if source.kind() == std::io::ErrorKind::UnexpectedEof =>
+                {
+                    return Ok(());
+                }
+                Ok(Err(e)) => return Err(e),
+            },
+            _ = stop.changed() => return Ok(()),
+        };
+        // A malformed message closes this connection only; the caller logs why.
+        let request = Ttlv::decode_with(&bytes, &limits)?;
+        let response = tokio::task::block_in_place(|| handle(&shared, &identity, &request));
+        write_message(&mut stream, &response).await?;
+    }
+}
+
+/// Answers one decoded request message as `identity`.
+fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
+    let now = tresor_store::now();
+    let msg = match RequestMessage::from_ttlv(request) {
+        Ok(m) => m,
+        Err(e) => {
+            let version = request
+                .find(crate::tags::Tag::REQUEST_HEADER)
+                .and_then(|h| h.find(crate::tags::Tag::PROTOCOL_VERSION))
+                .and_then(|v| ProtocolVersion::from_ttlv(v).ok())
+                .filter(|v| ProtocolVersion::SUPPORTED.contains(v))
+                .unwrap_or(ProtocolVersion::V1_0);
+            let item = ResponseBatchItem::failure(
+                None,
+                None,
+                ResultReason::INVALID_MESSAGE,
+                format!("invalid request message: {e}"),
+            );
+            return ResponseMessage::new(version, now, vec![item]).to_ttlv();
+        }
+    };
+    let asked = msg.header.protocol_version;
+    if !ProtocolVersion::SUPPORTED.contains(&asked) {
+        // Answer in the closest version we speak, as the spec asks.
+        let version = ProtocolVersion::SUPPORTED
+            .iter()
+            .copied()
+            .find(|v| v.major == asked.major && *v <= asked)
+            .unwrap_or(ProtocolVersion::V1_0);
+        let items = msg
+            .batch_items
+            .iter()
+            .map(|b| {
+                ResponseBatchItem::failure(
+                    Some(b.operation),
+                    b.unique_batch_item_id.clone(),
+                    ResultReason::UNSUPPORTED_PROTOCOL_VERSION,
+                    format!("protocol version {asked} is not supported"),
+                )
+            })
+            .collect();
+        return ResponseMessage::new(version, now, items).to_ttlv();
+    }
+    let mut response = None;
+    for _attempt in 0..3 {
+        match run_batch(shared, identity, &msg) {
+            Ok(r) => {
+                response = Some(r);
+                break;
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => {
+                let items = msg
+                    .batch_items
+                    .iter()
+                    .map(|b| {
+                        ResponseBatchItem::failure(
+                            Some(b.operation),
+                            b.unique_batch_item_id.clone(),
+                            OpError::from(StoreError::Unavailable(e.to_string())).reason,
+                            format!("the store could not commit the request: {e}"),
+                        )
+                    })
+                    .collect();
+                response = Some(items);
+                break;
+            }
+        }
+    }
+    let items = response.unwrap_or_else(|| {
+        msg.batch_items
+            .iter()
+            .map(|b| {
+                ResponseBatchItem::failure(
+                    Some(b.operation),
+                    b.unique_batch_item_id.clone(),
+                    ResultReason::GENERAL_FAILURE,
+                    "the request conflicted with concurrent writers; retry",
+                )
+            })
+            .collect()
+    });
+    let mut resp = ResponseMessage::new(asked, now, items);
+    resp.header.client_correlation_value = msg.header.client_correlation_value.clone();
+    let mut out = resp.to_ttlv();
+    if let Some(max) = msg.header.maximum_response_size
+        && out.encoded_len() > usize::try_from(max).unwrap_or(0)
+    {
+        let items = msg
+            .batch_items
+            .iter()
+            .map(|b| {
+                ResponseBatchItem::failure(
+                    Some(b.operation),
+                    b.unique_batch_item_id.clone(),
+                    ResultReason::RESPONSE_TOO_LARGE,
+                    format!("the response exceeds the maximum response size of {max} bytes"),
+                )
+            })
+            .collect();
+        out = ResponseMessage::new(asked, now, items).to_ttlv();
+    }
+    out
+}
+
+/// Runs every batch item in one transaction; commits unless Undo rolled it back.
+fn run_batch(
+    shared: &Shared,
+    identity: &str,
+    msg: &RequestMessage,
+) -> Result<Vec<ResponseBatchItem>, StoreError> {
+    let version = msg.header.protocol_version;
+    let option = msg
+        .header
+        .batch_error_continuation_option
+        .unwrap_or(BatchErrorContinuationOption::STOP);
+    let mut session = Session::new(&shared.store, identity, version, &shared.config.admins);
+    let mut items: Vec<ResponseBatchItem> = Vec::with_capacity(msg.batch_items.len());
+    let mut failed = false;
+    let empty = Ttlv::structure(crate::tags::Tag::REQUEST_PAYLOAD, Vec::new());
+    for item in &msg.batch_items {
+        if failed && option != BatchErrorContinuationOption::CONTINUE {
+            break;
+        }
+        let payload = item.payload.as_ref().unwrap_or(&empty);
+        let result = if item.operation == Operation::DISCOVER_VERSIONS
+            || item.operation == Operation::QUERY
+            || ProtocolVersion::SUPPORTED.contains(&version)
+        {
+            session.dispatch(item.operation, payload)
+        } else {
+            Err(OpError::new(
+                ResultReason::UNSUPPORTED_PROTOCOL_VERSION,
+                "unsupported protocol version",
+            ))
+        };
+        match result {
+            Ok(p) => items.push(ResponseBatchItem::success(
+                item.operation,
+                item.unique_batch_item_id.clone(),
+                p,
+            )),
+            Err(e) => {
+                failed = true;
+                items.push(ResponseBatchItem::failure(
+                    Some(item.operation),
+                    item.unique_batch_item_id.clone(),
+                    e.reason,
+                    e.message,
+                ));
+            }
+        }
+    }
+    if failed && option == BatchErrorContinuationOption::UNDO {
+        // Dropping the session drops its transaction: nothing of this batch is stored.
+        drop(session);
+        for it in &mut items {
+            if it.result_status == ResultStatus::SUCCESS {
+                it.result_status = ResultStatus::OPERATION_UNDONE;
+                it.payload = None;
+            }
+        }
+        return Ok(items);
+    }
+    session.commit()?;
+    Ok(items)
+}
+
+/// Reads the PEM certificate at `path` and returns the identity the server would derive.
+///
+/// # Errors
+/// [`KmipError::Tls`] if the file holds no certificate or no usable name.
+pub fn identity_of_cert_file(path: &Path) -> Result<String, KmipError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let der = CertificateDer::from_pem_file(path)
+        .map_err(|e| KmipError::Tls(format!("reading '{}': {e}", path.display())))?;
+    tls::identity(&der, false)
+}
