@@ -8,9 +8,15 @@ mod macros;
 #[path = "vault/util.rs"]
 mod util;
 
+#[path = "vault/backup.rs"]
+mod backup;
+#[path = "vault/bad_input.rs"]
+mod bad_input;
 #[path = "vault/commands.rs"]
 mod commands;
-#[path = "vault/unlock.rs"]
-mod unlock;
 #[path = "vault/filters.rs"]
 mod filters;
+#[path = "vault/sharing.rs"]
+mod sharing;
+#[path = "vault/unlock.rs"]
+mod unlock;

@@ -109,7 +109,7 @@ impl VaultError {
             VaultError::Ambiguous { .. } => "narrow the filter to APP:ENV:KEY, or pass --all where the command allows it".into(),
             VaultError::Exists(_) => "pass --force to store a new version (the old one stays in 'tresor history')".into(),
             VaultError::UnknownUser(_) => "'tresor users' lists known users; add one with 'tresor add user'".into(),
-            VaultError::Store(tresor_store::StoreError::Corrupt { .. }) => "restore the vault from a backup with 'tresor restore FILE'".into(),
+            VaultError::Store(tresor_store::StoreError::Corrupt { .. }) => "move the vault folder aside, then rebuild it from a backup with 'tresor restore BACKUP --key-file OLD_FOLDER/vault.key'".into(),
             VaultError::Store(tresor_store::StoreError::Crypto(_)) | VaultError::Crypto(_) => {
                 "the vault key does not match this vault, or the database was altered".into()
             }

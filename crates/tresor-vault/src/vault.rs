@@ -385,6 +385,25 @@ impl Vault {
             },
         };
         let location = location.or(config.store.as_deref());
+        if location.is_none() {
+            // SQLite would silently make a fresh, empty store in place of a deleted or
+            // zero-length database: the owner's identity and the audit trail would be gone.
+            let db = dir.join(DB_FILE);
+            let why = match std::fs::metadata(&db) {
+                Ok(m) if m.len() > 0 => None,
+                Ok(_) => Some("is empty (truncated or overwritten)"),
+                Err(_) => Some("is missing"),
+            };
+            if let Some(why) = why {
+                return Err(VaultError::Rejected {
+                    what: "vault database",
+                    why: format!(
+                        "'{}' {why}; move the vault folder aside and rebuild it from a backup with 'tresor restore BACKUP --key-file OLD_FOLDER/vault.key'",
+                        db.display()
+                    ),
+                });
+            }
+        }
         let store = open_store(dir, location, kek, &config.user)?;
         Ok(Vault {
             dir: dir.to_owned(),

@@ -20,7 +20,10 @@ fn init_default_dir_under_home() {
     assert_eq!(mode(&dir.join("tresor.db")), 0o600);
     // USER=tester in the test environment: the default owner is tester@host.
     let who = json(&tv.run(["whoami", "--json"]));
-    assert!(who["user"].as_str().unwrap().starts_with("tester@"), "{who}");
+    assert!(
+        who["user"].as_str().unwrap().starts_with("tester@"),
+        "{who}"
+    );
 }
 
 #[test]
@@ -89,7 +92,10 @@ fn init_with_passphrase_from_env_and_file() {
     assert!(!key.contains("correct horse"));
     // Without a passphrase source (stdin is not a terminal): a clear refusal.
     let e = tv.fail(2, ["add", "key", "K", "v"]);
-    contains_all(&e, &["protected by a passphrase", "hint:", "TRESOR_PASSPHRASE"]);
+    contains_all(
+        &e,
+        &["protected by a passphrase", "hint:", "TRESOR_PASSPHRASE"],
+    );
     tv.cmd()
         .env("TRESOR_PASSPHRASE", "correct horse")
         .args(["add", "key", "K", "v"])
@@ -131,17 +137,23 @@ fn second_init_is_refused_and_the_vault_untouched() {
 
 // ---- add / get -----------------------------------------------------------------------------
 
-tvtest!(add_key_get_value_only, |tv: TestVault, mut cmd: TestCommand| {
-    tv.run(["add", "key", "DB", "x", "--app", "app", "--env", "dev"]);
-    eqnice!("x", cmd.args(["get", "app:dev:DB"]).stdout());
-    // The default app and env are '*'.
-    tv.run(["add", "key", "GLOBAL", "g"]);
-    eqnice!("g", tv.get("*:*:GLOBAL"));
-    eqnice!("g", tv.get("GLOBAL"));
-});
+tvtest!(
+    add_key_get_value_only,
+    |tv: TestVault, mut cmd: TestCommand| {
+        tv.run(["add", "key", "DB", "x", "--app", "app", "--env", "dev"]);
+        eqnice!("x", cmd.args(["get", "app:dev:DB"]).stdout());
+        // The default app and env are '*'.
+        tv.run(["add", "key", "GLOBAL", "g"]);
+        eqnice!("g", tv.get("*:*:GLOBAL"));
+        eqnice!("g", tv.get("GLOBAL"));
+    }
+);
 
 tvtest!(add_key_from_stdin, |tv: TestVault| {
-    tv.run_stdin(["add", "key", "PW", "-", "--app", "a", "--env", "e"], "from stdin\n");
+    tv.run_stdin(
+        ["add", "key", "PW", "-", "--app", "a", "--env", "e"],
+        "from stdin\n",
+    );
     eqnice!("from stdin", tv.get("a:e:PW"));
     tv.run_stdin(["add", "key", "PW2", "--app", "a", "--env", "e"], "no dash");
     eqnice!("no dash", tv.get("a:e:PW2"));
@@ -152,7 +164,9 @@ tvtest!(add_existing_needs_force, |tv: TestVault| {
     let e = tv.fail(2, ["add", "key", "K", "two", "--app", "a", "--env", "e"]);
     contains_all(&e, &["'a:e:K' already exists", "--force"]);
     eqnice!("one", tv.get("a:e:K"));
-    tv.run(["add", "key", "K", "two", "--app", "a", "--env", "e", "--force"]);
+    tv.run([
+        "add", "key", "K", "two", "--app", "a", "--env", "e", "--force",
+    ]);
     eqnice!("two", tv.get("a:e:K"));
 });
 
@@ -165,7 +179,10 @@ tvtest!(add_text_keeps_every_byte, |tv: TestVault| {
 });
 
 tvtest!(add_file_imports_every_entry, |tv: TestVault| {
-    let f = tv.write("in.env", "# c\nA=1\nexport B=\"two words\"\nC='$NOT_EXPANDED'\n");
+    let f = tv.write(
+        "in.env",
+        "# c\nA=1\nexport B=\"two words\"\nC='$NOT_EXPANDED'\n",
+    );
     tv.cmd()
         .arg("add")
         .arg("file")
@@ -224,14 +241,29 @@ fn add_user_and_rm_user() {
     let text = alice.run(["users"]);
     contains_all(&text, &["bob@example.org", &bob_key]);
     // The same name twice is refused.
-    let e = alice.fail(2, ["add", "user", "--username", "bob", "--pubkey", &bob_key]);
+    let e = alice.fail(
+        2,
+        ["add", "user", "--username", "bob", "--pubkey", &bob_key],
+    );
     assert!(e.contains("user 'bob' already exists"), "{e}");
     // rm user asks; without a terminal and --yes it refuses and removes nothing.
     let e = alice.fail(2, ["rm", "user", "bob"]);
     contains_all(&e, &["no terminal", "--yes"]);
-    assert_eq!(json(&alice.run(["users", "--json"])).as_array().unwrap().len(), 2);
+    assert_eq!(
+        json(&alice.run(["users", "--json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     alice.run(["rm", "user", "bob", "--yes"]);
-    assert_eq!(json(&alice.run(["users", "--json"])).as_array().unwrap().len(), 1);
+    assert_eq!(
+        json(&alice.run(["users", "--json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // Unknown user, and the owner, are refused.
     let e = alice.fail(2, ["rm", "user", "bob", "--yes"]);
     contains_all(&e, &["unknown user 'bob'", "hint:"]);
@@ -245,7 +277,10 @@ tvtest!(get_exit_codes, |tv: TestVault| {
     let e = tv.fail(1, ["get", "app:dev:NOPE"]);
     contains_all(&e, &["no secret matches 'app:dev:NOPE'", "hint:"]);
     let o = tv.cmd().args(["get", "DB_PASS"]).code(3);
-    assert!(o.stdout.is_empty(), "no value may be printed for an ambiguous filter");
+    assert!(
+        o.stdout.is_empty(),
+        "no value may be printed for an ambiguous filter"
+    );
     contains_all(
         &stderr(&o),
         &["matches 2 secrets", "app:dev:DB_PASS", "app:prod:DB_PASS"],
@@ -261,18 +296,27 @@ tvtest!(list_masks_reveals_json_env, |tv: TestVault| {
     tv.add("app", "dev", "DB_USER", "alice");
     let masked = tv.run(["list"]);
     contains_all(&masked, &["APP", "DB_PASS", "DB_USER", "********", "v1"]);
-    assert!(!masked.contains("s3cret-value") && !masked.contains("alice"), "{masked}");
+    assert!(
+        !masked.contains("s3cret-value") && !masked.contains("alice"),
+        "{masked}"
+    );
     let shown = tv.run(["list", "--reveal"]);
     contains_all(&shown, &["s3cret-value", "alice"]);
 
     let j = json(&tv.run(["list", "--json"]));
     assert_eq!(j.as_array().unwrap().len(), 2);
-    assert!(j[0].get("value").is_none(), "--json without --reveal leaks: {j}");
+    assert!(
+        j[0].get("value").is_none(),
+        "--json without --reveal leaks: {j}"
+    );
     assert_eq!(j[0]["name"], "app:dev:DB_PASS");
     let j = json(&tv.run(["list", "--json", "--reveal"]));
     assert_eq!(j[0]["value"], "s3cret-value");
 
-    eqnice!("DB_PASS=********\nDB_USER=********\n", tv.run(["list", "--env"]));
+    eqnice!(
+        "DB_PASS=********\nDB_USER=********\n",
+        tv.run(["list", "--env"])
+    );
     eqnice!(
         "DB_PASS='s3cret-value'\nDB_USER='alice'\n",
         tv.run(["list", "--env", "--reveal"])
@@ -308,27 +352,30 @@ tvtest!(edit_value_one_and_all, |tv: TestVault| {
 
 // ---- rm key --------------------------------------------------------------------------------
 
-tvtest!(rm_key_asks_refuses_empty_and_deletes_with_yes, |tv: TestVault| {
-    tv.add("app", "dev", "A", "1");
-    tv.add("app", "dev", "B", "2");
-    tv.add("app", "prod", "A", "3");
-    let before = tv.snapshot();
-    // No terminal, no --yes: nothing deleted, non-zero.
-    let e = tv.fail(2, ["rm", "key", "app:dev:A"]);
-    contains_all(&e, &["no terminal", "--yes"]);
-    // An empty filter would match everything: refused, even with --yes.
-    for empty in ["", "  "] {
-        let e = tv.fail(2, ["rm", "key", empty, "--yes"]);
-        assert!(e.contains("empty filter"), "{e}");
+tvtest!(
+    rm_key_asks_refuses_empty_and_deletes_with_yes,
+    |tv: TestVault| {
+        tv.add("app", "dev", "A", "1");
+        tv.add("app", "dev", "B", "2");
+        tv.add("app", "prod", "A", "3");
+        let before = tv.snapshot();
+        // No terminal, no --yes: nothing deleted, non-zero.
+        let e = tv.fail(2, ["rm", "key", "app:dev:A"]);
+        contains_all(&e, &["no terminal", "--yes"]);
+        // An empty filter would match everything: refused, even with --yes.
+        for empty in ["", "  "] {
+            let e = tv.fail(2, ["rm", "key", empty, "--yes"]);
+            assert!(e.contains("empty filter"), "{e}");
+        }
+        assert_eq!(before, tv.snapshot());
+        tv.fail(1, ["rm", "key", "app:dev:NOPE", "--yes"]);
+        tv.run(["rm", "key", "app:dev:A", "--yes"]);
+        let names: Vec<String> = tv.secrets().into_keys().collect();
+        assert_eq!(names, ["app:dev:B", "app:prod:A"]);
+        tv.run(["rm", "key", "A,B", "-y"]);
+        assert!(tv.secrets().is_empty());
     }
-    assert_eq!(before, tv.snapshot());
-    tv.fail(1, ["rm", "key", "app:dev:NOPE", "--yes"]);
-    tv.run(["rm", "key", "app:dev:A", "--yes"]);
-    let names: Vec<String> = tv.secrets().into_keys().collect();
-    assert_eq!(names, ["app:dev:B", "app:prod:A"]);
-    tv.run(["rm", "key", "A,B", "-y"]);
-    assert!(tv.secrets().is_empty());
-});
+);
 
 // ---- env -----------------------------------------------------------------------------------
 
@@ -368,7 +415,10 @@ tvtest!(env_errors_write_nothing, |tv: TestVault| {
     tv.add("app", "dev", "DB_PASS", "d");
     tv.add("app", "prod", "DB_PASS", "p");
     let cases = [
-        ("app:dev:DB_PASS\napp:prod:DB_PASS\n", "duplicate output name 'DB_PASS'"),
+        (
+            "app:dev:DB_PASS\napp:prod:DB_PASS\n",
+            "duplicate output name 'DB_PASS'",
+        ),
         ("X=1\nX=2\n", "line 2: duplicate output name 'X'"),
         ("# ok\n@foo>=1\n", "line 2: unknown directive '@foo>=1'"),
         ("@tresor>=99\n", "template requires tresor>=99"),
@@ -379,7 +429,10 @@ tvtest!(env_errors_write_nothing, |tv: TestVault| {
     for (template, msg) in cases {
         tv.write("env.template", template);
         let e = tv.fail(2, ["env"]);
-        assert!(e.contains(msg), "template {template:?}: expected {msg:?} in {e}");
+        assert!(
+            e.contains(msg),
+            "template {template:?}: expected {msg:?} in {e}"
+        );
         assert!(!tv.path(".env").exists(), "a failed env wrote .env");
     }
     let e = tv.fail(2, ["env", "-t", "missing.template"]);
@@ -388,51 +441,78 @@ tvtest!(env_errors_write_nothing, |tv: TestVault| {
 
 // ---- importenv -----------------------------------------------------------------------------
 
-tvtest!(importenv_update_dry_run_and_one_transaction, |tv: TestVault| {
-    let f = tv.write("a.env", "A=1\nB=\"two words\"\nC='$x'\n");
-    let out = tv.run(["importenv", "a.env", "--app", "a", "--env", "e"]);
-    contains_all(&out, &["added a:e:A", "added a:e:B", "added a:e:C"]);
-    eqnice!("two words", tv.get("a:e:B"));
+tvtest!(
+    importenv_update_dry_run_and_one_transaction,
+    |tv: TestVault| {
+        let f = tv.write("a.env", "A=1\nB=\"two words\"\nC='$x'\n");
+        let out = tv.run(["importenv", "a.env", "--app", "a", "--env", "e"]);
+        contains_all(&out, &["added a:e:A", "added a:e:B", "added a:e:C"]);
+        eqnice!("two words", tv.get("a:e:B"));
 
-    // Existing keys without --update: refused, nothing written (not even the new key D).
-    std::fs::write(&f, "D=4\nA=1\nB=changed\n").unwrap();
-    let before = tv.snapshot();
-    let e = tv.fail(2, ["importenv", "a.env", "--app", "a", "--env", "e"]);
-    assert!(e.contains("'a:e:A' already exists"), "{e}");
-    assert_eq!(before, tv.snapshot());
+        // Existing keys without --update: refused, nothing written (not even the new key D).
+        std::fs::write(&f, "D=4\nA=1\nB=changed\n").unwrap();
+        let before = tv.snapshot();
+        let e = tv.fail(2, ["importenv", "a.env", "--app", "a", "--env", "e"]);
+        assert!(e.contains("'a:e:A' already exists"), "{e}");
+        assert_eq!(before, tv.snapshot());
 
-    // --dry-run writes nothing, says what it would do.
-    let j = json(&tv.run([
-        "importenv", "a.env", "--app", "a", "--env", "e", "--update", "--dry-run", "--json",
-    ]));
-    assert_eq!(j["dry_run"], true);
-    assert_eq!(j["added"], serde_json::json!(["a:e:D"]));
-    assert_eq!(j["updated"], serde_json::json!(["a:e:B"]));
-    assert_eq!(j["unchanged"], serde_json::json!(["a:e:A"]));
-    let text = tv.run(["importenv", "a.env", "--app", "a", "--env", "e", "--update", "--dry-run"]);
-    contains_all(&text, &["would add a:e:D", "would update a:e:B"]);
-    assert_eq!(before, tv.snapshot());
+        // --dry-run writes nothing, says what it would do.
+        let j = json(&tv.run([
+            "importenv",
+            "a.env",
+            "--app",
+            "a",
+            "--env",
+            "e",
+            "--update",
+            "--dry-run",
+            "--json",
+        ]));
+        assert_eq!(j["dry_run"], true);
+        assert_eq!(j["added"], serde_json::json!(["a:e:D"]));
+        assert_eq!(j["updated"], serde_json::json!(["a:e:B"]));
+        assert_eq!(j["unchanged"], serde_json::json!(["a:e:A"]));
+        let text = tv.run([
+            "importenv",
+            "a.env",
+            "--app",
+            "a",
+            "--env",
+            "e",
+            "--update",
+            "--dry-run",
+        ]);
+        contains_all(&text, &["would add a:e:D", "would update a:e:B"]);
+        assert_eq!(before, tv.snapshot());
 
-    tv.run(["importenv", "a.env", "--app", "a", "--env", "e", "--update"]);
-    eqnice!("changed", tv.get("a:e:B"));
-    eqnice!("4", tv.get("a:e:D"));
-    let h = json(&tv.run(["history", "a:e:A", "--json"]));
-    assert_eq!(h["versions"].as_array().unwrap().len(), 1, "unchanged keeps its version");
+        tv.run(["importenv", "a.env", "--app", "a", "--env", "e", "--update"]);
+        eqnice!("changed", tv.get("a:e:B"));
+        eqnice!("4", tv.get("a:e:D"));
+        let h = json(&tv.run(["history", "a:e:A", "--json"]));
+        assert_eq!(
+            h["versions"].as_array().unwrap().len(),
+            1,
+            "unchanged keeps its version"
+        );
 
-    // A bad line anywhere: nothing imported.
-    tv.write("bad.env", "NEW1=1\nNEW2=2\nthis line is bad\nNEW3=3\n");
-    let before = tv.snapshot();
-    let e = tv.fail(2, ["importenv", "bad.env", "--app", "a", "--env", "e"]);
-    contains_all(&e, &["line 3"]);
-    assert_eq!(before, tv.snapshot());
-    // So does a bad name, after good ones.
-    tv.write("bad.env", "NEW1=1\nNEW2=2\nBAD:NAME=3\n");
-    tv.fail(2, ["importenv", "bad.env", "--app", "a", "--env", "e"]);
-    assert_eq!(before, tv.snapshot());
-    // stdin.
-    tv.run_stdin(["importenv", "-", "--app", "s", "--env", "e"], "FROM_STDIN=yes\n");
-    eqnice!("yes", tv.get("s:e:FROM_STDIN"));
-});
+        // A bad line anywhere: nothing imported.
+        tv.write("bad.env", "NEW1=1\nNEW2=2\nthis line is bad\nNEW3=3\n");
+        let before = tv.snapshot();
+        let e = tv.fail(2, ["importenv", "bad.env", "--app", "a", "--env", "e"]);
+        contains_all(&e, &["line 3"]);
+        assert_eq!(before, tv.snapshot());
+        // So does a bad name, after good ones.
+        tv.write("bad.env", "NEW1=1\nNEW2=2\nBAD:NAME=3\n");
+        tv.fail(2, ["importenv", "bad.env", "--app", "a", "--env", "e"]);
+        assert_eq!(before, tv.snapshot());
+        // stdin.
+        tv.run_stdin(
+            ["importenv", "-", "--app", "s", "--env", "e"],
+            "FROM_STDIN=yes\n",
+        );
+        eqnice!("yes", tv.get("s:e:FROM_STDIN"));
+    }
+);
 
 // ---- run -----------------------------------------------------------------------------------
 
@@ -460,7 +540,15 @@ tvtest!(run_passes_secrets_and_exit_code, |tv: TestVault| {
     assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
     // A template, and a filter set that names the same KEY twice.
     tv.write("env.template", "PG=app:prod:DB_PASS\n");
-    let out = tv.run(["run", "-t", "env.template", "--", "sh", "-c", "printf %s \"$PG\""]);
+    let out = tv.run([
+        "run",
+        "-t",
+        "env.template",
+        "--",
+        "sh",
+        "-c",
+        "printf %s \"$PG\"",
+    ]);
     eqnice!("prod", out);
     let e = tv.fail(2, ["run", "-f", "DB_PASS", "--", "true"]);
     assert!(e.contains("DB_PASS"), "{e}");
@@ -497,7 +585,9 @@ tvtest!(public_key_formats, |tv: TestVault| {
     let (age, ed) = k.split_once(':').expect("age1…:BASE64");
     assert!(age.starts_with("age1") && age.len() > 50, "{k}");
     use base64::Engine as _;
-    let ed = base64::engine::general_purpose::STANDARD.decode(ed).unwrap();
+    let ed = base64::engine::general_purpose::STANDARD
+        .decode(ed)
+        .unwrap();
     assert_eq!(ed.len(), 32);
     let s = tv.run(["public-key", "--seeqret"]);
     let raw = base64::engine::general_purpose::STANDARD
@@ -509,35 +599,43 @@ tvtest!(public_key_formats, |tv: TestVault| {
     assert_eq!(owner[0]["age"], age);
 });
 
-tvtest!(users_owner_whoami_info_upgrade_serializers, |tv: TestVault| {
-    tv.add("a", "e", "K", "v");
-    contains_all(&tv.run(["owner"]), &["USERNAME", "alice", "alice@example.org"]);
-    let o = json(&tv.run(["owner", "--json"]));
-    assert_eq!(o[0]["username"], "alice");
-    eqnice!("alice <alice@example.org>\n", tv.run(["whoami"]));
-    let w = json(&tv.run(["whoami", "--json"]));
-    assert_eq!(w["vault"], tv.dir().display().to_string());
-    let info = json(&tv.run(["info", "--json"]));
-    assert_eq!(info["secrets"], 1);
-    assert_eq!(info["users"], 1);
-    assert_eq!(info["passphrase"], false);
-    assert_eq!(info["user"], "alice");
-    assert!(info["schema_version"].as_u64().unwrap() >= 1);
-    contains_all(&tv.run(["info"]), &["secrets", "commands:", "importenv"]);
-    assert!(tv.run(["upgrade"]).contains("schema is at version"));
-    contains_all(
-        &tv.run(["serializers"]),
-        &["tresor-export/1", "json-crypt", "command", "backup/1"],
-    );
-    // upgrade changed nothing.
-    eqnice!("v", tv.get("a:e:K"));
-});
+tvtest!(
+    users_owner_whoami_info_upgrade_serializers,
+    |tv: TestVault| {
+        tv.add("a", "e", "K", "v");
+        contains_all(
+            &tv.run(["owner"]),
+            &["USERNAME", "alice", "alice@example.org"],
+        );
+        let o = json(&tv.run(["owner", "--json"]));
+        assert_eq!(o[0]["username"], "alice");
+        eqnice!("alice <alice@example.org>\n", tv.run(["whoami"]));
+        let w = json(&tv.run(["whoami", "--json"]));
+        assert_eq!(w["vault"], tv.dir().display().to_string());
+        let info = json(&tv.run(["info", "--json"]));
+        assert_eq!(info["secrets"], 1);
+        assert_eq!(info["users"], 1);
+        assert_eq!(info["passphrase"], false);
+        assert_eq!(info["user"], "alice");
+        assert!(info["schema_version"].as_u64().unwrap() >= 1);
+        contains_all(&tv.run(["info"]), &["secrets", "commands:", "importenv"]);
+        assert!(tv.run(["upgrade"]).contains("schema is at version"));
+        contains_all(
+            &tv.run(["serializers"]),
+            &["tresor-export/1", "json-crypt", "command", "backup/1"],
+        );
+        // upgrade changed nothing.
+        eqnice!("v", tv.get("a:e:K"));
+    }
+);
 
 // ---- history / rollback --------------------------------------------------------------------
 
 tvtest!(history_and_rollback, |tv: TestVault| {
     tv.add("a", "e", "K", "one");
-    tv.run(["add", "key", "K", "two", "--app", "a", "--env", "e", "--force"]);
+    tv.run([
+        "add", "key", "K", "two", "--app", "a", "--env", "e", "--force",
+    ]);
     tv.run(["edit", "value", "a:e:K", "three"]);
     let h = json(&tv.run(["history", "a:e:K", "--json", "--reveal"]));
     let vals: Vec<&str> = h["versions"]
@@ -554,7 +652,11 @@ tvtest!(history_and_rollback, |tv: TestVault| {
     tv.run(["rollback", "a:e:K", "--to", "1"]);
     eqnice!("one", tv.get("a:e:K"));
     let h = json(&tv.run(["history", "a:e:K", "--json"]));
-    assert_eq!(h["versions"].as_array().unwrap().len(), 4, "rollback is a new version");
+    assert_eq!(
+        h["versions"].as_array().unwrap().len(),
+        4,
+        "rollback is a new version"
+    );
     let e = tv.fail(2, ["rollback", "a:e:K", "--to", "9"]);
     assert!(!e.is_empty());
     eqnice!("one", tv.get("a:e:K"));
@@ -563,37 +665,40 @@ tvtest!(history_and_rollback, |tv: TestVault| {
 
 // ---- audit ---------------------------------------------------------------------------------
 
-tvtest!(audit_log_and_verify_detects_an_edited_row, |tv: TestVault| {
-    tv.add("a", "e", "K", "v");
-    tv.run(["edit", "value", "a:e:K", "w"]);
-    let log = json(&tv.run(["audit", "--json"]));
-    let actions: Vec<&str> = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    assert!(actions.len() >= 4, "{actions:?}");
-    assert!(!tv.run(["audit"]).contains("\"w\""));
-    let ok = tv.run(["audit", "--verify"]);
-    assert!(ok.contains("audit chain intact"), "{ok}");
-    let j = json(&tv.run(["audit", "--verify", "--json"]));
-    assert_eq!(j["ok"], true);
+tvtest!(
+    audit_log_and_verify_detects_an_edited_row,
+    |tv: TestVault| {
+        tv.add("a", "e", "K", "v");
+        tv.run(["edit", "value", "a:e:K", "w"]);
+        let log = json(&tv.run(["audit", "--json"]));
+        let actions: Vec<&str> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert!(actions.len() >= 4, "{actions:?}");
+        assert!(!tv.run(["audit"]).contains("\"w\""));
+        let ok = tv.run(["audit", "--verify"]);
+        assert!(ok.contains("audit chain intact"), "{ok}");
+        let j = json(&tv.run(["audit", "--verify", "--json"]));
+        assert_eq!(j["ok"], true);
 
-    // Edit one row behind tresor's back.
-    let db = rusqlite::Connection::open(tv.db()).unwrap();
-    let n = db
-        .execute("UPDATE audit SET actor = 'mallory' WHERE seq = 2", [])
-        .unwrap();
-    assert_eq!(n, 1);
-    drop(db);
-    let e = tv.fail(1, ["audit", "--verify"]);
-    assert!(e.contains("BROKEN at entry 2"), "{e}");
-    let o = tv.cmd().args(["audit", "--verify", "--json"]).code(1);
-    let j = json(&String::from_utf8_lossy(&o.stdout));
-    assert_eq!(j["ok"], false);
-    assert_eq!(j["first_bad"], 2);
-});
+        // Edit one row behind tresor's back.
+        let db = rusqlite::Connection::open(tv.db()).unwrap();
+        let n = db
+            .execute("UPDATE audit SET actor = 'mallory' WHERE seq = 2", [])
+            .unwrap();
+        assert_eq!(n, 1);
+        drop(db);
+        let e = tv.fail(1, ["audit", "--verify"]);
+        assert!(e.contains("BROKEN at entry 2"), "{e}");
+        let o = tv.cmd().args(["audit", "--verify", "--json"]).code(1);
+        let j = json(&String::from_utf8_lossy(&o.stdout));
+        assert_eq!(j["ok"], false);
+        assert_eq!(j["first_bad"], 2);
+    }
+);
 
 tvtest!(audit_verify_detects_a_removed_row, |tv: TestVault| {
     tv.add("a", "e", "K", "v");
@@ -607,8 +712,11 @@ tvtest!(audit_verify_detects_a_removed_row, |tv: TestVault| {
     let tv = TestVault::new();
     tv.add("a", "e", "K", "v");
     let db = rusqlite::Connection::open(tv.db()).unwrap();
-    db.execute("UPDATE audit SET detail = detail || ' ' WHERE seq = (SELECT MAX(seq) FROM audit)", [])
-        .unwrap();
+    db.execute(
+        "UPDATE audit SET detail = detail || ' ' WHERE seq = (SELECT MAX(seq) FROM audit)",
+        [],
+    )
+    .unwrap();
     drop(db);
     tv.fail(1, ["audit", "--verify"]);
 });
@@ -618,7 +726,11 @@ tvtest!(audit_verify_detects_a_removed_row, |tv: TestVault| {
 #[test]
 fn completions_for_every_shell() {
     let tv = TestVault::empty();
-    for (shell, marker) in [("bash", "complete"), ("zsh", "#compdef"), ("fish", "complete -c tresor")] {
+    for (shell, marker) in [
+        ("bash", "complete"),
+        ("zsh", "#compdef"),
+        ("fish", "complete -c tresor"),
+    ] {
         let out = tv.run(["completions", shell]);
         contains_all(&out, &[marker, "importenv", "public-key"]);
     }

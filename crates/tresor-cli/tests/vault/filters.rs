@@ -13,7 +13,11 @@ fn names(tv: &TestVault, filters: &[&str]) -> Vec<String> {
     if out.status.code() == Some(1) {
         return Vec::new();
     }
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v.as_array()
         .unwrap()
@@ -98,13 +102,23 @@ fn comma_is_or_and_empty_parts_match_anything() {
 fn fourth_part_and_bad_globs_point_at_the_column() {
     let tv = TestVault::new();
     for (filter, msg) in [
-        ("a:b:c:d", "error parsing filter 'a:b:c:d': too many ':' parts at column 6"),
+        (
+            "a:b:c:d",
+            "error parsing filter 'a:b:c:d': too many ':' parts at column 6",
+        ),
         ("app:dev:KEY:x", "too many ':' parts at column 12"),
-        ("app:dev:[abc", "unclosed character class; missing ']' at column 9"),
+        (
+            "app:dev:[abc",
+            "unclosed character class; missing ']' at column 9",
+        ),
         ("app:,x:K", "empty alternative"),
         ("app:dev:[z-a]", "invalid character range 'z-a'"),
     ] {
-        for cmd in [&["get", filter][..], &["list", filter], &["rm", "key", filter, "--yes"]] {
+        for cmd in [
+            &["get", filter][..],
+            &["list", filter],
+            &["rm", "key", filter, "--yes"],
+        ] {
             let e = tv.fail(2, cmd);
             contains_all(&e, &[msg]);
         }

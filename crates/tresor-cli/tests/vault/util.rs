@@ -37,7 +37,13 @@ impl TestVault {
     /// A temporary `HOME` with a vault owned by `user`.
     pub fn with_user(user: &str) -> TestVault {
         let tv = TestVault::empty();
-        tv.run(["init", "--user", user, "--email", &format!("{user}@example.org")]);
+        tv.run([
+            "init",
+            "--user",
+            user,
+            "--email",
+            &format!("{user}@example.org"),
+        ]);
         tv
     }
 
@@ -229,10 +235,8 @@ impl TestCommand {
 
     /// Runs to completion; fails the test if the binary panicked.
     pub fn output(&mut self) -> Output {
-        let mut a = assert_cmd::Command::from_std(std::mem::replace(
-            &mut self.cmd,
-            Command::new(BIN),
-        ));
+        let mut a =
+            assert_cmd::Command::from_std(std::mem::replace(&mut self.cmd, Command::new(BIN)));
         if let Some(s) = self.stdin.take() {
             a.write_stdin(s);
         }
