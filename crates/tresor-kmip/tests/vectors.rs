@@ -29,10 +29,15 @@ use tresor_kmip::client::{ClientConfig, KmipClient};
 mod server {
     use super::*;
 
+    use std::sync::Arc;
+    use tresor_kmip::server::{Server, ServerConfig};
+
     /// A running server with its certificates; dropped with its temporary directory.
     pub struct Running {
         pub addr: std::net::SocketAddr,
         pub certs: tresor_kmip::certs::CertFiles,
+        stop: tokio::sync::oneshot::Sender<()>,
+        task: tokio::task::JoinHandle<()>,
         _dir: tempfile::TempDir,
     }
 
@@ -50,15 +55,38 @@ mod server {
             KmipClient::new(cfg)
         }
 
-        /// Stops the server.
-        pub async fn stop(self) {}
+        /// Stops the server and waits for it.
+        pub async fn stop(self) {
+            let _ = self.stop.send(());
+            let _ = self.task.await;
+        }
     }
 
     /// Starts a fresh server on 127.0.0.1:0 with a fresh store and CA.
     pub async fn start() -> Result<Running, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let _certs = tresor_kmip::certs::init(dir.path()).map_err(|e| e.to_string())?;
-        Err("the tresor KMIP server is not built yet".into())
+        let certs =
+            tresor_kmip::certs::init(&dir.path().join("certs")).map_err(|e| e.to_string())?;
+        let kek = Arc::new(tresor_crypto::LocalKek::generate().map_err(|e| e.to_string())?);
+        let store = tresor_store::Store::open_sqlite(&dir.path().join("kmip.db"), kek, "kmip")
+            .map_err(|e| e.to_string())?;
+        let mut config = ServerConfig::new(&certs.server_cert, &certs.server_key, &certs.ca_cert);
+        config.listen = "127.0.0.1:0".into();
+        let server = Server::bind(config, Arc::new(store))
+            .await
+            .map_err(|e| e.to_string())?;
+        let addr = server.local_addr();
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server.serve(async move {
+            let _ = rx.await;
+        }));
+        Ok(Running {
+            addr,
+            certs,
+            stop,
+            task,
+            _dir: dir,
+        })
     }
 }
 
