@@ -136,7 +136,47 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::MAC,
     Operation::MAC_VERIFY,
     Operation::RNG_RETRIEVE,
+    Operation::INTEROP,
+    Operation::LOG,
 ];
+
+/// KMIP 2.1 Interop: the test-case markers (Begin / End / Reset with an identifier) that
+/// every OASIS BL vector sends. Nothing to do beyond checking the request; answers with an
+/// empty payload.
+fn interop(payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    use crate::enums::InteropFunction;
+    let f = payload
+        .find(Tag::INTEROP_FUNCTION)
+        .and_then(Ttlv::as_enumeration)
+        .ok_or_else(|| OpError::missing(Tag::INTEROP_FUNCTION, Tag::REQUEST_PAYLOAD))?;
+    if ![
+        InteropFunction::BEGIN.0,
+        InteropFunction::END.0,
+        InteropFunction::RESET.0,
+    ]
+    .contains(&f)
+    {
+        return Err(OpError::invalid_field(format!(
+            "interop function {f:#x} is not Begin, End or Reset"
+        )));
+    }
+    payload
+        .find(Tag::INTEROP_IDENTIFIER)
+        .and_then(Ttlv::as_text)
+        .ok_or_else(|| OpError::missing(Tag::INTEROP_IDENTIFIER, Tag::REQUEST_PAYLOAD))?;
+    Ok(Vec::new())
+}
+
+/// KMIP 2.1 Log: writes the client's Log Message to the server log (stderr), one line,
+/// control characters escaped.
+fn log(payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    let msg = payload
+        .find(Tag::LOG_MESSAGE)
+        .and_then(Ttlv::as_text)
+        .ok_or_else(|| OpError::missing(Tag::LOG_MESSAGE, Tag::REQUEST_PAYLOAD))?;
+    eprintln!("kmip: log: {}", msg.escape_debug());
+    Ok(Vec::new())
+}
 
 impl<'s> Session<'s> {
     /// Starts a session: one transaction on `store` acting as `identity`, answering in
@@ -196,6 +236,8 @@ impl<'s> Session<'s> {
             Operation::MAC => usage::mac(self, payload),
             Operation::MAC_VERIFY => usage::mac_verify(self, payload),
             Operation::RNG_RETRIEVE => usage::rng_retrieve(payload),
+            Operation::INTEROP => interop(payload),
+            Operation::LOG => log(payload),
             other => Err(OpError::new(
                 ResultReason::OPERATION_NOT_SUPPORTED,
                 format!("operation {other} is not supported"),

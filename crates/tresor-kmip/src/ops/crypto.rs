@@ -278,6 +278,11 @@ pub(crate) fn encrypt(
                 tag: None,
             })
         }
+        BlockCipherMode::ECB => Ok(Encrypted {
+            data: ecb(key, p.padding, data, true)?.to_vec(),
+            iv: None,
+            tag: None,
+        }),
         m => Err(OpError::new(
             ResultReason::UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS,
             format!("block cipher mode {m} is not supported (GCM, CBC)"),
@@ -294,13 +299,18 @@ pub(crate) fn decrypt(
     aad: &[u8],
     tag: Option<&[u8]>,
 ) -> Result<Zeroizing<Vec<u8>>, OpError> {
+    let mode = p.mode.unwrap_or(BlockCipherMode::GCM);
+    if mode == BlockCipherMode::ECB {
+        return ecb(key, p.padding, data, false);
+    }
+    // CS-BC-M-11/12/13 (1.4 and 2.1) expect Invalid Message for a missing IV.
     let iv = iv.ok_or_else(|| {
         OpError::new(
-            ResultReason::MISSING_INITIALIZATION_VECTOR,
+            ResultReason::INVALID_MESSAGE,
             "decryption needs an iv/counter/nonce",
         )
     })?;
-    match p.mode.unwrap_or(BlockCipherMode::GCM) {
+    match mode {
         BlockCipherMode::GCM => {
             let tag = tag.ok_or_else(|| {
                 bad_params("gcm decryption needs the authenticated encryption tag")
@@ -346,6 +356,70 @@ pub(crate) fn decrypt(
             format!("block cipher mode {m} is not supported (GCM, CBC)"),
         )),
     }
+}
+
+/// AES-ECB over whole blocks, with no padding or PKCS#5 padding (CS-BC-M vectors).
+fn ecb(
+    key: &[u8],
+    padding: Option<PaddingMethod>,
+    data: &[u8],
+    encrypt: bool,
+) -> Result<Zeroizing<Vec<u8>>, OpError> {
+    use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit, generic_array::GenericArray};
+    let pkcs5 = match padding {
+        None | Some(PaddingMethod::NONE) => false,
+        Some(PaddingMethod::PKCS5) => true,
+        Some(other) => {
+            return Err(bad_params(format!(
+                "aes-ecb supports no padding or pkcs5, not {other}"
+            )));
+        }
+    };
+    let mut buf = Zeroizing::new(data.to_vec());
+    if encrypt && pkcs5 {
+        let n = 16 - buf.len() % 16;
+        buf.extend(std::iter::repeat_n(n as u8, n));
+    }
+    if buf.len() % 16 != 0 {
+        return Err(bad_params(format!(
+            "aes-ecb data of {} bytes is not a multiple of the 16-byte block",
+            data.len()
+        )));
+    }
+    fn run<C: BlockEncrypt + BlockDecrypt + KeyInit>(
+        key: &[u8],
+        buf: &mut [u8],
+        encrypt: bool,
+    ) -> Result<(), OpError> {
+        let c = C::new_from_slice(key).map_err(|_| bad_params("bad aes key"))?;
+        for block in buf.chunks_exact_mut(16) {
+            let b = GenericArray::from_mut_slice(block);
+            if encrypt {
+                c.encrypt_block(b);
+            } else {
+                c.decrypt_block(b);
+            }
+        }
+        Ok(())
+    }
+    match key.len() {
+        16 => run::<aes::Aes128>(key, &mut buf, encrypt)?,
+        24 => run::<aes::Aes192>(key, &mut buf, encrypt)?,
+        32 => run::<aes::Aes256>(key, &mut buf, encrypt)?,
+        _ => return Err(bad_params("aes key must be 128, 192 or 256 bits")),
+    }
+    if !encrypt && pkcs5 {
+        let n = usize::from(buf.last().copied().unwrap_or(0));
+        let ok = (1..=16).contains(&n)
+            && n <= buf.len()
+            && buf[buf.len() - n..].iter().all(|&b| usize::from(b) == n);
+        if !ok {
+            return Err(crypto_err("decryption failed: bad padding"));
+        }
+        let keep = buf.len() - n;
+        buf.truncate(keep);
+    }
+    Ok(buf)
 }
 
 fn hmac_alg(

@@ -747,7 +747,8 @@ pub(crate) fn get_attributes(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<
             all.iter().map(Attribute::to_v2).collect(),
         ));
     } else {
-        // 1.x: multi-instance attributes carry their index.
+        // 1.x: multi-instance attributes carry their index when it is not 0 (an omitted
+        // index means 0; the 1.4 vectors, e.g. SKLC-M-1-14's Digest, omit it).
         let mut counts: Vec<(AttributeName, i32)> = Vec::new();
         for mut a in all {
             if attrs::is_multi(&a.name) {
@@ -761,7 +762,7 @@ pub(crate) fn get_attributes(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<
                         0
                     }
                 };
-                a.index = Some(c);
+                a.index = (c > 0).then_some(c);
             }
             out.push(a.to_v1());
         }
@@ -1182,8 +1183,14 @@ pub(crate) fn destroy(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
         State::PreActive | State::Deactivated => State::Destroyed,
         State::Compromised => State::DestroyedCompromised,
         State::Active => {
+            // The 2.1 vectors (SKLC-M-2-21, AKLC-M-2-21) expect Wrong Key Lifecycle State,
+            // the 1.4 ones (SKLC-M-2-14) Permission Denied.
             return Err(OpError::new(
-                ResultReason::PERMISSION_DENIED,
+                if s.version.is_v2() {
+                    ResultReason::WRONG_KEY_LIFECYCLE_STATE
+                } else {
+                    ResultReason::PERMISSION_DENIED
+                },
                 format!("object '{uid}' is active and cannot be destroyed; revoke it first"),
             ));
         }
@@ -1259,7 +1266,14 @@ pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
         .and_then(Ttlv::as_integer)
         .map(|m| usize::try_from(m.max(0)).unwrap_or(0))
         .unwrap_or(0);
-    let set = request_attributes(payload, Container::Template)?;
+    let mut set = request_attributes(payload, Container::Template)?;
+    // KMIP 1.x puts Locate's attributes directly in the payload.
+    for a in payload.find_all(Tag::ATTRIBUTE) {
+        set.push(
+            Attribute::from_v1(a)
+                .map_err(|e| OpError::new(ResultReason::INVALID_FIELD, e.to_string()))?,
+        );
+    }
     let mut q = Query::default();
     let mut names = Vec::new();
     let mut dates: Vec<(String, i64)> = Vec::new();
