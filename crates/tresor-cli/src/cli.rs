@@ -266,6 +266,9 @@ pub enum Command {
     Keyring(KeyringArgs),
     /// Versioned keys: create, rotate, encrypt, decrypt, rewrap, trim (transit-style).
     Key(KeyArgs),
+    /// KMIP: server, client operations, certificates, grants.
+    #[command(subcommand)]
+    Kmip(tresor_kmip::cli::KmipCommand),
     /// Copy every object, version and audit entry from one store to another (verified).
     #[command(
         after_help = "Examples:\n  tresor migrate --from sqlite:$HOME/.local/share/tresor/tresor.db --to postgres://tresor@db.internal/tresor\n  tresor migrate --from postgres://tresor@db.internal/tresor --to sqlite:/backup/tresor.db\n\nRows move sealed: no key is needed and nothing is decrypted. Open the target with the\nsame vault key file (e.g. --store URL with the same vault folder)."

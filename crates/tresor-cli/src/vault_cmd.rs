@@ -664,6 +664,46 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(tresor_keys::cli::run(k.cmd, v.store(), k.json)?)
         }
         Command::Keyring(k) => Ok(tresor_keyring::cli::run(k.cmd, k.json)?),
+        Command::Kmip(k) => {
+            let opener = |dir: Option<&Path>| -> Result<
+                std::sync::Arc<tresor_store::Store>,
+                Box<dyn std::error::Error + Send + Sync>,
+            > {
+                let c = Ctx {
+                    dir: dir.map(Path::to_owned).unwrap_or_else(|| ctx.dir.clone()),
+                    passphrase_file: ctx.passphrase_file.clone(),
+                    store: ctx.store.clone(),
+                };
+                // A server on a fresh machine makes its vault (key file 0600 in a 0700 folder).
+                if !c.dir.join(tresor_vault::KEY_FILE).exists() {
+                    let pass = if std::env::var_os("TRESOR_PASSPHRASE").is_some()
+                        || c.passphrase_file.is_some()
+                    {
+                        Some(c.passphrase(false)?)
+                    } else {
+                        None
+                    };
+                    Vault::init(
+                        &c.dir,
+                        InitOptions {
+                            passphrase: pass,
+                            store: c.store.clone(),
+                            ..Default::default()
+                        },
+                    )?;
+                }
+                let v = c
+                    .open()
+                    .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
+                let s = v.store();
+                Ok(std::sync::Arc::new(tresor_store::Store::open(
+                    s.backend().clone(),
+                    s.provider().clone(),
+                    s.actor(),
+                )?))
+            };
+            Ok(tresor_kmip::cli::run(k, &opener)?)
+        }
         Command::Migrate {
             from,
             to,

@@ -8,14 +8,20 @@ mod macros;
 #[path = "vault/util.rs"]
 mod util;
 
+#[path = "vault/at_rest.rs"]
+mod at_rest;
 #[path = "vault/backup.rs"]
 mod backup;
 #[path = "vault/bad_input.rs"]
 mod bad_input;
 #[path = "vault/commands.rs"]
 mod commands;
+#[path = "vault/crash.rs"]
+mod crash;
 #[path = "vault/filters.rs"]
 mod filters;
+#[path = "vault/seeqret.rs"]
+mod seeqret;
 #[path = "vault/sharing.rs"]
 mod sharing;
 #[path = "vault/unlock.rs"]
