@@ -557,8 +557,8 @@ pub fn attribute_names_of(item: &ResponseBatchItem) -> Vec<String> {
 }
 
 /// The command that runs `tresor kmip`: `TRESOR_KMIP_CMD` (whitespace-separated, e.g.
-/// `target/debug/tresor kmip`), else the `tresor` binary next to the test's target
-/// directory, else the `kmip` example of this crate.
+/// `target/debug/tresor kmip`), else the `tresor` binary of the test's target directory if
+/// it has the `kmip serve` subcommand, else this crate's `kmip` example.
 pub fn tresor_kmip_cmd() -> Vec<String> {
     if let Ok(c) = std::env::var("TRESOR_KMIP_CMD") {
         return c.split_whitespace().map(str::to_owned).collect();
@@ -569,17 +569,35 @@ pub fn tresor_kmip_cmd() -> Vec<String> {
         .parent()
         .and_then(Path::parent)
         .expect("target profile directory");
-    let tresor = profile_dir.join("tresor");
-    if tresor.exists() {
-        return vec![tresor.display().to_string(), "kmip".to_owned()];
+    let candidates = [
+        vec![
+            profile_dir.join("tresor").display().to_string(),
+            "kmip".to_owned(),
+        ],
+        vec![
+            profile_dir
+                .join("examples")
+                .join("kmip")
+                .display()
+                .to_string(),
+        ],
+    ];
+    for c in candidates {
+        let works = Command::new(&c[0])
+            .args(&c[1..])
+            .args(["serve", "--help"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if works {
+            return c;
+        }
     }
-    let example = profile_dir.join("examples").join("kmip");
-    assert!(
-        example.exists(),
-        "no tresor server binary: build it with `cargo build -p tresor-cli` (or \
-         `cargo build -p tresor-kmip --example kmip`) or set TRESOR_KMIP_CMD"
+    panic!(
+        "no tresor KMIP server binary: `cargo build -p tresor-cli` (or \
+         `cargo build -p tresor-kmip --example kmip`), or set TRESOR_KMIP_CMD"
     );
-    vec![example.display().to_string()]
 }
 
 /// A running `tresor kmip serve` on an ephemeral port; SIGTERM then SIGKILL on drop.
@@ -686,6 +704,9 @@ impl TresorServer {
 
 impl Drop for TresorServer {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- tresor server log ---\n{}", self.log());
+        }
         if self.running() {
             let _ = self.child.kill();
         }
