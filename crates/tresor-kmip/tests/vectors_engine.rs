@@ -13,6 +13,7 @@
 //!   cipher text).
 //! - The response header's TimeStamp and correlation values, and the text of a ResultMessage
 //!   (present when expected, but free text).
+//! - A Located Items count in a Locate response (optional since KMIP 1.3; the vectors omit it).
 //! - The content of the Random Number Generator attribute (the server's own RNG).
 //! - Order of attributes: 1.x `Attribute` lists, 2.x `Attributes` structures, and runs of
 //!   `UniqueIdentifier` / `AttributeReference` / `AttributeName` compare as multisets. When a
@@ -361,7 +362,26 @@ impl Session {
             .and_then(Ttlv::as_text)
             .map(str::to_owned)
             .or_else(|| last_uid.clone());
-        let got_payload = g.find(Tag::RESPONSE_PAYLOAD);
+        // Locate's Located Items is optional (KMIP 1.3+: a server may always return it);
+        // the vectors leave it out.
+        let stripped;
+        let mut got_payload = g.find(Tag::RESPONSE_PAYLOAD);
+        if let Some(p) = got_payload.filter(|p| {
+            op == Some(Operation::LOCATE.0)
+                && p.find(Tag::LOCATED_ITEMS).is_some()
+                && e.find(Tag::RESPONSE_PAYLOAD)
+                    .is_none_or(|ep| ep.find(Tag::LOCATED_ITEMS).is_none())
+        }) {
+            stripped = Ttlv::structure(
+                p.tag,
+                p.items()
+                    .iter()
+                    .filter(|c| c.tag != Tag::LOCATED_ITEMS)
+                    .cloned()
+                    .collect(),
+            );
+            got_payload = Some(&stripped);
+        }
         let server_iv = got_payload.is_some_and(|p| p.find(Tag::IV_COUNTER_NONCE).is_some())
             && req_payload.is_some_and(|p| p.find(Tag::IV_COUNTER_NONCE).is_none());
         let about_generated = req_uid.as_ref().is_some_and(|u| self.generated.contains(u))
