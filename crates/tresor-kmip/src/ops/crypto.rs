@@ -37,7 +37,7 @@ pub(crate) fn symmetric_key(alg: Alg, bits: i32) -> Result<Zeroizing<Vec<u8>>, O
         | Alg::HMAC_SHA224
         | Alg::HMAC_SHA256
         | Alg::HMAC_SHA384
-        | Alg::HMAC_SHA512 => bits >= 128 && bits <= 4096 && bits % 8 == 0,
+        | Alg::HMAC_SHA512 => (128..=4096).contains(&bits) && bits % 8 == 0,
 
         _ => {
             return Err(OpError::new(

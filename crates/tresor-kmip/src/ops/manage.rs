@@ -1242,17 +1242,9 @@ pub(crate) fn check(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, Op
         }
     }
     s.placeholder = Some(uid.clone());
-    let mut out = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)];
-    for t in [
-        Tag::USAGE_LIMITS_COUNT,
-        Tag::CRYPTOGRAPHIC_USAGE_MASK,
-        Tag::LEASE_TIME,
-    ] {
-        if let Some(x) = payload.find(t) {
-            out.push(x.clone());
-        }
-    }
-    Ok(out)
+    // The usage mask, usage limits count and lease time come back only when the server
+    // rejects them, which is reported as a failure above (BL-M-3-21 expects just the id).
+    Ok(vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)])
 }
 
 /// Locate: objects matching every given attribute, from the store's indexes.

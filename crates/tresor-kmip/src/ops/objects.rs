@@ -66,7 +66,7 @@ pub(crate) struct Incoming {
     pub(crate) subtype: Option<(&'static str, u32)>,
 }
 
-fn field<'a>(t: &'a Ttlv, tag: Tag) -> Result<&'a Ttlv, OpError> {
+fn field(t: &Ttlv, tag: Tag) -> Result<&Ttlv, OpError> {
     t.find(tag).ok_or_else(|| OpError::missing(tag, t.tag))
 }
 

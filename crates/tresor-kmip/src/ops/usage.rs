@@ -108,7 +108,7 @@ fn params(payload: &Ttlv, meta: &ObjectMeta) -> Params {
     }
 }
 
-fn bytes<'a>(payload: &'a Ttlv, tag: Tag) -> Option<&'a [u8]> {
+fn bytes(payload: &Ttlv, tag: Tag) -> Option<&[u8]> {
     payload.find(tag).and_then(Ttlv::as_bytes)
 }
 
