@@ -1,0 +1,180 @@
+//! One store, two doors: what the vault CLI stores, a KMIP client can Get (once granted), and
+//! what a KMIP client creates shows in `tresor list`. Drives the real binary: a `tresor kmip
+//! serve` child over mutual TLS, and `tresor kmip …` client commands.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+use assert_cmd::Command;
+
+fn tresor(home: &Path) -> Command {
+    let mut c = Command::cargo_bin("tresor").unwrap();
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("NO_COLOR", "1");
+    c
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(home: &Path, certs: &Path) -> (Server, String) {
+    let bin = assert_cmd::cargo::cargo_bin("tresor");
+    let mut child = std::process::Command::new(bin)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .args(["kmip", "serve", "--listen", "127.0.0.1:0"])
+        .arg("--cert")
+        .arg(certs.join("server.crt"))
+        .arg("--key")
+        .arg(certs.join("server.key"))
+        .arg("--ca")
+        .arg(certs.join("ca.crt"))
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        if let Some(a) = line.strip_prefix("listening on ") {
+            break a.trim().to_owned();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (Server(child), addr)
+}
+
+fn conn(addr: &str, certs: &Path) -> Vec<String> {
+    vec![
+        "--server".into(),
+        addr.into(),
+        "--cert".into(),
+        certs.join("client.crt").display().to_string(),
+        "--key".into(),
+        certs.join("client.key").display().to_string(),
+        "--ca".into(),
+        certs.join("ca.crt").display().to_string(),
+    ]
+}
+
+fn list(home: &Path) -> Vec<serde_json::Value> {
+    let out = tresor(home)
+        .args(["list", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice::<serde_json::Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn vault_and_kmip_share_one_store() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let certs = h.join("certs");
+    tresor(h)
+        .args(["kmip", "certs", "init"])
+        .arg(&certs)
+        .assert()
+        .success();
+    tresor(h).args(["init"]).assert().success();
+    let value = "door-secret-3b1f9a";
+    tresor(h)
+        .args([
+            "add",
+            "key",
+            "API_TOKEN",
+            value,
+            "--app",
+            "shop",
+            "--env",
+            "prod",
+        ])
+        .assert()
+        .success();
+    let (_server, addr) = serve(h, &certs);
+    let c = conn(&addr, &certs);
+
+    // A key created over KMIP shows in `tresor list`.
+    tresor(h)
+        .args(["kmip", "create", "--name", "door-key"])
+        .args(&c)
+        .assert()
+        .success();
+    let all = list(h);
+    let key = all
+        .iter()
+        .find(|s| s["key"] == "door-key")
+        .unwrap_or_else(|| panic!("KMIP key missing from list: {all:?}"));
+    assert_eq!(key["object_type"], "SymmetricKey");
+    assert_eq!(key["app"], "kmip");
+
+    // The vault secret is a SecretData object; the KMIP identity 'client' does not own it…
+    let secret = all
+        .iter()
+        .find(|s| s["name"] == "shop:prod:API_TOKEN")
+        .expect("vault secret listed");
+    let uid = secret["uid"].as_str().unwrap().to_owned();
+    assert_eq!(secret["object_type"], "SecretData");
+    tresor(h)
+        .args(["kmip", "get", &uid])
+        .args(&c)
+        .assert()
+        .failure();
+    // …until it is granted; then a KMIP Get returns the vault's value.
+    tresor(h)
+        .args(["kmip", "grant", &uid, "client", "get,locate"])
+        .assert()
+        .success();
+    let out = h.join("got.bin");
+    tresor(h)
+        .args(["kmip", "get", &uid, "--out"])
+        .arg(&out)
+        .args(&c)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&out).unwrap(), value.as_bytes());
+    // Locate by the vault name finds it too.
+    let found = tresor(h)
+        .args(["kmip", "locate", "--name", "shop:prod:API_TOKEN", "--json"])
+        .args(&c)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&found).contains(&uid));
+    // The audit chain names both doors' identities and still verifies.
+    let audit = tresor(h)
+        .args(["audit", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let audit = String::from_utf8_lossy(&audit);
+    assert!(
+        audit.contains("\"client\""),
+        "KMIP actions are audited under the client identity"
+    );
+    tresor(h).args(["audit", "--verify"]).assert().success();
+}
