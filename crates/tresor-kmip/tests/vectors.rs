@@ -13,7 +13,8 @@
 //!
 //! `TRESOR_KMIP_VECTORS_SERVER=HOST:PORT` with `TRESOR_KMIP_VECTORS_CERTS=DIR` (holding
 //! `ca.crt`, `client.crt`, `client.key`) replays against an external server instead, e.g. a
-//! `pykmip-server`; `TRESOR_KMIP_VECTORS_ONLY=NAME,...` limits the files.
+//! `pykmip-server`; `TRESOR_KMIP_VECTORS_ONLY=NAME,...` limits the files;
+//! `TRESOR_KMIP_VECTORS_TRACE=1` prints every request sent and response received.
 
 #[path = "vectors_engine.rs"]
 mod engine;
@@ -175,6 +176,14 @@ async fn replay(file: &VectorFile, client: &KmipClient) -> Outcome {
             Ok(t) => t,
             Err(e) => return Outcome::Error(i, format!("request {i}: {e}")),
         };
+        if std::env::var_os("TRESOR_KMIP_VECTORS_TRACE").is_some() {
+            eprintln!(
+                "{} #{i}\n  sent {}\n  got  {}",
+                file.name,
+                engine::show_full(&sent),
+                engine::show_full(&got)
+            );
+        }
         if let Err(m) = session.check(&sent, &ex.expected, &ex.shifted, &got) {
             return Outcome::Mismatch(i, m);
         }

@@ -195,6 +195,13 @@ pub fn show(t: &Ttlv) -> String {
     s
 }
 
+/// The whole item on one line, for traces.
+pub fn show_full(t: &Ttlv) -> String {
+    let mut s = String::new();
+    render(t, &mut s);
+    s
+}
+
 fn render(t: &Ttlv, out: &mut String) {
     out.push_str(&tag_name(t.tag));
     match &t.value {
