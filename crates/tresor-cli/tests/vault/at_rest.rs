@@ -47,6 +47,8 @@ fn no_plaintext_in_any_vault_file() {
     tv.run(["importenv", "in.env", "--app", "app", "--env", "prod"]);
     tv.run(["edit", "value", "app:prod:T", &format!("{text_value}-v2")]);
     let dir = tv.dir();
+    std::fs::create_dir_all(dir.join("backups")).unwrap();
+    std::fs::create_dir_all(dir.join("exports")).unwrap();
     tv.cmd()
         .arg("backup")
         .arg("-o")
