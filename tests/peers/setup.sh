@@ -9,6 +9,7 @@
 #   target/peers/seeqret    python venv: seeqret==1.0.5, python-dotenv  -> TRESOR_SEEQRET_PY
 #   target/peers/dotenvx    node_modules: dotenv@16, @dotenvx/dotenvx@1  -> TRESOR_NODE_DOTENV_DIR
 #   target/peers/pykmip     python venv: PyKMIP 0.11                      -> TRESOR_PYKMIP_PY
+#   ...                     and whatever every other tests/peers/*/setup.sh installs
 #
 # Progress goes to stderr; stdout is only `export` lines (also written to target/peers/env.sh).
 set -euo pipefail
@@ -41,12 +42,19 @@ else
     echo "# node dotenv peers not installed (needs npm; tests/peers/seeqret/setup.sh): skipped" >&2
 fi
 
-# PyKMIP 0.11 (its own script is idempotent).
-if [ -f "$root/tests/peers/pykmip/setup.sh" ]; then
-    while IFS= read -r line; do
-        case "$line" in export\ *) exports+=("$line") ;; esac
-    done < <(bash "$root/tests/peers/pykmip/setup.sh")
-fi
+# Every other peer folder with its own (idempotent) setup.sh: PyKMIP, moto, ... A peer that
+# fails to install is reported and left out; its tests say so (and fail under CI=true).
+for script in "$root"/tests/peers/*/setup.sh; do
+    case "$script" in */seeqret/setup.sh) continue ;; esac
+    name="$(basename "$(dirname "$script")")"
+    if out="$(bash "$script")"; then
+        while IFS= read -r line; do
+            case "$line" in export\ *) exports+=("$line") ;; esac
+        done <<<"$out"
+    else
+        echo "# warning: peer '$name' did not install ($script failed)" >&2
+    fi
+done
 
 printf '%s\n' "${exports[@]}" > "$peers/env.sh"
 printf '%s\n' "${exports[@]}"
