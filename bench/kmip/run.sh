@@ -22,8 +22,14 @@ py="${TRESOR_PYKMIP_PY:-$root/target/peers/pykmip/bin/python}"
 cd "$root"
 cargo build --release -q -p tresor-kmip --example kmip_load --example kmip_certs
 if [ -z "${TRESOR_KMIP_CMD:-}" ]; then
-    cargo build --release -q -p tresor-cli
+    # The tresor binary if it has 'kmip serve' working, else the crate's kmip example
+    # (the same CLI module).
+    cargo build --release -q -p tresor-cli || true
     TRESOR_KMIP_CMD="$root/target/release/tresor kmip"
+    if ! $TRESOR_KMIP_CMD serve --help >/dev/null 2>&1; then
+        cargo build --release -q -p tresor-kmip --example kmip
+        TRESOR_KMIP_CMD="$root/target/release/examples/kmip"
+    fi
 fi
 load="$root/target/release/examples/kmip_load"
 work="$(mktemp -d /tmp/kmip-bench.XXXXXX)"

@@ -281,7 +281,10 @@ def main():
         def encrypt_mask():
             # aes128 has only Encrypt in its mask, and is not active: refused either way.
             # Create an active key without Encrypt to test the mask alone.
-            uid = c.create(A.AES, 128, cryptographic_usage_mask=[U.DECRYPT])
+            # ProxyKmipClient.create always adds Encrypt|Decrypt to the mask; Register
+            # sends the mask as given.
+            uid = c.register(objects.SymmetricKey(A.AES, 128, os.urandom(16),
+                                                  masks=[U.DECRYPT]))
             c.activate(uid)
             _, attrs = c.get_attributes(uid, ["Cryptographic Usage Mask"])
             mask = attr_map(attrs)["Cryptographic Usage Mask"][0].value
