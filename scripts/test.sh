@@ -63,7 +63,7 @@ done
 
 step "cargo test --workspace --all-features"
 set +e
-cargo test --workspace --all-features --locked 2>&1 | tee target/test-output.log | grep -E '^(test result|running|error|warning: unused)|FAILED|panicked' || true
+cargo test --workspace --all-features 2>&1 | tee target/test-output.log | grep -E '^(test result|running|error|warning: unused)|FAILED|panicked' || true
 status=${PIPESTATUS[0]}
 set -e
 

@@ -17,7 +17,7 @@ use postgres::{Client, NoTls, Row, Transaction};
 use crate::audit::{AuditEntry, AuditSigner, GENESIS};
 use crate::backend::{Backend, Batch, Dump, Precondition, Write};
 use crate::model::{ObjectMeta, SealedVersion};
-use crate::query::{AttrCond, Query};
+use crate::query::Query;
 use crate::sqlite::{SCHEMA_VERSION, index_values};
 use crate::{Result, StoreError};
 
@@ -385,75 +385,17 @@ impl Backend for PostgresBackend {
     }
 
     fn locate(&self, q: &Query) -> Result<Vec<ObjectMeta>> {
-        let mut sql = format!("SELECT {OBJ_COLS} FROM objects o WHERE TRUE");
-        let mut args: Vec<String> = Vec::new();
-        let mut arg = |sql: &mut String, frag: &str, v: &str| {
-            args.push(v.to_owned());
-            sql.push_str(&frag.replace('?', &format!("${}", args.len())));
+        let dialect = crate::query::Dialect {
+            placeholder: |n| format!("${n}"),
+            collate: " COLLATE \"C\"",
         };
-        if let Some(t) = q.object_type {
-            arg(&mut sql, " AND o.object_type=?", t.as_str());
-        }
-        if let Some(s) = q.state {
-            arg(&mut sql, " AND o.state=?", s.as_str());
-        }
-        if let Some(o) = &q.owner {
-            arg(&mut sql, " AND o.owner=?", o);
-        }
-        if let Some(n) = &q.name {
-            arg(
-                &mut sql,
-                " AND o.uid IN (SELECT uid FROM names WHERE name=?)",
-                n,
-            );
-        }
-        for c in &q.attrs {
-            match c {
-                AttrCond::Eq(a, v) => {
-                    arg(
-                        &mut sql,
-                        " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?",
-                        a,
-                    );
-                    arg(&mut sql, " AND value=?)", v);
-                }
-                AttrCond::Prefix(a, p) => {
-                    arg(
-                        &mut sql,
-                        " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?",
-                        a,
-                    );
-                    arg(&mut sql, " AND value COLLATE \"C\" >= ?", p);
-                    arg(
-                        &mut sql,
-                        " AND value COLLATE \"C\" < ?)",
-                        &format!("{p}\u{10FFFF}"),
-                    );
-                }
-                AttrCond::Exists(a) => arg(
-                    &mut sql,
-                    " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?)",
-                    a,
-                ),
-                AttrCond::In(a, vs) => {
-                    arg(
-                        &mut sql,
-                        " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?",
-                        a,
-                    );
-                    sql.push_str(" AND value IN (");
-                    for (i, v) in vs.iter().enumerate() {
-                        arg(&mut sql, if i == 0 { "?" } else { ",?" }, v);
-                    }
-                    sql.push_str("))");
-                }
-            }
-        }
-        sql.push_str(" ORDER BY o.name COLLATE \"C\" NULLS FIRST, o.uid COLLATE \"C\"");
-        if let Some(l) = q.limit {
-            sql.push_str(&format!(" LIMIT {l}"));
-        }
-        sql.push_str(&format!(" OFFSET {}", q.offset));
+        let (sql, args) = q.to_sql(OBJ_COLS, &dialect);
+        // PostgreSQL has no LIMIT -1: "LIMIT ALL" means the same.
+        // Same order as SQLite: objects without a name first.
+        let sql = sql.replace(" LIMIT -1", " LIMIT ALL").replace(
+            " ORDER BY o.name COLLATE \"C\",",
+            " ORDER BY o.name COLLATE \"C\" NULLS FIRST,",
+        );
         let params: Vec<&(dyn postgres::types::ToSql + Sync)> = args
             .iter()
             .map(|a| a as &(dyn postgres::types::ToSql + Sync))

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use crate::audit::{AuditEntry, AuditSigner, GENESIS};
 use crate::backend::{Backend, Batch, Dump, Precondition, Write};
 use crate::model::{ObjectMeta, SealedVersion};
-use crate::query::{AttrCond, Query};
+use crate::query::Query;
 use crate::{Result, StoreError};
 
 /// Schema migrations; index + 1 is the version each brings the database to.
@@ -401,71 +401,11 @@ impl Backend for SqliteBackend {
     }
 
     fn locate(&self, q: &Query) -> Result<Vec<ObjectMeta>> {
-        let mut sql = format!("SELECT {OBJ_COLS} FROM objects o WHERE 1=1");
-        let mut args: Vec<String> = Vec::new();
-        let mut arg = |sql: &mut String, frag: &str, v: &str| {
-            args.push(v.to_owned());
-            sql.push_str(&frag.replace('?', &format!("?{}", args.len())));
+        let dialect = crate::query::Dialect {
+            placeholder: |n| format!("?{n}"),
+            collate: "",
         };
-        if let Some(t) = q.object_type {
-            arg(&mut sql, " AND o.object_type=?", t.as_str());
-        }
-        if let Some(s) = q.state {
-            arg(&mut sql, " AND o.state=?", s.as_str());
-        }
-        if let Some(o) = &q.owner {
-            arg(&mut sql, " AND o.owner=?", o);
-        }
-        if let Some(n) = &q.name {
-            arg(
-                &mut sql,
-                " AND o.uid IN (SELECT uid FROM names WHERE name=?)",
-                n,
-            );
-        }
-        for c in &q.attrs {
-            match c {
-                AttrCond::Eq(a, v) => {
-                    arg(
-                        &mut sql,
-                        " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?",
-                        a,
-                    );
-                    arg(&mut sql, " AND value=?)", v);
-                }
-                AttrCond::Prefix(a, p) => {
-                    arg(
-                        &mut sql,
-                        " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?",
-                        a,
-                    );
-                    arg(&mut sql, " AND value>=?", p);
-                    arg(&mut sql, " AND value<?)", &format!("{p}\u{10FFFF}"));
-                }
-                AttrCond::Exists(a) => {
-                    arg(
-                        &mut sql,
-                        " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?)",
-                        a,
-                    );
-                }
-                AttrCond::In(a, vs) => {
-                    arg(
-                        &mut sql,
-                        " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?",
-                        a,
-                    );
-                    sql.push_str(" AND value IN (");
-                    for (i, v) in vs.iter().enumerate() {
-                        arg(&mut sql, if i == 0 { "?" } else { ",?" }, v);
-                    }
-                    sql.push_str("))");
-                }
-            }
-        }
-        sql.push_str(" ORDER BY o.name, o.uid");
-        let limit = q.limit.map(|l| l as i64).unwrap_or(-1);
-        sql.push_str(&format!(" LIMIT {limit} OFFSET {}", q.offset));
+        let (sql, args) = q.to_sql(OBJ_COLS, &dialect);
         self.with(|c| {
             let mut st = c.prepare_cached(&sql)?;
             let rows = st.query_map(rusqlite::params_from_iter(args.iter()), row_meta)?;
