@@ -86,7 +86,8 @@ pub struct ServeArgs {
     pub config: Option<PathBuf>,
     /// Store directory (default: the tresor vault).
     #[arg(long, value_name = "DIR")]
-    pub store: Option<PathBuf>,
+    // A String, not a PathBuf: the tresor binary has a global `--store` of the same id.
+    pub store: Option<String>,
     /// Do not require the clientAuth extended key usage on client certificates.
     #[arg(long)]
     pub no_client_auth_eku: bool,
@@ -124,7 +125,7 @@ pub enum KmipCommand {
     Grant {
         /// Store directory (default: the tresor vault).
         #[arg(long, value_name = "DIR")]
-        store: Option<PathBuf>,
+        store: Option<String>,
         /// The object.
         uid: String,
         /// The client identity (certificate CN).
@@ -862,7 +863,13 @@ pub fn run(cmd: KmipCommand, open_store: OpenStore<'_>) -> Result<ExitCode, Kmip
             uid,
             identity,
             ops,
-        } => grant(open_store, store.as_deref(), &uid, &identity, &ops),
+        } => grant(
+            open_store,
+            store.as_deref().map(Path::new),
+            &uid,
+            &identity,
+            &ops,
+        ),
         other => runtime()?.block_on(client_command(other)),
     }
 }
@@ -873,7 +880,7 @@ fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode, KmipError>
         a.key.clone().unwrap_or_default(),
         a.ca.clone().unwrap_or_default(),
     );
-    let mut store_dir = a.store.clone();
+    let mut store_dir = a.store.clone().map(PathBuf::from);
     if let Some(p) = &a.config {
         let (c, db) = crate::server::from_pykmip_server_conf(p, config)?;
         config = c;
