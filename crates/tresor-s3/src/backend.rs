@@ -1,0 +1,1163 @@
+//! [`S3Backend`]: the store's [`Backend`] on an S3 bucket, through `object_store`.
+//!
+//! # Layout under `s3://bucket/prefix/`
+//! | key | body |
+//! |---|---|
+//! | `objects/<uid>` | one JSON record per store object: its metadata and every sealed version |
+//! | `names/<app>/<env>/<KEY>` | the uid owning that name (components percent-encoded, see [`crate::keys`]) |
+//! | `audit/<seq, 20 digits>` | one audit entry, created with `If-None-Match: *` |
+//! | `meta/<key>` | store settings (the sealed audit key), created with `If-None-Match: *` |
+//!
+//! An empty body is a tombstone: a deleted object or a freed name. Deletes are conditional
+//! PUTs of a tombstone with `If-Match: <etag>` (S3 has no portable conditional DELETE), so a
+//! delete never removes what another writer just wrote.
+//!
+//! # Concurrency and atomicity
+//! An update of one object is one conditional PUT (`If-Match: <etag>`, after checking the
+//! record's revision). Creating an object writes its record (`If-None-Match: *`) and then claims
+//! each name (`If-None-Match: *`); a lost name race rolls the record back to a tombstone.
+//! A batch touching several objects is applied object by object, in order, each with its own
+//! precondition: S3 cannot make them atomic, so a failure part-way leaves the earlier objects
+//! written (they are individually consistent). Audit entries are appended after the objects; on
+//! a `412` the writer re-reads the head and retries, so the chain stays linear.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use futures::{StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path;
+use object_store::{
+    ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
+    UpdateVersion,
+};
+use serde::{Deserialize, Serialize};
+use tresor_store::{
+    AttrCond, AuditEntry, AuditSigner, Backend, Batch, Dump, ObjectMeta, Precondition, Query,
+    SealedVersion, StoreError, Write,
+};
+
+use crate::config::{S3Location, S3Settings};
+use crate::error::S3Error;
+use crate::keys;
+
+type SResult<T> = tresor_store::Result<T>;
+
+const FORMAT: &str = "tresor-s3/1";
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One sealed version as kept in a record.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StoredVersion {
+    version: u32,
+    created: i64,
+    created_by: String,
+    /// Base64 of the sealed blob (`TSE1` header: key id, wrapped data key; then ciphertext).
+    sealed: Option<String>,
+}
+
+/// The body of `objects/<uid>`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Record {
+    format: String,
+    /// The key this body was written under (`prefix/objects/<uid>`); checked on every read.
+    key: String,
+    meta: ObjectMeta,
+    versions: Vec<StoredVersion>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredAudit {
+    ts: i64,
+    actor: String,
+    action: String,
+    uid: Option<String>,
+    detail: String,
+    prev: String,
+    mac: String,
+}
+
+/// A record as read, with the etag to update it.
+#[derive(Clone)]
+struct Loaded {
+    rec: Option<Record>,
+    /// `None` when no object (not even a tombstone) is at the key.
+    etag: Option<String>,
+}
+
+/// The S3 store backend.
+pub struct S3Backend {
+    store: Arc<AmazonS3>,
+    location: S3Location,
+    rt: tokio::runtime::Runtime,
+    /// name → uid, learnt from reads; checked against the record's names on every use.
+    names: Mutex<HashMap<String, String>>,
+    /// The last audit entry this process saw: (seq, mac).
+    head: Mutex<Option<(u64, String)>>,
+    /// Store settings are written once and never change.
+    meta: Mutex<HashMap<String, Vec<u8>>>,
+}
+
+impl std::fmt::Debug for S3Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "S3Backend({})", self.location)
+    }
+}
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+/// Maps an S3 error to the store's terms.
+fn s3err(op: &str, path: &Path, e: object_store::Error) -> StoreError {
+    use object_store::Error as E;
+    match e {
+        E::PermissionDenied { .. } | E::Unauthenticated { .. } => {
+            StoreError::Unavailable(format!("S3 access denied ({op} '{path}'): {e}"))
+        }
+        _ => {
+            let s = e.to_string();
+            if s.contains("NoSuchBucket") {
+                StoreError::Unavailable(format!("S3 bucket does not exist ({op} '{path}')"))
+            } else if s.contains("AccessDenied") || s.contains("403") {
+                StoreError::Unavailable(format!("S3 access denied ({op} '{path}'): {s}"))
+            } else {
+                StoreError::Unavailable(format!("S3 {op} '{path}' failed: {s}"))
+            }
+        }
+    }
+}
+
+fn decode_err(path: &Path, why: impl std::fmt::Display) -> StoreError {
+    StoreError::Decode(format!("S3 object '{path}': {why}"))
+}
+
+enum PutOutcome {
+    Done(Option<String>),
+    /// The precondition failed (the object exists, or its etag changed).
+    Lost,
+}
+
+impl S3Backend {
+    /// Opens the store at `url` (`s3://bucket/prefix`) with settings from the environment.
+    ///
+    /// # Errors
+    /// [`S3Error::BadLocation`], [`S3Error::Config`], [`S3Error::NoSuchBucket`],
+    /// [`S3Error::AccessDenied`] (checked with one listing request).
+    pub fn open(url: &str) -> Result<Self, S3Error> {
+        Self::open_with(S3Location::parse(url)?, &S3Settings::from_env())
+    }
+
+    /// Opens the store at `location` with explicit settings.
+    ///
+    /// # Errors
+    /// As [`S3Backend::open`].
+    pub fn open_with(location: S3Location, s: &S3Settings) -> Result<Self, S3Error> {
+        let store = Arc::new(build_client(&location, s)?);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("tresor-s3")
+            .enable_all()
+            .build()
+            .map_err(|e| S3Error::Config {
+                location: location.url(),
+                why: format!("cannot start the I/O runtime: {e}"),
+            })?;
+        let b = S3Backend {
+            store,
+            location,
+            rt,
+            names: Mutex::new(HashMap::new()),
+            head: Mutex::new(None),
+            meta: Mutex::new(HashMap::new()),
+        };
+        b.check_bucket()?;
+        Ok(b)
+    }
+
+    /// The location of this store.
+    pub fn location(&self) -> &S3Location {
+        &self.location
+    }
+
+    /// The underlying object store client (for tools and tests that read raw bodies).
+    pub fn object_store(&self) -> Arc<AmazonS3> {
+        self.store.clone()
+    }
+
+    fn check_bucket(&self) -> Result<(), S3Error> {
+        let p = self.path("meta");
+        let store = self.store.clone();
+        let r = self.run(async move { store.list_with_delimiter(Some(&p)).await });
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let s = e.to_string();
+                if s.contains("NoSuchBucket") || matches!(e, object_store::Error::NotFound { .. }) {
+                    Err(S3Error::NoSuchBucket(self.location.bucket.clone()))
+                } else if matches!(
+                    e,
+                    object_store::Error::PermissionDenied { .. }
+                        | object_store::Error::Unauthenticated { .. }
+                ) || s.contains("AccessDenied")
+                    || s.contains("InvalidAccessKeyId")
+                    || s.contains("SignatureDoesNotMatch")
+                {
+                    Err(S3Error::AccessDenied {
+                        location: self.location.url(),
+                        why: s,
+                    })
+                } else {
+                    Err(S3Error::Store(StoreError::Unavailable(format!(
+                        "S3 store '{}' unreachable: {s}",
+                        self.location
+                    ))))
+                }
+            }
+        }
+    }
+
+    /// Runs a future to completion on this backend's runtime, from any thread.
+    fn run<F>(&self, f: F) -> F::Output
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Called from inside another runtime: hop to ours and wait.
+            let h = self.rt.spawn(f);
+            futures::executor::block_on(h)
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        } else {
+            self.rt.block_on(f)
+        }
+    }
+
+    fn path(&self, rel: &str) -> Path {
+        let full = if self.location.prefix.is_empty() {
+            rel.to_owned()
+        } else {
+            format!("{}/{rel}", self.location.prefix)
+        };
+        // Every part we build is percent-encoded or a fixed word, so parsing cannot fail;
+        // fall back to object_store's own encoding if it ever did.
+        Path::parse(&full).unwrap_or_else(|_| Path::from(full.as_str()))
+    }
+
+    fn object_path(&self, uid: &str) -> Path {
+        self.path(&format!("objects/{}", keys::encode_component(uid)))
+    }
+
+    fn name_path(&self, name: &str) -> Path {
+        self.path(&format!("names/{}", keys::encode_name(name)))
+    }
+
+    fn audit_path(&self, seq: u64) -> Path {
+        self.path(&format!("audit/{seq:020}"))
+    }
+
+    /// GET: `None` if there is no object at `p`; else (body, etag).
+    fn get_raw(&self, p: &Path) -> SResult<Option<(bytes::Bytes, Option<String>)>> {
+        let store = self.store.clone();
+        let pc = p.clone();
+        let r = self.run(async move {
+            match store.get(&pc).await {
+                Ok(g) => {
+                    let etag = g.meta.e_tag.clone();
+                    g.bytes().await.map(|b| Some((b, etag)))
+                }
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        r.map_err(|e| s3err("GET", p, e))
+    }
+
+    fn put_raw(&self, p: &Path, body: Vec<u8>, mode: PutMode) -> SResult<PutOutcome> {
+        let store = self.store.clone();
+        let pc = p.clone();
+        let r = self.run(async move {
+            store
+                .put_opts(
+                    &pc,
+                    PutPayload::from(body),
+                    PutOptions {
+                        mode,
+                        ..Default::default()
+                    },
+                )
+                .await
+        });
+        match r {
+            Ok(res) => Ok(PutOutcome::Done(res.e_tag)),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Ok(PutOutcome::Lost),
+            Err(e) => {
+                // Some servers answer a lost If-Match race with 409 Conflict.
+                if e.to_string().contains("409")
+                    || e.to_string().contains("ConditionalRequestConflict")
+                {
+                    Ok(PutOutcome::Lost)
+                } else {
+                    Err(s3err("PUT", p, e))
+                }
+            }
+        }
+    }
+
+    fn update_mode(etag: &Option<String>) -> PutMode {
+        match etag {
+            Some(e) => PutMode::Update(UpdateVersion {
+                e_tag: Some(e.clone()),
+                version: None,
+            }),
+            None => PutMode::Create,
+        }
+    }
+
+    /// Lists keys under `rel/` with their sizes (no bodies).
+    fn list(&self, rel: &str) -> SResult<Vec<(Path, u64)>> {
+        let p = self.path(rel);
+        let store = self.store.clone();
+        let pc = p.clone();
+        let r = self.run(async move {
+            store
+                .list(Some(&pc))
+                .map_ok(|m| (m.location, m.size))
+                .try_collect::<Vec<_>>()
+                .await
+        });
+        r.map_err(|e| s3err("LIST", &p, e))
+    }
+
+    fn load(&self, uid: &str) -> SResult<Loaded> {
+        let p = self.object_path(uid);
+        match self.get_raw(&p)? {
+            None => Ok(Loaded {
+                rec: None,
+                etag: None,
+            }),
+            Some((body, etag)) => Ok(Loaded {
+                rec: self.parse_record(&p, &body, Some(uid))?,
+                etag,
+            }),
+        }
+    }
+
+    fn parse_record(&self, p: &Path, body: &[u8], uid: Option<&str>) -> SResult<Option<Record>> {
+        if body.is_empty() {
+            return Ok(None);
+        }
+        let rec: Record = serde_json::from_slice(body).map_err(|e| decode_err(p, e))?;
+        if rec.format != FORMAT {
+            return Err(decode_err(p, format!("unknown format '{}'", rec.format)));
+        }
+        let expected = p.as_ref();
+        if rec.key != expected || uid.is_some_and(|u| u != rec.meta.uid) {
+            return Err(StoreError::Invalid {
+                uid: rec.meta.uid.clone(),
+                why: format!(
+                    "the S3 body at '{expected}' was written for '{}': a copied or moved body is refused",
+                    rec.key
+                ),
+            });
+        }
+        Ok(Some(rec))
+    }
+
+    fn encode_record(&self, meta: &ObjectMeta, versions: Vec<StoredVersion>) -> SResult<Vec<u8>> {
+        let rec = Record {
+            format: FORMAT.into(),
+            key: self.object_path(&meta.uid).as_ref().to_owned(),
+            meta: meta.clone(),
+            versions,
+        };
+        serde_json::to_vec(&rec).map_err(|e| StoreError::Decode(e.to_string()))
+    }
+
+    fn to_sealed(uid: &str, v: &StoredVersion) -> SResult<SealedVersion> {
+        Ok(SealedVersion {
+            uid: uid.to_owned(),
+            version: v.version,
+            created: v.created,
+            created_by: v.created_by.clone(),
+            sealed: match &v.sealed {
+                Some(s) => Some(b64().decode(s).map_err(|e| {
+                    StoreError::Decode(format!("object '{uid}' version {}: {e}", v.version))
+                })?),
+                None => None,
+            },
+        })
+    }
+
+    /// The record holding `name`, through the name cache or `names/`.
+    fn record_by_name(&self, name: &str) -> SResult<Option<Record>> {
+        let cached = self.names.lock().ok().and_then(|m| m.get(name).cloned());
+        if let Some(uid) = cached {
+            if let Some(rec) = self.load(&uid)?.rec
+                && rec.meta.names.iter().any(|n| n == name)
+            {
+                return Ok(Some(rec));
+            }
+            if let Ok(mut m) = self.names.lock() {
+                m.remove(name);
+            }
+        }
+        let Some((body, _)) = self.get_raw(&self.name_path(name))? else {
+            return Ok(None);
+        };
+        if body.is_empty() {
+            return Ok(None);
+        }
+        let uid = String::from_utf8(body.to_vec())
+            .map_err(|_| decode_err(&self.name_path(name), "uid is not UTF-8"))?;
+        match self.load(&uid)?.rec {
+            Some(rec) if rec.meta.names.iter().any(|n| n == name) => {
+                if let Ok(mut m) = self.names.lock() {
+                    m.insert(name.to_owned(), uid);
+                }
+                Ok(Some(rec))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Claims `name` for `uid`; `Ok(Some(etag))` on success, `Err(NameTaken)` if another live
+    /// object holds it.
+    fn claim_name(&self, name: &str, uid: &str) -> SResult<Option<String>> {
+        let p = self.name_path(name);
+        for _ in 0..16 {
+            match self.put_raw(&p, uid.as_bytes().to_vec(), PutMode::Create)? {
+                PutOutcome::Done(e) => return Ok(e),
+                PutOutcome::Lost => {}
+            }
+            let Some((body, etag)) = self.get_raw(&p)? else {
+                continue;
+            };
+            if body.as_ref() == uid.as_bytes() {
+                return Ok(etag);
+            }
+            if !body.is_empty() {
+                let holder = String::from_utf8_lossy(&body).into_owned();
+                if self
+                    .load(&holder)?
+                    .rec
+                    .is_some_and(|r| r.meta.names.iter().any(|n| n == name))
+                {
+                    return Err(StoreError::NameTaken(name.to_owned()));
+                }
+            }
+            // A tombstone or a stale claim: take it over if nobody beats us to it.
+            match self.put_raw(&p, uid.as_bytes().to_vec(), Self::update_mode(&etag))? {
+                PutOutcome::Done(e) => return Ok(e),
+                PutOutcome::Lost => continue,
+            }
+        }
+        Err(StoreError::Conflict(name.to_owned()))
+    }
+
+    /// Frees `name` if it still points at `uid` (a conditional tombstone).
+    fn release_name(&self, name: &str, uid: &str) -> SResult<()> {
+        let p = self.name_path(name);
+        for _ in 0..4 {
+            let Some((body, etag)) = self.get_raw(&p)? else {
+                return Ok(());
+            };
+            if body.as_ref() != uid.as_bytes() {
+                return Ok(());
+            }
+            if let PutOutcome::Done(_) = self.put_raw(&p, Vec::new(), Self::update_mode(&etag))? {
+                if let Ok(mut m) = self.names.lock() {
+                    m.remove(name);
+                }
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies every write of `batch` that concerns `uid`.
+    fn apply_object(&self, uid: &str, writes: &[&Write]) -> SResult<()> {
+        let mut put: Option<(&ObjectMeta, Precondition)> = None;
+        let mut delete: Option<u64> = None;
+        let mut new_versions: Vec<&SealedVersion> = Vec::new();
+        let mut destroys: Vec<Option<u32>> = Vec::new();
+        for w in writes {
+            match w {
+                Write::PutObject { meta, expect } => put = Some((meta, *expect)),
+                Write::PutVersion(v) => new_versions.push(v),
+                Write::DestroyMaterial { below, .. } => destroys.push(*below),
+                Write::DeleteObject { expect, .. } => delete = Some(*expect),
+            }
+        }
+        let p = self.object_path(uid);
+        let creating = matches!(put, Some((_, Precondition::Absent)));
+        let mut cur = if creating {
+            Loaded {
+                rec: None,
+                etag: None,
+            }
+        } else {
+            self.load(uid)?
+        };
+        let mut claimed: Vec<String> = Vec::new();
+        loop {
+            let snapshot = cur.rec.clone();
+            let old = snapshot.as_ref();
+            // Preconditions.
+            match (put, delete) {
+                (Some((_, Precondition::Absent)), _) if old.is_some() => {
+                    return Err(StoreError::Conflict(uid.to_owned()));
+                }
+                (Some((_, Precondition::Rev(r))), _) | (None, Some(r))
+                    if old.map(|o| o.meta.rev) != Some(r) =>
+                {
+                    self.release_all(&claimed, uid);
+                    return Err(StoreError::Conflict(uid.to_owned()));
+                }
+                (None, None) if old.is_none() => {
+                    return Err(StoreError::NotFound(uid.to_owned()));
+                }
+                _ => {}
+            }
+            if delete.is_some() {
+                let Some(old) = old else {
+                    return Err(StoreError::Conflict(uid.to_owned()));
+                };
+                let names = old.meta.names.clone();
+                match self.put_raw(&p, Vec::new(), Self::update_mode(&cur.etag))? {
+                    PutOutcome::Done(_) => {
+                        for n in &names {
+                            self.release_name(n, uid)?;
+                        }
+                        return Ok(());
+                    }
+                    PutOutcome::Lost => {
+                        cur = self.load(uid)?;
+                        continue;
+                    }
+                }
+            }
+            let meta = match (put, old) {
+                (Some((m, _)), _) => m.clone(),
+                (None, Some(o)) => o.meta.clone(),
+                (None, None) => return Err(StoreError::NotFound(uid.to_owned())),
+            };
+            let mut versions: Vec<StoredVersion> =
+                old.map(|o| o.versions.clone()).unwrap_or_default();
+            for v in &new_versions {
+                if versions.iter().any(|x| x.version == v.version) {
+                    self.release_all(&claimed, uid);
+                    return Err(StoreError::Conflict(uid.to_owned()));
+                }
+                versions.push(StoredVersion {
+                    version: v.version,
+                    created: v.created,
+                    created_by: v.created_by.clone(),
+                    sealed: v.sealed.as_ref().map(|s| b64().encode(s)),
+                });
+            }
+            versions.sort_by_key(|v| v.version);
+            for below in &destroys {
+                for v in versions.iter_mut() {
+                    if v.version < below.unwrap_or(u32::MAX) {
+                        v.sealed = None;
+                    }
+                }
+            }
+            let old_names: Vec<String> = old.map(|o| o.meta.names.clone()).unwrap_or_default();
+            let body = self.encode_record(&meta, versions)?;
+            let mode = if creating || cur.etag.is_none() {
+                PutMode::Create
+            } else {
+                Self::update_mode(&cur.etag)
+            };
+            match self.put_raw(&p, body.clone(), mode)? {
+                PutOutcome::Done(_) => {}
+                PutOutcome::Lost => {
+                    // A tombstone (deleted object whose uid is reused) may be overwritten.
+                    cur = self.load(uid)?;
+                    if creating && cur.rec.is_none() {
+                        match self.put_raw(&p, body, Self::update_mode(&cur.etag))? {
+                            PutOutcome::Done(_) => {}
+                            PutOutcome::Lost => return Err(StoreError::Conflict(uid.to_owned())),
+                        }
+                    } else {
+                        // The revision check above decides: conflict, or a retry.
+                        continue;
+                    }
+                }
+            }
+            // Names: claim the new ones (rolling back on a clash), free the dropped ones.
+            for n in meta.names.iter().filter(|n| !old_names.contains(n)) {
+                match self.claim_name(n, uid) {
+                    Ok(_) => claimed.push(n.clone()),
+                    Err(e) => {
+                        self.release_all(&claimed, uid);
+                        self.rollback(uid, old, &p);
+                        return Err(e);
+                    }
+                }
+            }
+            for n in old_names.iter().filter(|n| !meta.names.contains(n)) {
+                self.release_name(n, uid)?;
+            }
+            if let Ok(mut m) = self.names.lock() {
+                for n in &meta.names {
+                    m.insert(n.clone(), uid.to_owned());
+                }
+            }
+            return Ok(());
+        }
+    }
+
+    fn release_all(&self, names: &[String], uid: &str) {
+        for n in names {
+            let _ = self.release_name(n, uid);
+        }
+    }
+
+    /// Puts back the record as it was before a write whose names could not be claimed.
+    fn rollback(&self, uid: &str, old: Option<&Record>, p: &Path) {
+        let body = match old {
+            None => Vec::new(),
+            Some(o) => match self.encode_record(&o.meta, o.versions.clone()) {
+                Ok(b) => b,
+                Err(_) => return,
+            },
+        };
+        let _ = uid;
+        let _ = self.put_raw(p, body, PutMode::Overwrite);
+    }
+
+    fn audit_head(&self) -> SResult<(u64, String)> {
+        if let Some(h) = self.head.lock().ok().and_then(|h| h.clone()) {
+            return Ok(h);
+        }
+        let mut keys: Vec<Path> = self.list("audit")?.into_iter().map(|(p, _)| p).collect();
+        keys.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
+        match keys.last() {
+            None => Ok((0, GENESIS.to_owned())),
+            Some(p) => {
+                let seq = p
+                    .filename()
+                    .and_then(|f| f.parse::<u64>().ok())
+                    .ok_or_else(|| decode_err(p, "not an audit entry key"))?;
+                let e = self
+                    .read_audit(seq)?
+                    .ok_or_else(|| decode_err(p, "vanished"))?;
+                Ok((seq, e.mac))
+            }
+        }
+    }
+
+    fn read_audit(&self, seq: u64) -> SResult<Option<AuditEntry>> {
+        let p = self.audit_path(seq);
+        let Some((body, _)) = self.get_raw(&p)? else {
+            return Ok(None);
+        };
+        let a: StoredAudit = serde_json::from_slice(&body).map_err(|e| decode_err(&p, e))?;
+        Ok(Some(AuditEntry {
+            seq,
+            ts: a.ts,
+            actor: a.actor,
+            action: a.action,
+            uid: a.uid,
+            detail: a.detail,
+            prev: a.prev,
+            mac: a.mac,
+        }))
+    }
+
+    fn append_audit(&self, batch: &Batch, signer: &AuditSigner) -> SResult<()> {
+        if batch.audit.is_empty() {
+            return Ok(());
+        }
+        let (mut seq, mut prev) = self.audit_head()?;
+        let ts = tresor_store::now();
+        for d in &batch.audit {
+            loop {
+                let next = seq + 1;
+                let mac = signer.mac(next, ts, d, &prev);
+                let body = serde_json::to_vec(&StoredAudit {
+                    ts,
+                    actor: d.actor.clone(),
+                    action: d.action.clone(),
+                    uid: d.uid.clone(),
+                    detail: d.detail.clone(),
+                    prev: prev.clone(),
+                    mac: mac.clone(),
+                })
+                .map_err(|e| StoreError::Decode(e.to_string()))?;
+                match self.put_raw(&self.audit_path(next), body, PutMode::Create)? {
+                    PutOutcome::Done(_) => {
+                        seq = next;
+                        prev = mac;
+                        break;
+                    }
+                    PutOutcome::Lost => {
+                        // Another writer took this position: move past it and retry.
+                        let e = self
+                            .read_audit(next)?
+                            .ok_or_else(|| StoreError::Conflict("audit".into()))?;
+                        seq = next;
+                        prev = e.mac;
+                    }
+                }
+            }
+        }
+        if let Ok(mut h) = self.head.lock() {
+            *h = Some((seq, prev));
+        }
+        Ok(())
+    }
+
+    /// Every live record (one GET per object, 16 at a time).
+    fn all_records(&self) -> SResult<Vec<Record>> {
+        let keys: Vec<Path> = self
+            .list("objects")?
+            .into_iter()
+            .filter(|(_, size)| *size > 0)
+            .map(|(p, _)| p)
+            .collect();
+        let store = self.store.clone();
+        let bodies = self.run(async move {
+            futures::stream::iter(keys.into_iter().map(|p| {
+                let store = store.clone();
+                async move {
+                    match store.get(&p).await {
+                        Ok(g) => g.bytes().await.map(|b| Some((p, b))),
+                        Err(object_store::Error::NotFound { .. }) => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                }
+            }))
+            .buffered(16)
+            .try_collect::<Vec<_>>()
+            .await
+        });
+        let bodies = bodies.map_err(|e| s3err("GET", &self.path("objects"), e))?;
+        let mut out = Vec::new();
+        for (p, b) in bodies.into_iter().flatten() {
+            if let Some(r) = self.parse_record(&p, &b, None)? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Names under a name prefix (`app:` or `app:dev:`), from key listings only (no bodies read).
+    ///
+    /// # Errors
+    /// On an S3 error.
+    pub fn list_names(&self, prefix: &str) -> SResult<Vec<String>> {
+        // List the deepest whole-component folder, then filter on the rest.
+        let (folder, _) = prefix.rsplit_once(':').unwrap_or(("", prefix));
+        let rel = if folder.is_empty() && !prefix.contains(':') {
+            "names".to_owned()
+        } else {
+            format!("names/{}", keys::encode_name(folder))
+        };
+        let base = format!("{}/", self.path("names").as_ref());
+        let mut out: Vec<String> = self
+            .list(&rel)?
+            .into_iter()
+            .filter(|(_, size)| *size > 0)
+            .filter_map(|(p, _)| keys::decode_name(p.as_ref().strip_prefix(&base)?))
+            .filter(|n| n.starts_with(prefix))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+}
+
+fn build_client(location: &S3Location, s: &S3Settings) -> Result<AmazonS3, S3Error> {
+    let mut b = AmazonS3Builder::new()
+        .with_bucket_name(&location.bucket)
+        .with_region(s.region_or_default())
+        .with_conditional_put(object_store::aws::S3ConditionalPut::ETagMatch)
+        .with_retry(RetryConfig {
+            max_retries: 3,
+            retry_timeout: std::time::Duration::from_secs(30),
+            ..Default::default()
+        })
+        .with_client_options(
+            ClientOptions::new()
+                .with_connect_timeout(std::time::Duration::from_secs(5))
+                .with_timeout(std::time::Duration::from_secs(60)),
+        );
+    if let Some(e) = &s.endpoint {
+        b = b
+            .with_endpoint(e)
+            .with_allow_http(s.allow_http.unwrap_or(e.starts_with("http://")))
+            .with_virtual_hosted_style_request(!s.path_style.unwrap_or(true));
+    } else {
+        if let Some(p) = s.path_style {
+            b = b.with_virtual_hosted_style_request(!p);
+        }
+        if let Some(h) = s.allow_http {
+            b = b.with_allow_http(h);
+        }
+    }
+    if let (Some(k), Some(sec)) = (&s.access_key_id, &s.secret_access_key) {
+        b = b.with_access_key_id(k).with_secret_access_key(sec);
+        if let Some(t) = &s.session_token {
+            b = b.with_token(t);
+        }
+    }
+    b.build().map_err(|e| S3Error::Config {
+        location: location.url(),
+        why: e.to_string(),
+    })
+}
+
+fn matches_query(m: &ObjectMeta, q: &Query) -> bool {
+    if q.object_type.is_some_and(|t| t != m.object_type)
+        || q.state.is_some_and(|s| s != m.state)
+        || q.owner.as_ref().is_some_and(|o| o != &m.owner)
+        || q.name.as_ref().is_some_and(|n| !m.names.contains(n))
+    {
+        return false;
+    }
+    let values = |attr: &str| -> Vec<String> {
+        let mut rows = Vec::new();
+        for (k, v) in &m.attributes {
+            index_values(k, v, &mut rows);
+        }
+        rows.into_iter()
+            .filter(|(a, _)| a == attr)
+            .map(|(_, v)| v)
+            .collect()
+    };
+    q.attrs.iter().all(|c| match c {
+        AttrCond::Eq(a, v) => values(a).iter().any(|x| x == v),
+        AttrCond::Prefix(a, p) => values(a).iter().any(|x| x.starts_with(p.as_str())),
+        AttrCond::Exists(a) => !values(a).is_empty(),
+        AttrCond::In(a, vs) => values(a).iter().any(|x| vs.contains(x)),
+    })
+}
+
+/// The attribute index rows of one attribute, as the SQL backends index them: scalars, each
+/// element of an array, and one level of struct fields as `attr.field`.
+fn index_values(k: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    use serde_json::Value as V;
+    let scalar = |v: &V| match v {
+        V::String(s) => Some(s.clone()),
+        V::Number(n) => Some(n.to_string()),
+        V::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    match v {
+        V::Array(items) => {
+            for i in items {
+                if let Some(s) = scalar(i) {
+                    out.push((k.to_owned(), s));
+                } else if let V::Object(o) = i {
+                    for (f, fv) in o {
+                        if let Some(s) = scalar(fv) {
+                            out.push((format!("{k}.{f}"), s));
+                        }
+                    }
+                }
+            }
+        }
+        V::Object(o) => {
+            for (f, fv) in o {
+                if let Some(s) = scalar(fv) {
+                    out.push((format!("{k}.{f}"), s));
+                }
+            }
+        }
+        other => {
+            if let Some(s) = scalar(other) {
+                out.push((k.to_owned(), s));
+            }
+        }
+    }
+}
+
+impl Backend for S3Backend {
+    fn kind(&self) -> &'static str {
+        "s3"
+    }
+
+    fn get(&self, uid: &str) -> SResult<Option<ObjectMeta>> {
+        Ok(self.load(uid)?.rec.map(|r| r.meta))
+    }
+
+    fn get_by_name(&self, name: &str) -> SResult<Option<ObjectMeta>> {
+        Ok(self.record_by_name(name)?.map(|r| r.meta))
+    }
+
+    fn get_current_by_name(
+        &self,
+        name: &str,
+    ) -> SResult<Option<(ObjectMeta, Option<SealedVersion>)>> {
+        let Some(rec) = self.record_by_name(name)? else {
+            return Ok(None);
+        };
+        let cv = rec.meta.current_version;
+        let v = rec
+            .versions
+            .iter()
+            .find(|v| v.version == cv)
+            .map(|v| Self::to_sealed(&rec.meta.uid, v))
+            .transpose()?;
+        Ok(Some((rec.meta, v)))
+    }
+
+    fn version(&self, uid: &str, version: u32) -> SResult<Option<SealedVersion>> {
+        let Some(rec) = self.load(uid)?.rec else {
+            return Ok(None);
+        };
+        rec.versions
+            .iter()
+            .find(|v| v.version == version)
+            .map(|v| Self::to_sealed(uid, v))
+            .transpose()
+    }
+
+    fn versions(&self, uid: &str) -> SResult<Vec<SealedVersion>> {
+        let Some(rec) = self.load(uid)?.rec else {
+            return Ok(Vec::new());
+        };
+        rec.versions
+            .iter()
+            .map(|v| Self::to_sealed(uid, v))
+            .collect()
+    }
+
+    fn locate(&self, q: &Query) -> SResult<Vec<ObjectMeta>> {
+        if let Some(n) = &q.name {
+            let found = self.get_by_name(n)?.filter(|m| matches_query(m, q));
+            return Ok(found
+                .into_iter()
+                .skip(q.offset)
+                .take(q.limit.unwrap_or(usize::MAX))
+                .collect());
+        }
+        let mut out: Vec<ObjectMeta> = self
+            .all_records()?
+            .into_iter()
+            .map(|r| r.meta)
+            .filter(|m| matches_query(m, q))
+            .collect();
+        // As the SQL backends: by primary name (unnamed first), then uid.
+        out.sort_by(|a, b| (a.name(), &a.uid).cmp(&(b.name(), &b.uid)));
+        Ok(out
+            .into_iter()
+            .skip(q.offset)
+            .take(q.limit.unwrap_or(usize::MAX))
+            .collect())
+    }
+
+    fn commit(&self, batch: &Batch, signer: &AuditSigner) -> SResult<()> {
+        let mut order: Vec<&str> = Vec::new();
+        let mut by_uid: HashMap<&str, Vec<&Write>> = HashMap::new();
+        for w in &batch.writes {
+            let uid = match w {
+                Write::PutObject { meta, .. } => meta.uid.as_str(),
+                Write::PutVersion(v) => v.uid.as_str(),
+                Write::DestroyMaterial { uid, .. } | Write::DeleteObject { uid, .. } => {
+                    uid.as_str()
+                }
+            };
+            if !by_uid.contains_key(uid) {
+                order.push(uid);
+            }
+            by_uid.entry(uid).or_default().push(w);
+        }
+        for uid in order {
+            self.apply_object(uid, &by_uid[uid])?;
+        }
+        self.append_audit(batch, signer)
+    }
+
+    fn audit(&self, after: u64, limit: usize) -> SResult<Vec<AuditEntry>> {
+        let mut seqs: Vec<u64> = self
+            .list("audit")?
+            .into_iter()
+            .filter_map(|(p, _)| p.filename().and_then(|f| f.parse::<u64>().ok()))
+            .filter(|s| *s > after)
+            .collect();
+        seqs.sort_unstable();
+        seqs.truncate(limit);
+        let paths: Vec<(u64, Path)> = seqs.iter().map(|s| (*s, self.audit_path(*s))).collect();
+        let store = self.store.clone();
+        let bodies = self.run(async move {
+            futures::stream::iter(
+                    paths.into_iter().map(|(s, p)| {
+                        let store = store.clone();
+                        async move {
+                            Ok::<_, object_store::Error>((s, store.get(&p).await?.bytes().await?))
+                        }
+                    }),
+                )
+                .buffered(16)
+                .try_collect::<Vec<_>>()
+                .await
+        });
+        let bodies = bodies.map_err(|e| s3err("GET", &self.path("audit"), e))?;
+        bodies
+            .into_iter()
+            .map(|(seq, b)| {
+                let a: StoredAudit =
+                    serde_json::from_slice(&b).map_err(|e| decode_err(&self.audit_path(seq), e))?;
+                Ok(AuditEntry {
+                    seq,
+                    ts: a.ts,
+                    actor: a.actor,
+                    action: a.action,
+                    uid: a.uid,
+                    detail: a.detail,
+                    prev: a.prev,
+                    mac: a.mac,
+                })
+            })
+            .collect()
+    }
+
+    fn meta_get(&self, key: &str) -> SResult<Option<Vec<u8>>> {
+        if let Some(v) = self.meta.lock().ok().and_then(|m| m.get(key).cloned()) {
+            return Ok(Some(v));
+        }
+        let p = self.path(&format!("meta/{}", keys::encode_component(key)));
+        let v = self.get_raw(&p)?.map(|(b, _)| b.to_vec());
+        if let (Some(v), Ok(mut m)) = (&v, self.meta.lock()) {
+            m.insert(key.to_owned(), v.clone());
+        }
+        Ok(v)
+    }
+
+    fn meta_init(&self, key: &str, value: &[u8]) -> SResult<Vec<u8>> {
+        let p = self.path(&format!("meta/{}", keys::encode_component(key)));
+        match self.put_raw(&p, value.to_vec(), PutMode::Create)? {
+            PutOutcome::Done(_) => Ok(value.to_vec()),
+            PutOutcome::Lost => self
+                .meta_get(key)?
+                .ok_or_else(|| StoreError::Conflict(format!("meta {key}"))),
+        }
+    }
+
+    fn count(&self) -> SResult<u64> {
+        Ok(self
+            .list("objects")?
+            .into_iter()
+            .filter(|(_, s)| *s > 0)
+            .count() as u64)
+    }
+
+    fn dump(&self) -> SResult<Dump> {
+        let mut meta = Vec::new();
+        let base = format!("{}/", self.path("meta").as_ref());
+        for (p, _) in self.list("meta")? {
+            let Some(k) = p
+                .as_ref()
+                .strip_prefix(&base)
+                .and_then(keys::decode_component)
+            else {
+                continue;
+            };
+            if let Some(v) = self.meta_get(&k)? {
+                meta.push((k, v));
+            }
+        }
+        meta.sort();
+        let mut objects = Vec::new();
+        let mut versions = Vec::new();
+        let mut recs = self.all_records()?;
+        recs.sort_by(|a, b| a.meta.uid.cmp(&b.meta.uid));
+        for r in recs {
+            for v in &r.versions {
+                versions.push(Self::to_sealed(&r.meta.uid, v)?);
+            }
+            objects.push(r.meta);
+        }
+        let mut audit = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.audit(after, 10_000)?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            audit.extend(page);
+        }
+        Ok(Dump {
+            meta,
+            objects,
+            versions,
+            audit,
+        })
+    }
+
+    fn replace_all(&self, dump: &Dump) -> SResult<()> {
+        // Not atomic on S3: everything under the prefix is deleted, then rewritten.
+        let store = self.store.clone();
+        let mut all = Vec::new();
+        for rel in ["objects", "names", "audit", "meta"] {
+            all.extend(self.list(rel)?.into_iter().map(|(p, _)| p));
+        }
+        let r = self.run(async move {
+            futures::stream::iter(all.into_iter().map(|p| {
+                let store = store.clone();
+                async move { store.delete(&p).await }
+            }))
+            .buffer_unordered(16)
+            .try_collect::<Vec<_>>()
+            .await
+        });
+        r.map_err(|e| s3err("DELETE", &self.path(""), e))?;
+        if let Ok(mut m) = self.names.lock() {
+            m.clear();
+        }
+        if let Ok(mut m) = self.meta.lock() {
+            m.clear();
+        }
+        if let Ok(mut h) = self.head.lock() {
+            *h = None;
+        }
+        for (k, v) in &dump.meta {
+            let p = self.path(&format!("meta/{}", keys::encode_component(k)));
+            self.put_raw(&p, v.clone(), PutMode::Overwrite)?;
+        }
+        for o in &dump.objects {
+            let vs: Vec<StoredVersion> = dump
+                .versions
+                .iter()
+                .filter(|v| v.uid == o.uid)
+                .map(|v| StoredVersion {
+                    version: v.version,
+                    created: v.created,
+                    created_by: v.created_by.clone(),
+                    sealed: v.sealed.as_ref().map(|s| b64().encode(s)),
+                })
+                .collect();
+            self.put_raw(
+                &self.object_path(&o.uid),
+                self.encode_record(o, vs)?,
+                PutMode::Overwrite,
+            )?;
+            for n in &o.names {
+                self.put_raw(
+                    &self.name_path(n),
+                    o.uid.as_bytes().to_vec(),
+                    PutMode::Overwrite,
+                )?;
+            }
+        }
+        for e in &dump.audit {
+            let body = serde_json::to_vec(&StoredAudit {
+                ts: e.ts,
+                actor: e.actor.clone(),
+                action: e.action.clone(),
+                uid: e.uid.clone(),
+                detail: e.detail.clone(),
+                prev: e.prev.clone(),
+                mac: e.mac.clone(),
+            })
+            .map_err(|e| StoreError::Decode(e.to_string()))?;
+            self.put_raw(&self.audit_path(e.seq), body, PutMode::Overwrite)?;
+        }
+        Ok(())
+    }
+}
