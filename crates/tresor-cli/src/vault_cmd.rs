@@ -672,7 +672,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 let c = Ctx {
                     dir: dir.map(Path::to_owned).unwrap_or_else(|| ctx.dir.clone()),
                     passphrase_file: ctx.passphrase_file.clone(),
-                    store: ctx.store.clone(),
+                    // `kmip serve --store DIR` shares the global --store id: a folder there is
+                    // the vault folder (handled above), only a URL is a store location.
+                    store: ctx.store.clone().filter(|s| s.contains("://")),
                 };
                 // A server on a fresh machine makes its vault (key file 0600 in a 0700 folder).
                 if !c.dir.join(tresor_vault::KEY_FILE).exists() {
