@@ -560,6 +560,11 @@ pub fn attribute_names_of(item: &ResponseBatchItem) -> Vec<String> {
 /// `target/debug/tresor kmip`), else the `tresor` binary of the test's target directory if
 /// it has the `kmip serve` subcommand, else this crate's `kmip` example.
 pub fn tresor_kmip_cmd() -> Vec<String> {
+    static CHOICE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    CHOICE.get_or_init(choose_tresor_kmip_cmd).clone()
+}
+
+fn choose_tresor_kmip_cmd() -> Vec<String> {
     if let Ok(c) = std::env::var("TRESOR_KMIP_CMD") {
         return c.split_whitespace().map(str::to_owned).collect();
     }
@@ -583,21 +588,35 @@ pub fn tresor_kmip_cmd() -> Vec<String> {
         ],
     ];
     for c in candidates {
-        let works = Command::new(&c[0])
-            .args(&c[1..])
-            .args(["serve", "--help"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if works {
+        if serve_parses(&c) {
+            let _ = writeln!(std::io::stderr(), "tresor KMIP server command: {c:?}");
             return c;
         }
+        let _ = writeln!(std::io::stderr(), "NOTE: {c:?} cannot run 'serve'");
     }
     panic!(
         "no tresor KMIP server binary: `cargo build -p tresor-cli` (or \
          `cargo build -p tresor-kmip --example kmip`), or set TRESOR_KMIP_CMD"
     );
+}
+
+/// True if `cmd serve` really starts (prints `listening on`) with fresh certificates and
+/// a fresh `--store` directory.
+fn serve_parses(cmd: &[String]) -> bool {
+    let Ok(dir) = tempfile::tempdir() else {
+        return false;
+    };
+    let certs = dir.path().join("certs");
+    if tresor_kmip::certs::init(&certs).is_err() {
+        return false;
+    }
+    match TresorServer::try_start(cmd, &certs, &dir.path().join("store"), &[], Stdio::null()) {
+        Ok(_server) => true,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "NOTE: {e}");
+            false
+        }
+    }
 }
 
 /// A running `tresor kmip serve` on an ephemeral port; SIGTERM then SIGKILL on drop.
@@ -614,8 +633,19 @@ impl TresorServer {
     /// Starts `serve --listen 127.0.0.1:0` with the server certificate from `certs`, the
     /// store in `store`, and `extra` arguments; waits for `listening on ADDR` on stderr.
     pub fn start(certs: &Path, store: &Path, extra: &[&str]) -> TresorServer {
-        use std::io::BufRead;
         let cmd = tresor_kmip_cmd();
+        Self::try_start(&cmd, certs, store, extra, Stdio::null()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts `cmd serve ...` (see [`TresorServer::start`]); the error has the server's output.
+    pub fn try_start(
+        cmd: &[String],
+        certs: &Path,
+        store: &Path,
+        extra: &[&str],
+        stdin: Stdio,
+    ) -> Result<TresorServer, String> {
+        use std::io::BufRead;
         let mut child = Command::new(&cmd[0])
             .args(&cmd[1..])
             .arg("serve")
@@ -630,11 +660,11 @@ impl TresorServer {
             .arg(store)
             .args(extra)
             .env("TRESOR_LOG", "info")
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"));
+            .map_err(|e| format!("starting {cmd:?}: {e}"))?;
         let stderr = child.stderr.take().expect("stderr");
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -659,18 +689,18 @@ impl TresorServer {
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!(
+                return Err(format!(
                     "{cmd:?} serve did not print 'listening on ADDR':\n{}",
                     log.lock().map(|l| l.clone()).unwrap_or_default()
-                );
+                ));
             }
         };
-        TresorServer {
+        Ok(TresorServer {
             addr,
             store: store.to_owned(),
             child,
             log,
-        }
+        })
     }
 
     /// The port.
