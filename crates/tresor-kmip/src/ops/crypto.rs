@@ -226,14 +226,21 @@ pub(crate) fn encrypt(
 ) -> Result<Encrypted, OpError> {
     match p.mode.unwrap_or(BlockCipherMode::GCM) {
         BlockCipherMode::GCM => {
-            let tag_len = p.tag_length.unwrap_or(16);
-            if tag_len != 16 {
-                return Err(bad_params("only 16-byte gcm tags are supported"));
-            }
+            let tag_len = gcm_tag_len(p.tag_length)?;
             let (nonce, generated) = match iv {
                 Some(n) => (n.to_vec(), false),
                 None => (random(12)?.to_vec(), true),
             };
+            if nonce.len() != 12 || tag_len != 16 {
+                // Other IV lengths and truncated tags (CS-BC-M-GCM-1/2): SP 800-38D directly.
+                let mut buf = data.to_vec();
+                let tag = gcm_generic(key, &nonce, aad, &mut buf, true)?;
+                return Ok(Encrypted {
+                    data: buf,
+                    iv: generated.then_some(nonce),
+                    tag: Some(tag[..tag_len].to_vec()),
+                });
+            }
             let n = aead::Nonce::try_assume_unique_for_key(&nonce)
                 .map_err(|_| bad_params("gcm nonce must be 12 bytes"))?;
             let k = aead::LessSafeKey::new(
@@ -315,6 +322,14 @@ pub(crate) fn decrypt(
             let tag = tag.ok_or_else(|| {
                 bad_params("gcm decryption needs the authenticated encryption tag")
             })?;
+            gcm_tag_len(i32::try_from(tag.len()).ok())?;
+            if iv.len() != 12 || tag.len() != 16 {
+                let mut buf = Zeroizing::new(data.to_vec());
+                let want = gcm_generic(key, iv, aad, &mut buf, false)?;
+                aws_lc_rs::constant_time::verify_slices_are_equal(&want[..tag.len()], tag)
+                    .map_err(|_| crypto_err("decryption failed: authentication tag mismatch"))?;
+                return Ok(buf);
+            }
             let n = aead::Nonce::try_assume_unique_for_key(iv)
                 .map_err(|_| bad_params("gcm nonce must be 12 bytes"))?;
             let k = aead::LessSafeKey::new(
@@ -356,6 +371,104 @@ pub(crate) fn decrypt(
             format!("block cipher mode {m} is not supported (GCM, CBC)"),
         )),
     }
+}
+
+/// The GCM tag length in bytes: 16 by default; SP 800-38D allows 16..=12, 8 and 4.
+fn gcm_tag_len(asked: Option<i32>) -> Result<usize, OpError> {
+    match asked.unwrap_or(16) {
+        n @ (4 | 8 | 12..=16) => Ok(n as usize),
+        // The reason CS-BC-M-GCM-1 (1.4 and 2.1) expects for an invalid tag length.
+        n => Err(OpError::new(
+            ResultReason::GENERAL_FAILURE,
+            format!("gcm tag length {n} is not 4, 8 or 12 to 16 bytes"),
+        )),
+    }
+}
+
+/// GF(2^128) multiplication of GCM (SP 800-38D algorithm 1), without key-dependent branches.
+fn gf_mul(x: u128, y: u128) -> u128 {
+    const R: u128 = 0xE1 << 120;
+    let (mut z, mut v) = (0u128, y);
+    for i in 0..128 {
+        z ^= v & 0u128.wrapping_sub((x >> (127 - i)) & 1);
+        v = (v >> 1) ^ (R & 0u128.wrapping_sub(v & 1));
+    }
+    z
+}
+
+/// GHASH over `data` zero-padded to whole blocks, continuing from `y`.
+fn ghash(h: u128, mut y: u128, data: &[u8]) -> u128 {
+    for chunk in data.chunks(16) {
+        let mut b = [0u8; 16];
+        b[..chunk.len()].copy_from_slice(chunk);
+        y = gf_mul(y ^ u128::from_be_bytes(b), h);
+    }
+    y
+}
+
+/// AES-GCM (SP 800-38D) for any IV length: encrypts or decrypts `buf` in place and returns
+/// the full 16-byte tag over the cipher text (the caller truncates or compares it).
+fn gcm_generic(
+    key: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    buf: &mut [u8],
+    encrypt: bool,
+) -> Result<[u8; 16], OpError> {
+    use aes::cipher::{BlockEncrypt, KeyInit, generic_array::GenericArray};
+    enum Aes {
+        A128(aes::Aes128),
+        A192(aes::Aes192),
+        A256(aes::Aes256),
+    }
+    let bad = |_| bad_params("bad aes key");
+    let c = match key.len() {
+        16 => Aes::A128(aes::Aes128::new_from_slice(key).map_err(bad)?),
+        24 => Aes::A192(aes::Aes192::new_from_slice(key).map_err(bad)?),
+        32 => Aes::A256(aes::Aes256::new_from_slice(key).map_err(bad)?),
+        _ => return Err(bad_params("aes key must be 128, 192 or 256 bits")),
+    };
+    let e = |x: u128| -> u128 {
+        let mut b = GenericArray::from(x.to_be_bytes());
+        match &c {
+            Aes::A128(k) => k.encrypt_block(&mut b),
+            Aes::A192(k) => k.encrypt_block(&mut b),
+            Aes::A256(k) => k.encrypt_block(&mut b),
+        }
+        u128::from_be_bytes(b.into())
+    };
+    if iv.is_empty() {
+        return Err(bad_params("gcm needs a non-empty iv"));
+    }
+    let h = e(0);
+    let j0 = if iv.len() == 12 {
+        let mut b = [0u8; 16];
+        b[..12].copy_from_slice(iv);
+        b[15] = 1;
+        u128::from_be_bytes(b)
+    } else {
+        let bits = (iv.len() as u128) * 8;
+        gf_mul(ghash(h, 0, iv) ^ bits, h)
+    };
+    let inc32 = |x: u128| (x & !0xFFFF_FFFFu128) | ((x as u32).wrapping_add(1) as u128);
+    let mut s = ghash(h, 0, aad);
+    if !encrypt {
+        s = ghash(h, s, buf);
+    }
+    let mut ctr = j0;
+    for chunk in buf.chunks_mut(16) {
+        ctr = inc32(ctr);
+        let ks = e(ctr).to_be_bytes();
+        for (b, k) in chunk.iter_mut().zip(ks) {
+            *b ^= k;
+        }
+    }
+    if encrypt {
+        s = ghash(h, s, buf);
+    }
+    let lens = ((aad.len() as u128 * 8) << 64) | (buf.len() as u128 * 8);
+    s = gf_mul(s ^ lens, h);
+    Ok((e(j0) ^ s).to_be_bytes())
 }
 
 /// AES-ECB over whole blocks, with no padding or PKCS#5 padding (CS-BC-M vectors).

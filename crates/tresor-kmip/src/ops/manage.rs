@@ -143,6 +143,17 @@ fn digest_json(material: &[u8], format: KeyFormatType) -> Json {
     }])
 }
 
+/// The Random Number Generator attribute of keys generated here: aws-lc's CTR_DRBG with
+/// AES-256.
+fn rng_json() -> Json {
+    json!({
+        "RNGAlgorithm": "DRBG",
+        "CryptographicAlgorithm": "AES",
+        "CryptographicLength": 256,
+        "DRBGAlgorithm": "CTR",
+    })
+}
+
 /// Builds a new object: attributes, dates, state from the Activation Date, names.
 fn new_object(
     s: &Session<'_>,
@@ -245,7 +256,7 @@ pub(crate) fn create(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
         )
     })?;
     let key = crypto::symmetric_key(alg, len)?;
-    let new = new_object(
+    let mut new = new_object(
         s,
         ObjectType::SymmetricKey,
         &set,
@@ -254,6 +265,8 @@ pub(crate) fn create(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
         Some(alg),
         Some(len),
     )?;
+    new.attributes
+        .insert("Random Number Generator".into(), rng_json());
     let uid = s.txn.create(new)?;
     s.placeholder = Some(uid.clone());
     Ok(vec![
@@ -345,6 +358,11 @@ pub(crate) fn create_key_pair(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec
         Some(kp.algorithm),
         Some(kp.bits),
     )?;
+    // Generated here: name the generator (AKLC-M-1/2/3 ask for it).
+    for n in [&mut new_private, &mut new_public] {
+        n.attributes
+            .insert("Random Number Generator".into(), rng_json());
+    }
     if new_public
         .names
         .iter()
@@ -711,6 +729,11 @@ fn referenced_names(payload: &Ttlv) -> Vec<AttributeName> {
                     let n = item.find(Tag::ATTRIBUTE_NAME).and_then(Ttlv::as_text);
                     if let (Some(v), Some(n)) = (v, n) {
                         out.push(match v {
+                            // PyKMIP 2.0 names standard attributes with an empty vendor.
+                            "" => attrs::name_of_key(n).unwrap_or(AttributeName::Custom {
+                                vendor: None,
+                                name: n.to_owned(),
+                            }),
                             "x" | "y" => AttributeName::Custom {
                                 vendor: None,
                                 name: format!("{v}-{n}"),
@@ -863,6 +886,19 @@ fn attribute_echo(s: &Session<'_>, uid: &str, a: &Attribute, with_attr: bool) ->
 fn touch(m: &mut ObjectMeta) {
     m.attributes
         .insert("Last Change Date".into(), json!(tresor_store::now()));
+    // Store names follow the Name attribute (when the object has one), so Locate by an old
+    // name no longer finds it.
+    if let Some(j) = m.attributes.get("Name") {
+        let current: Vec<String> = match j {
+            Json::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+            Json::String(x) => vec![x.clone()],
+            _ => Vec::new(),
+        };
+        m.names.retain(|n| current.contains(n));
+    }
 }
 
 /// Add Attribute: a new instance of a multi-instance attribute, or a first value.
@@ -955,6 +991,21 @@ pub(crate) fn modify_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Ve
         None => None,
     };
     let meta = s.load(&uid, "modify")?;
+    // The Activation Date may change only while the object is Pre-Active (SKLC-M-3 and
+    // AKLC-M-3: 2.x Wrong Key Lifecycle State, 1.x Permission Denied).
+    if new.name == AttributeName::Standard(Tag::ACTIVATION_DATE) && meta.state != State::PreActive {
+        return Err(OpError::new(
+            if s.version.is_v2() {
+                ResultReason::WRONG_KEY_LIFECYCLE_STATE
+            } else {
+                ResultReason::PERMISSION_DENIED
+            },
+            format!(
+                "object '{uid}' is {}; its activation date can change only while pre-active",
+                meta.state
+            ),
+        ));
+    }
     let key = attrs::key_of(&new.name);
     let existing = meta.attributes.get(&key).cloned().ok_or_else(|| {
         OpError::new(

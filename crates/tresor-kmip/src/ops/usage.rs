@@ -48,6 +48,29 @@ fn key_for(
             format!("object '{uid}' is {}", meta.state),
         ));
     }
+    // Protection ends at the Protect Stop Date, processing starts at the Process Start Date
+    // (CS-BC-M-14: 2.x Wrong Key Lifecycle State, 1.x Permission Denied).
+    let now = tresor_store::now();
+    let date = |name: &str| meta.attributes.get(name).and_then(Json::as_i64);
+    let window = if protect {
+        date("Protect Stop Date")
+            .filter(|&d| d <= now)
+            .map(|_| "its protect stop date has passed")
+    } else {
+        date("Process Start Date")
+            .filter(|&d| d > now)
+            .map(|_| "its process start date has not come")
+    };
+    if let Some(why) = window {
+        return Err(OpError::new(
+            if s.version.is_v2() {
+                ResultReason::WRONG_KEY_LIFECYCLE_STATE
+            } else {
+                ResultReason::PERMISSION_DENIED
+            },
+            format!("object '{uid}' cannot be used: {why}"),
+        ));
+    }
     if let Some(mask) = meta
         .attributes
         .get("Cryptographic Usage Mask")
