@@ -215,7 +215,14 @@ async fn connection(
         };
         // A malformed message closes this connection only; the caller logs why.
         let request = Ttlv::decode_with(&bytes, &limits)?;
-        let response = tokio::task::block_in_place(|| handle(&shared, &identity, &request));
+        // The store is synchronous: run it in place on a multi-thread runtime (no thread
+        // hop); on a current-thread runtime block_in_place is not allowed, so just call it.
+        let response = match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| handle(&shared, &identity, &request))
+            }
+            _ => handle(&shared, &identity, &request),
+        };
         write_message(&mut stream, &response).await?;
     }
 }
@@ -377,9 +384,9 @@ fn run_batch(
         // Dropping the session drops its transaction: nothing of this batch is stored.
         drop(session);
         for it in &mut items {
+            // The payload stays (BL-M-2-21 expects the undone items' identifiers).
             if it.result_status == ResultStatus::SUCCESS {
                 it.result_status = ResultStatus::OPERATION_UNDONE;
-                it.payload = None;
             }
         }
         return Ok(items);

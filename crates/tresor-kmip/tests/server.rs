@@ -825,3 +825,14 @@ fn identity_comes_from_the_certificate() {
     );
     assert!(tresor_kmip::server::identity_of_cert_file(Path::new("/nonexistent")).is_err());
 }
+
+/// The server also runs on a current-thread runtime (where `block_in_place` is not allowed).
+#[tokio::test]
+async fn serves_on_a_current_thread_runtime() {
+    let f = start().await;
+    let c = f.client("client", ProtocolVersion::V2_1);
+    let u = create(&c, ProtocolVersion::V2_1, Some("ct")).await;
+    ok(&c.call(Operation::GET, vec![uid(&u)]).await.expect("get"));
+    c.close().await;
+    f.stop().await;
+}
