@@ -241,10 +241,11 @@ pub(crate) fn default_format(
     stored: Option<KeyFormatType>,
 ) -> KeyFormatType {
     match (object_type, stored) {
-        (_, Some(f)) if f != KeyFormatType::RAW || object_type == ObjectType::SymmetricKey => f,
-        (ObjectType::PrivateKey, _) => KeyFormatType::PKCS_8,
-        (ObjectType::PublicKey, _) => KeyFormatType::X_509,
-        (ObjectType::SecretData, _) => KeyFormatType::OPAQUE,
+        (ObjectType::PrivateKey, Some(KeyFormatType::RAW) | None) => KeyFormatType::PKCS_8,
+        (ObjectType::PublicKey, Some(KeyFormatType::RAW) | None) => KeyFormatType::X_509,
+        (_, Some(f)) => f,
+        // Vault secrets carry no Key Format Type: they are opaque bytes.
+        (ObjectType::SecretData, None) => KeyFormatType::OPAQUE,
         _ => KeyFormatType::RAW,
     }
 }
