@@ -167,6 +167,12 @@ fn read_key_block(object_type: ObjectType, block: &Ttlv) -> Result<Incoming, OpE
                     .and_then(Ttlv::as_bytes)
                     .ok_or_else(|| OpError::missing(Tag::KEY, Tag::KEY_MATERIAL))?
                     .to_vec(),
+                Value::Structure(_) if format == KeyFormatType::TRANSPARENT_RSA_PUBLIC_KEY => {
+                    rsa_fields_to_pkcs1(m, RSA_PUBLIC_FIELDS, false)?
+                }
+                Value::Structure(_) if format == KeyFormatType::TRANSPARENT_RSA_PRIVATE_KEY => {
+                    rsa_fields_to_pkcs1(m, RSA_PRIVATE_FIELDS, true)?
+                }
                 _ => {
                     return Err(OpError::new(
                         crate::enums::ResultReason::KEY_FORMAT_TYPE_NOT_SUPPORTED,
@@ -191,13 +197,17 @@ fn read_key_block(object_type: ObjectType, block: &Ttlv) -> Result<Incoming, OpE
             _ => return Err(unsupported()),
         },
         ObjectType::PrivateKey => match format {
-            KeyFormatType::PKCS_1 => der::rsa_pkcs1_to_pkcs8(&km),
+            KeyFormatType::PKCS_1 | KeyFormatType::TRANSPARENT_RSA_PRIVATE_KEY => {
+                der::rsa_pkcs1_to_pkcs8(&km)
+            }
             KeyFormatType::PKCS_8 | KeyFormatType::RAW => km,
             KeyFormatType::EC_PRIVATE_KEY => ec_sec1_to_pkcs8(&km)?,
             _ => return Err(unsupported()),
         },
         ObjectType::PublicKey => match format {
-            KeyFormatType::PKCS_1 => der::rsa_pkcs1_to_spki(&km),
+            KeyFormatType::PKCS_1 | KeyFormatType::TRANSPARENT_RSA_PUBLIC_KEY => {
+                der::rsa_pkcs1_to_spki(&km)
+            }
             KeyFormatType::X_509 | KeyFormatType::RAW => km,
             _ => return Err(unsupported()),
         },
@@ -317,6 +327,20 @@ pub(crate) fn write_object(
                     Some((oid, inner)) if !der::is_rsa_oid(oid) => inner.to_vec(),
                     _ => return Err(unsupported()),
                 },
+                KeyFormatType::TRANSPARENT_RSA_PRIVATE_KEY => match der::pkcs8_parts(material) {
+                    Some((oid, inner)) if der::is_rsa_oid(oid) => {
+                        return finish_block(
+                            object_type,
+                            format,
+                            pkcs1_to_rsa_fields(inner, RSA_PRIVATE_FIELDS, true)
+                                .ok_or_else(unsupported)?,
+                            algorithm,
+                            length,
+                            subtype,
+                        );
+                    }
+                    _ => return Err(unsupported()),
+                },
                 _ => return Err(unsupported()),
             };
             Ttlv::bytes(Tag::KEY_MATERIAL, bytes)
@@ -328,12 +352,39 @@ pub(crate) fn write_object(
                     Some((oid, inner)) if der::is_rsa_oid(oid) => inner.to_vec(),
                     _ => return Err(unsupported()),
                 },
+                KeyFormatType::TRANSPARENT_RSA_PUBLIC_KEY => match der::spki_parts(material) {
+                    Some((oid, inner)) if der::is_rsa_oid(oid) => {
+                        return finish_block(
+                            object_type,
+                            format,
+                            pkcs1_to_rsa_fields(inner, RSA_PUBLIC_FIELDS, false)
+                                .ok_or_else(unsupported)?,
+                            algorithm,
+                            length,
+                            subtype,
+                        );
+                    }
+                    _ => return Err(unsupported()),
+                },
                 _ => return Err(unsupported()),
             };
             Ttlv::bytes(Tag::KEY_MATERIAL, bytes)
         }
         _ => return Err(unsupported()),
     };
+    finish_block(object_type, format, km, algorithm, length, subtype)
+}
+
+/// Wraps key material in a key block and the object structure.
+fn finish_block(
+    object_type: ObjectType,
+    format: KeyFormatType,
+    km: Ttlv,
+    algorithm: Option<CryptographicAlgorithm>,
+    length: Option<i32>,
+    subtype: Option<u32>,
+) -> Result<Ttlv, OpError> {
+    let tag = object_tag(object_type);
     let mut block = vec![
         Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, format),
         Ttlv::structure(Tag::KEY_VALUE, vec![km]),
@@ -353,4 +404,99 @@ pub(crate) fn write_object(
     }
     items.push(Ttlv::structure(Tag::KEY_BLOCK, block));
     Ok(Ttlv::structure(tag, items))
+}
+
+/// Transparent RSA public key fields, in PKCS#1 `RSAPublicKey` order.
+const RSA_PUBLIC_FIELDS: &[Tag] = &[Tag::MODULUS, Tag::PUBLIC_EXPONENT];
+/// Transparent RSA private key fields, in PKCS#1 `RSAPrivateKey` order (after the version).
+const RSA_PRIVATE_FIELDS: &[Tag] = &[
+    Tag::MODULUS,
+    Tag::PUBLIC_EXPONENT,
+    Tag::PRIVATE_EXPONENT,
+    Tag::P,
+    Tag::Q,
+    Tag::PRIME_EXPONENT_P,
+    Tag::PRIME_EXPONENT_Q,
+    Tag::CRT_COEFFICIENT,
+];
+
+/// A DER INTEGER body from a KMIP Big Integer (two's complement, big-endian, padded).
+fn der_integer(b: &[u8]) -> Vec<u8> {
+    let skip = b.iter().take_while(|&&x| x == 0).count();
+    let mut v: Vec<u8> = b.get(skip..).unwrap_or_default().to_vec();
+    if v.first().is_none_or(|&x| x & 0x80 != 0) {
+        v.insert(0, 0);
+    }
+    der::tlv(der::INTEGER, &v)
+}
+
+/// A KMIP Big Integer (length a multiple of 8) from a DER INTEGER body.
+fn big_integer(body: &[u8]) -> Vec<u8> {
+    let skip = body.iter().take_while(|&&x| x == 0).count();
+    let v = body.get(skip..).unwrap_or_default();
+    let len = v.len().div_ceil(8).max(1) * 8;
+    let mut out = vec![0u8; len - v.len()];
+    out.extend_from_slice(v);
+    out
+}
+
+/// Transparent RSA key material → PKCS#1 DER.
+fn rsa_fields_to_pkcs1(m: &Ttlv, fields: &[Tag], private: bool) -> Result<Vec<u8>, OpError> {
+    let mut body = Vec::new();
+    if private {
+        body.extend(der::tlv(der::INTEGER, &[0]));
+    }
+    for &f in fields {
+        let v = match m.find(f).map(|t| &t.value) {
+            Some(Value::BigInteger(b)) => b.clone(),
+            Some(Value::Integer(i)) => i.to_be_bytes().to_vec(),
+            Some(Value::LongInteger(i)) => i.to_be_bytes().to_vec(),
+            _ => return Err(OpError::missing(f, Tag::KEY_MATERIAL)),
+        };
+        body.extend(der_integer(&v));
+    }
+    Ok(der::tlv(der::SEQUENCE, &body))
+}
+
+/// PKCS#1 DER → transparent RSA key material.
+fn pkcs1_to_rsa_fields(pkcs1: &[u8], fields: &[Tag], private: bool) -> Option<Ttlv> {
+    let seq = der::Reader::new(pkcs1).expect(der::SEQUENCE)?;
+    let mut r = der::Reader::new(seq.body);
+    if private {
+        r.expect(der::INTEGER)?;
+    }
+    let mut items = Vec::new();
+    for &f in fields {
+        let i = r.expect(der::INTEGER)?;
+        items.push(Ttlv::new(f, Value::BigInteger(big_integer(i.body))));
+    }
+    Some(Ttlv::structure(Tag::KEY_MATERIAL, items))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transparent_rsa_round_trips() {
+        let kp =
+            super::super::crypto::key_pair(CryptographicAlgorithm::RSA, Some(2048), None).unwrap();
+        for (t, material, format) in [
+            (
+                ObjectType::PrivateKey,
+                kp.private_pkcs8.to_vec(),
+                KeyFormatType::TRANSPARENT_RSA_PRIVATE_KEY,
+            ),
+            (
+                ObjectType::PublicKey,
+                kp.public_spki.clone(),
+                KeyFormatType::TRANSPARENT_RSA_PUBLIC_KEY,
+            ),
+        ] {
+            let obj = write_object(t, &material, format, None, None, None).unwrap();
+            let back = read_object(&obj).unwrap();
+            assert_eq!(back.material, material, "{t}");
+            assert_eq!(back.length, Some(2048));
+        }
+    }
 }
