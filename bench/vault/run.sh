@@ -47,6 +47,7 @@ PY
 }
 
 # --- tresor vault with N secrets, made through the CLI (importenv rate) ---------------------
+real_home="$HOME"
 export HOME="$work/home" TRESOR_VAULT="$work/vault"
 mkdir -p "$HOME"
 "$bin" init --user bench >/dev/null
@@ -111,7 +112,7 @@ seeqret_list=$(HOME="$work/sq/home" median_ms 10 "$sq" list -f 'app7:prod:KEY_00
 
 # --- API (criterion) -------------------------------------------------------------------------
 log "API benches (criterion; builds a 100k vault in-process)"
-cargo bench -q -p tresor-vault --bench get > "$work/criterion.log" 2>&1 || { cat "$work/criterion.log" >&2; exit 1; }
+HOME="$real_home" cargo bench -q -p tresor-vault --bench get > "$work/criterion.log" 2>&1 || { cat "$work/criterion.log" >&2; exit 1; }
 est() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["median"]["point_estimate"])' "target/criterion/$1/new/estimates.json"; }
 api_get_ns=$(est vault_get_exact)
 api_list_ns=$(est vault_list_10_of_100k)
