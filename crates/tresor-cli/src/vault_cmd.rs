@@ -45,6 +45,12 @@ impl Ctx {
     }
 
     fn open(&self) -> Result<Vault> {
+        #[cfg(feature = "s3")]
+        if let Some(url) = self.store.as_deref()
+            && let Some(v) = tresor_vault::open_remote(&self.dir, url, false)?
+        {
+            return Ok(v);
+        }
         for w in Vault::permission_warnings(&self.dir) {
             eprintln!("warning: {w}");
         }
@@ -98,6 +104,14 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             passphrase,
         } => {
             let dir = dir.unwrap_or(ctx.dir.clone());
+            // An S3 store with a KMS key needs no local folder: init is idempotent there.
+            #[cfg(feature = "s3")]
+            if let Some(url) = ctx.store.as_deref()
+                && let Some(v) = tresor_vault::open_remote(&dir, url, true)?
+            {
+                writeln!(out, "vault on {url} ready for {}", v.config().user)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let pass = if passphrase {
                 Some(
                     Ctx {
