@@ -63,7 +63,8 @@ done
 
 step "cargo test --workspace --all-features"
 set +e
-cargo test --workspace --all-features 2>&1 | tee target/test-output.log | grep -E '^(test result|running|error|warning: unused)|FAILED|panicked' || true
+# (no `|| true` here: with pipefail it would run and reset PIPESTATUS to 0)
+cargo test --workspace --all-features --no-fail-fast 2>&1 | tee target/test-output.log | grep -E '^(test result|running|error|warning: unused)|FAILED|panicked'
 status=${PIPESTATUS[0]}
 set -e
 
