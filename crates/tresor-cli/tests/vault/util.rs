@@ -47,11 +47,6 @@ impl TestVault {
         tv
     }
 
-    /// Sets an environment variable for every later command of this vault.
-    pub fn set_env(&mut self, k: &str, v: &str) {
-        self.envs.push((k.to_owned(), v.to_owned()));
-    }
-
     /// The temporary `HOME` (also the working directory of commands).
     pub fn home(&self) -> &Path {
         self.home.path()
@@ -213,12 +208,6 @@ impl TestCommand {
     /// Sets an environment variable.
     pub fn env(&mut self, k: &str, v: impl AsRef<OsStr>) -> &mut TestCommand {
         self.cmd.env(k, v);
-        self
-    }
-
-    /// Sets the working directory.
-    pub fn current_dir(&mut self, d: impl AsRef<Path>) -> &mut TestCommand {
-        self.cmd.current_dir(d);
         self
     }
 
