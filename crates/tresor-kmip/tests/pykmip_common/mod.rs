@@ -108,16 +108,18 @@ impl PyKmipServer {
         )
         .expect("server.conf");
         let server = python.with_file_name("pykmip-server");
-        let mut child = Command::new(&server)
-            .arg("-f")
-            .arg(&conf)
-            .arg("-l")
-            .arg(dir.path().join("server.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", server.display()));
+        // Its own process group: pykmip-server forks helpers that must die with it.
+        let mut child =
+            std::os::unix::process::CommandExt::process_group(&mut Command::new(&server), 0)
+                .arg("-f")
+                .arg(&conf)
+                .arg("-l")
+                .arg(dir.path().join("server.log"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {}: {e}", server.display()));
         wait_for_port(port, &mut child, "pykmip-server");
         PyKmipServer { dir, port, child }
     }
@@ -139,6 +141,9 @@ impl PyKmipServer {
 
 impl Drop for PyKmipServer {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
