@@ -46,6 +46,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Create a vault (key file 0600 in a 0700 folder); refuses to touch an existing one.
     #[command(

@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ struct Machine {
 }
 
 impl Machine {
-    fn new(env: &S3Env, bin: &PathBuf, store: &str, kms: Option<&str>) -> Machine {
+    fn new(env: &S3Env, bin: &Path, store: &str, kms: Option<&str>) -> Machine {
         let mut vars = env.vars();
         vars.push(("TRESOR_STORE", store.to_owned()));
         if let Some(k) = kms {
@@ -44,7 +44,7 @@ impl Machine {
         Machine {
             home: tempfile::tempdir().unwrap(),
             vars,
-            bin: bin.clone(),
+            bin: bin.to_path_buf(),
         }
     }
 

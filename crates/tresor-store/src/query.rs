@@ -26,6 +26,8 @@ pub struct Query {
     pub owner: Option<String>,
     /// Only the object with this exact name.
     pub name: Option<String>,
+    /// Only objects with a name starting with this prefix (a range scan of the name index).
+    pub name_prefix: Option<String>,
     /// Attribute conditions.
     pub attrs: Vec<AttrCond>,
     /// At most this many results.
@@ -66,6 +68,18 @@ impl Query {
                 &mut sql,
                 " AND o.uid IN (SELECT uid FROM names WHERE name=?)",
                 n,
+            );
+        }
+        if let Some(p) = &self.name_prefix {
+            let lo = format!(
+                " AND o.uid IN (SELECT uid FROM names WHERE name{} >= ?",
+                d.collate
+            );
+            arg(&mut sql, &lo, p);
+            arg(
+                &mut sql,
+                &format!(" AND name{} < ?)", d.collate),
+                &format!("{p}\u{10FFFF}"),
             );
         }
         const SUB: &str = " AND o.uid IN (SELECT uid FROM attr_index WHERE attr=?";

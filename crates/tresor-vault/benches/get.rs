@@ -1,3 +1,4 @@
+#![allow(missing_docs)]
 //! `Vault::get` (no cache, straight from SQLite), `Vault::list` of a filter matching 10 of
 //! 100,000 secrets, and `Vault::add`. Run by `bench/vault/run.sh`, which reads criterion's
 //! estimates; `cargo bench -p tresor-vault --bench get` runs it alone.

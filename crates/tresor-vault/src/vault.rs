@@ -846,29 +846,51 @@ fn info(meta: &ObjectMeta, app: String, env: String, key: String) -> SecretInfo 
 }
 
 /// The index query that narrows a filter before glob matching.
+/// The index query that narrows a filter before glob matching. Only the most selective
+/// condition is sent (each condition is a separate index lookup that SQLite materialises in
+/// full, so a broad `env = prod` beside a narrow key prefix would cost a scan of every prod
+/// secret): app and env literal → one range scan of the name index (`app:env:KEYPREFIX…`);
+/// else the key; else app or env. Glob matching on the results does the rest.
 fn query_for(f: &Filter) -> Query {
     let mut q = Query::default();
     let lit = f.literal_parts();
     if lit.app == Some("kmip") {
         return q;
     }
-    let mut cond = |attr: &str, part: &crate::filter::Part, literal: Option<&str>| {
-        if let Some(l) = literal {
-            q.attrs.push(AttrCond::Eq(attr.into(), l.into()));
-        } else if let Some(lits) = part.literals() {
-            q.attrs.push(AttrCond::In(
-                attr.into(),
-                lits.iter().map(|s| (*s).to_owned()).collect(),
-            ));
-        } else if let Some(p) = part.prefixes()
-            && p.len() == 1
-            && !p[0].is_empty()
-        {
-            q.attrs.push(AttrCond::Prefix(attr.into(), p[0].to_owned()));
-        }
-    };
-    cond("key", f.key(), lit.key);
-    cond("app", f.app(), lit.app);
-    cond("env", f.env(), lit.env);
+    let key_prefix = f
+        .key()
+        .prefixes()
+        .filter(|p| p.len() == 1)
+        .map(|p| p[0].to_owned());
+    if let (Some(app), Some(env)) = (lit.app, lit.env) {
+        let key = lit
+            .key
+            .map(str::to_owned)
+            .or(key_prefix)
+            .unwrap_or_default();
+        q.name_prefix = Some(format!("{app}:{env}:{key}"));
+        return q;
+    }
+    let cond =
+        |attr: &str, part: &crate::filter::Part, literal: Option<&str>| -> Option<AttrCond> {
+            if let Some(l) = literal {
+                Some(AttrCond::Eq(attr.into(), l.into()))
+            } else if let Some(lits) = part.literals() {
+                Some(AttrCond::In(
+                    attr.into(),
+                    lits.iter().map(|s| (*s).to_owned()).collect(),
+                ))
+            } else {
+                part.prefixes()
+                    .filter(|p| p.len() == 1 && !p[0].is_empty())
+                    .map(|p| AttrCond::Prefix(attr.into(), p[0].to_owned()))
+            }
+        };
+    if let Some(c) = cond("key", f.key(), lit.key)
+        .or_else(|| cond("app", f.app(), lit.app))
+        .or_else(|| cond("env", f.env(), lit.env))
+    {
+        q.attrs.push(c);
+    }
     q
 }
