@@ -6,13 +6,23 @@
 //! chain, so the chain stays linear across servers; object updates are guarded by
 //! `WHERE rev = $n` (optimistic concurrency), names by a primary key.
 //!
-//! The password comes from the URL, `TRESOR_PG_PASSWORD`, `PGPASSWORD`, or the file named by
-//! `TRESOR_PG_PASSWORD_FILE` — never from the command line.
+//! The password comes from the URL, `TRESOR_PG_PASSWORD`, `PGPASSWORD`, the file named by
+//! `TRESOR_PG_PASSWORD_FILE`, or a libpq password file (`PGPASSFILE`, else `~/.pgpass`) —
+//! never from the command line. TLS: `sslmode` and `sslrootcert` as in libpq (see [`tls`]).
+//!
+//! Connections are pooled; a connection PostgreSQL has closed (restart, failover) is dropped
+//! with every other pooled one, and the request is retried once on a fresh connection when
+//! nothing of it can have been committed. While the server is away, calls fail fast with
+//! [`StoreError::Unavailable`] (connect timeout 5 s unless the URL sets one).
 
 use std::str::FromStr;
 use std::sync::Mutex;
+use std::time::Duration;
 
-use postgres::{Client, NoTls, Row, Transaction};
+use postgres::{Client, Row, Transaction};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+mod tls;
 
 use crate::audit::{AuditEntry, AuditSigner, GENESIS};
 use crate::backend::{Backend, Batch, Dump, Precondition, Write};
@@ -72,6 +82,7 @@ const OBJ_COLS: &str = "o.uid, o.object_type, o.state, o.owner, o.names, o.attrs
 /// A PostgreSQL database holding a store.
 pub struct PostgresBackend {
     config: postgres::Config,
+    tls: MakeRustlsConnect,
     pool: Mutex<Vec<Client>>,
 }
 
@@ -91,21 +102,65 @@ fn unavailable(e: postgres::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// Returns true if and only if `e` means the connection (or the server) is gone: closed
+/// socket, I/O error, or a SQLSTATE of class 08 (connection exception), 57P01-57P03 (the
+/// server shutting down or starting) or 53300 (too many connections).
+fn is_connection_error(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(c) => {
+            let c = c.code();
+            c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03" | "53300")
+        }
+        None => e.as_db_error().is_none(),
+    }
+}
+
 fn pg(e: postgres::Error) -> StoreError {
-    if e.is_closed() || e.as_db_error().is_none() && e.code().is_none() {
+    if is_connection_error(&e) {
         return StoreError::Unavailable(e.to_string());
+    }
+    if let Some(c) = e.code()
+        && matches!(c.code(), "40001" | "40P01")
+    {
+        // Serialization failure or deadlock: the writer retries, as after a lost race.
+        return StoreError::Conflict(format!("(database said: {e})"));
     }
     StoreError::Decode(format!("postgres: {e}"))
 }
 
-fn read_password() -> Option<String> {
-    if let Ok(p) = std::env::var("TRESOR_PG_PASSWORD").or_else(|_| std::env::var("PGPASSWORD")) {
-        return Some(p);
+/// The password when the URL has none: `TRESOR_PG_PASSWORD`, `PGPASSWORD`, the file named by
+/// `TRESOR_PG_PASSWORD_FILE` (an unreadable file is an error naming it), then a libpq
+/// password file.
+fn read_password(config: &postgres::Config) -> Result<Option<String>> {
+    for var in ["TRESOR_PG_PASSWORD", "PGPASSWORD"] {
+        if let Ok(p) = std::env::var(var) {
+            return Ok(Some(p));
+        }
     }
-    let f = std::env::var_os("TRESOR_PG_PASSWORD_FILE")?;
-    std::fs::read_to_string(f)
-        .ok()
-        .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
+    if let Some(f) = std::env::var_os("TRESOR_PG_PASSWORD_FILE") {
+        let text = std::fs::read_to_string(&f).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "reading the PostgreSQL password file '{}' (TRESOR_PG_PASSWORD_FILE): {e}",
+                std::path::Path::new(&f).display()
+            ))
+        })?;
+        return Ok(Some(text.trim_end_matches(['\n', '\r']).to_owned()));
+    }
+    let file = std::env::var_os("PGPASSFILE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".pgpass")));
+    let Some(file) = file else { return Ok(None) };
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "localhost".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("");
+    let db = config.get_dbname().unwrap_or(user);
+    Ok(tls::pgpass(&file, &host, port, db, user))
 }
 
 impl PostgresBackend {
@@ -114,15 +169,25 @@ impl PostgresBackend {
     /// # Errors
     /// [`StoreError::Unavailable`] if the server cannot be reached, [`StoreError::TooNew`].
     pub fn connect(url: &str) -> Result<Self> {
-        let mut config = postgres::Config::from_str(url)
+        let (rest, tls_settings) = tls::split_url(url)?;
+        let mut config = postgres::Config::from_str(&rest)
             .map_err(|e| StoreError::Unavailable(format!("bad PostgreSQL URL: {e}")))?;
+        config.ssl_mode(tls_settings.mode);
         if config.get_password().is_none()
-            && let Some(p) = read_password()
+            && let Some(p) = read_password(&config)?
         {
             config.password(p);
         }
+        // Bounded waits when the server is away: connect, and unacknowledged data.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(Duration::from_secs(15));
+        }
         let b = PostgresBackend {
             config,
+            tls: tls::connector(&tls_settings)?,
             pool: Mutex::new(Vec::new()),
         };
         let mut c = b.connect_one()?;
@@ -132,16 +197,17 @@ impl PostgresBackend {
     }
 
     fn connect_one(&self) -> Result<Client> {
-        self.config.connect(NoTls).map_err(unavailable)
+        self.config.connect(self.tls.clone()).map_err(unavailable)
     }
 
-    fn take(&self) -> Result<Client> {
+    /// A client from the pool (`true`) or a fresh one (`false`).
+    fn take(&self) -> Result<(Client, bool)> {
         loop {
             let popped = self.pool.lock().map(|mut p| p.pop()).unwrap_or(None);
             match popped {
                 Some(c) if c.is_closed() => continue,
-                Some(c) => return Ok(c),
-                None => return self.connect_one(),
+                Some(c) => return Ok((c, true)),
+                None => return Ok((self.connect_one()?, false)),
             }
         }
     }
@@ -157,14 +223,62 @@ impl PostgresBackend {
         }
     }
 
+    /// Forgets every pooled connection: after one broke, the others (opened to the same
+    /// server process) are broken too.
+    fn drop_pool(&self) {
+        let old = self.pool.lock().map(|mut p| std::mem::take(&mut *p));
+        drop(old);
+    }
+
+    /// Runs `f` on a pooled connection. A broken pooled connection is replaced and `f` run
+    /// once more on a fresh one: `f` must be safe to repeat (reads, or a transaction that
+    /// failed before its COMMIT was sent — see [`PostgresBackend::commit`]).
     fn with<T>(
         &self,
-        f: impl FnOnce(&mut Client) -> std::result::Result<T, postgres::Error>,
+        mut f: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
-        let mut c = self.take()?;
+        let (mut c, pooled) = self.take()?;
         let r = f(&mut c);
+        match r {
+            Err(e) if is_connection_error(&e) => {
+                drop(c);
+                self.drop_pool();
+                if !pooled {
+                    return Err(pg(e));
+                }
+                let mut c = self.connect_one()?;
+                let r = f(&mut c);
+                self.release(c);
+                r.map_err(pg)
+            }
+            r => {
+                self.release(c);
+                r.map_err(pg)
+            }
+        }
+    }
+
+    /// As [`PostgresBackend::with`] for a body returning the store's errors; `sent` tells
+    /// whether a broken connection may have committed (then no retry).
+    fn with_tx<T>(&self, mut f: impl FnMut(&mut Client, &mut bool) -> Result<T>) -> Result<T> {
+        let (mut c, pooled) = self.take()?;
+        let mut sent = false;
+        let r = f(&mut c, &mut sent);
+        let broken = c.is_closed() || matches!(r, Err(StoreError::Unavailable(_)));
+        if broken {
+            drop(c);
+            self.drop_pool();
+            if pooled && !sent {
+                let mut c = self.connect_one()?;
+                let mut sent = false;
+                let r = f(&mut c, &mut sent);
+                self.release(c);
+                return r;
+            }
+            return r;
+        }
         self.release(c);
-        r.map_err(pg)
+        r
     }
 
     fn migrate(&self, c: &mut Client) -> Result<()> {
@@ -405,8 +519,7 @@ impl Backend for PostgresBackend {
     }
 
     fn commit(&self, batch: &Batch, signer: &AuditSigner) -> Result<()> {
-        let mut c = self.take()?;
-        let r = (|| -> Result<()> {
+        self.with_tx(|c, sent| {
             let mut tx = c.transaction().map_err(pg)?;
             // Serialise writers: the audit chain must stay linear across servers.
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_WRITE])
@@ -478,10 +591,10 @@ impl Backend for PostgresBackend {
                     prev = mac;
                 }
             }
+            // From here a broken connection may have committed: no retry.
+            *sent = true;
             tx.commit().map_err(pg)
-        })();
-        self.release(c);
-        r
+        })
     }
 
     fn audit(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>> {
@@ -517,8 +630,7 @@ impl Backend for PostgresBackend {
     }
 
     fn dump(&self) -> Result<Dump> {
-        let mut c = self.take()?;
-        let r = (|| -> Result<Dump> {
+        self.with_tx(|c, _| {
             let mut tx = c
                 .build_transaction()
                 .isolation_level(postgres::IsolationLevel::RepeatableRead)
@@ -562,14 +674,11 @@ impl Backend for PostgresBackend {
                 versions,
                 audit,
             })
-        })();
-        self.release(c);
-        r
+        })
     }
 
     fn replace_all(&self, dump: &Dump) -> Result<()> {
-        let mut c = self.take()?;
-        let r = (|| -> Result<()> {
+        self.with_tx(|c, sent| {
             let mut tx = c.transaction().map_err(pg)?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_WRITE])
                 .map_err(pg)?;
@@ -596,9 +705,8 @@ impl Backend for PostgresBackend {
                 )
                 .map_err(pg)?;
             }
+            *sent = true;
             tx.commit().map_err(pg)
-        })();
-        self.release(c);
-        r
+        })
     }
 }
