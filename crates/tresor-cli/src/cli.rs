@@ -270,6 +270,9 @@ pub enum Command {
     /// KMIP: server, client operations, certificates, grants.
     #[command(subcommand)]
     Kmip(tresor_kmip::cli::KmipCommand),
+    /// S3 shared keyring with s3keyring's commands: configure, set, get, delete, list, import-s3keyring.
+    #[cfg(feature = "s3")]
+    S3(tresor_s3::cli::S3Args),
     /// Copy every object, version and audit entry from one store to another (verified).
     #[command(
         after_help = "Examples:\n  tresor migrate --from sqlite:$HOME/.local/share/tresor/tresor.db --to postgres://tresor@db.internal/tresor\n  tresor migrate --from postgres://tresor@db.internal/tresor --to sqlite:/backup/tresor.db\n\nRows move sealed: no key is needed and nothing is decrypted. Open the target with the\nsame vault key file (e.g. --store URL with the same vault folder)."

@@ -51,6 +51,10 @@ fn classify(e: &anyhow::Error) -> (u8, Option<String>) {
             };
             return (code, v.hint());
         }
+        #[cfg(feature = "s3")]
+        if let Some(s) = c.downcast_ref::<tresor_s3::S3Error>() {
+            return (s.exit_code(), s.hint());
+        }
         if let Some(k) = c.downcast_ref::<tresor_keyring::KeyringError>() {
             return (k.exit_code(), k.hint().map(|h| h.to_string()));
         }

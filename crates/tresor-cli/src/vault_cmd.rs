@@ -678,6 +678,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(tresor_keys::cli::run(k.cmd, v.store(), k.json)?)
         }
         Command::Keyring(k) => Ok(tresor_keyring::cli::run(k.cmd, k.json)?),
+        #[cfg(feature = "s3")]
+        Command::S3(a) => Ok(tresor_s3::cli::run(a, ctx.store.as_deref())?),
         Command::Kmip(k) => {
             let opener = |dir: Option<&Path>| -> Result<
                 std::sync::Arc<tresor_store::Store>,

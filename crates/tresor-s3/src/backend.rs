@@ -772,7 +772,7 @@ impl S3Backend {
     }
 }
 
-fn build_client(location: &S3Location, s: &S3Settings) -> Result<AmazonS3, S3Error> {
+pub(crate) fn build_client(location: &S3Location, s: &S3Settings) -> Result<AmazonS3, S3Error> {
     let mut b = AmazonS3Builder::new()
         .with_bucket_name(&location.bucket)
         .with_region(s.region_or_default())

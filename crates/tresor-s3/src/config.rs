@@ -150,6 +150,12 @@ fn ini_file(path: Option<PathBuf>) -> BTreeMap<String, BTreeMap<String, String>>
 impl S3Settings {
     /// Gathers the settings from the config file, the AWS profile and the environment.
     pub fn from_env() -> Self {
+        Self::with_aws_profile(None)
+    }
+
+    /// As [`S3Settings::from_env`], with the AWS profile `profile` instead of `AWS_PROFILE`
+    /// (`None`: `AWS_PROFILE`, else `default`).
+    pub fn with_aws_profile(profile: Option<&str>) -> Self {
         let mut s = S3Settings::default();
         let tresor = ini_file(
             env("TRESOR_S3_CONFIG")
@@ -159,7 +165,10 @@ impl S3Settings {
         if let Some(sec) = tresor.get("default") {
             s.apply(sec);
         }
-        let profile = env("AWS_PROFILE").unwrap_or_else(|| "default".into());
+        let profile = profile
+            .map(str::to_owned)
+            .or_else(|| env("AWS_PROFILE"))
+            .unwrap_or_else(|| "default".into());
         let config = ini_file(
             env("AWS_CONFIG_FILE")
                 .map(PathBuf::from)

@@ -49,6 +49,30 @@ pub enum S3Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Input that cannot be used (a malformed profile file, an s3keyring body that is not
+    /// base64, …); the message names it.
+    #[error("{0}")]
+    Input(String),
+    /// An s3keyring profile named with `--profile` is in neither the file nor the environment.
+    #[error("s3keyring profile '{name}' not found in '{path}' (profiles: {known})")]
+    Profile {
+        /// The profile asked for.
+        name: String,
+        /// The profile file read.
+        path: String,
+        /// The profiles the file has.
+        known: String,
+    },
+    /// A setting tresor needs is missing from the s3keyring profile.
+    #[error("s3keyring profile '{profile}' has no {setting}")]
+    MissingSetting {
+        /// The profile.
+        profile: String,
+        /// The setting (`bucket`, `kms_key_id`).
+        setting: &'static str,
+        /// The variable that sets it.
+        var: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] tresor_store::StoreError),
@@ -59,3 +83,35 @@ pub enum S3Error {
 
 /// Result alias for this crate.
 pub type Result<T, E = S3Error> = std::result::Result<T, E>;
+
+impl S3Error {
+    /// The `tresor` exit code for this error: 1 for a secret that is not there (a negative
+    /// answer), 2 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            S3Error::NotFound(_) | S3Error::Store(tresor_store::StoreError::NotFound(_)) => 1,
+            _ => 2,
+        }
+    }
+
+    /// A suggestion for the user, when there is a useful one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            S3Error::Profile { name, .. } => Some(format!(
+                "create it with 'tresor s3 --profile {name} configure', or pass --ini FILE"
+            )),
+            S3Error::MissingSetting {
+                profile, var, ..
+            } => Some(format!(
+                "run 'tresor s3 --profile {profile} configure' or set {var}"
+            )),
+            S3Error::NoSuchBucket(b) => Some(format!(
+                "create the bucket first (aws s3 mb s3://{b}) or fix the profile's bucket"
+            )),
+            S3Error::Kms { .. } => Some(
+                "check the KMS key id or alias and that your AWS credentials may use it".into(),
+            ),
+            _ => None,
+        }
+    }
+}

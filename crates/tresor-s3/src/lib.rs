@@ -7,7 +7,8 @@
 //! | [`CachingProvider`] | caches unwrapped data keys in memory, so a hot read is one GetObject |
 //! | [`S3Location`], [`S3Settings`] | `s3://bucket/prefix`, and endpoint/region/credentials from the AWS environment |
 //! | [`keys`] | the percent-encoding of names into object keys |
-//! | [`cli`] | `tresor s3 …`: s3keyring's commands, profiles and variables (feature `s3`) |
+//! | `cli` | `tresor s3 …`: s3keyring's commands, profiles and variables, `import-s3keyring` (feature `cli`) |
+//! | [`compat`] | s3keyring's profile file, variables, bucket layout and escaping; `(service, user)` → tresor name |
 //!
 //! Material is sealed by the store before it reaches S3 (a fresh data key per version, wrapped
 //! by the store's key provider); S3 only ever holds ciphertext and clear metadata.
@@ -17,6 +18,9 @@
 #[cfg(feature = "s3")]
 mod backend;
 mod cache;
+#[cfg(feature = "cli")]
+pub mod cli;
+pub mod compat;
 mod config;
 mod error;
 pub mod keys;
