@@ -285,6 +285,7 @@ impl Session {
                 out.push((s, u));
             }
         }
+        out.sort();
         Ok(out)
     }
 }
