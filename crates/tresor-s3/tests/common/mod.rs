@@ -1,6 +1,8 @@
 //! Shared helpers for the tests on moto: the endpoint, fresh buckets, credentials.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use tresor_s3::{S3Backend, S3Location, S3Settings};
 
 /// The moto server the tests talk to.

@@ -1,0 +1,92 @@
+//! How many requests an operation costs, counted by a proxy in front of moto (a real S3 and
+//! KMS server): the target "hot get = exactly one S3 request".
+#![cfg(feature = "kms")]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::S3Env;
+use common::proxy::CountingProxy;
+use tresor_s3::{CachingProvider, KmsProvider, S3Backend, S3Location};
+use tresor_store::{NewObject, ObjectType, Store};
+
+fn create_kms_key(env: &S3Env) -> String {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sf", "-X", "POST", &format!("{}/", env.endpoint),
+            "-H", "X-Amz-Target: TrentService.CreateKey",
+            "-H", "Content-Type: application/x-amz-json-1.1",
+            "-H", "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=00",
+            "-d", "{}",
+        ])
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "CreateKey: {out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned()
+}
+
+/// A store on `url` whose S3 and KMS traffic goes through `proxy`.
+fn open(env: &S3Env, proxy: &CountingProxy, url: &str, key: &str) -> Store {
+    let mut s = env.settings();
+    s.endpoint = Some(proxy.endpoint.clone());
+    let loc = S3Location::parse(url).unwrap();
+    let backend = S3Backend::open_with(loc.clone(), &s).unwrap();
+    let kms = KmsProvider::new(key, &loc.url(), &s).unwrap();
+    let provider = CachingProvider::new(Arc::new(kms), std::time::Duration::from_secs(300));
+    Store::open(Arc::new(backend), Arc::new(provider), "counter@test").unwrap()
+}
+
+#[test]
+fn hot_get_is_exactly_one_get_object() {
+    let Some(env) = S3Env::get() else {
+        return;
+    };
+    let proxy = CountingProxy::start(&env.endpoint);
+    let bucket = env.bucket("count");
+    let key = create_kms_key(&env);
+    let url = format!("s3://{bucket}/p");
+    let store = open(&env, &proxy, &url, &key);
+    let mut n = NewObject::new(ObjectType::SecretData);
+    n.names.push("app:prod:DB_PASSWORD".into());
+    n.material = Some(b"hunter2".to_vec());
+    let uid = store.create(n).unwrap().uid;
+
+    // A fresh process (cold): what a CLI `get` pays, for the record.
+    let cold = open(&env, &proxy, &url, &key);
+    proxy.take();
+    let (_, v) = cold.read_by_name("app:prod:DB_PASSWORD").unwrap().unwrap();
+    assert_eq!(v.expose(), b"hunter2");
+    let first = proxy.take();
+    eprintln!("cold get after open: {} requests: {first:?}", first.len());
+    assert!(
+        first.iter().any(|r| r.ends_with("TrentService.Decrypt")),
+        "the data key was unwrapped by KMS: {first:?}"
+    );
+
+    // Hot: the name -> uid mapping and the data key are cached; one GetObject of the record.
+    for _ in 0..10 {
+        let (_, v) = cold.read_by_name("app:prod:DB_PASSWORD").unwrap().unwrap();
+        assert_eq!(v.expose(), b"hunter2");
+    }
+    let hot = proxy.take();
+    let want = format!("GET /{bucket}/p/objects/{uid}");
+    assert_eq!(hot.len(), 10, "{hot:?}");
+    assert!(hot.iter().all(|r| *r == want), "{hot:?}");
+
+    // Another writer changes the secret: the next hot get still costs one GetObject (the record
+    // carries the new version) plus one KMS Decrypt of the new data key, and sees the change.
+    store
+        .write(|tx| tx.put_material(&uid, b"rotated"))
+        .unwrap();
+    proxy.take();
+    let (_, v) = cold.read_by_name("app:prod:DB_PASSWORD").unwrap().unwrap();
+    assert_eq!(v.expose(), b"rotated");
+    let after = proxy.take();
+    assert_eq!(
+        after.iter().filter(|r| r.starts_with("GET ")).count(),
+        1,
+        "{after:?}"
+    );
+}
