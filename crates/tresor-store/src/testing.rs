@@ -27,6 +27,7 @@ fn secret(name: &str, value: &str, attrs: &[(&str, &str)]) -> NewObject {
 pub fn conformance(make: &dyn Fn() -> Arc<dyn Backend>) {
     create_read(make());
     names_unique(make());
+    names_within_one_transaction(make());
     versions_history(make());
     optimistic_conflict(make());
     locate_by_index(make());
@@ -61,6 +62,53 @@ fn names_unique(b: Arc<dyn Backend>) {
     s.create(secret("n", "1", &[])).unwrap();
     assert!(matches!(s.create(secret("n", "2", &[])), Err(StoreError::NameTaken(n)) if n == "n"));
     assert_eq!(s.read_by_name("n").unwrap().unwrap().1.expose(), b"1");
+}
+
+/// Names moved, freed and reused inside one transaction resolve to the right object (the
+/// transaction keeps a name → uid hint map; a stale hint must not hide or invent a name).
+fn names_within_one_transaction(b: Arc<dyn Backend>) {
+    let kek = Arc::new(LocalKek::generate().unwrap());
+    let s = store(b, &kek);
+    let old = s.create(secret("kept", "0", &[])).unwrap();
+    let (a, bb, c) = s
+        .write(|tx| {
+            let a = tx.create(secret("n1", "a", &[]))?;
+            tx.update(&a, "rename", |m| {
+                m.names = vec!["n2".into()];
+                Ok(())
+            })?;
+            let bb = tx.create(secret("n1", "b", &[]))?;
+            assert_eq!(tx.get_by_name("n1")?.map(|m| m.uid), Some(bb.clone()));
+            assert_eq!(tx.get_by_name("n2")?.map(|m| m.uid), Some(a.clone()));
+            assert!(matches!(
+                tx.create(secret("n2", "x", &[])),
+                Err(StoreError::NameTaken(_))
+            ));
+            assert!(matches!(
+                tx.create(secret("kept", "x", &[])),
+                Err(StoreError::NameTaken(_))
+            ));
+            tx.delete(&bb)?;
+            assert!(tx.get_by_name("n1")?.is_none());
+            let c = tx.create(secret("n1", "c", &[]))?;
+            // Moving a committed object's name away frees it within the transaction.
+            tx.update(&old.uid, "rename", |m| {
+                m.names = vec!["moved".into()];
+                Ok(())
+            })?;
+            assert!(tx.get_by_name("kept")?.is_none());
+            assert_eq!(
+                tx.get_by_name("moved")?.map(|m| m.uid),
+                Some(old.uid.clone())
+            );
+            Ok((a, bb, c))
+        })
+        .unwrap();
+    assert_eq!(s.get_by_name("n1").unwrap().unwrap().uid, c);
+    assert_eq!(s.get_by_name("n2").unwrap().unwrap().uid, a);
+    assert!(s.get(&bb).unwrap().is_none());
+    assert!(s.get_by_name("kept").unwrap().is_none());
+    assert_eq!(s.read_by_name("n1").unwrap().unwrap().1.expose(), b"c");
 }
 
 fn versions_history(b: Arc<dyn Backend>) {

@@ -257,6 +257,42 @@ pub fn secret_name(app: &str, env: &str, key: &str) -> String {
     format!("{app}:{env}:{key}")
 }
 
+/// True if `s` is `APP:ENV:KEY` with three non-empty parts free of glob syntax (`*?[,`) and
+/// control characters: a filter that can only match the secret of that exact name.
+fn is_literal_name(s: &str) -> bool {
+    let mut colons = 0;
+    let mut part_len = 0;
+    for c in s.chars() {
+        match c {
+            ':' => {
+                if part_len == 0 {
+                    return false;
+                }
+                colons += 1;
+                part_len = 0;
+            }
+            '*' | '?' | '[' | ',' => return false,
+            c if c.is_control() => return false,
+            _ => part_len += 1,
+        }
+    }
+    colons == 2 && part_len > 0
+}
+
+/// `vault_view(m).is_some()`, without building the three strings (the `get` hot path).
+fn is_vault_object(m: &ObjectMeta) -> bool {
+    match m.attr_str(ROLE) {
+        Some("secret") => ["app", "env", "key"]
+            .iter()
+            .all(|a| m.attr_str(a).is_some()),
+        Some(_) => false,
+        None => {
+            let name = m.name().unwrap_or(&m.uid);
+            !(name.starts_with("tresor:") || name.starts_with("tresor-key:"))
+        }
+    }
+}
+
 /// How an object appears to the vault: `(app, env, key)`, or `None` for internal objects.
 pub fn vault_view(m: &ObjectMeta) -> Option<(String, String, String)> {
     match m.attr_str(ROLE) {
@@ -547,15 +583,19 @@ impl Vault {
         {
             return Ok(v);
         }
-        let f = Filter::new(filter)?;
-        let value = if f.is_exact() {
-            match self.store.read_by_name(filter)? {
-                Some((meta, value)) if vault_view(&meta).is_some() => value,
-                _ => return Err(VaultError::NotFound(filter.to_owned())),
-            }
+        // A plain `app:env:KEY` (no glob, no alternative) is one indexed read; anything else is
+        // compiled as a filter. `is_literal_name` never accepts what `Filter::new` would treat
+        // differently, so both paths give the same answer.
+        let value = if is_literal_name(filter) {
+            self.read_exact(filter)?
         } else {
-            let one = self.find_one(&f)?;
-            self.value(&one)?
+            let f = Filter::new(filter)?;
+            if f.is_exact() {
+                self.read_exact(filter)?
+            } else {
+                let one = self.find_one(&f)?;
+                self.value(&one)?
+            }
         };
         if let Some(c) = &self.cache
             && let Ok(mut c) = c.lock()
@@ -563,6 +603,13 @@ impl Vault {
             c.insert(filter.to_owned(), value.clone());
         }
         Ok(value)
+    }
+
+    fn read_exact(&self, name: &str) -> Result<SecretBytes> {
+        match self.store.read_by_name(name)? {
+            Some((meta, value)) if is_vault_object(&meta) => Ok(value),
+            _ => Err(VaultError::NotFound(name.to_owned())),
+        }
     }
 
     /// The one secret `f` matches.
@@ -893,4 +940,35 @@ fn query_for(f: &Filter) -> Query {
         q.attrs.push(c);
     }
     q
+}
+
+#[cfg(test)]
+mod literal_name_tests {
+    use super::is_literal_name;
+    use crate::filter::Filter;
+    use proptest::prelude::*;
+
+    #[test]
+    fn examples() {
+        assert!(is_literal_name("app:prod:DB_URL"));
+        assert!(is_literal_name("a b:e:k]"));
+        for s in [
+            "", "::", "a:e", "a:e:", ":e:k", "a::k", "a:e:k:x", "a:e:K*", "a:e:K?", "a:e:[K]",
+            "a,b:e:k", "a:e:k\n",
+        ] {
+            assert!(!is_literal_name(s), "{s:?}");
+        }
+    }
+
+    proptest! {
+        /// The fast path of `Vault::get` only takes what the filter grammar would compile to
+        /// an exact name.
+        #[test]
+        fn literal_names_are_exact_filters(s in "[a-z:*?\\[\\],\t ]{0,12}") {
+            if is_literal_name(&s) {
+                let f = Filter::new(&s).expect("a literal name is a valid filter");
+                prop_assert!(f.is_exact());
+            }
+        }
+    }
 }
