@@ -865,7 +865,10 @@ pub fn run(cmd: KmipCommand, open_store: OpenStore<'_>) -> Result<ExitCode, Kmip
             ops,
         } => grant(
             open_store,
-            store.as_deref().map(Path::new),
+            store
+                .as_deref()
+                .filter(|s| !s.contains("://"))
+                .map(Path::new),
             &uid,
             &identity,
             &ops,
@@ -880,7 +883,13 @@ fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode, KmipError>
         a.key.clone().unwrap_or_default(),
         a.ca.clone().unwrap_or_default(),
     );
-    let mut store_dir = a.store.clone().map(PathBuf::from);
+    // A store URL (the tresor binary's global `--store postgres://…`) is not a directory: the
+    // opener takes it from there and keeps the vault folder for the key.
+    let mut store_dir = a
+        .store
+        .clone()
+        .filter(|s| !s.contains("://"))
+        .map(PathBuf::from);
     if let Some(p) = &a.config {
         let (c, db) = crate::server::from_pykmip_server_conf(p, config)?;
         config = c;

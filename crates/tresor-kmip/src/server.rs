@@ -97,6 +97,8 @@ pub struct Server {
 struct Shared {
     store: Arc<Store>,
     config: ServerConfig,
+    /// Open streaming Encrypt/Decrypt operations (bounded, expiring).
+    streams: crate::ops::Streams,
 }
 
 impl std::fmt::Debug for Server {
@@ -120,7 +122,11 @@ impl Server {
         Ok(Server {
             listener,
             acceptor: TlsAcceptor::from(Arc::new(tls)),
-            shared: Arc::new(Shared { store, config }),
+            shared: Arc::new(Shared {
+                store,
+                config,
+                streams: crate::ops::Streams::default(),
+            }),
         })
     }
 
@@ -279,6 +285,11 @@ fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
             }
             Err(StoreError::Conflict(_)) => continue,
             Err(e) => {
+                // The store's own reason: a name taken by a concurrent writer (another server
+                // on the same database) is Illegal Operation, an unreachable database
+                // Protection Storage Unavailable.
+                let message = format!("the store could not commit the request: {e}");
+                let reason = OpError::from(e).reason;
                 let items = msg
                     .batch_items
                     .iter()
@@ -286,8 +297,8 @@ fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
                         ResponseBatchItem::failure(
                             Some(b.operation),
                             b.unique_batch_item_id.clone(),
-                            OpError::from(StoreError::Unavailable(e.to_string())).reason,
-                            format!("the store could not commit the request: {e}"),
+                            reason,
+                            message.clone(),
                         )
                     })
                     .collect();
@@ -344,6 +355,7 @@ fn run_batch(
         .batch_error_continuation_option
         .unwrap_or(BatchErrorContinuationOption::STOP);
     let mut session = Session::new(&shared.store, identity, version, &shared.config.admins);
+    session.streams = Some(&shared.streams);
     let mut items: Vec<ResponseBatchItem> = Vec::with_capacity(msg.batch_items.len());
     let mut failed = false;
     let empty = Ttlv::structure(crate::tags::Tag::REQUEST_PAYLOAD, Vec::new());

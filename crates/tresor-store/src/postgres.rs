@@ -98,8 +98,23 @@ impl std::fmt::Debug for PostgresBackend {
     }
 }
 
+/// The error and its causes ("error performing TLS handshake: invalid peer certificate: …").
+fn describe(e: &postgres::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cause = c.source();
+    }
+    s
+}
+
 fn unavailable(e: postgres::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+    StoreError::Unavailable(describe(&e))
 }
 
 /// Returns true if and only if `e` means the connection (or the server) is gone: closed
@@ -120,7 +135,7 @@ fn is_connection_error(e: &postgres::Error) -> bool {
 
 fn pg(e: postgres::Error) -> StoreError {
     if is_connection_error(&e) {
-        return StoreError::Unavailable(e.to_string());
+        return StoreError::Unavailable(describe(&e));
     }
     if let Some(c) = e.code()
         && matches!(c.code(), "40001" | "40P01")

@@ -70,3 +70,155 @@ fn postgres_unreachable_is_unavailable() {
         other => panic!("expected Unavailable, got {other:?}"),
     }
 }
+
+/// A PostgreSQL of this test's own with `ssl=on` and `hostnossl … reject` (scripts/pg.sh
+/// start --ssl), stopped and removed on drop.
+struct TlsCluster {
+    dir: String,
+    port: u16,
+    ca: String,
+}
+
+impl TlsCluster {
+    fn start() -> Option<TlsCluster> {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg.sh");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .args(["start", "--ssl"])
+            .output()
+            .expect("run scripts/pg.sh");
+        if !out.status.success() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "scripts/pg.sh start --ssl failed under CI: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            eprintln!(
+                "SKIPPED: scripts/pg.sh start --ssl failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return None;
+        }
+        let text = String::from_utf8(out.stdout).unwrap();
+        let var = |k: &str| {
+            text.split([';', '\n'])
+                .filter_map(|p| p.trim().strip_prefix("export "))
+                .find_map(|p| p.strip_prefix(&format!("{k}=")).map(str::to_owned))
+                .unwrap_or_else(|| panic!("pg.sh printed no {k}: {text}"))
+        };
+        let dir = var("TRESOR_PG_DIR");
+        let port = std::fs::read_to_string(format!("{dir}/port"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        Some(TlsCluster {
+            ca: var("TRESOR_PG_CA"),
+            dir,
+            port,
+        })
+    }
+
+    /// An admin connection over the Unix socket (`local … trust`).
+    fn admin(&self) -> postgres::Client {
+        postgres::Client::connect(
+            &format!("host={} port={} user=postgres dbname=postgres", self.dir, self.port),
+            postgres::NoTls,
+        )
+        .expect("admin over the Unix socket")
+    }
+}
+
+impl Drop for TlsCluster {
+    fn drop(&mut self) {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg.sh");
+        let _ = std::process::Command::new("bash")
+            .arg(script)
+            .args(["stop", &self.dir])
+            .status();
+    }
+}
+
+fn unavailable_message(r: tresor_store::Result<PostgresBackend>) -> String {
+    match r {
+        Err(tresor_store::StoreError::Unavailable(m)) => m,
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+#[test]
+fn postgres_tls_require_verify_full_and_plaintext_refused() {
+    let Some(pg) = TlsCluster::start() else { return };
+    let mut admin = pg.admin();
+    admin
+        .batch_execute("CREATE ROLE tresor LOGIN PASSWORD 'tls-test-pw'")
+        .unwrap();
+    admin
+        .batch_execute("CREATE DATABASE tresor_tls OWNER tresor")
+        .unwrap();
+    let p = pg.port;
+    let ca = &pg.ca;
+
+    // sslmode=require: encrypted (the server accepts nothing else on TCP).
+    let b = PostgresBackend::connect(&format!(
+        "postgres://tresor:tls-test-pw@127.0.0.1:{p}/tresor_tls?sslmode=require"
+    ))
+    .expect("sslmode=require");
+    assert_eq!(b.count().unwrap(), 0);
+    let ssl_sessions: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid \
+             WHERE a.usename = 'tresor' AND s.ssl",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(ssl_sessions >= 1, "the backend's pooled connection uses TLS");
+    drop(b);
+
+    // verify-full: the chain to the CA and the name (IP SAN 127.0.0.1, DNS SAN localhost).
+    for host in ["127.0.0.1", "localhost"] {
+        let b = PostgresBackend::connect(&format!(
+            "postgres://tresor:tls-test-pw@{host}:{p}/tresor_tls?sslmode=verify-full&sslrootcert={ca}"
+        ))
+        .unwrap_or_else(|e| panic!("verify-full to {host}: {e}"));
+        assert_eq!(b.count().unwrap(), 0);
+    }
+
+    // verify-full against another CA is refused, naming the certificate problem.
+    let other = tempfile::tempdir().unwrap();
+    let other_ca = other.path().join("other-ca.crt");
+    let st = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"])
+        .args(["-days", "1", "-subj", "/CN=not the server's CA", "-keyout"])
+        .arg(other.path().join("other-ca.key"))
+        .arg("-out")
+        .arg(&other_ca)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(st.success());
+    let m = unavailable_message(PostgresBackend::connect(&format!(
+        "postgres://tresor:tls-test-pw@127.0.0.1:{p}/tresor_tls?sslmode=verify-full&sslrootcert={}",
+        other_ca.display()
+    )));
+    assert!(m.to_lowercase().contains("certificate"), "{m}");
+
+    // A wrong password is refused by the server, over TLS.
+    let m = unavailable_message(PostgresBackend::connect(&format!(
+        "postgres://tresor:wrong@127.0.0.1:{p}/tresor_tls?sslmode=verify-full&sslrootcert={ca}"
+    )));
+    assert!(m.contains("password authentication failed"), "{m}");
+
+    // Plaintext is refused when the server demands hostssl.
+    let m = unavailable_message(PostgresBackend::connect(&format!(
+        "postgres://tresor:tls-test-pw@127.0.0.1:{p}/tresor_tls?sslmode=disable"
+    )));
+    assert!(m.contains("no encryption"), "{m}");
+
+    // A bad sslmode is named.
+    let m = unavailable_message(PostgresBackend::connect(&format!(
+        "postgres://tresor@127.0.0.1:{p}/tresor_tls?sslmode=always"
+    )));
+    assert!(m.contains("sslmode 'always'"), "{m}");
+}
