@@ -122,7 +122,10 @@ impl TlsCluster {
     /// An admin connection over the Unix socket (`local … trust`).
     fn admin(&self) -> postgres::Client {
         postgres::Client::connect(
-            &format!("host={} port={} user=postgres dbname=postgres", self.dir, self.port),
+            &format!(
+                "host={} port={} user=postgres dbname=postgres",
+                self.dir, self.port
+            ),
             postgres::NoTls,
         )
         .expect("admin over the Unix socket")
@@ -148,7 +151,9 @@ fn unavailable_message(r: tresor_store::Result<PostgresBackend>) -> String {
 
 #[test]
 fn postgres_tls_require_verify_full_and_plaintext_refused() {
-    let Some(pg) = TlsCluster::start() else { return };
+    let Some(pg) = TlsCluster::start() else {
+        return;
+    };
     let mut admin = pg.admin();
     admin
         .batch_execute("CREATE ROLE tresor LOGIN PASSWORD 'tls-test-pw'")
@@ -173,7 +178,10 @@ fn postgres_tls_require_verify_full_and_plaintext_refused() {
         )
         .unwrap()
         .get(0);
-    assert!(ssl_sessions >= 1, "the backend's pooled connection uses TLS");
+    assert!(
+        ssl_sessions >= 1,
+        "the backend's pooled connection uses TLS"
+    );
     drop(b);
 
     // verify-full: the chain to the CA and the name (IP SAN 127.0.0.1, DNS SAN localhost).
@@ -189,7 +197,15 @@ fn postgres_tls_require_verify_full_and_plaintext_refused() {
     let other = tempfile::tempdir().unwrap();
     let other_ca = other.path().join("other-ca.crt");
     let st = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
         .args(["-days", "1", "-subj", "/CN=not the server's CA", "-keyout"])
         .arg(other.path().join("other-ca.key"))
         .arg("-out")

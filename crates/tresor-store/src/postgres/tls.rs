@@ -91,9 +91,8 @@ pub(crate) fn split_url(url: &str) -> Result<(String, TlsSettings), StoreError> 
             _ => kept.push(pair),
         }
     }
-    let home_root = || {
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".postgresql/root.crt"))
-    };
+    let home_root =
+        || std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".postgresql/root.crt"));
     let (mode, verify) = match mode.as_deref().unwrap_or("prefer") {
         "disable" => (SslMode::Disable, Verify::None),
         "allow" | "prefer" => (SslMode::Prefer, Verify::None),
@@ -118,7 +117,7 @@ pub(crate) fn split_url(url: &str) -> Result<(String, TlsSettings), StoreError> 
     }
     if root_cert.as_deref() == Some(Path::new("system")) {
         return Err(bad(
-            "sslrootcert=system is not supported; name a CA file".into(),
+            "sslrootcert=system is not supported; name a CA file".into()
         ));
     }
     let client_cert = match (cert, key) {
@@ -150,10 +149,7 @@ fn provider() -> Arc<CryptoProvider> {
 /// missing file is reported once, at start-up).
 pub(crate) fn connector(s: &TlsSettings) -> Result<MakeRustlsConnect, StoreError> {
     let file_err = |what: &str, p: &Path, e: &dyn std::fmt::Display| {
-        StoreError::Unavailable(format!(
-            "PostgreSQL TLS: {what} '{}': {e}",
-            p.display()
-        ))
+        StoreError::Unavailable(format!("PostgreSQL TLS: {what} '{}': {e}", p.display()))
     };
     let provider = provider();
     let verifier: Arc<dyn ServerCertVerifier> = match (&s.root_cert, s.verify) {
@@ -172,9 +168,10 @@ pub(crate) fn connector(s: &TlsSettings) -> Result<MakeRustlsConnect, StoreError
                     .add(c)
                     .map_err(|e| file_err("using sslrootcert", root, &e))?;
             }
-            let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()
-                .map_err(|e| file_err("using sslrootcert", root, &e))?;
+            let inner =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| file_err("using sslrootcert", root, &e))?;
             Arc::new(ChainVerify {
                 inner,
                 check_name: v == Verify::Full,
@@ -309,13 +306,7 @@ impl ServerCertVerifier for NoVerify {
 /// Reads the password for `user@host:port/db` from a libpq password file (`PGPASSFILE`, else
 /// `~/.pgpass`): lines `host:port:db:user:password`, `*` matches anything, `\:` and `\\`
 /// escape. As libpq does, a file others may read is ignored.
-pub(crate) fn pgpass(
-    file: &Path,
-    host: &str,
-    port: u16,
-    db: &str,
-    user: &str,
-) -> Option<String> {
+pub(crate) fn pgpass(file: &Path, host: &str, port: u16, db: &str, user: &str) -> Option<String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
