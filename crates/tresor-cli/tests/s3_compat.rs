@@ -36,7 +36,8 @@ static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize:
 
 impl Moto {
     fn get() -> Option<Moto> {
-        need("TRESOR_TEST_S3_ENDPOINT", "tests/peers/moto/start.sh").map(|endpoint| Moto { endpoint })
+        need("TRESOR_TEST_S3_ENDPOINT", "tests/peers/moto/start.sh")
+            .map(|endpoint| Moto { endpoint })
     }
 
     fn curl(&self, args: &[&str]) -> Output {
@@ -56,10 +57,18 @@ impl Moto {
 
     fn kms_key(&self) -> String {
         let o = self.curl(&[
-            "-sf", "-X", "POST", &format!("{}/", self.endpoint),
-            "-H", "X-Amz-Target: TrentService.CreateKey",
-            "-H", "Content-Type: application/x-amz-json-1.1",
-            "-H", KMS_AUTH, "-d", "{}",
+            "-sf",
+            "-X",
+            "POST",
+            &format!("{}/", self.endpoint),
+            "-H",
+            "X-Amz-Target: TrentService.CreateKey",
+            "-H",
+            "Content-Type: application/x-amz-json-1.1",
+            "-H",
+            KMS_AUTH,
+            "-d",
+            "{}",
         ]);
         assert!(o.status.success(), "CreateKey: {o:?}");
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -68,7 +77,12 @@ impl Moto {
 
     /// Every key of `bucket` (plain ListObjectsV2).
     fn keys(&self, bucket: &str) -> Vec<String> {
-        let o = self.curl(&["-sf", "-H", S3_AUTH, &format!("{}/{bucket}?list-type=2", self.endpoint)]);
+        let o = self.curl(&[
+            "-sf",
+            "-H",
+            S3_AUTH,
+            &format!("{}/{bucket}?list-type=2", self.endpoint),
+        ]);
         assert!(o.status.success(), "list {bucket}: {o:?}");
         let text = String::from_utf8(o.stdout).unwrap();
         text.split("<Key>")
@@ -88,7 +102,12 @@ impl Moto {
                 _ => format!("%{b:02X}"),
             })
             .collect();
-        let o = self.curl(&["-sf", "-H", S3_AUTH, &format!("{}/{bucket}/{path}", self.endpoint)]);
+        let o = self.curl(&[
+            "-sf",
+            "-H",
+            S3_AUTH,
+            &format!("{}/{bucket}/{path}", self.endpoint),
+        ]);
         assert!(o.status.success(), "GET {bucket}/{key}: {o:?}");
         o.stdout
     }
@@ -142,7 +161,12 @@ impl User {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run tresor");
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     }
 
@@ -162,7 +186,10 @@ impl User {
     }
 
     fn s3keyring(&self, bin: &str, args: &[&str]) -> String {
-        let o = self.cmd(Path::new(bin), args, &[]).output().expect("run s3keyring");
+        let o = self
+            .cmd(Path::new(bin), args, &[])
+            .output()
+            .expect("run s3keyring");
         assert!(
             o.status.success(),
             "s3keyring {args:?} failed: {}",
@@ -188,7 +215,11 @@ fn configure_writes_the_profile_file_and_commands_read_it() {
     // --no-ask: from s3keyring's variables, like `s3keyring configure --no-ask`.
     u.ok(
         &["s3", "configure", "--no-ask"],
-        &[("S3KEYRING_BUCKET", &bucket), ("S3KEYRING_KMS_KEY_ID", &key), ("S3KEYRING_NAMESPACE", "team")],
+        &[
+            ("S3KEYRING_BUCKET", &bucket),
+            ("S3KEYRING_KMS_KEY_ID", &key),
+            ("S3KEYRING_NAMESPACE", "team"),
+        ],
     );
     let text = std::fs::read_to_string(u.ini()).unwrap();
     assert!(text.contains("[profile:default]"), "{text}");
@@ -198,12 +229,18 @@ fn configure_writes_the_profile_file_and_commands_read_it() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        assert_eq!(std::fs::metadata(u.ini()).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(u.ini()).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     // No variables now: everything comes from the file.
     u.ok(&["s3", "set", "github", "bob", "hunter2"], &[]);
     assert_eq!(u.ok(&["s3", "get", "github", "bob"], &[]), "hunter2\n");
-    assert_eq!(u.ok(&["s3", "get_password", "github", "bob"], &[]), "hunter2\n");
+    assert_eq!(
+        u.ok(&["s3", "get_password", "github", "bob"], &[]),
+        "hunter2\n"
+    );
 
     // --ask: one answer per setting, an empty answer keeps the value shown.
     let o = u.tresor_in(
@@ -212,23 +249,58 @@ fn configure_writes_the_profile_file_and_commands_read_it() {
         &format!("\n{bucket}\n{key}\nadmins\nno\n"),
     );
     assert!(o.status.success(), "{}", err_of(&o));
-    assert!(err_of(&o).contains("Aws Profile [default]: "), "{}", err_of(&o));
+    assert!(
+        err_of(&o).contains("Aws Profile [default]: "),
+        "{}",
+        err_of(&o)
+    );
     let text = std::fs::read_to_string(u.ini()).unwrap();
-    assert!(text.contains("[profile:default]") && text.contains("[profile:admins]"), "{text}");
+    assert!(
+        text.contains("[profile:default]") && text.contains("[profile:admins]"),
+        "{text}"
+    );
     assert!(text.contains("namespace = admins"), "{text}");
-    u.ok(&["s3", "--profile", "admins", "set", "github", "bob", "root-pw"], &[]);
-    assert_eq!(u.ok(&["s3", "--profile", "admins", "get", "github", "bob"], &[]), "root-pw\n");
-    assert_eq!(u.ok(&["s3", "get", "github", "bob"], &[]), "hunter2\n", "namespaces are apart");
+    u.ok(
+        &[
+            "s3",
+            "--profile",
+            "admins",
+            "set",
+            "github",
+            "bob",
+            "root-pw",
+        ],
+        &[],
+    );
+    assert_eq!(
+        u.ok(&["s3", "--profile", "admins", "get", "github", "bob"], &[]),
+        "root-pw\n"
+    );
+    assert_eq!(
+        u.ok(&["s3", "get", "github", "bob"], &[]),
+        "hunter2\n",
+        "namespaces are apart"
+    );
 
     // --ini: another file; configure refuses to write a profile without a KMS key.
     let other = u.home.path().join("elsewhere.ini");
     let o = u.tresor(
-        &["s3", "--ini", other.to_str().unwrap(), "configure", "--no-ask"],
+        &[
+            "s3",
+            "--ini",
+            other.to_str().unwrap(),
+            "configure",
+            "--no-ask",
+        ],
         &[("S3KEYRING_BUCKET", &bucket)],
     );
     assert_eq!(o.status.code(), Some(2), "{}", err_of(&o));
     assert!(err_of(&o).contains("has no kms_key_id"), "{}", err_of(&o));
-    assert!(err_of(&o).contains("S3KEYRING_KMS_KEY_ID"), "{}", err_of(&o));
+    assert!(
+        err_of(&o).contains("S3KEYRING_KMS_KEY_ID"),
+        "{}",
+        err_of(&o)
+    );
     assert!(!other.exists(), "nothing half-written");
 }
 
@@ -237,15 +309,25 @@ fn set_get_delete_list_round_trip_without_collisions_or_plaintext() {
     let Some(m) = Moto::get() else { return };
     let (bucket, key) = (m.bucket("rt"), m.kms_key());
     let u = User::new(&m);
-    let env = [("S3KEYRING_BUCKET", bucket.as_str()), ("S3KEYRING_KMS_KEY_ID", key.as_str())];
+    let env = [
+        ("S3KEYRING_BUCKET", bucket.as_str()),
+        ("S3KEYRING_KMS_KEY_ID", key.as_str()),
+    ];
     // Two pairs s3keyring stores at one object key (a/b/c/secret.b64).
     u.ok(&["s3", "set", "a/b", "c", "first-Secret-1"], &env);
     u.ok(&["s3", "set", "a", "b/c", "second-Secret-2"], &env);
-    let o = u.tresor_in(&["s3", "set", "svc.x", "us er", "-"], &env, "third Secret: 3\n");
+    let o = u.tresor_in(
+        &["s3", "set", "svc.x", "us er", "-"],
+        &env,
+        "third Secret: 3\n",
+    );
     assert!(o.status.success(), "{}", err_of(&o));
     assert_eq!(u.ok(&["s3", "get", "a/b", "c"], &env), "first-Secret-1\n");
     assert_eq!(u.ok(&["s3", "get", "a", "b/c"], &env), "second-Secret-2\n");
-    assert_eq!(u.ok(&["s3", "get", "svc.x", "us er"], &env), "third Secret: 3\n");
+    assert_eq!(
+        u.ok(&["s3", "get", "svc.x", "us er"], &env),
+        "third Secret: 3\n"
+    );
     let j: serde_json::Value =
         serde_json::from_str(&u.ok(&["s3", "get", "svc.x", "us er", "--json"], &env)).unwrap();
     assert_eq!(j["value"], "third Secret: 3");
@@ -260,35 +342,52 @@ fn set_get_delete_list_round_trip_without_collisions_or_plaintext() {
         u.ok(&["s3", "list"], &env),
         "a\tb/c\na/b\tc\nsvc.x\tus er\n"
     );
-    let l: serde_json::Value = serde_json::from_str(&u.ok(&["s3", "list", "--json"], &env)).unwrap();
+    let l: serde_json::Value =
+        serde_json::from_str(&u.ok(&["s3", "list", "--json"], &env)).unwrap();
     assert_eq!(l.as_array().unwrap().len(), 3);
     assert_eq!(l[2]["service"], "svc.x");
 
     // The vault door reads the same secrets.
     let store = format!("s3://{bucket}/.tresor");
-    let venv = [("TRESOR_STORE", store.as_str()), ("TRESOR_KMS_KEY_ID", key.as_str())];
+    let venv = [
+        ("TRESOR_STORE", store.as_str()),
+        ("TRESOR_KMS_KEY_ID", key.as_str()),
+    ];
     assert_eq!(u.ok(&["get", "a/b:default:c"], &venv), "first-Secret-1");
     let listed = u.ok(&["list", ":default:", "--json"], &venv);
-    assert!(listed.contains("svc.x") && listed.contains("us%20er"), "{listed}");
+    assert!(
+        listed.contains("svc.x") && listed.contains("us%20er"),
+        "{listed}"
+    );
 
     // Raw bodies hold no secret bytes (nor their base64).
     let keys = m.keys(&bucket);
     assert!(keys.iter().all(|k| k.starts_with(".tresor/")), "{keys:?}");
-    assert!(keys.iter().any(|k| k.starts_with(".tresor/objects/")), "{keys:?}");
+    assert!(
+        keys.iter().any(|k| k.starts_with(".tresor/objects/")),
+        "{keys:?}"
+    );
     for k in &keys {
         let body = m.raw(&bucket, k);
         for s in ["first-Secret-1", "second-Secret-2", "third Secret: 3"] {
             use base64::Engine as _;
             let b64 = base64::engine::general_purpose::STANDARD.encode(s);
             assert!(!contains(&body, s.as_bytes()), "{k} holds '{s}'");
-            assert!(!contains(&body, b64.as_bytes()), "{k} holds base64 of '{s}'");
+            assert!(
+                !contains(&body, b64.as_bytes()),
+                "{k} holds base64 of '{s}'"
+            );
         }
     }
 
     u.ok(&["s3", "delete", "a/b", "c"], &env);
     let o = u.tresor(&["s3", "get", "a/b", "c"], &env);
     assert_eq!(o.status.code(), Some(1), "{}", err_of(&o));
-    assert!(err_of(&o).contains("secret 'c' of service 'a/b' (namespace 'default') not found"), "{}", err_of(&o));
+    assert!(
+        err_of(&o).contains("secret 'c' of service 'a/b' (namespace 'default') not found"),
+        "{}",
+        err_of(&o)
+    );
     let o = u.tresor(&["s3", "delete", "a/b", "c"], &env);
     assert_eq!(o.status.code(), Some(1), "{}", err_of(&o));
     assert_eq!(u.ok(&["s3", "get", "a", "b/c"], &env), "second-Secret-2b\n");
@@ -317,17 +416,37 @@ fn environment_overrides_the_profile_file() {
     );
     assert_eq!(u.ok(&["s3", "get", "svc", "u"], &[]), "in-file-bucket\n");
     assert_eq!(
-        u.ok(&["s3", "get", "svc", "u"], &[("KEYRING_BUCKET", &b2), ("S3KEYRING_NAMESPACE", "envns")]),
+        u.ok(
+            &["s3", "get", "svc", "u"],
+            &[("KEYRING_BUCKET", &b2), ("S3KEYRING_NAMESPACE", "envns")]
+        ),
         "in-env-bucket\n"
     );
-    assert!(m.keys(&b2).iter().any(|k| k.starts_with(".tresor/names/svc/envns/")));
-    assert!(m.keys(&b1).iter().any(|k| k.starts_with(".tresor/names/svc/filens/")));
+    assert!(
+        m.keys(&b2)
+            .iter()
+            .any(|k| k.starts_with(".tresor/names/svc/envns/"))
+    );
+    assert!(
+        m.keys(&b1)
+            .iter()
+            .any(|k| k.starts_with(".tresor/names/svc/filens/"))
+    );
     // S3KEYRING_* beats the README's names.
     let o = u.tresor(
         &["s3", "get", "svc", "u"],
-        &[("KEYRING_BUCKET", &b2), ("S3KEYRING_BUCKET", &b1), ("S3KEYRING_NAMESPACE", "filens")],
+        &[
+            ("KEYRING_BUCKET", &b2),
+            ("S3KEYRING_BUCKET", &b1),
+            ("S3KEYRING_NAMESPACE", "filens"),
+        ],
     );
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "in-file-bucket\n", "{}", err_of(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "in-file-bucket\n",
+        "{}",
+        err_of(&o)
+    );
 }
 
 #[test]
@@ -345,43 +464,81 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
 
     let o = u.tresor(&["s3", "--profile", "nope", "get", "svc", "u"], &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(err_of(&o).contains("s3keyring profile 'nope' not found in"), "{}", err_of(&o));
-    assert!(err_of(&o).contains("(profiles: default, nokms)"), "{}", err_of(&o));
+    assert!(
+        err_of(&o).contains("s3keyring profile 'nope' not found in"),
+        "{}",
+        err_of(&o)
+    );
+    assert!(
+        err_of(&o).contains("(profiles: default, nokms)"),
+        "{}",
+        err_of(&o)
+    );
     assert!(err_of(&o).contains("hint: "), "{}", err_of(&o));
 
     let o = u.tresor(&["s3", "--profile", "nokms", "set", "svc", "u", "v2"], &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(err_of(&o).contains("s3keyring profile 'nokms' has no kms_key_id"), "{}", err_of(&o));
+    assert!(
+        err_of(&o).contains("s3keyring profile 'nokms' has no kms_key_id"),
+        "{}",
+        err_of(&o)
+    );
 
-    let o = u.tresor(&["s3", "set", "svc", "u", "v3"], &[("S3KEYRING_BUCKET", "s3c-no-such-bucket-q")]);
+    let o = u.tresor(
+        &["s3", "set", "svc", "u", "v3"],
+        &[("S3KEYRING_BUCKET", "s3c-no-such-bucket-q")],
+    );
     assert_eq!(o.status.code(), Some(2));
-    assert!(err_of(&o).contains("S3 bucket 's3c-no-such-bucket-q' does not exist"), "{}", err_of(&o));
+    assert!(
+        err_of(&o).contains("S3 bucket 's3c-no-such-bucket-q' does not exist"),
+        "{}",
+        err_of(&o)
+    );
 
     // moto does not model IAM denials: a key alias that does not exist stands in for one.
-    let o = u.tresor(&["s3", "set", "svc", "u", "v4"], &[("S3KEYRING_KMS_KEY_ID", "alias/s3c-missing")]);
+    let o = u.tresor(
+        &["s3", "set", "svc", "u", "v4"],
+        &[("S3KEYRING_KMS_KEY_ID", "alias/s3c-missing")],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(err_of(&o).contains("alias/s3c-missing"), "{}", err_of(&o));
-    let o = u.tresor(&["s3", "import-s3keyring"], &[("S3KEYRING_KMS_KEY_ID", "alias/s3c-missing")]);
+    let o = u.tresor(
+        &["s3", "import-s3keyring"],
+        &[("S3KEYRING_KMS_KEY_ID", "alias/s3c-missing")],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", err_of(&o));
 
     let bad_ini = u.home.path().join("bad.ini");
     std::fs::write(&bad_ini, "[profile:default]\nthis line is junk\n").unwrap();
-    let o = u.tresor(&["s3", "--ini", bad_ini.to_str().unwrap(), "get", "svc", "u"], &[]);
+    let o = u.tresor(
+        &["s3", "--ini", bad_ini.to_str().unwrap(), "get", "svc", "u"],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(err_of(&o).contains("bad.ini: line 2"), "{}", err_of(&o));
 
-    assert_eq!(m.keys(&bucket), before, "a failed command wrote to the bucket");
+    assert_eq!(
+        m.keys(&bucket),
+        before,
+        "a failed command wrote to the bucket"
+    );
     assert_eq!(u.ok(&["s3", "get", "svc", "u"], &[]), "v1\n");
 }
 
 #[test]
 fn a_bucket_written_by_s3keyring_is_imported() {
     let Some(m) = Moto::get() else { return };
-    let Some(s3k) = need("TRESOR_S3KEYRING", "tests/peers/moto/setup.sh") else { return };
+    let Some(s3k) = need("TRESOR_S3KEYRING", "tests/peers/moto/setup.sh") else {
+        return;
+    };
     let (bucket, key) = (m.bucket("imp"), m.kms_key());
     let u = User::new(&m);
     // s3keyring 0.3.0 writes its template file and our default profile.
-    let vars = [("S3KEYRING_BUCKET", bucket.as_str()), ("S3KEYRING_KMS_KEY_ID", key.as_str()), ("S3KEYRING_NAMESPACE", "legacy")];
+    let vars = [
+        ("S3KEYRING_BUCKET", bucket.as_str()),
+        ("S3KEYRING_KMS_KEY_ID", key.as_str()),
+        ("S3KEYRING_NAMESPACE", "legacy"),
+    ];
     let o = u
         .cmd(Path::new(&s3k), &["configure", "--no-ask"], &vars)
         .output()
@@ -395,24 +552,44 @@ fn a_bucket_written_by_s3keyring_is_imported() {
     for (s, n, v) in pairs {
         u.s3keyring(&s3k, &["set", s, n, v]);
     }
-    assert_eq!(u.s3keyring(&s3k, &["get", "svc.x", "us er"]), "p@ss wörd 2\n");
+    assert_eq!(
+        u.s3keyring(&s3k, &["get", "svc.x", "us er"]),
+        "p@ss wörd 2\n"
+    );
     let originals: Vec<String> = m.keys(&bucket);
-    assert!(originals.contains(&"legacy/svc_4602Xx/us_3202Xer/secret.b64".to_owned()), "{originals:?}");
+    assert!(
+        originals.contains(&"legacy/svc_4602Xx/us_3202Xer/secret.b64".to_owned()),
+        "{originals:?}"
+    );
 
     // tresor reads s3keyring's own profile file (no variables).
     let r: serde_json::Value =
         serde_json::from_str(&u.ok(&["s3", "import-s3keyring", "--json"], &[])).unwrap();
-    assert_eq!((r["found"].as_u64(), r["added"].as_u64()), (Some(3), Some(3)), "{r}");
+    assert_eq!(
+        (r["found"].as_u64(), r["added"].as_u64()),
+        (Some(3), Some(3)),
+        "{r}"
+    );
     let r: serde_json::Value =
         serde_json::from_str(&u.ok(&["s3", "import-s3keyring", "--json"], &[])).unwrap();
-    assert_eq!((r["added"].as_u64(), r["unchanged"].as_u64()), (Some(0), Some(3)), "idempotent: {r}");
+    assert_eq!(
+        (r["added"].as_u64(), r["unchanged"].as_u64()),
+        (Some(0), Some(3)),
+        "idempotent: {r}"
+    );
 
     let store = format!("s3://{bucket}/.tresor");
-    let venv = [("TRESOR_STORE", store.as_str()), ("TRESOR_KMS_KEY_ID", key.as_str())];
+    let venv = [
+        ("TRESOR_STORE", store.as_str()),
+        ("TRESOR_KMS_KEY_ID", key.as_str()),
+    ];
     for (s, n, v) in pairs {
         assert_eq!(u.ok(&["s3", "get", s, n], &[]), format!("{v}\n"));
     }
-    assert_eq!(u.ok(&["get", "github:legacy:bob@example.com"], &venv), "gh-Token-1");
+    assert_eq!(
+        u.ok(&["get", "github:legacy:bob@example.com"], &venv),
+        "gh-Token-1"
+    );
     assert_eq!(u.ok(&["get", "svc.x:legacy:us%20er"], &venv), "p@ss wörd 2");
 
     // A value changed in tresor since is kept unless --update.
@@ -424,13 +601,25 @@ fn a_bucket_written_by_s3keyring_is_imported() {
 
     // The originals stay until asked; then each goes once its copy reads back.
     assert!(originals.iter().all(|k| m.keys(&bucket).contains(k)));
-    let o = u.tresor(&["s3", "import-s3keyring", "--delete-originals", "--update"], &[]);
+    let o = u.tresor(
+        &["s3", "import-s3keyring", "--delete-originals", "--update"],
+        &[],
+    );
     assert!(o.status.success(), "{}", err_of(&o));
-    assert!(err_of(&o).contains("3 original(s) deleted"), "{}", err_of(&o));
+    assert!(
+        err_of(&o).contains("3 original(s) deleted"),
+        "{}",
+        err_of(&o)
+    );
     let left = m.keys(&bucket);
     assert!(left.iter().all(|k| k.starts_with(".tresor/")), "{left:?}");
     assert_eq!(u.ok(&["s3", "get", "db", "admin"], &[]), "line1 Secret 3\n");
-    assert_eq!(u.s3keyring(&s3k, &["get", "github", "bob@example.com"]).trim(), "", "s3keyring no longer sees it");
+    assert_eq!(
+        u.s3keyring(&s3k, &["get", "github", "bob@example.com"])
+            .trim(),
+        "",
+        "s3keyring no longer sees it"
+    );
     for k in &left {
         let body = m.raw(&bucket, k);
         for (_, _, v) in pairs {

@@ -186,10 +186,7 @@ impl Session {
                     "tresor s3 keeps secrets in an S3 store, but --store (or TRESOR_STORE) is '{other}'"
                 )));
             }
-            None => S3Location::parse(&format!(
-                "s3://{}/{DEFAULT_PREFIX}",
-                p.require("bucket")?
-            ))?,
+            None => S3Location::parse(&format!("s3://{}/{DEFAULT_PREFIX}", p.require("bucket")?))?,
         };
         let kms_key = match (p.get("kms_key_id"), settings.kms_key_id.as_deref()) {
             (Some(k), _) | (None, Some(k)) => k.to_owned(),
@@ -200,10 +197,7 @@ impl Session {
         };
         let backend = Arc::new(S3Backend::open_with(location.clone(), &settings)?);
         let kms = Arc::new(KmsProvider::new(&kms_key, &location.url(), &settings)?);
-        let provider = Arc::new(CachingProvider::new(
-            kms.clone(),
-            Duration::from_secs(300),
-        ));
+        let provider = Arc::new(CachingProvider::new(kms.clone(), Duration::from_secs(300)));
         let store = Store::open(backend.clone(), provider, actor()).map_err(|e| {
             // The first thing that needs KMS: say which key failed.
             match e {
@@ -334,9 +328,7 @@ pub fn run(args: S3Args, store: Option<&str>) -> Result<ExitCode> {
         source: e,
     };
     match args.cmd {
-        S3Command::Configure {
-            no_ask, local, ..
-        } => {
+        S3Command::Configure { no_ask, local, .. } => {
             // Settings come from the environment and the file; the file may lack the profile.
             let p = Profile::resolve(&file, &name, false, &env_var)?;
             let stdin = std::io::stdin();
@@ -368,8 +360,9 @@ pub fn run(args: S3Args, store: Option<&str>) -> Result<ExitCode> {
                     Ok(t) => j["value"] = t.into(),
                     Err(_) => {
                         use base64::Engine as _;
-                        j["value_base64"] =
-                            base64::engine::general_purpose::STANDARD.encode(v.expose()).into();
+                        j["value_base64"] = base64::engine::general_purpose::STANDARD
+                            .encode(v.expose())
+                            .into();
                     }
                 }
                 writeln!(out, "{j}").map_err(w)?;
@@ -447,7 +440,8 @@ pub fn run(args: S3Args, store: Option<&str>) -> Result<ExitCode> {
             };
             let report = import_s3keyring(&s, p.require("bucket")?, &opts)?;
             if args.json {
-                let j = serde_json::to_string(&report).map_err(|e| S3Error::Input(e.to_string()))?;
+                let j =
+                    serde_json::to_string(&report).map_err(|e| S3Error::Input(e.to_string()))?;
                 writeln!(out, "{j}").map_err(w)?;
             }
             for f in &report.failed {
@@ -676,8 +670,7 @@ pub fn import_s3keyring(s: &Session, bucket: &str, opts: &ImportOptions) -> Resu
             });
         }
         bar.inc(1);
-        if !shown && started.elapsed() > Duration::from_secs(1) && std::io::stderr().is_terminal()
-        {
+        if !shown && started.elapsed() > Duration::from_secs(1) && std::io::stderr().is_terminal() {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             shown = true;
         }
@@ -815,9 +808,15 @@ mod tests {
         let mut answers: &[u8] = b"\n\nkey-1\nns\n";
         let v = configure(&p, true, &mut answers, &mut prompts).unwrap();
         let prompts = String::from_utf8(prompts).unwrap();
-        assert!(prompts.starts_with("Aws Profile [default]: Bucket [b1]: Kms Key Id []: "), "{prompts}");
+        assert!(
+            prompts.starts_with("Aws Profile [default]: Bucket [b1]: Kms Key Id []: "),
+            "{prompts}"
+        );
         let get = |k: &str| v.iter().find(|(a, _)| a == k).unwrap().1.clone();
-        assert_eq!((get("bucket"), get("kms_key_id"), get("namespace")), ("b1".into(), "key-1".into(), "ns".into()));
+        assert_eq!(
+            (get("bucket"), get("kms_key_id"), get("namespace")),
+            ("b1".into(), "key-1".into(), "ns".into())
+        );
         assert_eq!(get("use_local_keyring"), "yes");
         let e = configure(&p, false, &mut &b""[..], &mut Vec::new()).unwrap_err();
         assert!(e.to_string().contains("has no kms_key_id"), "{e}");

@@ -93,10 +93,7 @@ pub fn s3keyring_unescape(s: &str) -> Option<String> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'_' {
-            let digits = b[i + 1..]
-                .iter()
-                .take_while(|c| c.is_ascii_digit())
-                .count();
+            let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
             let end = i + 1 + digits;
             if digits >= 3 && b.get(end) == Some(&b'X') && &b[end - 2..end] == b"02" {
                 let num = &s[i + 1..end - 2];
@@ -178,9 +175,7 @@ pub fn decode_body(key: &str, body: &[u8]) -> Result<Vec<u8>> {
 
 /// Returns true if and only if `c` is written as itself in a name part.
 fn part_plain(c: char) -> bool {
-    !(c.is_control()
-        || c.is_whitespace()
-        || matches!(c, '%' | ':' | '*' | '?' | '[' | ']' | ','))
+    !(c.is_control() || c.is_whitespace() || matches!(c, '%' | ':' | '*' | '?' | '[' | ']' | ','))
 }
 
 /// Writes one part of a tresor name (see the module docs): one-to-one, never empty, never
@@ -315,12 +310,9 @@ impl ProfileFile {
                 f.sections.push((s.trim().to_owned(), Vec::new()));
                 continue;
             }
-            let at = l.find(['=', ':']).ok_or_else(|| {
-                (
-                    n + 1,
-                    "expected '[section]' or 'key = value'".to_owned(),
-                )
-            })?;
+            let at = l
+                .find(['=', ':'])
+                .ok_or_else(|| (n + 1, "expected '[section]' or 'key = value'".to_owned()))?;
             let (k, v) = (l[..at].trim().to_ascii_lowercase(), l[at + 1..].trim());
             let Some((_, items)) = f.sections.last_mut() else {
                 return Err((n + 1, "a setting before any '[section]'".to_owned()));
@@ -463,7 +455,11 @@ impl Profile {
         for s in SETTINGS {
             let v = env_names(s)
                 .into_iter()
-                .find_map(|n| env(&n).filter(|v| !v.is_empty()).map(|v| (v, Source::Env(n))))
+                .find_map(|n| {
+                    env(&n)
+                        .filter(|v| !v.is_empty())
+                        .map(|v| (v, Source::Env(n)))
+                })
                 .inspect(|_| from_env = true)
                 .or_else(|| {
                     section
@@ -537,18 +533,31 @@ mod tests {
             assert_eq!(s3keyring_unescape(&s3keyring_escape(s)).as_deref(), Some(s));
         }
         // s3keyring's own collisions: both pairs are one object.
-        assert_eq!(s3keyring_key("n", "a/b", "c"), s3keyring_key("n", "a", "b/c"));
+        assert_eq!(
+            s3keyring_key("n", "a/b", "c"),
+            s3keyring_key("n", "a", "b/c")
+        );
         assert_eq!(s3keyring_unescape("_4602X").as_deref(), Some("."));
-        assert_eq!(s3keyring_unescape("_6502X").as_deref(), Some("_6502X"), "'A' is legal");
+        assert_eq!(
+            s3keyring_unescape("_6502X").as_deref(),
+            Some("_6502X"),
+            "'A' is legal"
+        );
     }
 
     #[test]
     fn layout_keys() {
         let e = parse_s3keyring_key("ns", "ns/svc_4602Xx/us_3202Xer/secret.b64").unwrap();
-        assert_eq!((e.service.as_str(), e.username.as_str()), ("svc.x", "us er"));
+        assert_eq!(
+            (e.service.as_str(), e.username.as_str()),
+            ("svc.x", "us er")
+        );
         assert!(!e.ambiguous);
         let e = parse_s3keyring_key("ns", "ns/a/b/c/secret.b64").unwrap();
-        assert_eq!((e.service.as_str(), e.username.as_str(), e.ambiguous), ("a", "b/c", true));
+        assert_eq!(
+            (e.service.as_str(), e.username.as_str(), e.ambiguous),
+            ("a", "b/c", true)
+        );
         assert_eq!(parse_s3keyring_key("ns", "ns/a/secret.b64"), None);
         assert_eq!(parse_s3keyring_key("ns", "other/a/b/secret.b64"), None);
         assert_eq!(parse_s3keyring_key("ns", "nsx/a/b/secret.b64"), None);
@@ -558,7 +567,10 @@ mod tests {
 
     #[test]
     fn tresor_names() {
-        assert_eq!(tresor_name("default", "github", "bob@example.com"), "github:default:bob@example.com");
+        assert_eq!(
+            tresor_name("default", "github", "bob@example.com"),
+            "github:default:bob@example.com"
+        );
         assert_eq!(tresor_name("ns", "a:b", "x*y"), "a%3Ab:ns:x%2Ay");
         assert_eq!(tresor_name("", "a b", "%"), "a%20b:%:%25");
         assert_eq!(
@@ -611,7 +623,13 @@ mod tests {
         f.set_profile("x", &[("bucket".into(), "b".into())]);
         f.set_profile("test", &[("kms_key_id".into(), "k".into())]);
         let again = ProfileFile::parse(&f.render()).unwrap();
-        assert_eq!(again, ProfileFile { path: PathBuf::new(), ..f.clone() });
+        assert_eq!(
+            again,
+            ProfileFile {
+                path: PathBuf::new(),
+                ..f.clone()
+            }
+        );
         assert_eq!(again.profile("test").unwrap()["kms_key_id"], "k");
         assert!(ProfileFile::parse("[a]\njunk\n").unwrap_err().0 == 2);
         assert!(ProfileFile::parse("k = v\n").is_err());

@@ -100,9 +100,7 @@ impl S3Error {
             S3Error::Profile { name, .. } => Some(format!(
                 "create it with 'tresor s3 --profile {name} configure', or pass --ini FILE"
             )),
-            S3Error::MissingSetting {
-                profile, var, ..
-            } => Some(format!(
+            S3Error::MissingSetting { profile, var, .. } => Some(format!(
                 "run 'tresor s3 --profile {profile} configure' or set {var}"
             )),
             S3Error::NoSuchBucket(b) => Some(format!(

@@ -77,9 +77,7 @@ fn hot_get_is_exactly_one_get_object() {
 
     // Another writer changes the secret: the next hot get still costs one GetObject (the record
     // carries the new version) plus one KMS Decrypt of the new data key, and sees the change.
-    store
-        .write(|tx| tx.put_material(&uid, b"rotated"))
-        .unwrap();
+    store.write(|tx| tx.put_material(&uid, b"rotated")).unwrap();
     proxy.take();
     let (_, v) = cold.read_by_name("app:prod:DB_PASSWORD").unwrap().unwrap();
     assert_eq!(v.expose(), b"rotated");

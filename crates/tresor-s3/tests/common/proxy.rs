@@ -84,10 +84,17 @@ fn relay(client: TcpStream, upstream: &str, log: &Mutex<Vec<String>>) {
                 }
             }
         }
-        let path = start.get(1).copied().unwrap_or("").split('?').next().unwrap_or("");
-        log.lock()
-            .unwrap()
-            .push(format!("{} {path}{target}", start.first().copied().unwrap_or("")));
+        let path = start
+            .get(1)
+            .copied()
+            .unwrap_or("")
+            .split('?')
+            .next()
+            .unwrap_or("");
+        log.lock().unwrap().push(format!(
+            "{} {path}{target}",
+            start.first().copied().unwrap_or("")
+        ));
         let mut body = vec![0u8; len];
         if reader.read_exact(&mut body).is_err()
             || server.write_all(&head).is_err()
