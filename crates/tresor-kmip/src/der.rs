@@ -135,6 +135,88 @@ pub(crate) fn spki_parts(spki: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((oid.body, key))
 }
 
+/// The OID 1.2.840.10040.4.1 (id-dsa), encoded body.
+const DSA: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01];
+
+/// DSA domain parameters and one key integer (y for a public key, x for a private one), as
+/// DER INTEGER bodies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DsaParts {
+    pub(crate) p: Vec<u8>,
+    pub(crate) q: Vec<u8>,
+    pub(crate) g: Vec<u8>,
+    pub(crate) key: Vec<u8>,
+}
+
+fn dsa_algorithm_identifier(d: &DsaParts) -> Vec<u8> {
+    let mut params = tlv(INTEGER, &d.p);
+    params.extend(tlv(INTEGER, &d.q));
+    params.extend(tlv(INTEGER, &d.g));
+    let mut body = tlv(OID, DSA);
+    body.extend(tlv(SEQUENCE, &params));
+    tlv(SEQUENCE, &body)
+}
+
+/// A DSA public key (`key` = y) as a `SubjectPublicKeyInfo` (RFC 3279 2.3.2).
+pub(crate) fn dsa_spki(d: &DsaParts) -> Vec<u8> {
+    let mut bits = vec![0u8];
+    bits.extend(tlv(INTEGER, &d.key));
+    let mut body = dsa_algorithm_identifier(d);
+    body.extend(tlv(BIT_STRING, &bits));
+    tlv(SEQUENCE, &body)
+}
+
+/// A DSA private key (`key` = x) as a PKCS#8 `PrivateKeyInfo`.
+pub(crate) fn dsa_pkcs8(d: &DsaParts) -> Vec<u8> {
+    let mut body = tlv(INTEGER, &[0]);
+    body.extend(dsa_algorithm_identifier(d));
+    body.extend(tlv(OCTET_STRING, &tlv(INTEGER, &d.key)));
+    tlv(SEQUENCE, &body)
+}
+
+fn dsa_params(alg: &[u8]) -> Option<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+    let mut r = Reader::new(alg);
+    if r.expect(OID)?.body != DSA {
+        return None;
+    }
+    let params = r.expect(SEQUENCE)?;
+    let mut p = Reader::new(params.body);
+    let (a, b, c) = (p.expect(INTEGER)?, p.expect(INTEGER)?, p.expect(INTEGER)?);
+    Some((a.body.to_vec(), b.body.to_vec(), c.body.to_vec()))
+}
+
+/// The parts of a DSA `SubjectPublicKeyInfo` (`None` for any other key).
+pub(crate) fn dsa_spki_parts(spki: &[u8]) -> Option<DsaParts> {
+    let seq = Reader::new(spki).expect(SEQUENCE)?;
+    let mut r = Reader::new(seq.body);
+    let (p, q, g) = dsa_params(r.expect(SEQUENCE)?.body)?;
+    let bits = r.expect(BIT_STRING)?;
+    let (_, key) = bits.body.split_first()?;
+    let y = Reader::new(key).expect(INTEGER)?;
+    Some(DsaParts {
+        p,
+        q,
+        g,
+        key: y.body.to_vec(),
+    })
+}
+
+/// The parts of a DSA PKCS#8 `PrivateKeyInfo` (`None` for any other key).
+pub(crate) fn dsa_pkcs8_parts(pkcs8: &[u8]) -> Option<DsaParts> {
+    let seq = Reader::new(pkcs8).expect(SEQUENCE)?;
+    let mut r = Reader::new(seq.body);
+    r.expect(INTEGER)?;
+    let (p, q, g) = dsa_params(r.expect(SEQUENCE)?.body)?;
+    let key = r.expect(OCTET_STRING)?;
+    let x = Reader::new(key.body).expect(INTEGER)?;
+    Some(DsaParts {
+        p,
+        q,
+        g,
+        key: x.body.to_vec(),
+    })
+}
+
 /// Returns true if and only if `oid` is rsaEncryption.
 pub(crate) fn is_rsa_oid(oid: &[u8]) -> bool {
     oid == RSA_ENCRYPTION
@@ -251,6 +333,23 @@ mod tests {
             assert_eq!(e.tag, OCTET_STRING);
             assert_eq!(e.body.len(), n);
             assert!(r.is_empty());
+        }
+    }
+
+    #[test]
+    fn dsa_round_trips() {
+        let d = DsaParts {
+            p: vec![0x00, 0xfc, 0xa6],
+            q: vec![0x00, 0x96],
+            g: vec![0x67, 0x84],
+            key: vec![0x09, 0x54],
+        };
+        assert_eq!(dsa_spki_parts(&dsa_spki(&d)), Some(d.clone()));
+        assert_eq!(dsa_pkcs8_parts(&dsa_pkcs8(&d)), Some(d.clone()));
+        assert_eq!(dsa_spki_parts(&dsa_pkcs8(&d)), None);
+        let spki = dsa_spki(&d);
+        for n in 0..spki.len() {
+            assert_eq!(dsa_spki_parts(&spki[..n]), None);
         }
     }
 

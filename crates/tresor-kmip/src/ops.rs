@@ -19,10 +19,14 @@ use crate::tags::Tag;
 use crate::ttlv::Ttlv;
 
 pub(crate) mod attrs;
+mod certificate;
 pub(crate) mod crypto;
 mod manage;
 pub(crate) mod objects;
+mod stream;
 mod usage;
+
+pub use stream::Streams;
 
 /// A failed operation: the Result Reason and Result Message to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,9 +65,15 @@ impl OpError {
         OpError::new(ResultReason::INVALID_FIELD, msg)
     }
 
-    pub(crate) fn not_found(uid: &str) -> Self {
+    /// No object `uid`: KMIP 2.x has a reason of its own (Object Not Found, BL-M-4-21), 1.x
+    /// answers Item Not Found.
+    pub(crate) fn not_found(uid: &str, version: ProtocolVersion) -> Self {
         OpError::new(
-            ResultReason::ITEM_NOT_FOUND,
+            if version.is_v2() {
+                ResultReason::OBJECT_NOT_FOUND
+            } else {
+                ResultReason::ITEM_NOT_FOUND
+            },
             format!("object '{uid}' not found"),
         )
     }
@@ -97,6 +107,8 @@ pub struct Session<'s> {
     pub(crate) version: ProtocolVersion,
     pub(crate) placeholder: Option<String>,
     pub(crate) admins: &'s [String],
+    /// The server's open Encrypt/Decrypt streams (none: streaming is refused).
+    pub(crate) streams: Option<&'s Streams>,
 }
 
 impl fmt::Debug for Session<'_> {
@@ -194,6 +206,7 @@ impl<'s> Session<'s> {
             version,
             placeholder: None,
             admins,
+            streams: None,
         }
     }
 
@@ -238,10 +251,12 @@ impl<'s> Session<'s> {
             Operation::RNG_RETRIEVE => usage::rng_retrieve(payload),
             Operation::INTEROP => interop(payload),
             Operation::LOG => log(payload),
-            other => Err(OpError::new(
-                ResultReason::OPERATION_NOT_SUPPORTED,
-                format!("operation {other} is not supported"),
-            )),
+            other => crate::vendor::dispatch(self, other, payload).unwrap_or_else(|| {
+                Err(OpError::new(
+                    ResultReason::OPERATION_NOT_SUPPORTED,
+                    format!("operation {other} is not supported"),
+                ))
+            }),
         }
     }
 
@@ -278,7 +293,10 @@ impl<'s> Session<'s> {
 
     /// Loads an object the identity may use for `perm`, with its effective state.
     pub(crate) fn load(&mut self, uid: &str, perm: &str) -> Result<ObjectMeta, OpError> {
-        let mut meta = self.txn.get(uid)?.ok_or_else(|| OpError::not_found(uid))?;
+        let mut meta = self
+            .txn
+            .get(uid)?
+            .ok_or_else(|| OpError::not_found(uid, self.version))?;
         if !self.may(&meta, perm) {
             return Err(OpError::new(
                 ResultReason::PERMISSION_DENIED,

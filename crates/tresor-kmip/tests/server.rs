@@ -10,7 +10,7 @@ use tresor_kmip::client::{ClientConfig, KmipClient};
 use tresor_kmip::enums::{
     BatchErrorContinuationOption, BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask,
     KeyFormatType, NameType, ObjectType, Operation, ResultReason, ResultStatus,
-    RevocationReasonCode, State, ValidityIndicator,
+    RevocationReasonCode, State, UsageLimitsUnit, ValidityIndicator,
 };
 use tresor_kmip::message::{RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem};
 use tresor_kmip::server::{Server, ServerConfig};
@@ -386,9 +386,14 @@ async fn batches_use_the_id_placeholder_and_undo() {
         resp.batch_items[0].result_status,
         ResultStatus::OPERATION_UNDONE
     );
+    // KMIP 2.x names a missing object Object Not Found (1.x: Item Not Found).
     assert_eq!(
         resp.batch_items[1].result_reason,
-        Some(ResultReason::ITEM_NOT_FOUND)
+        Some(if v.is_v2() {
+            ResultReason::OBJECT_NOT_FOUND
+        } else {
+            ResultReason::ITEM_NOT_FOUND
+        })
     );
     let found = c
         .call(Operation::LOCATE, locate_by_name(v, "undone"))
@@ -449,7 +454,7 @@ async fn errors_carry_precise_reasons() {
         .call(Operation::GET, vec![uid("nope")])
         .await
         .expect("get");
-    assert_eq!(r.result_reason, Some(ResultReason::ITEM_NOT_FOUND));
+    assert_eq!(r.result_reason, Some(ResultReason::OBJECT_NOT_FOUND));
     assert!(r.result_message.as_deref().unwrap_or("").contains("'nope'"));
     let r = c
         .call(
@@ -834,5 +839,224 @@ async fn serves_on_a_current_thread_runtime() {
     let u = create(&c, ProtocolVersion::V2_1, Some("ct")).await;
     ok(&c.call(Operation::GET, vec![uid(&u)]).await.expect("get"));
     c.close().await;
+    f.stop().await;
+}
+
+/// Streaming AES-GCM (Init Indicator → Correlation Value → Final Indicator) in parts that do
+/// not fall on block boundaries gives the one-shot cipher text and tag; the stream belongs to
+/// the identity that opened it; a wrong tag on the final Decrypt part is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_gcm_in_parts() {
+    let f = start().await;
+    let v = ProtocolVersion::V2_1;
+    let c = f.client("client", v);
+    let u = create(&c, v, None).await;
+    ok(&c
+        .call(Operation::ACTIVATE, vec![uid(&u)])
+        .await
+        .expect("activate"));
+    let gcm = Ttlv::structure(
+        Tag::CRYPTOGRAPHIC_PARAMETERS,
+        vec![Ttlv::enumeration(
+            Tag::BLOCK_CIPHER_MODE,
+            BlockCipherMode::GCM,
+        )],
+    );
+    let plain: Vec<u8> = (0u8..77).collect();
+    let iv = vec![9u8; 12];
+    let aad = Ttlv::bytes(
+        Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA,
+        b"aad".to_vec(),
+    );
+    let one = c
+        .call(
+            Operation::ENCRYPT,
+            vec![
+                uid(&u),
+                gcm.clone(),
+                Ttlv::bytes(Tag::DATA, plain.clone()),
+                Ttlv::bytes(Tag::IV_COUNTER_NONCE, iv.clone()),
+                aad.clone(),
+            ],
+        )
+        .await
+        .expect("one-shot encrypt");
+    ok(&one);
+    let (want_ct, want_tag) = (
+        bytes(&one, Tag::DATA),
+        bytes(&one, Tag::AUTHENTICATED_ENCRYPTION_TAG),
+    );
+
+    // Encrypt in parts of 5, 20, 0 and 52 bytes.
+    let parts = [&plain[..5], &plain[5..25], &plain[25..25], &plain[25..]];
+    let mut ct = Vec::new();
+    let mut corr: Option<Vec<u8>> = None;
+    let mut tag = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let last = i == parts.len() - 1;
+        let mut payload = vec![uid(&u), Ttlv::bytes(Tag::DATA, p.to_vec())];
+        match &corr {
+            None => payload.extend([
+                gcm.clone(),
+                Ttlv::bytes(Tag::IV_COUNTER_NONCE, iv.clone()),
+                aad.clone(),
+                Ttlv::new(Tag::INIT_INDICATOR, Value::Boolean(true)),
+            ]),
+            Some(cv) => payload.push(Ttlv::bytes(Tag::CORRELATION_VALUE, cv.clone())),
+        }
+        if last {
+            payload.push(Ttlv::new(Tag::FINAL_INDICATOR, Value::Boolean(true)));
+        }
+        let r = c.call(Operation::ENCRYPT, payload).await.expect("part");
+        ok(&r);
+        ct.extend(bytes(&r, Tag::DATA));
+        if last {
+            tag = bytes(&r, Tag::AUTHENTICATED_ENCRYPTION_TAG);
+        } else {
+            corr = Some(bytes(&r, Tag::CORRELATION_VALUE));
+        }
+        if i == 0 {
+            // Another identity cannot continue this stream.
+            let bob = f.client("bob", v);
+            let r = bob
+                .call(
+                    Operation::ENCRYPT,
+                    vec![
+                        uid(&u),
+                        Ttlv::bytes(Tag::DATA, b"x".to_vec()),
+                        Ttlv::bytes(Tag::CORRELATION_VALUE, corr.clone().unwrap()),
+                    ],
+                )
+                .await
+                .expect("bob");
+            assert_eq!(r.result_status, ResultStatus::OPERATION_FAILED);
+        }
+    }
+    assert_eq!(ct, want_ct);
+    assert_eq!(tag, want_tag);
+    // The finished stream is gone.
+    let r = c
+        .call(
+            Operation::ENCRYPT,
+            vec![
+                uid(&u),
+                Ttlv::bytes(Tag::DATA, b"x".to_vec()),
+                Ttlv::bytes(Tag::CORRELATION_VALUE, corr.clone().unwrap()),
+            ],
+        )
+        .await
+        .expect("after final");
+    assert_eq!(
+        r.result_reason,
+        Some(ResultReason::INVALID_CORRELATION_VALUE)
+    );
+
+    // Decrypt in two parts; the right tag gives the plain text, a wrong one fails.
+    for (good, reason) in [
+        (true, None),
+        (false, Some(ResultReason::CRYPTOGRAPHIC_FAILURE)),
+    ] {
+        let first = c
+            .call(
+                Operation::DECRYPT,
+                vec![
+                    uid(&u),
+                    gcm.clone(),
+                    Ttlv::bytes(Tag::DATA, ct[..33].to_vec()),
+                    Ttlv::bytes(Tag::IV_COUNTER_NONCE, iv.clone()),
+                    aad.clone(),
+                    Ttlv::new(Tag::INIT_INDICATOR, Value::Boolean(true)),
+                ],
+            )
+            .await
+            .expect("decrypt part 1");
+        ok(&first);
+        let mut t = tag.clone();
+        if !good {
+            t[0] ^= 1;
+        }
+        let last = c
+            .call(
+                Operation::DECRYPT,
+                vec![
+                    uid(&u),
+                    Ttlv::bytes(Tag::DATA, ct[33..].to_vec()),
+                    Ttlv::bytes(
+                        Tag::CORRELATION_VALUE,
+                        bytes(&first, Tag::CORRELATION_VALUE),
+                    ),
+                    Ttlv::bytes(Tag::AUTHENTICATED_ENCRYPTION_TAG, t),
+                    Ttlv::new(Tag::FINAL_INDICATOR, Value::Boolean(true)),
+                ],
+            )
+            .await
+            .expect("decrypt part 2");
+        assert_eq!(last.result_reason, reason);
+        if good {
+            let mut got = bytes(&first, Tag::DATA);
+            got.extend(bytes(&last, Tag::DATA));
+            assert_eq!(got, plain);
+        }
+    }
+    f.stop().await;
+}
+
+/// Usage Limits in bytes are spent by Encrypt, refused when exhausted, and the remaining
+/// count is in the store (visible to a fresh Get Attributes and to the store itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_limits_are_counted_and_persisted() {
+    let f = start().await;
+    let v = ProtocolVersion::V2_1;
+    let c = f.client("client", v);
+    let mask = CryptographicUsageMask::ENCRYPT | CryptographicUsageMask::DECRYPT;
+    let mut set = AttributeSet::default();
+    set.push(Attribute::standard(
+        Tag::CRYPTOGRAPHIC_ALGORITHM,
+        Value::Enumeration(CryptographicAlgorithm::AES.0),
+    ));
+    set.push(Attribute::standard(
+        Tag::CRYPTOGRAPHIC_LENGTH,
+        Value::Integer(128),
+    ));
+    set.push(Attribute::standard(
+        Tag::CRYPTOGRAPHIC_USAGE_MASK,
+        Value::Integer(mask.0 as i32),
+    ));
+    set.push(Attribute::standard(
+        Tag::USAGE_LIMITS,
+        Value::Structure(vec![
+            Ttlv::new(Tag::USAGE_LIMITS_TOTAL, Value::LongInteger(40)),
+            Ttlv::enumeration(Tag::USAGE_LIMITS_UNIT, UsageLimitsUnit::BYTE),
+        ]),
+    ));
+    let r = c
+        .call(
+            Operation::CREATE,
+            vec![
+                Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SYMMETRIC_KEY),
+                set.to_ttlv(v, Container::Template),
+            ],
+        )
+        .await
+        .expect("create");
+    ok(&r);
+    let u = text(&r, Tag::UNIQUE_IDENTIFIER);
+    ok(&c
+        .call(Operation::ACTIVATE, vec![uid(&u)])
+        .await
+        .expect("activate"));
+    let enc = |n: usize| vec![uid(&u), Ttlv::bytes(Tag::DATA, vec![7u8; n])];
+    ok(&c.call(Operation::ENCRYPT, enc(30)).await.expect("30 bytes"));
+    let r = c.call(Operation::ENCRYPT, enc(11)).await.expect("11 bytes");
+    assert_eq!(r.result_reason, Some(ResultReason::PERMISSION_DENIED));
+    ok(&c.call(Operation::ENCRYPT, enc(10)).await.expect("10 bytes"));
+    let r = c.call(Operation::ENCRYPT, enc(1)).await.expect("1 byte");
+    assert_eq!(r.result_reason, Some(ResultReason::PERMISSION_DENIED));
+    // The remaining count is in the store.
+    let meta = f.store.get(&u).expect("store").expect("object");
+    assert_eq!(
+        meta.attributes["Usage Limits"]["UsageLimitsCount"]["v"],
+        serde_json::json!(0)
+    );
     f.stop().await;
 }

@@ -196,6 +196,26 @@ fn new_object(
         a.entry("Sensitive".to_owned()).or_insert(json!(false));
         a.entry("Extractable".to_owned()).or_insert(json!(true));
     }
+    // Always Sensitive / Never Extractable start as the first values (KMIP 1.4 3.49, 3.51)
+    // and only the server changes them (`touch`).
+    if let Some(v) = a.get("Sensitive").cloned() {
+        a.insert("Always Sensitive".into(), v);
+    }
+    if let Some(Json::Bool(e)) = a.get("Extractable").cloned() {
+        a.insert("Never Extractable".into(), json!(!e));
+    }
+    // The server keeps the remaining count of Usage Limits, starting from the total.
+    if let Some(Json::Object(l)) = a.get_mut("Usage Limits")
+        && !l.contains_key("UsageLimitsCount")
+        && let Some(total) = l.get("UsageLimitsTotal").cloned()
+    {
+        l.insert("UsageLimitsCount".into(), total);
+    }
+    if object_type == ObjectType::Certificate {
+        for (k, v) in super::certificate::derived_attributes(&material)? {
+            a.insert(k, v);
+        }
+    }
     new.state = match set.get(Tag::ACTIVATION_DATE).and_then(json_number) {
         Some(d) if d <= now => State::Active,
         _ => State::PreActive,
@@ -612,14 +632,12 @@ pub(crate) fn object_attributes(s: &Session<'_>, meta: &ObjectMeta) -> Vec<Attri
     let _ = s;
     // 1.x has no 2.x-only attributes in responses; keep those a 1.x client can read.
     if !s.version.is_v2() {
-        out.retain(|a| {
-            !matches!(
-                a.name,
-                AttributeName::Custom {
-                    vendor: Some(_),
-                    ..
-                }
-            )
+        out.retain(|a| match a.name {
+            AttributeName::Custom {
+                vendor: Some(_), ..
+            } => false,
+            AttributeName::Standard(t) => !super::certificate::is_v2_only(t),
+            AttributeName::Custom { .. } => true,
         });
     }
     out
@@ -649,6 +667,16 @@ pub(crate) fn get(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpEr
         return Err(OpError::new(
             ResultReason::NOT_EXTRACTABLE,
             format!("object '{uid}' is not extractable"),
+        ));
+    }
+    if meta.attributes.get("Sensitive") == Some(&json!(true)) {
+        return Err(OpError::new(
+            if s.version.is_v2() {
+                ResultReason::SENSITIVE
+            } else {
+                ResultReason::PERMISSION_DENIED
+            },
+            format!("object '{uid}' is sensitive: its material is not returned in clear"),
         ));
     }
     let stored = meta
@@ -695,6 +723,13 @@ pub(crate) fn get(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpEr
         },
         subtype,
     )?;
+    // Fresh: true until the object has been served to a client.
+    if meta.attributes.get("Fresh") == Some(&json!(true)) {
+        s.txn.update(&uid, "served", |m| {
+            m.attributes.insert("Fresh".into(), json!(false));
+            Ok(())
+        })?;
+    }
     s.placeholder = Some(uid.clone());
     Ok(vec![
         Ttlv::enumeration(Tag::OBJECT_TYPE, objects::kmip_type(meta.object_type)),
@@ -886,6 +921,19 @@ fn attribute_echo(s: &Session<'_>, uid: &str, a: &Attribute, with_attr: bool) ->
 fn touch(m: &mut ObjectMeta) {
     m.attributes
         .insert("Last Change Date".into(), json!(tresor_store::now()));
+    // Once sensitive is cleared (or extractable set) the object never was always sensitive
+    // (never extractable).
+    if m.attributes.get("Sensitive") == Some(&json!(false))
+        && m.attributes.contains_key("Always Sensitive")
+    {
+        m.attributes.insert("Always Sensitive".into(), json!(false));
+    }
+    if m.attributes.get("Extractable") == Some(&json!(true))
+        && m.attributes.contains_key("Never Extractable")
+    {
+        m.attributes
+            .insert("Never Extractable".into(), json!(false));
+    }
     // Store names follow the Name attribute (when the object has one), so Locate by an old
     // name no longer finds it.
     if let Some(j) = m.attributes.get("Name") {
@@ -901,6 +949,35 @@ fn touch(m: &mut ObjectMeta) {
     }
 }
 
+/// Refuses a Name the object already has, or another object has (Non Unique Name
+/// Attribute; BL-M-8-21 adds the name an object was registered with a second time).
+fn check_name_free(
+    s: &Session<'_>,
+    uid: &str,
+    meta: &ObjectMeta,
+    name: &str,
+) -> Result<(), OpError> {
+    let taken_here = object_names(meta).iter().any(|x| x == name);
+    let taken_elsewhere = || -> Result<bool, OpError> {
+        if s.txn.get_by_name(name)?.is_some_and(|m| m.uid != uid) {
+            return Ok(true);
+        }
+        let q = Query {
+            attrs: vec![AttrCond::Eq("Name".into(), name.to_owned())],
+            limit: Some(2),
+            ..Query::default()
+        };
+        Ok(s.store.locate(&q)?.iter().any(|m| m.uid != uid))
+    };
+    if taken_here || taken_elsewhere()? {
+        return Err(OpError::new(
+            ResultReason::NON_UNIQUE_NAME_ATTRIBUTE,
+            format!("the name '{name}' is already in use"),
+        ));
+    }
+    Ok(())
+}
+
 /// Add Attribute: a new instance of a multi-instance attribute, or a first value.
 pub(crate) fn add_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
     let uid = s.target_uid(payload)?;
@@ -909,6 +986,11 @@ pub(crate) fn add_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<T
     let meta = s.load(&uid, "modify")?;
     let key = attrs::key_of(&a.name);
     let j = attrs::attr_to_json(&a);
+    if a.name == AttributeName::Standard(Tag::NAME)
+        && let Some(n) = j.as_str()
+    {
+        check_name_free(s, &uid, &meta, n)?;
+    }
     let multi = attrs::is_multi(&a.name);
     let mut index = 0;
     if !multi && meta.attributes.contains_key(&key) {

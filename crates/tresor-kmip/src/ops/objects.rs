@@ -173,6 +173,12 @@ fn read_key_block(object_type: ObjectType, block: &Ttlv) -> Result<Incoming, OpE
                 Value::Structure(_) if format == KeyFormatType::TRANSPARENT_RSA_PRIVATE_KEY => {
                     rsa_fields_to_pkcs1(m, RSA_PRIVATE_FIELDS, true)?
                 }
+                Value::Structure(_) if format == KeyFormatType::TRANSPARENT_DSA_PUBLIC_KEY => {
+                    der::dsa_spki(&dsa_fields(m, Tag::Y)?)
+                }
+                Value::Structure(_) if format == KeyFormatType::TRANSPARENT_DSA_PRIVATE_KEY => {
+                    der::dsa_pkcs8(&dsa_fields(m, Tag::X)?)
+                }
                 _ => {
                     return Err(OpError::new(
                         crate::enums::ResultReason::KEY_FORMAT_TYPE_NOT_SUPPORTED,
@@ -200,7 +206,9 @@ fn read_key_block(object_type: ObjectType, block: &Ttlv) -> Result<Incoming, OpE
             KeyFormatType::PKCS_1 | KeyFormatType::TRANSPARENT_RSA_PRIVATE_KEY => {
                 der::rsa_pkcs1_to_pkcs8(&km)
             }
-            KeyFormatType::PKCS_8 | KeyFormatType::RAW => km,
+            KeyFormatType::PKCS_8
+            | KeyFormatType::RAW
+            | KeyFormatType::TRANSPARENT_DSA_PRIVATE_KEY => km,
             KeyFormatType::EC_PRIVATE_KEY => ec_sec1_to_pkcs8(&km)?,
             _ => return Err(unsupported()),
         },
@@ -208,7 +216,9 @@ fn read_key_block(object_type: ObjectType, block: &Ttlv) -> Result<Incoming, OpE
             KeyFormatType::PKCS_1 | KeyFormatType::TRANSPARENT_RSA_PUBLIC_KEY => {
                 der::rsa_pkcs1_to_spki(&km)
             }
-            KeyFormatType::X_509 | KeyFormatType::RAW => km,
+            KeyFormatType::X_509
+            | KeyFormatType::RAW
+            | KeyFormatType::TRANSPARENT_DSA_PUBLIC_KEY => km,
             _ => return Err(unsupported()),
         },
         _ => return Err(unsupported()),
@@ -341,6 +351,17 @@ pub(crate) fn write_object(
                     }
                     _ => return Err(unsupported()),
                 },
+                KeyFormatType::TRANSPARENT_DSA_PRIVATE_KEY => {
+                    let d = der::dsa_pkcs8_parts(material).ok_or_else(unsupported)?;
+                    return finish_block(
+                        object_type,
+                        format,
+                        dsa_material(&d, Tag::X),
+                        algorithm,
+                        length,
+                        subtype,
+                    );
+                }
                 _ => return Err(unsupported()),
             };
             Ttlv::bytes(Tag::KEY_MATERIAL, bytes)
@@ -366,6 +387,17 @@ pub(crate) fn write_object(
                     }
                     _ => return Err(unsupported()),
                 },
+                KeyFormatType::TRANSPARENT_DSA_PUBLIC_KEY => {
+                    let d = der::dsa_spki_parts(material).ok_or_else(unsupported)?;
+                    return finish_block(
+                        object_type,
+                        format,
+                        dsa_material(&d, Tag::Y),
+                        algorithm,
+                        length,
+                        subtype,
+                    );
+                }
                 _ => return Err(unsupported()),
             };
             Ttlv::bytes(Tag::KEY_MATERIAL, bytes)
@@ -434,7 +466,9 @@ fn der_integer(b: &[u8]) -> Vec<u8> {
 fn big_integer(body: &[u8]) -> Vec<u8> {
     let skip = body.iter().take_while(|&&x| x == 0).count();
     let v = body.get(skip..).unwrap_or_default();
-    let len = v.len().div_ceil(8).max(1) * 8;
+    // Two's complement: a positive value whose top bit is set needs a zero sign byte.
+    let sign = usize::from(v.first().is_some_and(|&b| b & 0x80 != 0));
+    let len = (v.len() + sign).div_ceil(8).max(1) * 8;
     let mut out = vec![0u8; len - v.len()];
     out.extend_from_slice(v);
     out
@@ -456,6 +490,45 @@ fn rsa_fields_to_pkcs1(m: &Ttlv, fields: &[Tag], private: bool) -> Result<Vec<u8
         body.extend(der_integer(&v));
     }
     Ok(der::tlv(der::SEQUENCE, &body))
+}
+
+/// The DER INTEGER body of a Big Integer (or Integer) field of transparent key material.
+fn integer_field(m: &Ttlv, f: Tag) -> Result<Vec<u8>, OpError> {
+    let v = match m.find(f).map(|t| &t.value) {
+        Some(Value::BigInteger(b)) => b.clone(),
+        Some(Value::Integer(i)) => i.to_be_bytes().to_vec(),
+        Some(Value::LongInteger(i)) => i.to_be_bytes().to_vec(),
+        _ => return Err(OpError::missing(f, Tag::KEY_MATERIAL)),
+    };
+    // `der_integer` returns the whole TLV: keep its body.
+    let tlv = der_integer(&v);
+    let mut r = der::Reader::new(&tlv);
+    Ok(r.expect(der::INTEGER)
+        .map(|e| e.body.to_vec())
+        .unwrap_or_default())
+}
+
+/// Transparent DSA key material (P, Q, G and `key`: Y or X) → DER parts.
+fn dsa_fields(m: &Ttlv, key: Tag) -> Result<der::DsaParts, OpError> {
+    Ok(der::DsaParts {
+        p: integer_field(m, Tag::P)?,
+        q: integer_field(m, Tag::Q)?,
+        g: integer_field(m, Tag::G)?,
+        key: integer_field(m, key)?,
+    })
+}
+
+/// DER parts → transparent DSA key material.
+fn dsa_material(d: &der::DsaParts, key: Tag) -> Ttlv {
+    Ttlv::structure(
+        Tag::KEY_MATERIAL,
+        vec![
+            Ttlv::new(Tag::P, Value::BigInteger(big_integer(&d.p))),
+            Ttlv::new(Tag::Q, Value::BigInteger(big_integer(&d.q))),
+            Ttlv::new(Tag::G, Value::BigInteger(big_integer(&d.g))),
+            Ttlv::new(key, Value::BigInteger(big_integer(&d.key))),
+        ],
+    )
 }
 
 /// PKCS#1 DER → transparent RSA key material.

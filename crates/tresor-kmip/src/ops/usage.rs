@@ -149,7 +149,155 @@ fn check_aes(p: &Params, uid: &str) -> Result<(), OpError> {
     }
 }
 
-/// Encrypt with a symmetric key (AES-GCM, AES-CBC-PKCS5).
+/// Reads a whole-number attribute field stored as a number or as `{"$t": "LongInteger"}`.
+fn json_i64(j: Option<&Json>) -> Option<i64> {
+    match j? {
+        Json::Number(n) => n.as_i64(),
+        Json::Object(m) => m.get("v").and_then(Json::as_i64),
+        _ => None,
+    }
+}
+
+/// Counts `bytes` (Usage Limits Unit Byte) or one object (Unit Object) against the key's
+/// Usage Limits, refusing with Permission Denied once they are exhausted (CS-BC-M-7). The
+/// remaining count is the attribute's Usage Limits Count, written in the request's store
+/// transaction, so it persists and concurrent requests cannot both spend the last bytes.
+fn spend_usage(
+    s: &mut Session<'_>,
+    uid: &str,
+    meta: &ObjectMeta,
+    bytes: usize,
+) -> Result<(), OpError> {
+    let Some(Json::Object(limits)) = meta.attributes.get("Usage Limits") else {
+        return Ok(());
+    };
+    let byte_unit = limits.get("UsageLimitsUnit").and_then(Json::as_str) == Some("Byte");
+    let want = if byte_unit {
+        i64::try_from(bytes).unwrap_or(i64::MAX)
+    } else {
+        1
+    };
+    let left = json_i64(limits.get("UsageLimitsCount"))
+        .or_else(|| json_i64(limits.get("UsageLimitsTotal")))
+        .unwrap_or(0);
+    if want > left {
+        return Err(OpError::new(
+            ResultReason::PERMISSION_DENIED,
+            format!(
+                "object '{uid}': its usage limits allow {left} more {}, this request needs {want}",
+                if byte_unit { "bytes" } else { "objects" }
+            ),
+        ));
+    }
+    s.txn.update(uid, "usage limits count", |m| {
+        if let Some(Json::Object(l)) = m.attributes.get_mut("Usage Limits") {
+            l.insert(
+                "UsageLimitsCount".into(),
+                serde_json::json!({"$t": "LongInteger", "v": left - want}),
+            );
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn flag(payload: &Ttlv, tag: Tag) -> bool {
+    matches!(
+        payload.find(tag).map(|t| &t.value),
+        Some(Value::Boolean(true))
+    )
+}
+
+/// One part of a streaming Encrypt or Decrypt (Init Indicator, Correlation Value, Final
+/// Indicator): AES-GCM only. Returns the response fields after the Unique Identifier.
+fn stream_part(
+    s: &mut Session<'_>,
+    payload: &Ttlv,
+    uid: &str,
+    meta: &ObjectMeta,
+    encrypt: bool,
+) -> Result<Vec<Ttlv>, OpError> {
+    use super::stream::Stream;
+    let streams = s.streams.ok_or_else(|| {
+        OpError::new(
+            ResultReason::OPERATION_NOT_SUPPORTED,
+            "streaming encrypt/decrypt is not available here",
+        )
+    })?;
+    let final_part = flag(payload, Tag::FINAL_INDICATOR);
+    let key = s.txn.material(uid, 0)?;
+    let mut buf = zeroize::Zeroizing::new(bytes(payload, Tag::DATA).unwrap_or_default().to_vec());
+    let mut out = Vec::new();
+    let (mut stream, correlation) = match bytes(payload, Tag::CORRELATION_VALUE) {
+        Some(c) => (streams.take(c, &s.identity, uid, encrypt)?, c.to_vec()),
+        None => {
+            let p = params(payload, meta);
+            check_aes(&p, uid)?;
+            if p.mode.unwrap_or(BlockCipherMode::GCM) != BlockCipherMode::GCM {
+                return Err(OpError::new(
+                    ResultReason::UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS,
+                    format!("object '{uid}': streaming encrypt/decrypt supports AES-GCM only"),
+                ));
+            }
+            let tag_len = crypto::gcm_tag_length(p.tag_length)?;
+            let iv = match bytes(payload, Tag::IV_COUNTER_NONCE) {
+                Some(iv) => iv.to_vec(),
+                None if encrypt => {
+                    let iv = crypto::random(12)?.to_vec();
+                    out.push(Ttlv::bytes(Tag::IV_COUNTER_NONCE, iv.clone()));
+                    iv
+                }
+                None => {
+                    return Err(OpError::new(
+                        ResultReason::INVALID_MESSAGE,
+                        "decryption needs an iv/counter/nonce",
+                    ));
+                }
+            };
+            let aad =
+                bytes(payload, Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA).unwrap_or_default();
+            let gcm = crypto::GcmStream::start(key.expose(), &iv, aad, encrypt)?;
+            (Stream::new(&s.identity, uid, tag_len, gcm), Vec::new())
+        }
+    };
+    stream.gcm.update(key.expose(), &mut buf)?;
+    out.insert(0, Ttlv::bytes(Tag::DATA, buf.to_vec()));
+    if final_part {
+        let tag_len = stream.tag_len;
+        let tag = stream.gcm.finish(key.expose())?;
+        let tag = tag.get(..tag_len).unwrap_or(&tag);
+        if encrypt {
+            out.push(Ttlv::bytes(Tag::AUTHENTICATED_ENCRYPTION_TAG, tag.to_vec()));
+        } else {
+            let got = bytes(payload, Tag::AUTHENTICATED_ENCRYPTION_TAG).ok_or_else(|| {
+                OpError::new(
+                    ResultReason::BAD_CRYPTOGRAPHIC_PARAMETERS,
+                    "the final part of a gcm decryption needs the authenticated encryption tag",
+                )
+            })?;
+            aws_lc_rs::constant_time::verify_slices_are_equal(tag, got).map_err(|_| {
+                OpError::new(
+                    ResultReason::CRYPTOGRAPHIC_FAILURE,
+                    "decryption failed: authentication tag mismatch",
+                )
+            })?;
+        }
+    } else if correlation.is_empty() {
+        out.push(Ttlv::bytes(Tag::CORRELATION_VALUE, streams.open(stream)?));
+    } else {
+        streams.put_back(&correlation, stream);
+        out.push(Ttlv::bytes(Tag::CORRELATION_VALUE, correlation));
+    }
+    Ok(out)
+}
+
+/// Returns true if and only if the request is a part of a streaming operation.
+fn is_stream(payload: &Ttlv) -> bool {
+    flag(payload, Tag::INIT_INDICATOR) || payload.find(Tag::CORRELATION_VALUE).is_some()
+}
+
+/// Encrypt with a symmetric key (AES-GCM, AES-CBC-PKCS5, AES-ECB), in one request or as a
+/// stream of parts.
 pub(crate) fn encrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
     let (uid, meta) = key_for(
         s,
@@ -158,6 +306,15 @@ pub(crate) fn encrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
         true,
         &[ObjectType::SymmetricKey],
     )?;
+    let input_len = bytes(payload, Tag::DATA).map_or(0, <[u8]>::len);
+    spend_usage(s, &uid, &meta, input_len)?;
+    if is_stream(payload) {
+        let rest = stream_part(s, payload, &uid, &meta, true)?;
+        s.placeholder = Some(uid.clone());
+        let mut out = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)];
+        out.extend(rest);
+        return Ok(out);
+    }
     let p = params(payload, &meta);
     check_aes(&p, &uid)?;
     let key = s.txn.material(&uid, 0)?;
@@ -178,7 +335,7 @@ pub(crate) fn encrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
     Ok(out)
 }
 
-/// Decrypt with a symmetric key.
+/// Decrypt with a symmetric key, in one request or as a stream of parts.
 pub(crate) fn decrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
     let (uid, meta) = key_for(
         s,
@@ -187,6 +344,13 @@ pub(crate) fn decrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
         false,
         &[ObjectType::SymmetricKey],
     )?;
+    if is_stream(payload) {
+        let rest = stream_part(s, payload, &uid, &meta, false)?;
+        s.placeholder = Some(uid.clone());
+        let mut out = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)];
+        out.extend(rest);
+        return Ok(out);
+    }
     let p = params(payload, &meta);
     check_aes(&p, &uid)?;
     let key = s.txn.material(&uid, 0)?;
@@ -214,6 +378,7 @@ pub(crate) fn sign(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpE
         true,
         &[ObjectType::PrivateKey],
     )?;
+    spend_usage(s, &uid, &meta, data(payload)?.len())?;
     let p = params(payload, &meta);
     let key = s.txn.material(&uid, 0)?;
     let sig = crypto::sign(key.expose(), &p, data(payload)?)?;
@@ -261,6 +426,7 @@ pub(crate) fn mac(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpEr
         true,
         &[ObjectType::SymmetricKey],
     )?;
+    spend_usage(s, &uid, &meta, data(payload)?.len())?;
     let p = params(payload, &meta);
     let key = s.txn.material(&uid, 0)?;
     let tag = crypto::mac(key.expose(), p.algorithm, p.hashing, data(payload)?)?;
