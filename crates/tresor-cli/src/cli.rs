@@ -41,6 +41,21 @@ pub struct Cli {
     /// Read the vault passphrase from this file (else $TRESOR_PASSPHRASE, else the terminal).
     #[arg(long, global = true, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+    /// Use the vault on a tresor KMIP server (`tresor kmip serve`) instead of a local one:
+    /// get, list, add key/text/file, edit value, rm key, env, run, importenv, history and
+    /// rollback; access follows the server's per-object grants.
+    #[arg(long, global = true, env = "TRESOR_SERVER", value_name = "HOST:PORT")]
+    pub server: Option<String>,
+    /// Client certificate for --server (PEM; else the [client] certfile of VAULT/client.conf).
+    #[arg(long, global = true, env = "TRESOR_CLIENT_CERT", value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Client private key for --server (PEM; else the [client] keyfile of VAULT/client.conf).
+    #[arg(long, global = true, env = "TRESOR_CLIENT_KEY", value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// CA certificate of the server for --server (PEM; else the [client] ca_certs of
+    /// VAULT/client.conf).
+    #[arg(long, global = true, env = "TRESOR_CLIENT_CA", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -388,6 +403,9 @@ pub enum RmCommand {
         /// Do not ask.
         #[arg(long, short)]
         yes: bool,
+        /// Allow a filter that matches every secret ('::', '*', ...).
+        #[arg(long)]
+        all: bool,
     },
     /// Remove a user.
     User {

@@ -2,8 +2,10 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod door;
 mod input;
 mod output;
+mod remote;
 mod vault_cmd;
 
 use std::process::ExitCode;
@@ -28,16 +30,33 @@ fn report(e: &anyhow::Error) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let (code, hint) = classify(e);
-    let red = output::color_stderr();
-    if red {
-        eprintln!("\x1b[31merror:\x1b[0m {e:#}");
+    let msg = message(e);
+    if output::color_stderr() {
+        eprintln!("\x1b[31merror:\x1b[0m {msg}");
     } else {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {msg}");
     }
     if let Some(h) = hint {
         eprintln!("hint: {h}");
     }
     ExitCode::from(code)
+}
+
+/// The error and its causes joined by `: `, each cause once: many errors (`VaultError::Io`,
+/// the store's I/O errors) already print their source, which the chain would repeat.
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
 }
 
 fn classify(e: &anyhow::Error) -> (u8, Option<String>) {

@@ -14,6 +14,8 @@ use tresor_vault::template::Template;
 use tresor_vault::{InitOptions, SecretInfo, Vault, VaultError, default_dir};
 
 use crate::cli::{AddCommand, Cli, Command, EditCommand, RmCommand};
+use crate::door::SecretsDoor;
+use crate::remote::{RemoteSettings, RemoteVault};
 use crate::{input, output};
 
 /// Largest .env / template / export file read (16 MiB).
@@ -23,6 +25,8 @@ struct Ctx {
     dir: PathBuf,
     passphrase_file: Option<PathBuf>,
     store: Option<String>,
+    /// `--server`: the secret commands go to a KMIP server.
+    remote: Option<RemoteSettings>,
 }
 
 impl Ctx {
@@ -42,6 +46,14 @@ impl Ctx {
             canon.as_os_str().as_encoded_bytes(),
         ]);
         Some(tresor_crypto::hash::hex(&h[..12]))
+    }
+
+    /// The vault the secret commands act on: the server's with `--server`, else the local one.
+    fn door(&self) -> Result<Box<dyn SecretsDoor>> {
+        Ok(match &self.remote {
+            Some(r) => Box::new(RemoteVault::connect(r)?),
+            None => Box::new(self.open()?),
+        })
     }
 
     fn open(&self) -> Result<Vault> {
@@ -90,10 +102,26 @@ fn secret_json(s: &SecretInfo, value: Option<&SecretBytes>) -> serde_json::Value
 
 /// Runs one command.
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let dir = cli.vault.clone().unwrap_or_else(default_dir);
+    let remote = cli.server.clone().map(|server| RemoteSettings {
+        server,
+        cert: cli.cert.clone(),
+        key: cli.key.clone(),
+        ca: cli.ca.clone(),
+        config: RemoteSettings::config_in(&dir),
+    });
+    if remote.is_some()
+        && let Some(name) = local_only(&cli.command)
+    {
+        bail!(VaultError::Refused(format!(
+            "'tresor {name}' works on a local vault; drop --server (or unset TRESOR_SERVER)"
+        )));
+    }
     let ctx = Ctx {
-        dir: cli.vault.clone().unwrap_or_else(default_dir),
+        dir,
         passphrase_file: cli.passphrase_file.clone(),
         store: cli.store.clone(),
+        remote,
     };
     let mut out = stdout();
     match cli.command {
@@ -118,6 +146,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                         dir: dir.clone(),
                         passphrase_file: ctx.passphrase_file.clone(),
                         store: None,
+                        remote: None,
                     }
                     .passphrase(true)?,
                 )
@@ -149,7 +178,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Add(a) => add(&ctx, a, &mut out),
         Command::Get { filter, out: j } => {
-            let v = ctx.open()?;
+            let v = ctx.door()?;
             if j.json {
                 let f = Filter::new(&filter)?;
                 let s = v.find_one(&f)?;
@@ -172,7 +201,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             out: j,
         } => {
             filters.extend(filter_opts);
-            let v = ctx.open()?;
+            let v = ctx.door()?;
             let found = v.list(&filters_of(&filters)?)?;
             let value = |s: &SecretInfo| -> Result<Option<SecretBytes>> {
                 Ok(if reveal { Some(v.value(s)?) } else { None })
@@ -226,7 +255,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Edit(EditCommand::Value { filter, value, all }) => {
-            let v = ctx.open()?;
+            let v = ctx.door()?;
             let f = Filter::new(&filter)?;
             let targets = if all {
                 let t = v.list(&FilterSet::from_iter([f]))?;
@@ -242,14 +271,19 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             eprintln!("updated {} secret(s)", targets.len());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Rm(RmCommand::Key { filter, yes }) => {
-            if filter.trim().is_empty() {
-                bail!(VaultError::Refused(
-                    "an empty filter would remove every secret; name what to remove".into()
-                ));
+        Command::Rm(RmCommand::Key { filter, yes, all }) => {
+            let set = filters_of(std::slice::from_ref(&filter))?;
+            let everything = filter.trim().is_empty()
+                || set.is_empty()
+                || set.filters().iter().any(Filter::matches_everything);
+            if everything && !all {
+                bail!(VaultError::Refused(format!(
+                    "an empty filter ('{filter}': every part empty) would remove every secret; \
+                     name what to remove, or pass --all to mean every secret"
+                )));
             }
-            let v = ctx.open()?;
-            let targets = v.list(&filters_of(std::slice::from_ref(&filter))?)?;
+            let v = ctx.door()?;
+            let targets = v.list(&set)?;
             if targets.is_empty() {
                 return Err(VaultError::NotFound(filter).into());
             }
@@ -276,8 +310,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             template,
             out: path,
         } => {
-            let v = ctx.open()?;
-            let pairs = render_template(&v, &template)?;
+            let v = ctx.door()?;
+            let pairs = render_template(v.as_ref(), &template)?;
             let text = tresor_vault::dotenv::render(
                 pairs.iter().map(|(n, val)| (n.as_str(), val.as_str())),
             );
@@ -297,7 +331,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             dry_run,
             out: j,
         } => {
-            let v = ctx.open()?;
+            tresor_vault::filter::validate_name(tresor_vault::filter::NamePart::App, &app)?;
+            tresor_vault::filter::validate_name(tresor_vault::filter::NamePart::Env, &env)?;
+            let v = ctx.door()?;
             let text = input::text_file(&file, MAX_FILE)?;
             let entries = tresor_vault::dotenv::parse(&text)?;
             let pairs: Vec<(String, SecretBytes)> = entries
@@ -313,7 +349,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             template,
             command,
         } => {
-            let v = ctx.open()?;
+            let v = ctx.door()?;
             let mut vars: Vec<(String, zeroize::Zeroizing<String>)> = Vec::new();
             if !filters.is_empty() {
                 for s in v.list(&filters_of(&filters)?)? {
@@ -330,7 +366,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 }
             }
             if let Some(t) = template {
-                for (k, val) in render_template(&v, &t)? {
+                for (k, val) in render_template(v.as_ref(), &t)? {
                     if vars.iter().any(|(n, _)| *n == k) {
                         bail!("{k} is set twice (by a filter and by the template)");
                     }
@@ -545,7 +581,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             reveal,
             out: j,
         } => {
-            let v = ctx.open()?;
+            let v = ctx.door()?;
             let s = v.find_one(&Filter::new(&filter)?)?;
             let hist = v.history(&s)?;
             if j.json {
@@ -587,7 +623,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Rollback { filter, to } => {
-            let v = ctx.open()?;
+            let v = ctx.door()?;
             let s = v.find_one(&Filter::new(&filter)?)?;
             let n = v.rollback(&s, to)?;
             eprintln!("{}: v{n} now holds the value of v{to}", s.name);
@@ -691,6 +727,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                     // `kmip serve --store DIR` shares the global --store id: a folder there is
                     // the vault folder (handled above), only a URL is a store location.
                     store: ctx.store.clone().filter(|s| s.contains("://")),
+                    remote: None,
                 };
                 // A server on a fresh machine makes its vault (key file 0600 in a 0700 folder).
                 if !c.dir.join(tresor_vault::KEY_FILE).exists() {
@@ -794,7 +831,7 @@ fn add(ctx: &Ctx, a: AddCommand, out: &mut dyn Write) -> Result<ExitCode> {
             force,
         } => {
             tresor_vault::filter::validate_full_name(&app, &env, &name)?;
-            let v = ctx.open()?;
+            let v = ctx.door()?;
             let val = input::value(value.as_deref(), &format!("Value for {app}:{env}:{name}: "))?;
             let ver = v.add(&app, &env, &name, val.expose(), "str", force)?;
             eprintln!("stored {app}:{env}:{name} (v{ver})");
@@ -806,7 +843,7 @@ fn add(ctx: &Ctx, a: AddCommand, out: &mut dyn Write) -> Result<ExitCode> {
             force,
         } => {
             tresor_vault::filter::validate_full_name(&app, &env, &name)?;
-            let v = ctx.open()?;
+            let v = ctx.door()?;
             let val = input::stdin_all()?;
             let ver = v.add(&app, &env, &name, val.expose(), "text", force)?;
             eprintln!(
@@ -820,7 +857,9 @@ fn add(ctx: &Ctx, a: AddCommand, out: &mut dyn Write) -> Result<ExitCode> {
             env,
             update,
         } => {
-            let v = ctx.open()?;
+            tresor_vault::filter::validate_name(tresor_vault::filter::NamePart::App, &app)?;
+            tresor_vault::filter::validate_name(tresor_vault::filter::NamePart::Env, &env)?;
+            let v = ctx.door()?;
             let text = input::text_file(&path, MAX_FILE)?;
             let entries = tresor_vault::dotenv::parse(&text)?;
             let pairs: Vec<(String, SecretBytes)> = entries
@@ -843,7 +882,10 @@ fn add(ctx: &Ctx, a: AddCommand, out: &mut dyn Write) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn render_template(v: &Vault, path: &Path) -> Result<Vec<(String, zeroize::Zeroizing<String>)>> {
+fn render_template(
+    v: &dyn SecretsDoor,
+    path: &Path,
+) -> Result<Vec<(String, zeroize::Zeroizing<String>)>> {
     let text = input::text_file(path, MAX_FILE).with_context(|| {
         format!(
             "cannot read template (create '{}' or pass --template)",
@@ -953,4 +995,30 @@ fn spinner(msg: &'static str) -> indicatif::ProgressBar {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     bar
+}
+
+/// The name of a command that only works on a local vault (refused under `--server`).
+fn local_only(c: &Command) -> Option<&'static str> {
+    Some(match c {
+        Command::Init { .. } => "init",
+        Command::Add(AddCommand::User { .. }) => "add user",
+        Command::Rm(RmCommand::User { .. }) => "rm user",
+        Command::PublicKey { .. } => "public-key",
+        Command::Export { .. } => "export",
+        Command::Load { .. } => "load",
+        Command::Backup { .. } => "backup",
+        Command::Restore { .. } => "restore",
+        Command::Users { .. } => "users",
+        Command::Owner { .. } => "owner",
+        Command::Whoami { .. } => "whoami",
+        Command::Info { .. } => "info",
+        Command::Upgrade => "upgrade",
+        Command::Audit { .. } => "audit",
+        Command::ImportSeeqret { .. } => "import-seeqret",
+        Command::Unlock { .. } => "unlock",
+        Command::Lock => "lock",
+        Command::Key(_) => "key",
+        Command::Migrate { .. } => "migrate",
+        _ => return None,
+    })
 }

@@ -41,6 +41,7 @@ mod error;
 pub mod message;
 pub mod tags;
 pub mod ttlv;
+pub mod vendor;
 #[cfg(any(test, feature = "xml"))]
 pub mod xml;
 

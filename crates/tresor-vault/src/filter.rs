@@ -618,6 +618,21 @@ impl Filter {
         let l = self.literal_parts();
         l.app.is_some() && l.env.is_some() && l.key.is_some()
     }
+
+    /// Returns true if and only if every part is empty, so the filter matches every secret
+    /// (`""`, `":"`, `"::"`): commands that remove or overwrite refuse it without `--all`.
+    ///
+    /// ```
+    /// use tresor_vault::filter::Filter;
+    /// assert!(Filter::new("::")?.matches_everything());
+    /// assert!(!Filter::new("::KEY")?.matches_everything());
+    /// # Ok::<(), tresor_vault::filter::FilterError>(())
+    /// ```
+    pub fn matches_everything(&self) -> bool {
+        [&self.app, &self.env, &self.key]
+            .iter()
+            .all(|p| matches!(p, Part::Any))
+    }
 }
 
 impl fmt::Display for Filter {

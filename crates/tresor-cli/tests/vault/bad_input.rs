@@ -1,7 +1,7 @@
 //! Bad input: each case must give a clear message naming what was wrong, a non-zero exit,
 //! no panic (checked by `TestCommand::output` for every command), and change nothing.
 
-use crate::util::{TestVault, contains_all, seeqret_python};
+use crate::util::{TestVault, contains_all, seeqret_python, stderr};
 use crate::{eqnice, tvtest};
 
 #[test]
@@ -324,3 +324,95 @@ tvtest!(
         assert!(tv.run(["audit", "--verify"]).contains("intact"));
     }
 );
+
+// Issue 3: a filter whose parts are all empty matches every secret; `rm key` refuses it like
+// the empty filter, unless --all says so (and then still asks, or needs --yes).
+tvtest!(r3_rm_key_all_empty_parts_is_refused, |tv: TestVault| {
+    tv.add("a", "e", "K1", "v1");
+    tv.add("b", "f", "K2", "v2");
+    let before = tv.secrets();
+    for f in ["", "::", ":", " "] {
+        let e = tv.fail(2, ["rm", "key", f, "--yes"]);
+        contains_all(&e, &["would remove every secret", "--all"]);
+        assert_eq!(before, tv.secrets(), "rm key '{f}' --yes removed something");
+    }
+    // --all without --yes and without a terminal still removes nothing.
+    let e = tv.fail(2, ["rm", "key", "::", "--all"]);
+    contains_all(&e, &["no terminal", "--yes"]);
+    assert_eq!(before, tv.secrets());
+    tv.run(["rm", "key", "::", "--all", "--yes"]);
+    assert!(tv.secrets().is_empty());
+});
+
+// Issue 3: the app and env options are checked before any input is read, so an invalid app
+// fails even when the input is empty.
+tvtest!(
+    r3_importenv_invalid_app_with_empty_input,
+    |tv: TestVault| {
+        let before = tv.secrets();
+        let o = tv
+            .cmd()
+            .args(["importenv", "-", "--app", "a:b"])
+            .stdin("")
+            .code(2);
+        contains_all(&stderr(&o), &["APP", "a:b"]);
+        let o = tv
+            .cmd()
+            .args(["importenv", "-", "--app", "a", "--env", "e:v"])
+            .stdin("")
+            .code(2);
+        contains_all(&stderr(&o), &["ENV", "e:v"]);
+        let o = tv
+            .cmd()
+            .args(["add", "file", "-", "--app", "a:b"])
+            .stdin("")
+            .code(2);
+        contains_all(&stderr(&o), &["APP", "a:b"]);
+        assert_eq!(before, tv.secrets());
+    }
+);
+
+// Issue 3: an I/O error names its cause once (the error chain and the message that already
+// embeds the cause used to print it twice).
+tvtest!(r3_io_error_cause_printed_once, |tv: TestVault| {
+    tv.add("a", "e", "K", "v");
+    let cause = "No such file or directory";
+    let missing = tv.path("nonexistent/file");
+    let missing_dir_file = tv.path("nonexistent/dir/out");
+    let key_file = tv.path("nonexistent/vault.key");
+    let cases: Vec<Vec<std::ffi::OsString>> = vec![
+        vec!["importenv".into(), missing.clone().into()],
+        vec!["env".into(), "--template".into(), missing.clone().into()],
+        vec![
+            "backup".into(),
+            "-o".into(),
+            missing_dir_file.clone().into(),
+        ],
+        vec!["restore".into(), missing.clone().into(), "--yes".into()],
+        vec![
+            "restore".into(),
+            missing.clone().into(),
+            "--key-file".into(),
+            key_file.into(),
+            "--vault".into(),
+            tv.path("fresh").into(),
+        ],
+        vec![
+            "--passphrase-file".into(),
+            missing.clone().into(),
+            "init".into(),
+            tv.path("other").into(),
+            "--passphrase".into(),
+        ],
+    ];
+    for args in cases {
+        let o = tv.cmd().args(&args).code(2);
+        let e = stderr(&o);
+        assert_eq!(
+            e.matches(cause).count(),
+            1,
+            "{args:?}: the cause should appear exactly once in:\n{e}"
+        );
+        assert!(e.starts_with("error: "), "{args:?}: {e}");
+    }
+});

@@ -1,5 +1,6 @@
 //! Every vault command, driven through the real binary.
 
+#[allow(unused_imports)] // TestVault is named only by local-only tests (see tests/remote.rs)
 use crate::util::{TestVault, contains_all, mode, stderr};
 use crate::{eqnice, tvtest};
 
@@ -9,6 +10,8 @@ fn json(text: &str) -> serde_json::Value {
 
 // ---- init ----------------------------------------------------------------------------------
 
+// Local only (see tests/remote.rs).
+local! {
 #[test]
 fn init_default_dir_under_home() {
     let tv = TestVault::empty();
@@ -25,7 +28,10 @@ fn init_default_dir_under_home() {
         "{who}"
     );
 }
+}
 
+// Local only (see tests/remote.rs).
+local! {
 #[test]
 fn init_explicit_dir_user_email() {
     let tv = TestVault::empty();
@@ -53,7 +59,10 @@ fn init_explicit_dir_user_email() {
     let text = tv.cmd().arg("--vault").arg(&dir).arg("whoami").stdout();
     eqnice!("bob@laptop <bob@example.org>\n", text);
 }
+}
 
+// Local only (see tests/remote.rs).
+local! {
 #[test]
 fn init_honours_tresor_vault_and_xdg_data_home() {
     let tv = TestVault::empty();
@@ -80,7 +89,10 @@ fn init_honours_tresor_vault_and_xdg_data_home() {
         .args(["get", "K"])
         .code(1);
 }
+}
 
+// Local only (see tests/remote.rs).
+local! {
 #[test]
 fn init_with_passphrase_from_env_and_file() {
     let tv = TestVault::empty();
@@ -115,7 +127,10 @@ fn init_with_passphrase_from_env_and_file() {
         .stdout();
     assert_eq!(json(&info)["passphrase"], true);
 }
+}
 
+// Local only (see tests/remote.rs).
+local! {
 #[test]
 fn second_init_is_refused_and_the_vault_untouched() {
     let tv = TestVault::new();
@@ -133,6 +148,7 @@ fn second_init_is_refused_and_the_vault_untouched() {
     assert!(stderr(&e).contains("already exists"));
     assert_eq!(before, tv.files(), "a refused init changed the vault files");
     eqnice!("v1", tv.get("app:dev:K"));
+}
 }
 
 // ---- add / get -----------------------------------------------------------------------------
@@ -170,6 +186,8 @@ tvtest!(add_existing_needs_force, |tv: TestVault| {
     eqnice!("two", tv.get("a:e:K"));
 });
 
+// Local only (see tests/remote.rs).
+local! {
 tvtest!(add_text_keeps_every_byte, |tv: TestVault| {
     let text = "-----BEGIN KEY-----\nline 2\n\n  indented $HOME \"q\"\n-----END KEY-----\n";
     tv.run_stdin(["add", "text", "CERT", "--app", "a", "--env", "e"], text);
@@ -177,6 +195,7 @@ tvtest!(add_text_keeps_every_byte, |tv: TestVault| {
     let l = json(&tv.run(["list", "a:e:CERT", "--json"]));
     assert_eq!(l[0]["type"], "text");
 });
+}
 
 tvtest!(add_file_imports_every_entry, |tv: TestVault| {
     let f = tv.write(
@@ -213,6 +232,8 @@ tvtest!(add_file_imports_every_entry, |tv: TestVault| {
     eqnice!("changed", tv.get("a:e:A"));
 });
 
+// Local only (see tests/remote.rs).
+local! {
 #[test]
 fn add_user_and_rm_user() {
     let alice = TestVault::with_user("alice");
@@ -269,6 +290,7 @@ fn add_user_and_rm_user() {
     contains_all(&e, &["unknown user 'bob'", "hint:"]);
     let e = alice.fail(2, ["rm", "user", "alice", "--yes"]);
     assert!(e.contains("owner cannot be removed"), "{e}");
+}
 }
 
 tvtest!(get_exit_codes, |tv: TestVault| {
@@ -580,6 +602,8 @@ fn list_tree(root: &std::path::Path) -> Vec<String> {
 
 // ---- public-key, users, owner, whoami, info, upgrade, serializers --------------------------
 
+// Local only (see tests/remote.rs).
+local! {
 tvtest!(public_key_formats, |tv: TestVault| {
     let k = tv.public_key();
     let (age, ed) = k.split_once(':').expect("age1…:BASE64");
@@ -598,7 +622,10 @@ tvtest!(public_key_formats, |tv: TestVault| {
     assert_eq!(owner[0]["seeqret"], s.trim());
     assert_eq!(owner[0]["age"], age);
 });
+}
 
+// Local only (see tests/remote.rs).
+local! {
 tvtest!(
     users_owner_whoami_info_upgrade_serializers,
     |tv: TestVault| {
@@ -628,6 +655,7 @@ tvtest!(
         eqnice!("v", tv.get("a:e:K"));
     }
 );
+}
 
 // ---- history / rollback --------------------------------------------------------------------
 
@@ -647,7 +675,7 @@ tvtest!(history_and_rollback, |tv: TestVault| {
     assert_eq!(vals, ["one", "two", "three"]);
     assert_eq!(h["versions"][2]["current"], true);
     let masked = tv.run(["history", "a:e:K"]);
-    contains_all(&masked, &["a:e:K", "v1", "v3*", "alice", "********"]);
+    contains_all(&masked, &["a:e:K", "v1", "v3*", &tv.actor(), "********"]);
     assert!(!masked.contains("two"), "{masked}");
     tv.run(["rollback", "a:e:K", "--to", "1"]);
     eqnice!("one", tv.get("a:e:K"));
@@ -665,6 +693,8 @@ tvtest!(history_and_rollback, |tv: TestVault| {
 
 // ---- audit ---------------------------------------------------------------------------------
 
+// Local only (see tests/remote.rs).
+local! {
 tvtest!(
     audit_log_and_verify_detects_an_edited_row,
     |tv: TestVault| {
@@ -699,7 +729,10 @@ tvtest!(
         assert_eq!(j["first_bad"], 2);
     }
 );
+}
 
+// Local only (see tests/remote.rs).
+local! {
 tvtest!(audit_verify_detects_a_removed_row, |tv: TestVault| {
     tv.add("a", "e", "K", "v");
     tv.add("a", "e", "L", "v");
@@ -720,9 +753,12 @@ tvtest!(audit_verify_detects_a_removed_row, |tv: TestVault| {
     drop(db);
     tv.fail(1, ["audit", "--verify"]);
 });
+}
 
 // ---- completions, --json -------------------------------------------------------------------
 
+// Local only (see tests/remote.rs).
+local! {
 #[test]
 fn completions_for_every_shell() {
     let tv = TestVault::empty();
@@ -736,7 +772,10 @@ fn completions_for_every_shell() {
     }
     tv.fail(2, ["completions", "tcsh"]);
 }
+}
 
+// Local only (see tests/remote.rs).
+local! {
 tvtest!(json_on_every_read_command, |tv: TestVault| {
     tv.add("a", "e", "K", "v");
     let g = json(&tv.run(["get", "a:e:K", "--json"]));
@@ -762,3 +801,4 @@ tvtest!(json_on_every_read_command, |tv: TestVault| {
     let j = json(&tv.run(["importenv", "x.env", "--json"]));
     assert_eq!(j["added"], serde_json::json!(["*:*:N"]));
 });
+}

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The `tresor` binary cargo built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_tresor");
@@ -13,8 +13,33 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_tresor");
 /// `$HOME/.local/share/tresor`.
 #[derive(Debug)]
 pub struct TestVault {
+    // Declared first so the server stops before its folder is removed.
+    remote: Option<RemoteServer>,
     home: tempfile::TempDir,
     envs: Vec<(String, String)>,
+}
+
+/// A `tresor kmip serve` child (its vault in `HOME/server-vault`, certificates from
+/// `tresor kmip certs init HOME/certs`), killed on drop.
+#[derive(Debug)]
+pub struct RemoteServer {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// The certificate folder (`ca.crt`, `client.crt`, `client.key`, …).
+    pub certs: PathBuf,
+    /// The server's vault folder (for `tresor --vault DIR kmip grant`).
+    #[allow(dead_code)] // used by tests/remote.rs only
+    pub vault: PathBuf,
+    /// The client certificate name commands use (`client` unless changed).
+    identity: std::sync::Mutex<String>,
+}
+
+impl Drop for RemoteServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl TestVault {
@@ -26,12 +51,98 @@ impl TestVault {
                 .tempdir()
                 .expect("temp HOME"),
             envs: Vec::new(),
+            remote: None,
         }
     }
 
-    /// A temporary `HOME` with a vault owned by `alice`.
+    /// A temporary `HOME` with a vault owned by `alice`; in the remote test binary
+    /// (`crate::REMOTE`), a vault on a fresh `tresor kmip serve` that every command reaches
+    /// with `--server` settings (`TRESOR_SERVER`, `TRESOR_CLIENT_*`).
     pub fn new() -> TestVault {
-        TestVault::with_user("alice")
+        if crate::REMOTE {
+            TestVault::remote()
+        } else {
+            TestVault::with_user("alice")
+        }
+    }
+
+    /// Who the audit trail and history name for this vault's commands: the owner `alice`
+    /// of a local vault, the client certificate's identity on a server.
+    pub fn actor(&self) -> String {
+        match &self.remote {
+            Some(r) => r.identity.lock().unwrap().clone(),
+            None => "alice".into(),
+        }
+    }
+
+    /// A temporary `HOME` whose commands go to a fresh KMIP server as identity `client`.
+    pub fn remote() -> TestVault {
+        let mut tv = TestVault::empty();
+        let certs = tv.path("certs");
+        let vault = tv.path("server-vault");
+        tv.cmd()
+            .args(["kmip", "certs", "init"])
+            .arg(&certs)
+            .stdout();
+        let mut child = tv
+            .cmd()
+            .arg("--vault")
+            .arg(&vault)
+            .args(["kmip", "serve", "--listen", "127.0.0.1:0"])
+            .arg("--cert")
+            .arg(certs.join("server.crt"))
+            .arg("--key")
+            .arg(certs.join("server.key"))
+            .arg("--ca")
+            .arg(certs.join("ca.crt"))
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tresor kmip serve");
+        use std::io::BufRead as _;
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("the KMIP server exited before listening")
+                .unwrap();
+            if let Some(a) = line.strip_prefix("listening on ") {
+                break a.trim().to_owned();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        tv.remote = Some(RemoteServer {
+            child,
+            addr,
+            certs,
+            vault,
+            identity: std::sync::Mutex::new("client".into()),
+        });
+        tv
+    }
+
+    #[allow(dead_code)] // used by tests/remote.rs only
+    /// The KMIP server of a remote-mode vault.
+    pub fn server(&self) -> Option<&RemoteServer> {
+        self.remote.as_ref()
+    }
+
+    #[allow(dead_code)] // used by tests/remote.rs only
+    /// Makes later commands act as KMIP identity `name` (a client certificate signed by the
+    /// test CA, made on first use). Remote mode only.
+    pub fn act_as(&self, name: &str) {
+        let r = self.remote.as_ref().expect("act_as needs a remote vault");
+        if name != "client" && !r.certs.join(format!("{name}.crt")).exists() {
+            self.cmd()
+                .args(["kmip", "certs", "client"])
+                .arg(&r.certs)
+                .arg(name)
+                .stdout();
+        }
+        *r.identity.lock().unwrap() = name.to_owned();
     }
 
     /// A temporary `HOME` with a vault owned by `user`.
@@ -89,6 +200,13 @@ impl TestVault {
             .stdin(Stdio::null());
         for (k, v) in &self.envs {
             c.env(k, v);
+        }
+        if let Some(r) = &self.remote {
+            let id = r.identity.lock().unwrap().clone();
+            c.env("TRESOR_SERVER", &r.addr)
+                .env("TRESOR_CLIENT_CERT", r.certs.join(format!("{id}.crt")))
+                .env("TRESOR_CLIENT_KEY", r.certs.join(format!("{id}.key")))
+                .env("TRESOR_CLIENT_CA", r.certs.join("ca.crt"));
         }
         TestCommand {
             cmd: c,
@@ -150,8 +268,12 @@ impl TestVault {
             .collect()
     }
 
-    /// Everything a command could change, as text: secrets with values, users, audit log.
+    /// Everything a command could change, as text: secrets with values, users, audit log
+    /// (remote mode: the secrets with values, all a client can see).
     pub fn snapshot(&self) -> String {
+        if self.remote.is_some() {
+            return self.run(["list", "--json", "--reveal"]);
+        }
         format!(
             "{}\n{}\n{}",
             self.run(["list", "--json", "--reveal"]),

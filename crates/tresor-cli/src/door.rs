@@ -1,0 +1,118 @@
+//! [`SecretsDoor`]: what the vault commands need from a vault, local or on a server.
+//!
+//! The local [`Vault`] implements it by delegation; [`crate::remote::RemoteVault`] over a
+//! KMIP server. `vault_cmd` picks one door per process and never asks which it got.
+
+use anyhow::Result;
+use tresor_crypto::SecretBytes;
+use tresor_store::VersionInfo;
+use tresor_vault::filter::{Filter, FilterSet};
+use tresor_vault::{ImportReport, SecretInfo, Vault, VaultError};
+
+/// The secret operations shared by the local vault and a remote one.
+pub trait SecretsDoor {
+    /// The value of the one secret `filter` names.
+    fn get(&self, filter: &str) -> Result<SecretBytes>;
+    /// Every secret matching any filter of `set` (all for an empty set), sorted by name.
+    fn list(&self, set: &FilterSet) -> Result<Vec<SecretInfo>>;
+    /// The current value of a listed secret.
+    fn value(&self, s: &SecretInfo) -> Result<SecretBytes>;
+    /// Adds a secret (a new version of an existing one with `force`); returns its version.
+    fn add(
+        &self,
+        app: &str,
+        env: &str,
+        key: &str,
+        value: &[u8],
+        kind: &str,
+        force: bool,
+    ) -> Result<u32>;
+    /// Gives every target a new version holding `value`.
+    fn set_values(&self, targets: &[SecretInfo], value: &[u8]) -> Result<()>;
+    /// Removes secrets.
+    fn remove(&self, targets: &[SecretInfo]) -> Result<()>;
+    /// The versions of a secret, oldest first.
+    fn history(&self, s: &SecretInfo) -> Result<Vec<VersionInfo>>;
+    /// The value of one version.
+    fn value_at(&self, s: &SecretInfo, version: u32) -> Result<SecretBytes>;
+    /// Makes an old version's value current again (as a new version).
+    fn rollback(&self, s: &SecretInfo, version: u32) -> Result<u32>;
+    /// Imports `(key, value)` pairs into `app:env`, all or nothing.
+    fn import_pairs(
+        &self,
+        app: &str,
+        env: &str,
+        pairs: &[(String, SecretBytes)],
+        update: bool,
+        dry_run: bool,
+    ) -> Result<ImportReport>;
+
+    /// The one secret `f` matches.
+    ///
+    /// # Errors
+    /// [`VaultError::NotFound`], [`VaultError::Ambiguous`].
+    fn find_one(&self, f: &Filter) -> Result<SecretInfo> {
+        let mut found = self.list(&FilterSet::from_iter([f.clone()]))?;
+        match found.len() {
+            0 => Err(VaultError::NotFound(f.to_string()).into()),
+            1 => Ok(found.remove(0)),
+            n => Err(VaultError::Ambiguous {
+                filter: f.to_string(),
+                count: n,
+                names: found.iter().take(5).map(|s| s.name.clone()).collect(),
+            }
+            .into()),
+        }
+    }
+}
+
+impl SecretsDoor for Vault {
+    fn get(&self, filter: &str) -> Result<SecretBytes> {
+        Ok(Vault::get(self, filter)?)
+    }
+    fn list(&self, set: &FilterSet) -> Result<Vec<SecretInfo>> {
+        Ok(Vault::list(self, set)?)
+    }
+    fn value(&self, s: &SecretInfo) -> Result<SecretBytes> {
+        Ok(Vault::value(self, s)?)
+    }
+    fn add(
+        &self,
+        app: &str,
+        env: &str,
+        key: &str,
+        value: &[u8],
+        kind: &str,
+        force: bool,
+    ) -> Result<u32> {
+        Ok(Vault::add(self, app, env, key, value, kind, force)?)
+    }
+    fn set_values(&self, targets: &[SecretInfo], value: &[u8]) -> Result<()> {
+        Ok(Vault::set_values(self, targets, value)?)
+    }
+    fn remove(&self, targets: &[SecretInfo]) -> Result<()> {
+        Ok(Vault::remove(self, targets)?)
+    }
+    fn history(&self, s: &SecretInfo) -> Result<Vec<VersionInfo>> {
+        Ok(Vault::history(self, s)?)
+    }
+    fn value_at(&self, s: &SecretInfo, version: u32) -> Result<SecretBytes> {
+        Ok(Vault::value_at(self, s, version)?)
+    }
+    fn rollback(&self, s: &SecretInfo, version: u32) -> Result<u32> {
+        Ok(Vault::rollback(self, s, version)?)
+    }
+    fn import_pairs(
+        &self,
+        app: &str,
+        env: &str,
+        pairs: &[(String, SecretBytes)],
+        update: bool,
+        dry_run: bool,
+    ) -> Result<ImportReport> {
+        Ok(Vault::import_pairs(self, app, env, pairs, update, dry_run)?)
+    }
+    fn find_one(&self, f: &Filter) -> Result<SecretInfo> {
+        Ok(Vault::find_one(self, f)?)
+    }
+}
