@@ -56,7 +56,7 @@ HBA
     [ "$(id -u)" = 0 ] && chown postgres: "$dir/opts" "$dir/port"
     pg_start "$dir"
     echo "export TRESOR_TEST_PG_URL=postgres://postgres@127.0.0.1:$port/postgres$query; export TRESOR_PG_DIR=$dir; export TRESOR_PG_BIN=$bindir"
-    [ "$ssl" = 1 ] && echo "export TRESOR_PG_CA=$dir/tls/ca.crt"
+    if [ "$ssl" = 1 ]; then echo "export TRESOR_PG_CA=$dir/tls/ca.crt"; fi
     ;;
 stop)
     dir=${2:?usage: pg.sh stop DIR}

@@ -283,11 +283,14 @@ fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
                 response = Some(r);
                 break;
             }
-            Err(StoreError::Conflict(_)) => continue,
+            // Lost a race with another writer (another connection or another server on the
+            // same database): run the request again, so that it answers as it would have
+            // after the other writer — a name taken in between is then seen by the operation
+            // itself (Register keeps the Name attribute without the store name).
+            Err(StoreError::Conflict(_) | StoreError::NameTaken(_)) => continue,
             Err(e) => {
-                // The store's own reason: a name taken by a concurrent writer (another server
-                // on the same database) is Illegal Operation, an unreachable database
-                // Protection Storage Unavailable.
+                // The store's own reason (an unreachable database: Protection Storage
+                // Unavailable).
                 let message = format!("the store could not commit the request: {e}");
                 let reason = OpError::from(e).reason;
                 let items = msg
