@@ -13,8 +13,10 @@ trap 'kill "$TRESOR_MOTO_PID" 2>/dev/null || true' EXIT
 [ -n "${TRESOR_S3KEYRING:-}" ] || { echo "s3keyring 0.3.0 is not installed (tests/peers/moto/setup.sh)" >&2; exit 1; }
 export AWS_ENDPOINT_URL="$TRESOR_TEST_S3_ENDPOINT" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
     AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
-cargo build -q --release -p tresor-cli --features s3
-cargo build -q --release -p tresor-s3 --features kms --example s3_bench
+if [ -z "${TRESOR_BENCH_NO_BUILD:-}" ]; then   # set it to reuse the release binaries as built
+    cargo build -q --release -p tresor-cli --features s3
+    cargo build -q --release -p tresor-s3 --features kms --example s3_bench
+fi
 tresor="$root/target/release/tresor"
 work="$(mktemp -d)"
 home="$work/home"; mkdir -p "$home"

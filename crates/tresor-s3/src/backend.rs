@@ -186,10 +186,36 @@ impl S3Backend {
         self.store.clone()
     }
 
+    /// Checks that the bucket is there and usable. On an existing store this is the GET of the
+    /// sealed audit key that `Store::open` needs next anyway (kept in the settings cache), so
+    /// opening a store costs no extra request; only a fresh store (or a missing bucket, which
+    /// a GET cannot tell from a missing object) costs a LIST.
     fn check_bucket(&self) -> Result<(), S3Error> {
-        let p = self.path("meta");
+        // tresor-store's one settings object (`Store::open` reads it first).
+        const AUDIT_KEY: &str = "audit-key";
+        let p = self.path(&format!("meta/{}", keys::encode_component(AUDIT_KEY)));
         let store = self.store.clone();
-        let r = self.run(async move { store.list_with_delimiter(Some(&p)).await });
+        let got = self.run(async move {
+            match store.get(&p).await {
+                Ok(g) => g.bytes().await.map(Some),
+                Err(e) => Err(e),
+            }
+        });
+        let r = match got {
+            Ok(Some(body)) => {
+                if let Ok(mut m) = self.meta.lock() {
+                    m.insert(AUDIT_KEY.to_owned(), body.to_vec());
+                }
+                return Ok(());
+            }
+            Ok(None) | Err(object_store::Error::NotFound { .. }) => {
+                let p = self.path("meta");
+                let store = self.store.clone();
+                self.run(async move { store.list_with_delimiter(Some(&p)).await })
+                    .map(|_| ())
+            }
+            Err(e) => Err(e),
+        };
         match r {
             Ok(_) => Ok(()),
             Err(e) => {

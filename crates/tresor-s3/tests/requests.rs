@@ -54,15 +54,31 @@ fn hot_get_is_exactly_one_get_object() {
     let uid = store.create(n).unwrap().uid;
 
     // A fresh process (cold): what a CLI `get` pays, for the record.
-    let cold = open(&env, &proxy, &url, &key);
     proxy.take();
+    let cold = open(&env, &proxy, &url, &key);
+    // Opening an existing store: the GET of the sealed audit key (which also proves the bucket
+    // is there) and its KMS Decrypt; no LIST.
+    let opened = proxy.take();
+    assert_eq!(
+        opened,
+        [
+            format!("GET /{bucket}/p/meta/audit-key"),
+            "POST / TrentService.Decrypt".to_owned()
+        ],
+        "{opened:?}"
+    );
     let (_, v) = cold.read_by_name("app:prod:DB_PASSWORD").unwrap().unwrap();
     assert_eq!(v.expose(), b"hunter2");
     let first = proxy.take();
-    eprintln!("cold get after open: {} requests: {first:?}", first.len());
-    assert!(
-        first.iter().any(|r| r.ends_with("TrentService.Decrypt")),
-        "the data key was unwrapped by KMS: {first:?}"
+    // Cold get: name -> uid, the record, the data key's KMS Decrypt.
+    assert_eq!(
+        first,
+        [
+            format!("GET /{bucket}/p/names/app/prod/DB_PASSWORD"),
+            format!("GET /{bucket}/p/objects/{uid}"),
+            "POST / TrentService.Decrypt".to_owned()
+        ],
+        "{first:?}"
     );
 
     // Hot: the name -> uid mapping and the data key are cached; one GetObject of the record.
