@@ -109,6 +109,9 @@ pub struct Session<'s> {
     pub(crate) admins: &'s [String],
     /// The server's open Encrypt/Decrypt streams (none: streaming is refused).
     pub(crate) streams: Option<&'s Streams>,
+    /// Objects earlier items of this batch created or changed (uncommitted: Locate checks
+    /// them itself, since the store's indexes hold only committed rows).
+    pub(crate) written: Vec<String>,
 }
 
 impl fmt::Debug for Session<'_> {
@@ -207,6 +210,7 @@ impl<'s> Session<'s> {
             placeholder: None,
             admins,
             streams: None,
+            written: Vec::new(),
         }
     }
 
@@ -223,6 +227,29 @@ impl<'s> Session<'s> {
     /// # Errors
     /// [`OpError`] with the Result Reason to send.
     pub fn dispatch(&mut self, op: Operation, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+        let pending = self.txn.pending();
+        let out = self.dispatch_op(op, payload);
+        if self.txn.pending() != pending
+            && let Ok(items) = &out
+        {
+            let ids = items.iter().filter(|t| {
+                matches!(
+                    t.tag,
+                    Tag::UNIQUE_IDENTIFIER
+                        | Tag::PRIVATE_KEY_UNIQUE_IDENTIFIER
+                        | Tag::PUBLIC_KEY_UNIQUE_IDENTIFIER
+                )
+            });
+            for uid in ids.filter_map(Ttlv::as_text) {
+                if !self.written.iter().any(|w| w == uid) {
+                    self.written.push(uid.to_owned());
+                }
+            }
+        }
+        out
+    }
+
+    fn dispatch_op(&mut self, op: Operation, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
         match op {
             Operation::DISCOVER_VERSIONS => Ok(manage::discover_versions(payload)),
             Operation::QUERY => Ok(manage::query(self, payload)),

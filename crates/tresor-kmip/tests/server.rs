@@ -1060,3 +1060,56 @@ async fn usage_limits_are_counted_and_persisted() {
     );
     f.stop().await;
 }
+
+/// Locate sees what earlier items of the same batch created (not yet committed), and feeds
+/// the ID Placeholder; the Storage Status Mask separates on-line from destroyed objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locate_within_a_batch_and_storage_status_mask() {
+    let f = start().await;
+    for v in [ProtocolVersion::V1_4, ProtocolVersion::V2_1] {
+        let c = f.client("client", v);
+        let name = format!("in-batch-{v}");
+        let msg = batch(
+            v,
+            None,
+            vec![
+                item(Operation::CREATE, create_payload(v, Some(&name)), 1),
+                item(Operation::LOCATE, locate_by_name(v, &name), 2),
+                item(Operation::ACTIVATE, vec![], 3),
+            ],
+        );
+        let resp = c.request(&msg).await.expect("batch");
+        assert_eq!(resp.batch_items.len(), 3);
+        resp.batch_items.iter().for_each(ok);
+        let u = text(&resp.batch_items[0], Tag::UNIQUE_IDENTIFIER);
+        assert_eq!(located(&resp.batch_items[1]), vec![u.clone()]);
+        assert_eq!(text(&resp.batch_items[2], Tag::UNIQUE_IDENTIFIER), u);
+        assert_eq!(state_of(&c, &u).await, State::ACTIVE.0);
+
+        // Destroyed (after revoking): on-line storage only in 1.x; 2.x Destroyed Storage.
+        let revoke = vec![
+            uid(&u),
+            Ttlv::structure(
+                Tag::REVOCATION_REASON,
+                vec![Ttlv::enumeration(
+                    Tag::REVOCATION_REASON_CODE,
+                    RevocationReasonCode::UNSPECIFIED,
+                )],
+            ),
+        ];
+        ok(&c.call(Operation::REVOKE, revoke).await.expect("revoke"));
+        ok(&c
+            .call(Operation::DESTROY, vec![uid(&u)])
+            .await
+            .expect("destroy"));
+        for (mask, want) in [(1, !v.is_v2()), (4, v.is_v2()), (2, false), (5, true)] {
+            let mut p = locate_by_name(v, &name);
+            p.push(Ttlv::integer(Tag::STORAGE_STATUS_MASK, mask));
+            let r = c.call(Operation::LOCATE, p).await.expect("locate");
+            ok(&r);
+            let expect: Vec<String> = if want { vec![u.clone()] } else { vec![] };
+            assert_eq!(located(&r), expect, "{v} mask {mask}");
+        }
+    }
+    f.stop().await;
+}

@@ -1391,6 +1391,16 @@ pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
         .and_then(Ttlv::as_integer)
         .map(|m| usize::try_from(m.max(0)).unwrap_or(0))
         .unwrap_or(0);
+    // Storage Status Mask: On-line 1, Archival 2, Destroyed 4 (2.x). tresor archives nothing;
+    // a destroyed object keeps its metadata on-line, which 2.x calls Destroyed Storage.
+    let storage = payload
+        .find(Tag::STORAGE_STATUS_MASK)
+        .and_then(Ttlv::as_integer);
+    let stored_as_asked = |m: &ObjectMeta| match storage {
+        None => true,
+        Some(mask) if s.version.is_v2() && m.state.is_destroyed() => mask & 4 != 0,
+        Some(mask) => mask & 1 != 0,
+    };
     let mut set = request_attributes(payload, Container::Template)?;
     // KMIP 1.x puts Locate's attributes directly in the payload.
     for a in payload.find_all(Tag::ATTRIBUTE) {
@@ -1511,7 +1521,19 @@ pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
             }
         }
     }
-    found.retain(|m| s.may(m, "locate"));
+    // Objects earlier items of this batch wrote are not in the store's indexes yet (or are
+    // there as they were before): judge them from the transaction's own view.
+    if !s.written.is_empty() {
+        found.retain(|m| !s.written.contains(&m.uid));
+        for uid in s.written.clone() {
+            if let Some(m) = s.txn.get(&uid)?
+                && variants.iter().any(|v| query_matches(v, &m))
+            {
+                found.push(m);
+            }
+        }
+    }
+    found.retain(|m| s.may(m, "locate") && stored_as_asked(m));
     let now = tresor_store::now();
     found.retain(|m| {
         let all_names: Vec<String> = object_names(m);
@@ -1537,6 +1559,47 @@ pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
         );
     }
     Ok(out)
+}
+
+/// The attribute index rows of an object, as the store builds them (scalars, array
+/// elements, one level of structure fields as `attr.field`).
+fn index_rows(name: &str, v: &Json, out: &mut Vec<(String, String)>) {
+    match v {
+        Json::String(x) => out.push((name.to_owned(), x.clone())),
+        Json::Number(n) => out.push((name.to_owned(), n.to_string())),
+        Json::Bool(b) => out.push((name.to_owned(), b.to_string())),
+        Json::Array(a) => a.iter().for_each(|x| index_rows(name, x, out)),
+        Json::Object(m) => {
+            for (k, x) in m {
+                if !matches!(x, Json::Object(_) | Json::Array(_)) {
+                    index_rows(&format!("{name}.{k}"), x, out);
+                }
+            }
+        }
+        Json::Null => {}
+    }
+}
+
+/// Returns true if and only if `m` answers `q` (what the store's indexes would say).
+fn query_matches(q: &Query, m: &ObjectMeta) -> bool {
+    let mut rows = Vec::new();
+    for (k, v) in &m.attributes {
+        index_rows(k, v, &mut rows);
+    }
+    let has = |a: &str, f: &dyn Fn(&str) -> bool| rows.iter().any(|(k, v)| k == a && f(v));
+    q.object_type.is_none_or(|t| t == m.object_type)
+        && q.state.is_none_or(|st| st == m.state)
+        && q.owner.as_ref().is_none_or(|o| *o == m.owner)
+        && q.name.as_ref().is_none_or(|n| m.names.contains(n))
+        && q.name_prefix
+            .as_ref()
+            .is_none_or(|p| m.names.iter().any(|n| n.starts_with(p.as_str())))
+        && q.attrs.iter().all(|c| match c {
+            AttrCond::Eq(a, x) => has(a, &|v| v == x),
+            AttrCond::Prefix(a, p) => has(a, &|v| v.starts_with(p.as_str())),
+            AttrCond::Exists(a) => has(a, &|_| true),
+            AttrCond::In(a, xs) => has(a, &|v| xs.iter().any(|x| x == v)),
+        })
 }
 
 fn located(s: &mut Session<'_>, uids: Vec<String>) -> Vec<Ttlv> {
