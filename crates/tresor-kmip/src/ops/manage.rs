@@ -1514,10 +1514,39 @@ pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
             }
         }
     }
-    for v in &variants {
-        for m in s.store.locate(v)? {
-            if !found.iter().any(|f| f.uid == m.uid) {
-                found.push(m);
+    let mut seen = std::collections::HashSet::new();
+    match &name {
+        // By name: the name alone goes to the store (the names primary key, then the Name
+        // attribute index), and the other conditions are checked on the few objects found.
+        // Sending them too lets SQLite drive the query from a broad index instead (e.g. every
+        // object of the owner: a scan of 100k rows for one name).
+        Some(n) => {
+            let by_name = [
+                Query {
+                    name: Some(n.clone()),
+                    ..Query::default()
+                },
+                Query {
+                    attrs: vec![AttrCond::Eq("Name".into(), n.clone())],
+                    ..Query::default()
+                },
+            ];
+            for v in &by_name {
+                for m in s.store.locate(v)? {
+                    if variants.iter().any(|q| query_matches(q, &m)) && seen.insert(m.uid.clone())
+                    {
+                        found.push(m);
+                    }
+                }
+            }
+        }
+        None => {
+            for v in &variants {
+                for m in s.store.locate(v)? {
+                    if seen.insert(m.uid.clone()) {
+                        found.push(m);
+                    }
+                }
             }
         }
     }
