@@ -1533,8 +1533,7 @@ pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
             ];
             for v in &by_name {
                 for m in s.store.locate(v)? {
-                    if variants.iter().any(|q| query_matches(q, &m)) && seen.insert(m.uid.clone())
-                    {
+                    if variants.iter().any(|q| query_matches(q, &m)) && seen.insert(m.uid.clone()) {
                         found.push(m);
                     }
                 }
