@@ -40,6 +40,7 @@ export HOME="$home" TRESOR_STORE="s3://$bucket/.tresor" TRESOR_KMS_KEY_ID="$key"
 hyperfine -N -w 3 -r 30 --export-json "$work/cli.json" \
     -n "tresor s3 get" "$tresor s3 get github bob" \
     -n "tresor get (s3 store)" "$tresor get github:default:bob" \
+    -n "tresor s3 get --key-cache 10m" "$tresor s3 get github bob --key-cache 10m" \
     -n "s3keyring get" "$TRESOR_S3KEYRING get github bob" >&2
 "$TRESOR_MOTO_PY" - "$results" "$work/cli.json" <<'PY'
 import json, sys
@@ -61,7 +62,7 @@ print("|---|---|---|")
 for k, r in cli.items():
     print(f"| {k} | {r['mean']*1000:.1f} ms | {r['min']*1000:.1f} ms |")
 s3k = cli["s3keyring get"]["mean"]
-for k in ("tresor s3 get", "tresor get (s3 store)"):
+for k in ("tresor s3 get", "tresor get (s3 store)", "tresor s3 get --key-cache 10m"):
     print(f"\n{k}: {s3k / cli[k]['mean']:.1f}x faster than s3keyring get", end="")
 print()
 PY

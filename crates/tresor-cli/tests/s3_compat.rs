@@ -508,6 +508,14 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", err_of(&o));
 
+    let o = u.tresor(&["s3", "--key-cache", "forever", "get", "svc", "u"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err_of(&o).contains("--key-cache / TRESOR_S3_KEY_CACHE 'forever'"),
+        "{}",
+        err_of(&o)
+    );
+
     let bad_ini = u.home.path().join("bad.ini");
     std::fs::write(&bad_ini, "[profile:default]\nthis line is junk\n").unwrap();
     let o = u.tresor(
@@ -523,6 +531,13 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
         "a failed command wrote to the bucket"
     );
     assert_eq!(u.ok(&["s3", "get", "svc", "u"], &[]), "v1\n");
+    // With the kernel key cache, twice (the second run reads the keys from the keyring).
+    for _ in 0..2 {
+        assert_eq!(
+            u.ok(&["s3", "get", "svc", "u"], &[("TRESOR_S3_KEY_CACHE", "1m")]),
+            "v1\n"
+        );
+    }
 }
 
 #[test]

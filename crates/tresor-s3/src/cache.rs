@@ -19,6 +19,8 @@ pub struct CachingProvider {
     ttl: Duration,
     max: usize,
     keys: Mutex<HashMap<[u8; 32], Entry>>,
+    /// Also keep unwrapped keys in the kernel user keyring for this long (feature `keyring`).
+    kernel: Option<Duration>,
 }
 
 impl std::fmt::Debug for CachingProvider {
@@ -40,7 +42,47 @@ impl CachingProvider {
             ttl,
             max: 4096,
             keys: Mutex::new(HashMap::new()),
+            kernel: None,
         }
+    }
+
+    /// Also caches unwrapped keys in the kernel user keyring, possessor-only, expiring after
+    /// `ttl` (as `tresor unlock` does for the vault key), so the next process skips the KMS
+    /// `Decrypt`: a CLI `get` then costs its S3 GETs only. Each entry is named after a SHA-256
+    /// of the wrapped key and its associated data, and serves exactly that blob.
+    #[cfg(feature = "keyring")]
+    pub fn with_kernel_keyring(mut self, ttl: Duration) -> Self {
+        self.kernel = Some(ttl);
+        self
+    }
+
+    #[cfg(feature = "keyring")]
+    fn kernel_id(slot: &[u8; 32]) -> String {
+        format!("s3dek:{}", tresor_crypto::hash::hex(slot))
+    }
+
+    fn kernel_load(&self, slot: &[u8; 32]) -> Option<[u8; 32]> {
+        self.kernel?;
+        #[cfg(feature = "keyring")]
+        {
+            tresor_keyring::UnlockCache::load(&Self::kernel_id(slot)).map(|k| *k)
+        }
+        #[cfg(not(feature = "keyring"))]
+        {
+            let _ = slot;
+            None
+        }
+    }
+
+    fn kernel_store(&self, slot: &[u8; 32], key: &[u8; 32]) {
+        let Some(_ttl) = self.kernel else { return };
+        #[cfg(feature = "keyring")]
+        {
+            // A full quota or a private session only costs the next process a KMS call.
+            let _ = tresor_keyring::UnlockCache::store(&Self::kernel_id(slot), key, _ttl);
+        }
+        #[cfg(not(feature = "keyring"))]
+        let _ = (slot, key);
     }
 
     /// Number of keys cached now.
@@ -96,7 +138,19 @@ impl KeyProvider for CachingProvider {
                 None => {}
             }
         }
+        if let Some(key) = self.kernel_load(&slot) {
+            let dek = DataKey::from_bytes(key);
+            if let Ok(mut k) = self.keys.lock()
+                && k.len() < self.max
+            {
+                k.insert(slot, (Instant::now(), Secret::new(*dek.expose())));
+            }
+            return Some(Ok(dek));
+        }
         let r = self.inner.unwrap(w, aad)?;
+        if let Ok(dek) = &r {
+            self.kernel_store(&slot, dek.expose());
+        }
         if let (Ok(dek), Ok(mut k)) = (&r, self.keys.lock()) {
             if k.len() >= self.max {
                 k.retain(|_, (at, _)| at.elapsed() < self.ttl);

@@ -52,6 +52,15 @@ pub struct S3Args {
     /// The profile file (default `./.s3keyring.ini` if present, else `~/.s3keyring.ini`).
     #[arg(long, global = true, value_name = "INIFILE")]
     pub ini: Option<PathBuf>,
+    /// Keep unwrapped data keys in the kernel user keyring (possessor-only) for this long
+    /// (30s, 10m, 1h), so the next commands skip KMS: a `get` is then two S3 GETs.
+    #[arg(
+        long,
+        global = true,
+        env = "TRESOR_S3_KEY_CACHE",
+        value_name = "DURATION"
+    )]
+    pub key_cache: Option<String>,
     /// Print JSON (`get`, `list`, `import-s3keyring`).
     #[arg(long, global = true)]
     pub json: bool,
@@ -175,6 +184,19 @@ impl Session {
     /// [`S3Error::MissingSetting`], [`S3Error::NoSuchBucket`], [`S3Error::AccessDenied`],
     /// KMS errors (an unusable key fails here, before anything is written).
     pub fn open(p: &Profile, store: Option<&str>) -> Result<Session> {
+        Self::open_with_cache(p, store, None)
+    }
+
+    /// As [`Session::open`], also caching unwrapped data keys in the kernel user keyring for
+    /// `kernel_cache` when given.
+    ///
+    /// # Errors
+    /// As [`Session::open`].
+    pub fn open_with_cache(
+        p: &Profile,
+        store: Option<&str>,
+        kernel_cache: Option<Duration>,
+    ) -> Result<Session> {
         let settings = match p.get("aws_profile") {
             None | Some("") | Some("default") => S3Settings::from_env(),
             Some(ap) => S3Settings::with_aws_profile(Some(ap)),
@@ -197,7 +219,11 @@ impl Session {
         };
         let backend = Arc::new(S3Backend::open_with(location.clone(), &settings)?);
         let kms = Arc::new(KmsProvider::new(&kms_key, &location.url(), &settings)?);
-        let provider = Arc::new(CachingProvider::new(kms.clone(), Duration::from_secs(300)));
+        let mut cache = CachingProvider::new(kms.clone(), Duration::from_secs(300));
+        if let Some(ttl) = kernel_cache {
+            cache = cache.with_kernel_keyring(ttl);
+        }
+        let provider = Arc::new(cache);
         let store = Store::open(backend.clone(), provider, actor()).map_err(|e| {
             // The first thing that needs KMS: say which key failed.
             match e {
@@ -320,6 +346,12 @@ pub fn run(args: S3Args, store: Option<&str>) -> Result<ExitCode> {
     let name = args.profile.clone().unwrap_or_else(|| "default".into());
     let explicit = args.profile.is_some();
     let file = ProfileFile::load(&path)?;
+    let key_cache = match args.key_cache.as_deref() {
+        None | Some("") => None,
+        Some(d) => Some(tresor_keyring::cli::parse_timeout(d).map_err(|e| {
+            S3Error::Input(format!("--key-cache / TRESOR_S3_KEY_CACHE '{d}': {e}"))
+        })?),
+    };
     let mut stdout = std::io::stdout().lock();
     let out = &mut stdout;
     let w = |e: std::io::Error| S3Error::Io {
@@ -347,7 +379,7 @@ pub fn run(args: S3Args, store: Option<&str>) -> Result<ExitCode> {
         }
         S3Command::Get { service, username } => {
             let p = Profile::resolve(&file, &name, explicit, &env_var)?;
-            let s = Session::open(&p, store)?;
+            let s = Session::open_with_cache(&p, store, key_cache)?;
             let v = s
                 .get(&service, &username)?
                 .ok_or_else(|| not_found(&s.namespace, &service, &username))?;
@@ -382,20 +414,20 @@ pub fn run(args: S3Args, store: Option<&str>) -> Result<ExitCode> {
                 None | Some("-") => read_stdin_value()?,
                 Some(v) => zeroize::Zeroizing::new(v.as_bytes().to_vec()),
             };
-            let s = Session::open(&p, store)?;
+            let s = Session::open_with_cache(&p, store, key_cache)?;
             s.kms.check()?;
             s.set(&service, &username, &value)?;
             Ok(ExitCode::SUCCESS)
         }
         S3Command::Delete { service, username } => {
             let p = Profile::resolve(&file, &name, explicit, &env_var)?;
-            let s = Session::open(&p, store)?;
+            let s = Session::open_with_cache(&p, store, key_cache)?;
             s.delete(&service, &username)?;
             Ok(ExitCode::SUCCESS)
         }
         S3Command::List { service } => {
             let p = Profile::resolve(&file, &name, explicit, &env_var)?;
-            let s = Session::open(&p, store)?;
+            let s = Session::open_with_cache(&p, store, key_cache)?;
             let rows = s.list(service.as_deref())?;
             if args.json {
                 let j: Vec<_> = rows
@@ -429,7 +461,7 @@ pub fn run(args: S3Args, store: Option<&str>) -> Result<ExitCode> {
             dry_run,
         } => {
             let p = Profile::resolve(&file, &name, explicit, &env_var)?;
-            let s = Session::open(&p, store)?;
+            let s = Session::open_with_cache(&p, store, key_cache)?;
             if !dry_run {
                 s.kms.check()?;
             }

@@ -104,3 +104,61 @@ fn hot_get_is_exactly_one_get_object() {
         "{after:?}"
     );
 }
+
+#[test]
+fn kernel_key_cache_lets_a_fresh_process_skip_kms() {
+    let Some(env) = S3Env::get() else {
+        return;
+    };
+    let proxy = CountingProxy::start(&env.endpoint);
+    let bucket = env.bucket("kcache");
+    let key = create_kms_key(&env);
+    let url = format!("s3://{bucket}/p");
+    let open_cached = || {
+        let mut s = env.settings();
+        s.endpoint = Some(proxy.endpoint.clone());
+        let loc = S3Location::parse(&url).unwrap();
+        let backend = S3Backend::open_with(loc.clone(), &s).unwrap();
+        let kms = KmsProvider::new(&key, &loc.url(), &s).unwrap();
+        let provider = CachingProvider::new(Arc::new(kms), std::time::Duration::from_secs(300))
+            .with_kernel_keyring(std::time::Duration::from_secs(60));
+        Store::open(Arc::new(backend), Arc::new(provider), "counter@test").unwrap()
+    };
+    let first = open_cached();
+    let mut n = NewObject::new(ObjectType::SecretData);
+    n.names.push("app:prod:API".into());
+    n.material = Some(b"k-123".to_vec());
+    let uid = first.create(n).unwrap().uid;
+    // The writer's process wrapped the keys: the kernel cache is filled on unwrap, so read once.
+    let warm = open_cached();
+    assert_eq!(
+        warm.read_by_name("app:prod:API")
+            .unwrap()
+            .unwrap()
+            .1
+            .expose(),
+        b"k-123"
+    );
+    proxy.take();
+    // A "fresh process": new backend, new in-memory cache; the kernel keyring still has keys.
+    let fresh = open_cached();
+    assert_eq!(
+        fresh
+            .read_by_name("app:prod:API")
+            .unwrap()
+            .unwrap()
+            .1
+            .expose(),
+        b"k-123"
+    );
+    let log = proxy.take();
+    assert_eq!(
+        log,
+        [
+            format!("GET /{bucket}/p/meta/audit-key"),
+            format!("GET /{bucket}/p/names/app/prod/API"),
+            format!("GET /{bucket}/p/objects/{uid}"),
+        ],
+        "no KMS call: {log:?}"
+    );
+}
