@@ -284,7 +284,7 @@ pub enum Command {
     Key(KeyArgs),
     /// KMIP: server, client operations, certificates, grants.
     #[command(subcommand)]
-    Kmip(tresor_kmip::cli::KmipCommand),
+    Kmip(Deferred<tresor_kmip::cli::KmipCommand>),
     /// S3 shared keyring with s3keyring's commands: configure, set, get, delete, list, import-s3keyring.
     #[cfg(feature = "s3")]
     S3(tresor_s3::cli::S3Args),
@@ -315,7 +315,7 @@ pub struct KeyringArgs {
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
-    pub cmd: tresor_keyring::cli::KeyringCommand,
+    pub cmd: Deferred<tresor_keyring::cli::KeyringCommand>,
 }
 
 #[derive(Args, Debug)]
@@ -324,7 +324,7 @@ pub struct KeyArgs {
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
-    pub cmd: tresor_keys::cli::KeyCommand,
+    pub cmd: Deferred<tresor_keys::cli::KeyCommand>,
 }
 
 #[derive(Args, Debug, Clone, Copy)]
@@ -413,4 +413,44 @@ pub enum RmCommand {
         #[arg(long, short)]
         yes: bool,
     },
+}
+
+/// A group of subcommands that clap builds only when the command line enters it.
+///
+/// `tresor get` used to build (and drop) the whole command tree, KMIP's dozens of client
+/// operations included: half of the instructions of a `tresor get` run (callgrind). Deferred
+/// groups cost nothing until used; `--help`, completions and parsing see the same tree.
+#[derive(Debug, Clone)]
+pub struct Deferred<T>(pub T);
+
+impl<T: clap::FromArgMatches> clap::FromArgMatches for Deferred<T> {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(m).map(Deferred)
+    }
+
+    fn from_arg_matches_mut(m: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(m).map(Deferred)
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(m)
+    }
+
+    fn update_from_arg_matches_mut(&mut self, m: &mut clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(m)
+    }
+}
+
+impl<T: Subcommand> Subcommand for Deferred<T> {
+    fn augment_subcommands(cmd: clap::Command) -> clap::Command {
+        cmd.defer(T::augment_subcommands)
+    }
+
+    fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(T::augment_subcommands_for_update)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        T::has_subcommand(name)
+    }
 }

@@ -527,7 +527,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                     }
                 }
                 writeln!(out, "\ncommands:")?;
-                let cmd = <Cli as clap::CommandFactory>::command();
+                let mut cmd = <Cli as clap::CommandFactory>::command();
+                cmd.build(); // runs the deferred groups, so the tree is whole
                 print_tree(&mut out, &cmd, 1)?;
             }
             Ok(ExitCode::SUCCESS)
@@ -711,9 +712,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Key(k) => {
             let v = ctx.open()?;
-            Ok(tresor_keys::cli::run(k.cmd, v.store(), k.json)?)
+            Ok(tresor_keys::cli::run(k.cmd.0, v.store(), k.json)?)
         }
-        Command::Keyring(k) => Ok(tresor_keyring::cli::run(k.cmd, k.json)?),
+        Command::Keyring(k) => Ok(tresor_keyring::cli::run(k.cmd.0, k.json)?),
         #[cfg(feature = "s3")]
         Command::S3(a) => Ok(tresor_s3::cli::run(a, ctx.store.as_deref())?),
         Command::Kmip(k) => {
@@ -757,7 +758,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                     s.actor(),
                 )?))
             };
-            Ok(tresor_kmip::cli::run(k, &opener)?)
+            Ok(tresor_kmip::cli::run(k.0, &opener)?)
         }
         Command::Migrate {
             from,
