@@ -8,7 +8,10 @@
 //!   locate:N:RANGE      N Locates by name of random load-<i>, i < RANGE, over one connection
 //!   connect-get:N       N times: new connection (TCP + TLS handshake) and one Get
 //!   concurrent:C:N      C connections in parallel, N Gets each
+//!   concurrent-create:C:N  C connections in parallel, N Creates each
 //! ```
+//! `--server` may be given several times (servers sharing one database): the parallel
+//! benches spread their connections round-robin over them; the others use the first.
 //! DIR holds `ca.crt`, `client.crt`, `client.key`. Prints one line per bench:
 //! `RESULT label bench n secs ops_per_s p50_us p99_us`.
 
@@ -28,6 +31,8 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 struct Opts {
     host: String,
     port: u16,
+    /// Every `--server`, for the parallel benches (the first is `host:port`).
+    servers: Vec<(String, u16)>,
     certs: std::path::PathBuf,
     version: ProtocolVersion,
     label: String,
@@ -35,13 +40,23 @@ struct Opts {
 
 impl Opts {
     fn client(&self) -> Result<KmipClient, Error> {
+        self.client_to(&self.host, self.port)
+    }
+
+    /// A client for connection `k` of a parallel bench: server `k` modulo their number.
+    fn client_for(&self, k: usize) -> Result<KmipClient, Error> {
+        let (h, p) = &self.servers[k % self.servers.len()];
+        self.client_to(h, *p)
+    }
+
+    fn client_to(&self, host: &str, port: u16) -> Result<KmipClient, Error> {
         let mut c = ClientConfig::new(
-            self.host.clone(),
+            host.to_owned(),
             self.certs.join("client.crt"),
             self.certs.join("client.key"),
             self.certs.join("ca.crt"),
         );
-        c.port = self.port;
+        c.port = port;
         c.protocol_version = self.version;
         c.request_timeout = Duration::from_secs(300);
         Ok(KmipClient::new(c)?)
@@ -308,10 +323,10 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
             setup.close().await;
             let start = Instant::now();
             let mut tasks = Vec::new();
-            for _ in 0..conns {
+            for k in 0..conns {
                 let (o, id) = (o.clone(), id.clone());
                 tasks.push(tokio::spawn(async move {
-                    let c = o.client()?;
+                    let c = o.client_for(k)?;
                     let s = timed(n, |_| {
                         let (c, id) = (&c, id.clone());
                         async move {
@@ -337,6 +352,45 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
             };
             s.print(&o.label, &format!("get-{conns}-connections"));
         }
+        "concurrent-create" => {
+            let conns = num(parts.next(), "C")?;
+            let n = num(parts.next(), "N")?;
+            let start = Instant::now();
+            let mut tasks = Vec::new();
+            for k in 0..conns {
+                let o = o.clone();
+                tasks.push(tokio::spawn(async move {
+                    let c = o.client_for(k)?;
+                    // Connect (TCP + TLS) before the clock of this connection starts.
+                    check(
+                        "discover",
+                        &c.call(Operation::DISCOVER_VERSIONS, vec![]).await?,
+                    )?;
+                    let s = timed(n, |_| {
+                        let c = &c;
+                        async move {
+                            check(
+                                "create",
+                                &c.call(Operation::CREATE, create_payload(v, None)).await?,
+                            )
+                        }
+                    })
+                    .await?;
+                    c.close().await;
+                    Ok::<_, Error>(s.lat)
+                }));
+            }
+            let mut lat = Vec::new();
+            for t in tasks {
+                lat.extend(t.await??);
+            }
+            let mut s = Stats {
+                n: lat.len(),
+                wall: start.elapsed(),
+                lat,
+            };
+            s.print(&o.label, &format!("create-{conns}-connections"));
+        }
         _ => return Err(format!("unknown bench '{bench}'").into()),
     }
     Ok(())
@@ -344,14 +398,14 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
 
 fn main() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
-    let mut server = None;
+    let mut servers: Vec<String> = Vec::new();
     let mut certs = None;
     let mut version = ProtocolVersion::V1_4;
     let mut label = "server".to_owned();
     let mut benches = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--server" => server = args.next(),
+            "--server" => servers.extend(args.next()),
             "--certs" => certs = args.next(),
             "--label" => label = args.next().ok_or("--label needs a value")?,
             "--version" => {
@@ -364,13 +418,21 @@ fn main() -> Result<(), Error> {
             b => benches.push(b.to_owned()),
         }
     }
-    let server = server.ok_or("--server HOST:PORT is required")?;
-    let (host, port) = server
-        .rsplit_once(':')
-        .ok_or("--server must be HOST:PORT")?;
+    let mut parsed = Vec::new();
+    for server in &servers {
+        let (host, port) = server
+            .rsplit_once(':')
+            .ok_or("--server must be HOST:PORT")?;
+        parsed.push((host.to_owned(), port.parse::<u16>()?));
+    }
+    let (host, port) = parsed
+        .first()
+        .cloned()
+        .ok_or("--server HOST:PORT is required")?;
     let opts = Arc::new(Opts {
-        host: host.to_owned(),
-        port: port.parse()?,
+        host,
+        port,
+        servers: parsed,
         certs: certs.ok_or("--certs DIR is required")?.into(),
         version,
         label,
