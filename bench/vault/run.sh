@@ -26,7 +26,8 @@ py="${TRESOR_SEEQRET_PY:?seeqret venv missing}"
 
 log "building release"
 cargo build --release -q -p tresor-cli
-bin="$root/target/release/tresor"
+target="${CARGO_TARGET_DIR:-$root/target}"
+bin="$target/release/tresor"
 
 # --- median wall time of a command, in ms --------------------------------------------------
 median_ms() { # runs command...
@@ -113,7 +114,7 @@ seeqret_list=$(HOME="$work/sq/home" median_ms 10 "$sq" list -f 'app7:prod:KEY_00
 # --- API (criterion) -------------------------------------------------------------------------
 log "API benches (criterion; builds a 100k vault in-process)"
 HOME="$real_home" cargo bench -q -p tresor-vault --bench get > "$work/criterion.log" 2>&1 || { cat "$work/criterion.log" >&2; exit 1; }
-est() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["median"]["point_estimate"])' "target/criterion/$1/new/estimates.json"; }
+est() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["median"]["point_estimate"])' "$target/criterion/$1/new/estimates.json"; }
 api_get_ns=$(est vault_get_exact)
 api_list_ns=$(est vault_list_10_of_100k)
 api_add_ns=$(est vault_add)
