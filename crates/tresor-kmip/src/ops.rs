@@ -25,6 +25,7 @@ mod manage;
 pub(crate) mod objects;
 mod stream;
 mod usage;
+mod wrap;
 
 pub use stream::Streams;
 

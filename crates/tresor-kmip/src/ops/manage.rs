@@ -440,7 +440,9 @@ pub(crate) fn register(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
                 "register needs a managed object (symmetric key, secret data...)",
             )
         })?;
-    let inc: Incoming = objects::read_object(obj)?;
+    // A wrapped key block (Key Wrapping Data) is unwrapped with the key it names first.
+    let obj = super::wrap::unwrap_object(s, obj)?;
+    let inc: Incoming = objects::read_object(&obj)?;
     if let Some(ot) = ot
         && objects::store_type(ot) != Some(inc.object_type)
     {
@@ -657,19 +659,14 @@ pub(crate) fn get(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpEr
             format!("object '{uid}' is destroyed; its material is gone"),
         ));
     }
-    if payload.find(Tag::KEY_WRAPPING_SPECIFICATION).is_some() {
-        return Err(OpError::new(
-            ResultReason::KEY_WRAP_TYPE_NOT_SUPPORTED,
-            "key wrapping is not supported",
-        ));
-    }
+    let wrap_spec = payload.find(Tag::KEY_WRAPPING_SPECIFICATION);
     if meta.attributes.get("Extractable") == Some(&json!(false)) {
         return Err(OpError::new(
             ResultReason::NOT_EXTRACTABLE,
             format!("object '{uid}' is not extractable"),
         ));
     }
-    if meta.attributes.get("Sensitive") == Some(&json!(true)) {
+    if meta.attributes.get("Sensitive") == Some(&json!(true)) && wrap_spec.is_none() {
         return Err(OpError::new(
             if s.version.is_v2() {
                 ResultReason::SENSITIVE
@@ -723,6 +720,10 @@ pub(crate) fn get(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpEr
         },
         subtype,
     )?;
+    let obj = match wrap_spec {
+        Some(spec) => super::wrap::wrap_object(s, spec, obj)?,
+        None => obj,
+    };
     // Fresh: true until the object has been served to a client.
     if meta.attributes.get("Fresh") == Some(&json!(true)) {
         s.txn.update(&uid, "served", |m| {
