@@ -12,7 +12,9 @@ for line in open(sys.argv[1]):
     f = line.split()
     if f and f[0] == "RESULT":
         label, bench = f[1], f[2].split(":")[0]
-        res.setdefault(bench, {})[label] = (int(f[3]), float(f[5]), int(f[6]), int(f[7]))
+        # ops/s from n / seconds: the printed rate rounds slow peers (PyKMIP's Locate) to 0.
+        n, secs = int(f[3]), float(f[4])
+        res.setdefault(bench, {})[label] = (n, n / secs if secs > 0 else 0.0, int(f[6]), int(f[7]))
     elif f and f[0] == "SEED":
         seeds.append(line.strip())
 
@@ -20,13 +22,14 @@ for line in open(sys.argv[1]):
 def cell(r):
     if not r:
         return "-"
-    return "%.0f ops/s (p50 %.2f ms, p99 %.2f ms, n=%d)" % (r[1], r[2] / 1000, r[3] / 1000, r[0])
+    rate = "%.0f" % r[1] if r[1] >= 10 else "%.2g" % r[1]
+    return "%s ops/s (p50 %.2f ms, p99 %.2f ms, n=%d)" % (rate, r[2] / 1000, r[3] / 1000, r[0])
 
 
 def row(name, pbench, tbench=None):
     p = res.get(pbench, {}).get("pykmip")
     t = res.get(tbench or pbench, {}).get("tresor")
-    ratio = "%.1f×" % (t[1] / p[1]) if p and t else "-"
+    ratio = "%.1f×" % (t[1] / p[1]) if p and t and p[1] > 0 else "-"
     return "| %s | %s | %s | %s |" % (name, cell(p), cell(t), ratio)
 
 

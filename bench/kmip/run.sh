@@ -79,6 +79,8 @@ pids+=("$tpid")
 tport="${tline##*:}"
 sleep 1; trss=$(rss_kb "$tpid")
 echo "tresor pid $tpid ready in $tstart ms on port $tport, idle RSS $trss kB" >&2
+echo "START tresor first-start-ms $tstart rss-kb $trss" >>"$results"
+echo "START pykmip first-start-ms $pystart rss-kb $pyrss" >>"$results"
 "$load" --server "127.0.0.1:$tport" --certs "$work/certs" --label tresor \
     create:"$CREATE_N" get:"$GET_N" connect-get:"$CONNECT_N" concurrent:4:"$CONC_N" \
     seed:0:1000 locate:"$LOCATE_N":1000 | tee -a "$results"
@@ -93,6 +95,7 @@ export ROOT="$root" WHEN="$(date -u +%Y-%m-%dT%H:%MZ)"
 export CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') ($(nproc) CPUs)"
 export PYSTART="$pystart" PYRSS="$pyrss" PYRSS_AFTER="$pyrss_after"
 export TSTART="$tstart" TRSS="$trss" TRSS_AFTER="$trss_after"
-"$py" bench/kmip/report.py "$results" "$out"
+# Keep the raw lines even if the report fails.
 cp "$results" "$root/bench/kmip/raw-results.txt"
+"$py" bench/kmip/report.py "$results" "$out"
 cat "$out"
