@@ -34,7 +34,8 @@ use crate::{Result, StoreError};
 const LOCK_MIGRATE: i64 = 0x7472_6573_6f72_0001;
 const LOCK_WRITE: i64 = 0x7472_6573_6f72_0002;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (k TEXT PRIMARY KEY, v BYTEA NOT NULL);
 CREATE TABLE objects (
     uid TEXT PRIMARY KEY,
@@ -75,7 +76,11 @@ CREATE TABLE audit (
     prev TEXT NOT NULL,
     mac TEXT NOT NULL
 );
-"#];
+"#,
+    // 2: SQLite made `names` and `versions` WITHOUT ROWID tables; PostgreSQL's primary keys
+    // are already the lookup path, so nothing changes here (the versions stay in step).
+    "SELECT 1",
+];
 
 const OBJ_COLS: &str = "o.uid, o.object_type, o.state, o.owner, o.names, o.attrs, o.current_version, o.created, o.updated, o.rev";
 
