@@ -606,17 +606,7 @@ impl SecretsDoor for RemoteVault {
         update: bool,
         dry_run: bool,
     ) -> Result<ImportReport> {
-        for (k, _) in pairs {
-            validate_full_name(app, env, k)?;
-        }
-        let mut dup = std::collections::HashSet::new();
-        for (k, _) in pairs {
-            if !dup.insert(k.as_str()) {
-                bail!(VaultError::Refused(format!(
-                    "key '{k}' appears twice in the input"
-                )));
-            }
-        }
+        tresor_vault::check_import(app, env, pairs)?;
         let names: Vec<String> = pairs
             .iter()
             .map(|(k, _)| secret_name(app, env, k))

@@ -257,6 +257,26 @@ pub fn secret_name(app: &str, env: &str, key: &str) -> String {
     format!("{app}:{env}:{key}")
 }
 
+/// Checks an import's input before anything is read or written: every `app:env:KEY` name is
+/// valid and no key appears twice. Shared by the local vault and the `--server` door.
+///
+/// # Errors
+/// [`VaultError::Name`] for an invalid part, [`VaultError::Refused`] for a repeated key.
+pub fn check_import(app: &str, env: &str, pairs: &[(String, SecretBytes)]) -> Result<()> {
+    for (k, _) in pairs {
+        validate_full_name(app, env, k)?;
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (k, _) in pairs {
+        if !seen.insert(k.as_str()) {
+            return Err(VaultError::Refused(format!(
+                "key '{k}' appears twice in the input"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// True if `s` is `APP:ENV:KEY` with three non-empty parts free of glob syntax (`*?[,`) and
 /// control characters: a filter that can only match the secret of that exact name.
 fn is_literal_name(s: &str) -> bool {
@@ -777,17 +797,7 @@ impl Vault {
         update: bool,
         dry_run: bool,
     ) -> Result<ImportReport> {
-        for (k, _) in pairs {
-            validate_full_name(app, env, k)?;
-        }
-        let mut dup = std::collections::HashSet::new();
-        for (k, _) in pairs {
-            if !dup.insert(k.as_str()) {
-                return Err(VaultError::Refused(format!(
-                    "key '{k}' appears twice in the input"
-                )));
-            }
-        }
+        check_import(app, env, pairs)?;
         let mut report = ImportReport::default();
         let mut tx = self.store.begin();
         for (k, v) in pairs {
