@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tresor_crypto::envelope::{self, Sealed};
 use tresor_crypto::{KeyProvider, Secret, SecretBytes};
@@ -23,7 +23,10 @@ const AUDIT_KEY_AAD: &[u8] = b"tresor/v1\0audit-key";
 pub struct Store {
     backend: Arc<dyn Backend>,
     provider: Arc<dyn KeyProvider>,
-    signer: AuditSigner,
+    /// The audit key, unwrapped on first need (a commit, [`Store::verify_audit`],
+    /// [`Store::dump`], [`Store::check_key`]): a read-only command never fetches it, which on
+    /// a remote backend saves a round trip and a key-provider call per process.
+    signer: Mutex<Option<Arc<AuditSigner>>>,
     actor: String,
 }
 
@@ -48,34 +51,61 @@ pub struct AuditReport {
 impl Store {
     /// Opens a store on `backend`, sealing with `provider`, acting as `actor`.
     ///
+    /// Opening reads nothing: the store's audit key is fetched and unwrapped on the first
+    /// write (created then, exactly once, for a new store), so a wrong `provider` shows as
+    /// [`StoreError::Crypto`] on the first read of material or the first write. Call
+    /// [`Store::check_key`] to check the key now.
+    ///
     /// # Errors
-    /// [`StoreError::Crypto`] if `provider` is not the key this store was created with.
+    /// None today; kept fallible so a backend may check itself here.
     pub fn open(
         backend: Arc<dyn Backend>,
         provider: Arc<dyn KeyProvider>,
         actor: impl Into<String>,
     ) -> Result<Self> {
-        let sealed = match backend.meta_get(AUDIT_KEY)? {
+        Ok(Store {
+            backend,
+            provider,
+            signer: Mutex::new(None),
+            actor: actor.into(),
+        })
+    }
+
+    /// Checks now that `provider` is the key this store was created with, by unwrapping the
+    /// store's audit key (creating it for a new store), as [`Store::open`] no longer does.
+    ///
+    /// # Errors
+    /// [`StoreError::Crypto`] if the provider does not open the audit key; backend errors.
+    pub fn check_key(&self) -> Result<()> {
+        self.signer().map(|_| ())
+    }
+
+    /// The audit signer, fetching (or, for a new store, creating) the sealed audit key on
+    /// first use. `meta_init` is race-safe, so concurrent first writers agree on one key.
+    fn signer(&self) -> Result<Arc<AuditSigner>> {
+        if let Some(s) = self.signer.lock().ok().and_then(|g| g.clone()) {
+            return Ok(s);
+        }
+        let sealed = match self.backend.meta_get(AUDIT_KEY)? {
             Some(s) => s,
             None => {
                 let mut k = [0u8; 32];
                 tresor_crypto::random_fill(&mut k)?;
-                let s = envelope::seal(provider.as_ref(), AUDIT_KEY_AAD, &k)?;
+                let s = envelope::seal(self.provider.as_ref(), AUDIT_KEY_AAD, &k)?;
                 zeroize_arr(&mut k);
-                backend.meta_init(AUDIT_KEY, &s.to_bytes())?
+                self.backend.meta_init(AUDIT_KEY, &s.to_bytes())?
             }
         };
         let key = envelope::open(
-            provider.as_ref(),
+            self.provider.as_ref(),
             AUDIT_KEY_AAD,
             &Sealed::from_bytes(&sealed)?,
         )?;
-        Ok(Store {
-            backend,
-            provider,
-            signer: AuditSigner::new(key),
-            actor: actor.into(),
-        })
+        let s = Arc::new(AuditSigner::new(key));
+        if let Ok(mut g) = self.signer.lock() {
+            *g = Some(s.clone());
+        }
+        Ok(s)
     }
 
     /// Opens (creating if needed) a SQLite store at `path`.
@@ -277,8 +307,9 @@ impl Store {
     /// Checks the whole audit chain.
     ///
     /// # Errors
-    /// On a backend error.
+    /// On a backend error; [`StoreError::Crypto`] if the key provider is wrong.
     pub fn verify_audit(&self) -> Result<AuditReport> {
+        let signer = self.signer()?;
         let mut all = Vec::new();
         let mut after = 0;
         loop {
@@ -287,7 +318,7 @@ impl Store {
             after = last.seq;
             all.extend(page);
         }
-        Ok(match self.signer.verify(&all) {
+        Ok(match signer.verify(&all) {
             Ok(n) => AuditReport {
                 entries: n as u64,
                 first_bad: None,
@@ -299,11 +330,13 @@ impl Store {
         })
     }
 
-    /// Every row of the store (material stays sealed), for backup and migration.
+    /// Every row of the store (material stays sealed), for backup and migration. The audit
+    /// key is checked (created for a new store) first, so every dump carries one.
     ///
     /// # Errors
-    /// On a backend error.
+    /// On a backend error; [`StoreError::Crypto`] if the key provider is wrong.
     pub fn dump(&self) -> Result<crate::Dump> {
+        self.check_key()?;
         self.backend.dump()
     }
 
@@ -325,14 +358,23 @@ impl Store {
             AUDIT_KEY_AAD,
             &Sealed::from_bytes(&sealed)?,
         )?;
-        let signer = AuditSigner::new(key);
+        let signer = Arc::new(AuditSigner::new(key));
         if let Err(seq) = signer.verify(&dump.audit) {
             return Err(StoreError::Invalid {
                 uid: String::new(),
                 why: format!("the dump's audit chain breaks at entry {seq}"),
             });
         }
-        self.backend.replace_all(dump)
+        // Whatever happens below, forget the audit key this store had: the next write
+        // re-reads it (the dump's, once replaced).
+        if let Ok(mut g) = self.signer.lock() {
+            *g = None;
+        }
+        self.backend.replace_all(dump)?;
+        if let Ok(mut g) = self.signer.lock() {
+            *g = Some(signer);
+        }
+        Ok(())
     }
 
     fn seal(&self, meta: &ObjectMeta, version: u32, material: &[u8]) -> Result<Vec<u8>> {
@@ -701,7 +743,8 @@ impl Txn<'_> {
             }
         }
         batch.writes.extend(versions);
-        self.store.backend.commit(&batch, &self.store.signer)
+        let signer = self.store.signer()?;
+        self.store.backend.commit(&batch, &signer)
     }
 }
 

@@ -34,6 +34,7 @@ pub fn conformance(make: &dyn Fn() -> Arc<dyn Backend>) {
     delete_and_destroy(make());
     audit_chain(make());
     wrong_key_refused(make());
+    audit_key_created_once(make());
     swapped_material_refused(make());
     concurrent_creates(make());
     concurrent_increments(make());
@@ -339,19 +340,70 @@ fn audit_chain(b: Arc<dyn Backend>) {
             first_bad: None
         }
     );
-    // A store opened with another key cannot even start (its audit key does not open).
-    let other = Arc::new(LocalKek::generate().unwrap());
-    assert!(Store::open(s.backend().clone(), other, "x").is_err());
+    // A store opened with another key cannot check, extend or verify the chain (its audit key
+    // does not open).
+    let other = Store::open(
+        s.backend().clone(),
+        Arc::new(LocalKek::generate().unwrap()),
+        "x",
+    )
+    .unwrap();
+    assert!(matches!(other.check_key(), Err(StoreError::Crypto(_))));
+    assert!(matches!(other.verify_audit(), Err(StoreError::Crypto(_))));
 }
 
 fn wrong_key_refused(b: Arc<dyn Backend>) {
     let kek = Arc::new(LocalKek::generate().unwrap());
     let s = store(b.clone(), &kek);
-    s.create(secret("k", "x", &[])).unwrap();
+    let m = s.create(secret("k", "x", &[])).unwrap();
+    let before = b.dump().unwrap();
+    // Opening reads nothing; the wrong key shows at the first read of material or write.
+    let wrong = Store::open(b.clone(), Arc::new(LocalKek::generate().unwrap()), "t").unwrap();
     assert!(matches!(
-        Store::open(b, Arc::new(LocalKek::generate().unwrap()), "t"),
+        wrong.read_by_name("k"),
         Err(StoreError::Crypto(_))
     ));
+    assert!(matches!(wrong.material(&m, 0), Err(StoreError::Crypto(_))));
+    assert!(matches!(
+        wrong.write(|tx| tx.put_material(&m.uid, b"y")),
+        Err(StoreError::Crypto(_))
+    ));
+    assert!(matches!(
+        wrong.create(secret("k2", "z", &[])),
+        Err(StoreError::Crypto(_))
+    ));
+    assert!(matches!(wrong.check_key(), Err(StoreError::Crypto(_))));
+    assert!(matches!(wrong.dump(), Err(StoreError::Crypto(_))));
+    assert_eq!(before, b.dump().unwrap(), "a wrong key changed the store");
+    // The right key still reads and writes.
+    assert_eq!(s.read_by_name("k").unwrap().unwrap().1.expose(), b"x");
+    s.write(|tx| tx.put_material(&m.uid, b"y")).unwrap();
+    assert_eq!(s.verify_audit().unwrap().first_bad, None);
+}
+
+/// A new store gets its audit key on its first write, exactly once, even when several stores
+/// on the same backend race to write first; opening and reading create nothing.
+fn audit_key_created_once(b: Arc<dyn Backend>) {
+    let kek = Arc::new(LocalKek::generate().unwrap());
+    let s = store(b.clone(), &kek);
+    assert_eq!(s.read_by_name("nothing").unwrap(), None);
+    assert!(
+        b.meta_get("audit-key").unwrap().is_none(),
+        "a read created the audit key"
+    );
+    let stores: Vec<Store> = (0..4).map(|_| store(b.clone(), &kek)).collect();
+    std::thread::scope(|sc| {
+        for (i, s) in stores.iter().enumerate() {
+            sc.spawn(move || s.create(secret(&format!("first{i}"), "x", &[])).unwrap());
+        }
+    });
+    let key = b
+        .meta_get("audit-key")
+        .unwrap()
+        .expect("the first write made the audit key");
+    assert_eq!(s.verify_audit().unwrap().entries, 4);
+    assert_eq!(s.verify_audit().unwrap().first_bad, None);
+    assert_eq!(Some(key), b.meta_get("audit-key").unwrap());
 }
 
 fn swapped_material_refused(b: Arc<dyn Backend>) {

@@ -74,14 +74,18 @@ pub struct VaultConfig {
 /// # Errors
 /// [`VaultError::Refused`] for an unsupported location, store errors.
 pub fn open_store(dir: &Path, location: Option<&str>, kek: LocalKek, actor: &str) -> Result<Store> {
-    match location {
-        None => Ok(Store::open_sqlite(
-            &dir.join(DB_FILE),
-            Arc::new(kek),
-            actor,
-        )?),
-        Some(url) => Ok(Store::open(open_backend(url)?, Arc::new(kek), actor)?),
+    let store = match location {
+        None => Store::open_sqlite(&dir.join(DB_FILE), Arc::new(kek), actor)?,
+        Some(url) => Store::open(open_backend(url)?, Arc::new(kek), actor)?,
+    };
+    // `Store::open` no longer reads the audit key, so a key file from another vault would only
+    // show at the first value read. Where the check is a local lookup (SQLite, PostgreSQL),
+    // make it now, as before; on S3 it would cost a round trip per command, and the first
+    // read or write refuses the wrong key anyway.
+    if !location.is_some_and(|l| l.starts_with("s3://")) {
+        store.check_key()?;
     }
+    Ok(store)
 }
 
 /// Opens a backend by URL: `sqlite:PATH`, a plain path (SQLite), or `postgres://…`.
