@@ -109,23 +109,44 @@ fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
 }
 
-/// Maps an S3 error to the store's terms.
-fn s3err(op: &str, path: &Path, e: object_store::Error) -> StoreError {
+/// Whether `e` says the bucket itself is missing (S3 answers `404 NoSuchBucket` to any request
+/// on it; a LIST can only be 404 for that reason).
+fn is_no_such_bucket(op: &str, e: &object_store::Error) -> bool {
+    (op == "LIST" && matches!(e, object_store::Error::NotFound { .. }))
+        || e.to_string().contains("NoSuchBucket")
+}
+
+/// Whether a GET's error only means "no object at this key" (not a missing bucket).
+fn is_missing_object(e: &object_store::Error) -> bool {
+    matches!(e, object_store::Error::NotFound { .. }) && !is_no_such_bucket("GET", e)
+}
+
+/// Maps an S3 error to the store's terms. There is no separate bucket check when a store is
+/// opened (it would cost a round trip per command), so every request's error says plainly
+/// when the bucket is missing or access is denied.
+fn s3err(bucket: &str, op: &str, path: &Path, e: object_store::Error) -> StoreError {
     use object_store::Error as E;
-    match e {
-        E::PermissionDenied { .. } | E::Unauthenticated { .. } => {
-            StoreError::Unavailable(format!("S3 access denied ({op} '{path}'): {e}"))
-        }
-        _ => {
-            let s = e.to_string();
-            if s.contains("NoSuchBucket") {
-                StoreError::Unavailable(format!("S3 bucket does not exist ({op} '{path}')"))
-            } else if s.contains("AccessDenied") || s.contains("403") {
-                StoreError::Unavailable(format!("S3 access denied ({op} '{path}'): {s}"))
-            } else {
-                StoreError::Unavailable(format!("S3 {op} '{path}' failed: {s}"))
-            }
-        }
+    let s = e.to_string();
+    if is_no_such_bucket(op, &e) {
+        return StoreError::Unavailable(format!(
+            "S3 bucket '{bucket}' does not exist ({op} '{path}')"
+        ));
+    }
+    let denied = matches!(e, E::PermissionDenied { .. } | E::Unauthenticated { .. })
+        || [
+            "AccessDenied",
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "403",
+        ]
+        .iter()
+        .any(|w| s.contains(w));
+    if denied {
+        StoreError::Unavailable(format!(
+            "S3 access denied for bucket '{bucket}' ({op} '{path}'): {s}"
+        ))
+    } else {
+        StoreError::Unavailable(format!("S3 {op} '{path}' failed: {s}"))
     }
 }
 
@@ -142,9 +163,12 @@ enum PutOutcome {
 impl S3Backend {
     /// Opens the store at `url` (`s3://bucket/prefix`) with settings from the environment.
     ///
+    /// Opening sends no request: a missing bucket or refused credentials are reported by the
+    /// first read or write ([`StoreError::Unavailable`] naming the bucket), which saves a
+    /// round trip for every command.
+    ///
     /// # Errors
-    /// [`S3Error::BadLocation`], [`S3Error::Config`], [`S3Error::NoSuchBucket`],
-    /// [`S3Error::AccessDenied`] (checked with one listing request).
+    /// [`S3Error::BadLocation`], [`S3Error::Config`].
     pub fn open(url: &str) -> Result<Self, S3Error> {
         Self::open_with(S3Location::parse(url)?, &S3Settings::from_env())
     }
@@ -164,16 +188,14 @@ impl S3Backend {
                 location: location.url(),
                 why: format!("cannot start the I/O runtime: {e}"),
             })?;
-        let b = S3Backend {
+        Ok(S3Backend {
             store,
             location,
             rt,
             names: Mutex::new(HashMap::new()),
             head: Mutex::new(None),
             meta: Mutex::new(HashMap::new()),
-        };
-        b.check_bucket()?;
-        Ok(b)
+        })
     }
 
     /// The location of this store.
@@ -184,64 +206,6 @@ impl S3Backend {
     /// The underlying object store client (for tools and tests that read raw bodies).
     pub fn object_store(&self) -> Arc<AmazonS3> {
         self.store.clone()
-    }
-
-    /// Checks that the bucket is there and usable. On an existing store this is the GET of the
-    /// sealed audit key that `Store::open` needs next anyway (kept in the settings cache), so
-    /// opening a store costs no extra request; only a fresh store (or a missing bucket, which
-    /// a GET cannot tell from a missing object) costs a LIST.
-    fn check_bucket(&self) -> Result<(), S3Error> {
-        // tresor-store's one settings object (`Store::open` reads it first).
-        const AUDIT_KEY: &str = "audit-key";
-        let p = self.path(&format!("meta/{}", keys::encode_component(AUDIT_KEY)));
-        let store = self.store.clone();
-        let got = self.run(async move {
-            match store.get(&p).await {
-                Ok(g) => g.bytes().await.map(Some),
-                Err(e) => Err(e),
-            }
-        });
-        let r = match got {
-            Ok(Some(body)) => {
-                if let Ok(mut m) = self.meta.lock() {
-                    m.insert(AUDIT_KEY.to_owned(), body.to_vec());
-                }
-                return Ok(());
-            }
-            Ok(None) | Err(object_store::Error::NotFound { .. }) => {
-                let p = self.path("meta");
-                let store = self.store.clone();
-                self.run(async move { store.list_with_delimiter(Some(&p)).await })
-                    .map(|_| ())
-            }
-            Err(e) => Err(e),
-        };
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let s = e.to_string();
-                if s.contains("NoSuchBucket") || matches!(e, object_store::Error::NotFound { .. }) {
-                    Err(S3Error::NoSuchBucket(self.location.bucket.clone()))
-                } else if matches!(
-                    e,
-                    object_store::Error::PermissionDenied { .. }
-                        | object_store::Error::Unauthenticated { .. }
-                ) || s.contains("AccessDenied")
-                    || s.contains("InvalidAccessKeyId")
-                    || s.contains("SignatureDoesNotMatch")
-                {
-                    Err(S3Error::AccessDenied {
-                        location: self.location.url(),
-                        why: s,
-                    })
-                } else {
-                    Err(S3Error::Store(StoreError::Unavailable(format!(
-                        "S3 store '{}' unreachable: {s}",
-                        self.location
-                    ))))
-                }
-            }
-        }
     }
 
     /// Runs a future to completion on this backend's runtime, from any thread.
@@ -258,6 +222,10 @@ impl S3Backend {
         } else {
             self.rt.block_on(f)
         }
+    }
+
+    fn err(&self, op: &str, path: &Path, e: object_store::Error) -> StoreError {
+        s3err(&self.location.bucket, op, path, e)
     }
 
     fn path(&self, rel: &str) -> Path {
@@ -293,11 +261,11 @@ impl S3Backend {
                     let etag = g.meta.e_tag.clone();
                     g.bytes().await.map(|b| Some((b, etag)))
                 }
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) if is_missing_object(&e) => Ok(None),
                 Err(e) => Err(e),
             }
         });
-        r.map_err(|e| s3err("GET", p, e))
+        r.map_err(|e| self.err("GET", p, e))
     }
 
     fn put_raw(&self, p: &Path, body: Vec<u8>, mode: PutMode) -> SResult<PutOutcome> {
@@ -326,7 +294,7 @@ impl S3Backend {
                 {
                     Ok(PutOutcome::Lost)
                 } else {
-                    Err(s3err("PUT", p, e))
+                    Err(self.err("PUT", p, e))
                 }
             }
         }
@@ -354,7 +322,7 @@ impl S3Backend {
                 .try_collect::<Vec<_>>()
                 .await
         });
-        r.map_err(|e| s3err("LIST", &p, e))
+        r.map_err(|e| self.err("LIST", &p, e))
     }
 
     fn load(&self, uid: &str) -> SResult<Loaded> {
@@ -754,7 +722,7 @@ impl S3Backend {
                 async move {
                     match store.get(&p).await {
                         Ok(g) => g.bytes().await.map(|b| Some((p, b))),
-                        Err(object_store::Error::NotFound { .. }) => Ok(None),
+                        Err(e) if is_missing_object(&e) => Ok(None),
                         Err(e) => Err(e),
                     }
                 }
@@ -763,7 +731,7 @@ impl S3Backend {
             .try_collect::<Vec<_>>()
             .await
         });
-        let bodies = bodies.map_err(|e| s3err("GET", &self.path("objects"), e))?;
+        let bodies = bodies.map_err(|e| self.err("GET", &self.path("objects"), e))?;
         let mut out = Vec::new();
         for (p, b) in bodies.into_iter().flatten() {
             if let Some(r) = self.parse_record(&p, &b, None)? {
@@ -811,7 +779,9 @@ pub(crate) fn build_client(location: &S3Location, s: &S3Settings) -> Result<Amaz
         .with_client_options(
             ClientOptions::new()
                 .with_connect_timeout(std::time::Duration::from_secs(5))
-                .with_timeout(std::time::Duration::from_secs(60)),
+                .with_timeout(std::time::Duration::from_secs(60))
+                // No TLS to a plain-http endpoint: skip loading the system trust store.
+                .with_no_system_certificates(s.is_plain_http()),
         );
     if let Some(e) = &s.endpoint {
         b = b
@@ -1024,7 +994,7 @@ impl Backend for S3Backend {
                 .try_collect::<Vec<_>>()
                 .await
         });
-        let bodies = bodies.map_err(|e| s3err("GET", &self.path("audit"), e))?;
+        let bodies = bodies.map_err(|e| self.err("GET", &self.path("audit"), e))?;
         bodies
             .into_iter()
             .map(|(seq, b)| {
@@ -1132,7 +1102,7 @@ impl Backend for S3Backend {
             .try_collect::<Vec<_>>()
             .await
         });
-        r.map_err(|e| s3err("DELETE", &self.path(""), e))?;
+        r.map_err(|e| self.err("DELETE", &self.path(""), e))?;
         if let Ok(mut m) = self.names.lock() {
             m.clear();
         }

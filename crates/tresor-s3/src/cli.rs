@@ -182,8 +182,9 @@ impl Session {
     /// `s3://BUCKET/.tresor`, with the profile's AWS profile and KMS key.
     ///
     /// # Errors
-    /// [`S3Error::MissingSetting`], [`S3Error::NoSuchBucket`], [`S3Error::AccessDenied`],
-    /// KMS errors (an unusable key fails here, before anything is written).
+    /// [`S3Error::MissingSetting`], a bad location or S3 configuration. Nothing is sent yet:
+    /// a missing bucket, refused credentials or an unusable KMS key fail the first operation,
+    /// before anything is written.
     pub fn open(p: &Profile, store: Option<&str>) -> Result<Session> {
         Self::open_with_cache(p, store, None)
     }
@@ -225,17 +226,9 @@ impl Session {
             cache = cache.with_kernel_keyring(ttl);
         }
         let provider = Arc::new(cache);
-        let store = Store::open(backend.clone(), provider, actor()).map_err(|e| {
-            // The first thing that needs KMS: say which key failed.
-            match e {
-                StoreError::Crypto(c) => S3Error::Kms {
-                    op: "Decrypt",
-                    key_id: kms_key.clone(),
-                    why: c.to_string(),
-                },
-                e => S3Error::Store(e),
-            }
-        })?;
+        // Opening sends nothing: the first get, set or delete is the first request, and its
+        // error names the bucket or the KMS key that failed.
+        let store = Store::open(backend.clone(), provider, actor())?;
         Ok(Session {
             store,
             backend,

@@ -109,6 +109,20 @@ impl S3Error {
             S3Error::Kms { .. } => Some(
                 "check the KMS key id or alias and that your AWS credentials may use it".into(),
             ),
+            // Opening a store sends nothing, so these come from the first request.
+            S3Error::Store(tresor_store::StoreError::Unavailable(m)) => m
+                .strip_prefix("S3 bucket '")
+                .and_then(|r| r.split_once("' does not exist"))
+                .map(|(b, _)| {
+                    format!(
+                        "create the bucket first (aws s3 mb s3://{b}) or fix the store's bucket"
+                    )
+                }),
+            S3Error::Store(tresor_store::StoreError::Crypto(
+                tresor_crypto::CryptoError::NoProvider(m),
+            )) if m.starts_with("kms:") => Some(
+                "check the KMS key id or alias and that your AWS credentials may use it".into(),
+            ),
             _ => None,
         }
     }

@@ -56,21 +56,13 @@ fn hot_get_is_exactly_one_get_object() {
     // A fresh process (cold): what a CLI `get` pays, for the record.
     proxy.take();
     let cold = open(&env, &proxy, &url, &key);
-    // Opening an existing store: the GET of the sealed audit key (which also proves the bucket
-    // is there) and its KMS Decrypt; no LIST.
+    // Opening a store sends nothing: no bucket check, no audit key (a read never needs it).
     let opened = proxy.take();
-    assert_eq!(
-        opened,
-        [
-            format!("GET /{bucket}/p/meta/audit-key"),
-            "POST / TrentService.Decrypt".to_owned()
-        ],
-        "{opened:?}"
-    );
+    assert_eq!(opened, Vec::<String>::new(), "{opened:?}");
     let (_, v) = cold.read_by_name("app:prod:DB_PASSWORD").unwrap().unwrap();
     assert_eq!(v.expose(), b"hunter2");
     let first = proxy.take();
-    // Cold get: name -> uid, the record, the data key's KMS Decrypt.
+    // Cold get, 3 round trips in all: name -> uid, the record, the data key's KMS Decrypt.
     assert_eq!(
         first,
         [
@@ -103,6 +95,21 @@ fn hot_get_is_exactly_one_get_object() {
         1,
         "{after:?}"
     );
+
+    // The audit key is fetched by a process's first write (one GET, one KMS Decrypt), once.
+    cold.write(|tx| tx.put_material(&uid, b"w1")).unwrap();
+    cold.write(|tx| tx.put_material(&uid, b"w2")).unwrap();
+    let writes = proxy.take();
+    let count = |what: &str| writes.iter().filter(|r| *r == what).count();
+    assert_eq!(
+        count(&format!("GET /{bucket}/p/meta/audit-key")),
+        1,
+        "{writes:?}"
+    );
+    assert_eq!(count("POST / TrentService.Decrypt"), 1, "{writes:?}");
+    let (_, v) = store.read_by_name("app:prod:DB_PASSWORD").unwrap().unwrap();
+    assert_eq!(v.expose(), b"w2");
+    assert_eq!(store.verify_audit().unwrap().first_bad, None);
 }
 
 #[test]
@@ -155,7 +162,6 @@ fn kernel_key_cache_lets_a_fresh_process_skip_kms() {
     assert_eq!(
         log,
         [
-            format!("GET /{bucket}/p/meta/audit-key"),
             format!("GET /{bucket}/p/names/app/prod/API"),
             format!("GET /{bucket}/p/objects/{uid}"),
         ],
