@@ -238,6 +238,19 @@ impl S3Settings {
     pub fn region_or_default(&self) -> String {
         self.region.clone().unwrap_or_else(|| "us-east-1".into())
     }
+
+    /// True if and only if every request goes to a plain `http://` endpoint, directly (no
+    /// proxy variable set): the clients then need no TLS trust store, and loading the
+    /// system's (a bundle and a directory of some 150 certificates each, parsed per client)
+    /// was the largest CPU cost of a fresh `tresor s3 get` against a local S3.
+    pub fn is_plain_http(&self) -> bool {
+        self.endpoint
+            .as_deref()
+            .is_some_and(|e| e.to_ascii_lowercase().starts_with("http://"))
+            && ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+                .iter()
+                .all(|v| std::env::var_os(v).is_none_or(|x| x.is_empty()))
+    }
 }
 
 #[cfg(test)]

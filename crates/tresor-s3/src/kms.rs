@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
+use aws_smithy_http_client::tls;
 use tresor_crypto::{CryptoError, DataKey, KeyProvider, WrappedKey};
 
 use crate::config::S3Settings;
@@ -71,6 +72,22 @@ impl KmsProvider {
                 .region(aws_config::Region::new(s.region_or_default()));
             if let Some(e) = s.endpoint.clone() {
                 l = l.endpoint_url(e);
+            }
+            if s.is_plain_http() {
+                // No TLS to a plain-http endpoint: an empty trust store instead of the system's.
+                if let Ok(ctx) = tls::TlsContext::builder()
+                    .with_trust_store(tls::TrustStore::empty())
+                    .build()
+                {
+                    l = l.http_client(
+                        aws_smithy_http_client::Builder::new()
+                            .tls_provider(tls::Provider::Rustls(
+                                tls::rustls_provider::CryptoMode::AwsLc,
+                            ))
+                            .tls_context(ctx)
+                            .build_https(),
+                    );
+                }
             }
             if let (Some(k), Some(sec)) = (s.access_key_id.clone(), s.secret_access_key.clone()) {
                 l = l.credentials_provider(aws_sdk_kms::config::Credentials::new(
