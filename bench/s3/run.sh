@@ -17,7 +17,10 @@ if [ -z "${TRESOR_BENCH_NO_BUILD:-}" ]; then   # set it to reuse the release bin
     cargo build -q --release -p tresor-cli --features s3
     cargo build -q --release -p tresor-s3 --features kms --example s3_bench
 fi
-tresor="$root/target/release/tresor"
+tdir="${CARGO_TARGET_DIR:-$root/target}"   # honoured, as by cargo build above
+case "$tdir" in /*) ;; *) tdir="$root/$tdir" ;; esac
+tresor="$tdir/release/tresor"
+echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 work="$(mktemp -d)"
 home="$work/home"; mkdir -p "$home"
 bucket="bench-s3-$$"
@@ -27,7 +30,7 @@ HOME="$home" S3KEYRING_BUCKET="$bucket" S3KEYRING_KMS_KEY_ID="$key" S3KEYRING_NA
     "$TRESOR_S3KEYRING" configure --no-ask >/dev/null
 
 results="$work/results"
-"$root/target/release/examples/s3_bench" "$bucket" "$key" "$n" >"$results"
+"$tdir/release/examples/s3_bench" "$bucket" "$key" "$n" >"$results"
 HOME="$home" "$TRESOR_S3KEYRING_PY" bench/s3/peers.py "$bucket" "$n" >>"$results"
 
 # CLI: one secret written by each tool.
@@ -66,4 +69,5 @@ for k in ("tresor s3 get", "tresor get (s3 store)", "tresor s3 get --key-cache 1
     print(f"\n{k}: {s3k / cli[k]['mean']:.1f}x faster than s3keyring get", end="")
 print()
 PY
+echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 rm -rf "$work"
