@@ -15,11 +15,15 @@
 //! nothing of it can have been committed. While the server is away, calls fail fast with
 //! [`StoreError::Unavailable`] (connect timeout 5 s unless the URL sets one).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use postgres::{Client, Row, Transaction};
+use postgres::types::ToSql;
+use postgres::{Client, GenericClient, Row, Statement, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 mod tls;
@@ -33,6 +37,8 @@ use crate::{Result, StoreError};
 
 const LOCK_MIGRATE: i64 = 0x7472_6573_6f72_0001;
 const LOCK_WRITE: i64 = 0x7472_6573_6f72_0002;
+/// Idle connections kept per backend (more may be open while busy).
+const MAX_IDLE: usize = 16;
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -82,13 +88,255 @@ CREATE TABLE audit (
     "SELECT 1",
 ];
 
-const OBJ_COLS: &str = "o.uid, o.object_type, o.state, o.owner, o.names, o.attrs, o.current_version, o.created, o.updated, o.rev";
+/// The object columns every object query selects, in [`row_meta`]'s order.
+macro_rules! obj_cols {
+    () => {
+        "o.uid, o.object_type, o.state, o.owner, o.names, o.attrs, o.current_version, o.created, o.updated, o.rev"
+    };
+}
+const OBJ_COLS: &str = obj_cols!();
+/// The version columns [`row_version`] reads.
+macro_rules! version_cols {
+    () => {
+        "v.version, v.created, v.created_by, v.sealed"
+    };
+}
+
+// `get` and `get_by_name` bring the current version along (see [`Prefetched`]).
+const SQL_GET: &str = concat!(
+    "SELECT ",
+    obj_cols!(),
+    ", ",
+    version_cols!(),
+    " FROM objects o LEFT JOIN versions v ON v.uid=o.uid AND v.version=o.current_version WHERE o.uid=$1"
+);
+const SQL_GET_BY_NAME: &str = concat!(
+    "SELECT ",
+    obj_cols!(),
+    ", ",
+    version_cols!(),
+    " FROM names n JOIN objects o ON o.uid=n.uid \
+     LEFT JOIN versions v ON v.uid=o.uid AND v.version=o.current_version WHERE n.name=$1"
+);
+const SQL_VERSION: &str = concat!(
+    "SELECT ",
+    version_cols!(),
+    " FROM versions v WHERE v.uid=$1 AND v.version=$2"
+);
+const SQL_VERSIONS: &str = concat!(
+    "SELECT ",
+    version_cols!(),
+    " FROM versions v WHERE v.uid=$1 ORDER BY v.version"
+);
+const SQL_LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
+const SQL_INSERT_VERSION: &str =
+    "INSERT INTO versions (uid, version, created, created_by, sealed) VALUES ($1, $2, $3, $4, $5)";
+const SQL_INSERT_AUDIT: &str = "INSERT INTO audit (seq, ts, actor, action, uid, detail, prev, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// Statements a connection has prepared, by SQL text.
+///
+/// PostgreSQL keeps a prepared statement for the whole session, so a cached one costs one
+/// round trip (Bind/Execute) instead of two (Parse/Describe, then Bind/Execute), and the server
+/// skips parsing and analysis. A new connection starts with none: reconnecting (after
+/// PostgreSQL restarted, say) invalidates them with the connection.
+#[derive(Default)]
+struct Statements {
+    by_sql: HashMap<String, Statement>,
+}
+
+/// At most this many statements per connection: Locate builds its SQL from the query, so the
+/// texts are not a fixed set. When full, the cache starts again.
+const MAX_STATEMENTS: usize = 64;
+
+impl Statements {
+    fn get(&mut self, c: &mut impl GenericClient, sql: &str) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.by_sql.get(sql) {
+            return Ok(s.clone());
+        }
+        if self.by_sql.len() >= MAX_STATEMENTS {
+            self.by_sql.clear();
+        }
+        let s = c.prepare(sql)?;
+        self.by_sql.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    /// After an error: a cached plan PostgreSQL can no longer use (SQLSTATE 0A000, "cached
+    /// plan must not change result type": a table changed under it) empties the cache, so the
+    /// next call prepares afresh. Returns true if and only if that happened.
+    fn forget_if_stale(&mut self, e: &postgres::Error) -> bool {
+        let stale = e.code() == Some(&postgres::error::SqlState::FEATURE_NOT_SUPPORTED);
+        if stale {
+            self.by_sql.clear();
+        }
+        stale
+    }
+}
+
+/// A pooled connection with its prepared statements.
+struct Conn {
+    client: Client,
+    statements: Statements,
+    /// Set when [`Statements::forget_if_stale`] emptied the cache during the last call.
+    stale: bool,
+}
+
+/// Query helpers shared by a connection and a transaction on it: every statement is
+/// prepared once per connection.
+macro_rules! cached_queries {
+    ($client:ident) => {
+        fn query_opt(
+            &mut self,
+            sql: &str,
+            params: &[&(dyn ToSql + Sync)],
+        ) -> std::result::Result<Option<Row>, postgres::Error> {
+            let st = self.statements.get(&mut self.$client, sql)?;
+            let r = self.$client.query_opt(&st, params);
+            self.note(r)
+        }
+
+        fn query(
+            &mut self,
+            sql: &str,
+            params: &[&(dyn ToSql + Sync)],
+        ) -> std::result::Result<Vec<Row>, postgres::Error> {
+            let st = self.statements.get(&mut self.$client, sql)?;
+            let r = self.$client.query(&st, params);
+            self.note(r)
+        }
+
+        fn execute(
+            &mut self,
+            sql: &str,
+            params: &[&(dyn ToSql + Sync)],
+        ) -> std::result::Result<u64, postgres::Error> {
+            let st = self.statements.get(&mut self.$client, sql)?;
+            let r = self.$client.execute(&st, params);
+            self.note(r)
+        }
+    };
+}
+
+impl Conn {
+    fn new(client: Client) -> Self {
+        Conn {
+            client,
+            statements: Statements::default(),
+            stale: false,
+        }
+    }
+
+    fn note<T>(
+        &mut self,
+        r: std::result::Result<T, postgres::Error>,
+    ) -> std::result::Result<T, postgres::Error> {
+        if let Err(e) = &r {
+            self.stale |= self.statements.forget_if_stale(e);
+        }
+        r
+    }
+
+    cached_queries!(client);
+
+    fn query_one(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> std::result::Result<Row, postgres::Error> {
+        let st = self.statements.get(&mut self.client, sql)?;
+        let r = self.client.query_one(&st, params);
+        self.note(r)
+    }
+
+    fn batch_execute(&mut self, sql: &str) -> std::result::Result<(), postgres::Error> {
+        self.client.batch_execute(sql)
+    }
+
+    /// A read-write transaction whose statements use this connection's cache.
+    fn transaction(&mut self) -> std::result::Result<Tx<'_>, postgres::Error> {
+        Ok(Tx {
+            tx: self.client.transaction()?,
+            statements: &mut self.statements,
+            stale: &mut self.stale,
+        })
+    }
+
+    /// A read-only snapshot (REPEATABLE READ) transaction.
+    fn snapshot(&mut self) -> std::result::Result<Tx<'_>, postgres::Error> {
+        Ok(Tx {
+            tx: self
+                .client
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?,
+            statements: &mut self.statements,
+            stale: &mut self.stale,
+        })
+    }
+}
+
+/// A transaction on a [`Conn`], using and filling its statement cache (PostgreSQL keeps
+/// prepared statements across a rollback: they belong to the session, not the transaction).
+struct Tx<'a> {
+    tx: Transaction<'a>,
+    statements: &'a mut Statements,
+    stale: &'a mut bool,
+}
+
+impl Tx<'_> {
+    fn note<T>(
+        &mut self,
+        r: std::result::Result<T, postgres::Error>,
+    ) -> std::result::Result<T, postgres::Error> {
+        if let Err(e) = &r {
+            *self.stale |= self.statements.forget_if_stale(e);
+        }
+        r
+    }
+
+    cached_queries!(tx);
+
+    fn batch_execute(&mut self, sql: &str) -> std::result::Result<(), postgres::Error> {
+        self.tx.batch_execute(sql)
+    }
+
+    fn commit(self) -> std::result::Result<(), postgres::Error> {
+        self.tx.commit()
+    }
+}
+
+/// The current version that the last `get` / `get_by_name` on this thread read along with the
+/// object, kept for the `version` call that usually follows at once (a KMIP Get loads the
+/// object, checks it, then asks for its material): one query and one round trip instead of
+/// two. It answers only the very next call of the same backend on the same thread, and only
+/// for that object and version; any other call forgets it first. So it never outlives the
+/// read it came with, and object and material come from one snapshot (one statement), which
+/// two separate queries did not guarantee. The material in it is sealed, as in the table.
+struct Prefetched {
+    backend: u64,
+    uid: String,
+    version: u32,
+    row: Option<SealedVersion>,
+}
+
+thread_local! {
+    static PREFETCHED: RefCell<Option<Prefetched>> = const { RefCell::new(None) };
+}
+
+/// Distinguishes backends in [`PREFETCHED`] (tests open several in one process).
+static NEXT_BACKEND_ID: AtomicU64 = AtomicU64::new(1);
+
+fn forget_prefetched() {
+    PREFETCHED.with(|p| p.borrow_mut().take());
+}
 
 /// A PostgreSQL database holding a store.
 pub struct PostgresBackend {
+    id: u64,
     config: postgres::Config,
     tls: MakeRustlsConnect,
-    pool: Mutex<Vec<Client>>,
+    pool: Mutex<Vec<Conn>>,
 }
 
 impl std::fmt::Debug for PostgresBackend {
@@ -206,6 +454,7 @@ impl PostgresBackend {
             config.tcp_user_timeout(Duration::from_secs(15));
         }
         let b = PostgresBackend {
+            id: NEXT_BACKEND_ID.fetch_add(1, Ordering::Relaxed),
             config,
             tls: tls::connector(&tls_settings)?,
             pool: Mutex::new(Vec::new()),
@@ -216,28 +465,32 @@ impl PostgresBackend {
         Ok(b)
     }
 
-    fn connect_one(&self) -> Result<Client> {
-        self.config.connect(self.tls.clone()).map_err(unavailable)
+    fn connect_one(&self) -> Result<Conn> {
+        self.config
+            .connect(self.tls.clone())
+            .map(Conn::new)
+            .map_err(unavailable)
     }
 
-    /// A client from the pool (`true`) or a fresh one (`false`).
-    fn take(&self) -> Result<(Client, bool)> {
+    /// A connection from the pool (`true`) or a fresh one (`false`).
+    fn take(&self) -> Result<(Conn, bool)> {
         loop {
             let popped = self.pool.lock().map(|mut p| p.pop()).unwrap_or(None);
             match popped {
-                Some(c) if c.is_closed() => continue,
+                Some(c) if c.client.is_closed() => continue,
                 Some(c) => return Ok((c, true)),
                 None => return Ok((self.connect_one()?, false)),
             }
         }
     }
 
-    fn release(&self, c: Client) {
-        if c.is_closed() {
+    fn release(&self, mut c: Conn) {
+        if c.client.is_closed() {
             return;
         }
+        c.stale = false;
         if let Ok(mut p) = self.pool.lock()
-            && p.len() < 16
+            && p.len() < MAX_IDLE
         {
             p.push(c);
         }
@@ -252,13 +505,18 @@ impl PostgresBackend {
 
     /// Runs `f` on a pooled connection. A broken pooled connection is replaced and `f` run
     /// once more on a fresh one: `f` must be safe to repeat (reads, or a transaction that
-    /// failed before its COMMIT was sent — see [`PostgresBackend::commit`]).
+    /// failed before its COMMIT was sent — see [`PostgresBackend::commit`]). So is a call
+    /// that met a stale cached plan, on the same connection once its cache is emptied.
     fn with<T>(
         &self,
-        mut f: impl FnMut(&mut Client) -> std::result::Result<T, postgres::Error>,
+        mut f: impl FnMut(&mut Conn) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
+        forget_prefetched();
         let (mut c, pooled) = self.take()?;
-        let r = f(&mut c);
+        let mut r = f(&mut c);
+        if r.is_err() && std::mem::take(&mut c.stale) {
+            r = f(&mut c);
+        }
         match r {
             Err(e) if is_connection_error(&e) => {
                 drop(c);
@@ -280,11 +538,15 @@ impl PostgresBackend {
 
     /// As [`PostgresBackend::with`] for a body returning the store's errors; `sent` tells
     /// whether a broken connection may have committed (then no retry).
-    fn with_tx<T>(&self, mut f: impl FnMut(&mut Client, &mut bool) -> Result<T>) -> Result<T> {
+    fn with_tx<T>(&self, mut f: impl FnMut(&mut Conn, &mut bool) -> Result<T>) -> Result<T> {
+        forget_prefetched();
         let (mut c, pooled) = self.take()?;
         let mut sent = false;
-        let r = f(&mut c, &mut sent);
-        let broken = c.is_closed() || matches!(r, Err(StoreError::Unavailable(_)));
+        let mut r = f(&mut c, &mut sent);
+        if r.is_err() && !sent && std::mem::take(&mut c.stale) {
+            r = f(&mut c, &mut sent);
+        }
+        let broken = c.client.is_closed() || matches!(r, Err(StoreError::Unavailable(_)));
         if broken {
             drop(c);
             self.drop_pool();
@@ -301,10 +563,9 @@ impl PostgresBackend {
         r
     }
 
-    fn migrate(&self, c: &mut Client) -> Result<()> {
+    fn migrate(&self, c: &mut Conn) -> Result<()> {
         let mut tx = c.transaction().map_err(pg)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_MIGRATE])
-            .map_err(pg)?;
+        tx.execute(SQL_LOCK, &[&LOCK_MIGRATE]).map_err(pg)?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS tresor_schema (version INT NOT NULL)")
             .map_err(pg)?;
         let found: i32 = tx
@@ -339,6 +600,23 @@ impl PostgresBackend {
     /// On a database error.
     pub fn drop_all(&self) -> Result<()> {
         self.with(|c| c.batch_execute("DROP TABLE IF EXISTS attr_index, names, versions, audit, objects, meta, tresor_schema CASCADE"))
+    }
+}
+
+impl PostgresBackend {
+    /// The object of a `get` row, keeping its current version (columns 10..) for `version`.
+    fn prefetch(&self, r: &Row) -> Result<ObjectMeta> {
+        let m = row_meta(r)?;
+        let row = row_version(&m.uid, r, 10);
+        PREFETCHED.with(|p| {
+            *p.borrow_mut() = Some(Prefetched {
+                backend: self.id,
+                uid: m.uid.clone(),
+                version: m.current_version,
+                row,
+            })
+        });
+        Ok(m)
     }
 }
 
@@ -378,7 +656,7 @@ fn is_unique(e: &postgres::Error) -> Option<String> {
         .then(|| db.constraint().unwrap_or("").to_owned())
 }
 
-fn put_object(tx: &mut Transaction<'_>, meta: &ObjectMeta, expect: Precondition) -> Result<()> {
+fn put_object(tx: &mut Tx<'_>, meta: &ObjectMeta, expect: Precondition) -> Result<()> {
     let names =
         serde_json::to_string(&meta.names).map_err(|e| StoreError::Decode(e.to_string()))?;
     let attrs =
@@ -432,13 +710,12 @@ fn put_object(tx: &mut Transaction<'_>, meta: &ObjectMeta, expect: Precondition)
     for (k, v) in &meta.attributes {
         index_values(k, v, &mut rows);
     }
-    if !rows.is_empty() {
-        let st = tx
-            .prepare("INSERT INTO attr_index (attr, value, uid) VALUES ($1, $2, $3)")
-            .map_err(pg)?;
-        for (a, v) in rows {
-            tx.execute(&st, &[&a, &v, &meta.uid]).map_err(pg)?;
-        }
+    for (a, v) in rows {
+        tx.execute(
+            "INSERT INTO attr_index (attr, value, uid) VALUES ($1, $2, $3)",
+            &[&a, &v, &meta.uid],
+        )
+        .map_err(pg)?;
     }
     Ok(())
 }
@@ -462,40 +739,20 @@ impl Backend for PostgresBackend {
     }
 
     fn get(&self, uid: &str) -> Result<Option<ObjectMeta>> {
-        let r = self.with(|c| {
-            c.query_opt(
-                &format!("SELECT {OBJ_COLS} FROM objects o WHERE o.uid=$1"),
-                &[&uid],
-            )
-        })?;
-        r.as_ref().map(row_meta).transpose()
+        let r = self.with(|c| c.query_opt(SQL_GET, &[&uid]))?;
+        r.map(|r| self.prefetch(&r)).transpose()
     }
 
     fn get_by_name(&self, name: &str) -> Result<Option<ObjectMeta>> {
-        let r = self.with(|c| {
-            c.query_opt(
-                &format!(
-                    "SELECT {OBJ_COLS} FROM names n JOIN objects o ON o.uid=n.uid WHERE n.name=$1"
-                ),
-                &[&name],
-            )
-        })?;
-        r.as_ref().map(row_meta).transpose()
+        let r = self.with(|c| c.query_opt(SQL_GET_BY_NAME, &[&name]))?;
+        r.map(|r| self.prefetch(&r)).transpose()
     }
 
     fn get_current_by_name(
         &self,
         name: &str,
     ) -> Result<Option<(ObjectMeta, Option<SealedVersion>)>> {
-        let r = self.with(|c| {
-            c.query_opt(
-                &format!(
-                    "SELECT {OBJ_COLS}, v.version, v.created, v.created_by, v.sealed FROM names n JOIN objects o ON o.uid=n.uid \
-                     LEFT JOIN versions v ON v.uid=o.uid AND v.version=o.current_version WHERE n.name=$1"
-                ),
-                &[&name],
-            )
-        })?;
+        let r = self.with(|c| c.query_opt(SQL_GET_BY_NAME, &[&name]))?;
         match r {
             None => Ok(None),
             Some(r) => {
@@ -507,14 +764,20 @@ impl Backend for PostgresBackend {
     }
 
     fn version(&self, uid: &str, version: u32) -> Result<Option<SealedVersion>> {
-        let r = self.with(|c| {
-            c.query_opt("SELECT version, created, created_by, sealed FROM versions WHERE uid=$1 AND version=$2", &[&uid, &(version as i64)])
-        })?;
+        let hit = PREFETCHED.with(|p| {
+            p.borrow_mut()
+                .take()
+                .filter(|p| p.backend == self.id && p.uid == uid && p.version == version)
+        });
+        if let Some(p) = hit {
+            return Ok(p.row);
+        }
+        let r = self.with(|c| c.query_opt(SQL_VERSION, &[&uid, &(version as i64)]))?;
         Ok(r.and_then(|r| row_version(uid, &r, 0)))
     }
 
     fn versions(&self, uid: &str) -> Result<Vec<SealedVersion>> {
-        let rows = self.with(|c| c.query("SELECT version, created, created_by, sealed FROM versions WHERE uid=$1 ORDER BY version", &[&uid]))?;
+        let rows = self.with(|c| c.query(SQL_VERSIONS, &[&uid]))?;
         Ok(rows.iter().filter_map(|r| row_version(uid, r, 0)).collect())
     }
 
@@ -542,15 +805,20 @@ impl Backend for PostgresBackend {
         self.with_tx(|c, sent| {
             let mut tx = c.transaction().map_err(pg)?;
             // Serialise writers: the audit chain must stay linear across servers.
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_WRITE])
-                .map_err(pg)?;
+            tx.execute(SQL_LOCK, &[&LOCK_WRITE]).map_err(pg)?;
             for w in &batch.writes {
                 match w {
                     Write::PutObject { meta, expect } => put_object(&mut tx, meta, *expect)?,
                     Write::PutVersion(v) => {
                         let r = tx.execute(
-                            "INSERT INTO versions (uid, version, created, created_by, sealed) VALUES ($1, $2, $3, $4, $5)",
-                            &[&v.uid, &(v.version as i64), &v.created, &v.created_by, &v.sealed],
+                            SQL_INSERT_VERSION,
+                            &[
+                                &v.uid,
+                                &(v.version as i64),
+                                &v.created,
+                                &v.created_by,
+                                &v.sealed,
+                            ],
                         );
                         if let Err(e) = &r
                             && is_unique(e).is_some()
@@ -588,14 +856,11 @@ impl Backend for PostgresBackend {
                     None => (0, GENESIS.to_owned()),
                 };
                 let ts = crate::model::now();
-                let st = tx
-                    .prepare("INSERT INTO audit (seq, ts, actor, action, uid, detail, prev, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                    .map_err(pg)?;
                 for d in &batch.audit {
                     seq += 1;
                     let mac = signer.mac(seq, ts, d, &prev);
                     tx.execute(
-                        &st,
+                        SQL_INSERT_AUDIT,
                         &[
                             &(seq as i64),
                             &ts,
@@ -651,12 +916,7 @@ impl Backend for PostgresBackend {
 
     fn dump(&self) -> Result<Dump> {
         self.with_tx(|c, _| {
-            let mut tx = c
-                .build_transaction()
-                .isolation_level(postgres::IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()
-                .map_err(pg)?;
+            let mut tx = c.snapshot().map_err(pg)?;
             let meta = tx
                 .query("SELECT k, v FROM meta ORDER BY k", &[])
                 .map_err(pg)?
@@ -665,7 +925,7 @@ impl Backend for PostgresBackend {
                 .collect();
             let objects = tx
                 .query(
-                    &format!("SELECT {OBJ_COLS} FROM objects o ORDER BY o.uid"),
+                    concat!("SELECT ", obj_cols!(), " FROM objects o ORDER BY o.uid"),
                     &[],
                 )
                 .map_err(pg)?
@@ -700,8 +960,7 @@ impl Backend for PostgresBackend {
     fn replace_all(&self, dump: &Dump) -> Result<()> {
         self.with_tx(|c, sent| {
             let mut tx = c.transaction().map_err(pg)?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_WRITE])
-                .map_err(pg)?;
+            tx.execute(SQL_LOCK, &[&LOCK_WRITE]).map_err(pg)?;
             tx.batch_execute("DELETE FROM attr_index; DELETE FROM names; DELETE FROM versions; DELETE FROM objects; DELETE FROM audit; DELETE FROM meta;")
                 .map_err(pg)?;
             for (k, v) in &dump.meta {
@@ -713,14 +972,14 @@ impl Backend for PostgresBackend {
             }
             for v in &dump.versions {
                 tx.execute(
-                    "INSERT INTO versions (uid, version, created, created_by, sealed) VALUES ($1, $2, $3, $4, $5)",
+                    SQL_INSERT_VERSION,
                     &[&v.uid, &(v.version as i64), &v.created, &v.created_by, &v.sealed],
                 )
                 .map_err(pg)?;
             }
             for e in &dump.audit {
                 tx.execute(
-                    "INSERT INTO audit (seq, ts, actor, action, uid, detail, prev, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    SQL_INSERT_AUDIT,
                     &[&(e.seq as i64), &e.ts, &e.actor, &e.action, &e.uid, &e.detail, &e.prev, &e.mac],
                 )
                 .map_err(pg)?;

@@ -238,3 +238,127 @@ fn postgres_tls_require_verify_full_and_plaintext_refused() {
     )));
     assert!(m.contains("sslmode 'always'"), "{m}");
 }
+
+/// `get` reads the current version along with the object for the `version` call that follows
+/// (one query per KMIP Get instead of two). That read-ahead answers only the very next call
+/// of the same backend on the same thread, for that object and version: another call first,
+/// another thread or another backend reads the table again, and sees a change made meanwhile.
+#[test]
+fn postgres_prefetched_version_never_outlives_its_read() {
+    let Some(admin) = admin_url() else { return };
+    let url = fresh(&admin, "prefetch", 0);
+    let kek = Arc::new(tresor_crypto::LocalKek::generate().unwrap());
+    let a: Arc<dyn Backend> = Arc::new(PostgresBackend::connect(&url).unwrap());
+    let b: Arc<dyn Backend> = Arc::new(PostgresBackend::connect(&url).unwrap());
+    let sa = tresor_store::Store::open(a.clone(), kek.clone(), "a").unwrap();
+    let sb = tresor_store::Store::open(b.clone(), kek.clone(), "b").unwrap();
+    let mut n = tresor_store::NewObject::new(tresor_store::ObjectType::SecretData);
+    n.names.push("k".into());
+    n.material = Some(b"first".to_vec());
+    let uid = sa.create(n).unwrap().uid;
+    // Another server's writes, from another thread (a call of any backend on this thread
+    // would itself make this thread forget its read-ahead).
+    let destroy = |s: &tresor_store::Store| {
+        std::thread::scope(|t| {
+            t.spawn(|| s.write(|t| t.destroy_material(&uid, None)).unwrap());
+        })
+    };
+    let restore = |s: &tresor_store::Store| {
+        std::thread::scope(|t| {
+            t.spawn(|| {
+                s.write(|t| t.put_material(&uid, b"again").map(|_| ()))
+                    .unwrap()
+            });
+        })
+    };
+
+    // Right after get: the version from the same read (one snapshot), even if another server
+    // destroyed the material in between.
+    let m = a.get(&uid).unwrap().unwrap();
+    destroy(&sb);
+    let v = a.version(&uid, m.current_version).unwrap().unwrap();
+    assert!(v.sealed.is_some(), "the read-ahead is the get's snapshot");
+    // Asked again (the read-ahead is used once): the table, now destroyed.
+    let v = a.version(&uid, m.current_version).unwrap().unwrap();
+    assert!(v.sealed.is_none(), "a second version call reads the table");
+
+    // Another call in between forgets it.
+    restore(&sb);
+    let m = a.get(&uid).unwrap().unwrap();
+    destroy(&sb);
+    a.count().unwrap();
+    let v = a.version(&uid, m.current_version).unwrap().unwrap();
+    assert!(
+        v.sealed.is_none(),
+        "another call came first: read the table"
+    );
+
+    // Another backend, or another thread, never sees this backend's read-ahead.
+    restore(&sb);
+    let m = a.get(&uid).unwrap().unwrap();
+    destroy(&sb);
+    let v = b.version(&uid, m.current_version).unwrap().unwrap();
+    assert!(v.sealed.is_none(), "another backend reads the table");
+    restore(&sb);
+    let m = a.get(&uid).unwrap().unwrap();
+    destroy(&sb);
+    let a2 = a.clone();
+    let (u2, cv) = (uid.clone(), m.current_version);
+    let v = std::thread::spawn(move || a2.version(&u2, cv).unwrap().unwrap())
+        .join()
+        .unwrap();
+    assert!(v.sealed.is_none(), "another thread reads the table");
+    // Another object or version: the table.
+    restore(&sb);
+    let m = a.get(&uid).unwrap().unwrap();
+    let v = a.version(&uid, 1).unwrap().unwrap();
+    assert_eq!(v.version, 1);
+    assert_ne!(m.current_version, 1);
+    assert!(
+        v.sealed.is_none(),
+        "version 1 was destroyed: read from the table"
+    );
+
+    // The material still opens through the store (the hot path of a KMIP Get).
+    let m = sa.get(&uid).unwrap().unwrap();
+    assert_eq!(sa.material(&m, 0).unwrap().expose(), b"again");
+}
+
+/// Statements are prepared once per pooled connection; after the tables are dropped and made
+/// again (PostgreSQL invalidates the cached plans), the same backend keeps working, and a
+/// connection PostgreSQL closed is replaced with an empty cache.
+#[test]
+fn postgres_statement_cache_survives_schema_and_connection_changes() {
+    let Some(admin) = admin_url() else { return };
+    let url = fresh(&admin, "stmts", 0);
+    let kek = Arc::new(tresor_crypto::LocalKek::generate().unwrap());
+    let b = Arc::new(PostgresBackend::connect(&url).unwrap());
+    let s = tresor_store::Store::open(b.clone(), kek.clone(), "t").unwrap();
+    let mut n = tresor_store::NewObject::new(tresor_store::ObjectType::SecretData);
+    n.names.push("one".into());
+    n.material = Some(b"v1".to_vec());
+    s.create(n).unwrap();
+    assert_eq!(s.read_by_name("one").unwrap().unwrap().1.expose(), b"v1");
+
+    // Every tresor table dropped and made again by a second backend (a migration from
+    // scratch): the first backend's cached statements name the old tables.
+    b.drop_all().unwrap();
+    let b2 = Arc::new(PostgresBackend::connect(&url).unwrap());
+    let s2 = tresor_store::Store::open(b2, kek.clone(), "t").unwrap();
+    let mut n = tresor_store::NewObject::new(tresor_store::ObjectType::SecretData);
+    n.names.push("two".into());
+    n.material = Some(b"v2".to_vec());
+    s2.create(n).unwrap();
+    assert_eq!(s.read_by_name("two").unwrap().unwrap().1.expose(), b"v2");
+    assert!(s.read_by_name("one").unwrap().is_none());
+
+    // Every connection of this database closed by the server: the next call reconnects.
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+    let db = url.rsplit_once('/').unwrap().1;
+    c.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        &[&db],
+    )
+    .unwrap();
+    assert_eq!(s.read_by_name("two").unwrap().unwrap().1.expose(), b"v2");
+}
