@@ -68,11 +68,46 @@ impl Ctx {
         }
         if let Some(id) = self.vault_id()
             && let Some(k) = UnlockCache::load(&id)
-            && let Ok(v) = Vault::open_with_key(&self.dir, LocalKek::from_bytes(*k))
+            && let Ok(v) = Vault::open_with_key_at(&self.dir, LocalKek::from_bytes(*k), self.at())
         {
             return Ok(v);
         }
-        Ok(Vault::open(&self.dir, &mut || self.passphrase(false))?)
+        if !self.dir.join(tresor_vault::DB_FILE).exists()
+            && !self.dir.join(tresor_vault::KEY_FILE).exists()
+        {
+            return Err(VaultError::NotInitialized(self.dir.clone()).into());
+        }
+        let kek = Vault::read_key(&self.dir, &mut || self.passphrase(false))?;
+        Ok(Vault::open_with_key_at(&self.dir, kek, self.at())?)
+    }
+
+    /// The store `--store` / `TRESOR_STORE` names, which takes the place of the one recorded in
+    /// the vault's settings for this command (a copy made by `tresor migrate`, say). The vault
+    /// key must fit it: a store made with another key is refused when opened.
+    fn at(&self) -> Option<&str> {
+        self.store.as_deref()
+    }
+}
+
+/// The first folder of `dir`'s path that does not exist yet (what `init` would create), if any.
+fn first_missing_ancestor(dir: &Path) -> Option<PathBuf> {
+    let mut missing = None;
+    for a in dir.ancestors() {
+        if a.as_os_str().is_empty() || a.exists() {
+            break;
+        }
+        missing = Some(a.to_owned());
+    }
+    missing
+}
+
+/// After a failed init: removes the folders init created, from `dir` up to `top`, while
+/// empty (the vault's own cleanup has removed its files; anything else there is kept).
+fn remove_created_dirs(dir: &Path, top: &Path) {
+    for a in dir.ancestors() {
+        if std::fs::remove_dir(a).is_err() || a == top {
+            break;
+        }
     }
 }
 
@@ -153,6 +188,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             } else {
                 None
             };
+            // A failed init (say, PostgreSQL unreachable) leaves no folder behind that it made.
+            let created = first_missing_ancestor(&dir);
             let v = Vault::init(
                 &dir,
                 InitOptions {
@@ -162,7 +199,12 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                     kdf: None,
                     store: ctx.store.clone(),
                 },
-            )?;
+            )
+            .inspect_err(|_| {
+                if let Some(top) = &created {
+                    remove_created_dirs(&dir, top);
+                }
+            })?;
             writeln!(
                 out,
                 "initialised vault at {} for {}",

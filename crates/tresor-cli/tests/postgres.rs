@@ -208,3 +208,129 @@ fn unreachable_postgres_is_a_clear_error() {
         .clone();
     assert!(!String::from_utf8_lossy(&out).contains("already exists"));
 }
+
+/// `--store` on an existing vault takes the place of the store in its vault.json for that
+/// command (it used to be ignored silently); a store the vault key does not fit is refused.
+#[test]
+fn store_flag_on_an_existing_vault_takes_effect() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    tresor(h).args(["init"]).assert().success();
+    tresor(h)
+        .args(["add", "key", "A", "in-main", "--app", "w", "--env", "d"])
+        .assert()
+        .success();
+    let vault = h.join(".local/share/tresor");
+    let copy = h.join("copy.db");
+    let copy_url = format!("sqlite:{}", copy.display());
+    tresor(h)
+        .args([
+            "migrate",
+            "--from",
+            &format!("sqlite:{}", vault.join("tresor.db").display()),
+            "--to",
+            &copy_url,
+        ])
+        .assert()
+        .success();
+    // Written through --store: lands in the copy only.
+    tresor(h)
+        .args(["--store", &copy_url])
+        .args(["add", "key", "B", "in-copy", "--app", "w", "--env", "d"])
+        .assert()
+        .success();
+    tresor(h)
+        .args(["--store", &copy_url, "get", "w:d:B"])
+        .assert()
+        .success()
+        .stdout("in-copy");
+    tresor(h)
+        .env("TRESOR_STORE", &copy_url)
+        .args(["get", "w:d:A"])
+        .assert()
+        .success()
+        .stdout("in-main");
+    tresor(h).args(["get", "w:d:B"]).assert().code(1);
+    tresor(h)
+        .args(["get", "w:d:A"])
+        .assert()
+        .success()
+        .stdout("in-main");
+    // An unreachable store named by --store is an error, not a fallback to vault.json's.
+    let out = tresor(h)
+        .args([
+            "--store",
+            "postgres://nobody@127.0.0.1:1/none?connect_timeout=2",
+            "get",
+            "w:d:A",
+        ])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8_lossy(&out);
+    assert!(err.contains("unavailable"), "{err}");
+    // Another vault's store: its audit key was sealed with another key file.
+    let other = h.join("other");
+    tresor(h)
+        .args(["init", other.to_str().unwrap()])
+        .assert()
+        .success();
+    let out = tresor(h)
+        .args([
+            "--store",
+            &format!("sqlite:{}", other.join("tresor.db").display()),
+            "list",
+        ])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8_lossy(&out);
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// A failed `init --store postgres://…` removes the folders it made, and only those.
+#[test]
+fn failed_init_removes_only_the_folders_it_made() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let down = "postgres://nobody@127.0.0.1:1/none?connect_timeout=2";
+    // Three levels made by init: none is left.
+    let nested = h.join("a/b/vault");
+    tresor(h)
+        .args(["init", nested.to_str().unwrap(), "--store", down])
+        .assert()
+        .code(2);
+    assert!(!h.join("a").exists(), "init left {}", h.join("a").display());
+    // An existing (empty) folder stays, empty; its parent too.
+    let existing = h.join("mine");
+    std::fs::create_dir(&existing).unwrap();
+    tresor(h)
+        .args(["init", existing.to_str().unwrap(), "--store", down])
+        .assert()
+        .code(2);
+    assert!(existing.is_dir());
+    assert_eq!(std::fs::read_dir(&existing).unwrap().count(), 0);
+    // A folder made by init inside one that holds the user's files: only the new one goes.
+    let keep = h.join("keep");
+    std::fs::create_dir(&keep).unwrap();
+    std::fs::write(keep.join("notes.txt"), "mine").unwrap();
+    tresor(h)
+        .args(["init", keep.join("v").to_str().unwrap(), "--store", down])
+        .assert()
+        .code(2);
+    assert!(!keep.join("v").exists());
+    assert_eq!(
+        std::fs::read_to_string(keep.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    // The default folder (~/.local/share/tresor) goes the same way, up to what existed.
+    std::fs::create_dir_all(h.join(".local")).unwrap();
+    tresor(h).args(["init", "--store", down]).assert().code(2);
+    assert!(h.join(".local").is_dir());
+    assert!(!h.join(".local/share").exists());
+}
