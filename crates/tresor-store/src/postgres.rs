@@ -331,12 +331,37 @@ fn forget_prefetched() {
     PREFETCHED.with(|p| p.borrow_mut().take());
 }
 
+/// Runs `f`, which blocks on PostgreSQL, so that it may be called from anywhere.
+///
+/// The sync `postgres` client drives its connection with a runtime of its own, which must not
+/// start on a thread that is running tokio tasks (a KMIP server answers reads in place on its
+/// worker): that panics. On a multi-thread runtime `block_in_place` hands the worker's other
+/// tasks to another thread for the wait, so the other connections keep being served while
+/// this one waits for PostgreSQL. Outside a runtime, and on a current-thread runtime (where
+/// `block_in_place` is not allowed; the caller must then use `spawn_blocking`), `f` runs as is.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// A PostgreSQL database holding a store.
 pub struct PostgresBackend {
     id: u64,
     config: postgres::Config,
     tls: MakeRustlsConnect,
     pool: Mutex<Vec<Conn>>,
+}
+
+impl Drop for PostgresBackend {
+    fn drop(&mut self) {
+        // Closing a connection blocks too (it tells the server goodbye).
+        let pool = self.pool.get_mut().map(std::mem::take).unwrap_or_default();
+        blocking(|| drop(pool));
+    }
 }
 
 impl std::fmt::Debug for PostgresBackend {
@@ -459,9 +484,12 @@ impl PostgresBackend {
             tls: tls::connector(&tls_settings)?,
             pool: Mutex::new(Vec::new()),
         };
-        let mut c = b.connect_one()?;
-        b.migrate(&mut c)?;
-        b.release(c);
+        blocking(|| -> Result<()> {
+            let mut c = b.connect_one()?;
+            b.migrate(&mut c)?;
+            b.release(c);
+            Ok(())
+        })?;
         Ok(b)
     }
 
@@ -509,9 +537,16 @@ impl PostgresBackend {
     /// that met a stale cached plan, on the same connection once its cache is emptied.
     fn with<T>(
         &self,
-        mut f: impl FnMut(&mut Conn) -> std::result::Result<T, postgres::Error>,
+        f: impl FnMut(&mut Conn) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
         forget_prefetched();
+        blocking(|| self.with_here(f))
+    }
+
+    fn with_here<T>(
+        &self,
+        mut f: impl FnMut(&mut Conn) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
         let (mut c, pooled) = self.take()?;
         let mut r = f(&mut c);
         if r.is_err() && std::mem::take(&mut c.stale) {
@@ -538,8 +573,12 @@ impl PostgresBackend {
 
     /// As [`PostgresBackend::with`] for a body returning the store's errors; `sent` tells
     /// whether a broken connection may have committed (then no retry).
-    fn with_tx<T>(&self, mut f: impl FnMut(&mut Conn, &mut bool) -> Result<T>) -> Result<T> {
+    fn with_tx<T>(&self, f: impl FnMut(&mut Conn, &mut bool) -> Result<T>) -> Result<T> {
         forget_prefetched();
+        blocking(|| self.with_tx_here(f))
+    }
+
+    fn with_tx_here<T>(&self, mut f: impl FnMut(&mut Conn, &mut bool) -> Result<T>) -> Result<T> {
         let (mut c, pooled) = self.take()?;
         let mut sent = false;
         let mut r = f(&mut c, &mut sent);

@@ -362,3 +362,36 @@ fn postgres_statement_cache_survives_schema_and_connection_changes() {
     .unwrap();
     assert_eq!(s.read_by_name("two").unwrap().unwrap().1.expose(), b"v2");
 }
+
+/// A server answering on its tokio worker (the KMIP server reads in place) may call the
+/// backend there: the blocking client steps aside (`block_in_place`) instead of panicking
+/// with "Cannot start a runtime from within a runtime", and the connections it opened are
+/// closed cleanly when the backend is dropped on a worker too.
+#[test]
+fn postgres_called_on_a_tokio_worker() {
+    let Some(admin) = admin_url() else { return };
+    let url = fresh(&admin, "worker", 0);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let kek = Arc::new(tresor_crypto::LocalKek::generate().unwrap());
+    let seen = rt.block_on(async move {
+        tokio::spawn(async move {
+            let b: Arc<dyn Backend> = Arc::new(PostgresBackend::connect(&url).unwrap());
+            let s = tresor_store::Store::open(b, kek, "w").unwrap();
+            let mut n = tresor_store::NewObject::new(tresor_store::ObjectType::SecretData);
+            n.names.push("on-worker".into());
+            n.material = Some(b"w".to_vec());
+            let uid = s.create(n).unwrap().uid;
+            let m = s.get(&uid).unwrap().unwrap();
+            let v = s.material(&m, 0).unwrap().expose().to_vec();
+            drop(s);
+            v
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(seen, b"w");
+}
