@@ -51,6 +51,21 @@ start_tresor() {
 }
 stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; pids=(); sleep 0.5; }
 
+# cpu_run LABEL PORT... : one more Get run on 4 connections, with the CPU each process used
+# (bench/team/cpu.py: the tresor servers, PostgreSQL's backends, the load generator, the rest
+# of the machine).
+cpu_run() {
+    local label=$1; shift
+    local args=() spids=()
+    for s in "$@"; do args+=(--server "127.0.0.1:$s"); done
+    for p in "${pids[@]}"; do spids+=(--server-pid "$p"); done
+    local pm=0
+    [ -n "${TRESOR_PG_DIR:-}" ] && [ "$label" != "${label#tresor-postgres}" ] && pm=$(head -1 "$TRESOR_PG_DIR/data/postmaster.pid")
+    "$py" bench/team/cpu.py --label "$label" "${spids[@]}" --postmaster-pid "$pm" -- \
+        "$load" "${args[@]}" --certs "$work/certs" --label "cpu-$label" concurrent:4:"$CONC_N" \
+        | tee -a "$results" | grep '^CPU'
+}
+
 # bench LABEL SERVER... : ROUNDS runs of every bench against these servers.
 bench() {
     local label=$1; shift
@@ -72,6 +87,7 @@ new_db() { # NAME: a fresh database on the throw-away server, printed as a URL
 "$tresor" --vault "$work/sq" init --user bench >/dev/null
 start_tresor "$work/sq"; p1=$tport
 bench tresor-sqlite-1 "$p1"
+cpu_run tresor-sqlite-1 "$p1"
 start_tresor "$work/sq"; p2=$tport
 bench tresor-sqlite-2 "$p1" "$p2"
 stop_all
@@ -82,8 +98,10 @@ url=$(new_db tresor_team_bench)
 cp -a "$work/pga" "$work/pgb"
 start_tresor "$work/pga" --store "$url"; p1=$tport
 bench tresor-postgres-1 "$p1"
+cpu_run tresor-postgres-1 "$p1"
 start_tresor "$work/pgb" --store "$url"; p2=$tport
 bench tresor-postgres-2 "$p1" "$p2"
+cpu_run tresor-postgres-2 "$p1" "$p2"
 stop_all
 
 # ---- PyKMIP (its own SQLite store) ---------------------------------------------------------
@@ -156,6 +174,27 @@ g1, _ = cell("tresor-postgres-1", "get-4-connections")
 g2, _ = cell("tresor-postgres-2", "get-4-connections")
 if g1 and g2:
     out += ["", f"Two PostgreSQL servers / one, Get on 4 connections: **{g2 / g1:.2f}×** (target ≥ 1.6×)."]
+cpu = [l.split() for l in open(sys.argv[1]) if l.startswith("CPU ")]
+if cpu:
+    out += [
+        "",
+        "CPU during one more Get run on 4 connections (% of one core; the machine has "
+        f"{cpu[0][8]} cores; `bench/team/cpu.py`):",
+        "",
+        "| server | Get/s | tresor server(s) | PostgreSQL | load generator | machine busy | other |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rate = {}
+    for l in open(sys.argv[1]):
+        p = l.split()
+        if len(p) >= 8 and p[0] == "RESULT" and p[2] == "get-4-connections":
+            rate[p[1]] = p[5]
+    for c in cpu:
+        label = c[1]
+        out.append(
+            f"| {names.get(label, label)} | {float(rate.get('cpu-' + label, 0)):,.0f}/s | {c[3]}% | "
+            f"{c[4]}% | {c[5]}% | {c[6]}% | {c[7]}% |"
+        )
 text = "\n".join(out) + "\n"
 open(sys.argv[2], "w").write(text)
 print(text)
