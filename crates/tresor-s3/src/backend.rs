@@ -34,8 +34,8 @@ use object_store::{
 };
 use serde::{Deserialize, Serialize};
 use tresor_store::{
-    AttrCond, AuditEntry, AuditSigner, Backend, Batch, Dump, ObjectMeta, Precondition, Query,
-    SealedVersion, StoreError, Write,
+    AuditEntry, AuditSigner, Backend, Batch, Dump, ObjectMeta, Precondition, Query, SealedVersion,
+    StoreError, Write,
 };
 
 use crate::config::{S3Location, S3Settings};
@@ -808,71 +808,6 @@ pub(crate) fn build_client(location: &S3Location, s: &S3Settings) -> Result<Amaz
     })
 }
 
-fn matches_query(m: &ObjectMeta, q: &Query) -> bool {
-    if q.object_type.is_some_and(|t| t != m.object_type)
-        || q.state.is_some_and(|s| s != m.state)
-        || q.owner.as_ref().is_some_and(|o| o != &m.owner)
-        || q.name.as_ref().is_some_and(|n| !m.names.contains(n))
-    {
-        return false;
-    }
-    let values = |attr: &str| -> Vec<String> {
-        let mut rows = Vec::new();
-        for (k, v) in &m.attributes {
-            index_values(k, v, &mut rows);
-        }
-        rows.into_iter()
-            .filter(|(a, _)| a == attr)
-            .map(|(_, v)| v)
-            .collect()
-    };
-    q.attrs.iter().all(|c| match c {
-        AttrCond::Eq(a, v) => values(a).iter().any(|x| x == v),
-        AttrCond::Prefix(a, p) => values(a).iter().any(|x| x.starts_with(p.as_str())),
-        AttrCond::Exists(a) => !values(a).is_empty(),
-        AttrCond::In(a, vs) => values(a).iter().any(|x| vs.contains(x)),
-    })
-}
-
-/// The attribute index rows of one attribute, as the SQL backends index them: scalars, each
-/// element of an array, and one level of struct fields as `attr.field`.
-fn index_values(k: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
-    use serde_json::Value as V;
-    let scalar = |v: &V| match v {
-        V::String(s) => Some(s.clone()),
-        V::Number(n) => Some(n.to_string()),
-        V::Bool(b) => Some(b.to_string()),
-        _ => None,
-    };
-    match v {
-        V::Array(items) => {
-            for i in items {
-                if let Some(s) = scalar(i) {
-                    out.push((k.to_owned(), s));
-                } else if let V::Object(o) = i {
-                    for (f, fv) in o {
-                        if let Some(s) = scalar(fv) {
-                            out.push((format!("{k}.{f}"), s));
-                        }
-                    }
-                }
-            }
-        }
-        V::Object(o) => {
-            for (f, fv) in o {
-                if let Some(s) = scalar(fv) {
-                    out.push((format!("{k}.{f}"), s));
-                }
-            }
-        }
-        other => {
-            if let Some(s) = scalar(other) {
-                out.push((k.to_owned(), s));
-            }
-        }
-    }
-}
-
 impl Backend for S3Backend {
     fn kind(&self) -> &'static str {
         "s3"
@@ -926,7 +861,7 @@ impl Backend for S3Backend {
 
     fn locate(&self, q: &Query) -> SResult<Vec<ObjectMeta>> {
         if let Some(n) = &q.name {
-            let found = self.get_by_name(n)?.filter(|m| matches_query(m, q));
+            let found = self.get_by_name(n)?.filter(|m| q.matches(m));
             return Ok(found
                 .into_iter()
                 .skip(q.offset)
@@ -937,7 +872,7 @@ impl Backend for S3Backend {
             .all_records()?
             .into_iter()
             .map(|r| r.meta)
-            .filter(|m| matches_query(m, q))
+            .filter(|m| q.matches(m))
             .collect();
         // As the SQL backends: by primary name (unnamed first), then uid.
         out.sort_by(|a, b| (a.name(), &a.uid).cmp(&(b.name(), &b.uid)));

@@ -32,7 +32,7 @@ use crate::audit::{AuditEntry, AuditSigner, GENESIS};
 use crate::backend::{Backend, Batch, Dump, Precondition, Write};
 use crate::model::{ObjectMeta, SealedVersion};
 use crate::query::Query;
-use crate::sqlite::{SCHEMA_VERSION, index_values};
+use crate::sqlite::SCHEMA_VERSION;
 use crate::{Result, StoreError};
 
 const LOCK_MIGRATE: i64 = 0x7472_6573_6f72_0001;
@@ -745,11 +745,7 @@ fn put_object(tx: &mut Tx<'_>, meta: &ObjectMeta, expect: Precondition) -> Resul
         }
         r.map_err(pg)?;
     }
-    let mut rows = Vec::new();
-    for (k, v) in &meta.attributes {
-        index_values(k, v, &mut rows);
-    }
-    for (a, v) in rows {
+    for (a, v) in crate::query::indexed_rows(&meta.attributes) {
         tx.execute(
             "INSERT INTO attr_index (attr, value, uid) VALUES ($1, $2, $3)",
             &[&a, &v, &meta.uid],

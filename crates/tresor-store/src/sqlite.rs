@@ -296,32 +296,6 @@ fn row_version(
     })
 }
 
-/// Index rows for an attribute value: scalars, arrays of scalars, and one level of struct fields.
-pub(crate) fn index_values(name: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
-    use serde_json::Value;
-    match v {
-        Value::String(s) => out.push((name.to_owned(), s.clone())),
-        Value::Number(n) => out.push((name.to_owned(), n.to_string())),
-        Value::Bool(b) => out.push((name.to_owned(), b.to_string())),
-        Value::Array(a) => {
-            for x in a {
-                match x {
-                    Value::Object(_) | Value::Array(_) => index_values(name, x, out),
-                    _ => index_values(name, x, out),
-                }
-            }
-        }
-        Value::Object(m) => {
-            for (k, x) in m {
-                if !matches!(x, Value::Object(_) | Value::Array(_)) {
-                    index_values(&format!("{name}.{k}"), x, out);
-                }
-            }
-        }
-        Value::Null => {}
-    }
-}
-
 fn put_object(
     tx: &rusqlite::Transaction<'_>,
     meta: &ObjectMeta,
@@ -373,10 +347,7 @@ fn put_object(
         }
         r?;
     }
-    let mut rows = Vec::new();
-    for (k, v) in &meta.attributes {
-        index_values(k, v, &mut rows);
-    }
+    let rows = crate::query::indexed_rows(&meta.attributes);
     let mut ins =
         tx.prepare_cached("INSERT INTO attr_index (attr, value, uid) VALUES (?1, ?2, ?3)")?;
     for (a, v) in rows {
@@ -736,5 +707,42 @@ mod checkpoint_tests {
             })
             .unwrap();
         assert_eq!((ckpt, mode.as_str(), sync), (8000, "wal", 2));
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+    use crate::{NewObject, ObjectType, Store};
+    use std::sync::Arc;
+
+    /// Only indexed attribute rows reach `attr_index` (flags, dates and structure fields that
+    /// never narrow a search cost a b-tree leaf per commit and are left out).
+    #[test]
+    fn unindexed_attributes_write_no_index_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = Arc::new(SqliteBackend::open(&dir.path().join("i.db")).unwrap());
+        let kek = Arc::new(tresor_crypto::LocalKek::generate().unwrap());
+        let s = Store::open(b.clone(), kek, "t").unwrap();
+        let mut k = NewObject::new(ObjectType::SymmetricKey);
+        k.attributes
+            .insert("Sensitive".into(), serde_json::json!(false));
+        k.attributes
+            .insert("Initial Date".into(), serde_json::json!(1700000000));
+        k.attributes
+            .insert("Cryptographic Algorithm".into(), serde_json::json!("AES"));
+        k.attributes.insert(
+            "Digest".into(),
+            serde_json::json!([{"HashingAlgorithm": "SHA_256", "DigestValue": "ab12"}]),
+        );
+        s.create(k).unwrap();
+        let mut rows: Vec<String> = b
+            .with(|c| {
+                let mut st = c.prepare("SELECT attr FROM attr_index")?;
+                st.query_map([], |r| r.get(0))?.collect()
+            })
+            .unwrap();
+        rows.sort();
+        assert_eq!(rows, ["Cryptographic Algorithm", "Digest.DigestValue"]);
     }
 }

@@ -225,7 +225,23 @@ impl Store {
     /// # Errors
     /// On a backend error.
     pub fn locate(&self, q: &Query) -> Result<Vec<ObjectMeta>> {
-        self.backend.locate(q)
+        let Some((base, rest)) = q.split_unindexed() else {
+            return self.backend.locate(q);
+        };
+        // Conditions on attributes without index rows (`query::is_indexed`) are checked on
+        // what the indexed ones found; limit and offset apply to the result.
+        let rest = Query {
+            attrs: rest,
+            ..Query::default()
+        };
+        Ok(self
+            .backend
+            .locate(&base)?
+            .into_iter()
+            .filter(|m| rest.matches(m))
+            .skip(q.offset)
+            .take(q.limit.unwrap_or(usize::MAX))
+            .collect())
     }
 
     /// Number of objects.

@@ -31,6 +31,7 @@ pub fn conformance(make: &dyn Fn() -> Arc<dyn Backend>) {
     versions_history(make());
     optimistic_conflict(make());
     locate_by_index(make());
+    locate_unindexed(make());
     delete_and_destroy(make());
     audit_chain(make());
     wrong_key_refused(make());
@@ -165,6 +166,81 @@ fn optimistic_conflict(b: Arc<dyn Backend>) {
     assert!(matches!(r, Err(StoreError::NameTaken(_))));
     drop(t);
     assert_eq!(s.count().unwrap(), before);
+}
+
+/// Conditions on attributes the store keeps no index rows for (`query::is_indexed`) give the
+/// same answers, with limit and offset applied after them.
+fn locate_unindexed(b: Arc<dyn Backend>) {
+    use serde_json::json;
+    assert!(!crate::is_indexed("Sensitive") && !crate::is_indexed("Activation Date"));
+    assert!(crate::is_indexed("app") && crate::is_indexed("Digest.DigestValue"));
+    let kek = Arc::new(LocalKek::generate().unwrap());
+    let s = store(b, &kek);
+    s.write(|tx| {
+        for i in 0..6 {
+            let mut k = NewObject::new(ObjectType::SymmetricKey);
+            k.names = vec![format!("k{i}")];
+            k.attributes.insert("Sensitive".into(), json!(i % 2 == 0));
+            k.attributes
+                .insert("Activation Date".into(), json!(1000 + i));
+            k.attributes
+                .insert("app".into(), json!(if i < 4 { "web" } else { "api" }));
+            tx.create(k)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let names = |q: Query| -> Vec<String> {
+        s.locate(&q)
+            .unwrap()
+            .iter()
+            .map(|m| m.name().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let sensitive = AttrCond::Eq("Sensitive".into(), "true".into());
+    assert_eq!(
+        names(Query {
+            attrs: vec![sensitive.clone()],
+            ..Default::default()
+        }),
+        ["k0", "k2", "k4"]
+    );
+    assert_eq!(
+        names(Query {
+            attrs: vec![sensitive.clone(), AttrCond::Eq("app".into(), "web".into())],
+            ..Default::default()
+        }),
+        ["k0", "k2"]
+    );
+    assert_eq!(
+        names(Query {
+            attrs: vec![sensitive],
+            limit: Some(1),
+            offset: 1,
+            ..Default::default()
+        }),
+        ["k2"],
+        "limit and offset apply after the unindexed condition"
+    );
+    assert_eq!(
+        names(Query {
+            attrs: vec![AttrCond::In(
+                "Activation Date".into(),
+                vec!["1001".into(), "1005".into()]
+            )],
+            ..Default::default()
+        }),
+        ["k1", "k5"]
+    );
+    assert_eq!(
+        names(Query {
+            attrs: vec![AttrCond::Exists("Activation Date".into())],
+            name_prefix: Some("k".into()),
+            limit: Some(2),
+            ..Default::default()
+        }),
+        ["k0", "k1"]
+    );
 }
 
 fn locate_by_index(b: Arc<dyn Backend>) {

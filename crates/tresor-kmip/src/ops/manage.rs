@@ -1534,7 +1534,7 @@ pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
             ];
             for v in &by_name {
                 for m in s.store.locate(v)? {
-                    if variants.iter().any(|q| query_matches(q, &m)) && seen.insert(m.uid.clone()) {
+                    if variants.iter().any(|q| q.matches(&m)) && seen.insert(m.uid.clone()) {
                         found.push(m);
                     }
                 }
@@ -1556,7 +1556,7 @@ pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
         found.retain(|m| !s.written.contains(&m.uid));
         for uid in s.written.clone() {
             if let Some(m) = s.txn.get(&uid)?
-                && variants.iter().any(|v| query_matches(v, &m))
+                && variants.iter().any(|v| v.matches(&m))
             {
                 found.push(m);
             }
@@ -1588,47 +1588,6 @@ pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
         );
     }
     Ok(out)
-}
-
-/// The attribute index rows of an object, as the store builds them (scalars, array
-/// elements, one level of structure fields as `attr.field`).
-fn index_rows(name: &str, v: &Json, out: &mut Vec<(String, String)>) {
-    match v {
-        Json::String(x) => out.push((name.to_owned(), x.clone())),
-        Json::Number(n) => out.push((name.to_owned(), n.to_string())),
-        Json::Bool(b) => out.push((name.to_owned(), b.to_string())),
-        Json::Array(a) => a.iter().for_each(|x| index_rows(name, x, out)),
-        Json::Object(m) => {
-            for (k, x) in m {
-                if !matches!(x, Json::Object(_) | Json::Array(_)) {
-                    index_rows(&format!("{name}.{k}"), x, out);
-                }
-            }
-        }
-        Json::Null => {}
-    }
-}
-
-/// Returns true if and only if `m` answers `q` (what the store's indexes would say).
-fn query_matches(q: &Query, m: &ObjectMeta) -> bool {
-    let mut rows = Vec::new();
-    for (k, v) in &m.attributes {
-        index_rows(k, v, &mut rows);
-    }
-    let has = |a: &str, f: &dyn Fn(&str) -> bool| rows.iter().any(|(k, v)| k == a && f(v));
-    q.object_type.is_none_or(|t| t == m.object_type)
-        && q.state.is_none_or(|st| st == m.state)
-        && q.owner.as_ref().is_none_or(|o| *o == m.owner)
-        && q.name.as_ref().is_none_or(|n| m.names.contains(n))
-        && q.name_prefix
-            .as_ref()
-            .is_none_or(|p| m.names.iter().any(|n| n.starts_with(p.as_str())))
-        && q.attrs.iter().all(|c| match c {
-            AttrCond::Eq(a, x) => has(a, &|v| v == x),
-            AttrCond::Prefix(a, p) => has(a, &|v| v.starts_with(p.as_str())),
-            AttrCond::Exists(a) => has(a, &|_| true),
-            AttrCond::In(a, xs) => has(a, &|v| xs.iter().any(|x| x == v)),
-        })
 }
 
 fn located(s: &mut Session<'_>, uids: Vec<String>) -> Vec<Ttlv> {
