@@ -369,100 +369,117 @@ pub(crate) fn decrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
     ])
 }
 
+/// The key a one-shot Sign / Signature Verify / MAC / MAC Verify uses, found and checked by
+/// [`key_for`] (type, state, usage mask), with the request's cryptographic parameters and
+/// its material. An operation that `produces` (Sign, MAC) needs an Active key and counts
+/// against its usage limits; a verification accepts the states [`key_for`] allows for
+/// processing and counts nothing.
+struct KeyUse {
+    uid: String,
+    params: Params,
+    material: tresor_crypto::SecretBytes,
+}
+
+fn key_use(
+    s: &mut Session<'_>,
+    payload: &Ttlv,
+    mask: CryptographicUsageMask,
+    produces: bool,
+    types: &[ObjectType],
+) -> Result<KeyUse, OpError> {
+    let (uid, meta) = key_for(s, payload, mask, produces, types)?;
+    if produces {
+        spend_usage(s, &uid, &meta, data(payload)?.len())?;
+    }
+    let params = params(payload, &meta);
+    let material = s.txn.material(&uid, 0)?;
+    Ok(KeyUse {
+        uid,
+        params,
+        material,
+    })
+}
+
+/// The response payload: the key's Unique Identifier (also the batch's ID Placeholder from
+/// now on), then `item`.
+fn answer(s: &mut Session<'_>, uid: String, item: Ttlv) -> Vec<Ttlv> {
+    s.placeholder = Some(uid.clone());
+    vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid), item]
+}
+
+fn validity(ok: bool) -> Ttlv {
+    Ttlv::enumeration(
+        Tag::VALIDITY_INDICATOR,
+        if ok {
+            ValidityIndicator::VALID
+        } else {
+            ValidityIndicator::INVALID
+        },
+    )
+}
+
 /// Sign with a private key (RSA-PSS, RSA PKCS#1 v1.5, ECDSA, Ed25519).
 pub(crate) fn sign(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let (uid, meta) = key_for(
+    let k = key_use(
         s,
         payload,
         CryptographicUsageMask::SIGN,
         true,
         &[ObjectType::PrivateKey],
     )?;
-    spend_usage(s, &uid, &meta, data(payload)?.len())?;
-    let p = params(payload, &meta);
-    let key = s.txn.material(&uid, 0)?;
-    let sig = crypto::sign(key.expose(), &p, data(payload)?)?;
-    s.placeholder = Some(uid.clone());
-    Ok(vec![
-        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
-        Ttlv::bytes(Tag::SIGNATURE_DATA, sig),
-    ])
+    let sig = crypto::sign(k.material.expose(), &k.params, data(payload)?)?;
+    Ok(answer(s, k.uid, Ttlv::bytes(Tag::SIGNATURE_DATA, sig)))
 }
 
 /// Signature Verify with a public key.
 pub(crate) fn verify(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let (uid, meta) = key_for(
+    let k = key_use(
         s,
         payload,
         CryptographicUsageMask::VERIFY,
         false,
         &[ObjectType::PublicKey],
     )?;
-    let p = params(payload, &meta);
-    let key = s.txn.material(&uid, 0)?;
     let sig = bytes(payload, Tag::SIGNATURE_DATA)
         .ok_or_else(|| OpError::missing(Tag::SIGNATURE_DATA, Tag::REQUEST_PAYLOAD))?;
-    let ok = crypto::verify(key.expose(), &p, data(payload)?, sig)?;
-    s.placeholder = Some(uid.clone());
-    Ok(vec![
-        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
-        Ttlv::enumeration(
-            Tag::VALIDITY_INDICATOR,
-            if ok {
-                ValidityIndicator::VALID
-            } else {
-                ValidityIndicator::INVALID
-            },
-        ),
-    ])
+    let ok = crypto::verify(k.material.expose(), &k.params, data(payload)?, sig)?;
+    Ok(answer(s, k.uid, validity(ok)))
 }
 
 /// MAC with an HMAC key.
 pub(crate) fn mac(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let (uid, meta) = key_for(
+    let k = key_use(
         s,
         payload,
         CryptographicUsageMask::MAC_GENERATE,
         true,
         &[ObjectType::SymmetricKey],
     )?;
-    spend_usage(s, &uid, &meta, data(payload)?.len())?;
-    let p = params(payload, &meta);
-    let key = s.txn.material(&uid, 0)?;
-    let tag = crypto::mac(key.expose(), p.algorithm, p.hashing, data(payload)?)?;
-    s.placeholder = Some(uid.clone());
-    Ok(vec![
-        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
-        Ttlv::bytes(Tag::MAC_DATA, tag),
-    ])
+    let p = &k.params;
+    let tag = crypto::mac(k.material.expose(), p.algorithm, p.hashing, data(payload)?)?;
+    Ok(answer(s, k.uid, Ttlv::bytes(Tag::MAC_DATA, tag)))
 }
 
 /// MAC Verify.
 pub(crate) fn mac_verify(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let (uid, meta) = key_for(
+    let k = key_use(
         s,
         payload,
         CryptographicUsageMask::MAC_VERIFY,
         false,
         &[ObjectType::SymmetricKey],
     )?;
-    let p = params(payload, &meta);
-    let key = s.txn.material(&uid, 0)?;
     let tag = bytes(payload, Tag::MAC_DATA)
         .ok_or_else(|| OpError::missing(Tag::MAC_DATA, Tag::REQUEST_PAYLOAD))?;
-    let ok = crypto::mac_verify(key.expose(), p.algorithm, p.hashing, data(payload)?, tag)?;
-    s.placeholder = Some(uid.clone());
-    Ok(vec![
-        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
-        Ttlv::enumeration(
-            Tag::VALIDITY_INDICATOR,
-            if ok {
-                ValidityIndicator::VALID
-            } else {
-                ValidityIndicator::INVALID
-            },
-        ),
-    ])
+    let p = &k.params;
+    let ok = crypto::mac_verify(
+        k.material.expose(),
+        p.algorithm,
+        p.hashing,
+        data(payload)?,
+        tag,
+    )?;
+    Ok(answer(s, k.uid, validity(ok)))
 }
 
 /// RNG Retrieve: up to 64 KiB of random bytes.
