@@ -1,0 +1,641 @@
+//! Clap argument types of `tresor kmip ...` and the parsing of their values: hex, enumeration
+//! names, NAME=VALUE attributes and KMIP versions.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+
+use super::usage;
+use crate::attributes::{Attribute, AttributeName, AttributeSet};
+use crate::enums::{self, NameType};
+use crate::error::KmipError;
+use crate::message::ProtocolVersion;
+use crate::ops::attrs;
+use crate::tags::Tag;
+use crate::ttlv::{Ttlv, Value};
+
+/// Opens the tresor store: `Some(dir)` a store directory (created if missing), `None` the
+/// default vault.
+pub type OpenStore<'a> =
+    &'a dyn Fn(
+        Option<&Path>,
+    ) -> Result<Arc<tresor_store::Store>, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Connection flags shared by every client command.
+#[derive(Debug, Clone, Args)]
+pub struct ConnArgs {
+    /// Server address HOST:PORT (default port 5696).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub server: Option<String>,
+    /// Client certificate (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Client private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// CA certificate of the server (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// A PyKMIP pykmip.conf; flags given on the command line override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The section of --config to read.
+    #[arg(long, default_value = "client")]
+    pub section: String,
+    /// Speak this KMIP version (1.0..2.1) instead of negotiating one.
+    #[arg(long, value_name = "MAJOR.MINOR")]
+    pub kmip_version: Option<String>,
+    /// Request timeout in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `tresor kmip serve` flags.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Server certificate (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Server private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// CA certificate client certificates must chain to (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// A PyKMIP server.conf ([server] hostname, port, certificate_path, key_path, ca_path,
+    /// auth_suite, enable_tls_client_auth, database_path).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Store directory (default: the tresor vault).
+    #[arg(long, value_name = "DIR")]
+    // A String, not a PathBuf: the tresor binary has a global `--store` of the same id.
+    pub store: Option<String>,
+    /// Do not require the clientAuth extended key usage on client certificates.
+    #[arg(long)]
+    pub no_client_auth_eku: bool,
+    /// An identity that may use every object (repeatable).
+    #[arg(long, value_name = "IDENTITY")]
+    pub admin: Vec<String>,
+}
+
+/// `tresor kmip certs` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CertsCommand {
+    /// Write ca.crt, server.crt/server.key and client.crt/client.key into DIR.
+    Init {
+        /// Target directory.
+        dir: PathBuf,
+    },
+    /// Issue NAME.crt/NAME.key (CN NAME, clientAuth) from the CA in DIR.
+    Client {
+        /// Directory holding ca.crt and ca.key.
+        dir: PathBuf,
+        /// The client identity (certificate common name).
+        name: String,
+    },
+}
+
+/// The `tresor kmip` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum KmipCommand {
+    /// Run the KMIP server (mutual TLS) over the tresor store.
+    Serve(ServeArgs),
+    /// Create development certificates.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+    /// Allow IDENTITY to use object UID (a local admin command on the store, no TLS).
+    Grant {
+        /// Store directory (default: the tresor vault).
+        #[arg(long, value_name = "DIR")]
+        store: Option<String>,
+        /// The object.
+        uid: String,
+        /// The client identity (certificate CN).
+        identity: String,
+        /// Comma-separated permissions: get, locate, use, modify, destroy, all; "none" revokes.
+        ops: String,
+    },
+    /// Ask which KMIP versions the server speaks.
+    DiscoverVersions(ConnArgs),
+    /// Ask the server for its operations, object types and information.
+    Query(ConnArgs),
+    /// Create a symmetric key.
+    Create {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// Algorithm (AES, HMAC_SHA256...).
+        #[arg(long, default_value = "AES")]
+        algorithm: String,
+        /// Length in bits.
+        #[arg(long, default_value_t = 256)]
+        length: i32,
+        /// Attribute flags.
+        #[command(flatten)]
+        attrs: AttrArgs,
+    },
+    /// Create a key pair (RSA, EC, Ed25519).
+    CreateKeyPair {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// Algorithm: RSA, ECDSA (or EC), Ed25519.
+        #[arg(long, default_value = "RSA")]
+        algorithm: String,
+        /// Length in bits (RSA 2048/3072/4096, EC 256/384).
+        #[arg(long)]
+        length: Option<i32>,
+        /// Public key name.
+        #[arg(long)]
+        public_name: Option<String>,
+        /// Attribute flags.
+        #[command(flatten)]
+        attrs: AttrArgs,
+    },
+    /// Register an object from a file or a value.
+    Register {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// Object type: SymmetricKey, SecretData, OpaqueObject, Certificate, PrivateKey, PublicKey.
+        #[arg(long = "type", value_name = "TYPE")]
+        object_type: String,
+        /// Read the object's bytes from FILE.
+        #[arg(long, value_name = "FILE", conflicts_with = "value")]
+        file: Option<PathBuf>,
+        /// The object's bytes, as text.
+        #[arg(long)]
+        value: Option<String>,
+        /// Key format: Raw, Opaque, PKCS_1, PKCS_8, X_509, ECPrivateKey.
+        #[arg(long)]
+        format: Option<String>,
+        /// Algorithm of a key.
+        #[arg(long)]
+        algorithm: Option<String>,
+        /// Length of a key in bits.
+        #[arg(long)]
+        length: Option<i32>,
+        /// Attribute flags.
+        #[command(flatten)]
+        attrs: AttrArgs,
+    },
+    /// Get an object; its material goes to --out or stdout.
+    Get {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// The object.
+        uid: String,
+        /// Key format to return (Raw, PKCS_1, PKCS_8, X_509, TransparentSymmetricKey...).
+        #[arg(long)]
+        format: Option<String>,
+        /// Write the material to FILE (0600).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Show an object's attributes (all, or the named ones).
+    GetAttributes {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// The object.
+        uid: String,
+        /// Attribute names ("Cryptographic Length", "x-owner").
+        names: Vec<String>,
+    },
+    /// List an object's attribute names.
+    GetAttributeList {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// The object.
+        uid: String,
+    },
+    /// Add an attribute instance: NAME=VALUE.
+    AddAttribute {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// The object.
+        uid: String,
+        /// NAME=VALUE.
+        attribute: String,
+    },
+    /// Set a single-valued attribute (KMIP 2.x): NAME=VALUE.
+    SetAttribute {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// The object.
+        uid: String,
+        /// NAME=VALUE.
+        attribute: String,
+    },
+    /// Replace an attribute instance: NAME=VALUE.
+    ModifyAttribute {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// The object.
+        uid: String,
+        /// NAME=VALUE.
+        attribute: String,
+        /// Instance index (KMIP 1.x).
+        #[arg(long)]
+        index: Option<i32>,
+    },
+    /// Delete an attribute (one instance with --index).
+    DeleteAttribute {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// The object.
+        uid: String,
+        /// The attribute name.
+        name: String,
+        /// Instance index.
+        #[arg(long)]
+        index: Option<i32>,
+    },
+    /// Find objects.
+    Locate {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// Object type.
+        #[arg(long = "type", value_name = "TYPE")]
+        object_type: Option<String>,
+        /// State (PreActive, Active, Deactivated, Compromised, Destroyed...).
+        #[arg(long)]
+        state: Option<String>,
+        /// Algorithm.
+        #[arg(long)]
+        algorithm: Option<String>,
+        /// Length.
+        #[arg(long)]
+        length: Option<i32>,
+        /// At most this many.
+        #[arg(long)]
+        max: Option<i32>,
+        /// Skip this many.
+        #[arg(long)]
+        offset: Option<i32>,
+        /// Attribute flags.
+        #[command(flatten)]
+        attrs: AttrArgs,
+    },
+    /// Check an object against a usage mask.
+    Check {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// The object.
+        uid: String,
+        /// Usage mask names ("Encrypt Decrypt").
+        #[arg(long)]
+        usage: Option<String>,
+    },
+    /// Activate an object.
+    Activate {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// The object.
+        uid: String,
+    },
+    /// Revoke an object.
+    Revoke {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// The object.
+        uid: String,
+        /// Reason: Unspecified, KeyCompromise, CACompromise, AffiliationChanged, Superseded,
+        /// CessationOfOperation, PrivilegeWithdrawn.
+        #[arg(long, default_value = "CessationOfOperation")]
+        reason: String,
+        /// A revocation message.
+        #[arg(long)]
+        message: Option<String>,
+        /// When the compromise happened (Unix seconds).
+        #[arg(long)]
+        compromise_date: Option<i64>,
+    },
+    /// Destroy an object's material (metadata is kept).
+    Destroy {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// The object.
+        uid: String,
+    },
+    /// Replace a symmetric key with a new one.
+    ReKey {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// The object.
+        uid: String,
+        /// Activation offset of the new key in seconds.
+        #[arg(long)]
+        offset: Option<u32>,
+    },
+    /// Encrypt data (hex with --hex, else text) with a symmetric key.
+    Encrypt {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// Key and data.
+        #[command(flatten)]
+        data: DataArgs,
+        /// GCM or CBC.
+        #[arg(long, default_value = "GCM")]
+        mode: String,
+        /// IV/nonce (hex); generated by the server when absent.
+        #[arg(long)]
+        iv: Option<String>,
+        /// Additional authenticated data (hex, GCM).
+        #[arg(long)]
+        aad: Option<String>,
+    },
+    /// Decrypt hex data.
+    Decrypt {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// Key and data.
+        #[command(flatten)]
+        data: DataArgs,
+        /// GCM or CBC.
+        #[arg(long, default_value = "GCM")]
+        mode: String,
+        /// IV/nonce (hex).
+        #[arg(long)]
+        iv: String,
+        /// GCM tag (hex).
+        #[arg(long)]
+        tag: Option<String>,
+        /// Additional authenticated data (hex).
+        #[arg(long)]
+        aad: Option<String>,
+    },
+    /// Sign data with a private key.
+    Sign {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// Key and data.
+        #[command(flatten)]
+        data: DataArgs,
+        /// RSA padding: PSS or PKCS1v1_5.
+        #[arg(long)]
+        padding: Option<String>,
+    },
+    /// Verify a signature with a public key (exit 1 if invalid).
+    Verify {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// Key and data.
+        #[command(flatten)]
+        data: DataArgs,
+        /// The signature (hex).
+        #[arg(long)]
+        signature: String,
+        /// RSA padding: PSS or PKCS1v1_5.
+        #[arg(long)]
+        padding: Option<String>,
+    },
+    /// Compute an HMAC.
+    Mac {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// Key and data.
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Verify an HMAC (exit 1 if invalid).
+    MacVerify {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// Key and data.
+        #[command(flatten)]
+        data: DataArgs,
+        /// The MAC (hex).
+        #[arg(long)]
+        mac: String,
+    },
+    /// Get random bytes from the server (printed as hex).
+    Rng {
+        /// Connection flags.
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// How many bytes.
+        #[arg(long, default_value_t = 32)]
+        length: i32,
+    },
+}
+
+/// Attribute flags for create, register and locate.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AttrArgs {
+    /// Name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Usage mask names, e.g. "Encrypt Decrypt" or "Sign|Verify".
+    #[arg(long)]
+    pub usage: Option<String>,
+    /// Object group.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Any attribute as NAME=VALUE (repeatable), e.g. x-owner=alice.
+    #[arg(long = "attr", value_name = "NAME=VALUE")]
+    pub attr: Vec<String>,
+}
+
+/// The key and data of a cryptographic command.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// The key.
+    pub uid: String,
+    /// The data.
+    #[arg(long)]
+    pub data: String,
+    /// --data is hex (default: text for encrypt/sign/mac, hex for decrypt).
+    #[arg(long)]
+    pub hex: bool,
+}
+
+/// Decodes hex (surrounding whitespace ignored).
+pub(super) fn unhex(s: &str) -> Result<Vec<u8>, KmipError> {
+    let s = s.trim();
+    if s.len() % 2 != 0 {
+        return Err(usage(format!("'{s}' is not hex")));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            s.get(i..i + 2)
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .ok_or_else(|| usage(format!("'{s}' is not hex")))
+        })
+        .collect()
+}
+
+/// Looks up an enumeration value by name, ignoring case, `_` and `-`.
+pub(super) fn enum_value(def: &enums::EnumDef, what: &str, s: &str) -> Result<u32, KmipError> {
+    def.value_of(s)
+        .or_else(|| {
+            def.values
+                .iter()
+                .find(|(_, n)| {
+                    n.eq_ignore_ascii_case(s)
+                        || n.replace('_', "")
+                            .eq_ignore_ascii_case(&s.replace(['_', '-'], ""))
+                })
+                .map(|(v, _)| *v)
+        })
+        .ok_or_else(|| usage(format!("unknown {what} '{s}'")))
+}
+
+/// Parses NAME=VALUE into an attribute, typing VALUE by the attribute's definition.
+pub(super) fn parse_attr(spec: &str) -> Result<Attribute, KmipError> {
+    let (name, value) = spec
+        .split_once('=')
+        .ok_or_else(|| usage(format!("attribute '{spec}' is not NAME=VALUE")))?;
+    let name = name.trim();
+    let an = attrs::name_of_key(name).unwrap_or(AttributeName::Custom {
+        vendor: None,
+        name: name.to_owned(),
+    });
+    let v = match &an {
+        AttributeName::Standard(Tag::NAME) => {
+            return Ok(Attribute::name(value, NameType::UNINTERPRETED_TEXT_STRING));
+        }
+        AttributeName::Standard(t) => match enums::for_tag(*t) {
+            Some(d) if d.mask => Value::Integer(
+                d.parse_mask(value)
+                    .or_else(|| value.parse::<u32>().ok())
+                    .ok_or_else(|| usage(format!("'{value}' is not a {name} mask")))?
+                    as i32,
+            ),
+            Some(d) => Value::Enumeration(enum_value(d, name, value)?),
+            None if name.contains("Date") => Value::DateTime(
+                value
+                    .parse()
+                    .map_err(|_| usage(format!("{name} '{value}' is not Unix seconds")))?,
+            ),
+            None => match value.parse::<i32>() {
+                Ok(i) if *t == Tag::CRYPTOGRAPHIC_LENGTH => Value::Integer(i),
+                _ if matches!(*t, Tag::SENSITIVE | Tag::EXTRACTABLE) => {
+                    Value::Boolean(value.eq_ignore_ascii_case("true"))
+                }
+                Ok(i) if !matches!(*t, Tag::OBJECT_GROUP | Tag::CONTACT_INFORMATION) => {
+                    Value::Integer(i)
+                }
+                _ => Value::TextString(value.to_owned()),
+            },
+        },
+        AttributeName::Custom { .. } => Value::TextString(value.to_owned()),
+    };
+    Ok(Attribute {
+        name: an,
+        index: None,
+        value: v,
+    })
+}
+
+impl AttrArgs {
+    /// The attributes the flags name.
+    pub(super) fn to_set(&self) -> Result<AttributeSet, KmipError> {
+        let mut set = AttributeSet::default();
+        if let Some(n) = &self.name {
+            set.push(Attribute::name(n, NameType::UNINTERPRETED_TEXT_STRING));
+        }
+        if let Some(u) = &self.usage {
+            set.push(parse_attr(&format!("Cryptographic Usage Mask={u}"))?);
+        }
+        if let Some(g) = &self.group {
+            set.push(Attribute::standard(
+                Tag::OBJECT_GROUP,
+                Value::TextString(g.clone()),
+            ));
+        }
+        for a in &self.attr {
+            set.push(parse_attr(a)?);
+        }
+        Ok(set)
+    }
+}
+
+/// Parses MAJOR.MINOR into a supported protocol version.
+pub(super) fn parse_version(v: &str) -> Result<ProtocolVersion, KmipError> {
+    let (a, b) = v
+        .split_once('.')
+        .ok_or_else(|| usage(format!("kmip version '{v}' is not MAJOR.MINOR")))?;
+    let pv = ProtocolVersion::new(
+        a.parse()
+            .map_err(|_| usage(format!("bad kmip version '{v}'")))?,
+        b.parse()
+            .map_err(|_| usage(format!("bad kmip version '{v}'")))?,
+    );
+    if !ProtocolVersion::SUPPORTED.contains(&pv) {
+        return Err(usage(format!(
+            "kmip version '{v}' is not supported (1.0..2.1)"
+        )));
+    }
+    Ok(pv)
+}
+
+/// Parses a Cryptographic Algorithm name (AES, RSA, HMAC_SHA256...).
+pub(super) fn algorithm(s: &str) -> Result<u32, KmipError> {
+    enum_value(&enums::CryptographicAlgorithm::DEF, "algorithm", s)
+}
+
+impl DataArgs {
+    /// The `--data` bytes as a Data item: hex with `--hex` or when `default_hex`, else the
+    /// text's bytes.
+    pub(super) fn to_ttlv(&self, default_hex: bool) -> Result<Ttlv, KmipError> {
+        let bytes = if self.hex || default_hex {
+            unhex(&self.data)?
+        } else {
+            self.data.as_bytes().to_vec()
+        };
+        Ok(Ttlv::bytes(Tag::DATA, bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_parse_by_definition() {
+        let a = parse_attr("Cryptographic Usage Mask=Encrypt Decrypt").unwrap();
+        assert_eq!(a.value, Value::Integer(12));
+        let a = parse_attr("Cryptographic Algorithm=AES").unwrap();
+        assert_eq!(a.value, Value::Enumeration(3));
+        let a = parse_attr("x-owner=alice").unwrap();
+        assert_eq!(a.value, Value::TextString("alice".into()));
+        let a = parse_attr("Object Group=42").unwrap();
+        assert_eq!(a.value, Value::TextString("42".into()));
+        assert!(parse_attr("no-equals").is_err());
+        assert!(parse_attr("Cryptographic Algorithm=Frob").is_err());
+    }
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!(parse_version("2.1").unwrap(), ProtocolVersion::V2_1);
+        assert!(parse_version("3.0").is_err());
+        assert!(parse_version("x").is_err());
+    }
+}

@@ -1,0 +1,358 @@
+//! Making and finding objects: `create`, `create-key-pair`, `register`, `get`, `locate`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use super::{Conn, uid};
+use crate::attributes::{Attribute, AttributeSet, Container};
+use crate::cli::args::{AttrArgs, ConnArgs, algorithm as algorithm_value, enum_value};
+use crate::cli::output::first_text;
+use crate::cli::usage;
+use crate::enums::{self, KeyFormatType, NameType, ObjectType, Operation};
+use crate::error::KmipError;
+use crate::message::ResponseBatchItem;
+use crate::tags::Tag;
+use crate::ttlv::{Ttlv, Value};
+
+/// A Cryptographic Usage Mask attribute.
+fn usage_mask(mask: enums::CryptographicUsageMask) -> Attribute {
+    Attribute::standard(Tag::CRYPTOGRAPHIC_USAGE_MASK, Value::Integer(mask.0 as i32))
+}
+
+/// `create`: a symmetric key; the usage mask defaults to Encrypt|Decrypt (MAC Generate|MAC
+/// Verify for HMAC algorithms).
+pub(super) async fn create(
+    c: &ConnArgs,
+    algorithm: &str,
+    length: i32,
+    attrs: &AttrArgs,
+) -> Result<ExitCode, KmipError> {
+    let conn = Conn::open(c).await?;
+    let mut set = attrs.to_set()?;
+    set.push(Attribute::standard(
+        Tag::CRYPTOGRAPHIC_ALGORITHM,
+        Value::Enumeration(algorithm_value(algorithm)?),
+    ));
+    set.push(Attribute::standard(
+        Tag::CRYPTOGRAPHIC_LENGTH,
+        Value::Integer(length),
+    ));
+    if attrs.usage.is_none() {
+        let mask = if algorithm.to_ascii_uppercase().starts_with("HMAC") {
+            enums::CryptographicUsageMask::MAC_GENERATE | enums::CryptographicUsageMask::MAC_VERIFY
+        } else {
+            enums::CryptographicUsageMask::ENCRYPT | enums::CryptographicUsageMask::DECRYPT
+        };
+        set.push(usage_mask(mask));
+    }
+    conn.call_uid(
+        Operation::CREATE,
+        vec![
+            Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SYMMETRIC_KEY),
+            conn.template(&set, Container::Template),
+        ],
+    )
+    .await
+}
+
+/// `create-key-pair`: prints `private UID` and `public UID`.
+pub(super) async fn create_key_pair(
+    c: &ConnArgs,
+    algorithm: &str,
+    length: Option<i32>,
+    public_name: Option<String>,
+    attrs: &AttrArgs,
+) -> Result<ExitCode, KmipError> {
+    let conn = Conn::open(c).await?;
+    let alg = match algorithm.to_ascii_uppercase().as_str() {
+        "EC" => enums::CryptographicAlgorithm::ECDSA.0,
+        _ => algorithm_value(algorithm)?,
+    };
+    let mut common = AttributeSet::default();
+    common.push(Attribute::standard(
+        Tag::CRYPTOGRAPHIC_ALGORITHM,
+        Value::Enumeration(alg),
+    ));
+    if let Some(l) = length {
+        common.push(Attribute::standard(
+            Tag::CRYPTOGRAPHIC_LENGTH,
+            Value::Integer(l),
+        ));
+    }
+    let mut private = attrs.to_set()?;
+    if attrs.usage.is_none() {
+        private.push(usage_mask(enums::CryptographicUsageMask::SIGN));
+    }
+    let mut public = AttributeSet::default();
+    if let Some(n) = public_name {
+        public.push(Attribute::name(n, NameType::UNINTERPRETED_TEXT_STRING));
+    }
+    public.push(usage_mask(enums::CryptographicUsageMask::VERIFY));
+    let item = conn
+        .call(
+            Operation::CREATE_KEY_PAIR,
+            vec![
+                conn.template(&common, Container::Common),
+                conn.template(&private, Container::PrivateKey),
+                conn.template(&public, Container::PublicKey),
+            ],
+        )
+        .await?;
+    if c.json {
+        conn.print(&item);
+    } else {
+        println!(
+            "private {}",
+            first_text(&item, Tag::PRIVATE_KEY_UNIQUE_IDENTIFIER).unwrap_or_default()
+        );
+        println!(
+            "public {}",
+            first_text(&item, Tag::PUBLIC_KEY_UNIQUE_IDENTIFIER).unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `register`: an object from `--file` or `--value` (PEM is decoded to DER).
+#[allow(clippy::too_many_arguments)] // one per flag of the command
+pub(super) async fn register(
+    c: &ConnArgs,
+    object_type: &str,
+    file: Option<PathBuf>,
+    value: Option<String>,
+    format: Option<String>,
+    algorithm: Option<String>,
+    length: Option<i32>,
+    attrs: &AttrArgs,
+) -> Result<ExitCode, KmipError> {
+    let conn = Conn::open(c).await?;
+    let ot = ObjectType(enum_value(&ObjectType::DEF, "object type", object_type)?);
+    let bytes = match (file, value) {
+        (Some(f), _) => {
+            std::fs::read(&f).map_err(|e| KmipError::io(format!("reading '{}'", f.display()), e))?
+        }
+        (None, Some(v)) => v.into_bytes(),
+        (None, None) => return Err(usage("register needs --file or --value")),
+    };
+    let bytes = pem_to_der(bytes);
+    let alg = algorithm.as_deref().map(algorithm_value).transpose()?;
+    let obj = register_object(ot, bytes, format.as_deref(), alg, length)?;
+    let set = attrs.to_set()?;
+    conn.call_uid(
+        Operation::REGISTER,
+        vec![
+            Ttlv::enumeration(Tag::OBJECT_TYPE, ot),
+            conn.template(&set, Container::Template),
+            obj,
+        ],
+    )
+    .await
+}
+
+/// `get`: the material goes to `--out` (0600), else the payload is printed.
+pub(super) async fn get(
+    c: &ConnArgs,
+    u: &str,
+    format: Option<String>,
+    out: Option<PathBuf>,
+) -> Result<ExitCode, KmipError> {
+    let conn = Conn::open(c).await?;
+    let mut payload = vec![uid(u)];
+    if let Some(f) = format {
+        payload.push(Ttlv::enumeration(
+            Tag::KEY_FORMAT_TYPE,
+            enum_value(&KeyFormatType::DEF, "key format", &f)?,
+        ));
+    }
+    let item = conn.call(Operation::GET, payload).await?;
+    let material = material_of(&item);
+    match (out, material) {
+        (Some(path), Some(m)) => {
+            write_private(&path, &m)?;
+            eprintln!("wrote {} bytes to {}", m.len(), path.display());
+        }
+        _ => conn.print(&item),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `locate`: prints the uids found, one a line; exit code 1 if none.
+#[allow(clippy::too_many_arguments)] // one per flag of the command
+pub(super) async fn locate(
+    c: &ConnArgs,
+    object_type: Option<String>,
+    state: Option<String>,
+    algorithm: Option<String>,
+    length: Option<i32>,
+    max: Option<i32>,
+    offset: Option<i32>,
+    attrs: &AttrArgs,
+) -> Result<ExitCode, KmipError> {
+    let conn = Conn::open(c).await?;
+    let mut set = attrs.to_set()?;
+    if let Some(t) = object_type {
+        set.push(Attribute::standard(
+            Tag::OBJECT_TYPE,
+            Value::Enumeration(enum_value(&ObjectType::DEF, "object type", &t)?),
+        ));
+    }
+    if let Some(s) = state {
+        set.push(Attribute::standard(
+            Tag::STATE,
+            Value::Enumeration(enum_value(&enums::State::DEF, "state", &s)?),
+        ));
+    }
+    if let Some(a) = algorithm {
+        set.push(Attribute::standard(
+            Tag::CRYPTOGRAPHIC_ALGORITHM,
+            Value::Enumeration(algorithm_value(&a)?),
+        ));
+    }
+    if let Some(l) = length {
+        set.push(Attribute::standard(
+            Tag::CRYPTOGRAPHIC_LENGTH,
+            Value::Integer(l),
+        ));
+    }
+    let mut payload = Vec::new();
+    if let Some(m) = max {
+        payload.push(Ttlv::integer(Tag::MAXIMUM_ITEMS, m));
+    }
+    if let Some(o) = offset {
+        payload.push(Ttlv::integer(Tag::OFFSET_ITEMS, o));
+    }
+    if conn.version.is_v2() {
+        payload.push(conn.template(&set, Container::Template));
+    } else {
+        payload.extend(set.attributes.iter().map(Attribute::to_v1));
+    }
+    let item = conn.call(Operation::LOCATE, payload).await?;
+    let uids: Vec<String> = item
+        .payload_items()
+        .iter()
+        .filter(|t| t.tag == Tag::UNIQUE_IDENTIFIER)
+        .filter_map(|t| t.as_text().map(str::to_owned))
+        .collect();
+    if c.json {
+        println!("{}", json!({"uids": uids}));
+    } else {
+        for u in &uids {
+            println!("{u}");
+        }
+    }
+    Ok(if uids.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Decodes a PEM file to DER; other bytes pass through.
+fn pem_to_der(bytes: Vec<u8>) -> Vec<u8> {
+    use rustls::pki_types::pem::{PemObject, SectionKind};
+    if !bytes.starts_with(b"-----BEGIN") {
+        return bytes;
+    }
+    match <(SectionKind, Vec<u8>)>::from_pem_slice(&bytes) {
+        Ok((_, der)) => der,
+        Err(_) => bytes,
+    }
+}
+
+/// The object structure Register sends for `ot` holding `bytes`.
+fn register_object(
+    ot: ObjectType,
+    bytes: Vec<u8>,
+    format: Option<&str>,
+    alg: Option<u32>,
+    length: Option<i32>,
+) -> Result<Ttlv, KmipError> {
+    let tag = match ot {
+        ObjectType::CERTIFICATE => {
+            return Ok(Ttlv::structure(
+                Tag::CERTIFICATE,
+                vec![
+                    Ttlv::enumeration(Tag::CERTIFICATE_TYPE, enums::CertificateType::X_509),
+                    Ttlv::bytes(Tag::CERTIFICATE_VALUE, bytes),
+                ],
+            ));
+        }
+        ObjectType::OPAQUE_OBJECT => {
+            return Ok(Ttlv::structure(
+                Tag::OPAQUE_OBJECT,
+                vec![
+                    Ttlv::enumeration(Tag::OPAQUE_DATA_TYPE, enums::OpaqueDataType::NONE),
+                    Ttlv::bytes(Tag::OPAQUE_DATA_VALUE, bytes),
+                ],
+            ));
+        }
+        ObjectType::SYMMETRIC_KEY => Tag::SYMMETRIC_KEY,
+        ObjectType::SECRET_DATA => Tag::SECRET_DATA,
+        ObjectType::PRIVATE_KEY => Tag::PRIVATE_KEY,
+        ObjectType::PUBLIC_KEY => Tag::PUBLIC_KEY,
+        other => return Err(usage(format!("cannot register a {other}"))),
+    };
+    let default = match ot {
+        ObjectType::SECRET_DATA => "Opaque",
+        ObjectType::PRIVATE_KEY => "PKCS_8",
+        ObjectType::PUBLIC_KEY => "X_509",
+        _ => "Raw",
+    };
+    let f = enum_value(&KeyFormatType::DEF, "key format", format.unwrap_or(default))?;
+    let length =
+        length.or_else(|| (ot == ObjectType::SYMMETRIC_KEY).then(|| (bytes.len() * 8) as i32));
+    let mut block = vec![
+        Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, f),
+        Ttlv::structure(Tag::KEY_VALUE, vec![Ttlv::bytes(Tag::KEY_MATERIAL, bytes)]),
+    ];
+    if let Some(a) = alg {
+        block.push(Ttlv::enumeration(Tag::CRYPTOGRAPHIC_ALGORITHM, a));
+    }
+    if let Some(l) = length {
+        block.push(Ttlv::integer(Tag::CRYPTOGRAPHIC_LENGTH, l));
+    }
+    let mut items = Vec::new();
+    if ot == ObjectType::SECRET_DATA {
+        items.push(Ttlv::enumeration(
+            Tag::SECRET_DATA_TYPE,
+            enums::SecretDataType::PASSWORD,
+        ));
+    }
+    items.push(Ttlv::structure(Tag::KEY_BLOCK, block));
+    Ok(Ttlv::structure(tag, items))
+}
+
+/// The key material or value bytes of a Get response.
+fn material_of(item: &ResponseBatchItem) -> Option<Vec<u8>> {
+    fn walk(t: &Ttlv) -> Option<Vec<u8>> {
+        match t.tag {
+            Tag::KEY_MATERIAL | Tag::CERTIFICATE_VALUE | Tag::OPAQUE_DATA_VALUE | Tag::KEY => {
+                if let Some(b) = t.as_bytes() {
+                    return Some(b.to_vec());
+                }
+            }
+            _ => {}
+        }
+        t.items().iter().find_map(walk)
+    }
+    item.payload_items().iter().find_map(walk)
+}
+
+/// Writes `bytes` to `path`, readable by the owner only (0600 on Unix).
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KmipError> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o
+        .open(path)
+        .map_err(|e| KmipError::io(format!("writing '{}'", path.display()), e))?;
+    f.write_all(bytes)
+        .map_err(|e| KmipError::io(format!("writing '{}'", path.display()), e))
+}

@@ -1,0 +1,66 @@
+//! The `tresor kmip ...` subcommands: the server, certificates, grants and a client command
+//! for every operation.
+//!
+//! Exit codes: 0 success; 1 a negative answer (object not found, Locate found nothing, a
+//! signature or MAC did not verify); 2 an error.
+//!
+//! Client commands take `--server HOST:PORT --cert F --key F --ca F`, or `--config
+//! pykmip.conf` (its `[client]` section, or `--section`). Unless `--kmip-version` is given,
+//! the client negotiates the version with Discover Versions. Output is human-readable, or
+//! JSON with `--json`.
+//!
+//! Layout: `args` (clap types, value parsing), `serve` (serve, certs, grant), `client` (the
+//! connection and one function per operation), `output` (printing responses).
+
+mod args;
+mod client;
+mod output;
+mod serve;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::error::KmipError;
+
+pub use args::{AttrArgs, CertsCommand, ConnArgs, DataArgs, KmipCommand, OpenStore, ServeArgs};
+pub use serve::shutdown_signal;
+
+/// A usage error (exit code 2).
+fn usage(msg: impl Into<String>) -> KmipError {
+    KmipError::Usage(msg.into())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, KmipError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| KmipError::io("starting the async runtime", e))
+}
+
+/// Runs a `tresor kmip` command.
+///
+/// # Errors
+/// [`KmipError`] for an error (exit code 2); negative answers return exit code 1.
+pub fn run(cmd: KmipCommand, open_store: OpenStore<'_>) -> Result<ExitCode, KmipError> {
+    match cmd {
+        KmipCommand::Serve(a) => serve::serve(a, open_store),
+        KmipCommand::Certs(c) => serve::certs(c),
+        KmipCommand::Grant {
+            store,
+            uid,
+            identity,
+            ops,
+        } => serve::grant(
+            open_store,
+            store
+                .as_deref()
+                .filter(|s| !s.contains("://"))
+                .map(Path::new),
+            &uid,
+            &identity,
+            &ops,
+        ),
+        other => runtime()?.block_on(client::client_command(other)),
+    }
+}
