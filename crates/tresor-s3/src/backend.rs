@@ -214,13 +214,24 @@ impl S3Backend {
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            // Called from inside another runtime: hop to ours and wait.
-            let h = self.rt.spawn(f);
-            futures::executor::block_on(h)
-                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
-        } else {
-            self.rt.block_on(f)
+        match tokio::runtime::Handle::try_current() {
+            // Called from inside another runtime (a KMIP server answers reads in place on its
+            // worker): hop to ours and wait. On a multi-thread runtime `block_in_place` first
+            // hands the worker's other tasks to another thread, so the server's other
+            // connections are served during the S3 round trip instead of stalling behind it.
+            Ok(h) => {
+                let h2 = self.rt.spawn(f);
+                let wait = move || {
+                    futures::executor::block_on(h2)
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+                };
+                if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                    tokio::task::block_in_place(wait)
+                } else {
+                    wait()
+                }
+            }
+            Err(_) => self.rt.block_on(f),
         }
     }
 
