@@ -229,7 +229,7 @@ impl RequestHeader {
             extra: Vec::new(),
         };
         Ok(RequestHeader {
-            extra: f.rest(),
+            extra: f.rest()?,
             ..h
         })
     }
@@ -307,7 +307,7 @@ impl RequestBatchItem {
             ephemeral,
             unique_batch_item_id,
             payload,
-            extra: f.rest(),
+            extra: f.rest()?,
         })
     }
 }
@@ -349,7 +349,7 @@ impl RequestMessage {
             .into_iter()
             .map(RequestBatchItem::from_ttlv)
             .collect::<Result<Vec<_>, _>>()?;
-        if let Some(other) = f.rest().first() {
+        if let Some(other) = f.rest()?.first() {
             return Err(KmipError::InvalidField {
                 parent: Tag::REQUEST_MESSAGE,
                 field: other.tag,
@@ -437,7 +437,7 @@ impl ResponseHeader {
             client_correlation_value,
             server_correlation_value,
             batch_count,
-            extra: f.rest(),
+            extra: f.rest()?,
         })
     }
 }
@@ -560,7 +560,7 @@ impl ResponseBatchItem {
             result_message: f.take_text(Tag::RESULT_MESSAGE)?,
             asynchronous_correlation_value: f.take_bytes(Tag::ASYNCHRONOUS_CORRELATION_VALUE)?,
             payload: f.take_struct(Tag::RESPONSE_PAYLOAD)?.cloned(),
-            extra: f.rest(),
+            extra: f.rest()?,
         })
     }
 }
@@ -613,7 +613,7 @@ impl ResponseMessage {
             .into_iter()
             .map(ResponseBatchItem::from_ttlv)
             .collect::<Result<Vec<_>, _>>()?;
-        if let Some(other) = f.rest().first() {
+        if let Some(other) = f.rest()?.first() {
             return Err(KmipError::InvalidField {
                 parent: Tag::RESPONSE_MESSAGE,
                 field: other.tag,
@@ -635,6 +635,8 @@ fn push_opt(v: &mut Vec<Ttlv>, t: Option<Ttlv>) {
 pub(crate) struct Fields<'a> {
     parent: Tag,
     items: Vec<Option<&'a Ttlv>>,
+    /// Tags taken as single fields: a second one is a malformed message, not an extra.
+    single: Vec<Tag>,
 }
 
 impl<'a> Fields<'a> {
@@ -650,6 +652,7 @@ impl<'a> Fields<'a> {
             Value::Structure(items) => Ok(Fields {
                 parent: expected,
                 items: items.iter().map(Some).collect(),
+                single: Vec::new(),
             }),
             _ => Err(KmipError::InvalidField {
                 parent: expected,
@@ -661,6 +664,7 @@ impl<'a> Fields<'a> {
 
     /// Takes the first field tagged `tag`.
     pub(crate) fn take(&mut self, tag: Tag) -> Option<&'a Ttlv> {
+        self.single.push(tag);
         self.items
             .iter_mut()
             .find(|i| i.is_some_and(|t| t.tag == tag))
@@ -760,15 +764,49 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// The fields not taken, in order.
-    pub(crate) fn rest(self) -> Vec<Ttlv> {
-        self.items.into_iter().flatten().cloned().collect()
+    /// The fields not taken, in order (kept as `extra` and written back).
+    ///
+    /// # Errors
+    /// [`KmipError::InvalidField`] when one of them repeats a single field already taken
+    /// (a second `BatchCount` in a header): kept as an extra it would be written back before
+    /// the modelled one and read as it on the next decode, so the message would not survive
+    /// a round trip (found by the `ttlv` fuzz target).
+    pub(crate) fn rest(self) -> Result<Vec<Ttlv>, KmipError> {
+        let rest: Vec<Ttlv> = self.items.into_iter().flatten().cloned().collect();
+        if let Some(dup) = rest.iter().find(|t| self.single.contains(&t.tag)) {
+            return Err(KmipError::InvalidField {
+                parent: self.parent,
+                field: dup.tag,
+                reason: "appears more than once",
+            });
+        }
+        Ok(rest)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `cargo fuzz run ttlv` (session 4, after ~45 million inputs): a response header
+    /// with a second `BatchCount` (and `Time Stamp`) decoded with the duplicates as extras,
+    /// and its re-encoding decoded differently. A repeated single field is now an error.
+    #[test]
+    fn a_repeated_single_header_field_is_refused() {
+        let data: Vec<u8> = vec![
+            66, 0, 123, 1, 0, 0, 0, 160, 66, 0, 122, 1, 0, 0, 0, 152, 66, 0, 105, 1, 0, 0, 0, 32,
+            66, 0, 106, 2, 0, 0, 0, 4, 0, 0, 0, 2, 0, 0, 0, 0, 66, 0, 107, 2, 0, 0, 0, 4, 0, 0, 0,
+            1, 0, 0, 0, 0, 66, 0, 146, 9, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 66, 0, 13, 2, 0, 0,
+            0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 66, 59, 15, 1, 0, 0, 0, 0, 66, 0, 107, 2, 0, 0, 0, 4, 0,
+            0, 0, 1, 0, 0, 0, 0, 66, 0, 146, 9, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 66, 0, 13, 2,
+            0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 66, 59, 15, 1, 0, 0, 0, 0, 0, 0, 5, 5, 0, 0, 0, 4,
+            0, 66, 0, 141, 0, 0, 0, 0,
+        ];
+        let t = Ttlv::decode(&data).unwrap();
+        let e = ResponseMessage::from_ttlv(&t).unwrap_err();
+        assert!(e.to_string().contains("more than once"), "{e}");
+        crate::fuzzing::fuzz_ttlv(&data);
+    }
 
     fn request() -> RequestMessage {
         let mut m = RequestMessage::single(
