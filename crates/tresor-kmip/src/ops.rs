@@ -6,8 +6,10 @@
 //! precise Result Reason.
 //!
 //! Modules: `attrs` (KMIP attributes ⇄ the store's JSON attributes), `objects` (managed
-//! objects and key formats), `crypto` (aws-lc-rs), `manage` (create, register, get,
-//! attributes, locate, lifecycle), `usage` (encrypt, sign, MAC, RNG).
+//! objects and key formats), `crypto` (aws-lc-rs), `query` (discover versions, query),
+//! `create` (create, create key pair, register, re-key), `get`, `attribute_ops` (get, add,
+//! set, modify and delete attributes), `lifecycle` (activate, revoke, destroy, check),
+//! `locate`, `manage` (helpers those share), `usage` (encrypt, sign, MAC, RNG).
 
 use std::fmt;
 
@@ -18,11 +20,17 @@ use crate::message::ProtocolVersion;
 use crate::tags::Tag;
 use crate::ttlv::Ttlv;
 
+mod attribute_ops;
 pub(crate) mod attrs;
 mod certificate;
+mod create;
 pub(crate) mod crypto;
+mod get;
+mod lifecycle;
+mod locate;
 mod manage;
 pub(crate) mod objects;
+mod query;
 mod stream;
 mod usage;
 mod wrap;
@@ -252,24 +260,24 @@ impl<'s> Session<'s> {
 
     fn dispatch_op(&mut self, op: Operation, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
         match op {
-            Operation::DISCOVER_VERSIONS => Ok(manage::discover_versions(payload)),
-            Operation::QUERY => Ok(manage::query(self, payload)),
-            Operation::CREATE => manage::create(self, payload),
-            Operation::CREATE_KEY_PAIR => manage::create_key_pair(self, payload),
-            Operation::REGISTER => manage::register(self, payload),
-            Operation::RE_KEY => manage::rekey(self, payload),
-            Operation::LOCATE => manage::locate(self, payload),
-            Operation::CHECK => manage::check(self, payload),
-            Operation::GET => manage::get(self, payload),
-            Operation::GET_ATTRIBUTES => manage::get_attributes(self, payload),
-            Operation::GET_ATTRIBUTE_LIST => manage::get_attribute_list(self, payload),
-            Operation::ADD_ATTRIBUTE => manage::add_attribute(self, payload),
-            Operation::SET_ATTRIBUTE => manage::set_attribute(self, payload),
-            Operation::MODIFY_ATTRIBUTE => manage::modify_attribute(self, payload),
-            Operation::DELETE_ATTRIBUTE => manage::delete_attribute(self, payload),
-            Operation::ACTIVATE => manage::activate(self, payload),
-            Operation::REVOKE => manage::revoke(self, payload),
-            Operation::DESTROY => manage::destroy(self, payload),
+            Operation::DISCOVER_VERSIONS => Ok(query::discover_versions(payload)),
+            Operation::QUERY => Ok(query::query(self, payload)),
+            Operation::CREATE => create::create(self, payload),
+            Operation::CREATE_KEY_PAIR => create::create_key_pair(self, payload),
+            Operation::REGISTER => create::register(self, payload),
+            Operation::RE_KEY => create::rekey(self, payload),
+            Operation::LOCATE => locate::locate(self, payload),
+            Operation::CHECK => lifecycle::check(self, payload),
+            Operation::GET => get::get(self, payload),
+            Operation::GET_ATTRIBUTES => attribute_ops::get_attributes(self, payload),
+            Operation::GET_ATTRIBUTE_LIST => attribute_ops::get_attribute_list(self, payload),
+            Operation::ADD_ATTRIBUTE => attribute_ops::add_attribute(self, payload),
+            Operation::SET_ATTRIBUTE => attribute_ops::set_attribute(self, payload),
+            Operation::MODIFY_ATTRIBUTE => attribute_ops::modify_attribute(self, payload),
+            Operation::DELETE_ATTRIBUTE => attribute_ops::delete_attribute(self, payload),
+            Operation::ACTIVATE => lifecycle::activate(self, payload),
+            Operation::REVOKE => lifecycle::revoke(self, payload),
+            Operation::DESTROY => lifecycle::destroy(self, payload),
             Operation::ENCRYPT => usage::encrypt(self, payload),
             Operation::DECRYPT => usage::decrypt(self, payload),
             Operation::SIGN => usage::sign(self, payload),

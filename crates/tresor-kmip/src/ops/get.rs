@@ -1,0 +1,105 @@
+//! Get: an object's material in its stored or the requested key format, optionally
+//! wrapped.
+
+use serde_json::{Value as Json, json};
+use tresor_store::ObjectType;
+
+use super::objects;
+use super::{OpError, Session};
+use crate::enums::{CryptographicAlgorithm, KeyFormatType, ResultReason};
+use crate::tags::Tag;
+use crate::ttlv::Ttlv;
+
+/// Get: the object in its stored or the requested key format.
+pub(crate) fn get(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    let uid = s.target_uid(payload)?;
+    let meta = s.load(&uid, "get")?;
+    if meta.state.is_destroyed() {
+        return Err(OpError::new(
+            if s.version.is_v2() {
+                ResultReason::OBJECT_DESTROYED
+            } else {
+                ResultReason::ITEM_NOT_FOUND
+            },
+            format!("object '{uid}' is destroyed; its material is gone"),
+        ));
+    }
+    let wrap_spec = payload.find(Tag::KEY_WRAPPING_SPECIFICATION);
+    if meta.attributes.get("Extractable") == Some(&json!(false)) {
+        return Err(OpError::new(
+            ResultReason::NOT_EXTRACTABLE,
+            format!("object '{uid}' is not extractable"),
+        ));
+    }
+    if meta.attributes.get("Sensitive") == Some(&json!(true)) && wrap_spec.is_none() {
+        return Err(OpError::new(
+            if s.version.is_v2() {
+                ResultReason::SENSITIVE
+            } else {
+                ResultReason::PERMISSION_DENIED
+            },
+            format!("object '{uid}' is sensitive: its material is not returned in clear"),
+        ));
+    }
+    let stored = meta
+        .attr_str("Key Format Type")
+        .and_then(KeyFormatType::from_name);
+    let requested = payload
+        .find(Tag::KEY_FORMAT_TYPE)
+        .and_then(Ttlv::as_enumeration)
+        .map(KeyFormatType);
+    let format = requested.unwrap_or(objects::default_format(meta.object_type, stored));
+    let material = s.txn.material(&uid, 0)?;
+    let alg = meta
+        .attr_str("Cryptographic Algorithm")
+        .and_then(CryptographicAlgorithm::from_name);
+    let len = meta
+        .attributes
+        .get("Cryptographic Length")
+        .and_then(Json::as_i64)
+        .and_then(|l| i32::try_from(l).ok());
+    let subtype_key = match meta.object_type {
+        ObjectType::Certificate => Some(("Certificate Type", &crate::enums::CertificateType::DEF)),
+        ObjectType::OpaqueObject => Some(("Opaque Data Type", &crate::enums::OpaqueDataType::DEF)),
+        ObjectType::SecretData => Some(("Secret Data Type", &crate::enums::SecretDataType::DEF)),
+        _ => None,
+    };
+    let subtype = subtype_key.and_then(|(k, def)| match meta.attributes.get(k)? {
+        Json::String(n) => def.value_of(n),
+        Json::Number(n) => n.as_u64().and_then(|x| u32::try_from(x).ok()),
+        _ => None,
+    });
+    let obj = objects::write_object(
+        meta.object_type,
+        material.expose(),
+        format,
+        if meta.object_type == ObjectType::SecretData {
+            None
+        } else {
+            alg
+        },
+        if meta.object_type == ObjectType::SecretData {
+            None
+        } else {
+            len
+        },
+        subtype,
+    )?;
+    let obj = match wrap_spec {
+        Some(spec) => super::wrap::wrap_object(s, spec, obj)?,
+        None => obj,
+    };
+    // Fresh: true until the object has been served to a client.
+    if meta.attributes.get("Fresh") == Some(&json!(true)) {
+        s.txn.update(&uid, "served", |m| {
+            m.attributes.insert("Fresh".into(), json!(false));
+            Ok(())
+        })?;
+    }
+    s.placeholder = Some(uid.clone());
+    Ok(vec![
+        Ttlv::enumeration(Tag::OBJECT_TYPE, objects::kmip_type(meta.object_type)),
+        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
+        obj,
+    ])
+}
