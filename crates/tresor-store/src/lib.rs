@@ -48,6 +48,6 @@ pub use model::{
 };
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresBackend;
-pub use query::{AttrCond, Query, index_rows, is_indexed};
+pub use query::{AttrCond, Query};
 pub use sqlite::{SCHEMA_VERSION, SqliteBackend};
 pub use store::{AuditReport, Store, Txn, check_transition};

@@ -64,7 +64,7 @@ const UNINDEXED: &[&str] = &[
 /// Returns true if and only if the store indexes attribute row `attr` (an attribute name, or
 /// `attr.field` for a field of a structure attribute), so a [`Query`] condition on it is
 /// answered from the index rather than checked on candidates.
-pub fn is_indexed(attr: &str) -> bool {
+pub(crate) fn is_indexed(attr: &str) -> bool {
     !(UNINDEXED.contains(&attr)
         || attr.ends_with(" Date")
         || attr.starts_with("Random Number Generator."))
@@ -72,7 +72,7 @@ pub fn is_indexed(attr: &str) -> bool {
 
 /// The attribute rows of `attrs` as the store sees them: scalars, each element of an array,
 /// and one level of structure fields as `attr.field` (deeper values are not indexed).
-pub fn index_rows(attrs: &Attributes) -> Vec<(String, String)> {
+pub(crate) fn index_rows(attrs: &Attributes) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (k, v) in attrs {
         push_rows(k, v, &mut out);
@@ -157,14 +157,14 @@ impl Query {
     /// condition is indexed, else the query the indexes answer (without limit and offset,
     /// which apply after the rest is checked) and the conditions left to check.
     pub(crate) fn split_unindexed(&self) -> Option<(Query, Vec<AttrCond>)> {
-        if self.attrs.iter().all(|c| is_indexed(c.attr())) {
-            return None;
-        }
         let (indexed, rest): (Vec<AttrCond>, Vec<AttrCond>) = self
             .attrs
             .iter()
             .cloned()
             .partition(|c| is_indexed(c.attr()));
+        if rest.is_empty() {
+            return None;
+        }
         let base = Query {
             attrs: indexed,
             limit: None,

@@ -172,8 +172,8 @@ fn optimistic_conflict(b: Arc<dyn Backend>) {
 /// same answers, with limit and offset applied after them.
 fn locate_unindexed(b: Arc<dyn Backend>) {
     use serde_json::json;
-    assert!(!crate::is_indexed("Sensitive") && !crate::is_indexed("Activation Date"));
-    assert!(crate::is_indexed("app") && crate::is_indexed("Digest.DigestValue"));
+    assert!(!crate::query::is_indexed("Sensitive") && !crate::query::is_indexed("Activation Date"));
+    assert!(crate::query::is_indexed("app") && crate::query::is_indexed("Digest.DigestValue"));
     let kek = Arc::new(LocalKek::generate().unwrap());
     let s = store(b, &kek);
     s.write(|tx| {
