@@ -101,4 +101,17 @@ pub trait Backend: Send + Sync {
     fn dump(&self) -> Result<Dump>;
     /// Replaces every row with `dump`, atomically.
     fn replace_all(&self, dump: &Dump) -> Result<()>;
+    /// Brings a store written before metadata MACs forward: gives every object without a MAC
+    /// the one `mac` computes, sets the store setting `marker` (to `b"1"`), and appends `note`
+    /// to the audit chain (a new store too: the chain then shows the store had MACs from its
+    /// first entry); returns how many objects it MACed. SQL backends do
+    /// all of it in one transaction; S3 (no multi-object transactions) writes each record with
+    /// a conditional PUT, then the marker, so a crash midway is finished by the next open.
+    fn backfill_macs(
+        &self,
+        mac: &dyn Fn(&ObjectMeta) -> [u8; 32],
+        marker: &str,
+        note: &AuditDraft,
+        signer: &AuditSigner,
+    ) -> Result<u64>;
 }
