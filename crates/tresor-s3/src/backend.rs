@@ -1065,7 +1065,7 @@ impl Backend for S3Backend {
             }
         }
         self.meta_init(marker, b"1")?;
-        {
+        if n > 0 {
             let mut note = note.clone();
             note.detail = format!("{} ({n} objects)", note.detail);
             let batch = Batch {

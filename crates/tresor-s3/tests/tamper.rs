@@ -119,7 +119,10 @@ fn tamper_s3_record_body_edits_are_refused() {
         is_tampered(s.write(|tx| tx.get(&a).map(|_| ())), &a, tag);
         // The untouched object still reads.
         let (m, v) = s.read_by_name("app:dev:B").unwrap().unwrap();
-        assert_eq!((m.uid.as_str(), v.expose()), (b.as_str(), &b"b1"[..]));
+        assert_eq!(
+            (m.uid.as_str(), v.expose().as_slice()),
+            (b.as_str(), &b"b1"[..])
+        );
     }
 }
 
@@ -148,7 +151,10 @@ fn tamper_s3_old_records_are_brought_forward() {
 
     let s = store(&env, &url, &kek);
     let (m, v) = s.read_by_name("app:dev:X").unwrap().unwrap();
-    assert_eq!((m.uid.as_str(), v.expose()), (uids[0].as_str(), &b"x1"[..]));
+    assert_eq!(
+        (m.uid.as_str(), v.expose().as_slice()),
+        (uids[0].as_str(), &b"x1"[..])
+    );
     assert_eq!(s.verify_audit().unwrap().first_bad, None);
     let body = env
         .raw_get(&bucket, &format!("old/objects/{}", uids[1]))

@@ -1030,6 +1030,14 @@ impl Backend for PostgresBackend {
                 .iter()
                 .map(row_meta)
                 .collect::<Result<Vec<_>>>()?;
+            let maced: i64 = tx
+                .query_opt("SELECT count(*) FROM objects WHERE mac IS NOT NULL", &[])
+                .map_err(pg)?
+                .map(|r| r.get(0))
+                .unwrap_or(0);
+            if maced > 0 {
+                return Err(crate::sqlite::half_maced(marker));
+            }
             for m in &todo {
                 tx.execute(
                     "UPDATE objects SET mac=$2 WHERE uid=$1",
@@ -1042,7 +1050,7 @@ impl Backend for PostgresBackend {
                 &[&marker, &&b"1"[..]],
             )
             .map_err(pg)?;
-            {
+            if !todo.is_empty() {
                 let mut note = note.clone();
                 note.detail = format!("{} ({} objects)", note.detail, todo.len());
                 append_audit(&mut tx, std::slice::from_ref(&note), signer)?;

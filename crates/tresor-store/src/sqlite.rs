@@ -370,6 +370,17 @@ fn put_object(
     Ok(())
 }
 
+/// The store setting says "no MACs yet" but some objects carry one: in a SQL store, where
+/// bringing forward is one transaction, only an edit of the database does that.
+pub(crate) fn half_maced(marker: &str) -> StoreError {
+    StoreError::Tampered {
+        uid: "(store)".into(),
+        detail: format!(
+            "some objects carry a metadata MAC but the store's '{marker}' setting is missing"
+        ),
+    }
+}
+
 /// Appends `audit` to the chain inside `tx`.
 fn append_audit(
     tx: &rusqlite::Transaction<'_>,
@@ -650,6 +661,14 @@ impl Backend for SqliteBackend {
                 st.query_map([], row_meta)?
                     .collect::<rusqlite::Result<_>>()?
             };
+            let maced: i64 = tx.query_row(
+                "SELECT count(*) FROM objects WHERE mac IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )?;
+            if maced > 0 {
+                return Err(half_maced(marker));
+            }
             {
                 let mut up = tx.prepare("UPDATE objects SET mac=?2 WHERE uid=?1")?;
                 for m in &todo {
@@ -660,7 +679,7 @@ impl Backend for SqliteBackend {
                 "INSERT OR IGNORE INTO meta (k, v) VALUES (?1, x'31')",
                 [marker],
             )?;
-            {
+            if !todo.is_empty() {
                 let mut note = note.clone();
                 note.detail = format!("{} ({} objects)", note.detail, todo.len());
                 append_audit(&tx, std::slice::from_ref(&note), signer)?;

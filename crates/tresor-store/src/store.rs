@@ -123,7 +123,7 @@ impl Store {
     }
 
     /// The metadata MAC key (unwrapping the audit key on first use).
-    fn meta_key(&self) -> Result<Arc<MetaKey>> {
+    pub(crate) fn meta_key(&self) -> Result<Arc<MetaKey>> {
         if let Some(k) = self.meta_key.lock().ok().and_then(|g| g.clone()) {
             return Ok(k);
         }
@@ -133,6 +133,19 @@ impl Store {
             .ok()
             .and_then(|g| g.clone())
             .ok_or_else(|| StoreError::Unavailable("the metadata key cache is poisoned".into()))
+    }
+
+    /// The metadata key for a read: as [`Store::meta_key`], but a store without an audit key
+    /// yet (a new, empty store) is not given one by a read: `None` then, and any object such
+    /// a store returns is refused by [`check`].
+    fn read_key(&self) -> Result<Option<Arc<MetaKey>>> {
+        if let Some(k) = self.meta_key.lock().ok().and_then(|g| g.clone()) {
+            return Ok(Some(k));
+        }
+        if self.backend.meta_get(AUDIT_KEY)?.is_none() {
+            return Ok(None);
+        }
+        self.meta_key().map(Some)
     }
 
     /// Gives every object of a store written before metadata MACs its MAC, in one
@@ -173,17 +186,10 @@ impl Store {
         Ok(())
     }
 
-    /// Checks an object's metadata MAC.
-    fn check(&self, m: &ObjectMeta) -> Result<()> {
-        self.meta_key()?
-            .verify(m)
-            .map_err(|d| tampered(&m.uid, d.to_owned()))
-    }
-
     /// Checks an object found by `name`: its MAC, and that it carries the name (a forged
     /// name row pointing at another object is caught here).
-    fn check_named(&self, m: &ObjectMeta, name: &str) -> Result<()> {
-        self.check(m)?;
+    fn check_named(mk: Option<&MetaKey>, m: &ObjectMeta, name: &str) -> Result<()> {
+        check(mk, m)?;
         if !m.names.iter().any(|n| n == name) {
             return Err(tampered(
                 &m.uid,
@@ -194,8 +200,8 @@ impl Store {
     }
 
     /// Checks an object found by uid.
-    fn check_uid(&self, m: &ObjectMeta, uid: &str) -> Result<()> {
-        self.check(m)?;
+    fn check_uid(mk: Option<&MetaKey>, m: &ObjectMeta, uid: &str) -> Result<()> {
+        check(mk, m)?;
         if m.uid != uid {
             return Err(tampered(uid, format!("its row holds object '{}'", m.uid)));
         }
@@ -204,9 +210,9 @@ impl Store {
 
     /// Checks every object a query returned: its MAC, and that it really matches (a forged
     /// index row is caught here).
-    fn check_found(&self, q: &Query, found: &[ObjectMeta]) -> Result<()> {
+    fn check_found(mk: Option<&MetaKey>, q: &Query, found: &[ObjectMeta]) -> Result<()> {
         for m in found {
-            self.check(m)?;
+            check(mk, m)?;
             if !q.matches(m) {
                 return Err(tampered(
                     &m.uid,
@@ -254,9 +260,11 @@ impl Store {
     /// # Errors
     /// On a backend error; [`StoreError::Tampered`] if its metadata was edited outside tresor.
     pub fn get(&self, uid: &str) -> Result<Option<ObjectMeta>> {
+        // The key first: on a store's first read it may bring the rows forward.
+        let mk = self.read_key()?;
         let m = self.backend.get(uid)?;
         if let Some(m) = &m {
-            self.check_uid(m, uid)?;
+            Self::check_uid(mk.as_deref(), m, uid)?;
         }
         Ok(m)
     }
@@ -267,9 +275,10 @@ impl Store {
     /// On a backend error; [`StoreError::Tampered`] if its metadata or the name row was edited
     /// outside tresor.
     pub fn get_by_name(&self, name: &str) -> Result<Option<ObjectMeta>> {
+        let mk = self.read_key()?;
         let m = self.backend.get_by_name(name)?;
         if let Some(m) = &m {
-            self.check_named(m, name)?;
+            Self::check_named(mk.as_deref(), m, name)?;
         }
         Ok(m)
     }
@@ -280,10 +289,11 @@ impl Store {
     /// [`StoreError::Crypto`] if the material was tampered with or the key is wrong,
     /// [`StoreError::Tampered`] if the metadata was.
     pub fn read_by_name(&self, name: &str) -> Result<Option<(ObjectMeta, SecretBytes)>> {
+        let mk = self.read_key()?;
         match self.backend.get_current_by_name(name)? {
             None => Ok(None),
             Some((meta, v)) => {
-                self.check_named(&meta, name)?;
+                Self::check_named(mk.as_deref(), &meta, name)?;
                 let v = v.ok_or_else(|| StoreError::NoMaterial {
                     uid: meta.uid.clone(),
                     version: meta.current_version,
@@ -346,9 +356,10 @@ impl Store {
     /// On a backend error; [`StoreError::Tampered`] if a found object's metadata or an index
     /// row was edited outside tresor.
     pub fn locate(&self, q: &Query) -> Result<Vec<ObjectMeta>> {
+        let mk = self.read_key()?;
         let Some((base, rest)) = q.split_unindexed() else {
             let found = self.backend.locate(q)?;
-            self.check_found(q, &found)?;
+            Self::check_found(mk.as_deref(), q, &found)?;
             return Ok(found);
         };
         // Conditions on attributes without index rows (`query::is_indexed`) are checked on
@@ -358,7 +369,7 @@ impl Store {
             ..Query::default()
         };
         let found = self.backend.locate(&base)?;
-        self.check_found(&base, &found)?;
+        Self::check_found(mk.as_deref(), &base, &found)?;
         Ok(found
             .into_iter()
             .filter(|m| rest.matches(m))
@@ -533,6 +544,18 @@ impl Store {
     }
 }
 
+/// Checks an object's metadata MAC (`mk` is `None` in a store without an audit key, where no
+/// object can have been written by tresor).
+fn check(mk: Option<&MetaKey>, m: &ObjectMeta) -> Result<()> {
+    let Some(mk) = mk else {
+        return Err(tampered(
+            &m.uid,
+            "the store has no audit key, so nothing in it can be checked".into(),
+        ));
+    };
+    mk.verify(m).map_err(|d| tampered(&m.uid, d.to_owned()))
+}
+
 fn tampered(uid: &str, detail: String) -> StoreError {
     StoreError::Tampered {
         uid: uid.to_owned(),
@@ -547,7 +570,10 @@ fn macs_for_restore<'d>(
     mk: &MetaKey,
 ) -> Result<std::borrow::Cow<'d, crate::Dump>> {
     let marked = dump.meta.iter().any(|(k, _)| k == MAC_MARKER);
-    if !marked && dump.audit.iter().any(|e| e.action == MAC_MIGRATION) {
+    if !marked
+        && (dump.audit.iter().any(|e| e.action == MAC_MIGRATION)
+            || dump.objects.iter().any(|o| o.mac.is_some()))
+    {
         return Err(tampered(
             "(dump)",
             format!("its '{MAC_MARKER}' setting was removed after its objects were MACed"),
@@ -617,9 +643,10 @@ impl Txn<'_> {
         if let Some(t) = self.touched.borrow().get(uid) {
             return Ok(t.meta.clone());
         }
+        let mk = self.store.read_key()?;
         let m = self.store.backend.get(uid)?;
         if let Some(m) = &m {
-            self.store.check_uid(m, uid)?;
+            Store::check_uid(mk.as_deref(), m, uid)?;
             self.pin(m);
         }
         Ok(m)
@@ -665,9 +692,10 @@ impl Txn<'_> {
                 return Ok(t.meta.clone());
             }
         }
+        let mk = self.store.read_key()?;
         let found = self.store.backend.get_by_name(name)?;
         if let Some(m) = &found {
-            self.store.check_named(m, name)?;
+            Store::check_named(mk.as_deref(), m, name)?;
         }
         match found {
             Some(m) if self.touched.borrow().contains_key(&m.uid) => Ok(None),

@@ -494,6 +494,8 @@ fn swapped_material_refused(b: Arc<dyn Backend>) {
     let mut meta = bm.clone();
     meta.current_version = 2;
     meta.rev = bm.rev + 1;
+    // A valid metadata MAC, so this tests the material's associated data alone.
+    meta.mac = Some(s.meta_key().unwrap().compute(&meta));
     let batch = crate::Batch {
         writes: vec![
             crate::Write::PutObject {

@@ -184,7 +184,10 @@ fn tamper_postgres_old_schema_is_brought_forward() {
     }
     let s = open(&url, &kek);
     let (m, v) = s.read_by_name("a:e:X").unwrap().unwrap();
-    assert_eq!((m.uid.as_str(), v.expose()), (uids[0].as_str(), &b"x"[..]));
+    assert_eq!(
+        (m.uid.as_str(), v.expose().as_slice()),
+        (uids[0].as_str(), &b"x"[..])
+    );
     assert!(m.mac.is_some());
     assert_eq!(s.verify_audit().unwrap().first_bad, None);
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
