@@ -1017,6 +1017,14 @@ impl Backend for PostgresBackend {
         self.with_tx(|c, sent| {
             let mut tx = c.transaction().map_err(pg)?;
             tx.execute(SQL_LOCK, &[&LOCK_WRITE]).map_err(pg)?;
+            // Another server may have brought it forward since the caller looked.
+            if tx
+                .query_opt("SELECT 1 FROM meta WHERE k=$1", &[&marker])
+                .map_err(pg)?
+                .is_some()
+            {
+                return Ok(0);
+            }
             let todo = tx
                 .query(
                     concat!(

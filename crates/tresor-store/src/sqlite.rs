@@ -652,6 +652,13 @@ impl Backend for SqliteBackend {
         let mut c = self.take()?;
         let r = (|| -> Result<u64> {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Another process may have brought it forward since the caller looked.
+            let done: Option<i64> = tx
+                .query_row("SELECT 1 FROM meta WHERE k=?1", [marker], |r| r.get(0))
+                .optional()?;
+            if done.is_some() {
+                return Ok(0);
+            }
             let todo: Vec<ObjectMeta> = {
                 let mut st = tx.prepare(concat!(
                     "SELECT ",
