@@ -62,6 +62,22 @@ fn message(e: &anyhow::Error) -> String {
 fn classify(e: &anyhow::Error) -> (u8, Option<String>) {
     use tresor_vault::VaultError;
     for c in e.chain() {
+        // Metadata edited outside tresor (issue 13): an error, with what to do about it.
+        let store = c.downcast_ref::<tresor_store::StoreError>().or_else(|| {
+            match c.downcast_ref::<VaultError>() {
+                Some(VaultError::Store(s)) => Some(s),
+                _ => None,
+            }
+        });
+        if let Some(tresor_store::StoreError::Tampered { .. }) = store {
+            return (
+                2,
+                Some(
+                    "tresor refuses objects whose owner, grants, names, versions or state were changed outside it; run 'tresor audit --verify', then restore from a backup or find who wrote the database"
+                        .into(),
+                ),
+            );
+        }
         if let Some(v) = c.downcast_ref::<VaultError>() {
             let code = match v {
                 VaultError::NotFound(_) => 1,

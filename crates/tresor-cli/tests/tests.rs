@@ -33,5 +33,6 @@ mod filters;
 mod seeqret;
 #[path = "vault/sharing.rs"]
 mod sharing;
+mod threat_model;
 #[path = "vault/unlock.rs"]
 mod unlock;

@@ -1032,6 +1032,51 @@ impl Backend for S3Backend {
         })
     }
 
+    /// S3 has no transaction over many keys: each record without a MAC is rewritten with a
+    /// conditional PUT (`If-Match` its etag), then the marker is created. A crash midway leaves
+    /// the marker absent, so the next open with the key finishes the job; until then the
+    /// records not yet rewritten read as tampered.
+    fn backfill_macs(
+        &self,
+        mac: &dyn Fn(&ObjectMeta) -> [u8; 32],
+        marker: &str,
+        note: &tresor_store::AuditDraft,
+        signer: &AuditSigner,
+    ) -> SResult<u64> {
+        let mut n = 0u64;
+        for (p, size) in self.list("objects")? {
+            if size == 0 {
+                continue;
+            }
+            let Some((body, etag)) = self.get_raw(&p)? else {
+                continue;
+            };
+            let Some(mut rec) = self.parse_record(&p, &body, None)? else {
+                continue;
+            };
+            if rec.meta.mac.is_some() {
+                continue;
+            }
+            rec.meta.mac = Some(mac(&rec.meta));
+            let body = self.encode_record(&rec.meta, rec.versions)?;
+            match self.put_raw(&p, body, Self::update_mode(&etag))? {
+                PutOutcome::Done(_) => n += 1,
+                PutOutcome::Lost => return Err(StoreError::Conflict(rec.meta.uid)),
+            }
+        }
+        self.meta_init(marker, b"1")?;
+        if n > 0 {
+            let mut note = note.clone();
+            note.detail = format!("{} ({n} objects)", note.detail);
+            let batch = Batch {
+                writes: Vec::new(),
+                audit: vec![note],
+            };
+            self.append_audit(&batch, signer)?;
+        }
+        Ok(n)
+    }
+
     fn replace_all(&self, dump: &Dump) -> SResult<()> {
         // Not atomic on S3: everything under the prefix is deleted, then rewritten.
         let store = self.store.clone();

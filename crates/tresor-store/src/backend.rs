@@ -101,4 +101,18 @@ pub trait Backend: Send + Sync {
     fn dump(&self) -> Result<Dump>;
     /// Replaces every row with `dump`, atomically.
     fn replace_all(&self, dump: &Dump) -> Result<()>;
+    /// Brings a store written before metadata MACs forward: gives every object without a MAC
+    /// the one `mac` computes, sets the store setting `marker` (to `b"1"`), and appends `note`
+    /// to the audit chain when it MACed any object; returns how many. A SQL backend refuses
+    /// ([`crate::StoreError::Tampered`]) when some objects already carry a MAC: its bringing
+    /// forward is atomic, so only an edit of the database leaves a store half MACed. SQL backends do
+    /// all of it in one transaction; S3 (no multi-object transactions) writes each record with
+    /// a conditional PUT, then the marker, so a crash midway is finished by the next open.
+    fn backfill_macs(
+        &self,
+        mac: &dyn Fn(&ObjectMeta) -> [u8; 32],
+        marker: &str,
+        note: &AuditDraft,
+        signer: &AuditSigner,
+    ) -> Result<u64>;
 }

@@ -64,6 +64,17 @@ pub enum StoreError {
     /// A stored record could not be decoded.
     #[error("stored record is malformed: {0}")]
     Decode(String),
+    /// An object's metadata (owner, grants, names, versions, state, ...) or its name and
+    /// index rows were changed outside tresor: its MAC does not match.
+    #[error(
+        "object '{uid}' was tampered with: {detail} (the database was edited outside tresor; restore a backup or investigate)"
+    )]
+    Tampered {
+        /// The object (its uid as stored).
+        uid: String,
+        /// What does not match.
+        detail: String,
+    },
     /// The backend is unreachable (a server store); the request may be retried later.
     #[error("store backend unavailable: {0}")]
     Unavailable(String),

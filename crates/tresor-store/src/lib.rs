@@ -31,6 +31,7 @@ mod audit;
 mod backend;
 mod error;
 pub mod fsutil;
+mod mac;
 mod model;
 #[cfg(feature = "postgres")]
 mod postgres;

@@ -123,6 +123,15 @@ pub struct ObjectMeta {
     pub updated: i64,
     /// Revision, bumped by every write; the optimistic-concurrency token.
     pub rev: u64,
+    /// The metadata MAC over every field above, set by the [`crate::Store`] on each write and
+    /// checked on each read (`None` only in a store written before MACs, until it is brought
+    /// forward). Callers never need to set it.
+    #[serde(
+        default,
+        with = "crate::mac::serde_hex",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mac: Option<[u8; 32]>,
 }
 
 impl ObjectMeta {

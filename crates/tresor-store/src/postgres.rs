@@ -86,12 +86,15 @@ CREATE TABLE audit (
     // 2: SQLite made `names` and `versions` WITHOUT ROWID tables; PostgreSQL's primary keys
     // are already the lookup path, so nothing changes here (the versions stay in step).
     "SELECT 1",
+    // 3: the metadata MAC (see `mac.rs`). Existing rows get theirs when the store is next
+    // opened with its key (`Store::bring_forward`, one transaction).
+    "ALTER TABLE objects ADD COLUMN mac BYTEA",
 ];
 
 /// The object columns every object query selects, in [`row_meta`]'s order.
 macro_rules! obj_cols {
     () => {
-        "o.uid, o.object_type, o.state, o.owner, o.names, o.attrs, o.current_version, o.created, o.updated, o.rev"
+        "o.uid, o.object_type, o.state, o.owner, o.names, o.attrs, o.current_version, o.created, o.updated, o.rev, o.mac"
     };
 }
 const OBJ_COLS: &str = obj_cols!();
@@ -646,7 +649,7 @@ impl PostgresBackend {
     /// The object of a `get` row, keeping its current version (columns 10..) for `version`.
     fn prefetch(&self, r: &Row) -> Result<ObjectMeta> {
         let m = row_meta(r)?;
-        let row = row_version(&m.uid, r, 10);
+        let row = row_version(&m.uid, r, 11);
         PREFETCHED.with(|p| {
             *p.borrow_mut() = Some(Prefetched {
                 backend: self.id,
@@ -675,6 +678,10 @@ fn row_meta(r: &Row) -> Result<ObjectMeta> {
         created: r.get(7),
         updated: r.get(8),
         rev: r.get::<_, i64>(9) as u64,
+        // NULL or not 32 bytes: no MAC (the read is refused as tampered).
+        mac: r
+            .get::<_, Option<&[u8]>>(10)
+            .and_then(|b| <[u8; 32]>::try_from(b).ok()),
     })
 }
 
@@ -701,12 +708,13 @@ fn put_object(tx: &mut Tx<'_>, meta: &ObjectMeta, expect: Precondition) -> Resul
     let attrs =
         serde_json::to_string(&meta.attributes).map_err(|e| StoreError::Decode(e.to_string()))?;
     let (cv, rev) = (meta.current_version as i64, meta.rev as i64);
+    let mac: Option<&[u8]> = meta.mac.as_ref().map(|m| &m[..]);
     match expect {
         Precondition::Absent => {
             let r = tx.execute(
-                "INSERT INTO objects (uid, object_type, state, owner, name, names, attrs, current_version, created, updated, rev) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                &[&meta.uid, &meta.object_type.as_str(), &meta.state.as_str(), &meta.owner, &meta.name(), &names, &attrs, &cv, &meta.created, &meta.updated, &rev],
+                "INSERT INTO objects (uid, object_type, state, owner, name, names, attrs, current_version, created, updated, rev, mac) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                &[&meta.uid, &meta.object_type.as_str(), &meta.state.as_str(), &meta.owner, &meta.name(), &names, &attrs, &cv, &meta.created, &meta.updated, &rev, &mac],
             );
             if let Err(e) = &r
                 && is_unique(e).is_some()
@@ -718,9 +726,9 @@ fn put_object(tx: &mut Tx<'_>, meta: &ObjectMeta, expect: Precondition) -> Resul
         Precondition::Rev(old) => {
             let n = tx
                 .execute(
-                    "UPDATE objects SET object_type=$2, state=$3, owner=$4, name=$5, names=$6, attrs=$7, current_version=$8, updated=$9, rev=$10 \
+                    "UPDATE objects SET object_type=$2, state=$3, owner=$4, name=$5, names=$6, attrs=$7, current_version=$8, updated=$9, rev=$10, mac=$12 \
                      WHERE uid=$1 AND rev=$11",
-                    &[&meta.uid, &meta.object_type.as_str(), &meta.state.as_str(), &meta.owner, &meta.name(), &names, &attrs, &cv, &meta.updated, &rev, &(old as i64)],
+                    &[&meta.uid, &meta.object_type.as_str(), &meta.state.as_str(), &meta.owner, &meta.name(), &names, &attrs, &cv, &meta.updated, &rev, &(old as i64), &mac],
                 )
                 .map_err(pg)?;
             if n == 0 {
@@ -768,6 +776,41 @@ fn audit_row(r: &Row) -> AuditEntry {
     }
 }
 
+/// Appends `audit` to the chain inside `tx` (which holds the write lock).
+fn append_audit(tx: &mut Tx<'_>, audit: &[crate::AuditDraft], signer: &AuditSigner) -> Result<()> {
+    if audit.is_empty() {
+        return Ok(());
+    }
+    let last = tx
+        .query_opt("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1", &[])
+        .map_err(pg)?;
+    let (mut seq, mut prev) = match last {
+        Some(r) => (r.get::<_, i64>(0) as u64, r.get::<_, String>(1)),
+        None => (0, GENESIS.to_owned()),
+    };
+    let ts = crate::model::now();
+    for d in audit {
+        seq += 1;
+        let mac = signer.mac(seq, ts, d, &prev);
+        tx.execute(
+            SQL_INSERT_AUDIT,
+            &[
+                &(seq as i64),
+                &ts,
+                &d.actor,
+                &d.action,
+                &d.uid,
+                &d.detail,
+                &prev,
+                &mac,
+            ],
+        )
+        .map_err(pg)?;
+        prev = mac;
+    }
+    Ok(())
+}
+
 impl Backend for PostgresBackend {
     fn kind(&self) -> &'static str {
         "postgres"
@@ -792,7 +835,7 @@ impl Backend for PostgresBackend {
             None => Ok(None),
             Some(r) => {
                 let m = row_meta(&r)?;
-                let v = row_version(&m.uid, &r, 10);
+                let v = row_version(&m.uid, &r, 11);
                 Ok(Some((m, v)))
             }
         }
@@ -882,35 +925,7 @@ impl Backend for PostgresBackend {
                     }
                 }
             }
-            if !batch.audit.is_empty() {
-                let last = tx
-                    .query_opt("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1", &[])
-                    .map_err(pg)?;
-                let (mut seq, mut prev) = match last {
-                    Some(r) => (r.get::<_, i64>(0) as u64, r.get::<_, String>(1)),
-                    None => (0, GENESIS.to_owned()),
-                };
-                let ts = crate::model::now();
-                for d in &batch.audit {
-                    seq += 1;
-                    let mac = signer.mac(seq, ts, d, &prev);
-                    tx.execute(
-                        SQL_INSERT_AUDIT,
-                        &[
-                            &(seq as i64),
-                            &ts,
-                            &d.actor,
-                            &d.action,
-                            &d.uid,
-                            &d.detail,
-                            &prev,
-                            &mac,
-                        ],
-                    )
-                    .map_err(pg)?;
-                    prev = mac;
-                }
-            }
+            append_audit(&mut tx, &batch.audit, signer)?;
             // From here a broken connection may have committed: no retry.
             *sent = true;
             tx.commit().map_err(pg)
@@ -989,6 +1004,68 @@ impl Backend for PostgresBackend {
                 versions,
                 audit,
             })
+        })
+    }
+
+    fn backfill_macs(
+        &self,
+        mac: &dyn Fn(&ObjectMeta) -> [u8; 32],
+        marker: &str,
+        note: &crate::AuditDraft,
+        signer: &AuditSigner,
+    ) -> Result<u64> {
+        self.with_tx(|c, sent| {
+            let mut tx = c.transaction().map_err(pg)?;
+            tx.execute(SQL_LOCK, &[&LOCK_WRITE]).map_err(pg)?;
+            // Another server may have brought it forward since the caller looked.
+            if tx
+                .query_opt("SELECT 1 FROM meta WHERE k=$1", &[&marker])
+                .map_err(pg)?
+                .is_some()
+            {
+                return Ok(0);
+            }
+            let todo = tx
+                .query(
+                    concat!(
+                        "SELECT ",
+                        obj_cols!(),
+                        " FROM objects o WHERE o.mac IS NULL"
+                    ),
+                    &[],
+                )
+                .map_err(pg)?
+                .iter()
+                .map(row_meta)
+                .collect::<Result<Vec<_>>>()?;
+            let maced: i64 = tx
+                .query_opt("SELECT count(*) FROM objects WHERE mac IS NOT NULL", &[])
+                .map_err(pg)?
+                .map(|r| r.get(0))
+                .unwrap_or(0);
+            if maced > 0 {
+                return Err(crate::sqlite::half_maced(marker));
+            }
+            for m in &todo {
+                tx.execute(
+                    "UPDATE objects SET mac=$2 WHERE uid=$1",
+                    &[&m.uid, &&mac(m)[..]],
+                )
+                .map_err(pg)?;
+            }
+            tx.execute(
+                "INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING",
+                &[&marker, &&b"1"[..]],
+            )
+            .map_err(pg)?;
+            if !todo.is_empty() {
+                let mut note = note.clone();
+                note.detail = format!("{} ({} objects)", note.detail, todo.len());
+                append_audit(&mut tx, std::slice::from_ref(&note), signer)?;
+            }
+            *sent = true;
+            tx.commit().map_err(pg)?;
+            Ok(todo.len() as u64)
         })
     }
 

@@ -88,6 +88,9 @@ INSERT INTO versions_v2 (uid, version, created, created_by, sealed)
 DROP TABLE versions;
 ALTER TABLE versions_v2 RENAME TO versions;
 "#,
+    // 3: the metadata MAC (see `mac.rs`). Existing rows get theirs when the store is next
+    // opened with its key (`Store::bring_forward`, one transaction).
+    "ALTER TABLE objects ADD COLUMN mac BLOB;",
 ];
 
 /// The newest schema version this binary knows.
@@ -97,7 +100,7 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 /// `concat!`ed at compile time (no `format!` per call).
 macro_rules! obj_cols {
     () => {
-        "o.uid, o.object_type, o.state, o.owner, o.names, o.attrs, o.current_version, o.created, o.updated, o.rev"
+        "o.uid, o.object_type, o.state, o.owner, o.names, o.attrs, o.current_version, o.created, o.updated, o.rev, o.mac"
     };
 }
 const OBJ_COLS: &str = obj_cols!();
@@ -275,7 +278,16 @@ fn row_meta(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectMeta> {
         created: r.get(7)?,
         updated: r.get(8)?,
         rev: r.get::<_, i64>(9)? as u64,
+        mac: mac_of(r.get_ref(10)?),
     })
+}
+
+/// The MAC column: `None` when NULL or not 32 bytes (both read as "no MAC", i.e. tampered).
+fn mac_of(v: rusqlite::types::ValueRef<'_>) -> Option<[u8; 32]> {
+    match v {
+        rusqlite::types::ValueRef::Blob(b) => b.try_into().ok(),
+        _ => None,
+    }
 }
 
 fn row_version(
@@ -308,11 +320,12 @@ fn put_object(
     match expect {
         Precondition::Absent => {
             let r = tx.prepare_cached(
-                "INSERT INTO objects (uid, object_type, state, owner, name, names, attrs, current_version, created, updated, rev) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO objects (uid, object_type, state, owner, name, names, attrs, current_version, created, updated, rev, mac) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![meta.uid, meta.object_type.as_str(), meta.state.as_str(), meta.owner,
-                meta.name(), names, attrs, meta.current_version, meta.created, meta.updated, meta.rev as i64]);
+                meta.name(), names, attrs, meta.current_version, meta.created, meta.updated, meta.rev as i64,
+                meta.mac.as_ref().map(|m| &m[..])]);
             if let Err(rusqlite::Error::SqliteFailure(f, _)) = &r
                 && f.code == rusqlite::ErrorCode::ConstraintViolation
             {
@@ -323,10 +336,11 @@ fn put_object(
         Precondition::Rev(rev) => {
             let n = tx.prepare_cached(
                 "UPDATE objects SET object_type=?2, state=?3, owner=?4, name=?5, names=?6, attrs=?7, \
-                 current_version=?8, updated=?9, rev=?10 WHERE uid=?1 AND rev=?11",
+                 current_version=?8, updated=?9, rev=?10, mac=?12 WHERE uid=?1 AND rev=?11",
             )?
             .execute(params![meta.uid, meta.object_type.as_str(), meta.state.as_str(), meta.owner,
-                meta.name(), names, attrs, meta.current_version, meta.updated, meta.rev as i64, rev as i64])?;
+                meta.name(), names, attrs, meta.current_version, meta.updated, meta.rev as i64, rev as i64,
+                meta.mac.as_ref().map(|m| &m[..])])?;
             if n == 0 {
                 return Err(StoreError::Conflict(meta.uid.clone()));
             }
@@ -352,6 +366,46 @@ fn put_object(
         tx.prepare_cached("INSERT INTO attr_index (attr, value, uid) VALUES (?1, ?2, ?3)")?;
     for (a, v) in rows {
         ins.execute([&a, &v, &meta.uid])?;
+    }
+    Ok(())
+}
+
+/// The store setting says "no MACs yet" but some objects carry one: in a SQL store, where
+/// bringing forward is one transaction, only an edit of the database does that.
+pub(crate) fn half_maced(marker: &str) -> StoreError {
+    StoreError::Tampered {
+        uid: "(store)".into(),
+        detail: format!(
+            "some objects carry a metadata MAC but the store's '{marker}' setting is missing"
+        ),
+    }
+}
+
+/// Appends `audit` to the chain inside `tx`.
+fn append_audit(
+    tx: &rusqlite::Transaction<'_>,
+    audit: &[crate::AuditDraft],
+    signer: &AuditSigner,
+) -> Result<()> {
+    if audit.is_empty() {
+        return Ok(());
+    }
+    let (mut seq, mut prev): (u64, String) = tx
+        .prepare_cached("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+        .optional()?
+        .unwrap_or((0, GENESIS.to_owned()));
+    let ts = crate::model::now();
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO audit (seq, ts, actor, action, uid, detail, prev, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for d in audit {
+        seq += 1;
+        let mac = signer.mac(seq, ts, d, &prev);
+        ins.execute(params![
+            seq as i64, ts, d.actor, d.action, d.uid, d.detail, prev, mac
+        ])?;
+        prev = mac;
     }
     Ok(())
 }
@@ -399,7 +453,7 @@ impl Backend for SqliteBackend {
             ))?
             .query_row([name], |r| {
                 let m = row_meta(r)?;
-                let v = row_version(&m.uid, r, 10)?;
+                let v = row_version(&m.uid, r, 11)?;
                 Ok((m, v))
             })
             .optional()
@@ -479,25 +533,7 @@ impl Backend for SqliteBackend {
                     }
                 }
             }
-            if !batch.audit.is_empty() {
-                let (mut seq, mut prev): (u64, String) = tx
-                    .prepare_cached("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1")?
-                    .query_row([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
-                    .optional()?
-                    .unwrap_or((0, GENESIS.to_owned()));
-                let ts = crate::model::now();
-                let mut ins = tx.prepare_cached(
-                    "INSERT INTO audit (seq, ts, actor, action, uid, detail, prev, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?;
-                for d in &batch.audit {
-                    seq += 1;
-                    let mac = signer.mac(seq, ts, d, &prev);
-                    ins.execute(params![
-                        seq as i64, ts, d.actor, d.action, d.uid, d.detail, prev, mac
-                    ])?;
-                    prev = mac;
-                }
-            }
+            append_audit(&tx, &batch.audit, signer)?;
             tx.commit()?;
             Ok(())
         })();
@@ -604,6 +640,65 @@ impl Backend for SqliteBackend {
         })();
         self.release(c);
         r.map_err(|e| self.corrupt(e))
+    }
+
+    fn backfill_macs(
+        &self,
+        mac: &dyn Fn(&ObjectMeta) -> [u8; 32],
+        marker: &str,
+        note: &crate::AuditDraft,
+        signer: &AuditSigner,
+    ) -> Result<u64> {
+        let mut c = self.take()?;
+        let r = (|| -> Result<u64> {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Another process may have brought it forward since the caller looked.
+            let done: Option<i64> = tx
+                .query_row("SELECT 1 FROM meta WHERE k=?1", [marker], |r| r.get(0))
+                .optional()?;
+            if done.is_some() {
+                return Ok(0);
+            }
+            let todo: Vec<ObjectMeta> = {
+                let mut st = tx.prepare(concat!(
+                    "SELECT ",
+                    obj_cols!(),
+                    " FROM objects o WHERE o.mac IS NULL"
+                ))?;
+                st.query_map([], row_meta)?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            let maced: i64 = tx.query_row(
+                "SELECT count(*) FROM objects WHERE mac IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )?;
+            if maced > 0 {
+                return Err(half_maced(marker));
+            }
+            {
+                let mut up = tx.prepare("UPDATE objects SET mac=?2 WHERE uid=?1")?;
+                for m in &todo {
+                    up.execute(params![m.uid, &mac(m)[..]])?;
+                }
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO meta (k, v) VALUES (?1, x'31')",
+                [marker],
+            )?;
+            if !todo.is_empty() {
+                let mut note = note.clone();
+                note.detail = format!("{} ({} objects)", note.detail, todo.len());
+                append_audit(&tx, std::slice::from_ref(&note), signer)?;
+            }
+            tx.commit()?;
+            Ok(todo.len() as u64)
+        })();
+        self.release(c);
+        r.map_err(|e| match e {
+            StoreError::Sqlite(e) => self.corrupt(e),
+            e => e,
+        })
     }
 
     fn replace_all(&self, dump: &Dump) -> Result<()> {

@@ -10,14 +10,19 @@ use tresor_crypto::{KeyProvider, Secret, SecretBytes};
 
 use crate::audit::{AuditDraft, AuditEntry, AuditSigner};
 use crate::backend::{Backend, Batch, Precondition, Write};
+use crate::mac::MetaKey;
 use crate::model::{
     NewObject, ObjectMeta, SealedVersion, State, VersionInfo, material_aad, new_uid, now,
 };
 use crate::query::Query;
 use crate::{Result, StoreError};
 
-const AUDIT_KEY: &str = "audit-key";
-const AUDIT_KEY_AAD: &[u8] = b"tresor/v1\0audit-key";
+pub(crate) const AUDIT_KEY: &str = "audit-key";
+pub(crate) const AUDIT_KEY_AAD: &[u8] = b"tresor/v1\0audit-key";
+/// The store setting present once every object carries a metadata MAC.
+const MAC_MARKER: &str = "metadata-mac";
+/// The audit action of bringing a store written before metadata MACs forward.
+const MAC_MIGRATION: &str = "metadata-mac";
 
 /// A store of managed objects on some backend, sealing material with a key provider.
 pub struct Store {
@@ -27,6 +32,8 @@ pub struct Store {
     /// [`Store::dump`], [`Store::check_key`]): a read-only command never fetches it, which on
     /// a remote backend saves a round trip and a key-provider call per process.
     signer: Mutex<Option<Arc<AuditSigner>>>,
+    /// The metadata MAC key, derived from the audit key when it is unwrapped (once).
+    meta_key: Mutex<Option<Arc<MetaKey>>>,
     actor: String,
 }
 
@@ -52,8 +59,9 @@ impl Store {
     /// Opens a store on `backend`, sealing with `provider`, acting as `actor`.
     ///
     /// Opening reads nothing: the store's audit key is fetched and unwrapped on the first
-    /// write (created then, exactly once, for a new store), so a wrong `provider` shows as
-    /// [`StoreError::Crypto`] on the first read of material or the first write. Call
+    /// read or write (created then, exactly once, for a new store), and the metadata MAC key
+    /// is derived from it; a store written before metadata MACs is brought forward then. A
+    /// wrong `provider` shows as [`StoreError::Crypto`] on that first use. Call
     /// [`Store::check_key`] to check the key now.
     ///
     /// # Errors
@@ -67,6 +75,7 @@ impl Store {
             backend,
             provider,
             signer: Mutex::new(None),
+            meta_key: Mutex::new(None),
             actor: actor.into(),
         })
     }
@@ -101,11 +110,117 @@ impl Store {
             AUDIT_KEY_AAD,
             &Sealed::from_bytes(&sealed)?,
         )?;
+        let mk = Arc::new(MetaKey::derive(key.expose())?);
         let s = Arc::new(AuditSigner::new(key));
+        self.bring_forward(&s, &mk)?;
+        if let Ok(mut g) = self.meta_key.lock() {
+            *g = Some(mk);
+        }
         if let Ok(mut g) = self.signer.lock() {
             *g = Some(s.clone());
         }
         Ok(s)
+    }
+
+    /// The metadata MAC key (unwrapping the audit key on first use).
+    pub(crate) fn meta_key(&self) -> Result<Arc<MetaKey>> {
+        if let Some(k) = self.meta_key.lock().ok().and_then(|g| g.clone()) {
+            return Ok(k);
+        }
+        self.signer()?;
+        self.meta_key
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+            .ok_or_else(|| StoreError::Unavailable("the metadata key cache is poisoned".into()))
+    }
+
+    /// The metadata key for a read: as [`Store::meta_key`], but a store without an audit key
+    /// yet (a new, empty store) is not given one by a read: `None` then, and any object such
+    /// a store returns is refused by [`check`].
+    fn read_key(&self) -> Result<Option<Arc<MetaKey>>> {
+        if let Some(k) = self.meta_key.lock().ok().and_then(|g| g.clone()) {
+            return Ok(Some(k));
+        }
+        if self.backend.meta_get(AUDIT_KEY)?.is_none() {
+            return Ok(None);
+        }
+        self.meta_key().map(Some)
+    }
+
+    /// Gives every object of a store written before metadata MACs its MAC, in one
+    /// transaction, the first time the key is at hand; a no-op (one settings read) once the
+    /// store's marker is set. Refused when the audit chain shows the store was already
+    /// brought forward: then the marker was removed by someone editing the database, and
+    /// MACing what they left would bless their edits.
+    fn bring_forward(&self, signer: &AuditSigner, mk: &MetaKey) -> Result<()> {
+        if self.backend.meta_get(MAC_MARKER)?.is_some() {
+            return Ok(());
+        }
+        let mut after = 0;
+        loop {
+            let page = self.backend.audit(after, 10_000)?;
+            let Some(last) = page.last() else { break };
+            if page.iter().any(|e| e.action == MAC_MIGRATION) {
+                // Another process may have just brought it forward.
+                if self.backend.meta_get(MAC_MARKER)?.is_some() {
+                    return Ok(());
+                }
+                return Err(StoreError::Tampered {
+                    uid: "(store)".into(),
+                    detail: format!(
+                        "its '{MAC_MARKER}' setting was removed after its objects were MACed"
+                    ),
+                });
+            }
+            after = last.seq;
+        }
+        let note = AuditDraft {
+            actor: self.actor.clone(),
+            action: MAC_MIGRATION.into(),
+            uid: None,
+            detail: "metadata MACs added to the objects written before them".into(),
+        };
+        self.backend
+            .backfill_macs(&|m| mk.compute(m), MAC_MARKER, &note, signer)?;
+        Ok(())
+    }
+
+    /// Checks an object found by `name`: its MAC, and that it carries the name (a forged
+    /// name row pointing at another object is caught here).
+    fn check_named(mk: Option<&MetaKey>, m: &ObjectMeta, name: &str) -> Result<()> {
+        check(mk, m)?;
+        if !m.names.iter().any(|n| n == name) {
+            return Err(tampered(
+                &m.uid,
+                format!("the name '{name}' leads to it, but it does not carry that name"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks an object found by uid.
+    fn check_uid(mk: Option<&MetaKey>, m: &ObjectMeta, uid: &str) -> Result<()> {
+        check(mk, m)?;
+        if m.uid != uid {
+            return Err(tampered(uid, format!("its row holds object '{}'", m.uid)));
+        }
+        Ok(())
+    }
+
+    /// Checks every object a query returned: its MAC, and that it really matches (a forged
+    /// index row is caught here).
+    fn check_found(mk: Option<&MetaKey>, q: &Query, found: &[ObjectMeta]) -> Result<()> {
+        for m in found {
+            check(mk, m)?;
+            if !q.matches(m) {
+                return Err(tampered(
+                    &m.uid,
+                    "an index row lists it for a search it does not match".into(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Opens (creating if needed) a SQLite store at `path`.
@@ -143,27 +258,42 @@ impl Store {
     /// One object by uid.
     ///
     /// # Errors
-    /// On a backend error.
+    /// On a backend error; [`StoreError::Tampered`] if its metadata was edited outside tresor.
     pub fn get(&self, uid: &str) -> Result<Option<ObjectMeta>> {
-        self.backend.get(uid)
+        // The key first: on a store's first read it may bring the rows forward.
+        let mk = self.read_key()?;
+        let m = self.backend.get(uid)?;
+        if let Some(m) = &m {
+            Self::check_uid(mk.as_deref(), m, uid)?;
+        }
+        Ok(m)
     }
 
     /// One object by name.
     ///
     /// # Errors
-    /// On a backend error.
+    /// On a backend error; [`StoreError::Tampered`] if its metadata or the name row was edited
+    /// outside tresor.
     pub fn get_by_name(&self, name: &str) -> Result<Option<ObjectMeta>> {
-        self.backend.get_by_name(name)
+        let mk = self.read_key()?;
+        let m = self.backend.get_by_name(name)?;
+        if let Some(m) = &m {
+            Self::check_named(mk.as_deref(), m, name)?;
+        }
+        Ok(m)
     }
 
     /// An object by name and its current material, in one read: the hot path of `tresor get`.
     ///
     /// # Errors
-    /// [`StoreError::Crypto`] if the row was tampered with or the key is wrong.
+    /// [`StoreError::Crypto`] if the material was tampered with or the key is wrong,
+    /// [`StoreError::Tampered`] if the metadata was.
     pub fn read_by_name(&self, name: &str) -> Result<Option<(ObjectMeta, SecretBytes)>> {
+        let mk = self.read_key()?;
         match self.backend.get_current_by_name(name)? {
             None => Ok(None),
             Some((meta, v)) => {
+                Self::check_named(mk.as_deref(), &meta, name)?;
                 let v = v.ok_or_else(|| StoreError::NoMaterial {
                     uid: meta.uid.clone(),
                     version: meta.current_version,
@@ -223,10 +353,14 @@ impl Store {
     /// Objects matching `q`.
     ///
     /// # Errors
-    /// On a backend error.
+    /// On a backend error; [`StoreError::Tampered`] if a found object's metadata or an index
+    /// row was edited outside tresor.
     pub fn locate(&self, q: &Query) -> Result<Vec<ObjectMeta>> {
+        let mk = self.read_key()?;
         let Some((base, rest)) = q.split_unindexed() else {
-            return self.backend.locate(q);
+            let found = self.backend.locate(q)?;
+            Self::check_found(mk.as_deref(), q, &found)?;
+            return Ok(found);
         };
         // Conditions on attributes without index rows (`query::is_indexed`) are checked on
         // what the indexed ones found; limit and offset apply to the result.
@@ -234,9 +368,9 @@ impl Store {
             attrs: rest,
             ..Query::default()
         };
-        Ok(self
-            .backend
-            .locate(&base)?
+        let found = self.backend.locate(&base)?;
+        Self::check_found(mk.as_deref(), &base, &found)?;
+        Ok(found
             .into_iter()
             .filter(|m| rest.matches(m))
             .skip(q.offset)
@@ -357,11 +491,14 @@ impl Store {
     }
 
     /// Replaces the whole store with `dump`, atomically, after checking that this store's key
-    /// opens the dump's audit key and that its audit chain verifies.
+    /// opens the dump's audit key, that its audit chain verifies and that every object's
+    /// metadata MAC verifies. A dump made by a tresor before metadata MACs (no MACs, no
+    /// marker) gets its MACs computed here, as opening such a store would.
     ///
     /// # Errors
     /// [`StoreError::Crypto`] if the dump was made under another key, [`StoreError::Invalid`]
-    /// if its audit chain is broken.
+    /// if its audit chain is broken, [`StoreError::Tampered`] if an object's MAC does not
+    /// match (or is missing from a dump that had them).
     pub fn restore(&self, dump: &crate::Dump) -> Result<()> {
         let sealed = dump
             .meta
@@ -374,6 +511,7 @@ impl Store {
             AUDIT_KEY_AAD,
             &Sealed::from_bytes(&sealed)?,
         )?;
+        let mk = Arc::new(MetaKey::derive(key.expose())?);
         let signer = Arc::new(AuditSigner::new(key));
         if let Err(seq) = signer.verify(&dump.audit) {
             return Err(StoreError::Invalid {
@@ -381,12 +519,19 @@ impl Store {
                 why: format!("the dump's audit chain breaks at entry {seq}"),
             });
         }
+        let dump = &macs_for_restore(dump, &mk)?;
         // Whatever happens below, forget the audit key this store had: the next write
         // re-reads it (the dump's, once replaced).
         if let Ok(mut g) = self.signer.lock() {
             *g = None;
         }
+        if let Ok(mut g) = self.meta_key.lock() {
+            *g = None;
+        }
         self.backend.replace_all(dump)?;
+        if let Ok(mut g) = self.meta_key.lock() {
+            *g = Some(mk);
+        }
         if let Ok(mut g) = self.signer.lock() {
             *g = Some(signer);
         }
@@ -397,6 +542,59 @@ impl Store {
         let aad = material_aad(&meta.uid, version, meta.object_type);
         Ok(envelope::seal(self.provider.as_ref(), &aad, material)?.to_bytes())
     }
+}
+
+/// Checks an object's metadata MAC (`mk` is `None` in a store without an audit key, where no
+/// object can have been written by tresor).
+fn check(mk: Option<&MetaKey>, m: &ObjectMeta) -> Result<()> {
+    let Some(mk) = mk else {
+        return Err(tampered(
+            &m.uid,
+            "the store has no audit key, so nothing in it can be checked".into(),
+        ));
+    };
+    mk.verify(m).map_err(|d| tampered(&m.uid, d.to_owned()))
+}
+
+fn tampered(uid: &str, detail: String) -> StoreError {
+    StoreError::Tampered {
+        uid: uid.to_owned(),
+        detail,
+    }
+}
+
+/// The dump to write on restore: every MAC checked; a dump from before metadata MACs gets
+/// them (and the marker saying so).
+fn macs_for_restore<'d>(
+    dump: &'d crate::Dump,
+    mk: &MetaKey,
+) -> Result<std::borrow::Cow<'d, crate::Dump>> {
+    let marked = dump.meta.iter().any(|(k, _)| k == MAC_MARKER);
+    if !marked
+        && (dump.audit.iter().any(|e| e.action == MAC_MIGRATION)
+            || dump.objects.iter().any(|o| o.mac.is_some()))
+    {
+        return Err(tampered(
+            "(dump)",
+            format!("its '{MAC_MARKER}' setting was removed after its objects were MACed"),
+        ));
+    }
+    for o in &dump.objects {
+        if o.mac.is_some() || marked {
+            mk.verify(o).map_err(|d| tampered(&o.uid, d.to_owned()))?;
+        }
+    }
+    if marked {
+        return Ok(std::borrow::Cow::Borrowed(dump));
+    }
+    let mut d = dump.clone();
+    for o in &mut d.objects {
+        if o.mac.is_none() {
+            o.mac = Some(mk.compute(o));
+        }
+    }
+    d.meta.push((MAC_MARKER.to_owned(), b"1".to_vec()));
+    Ok(std::borrow::Cow::Owned(d))
 }
 
 fn zeroize_arr(k: &mut [u8; 32]) {
@@ -445,8 +643,10 @@ impl Txn<'_> {
         if let Some(t) = self.touched.borrow().get(uid) {
             return Ok(t.meta.clone());
         }
+        let mk = self.store.read_key()?;
         let m = self.store.backend.get(uid)?;
         if let Some(m) = &m {
+            Store::check_uid(mk.as_deref(), m, uid)?;
             self.pin(m);
         }
         Ok(m)
@@ -492,7 +692,12 @@ impl Txn<'_> {
                 return Ok(t.meta.clone());
             }
         }
-        match self.store.backend.get_by_name(name)? {
+        let mk = self.store.read_key()?;
+        let found = self.store.backend.get_by_name(name)?;
+        if let Some(m) = &found {
+            Store::check_named(mk.as_deref(), m, name)?;
+        }
+        match found {
             Some(m) if self.touched.borrow().contains_key(&m.uid) => Ok(None),
             Some(m) => {
                 self.pin(&m);
@@ -587,6 +792,7 @@ impl Txn<'_> {
             created: t,
             updated: t,
             rev: 1,
+            mac: None,
         };
         let detail = format!("{} {}", meta.object_type, meta.name().unwrap_or(""));
         self.index_names(&meta);
@@ -720,6 +926,8 @@ impl Txn<'_> {
         if self.audit.is_empty() && self.writes.is_empty() {
             return Ok(());
         }
+        let signer = self.store.signer()?;
+        let mk = self.store.meta_key()?;
         let mut batch = Batch {
             writes: Vec::new(),
             audit: self.audit,
@@ -734,13 +942,18 @@ impl Txn<'_> {
                 continue;
             }
             match (&t.meta, t.base) {
-                (Some(m), None) => batch.writes.push(Write::PutObject {
-                    meta: m.clone(),
-                    expect: Precondition::Absent,
-                }),
+                (Some(m), None) => {
+                    let mut m = m.clone();
+                    m.mac = Some(mk.compute(&m));
+                    batch.writes.push(Write::PutObject {
+                        meta: m,
+                        expect: Precondition::Absent,
+                    })
+                }
                 (Some(m), Some(base)) => {
                     let mut m = m.clone();
                     m.rev = base + 1;
+                    m.mac = Some(mk.compute(&m));
                     batch.writes.push(Write::PutObject {
                         meta: m,
                         expect: Precondition::Rev(base),
@@ -759,7 +972,6 @@ impl Txn<'_> {
             }
         }
         batch.writes.extend(versions);
-        let signer = self.store.signer()?;
         self.store.backend.commit(&batch, &signer)
     }
 }
