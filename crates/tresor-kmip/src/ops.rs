@@ -9,7 +9,9 @@
 //! objects and key formats), `crypto` (aws-lc-rs), `query` (discover versions, query),
 //! `create` (create, create key pair, register, re-key), `get`, `attribute_ops` (get, add,
 //! set, modify and delete attributes), `lifecycle` (activate, revoke, destroy, check),
-//! `locate`, `manage` (helpers those share), `usage` (encrypt, sign, MAC, RNG).
+//! `locate`, `manage` (helpers those share), `usage` (encrypt, sign, MAC, RNG), `release`
+//! (the one rule for material leaving the store), `reserved` (names and attributes only
+//! tresor sets, refused from clients).
 
 use std::fmt;
 
@@ -31,6 +33,8 @@ mod locate;
 mod manage;
 pub(crate) mod objects;
 mod query;
+pub(crate) mod release;
+mod reserved;
 mod stream;
 mod usage;
 mod wrap;

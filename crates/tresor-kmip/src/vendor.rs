@@ -13,10 +13,14 @@
 //! | [`VERSIONS`] | Unique Identifier, optional [`VERSION`] (0: current), optional [`NAME`] | Unique Identifier, [`NAME`]?, [`KIND`]?, Object Type, State, Last Change Date, [`VERSION`] (current), [`VERSION_INFO`]…, [`VALUE`]? |
 //! | [`PURGE`] | Unique Identifier of a destroyed object | Unique Identifier |
 //!
+//! [`VERSIONS`] returns a [`VALUE`] only under the rule Get follows for material in clear
+//! (`ops::release`): a non-extractable or sensitive object's value never leaves this way.
+//!
 //! [`VERSIONS`] with [`NAME`] fails unless the object holds that store name (so a client can
 //! check, in an Undo batch after Register, that it really got the name it asked for).
 
 use crate::enums::{Operation, ResultReason};
+use crate::ops::release::{self, Export};
 use crate::ops::{OpError, Session};
 use crate::tags::Tag;
 use crate::ttlv::{Ttlv, Value};
@@ -142,7 +146,9 @@ fn versions(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
     if let Some(want) = payload.find(VERSION).and_then(Ttlv::as_integer) {
         let version = u32::try_from(want)
             .map_err(|_| OpError::invalid_field(format!("version {want} is negative")))?;
-        let material = s.txn.material(&uid, version)?;
+        // The same rule as Get (permission, state, Extractable, Sensitive): a value is
+        // returned in clear only when Get would return it in clear.
+        let (_, material) = release::material(s, &uid, version, Export::Clear)?;
         out.push(Ttlv::bytes(VALUE, material.expose().to_vec()));
     }
     s.placeholder = Some(uid);

@@ -36,6 +36,7 @@ mod model;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod query;
+pub mod reserved;
 mod sqlite;
 mod store;
 #[doc(hidden)]

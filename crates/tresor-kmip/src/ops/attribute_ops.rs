@@ -228,7 +228,7 @@ fn check_writable(s: &Session<'_>, a: &AttributeName) -> Result<(), OpError> {
         AttributeName::Custom { name, .. } if name == super::GRANTS_ATTR => {
             Err(read_only_error(s, a))
         }
-        _ => Ok(()),
+        _ => super::reserved::check_key(a),
     }
 }
 
@@ -305,6 +305,7 @@ pub(crate) fn add_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<T
     let uid = s.target_uid(payload)?;
     let a = carried_attribute(payload, Tag::NEW_ATTRIBUTE)?;
     check_writable(s, &a.name)?;
+    super::reserved::check_attribute(&a, None)?;
     let meta = s.load(&uid, "modify")?;
     let key = attrs::key_of(&a.name);
     let j = attrs::attr_to_json(&a);
@@ -358,7 +359,8 @@ pub(crate) fn set_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<T
     let uid = s.target_uid(payload)?;
     let a = carried_attribute(payload, Tag::NEW_ATTRIBUTE)?;
     check_writable(s, &a.name)?;
-    s.load(&uid, "modify")?;
+    super::reserved::check_attribute(&a, None)?;
+    let meta = s.load(&uid, "modify")?;
     if attrs::is_multi(&a.name) && matches!(a.name, AttributeName::Standard(_)) {
         return Err(OpError::new(
             ResultReason::MULTI_VALUED_ATTRIBUTE,
@@ -368,6 +370,7 @@ pub(crate) fn set_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<T
     let key = attrs::key_of(&a.name);
     let j = attrs::attr_to_json(&a);
     let multi = attrs::is_multi(&a.name);
+    super::release::check_not_loosened(&uid, &meta.attributes, &key, Some(&j))?;
     s.txn.update(&uid, &format!("set attribute {key}"), |m| {
         m.attributes
             .insert(key.clone(), if multi { json!([j]) } else { j });
@@ -383,6 +386,7 @@ pub(crate) fn modify_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Ve
     let uid = s.target_uid(payload)?;
     let new = carried_attribute(payload, Tag::NEW_ATTRIBUTE)?;
     check_writable(s, &new.name)?;
+    super::reserved::check_attribute(&new, None)?;
     let current = current_attribute(payload)?;
     let meta = s.load(&uid, "modify")?;
     // The Activation Date may change only while the object is Pre-Active (SKLC-M-3 and
@@ -440,6 +444,7 @@ pub(crate) fn modify_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Ve
         }
         _ => j,
     };
+    super::release::check_not_loosened(&uid, &meta.attributes, &key, Some(&updated))?;
     s.txn
         .update(&uid, &format!("modify attribute {key}"), |m| {
             m.attributes.insert(key.clone(), updated);
@@ -498,6 +503,7 @@ pub(crate) fn delete_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Ve
         }
         _ => None,
     };
+    super::release::check_not_loosened(&uid, &meta.attributes, &key, remaining.as_ref())?;
     s.txn
         .update(&uid, &format!("delete attribute {key}"), |m| {
             match &remaining {

@@ -32,6 +32,12 @@ fn apply_new_attributes(
     set: &AttributeSet,
     attrs_map: &mut tresor_store::Attributes,
 ) -> Result<(), OpError> {
+    let first = set.names().into_iter().next().map(|(n, _)| n);
+    let vault = first
+        .as_deref()
+        .and_then(vault_name)
+        .map(|(a, e, k)| [a, e, k]);
+    super::reserved::check_request(set, vault)?;
     for a in &set.attributes {
         if let AttributeName::Standard(t) = a.name {
             if matches!(
@@ -380,7 +386,7 @@ pub(crate) fn register(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
             )
         })?;
     // A wrapped key block (Key Wrapping Data) is unwrapped with the key it names first.
-    let obj = super::wrap::unwrap_object(s, obj)?;
+    let (obj, kek) = super::wrap::unwrap_object(s, obj)?;
     let inc: Incoming = objects::read_object(&obj)?;
     if let Some(ot) = ot
         && objects::store_type(ot) != Some(inc.object_type)
@@ -393,6 +399,10 @@ pub(crate) fn register(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
     let alg = inc.algorithm.or(set.cryptographic_algorithm());
     let len = inc.length.or(set.cryptographic_length());
     let mut new = new_object(s, inc.object_type, &set, inc.material, inc.format, alg, len)?;
+    if let Some(kek) = &kek {
+        let asked_clear = matches!(set.get(Tag::SENSITIVE), Some(Value::Boolean(false)));
+        super::release::keep_sensitive(kek, asked_clear, &mut new.attributes)?;
+    }
     if let Some((name, v)) = inc.subtype {
         let def = match name {
             "Certificate Type" => &crate::enums::CertificateType::DEF,
@@ -464,6 +474,7 @@ pub(crate) fn rekey(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, Op
         new.attributes.insert(k.clone(), v.clone());
     }
     apply_new_attributes(s, &set, &mut new.attributes)?;
+    super::release::check_replacement(&uid, &old.attributes, &new.attributes)?;
     new.attributes.insert("Initial Date".into(), json!(now));
     new.attributes.insert("Last Change Date".into(), json!(now));
     new.attributes

@@ -1,46 +1,25 @@
 //! Get: an object's material in its stored or the requested key format, optionally
-//! wrapped.
+//! wrapped. Whether it may leave at all is `release`'s rule.
 
 use serde_json::{Value as Json, json};
 use tresor_store::ObjectType;
 
 use super::objects;
+use super::release::{self, Export};
 use super::{OpError, Session};
-use crate::enums::{CryptographicAlgorithm, KeyFormatType, ResultReason};
+use crate::enums::{CryptographicAlgorithm, KeyFormatType};
 use crate::tags::Tag;
 use crate::ttlv::Ttlv;
 
 /// Get: the object in its stored or the requested key format.
 pub(crate) fn get(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
     let uid = s.target_uid(payload)?;
-    let meta = s.load(&uid, "get")?;
-    if meta.state.is_destroyed() {
-        return Err(OpError::new(
-            if s.version.is_v2() {
-                ResultReason::OBJECT_DESTROYED
-            } else {
-                ResultReason::ITEM_NOT_FOUND
-            },
-            format!("object '{uid}' is destroyed; its material is gone"),
-        ));
-    }
     let wrap_spec = payload.find(Tag::KEY_WRAPPING_SPECIFICATION);
-    if meta.attributes.get("Extractable") == Some(&json!(false)) {
-        return Err(OpError::new(
-            ResultReason::NOT_EXTRACTABLE,
-            format!("object '{uid}' is not extractable"),
-        ));
-    }
-    if meta.attributes.get("Sensitive") == Some(&json!(true)) && wrap_spec.is_none() {
-        return Err(OpError::new(
-            if s.version.is_v2() {
-                ResultReason::SENSITIVE
-            } else {
-                ResultReason::PERMISSION_DENIED
-            },
-            format!("object '{uid}' is sensitive: its material is not returned in clear"),
-        ));
-    }
+    let export = match wrap_spec {
+        Some(spec) => Export::Wrapped(spec),
+        None => Export::Clear,
+    };
+    let (meta, material) = release::material(s, &uid, 0, export)?;
     let stored = meta
         .attr_str("Key Format Type")
         .and_then(KeyFormatType::from_name);
@@ -49,7 +28,6 @@ pub(crate) fn get(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpEr
         .and_then(Ttlv::as_enumeration)
         .map(KeyFormatType);
     let format = requested.unwrap_or(objects::default_format(meta.object_type, stored));
-    let material = s.txn.material(&uid, 0)?;
     let alg = meta
         .attr_str("Cryptographic Algorithm")
         .and_then(CryptographicAlgorithm::from_name);

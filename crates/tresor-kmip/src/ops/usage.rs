@@ -94,20 +94,29 @@ fn key_for(
     Ok((uid, meta))
 }
 
+/// The object's stored Cryptographic Parameters (the first instance).
+fn stored_params(meta: &ObjectMeta) -> Option<Ttlv> {
+    let j = match meta.attributes.get("Cryptographic Parameters")? {
+        Json::Array(a) => a.first()?.clone(),
+        other => other.clone(),
+    };
+    match super::attrs::from_json(Some(Tag::CRYPTOGRAPHIC_PARAMETERS), &j)? {
+        Value::Structure(items) => Some(Ttlv::structure(Tag::CRYPTOGRAPHIC_PARAMETERS, items)),
+        _ => None,
+    }
+}
+
+/// What the key allows for AES-GCM ([`crypto::GcmRule`]): from its stored parameters, never
+/// from the request's.
+fn gcm_rule(s: &Session<'_>, meta: &ObjectMeta) -> crypto::GcmRule {
+    let privileged = meta.owner == s.identity || s.admins.iter().any(|a| a == &s.identity);
+    crypto::GcmRule::of(stored_params(meta).as_ref(), privileged)
+}
+
 /// Reads Cryptographic Parameters from the request, else from the object.
 fn params(payload: &Ttlv, meta: &ObjectMeta) -> Params {
     let from_request = payload.find(Tag::CRYPTOGRAPHIC_PARAMETERS).cloned();
-    let stored = || {
-        let j = match meta.attributes.get("Cryptographic Parameters")? {
-            Json::Array(a) => a.first()?.clone(),
-            other => other.clone(),
-        };
-        match super::attrs::from_json(Some(Tag::CRYPTOGRAPHIC_PARAMETERS), &j)? {
-            Value::Structure(items) => Some(Ttlv::structure(Tag::CRYPTOGRAPHIC_PARAMETERS, items)),
-            _ => None,
-        }
-    };
-    let Some(cp) = from_request.or_else(stored) else {
+    let Some(cp) = from_request.or_else(|| stored_params(meta)) else {
         return Params {
             algorithm: meta
                 .attr_str("Cryptographic Algorithm")
@@ -128,6 +137,7 @@ fn params(payload: &Ttlv, meta: &ObjectMeta) -> Params {
             }),
         signature_algorithm: e(Tag::DIGITAL_SIGNATURE_ALGORITHM),
         tag_length: cp.find(Tag::TAG_LENGTH).and_then(Ttlv::as_integer),
+        ..Params::default()
     }
 }
 
@@ -239,9 +249,15 @@ fn stream_part(
                     format!("object '{uid}': streaming encrypt/decrypt supports AES-GCM only"),
                 ));
             }
-            let tag_len = crypto::gcm_tag_length(p.tag_length)?;
+            let rule = gcm_rule(s, meta);
+            let tag_len = rule.check_tag(crypto::gcm_tag_length(p.tag_length)?)?;
             let iv = match bytes(payload, Tag::IV_COUNTER_NONCE) {
-                Some(iv) => iv.to_vec(),
+                Some(iv) => {
+                    if encrypt {
+                        rule.check_iv(Some(iv))?;
+                    }
+                    iv.to_vec()
+                }
                 None if encrypt => {
                     let iv = crypto::random(12)?.to_vec();
                     out.push(Ttlv::bytes(Tag::IV_COUNTER_NONCE, iv.clone()));
@@ -315,7 +331,8 @@ pub(crate) fn encrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
         out.extend(rest);
         return Ok(out);
     }
-    let p = params(payload, &meta);
+    let mut p = params(payload, &meta);
+    p.gcm = gcm_rule(s, &meta);
     check_aes(&p, &uid)?;
     let key = s.txn.material(&uid, 0)?;
     let iv = bytes(payload, Tag::IV_COUNTER_NONCE);
@@ -351,7 +368,8 @@ pub(crate) fn decrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
         out.extend(rest);
         return Ok(out);
     }
-    let p = params(payload, &meta);
+    let mut p = params(payload, &meta);
+    p.gcm = gcm_rule(s, &meta);
     check_aes(&p, &uid)?;
     let key = s.txn.material(&uid, 0)?;
     let plain = crypto::decrypt(

@@ -7,7 +7,8 @@
 //! Key Material bytes). The wrapping key must be usable by the client (`use` permission), in
 //! the right state and allow Wrap Key (Get) or Unwrap Key (Register) in its usage mask.
 //! Everything else (MAC/sign wrapping, TTLV encoding, wrapping transparent key material) is
-//! refused with a precise reason.
+//! refused with a precise reason. Which objects may leave wrapped, and under which keys, is
+//! decided by `release` before anything is wrapped.
 
 use aws_lc_rs::key_wrap::{AES_128, AES_256, AesKek, KeyWrap, KeyWrapPadded};
 use tresor_store::ObjectType;
@@ -86,14 +87,20 @@ fn read_spec(s: &Session<'_>, t: &Ttlv) -> Result<Spec, OpError> {
     })
 }
 
+/// The unique identifier of the wrapping key a Key Wrapping Specification names (what
+/// `release::authorize` checks before the material is read).
+pub(crate) fn wrapping_key_uid(s: &Session<'_>, spec: &Ttlv) -> Result<String, OpError> {
+    Ok(read_spec(s, spec)?.uid)
+}
+
 /// Loads the wrapping key: a symmetric AES key the client may use, in a usable state, whose
-/// usage mask allows `bit`.
+/// usage mask allows `bit`. Returns it with its metadata.
 fn wrapping_key(
     s: &mut Session<'_>,
     uid: &str,
     bit: CryptographicUsageMask,
     protect: bool,
-) -> Result<AesKek, OpError> {
+) -> Result<(AesKek, tresor_store::ObjectMeta), OpError> {
     let meta = s.load(uid, "use")?;
     if meta.object_type != ObjectType::SymmetricKey {
         return Err(OpError::new(
@@ -148,19 +155,15 @@ fn wrapping_key(
             )));
         }
     };
-    AesKek::new(cipher, key.expose()).map_err(|_| unsupported("bad wrapping key"))
+    let kek = AesKek::new(cipher, key.expose()).map_err(|_| unsupported("bad wrapping key"))?;
+    Ok((kek, meta))
 }
 
 /// Get: replaces the key block's Key Value by the wrapped Key Material and adds the Key
 /// Wrapping Data. `object` is the object structure `write_object` built.
 pub(crate) fn wrap_object(s: &mut Session<'_>, spec: &Ttlv, object: Ttlv) -> Result<Ttlv, OpError> {
     let spec = read_spec(s, spec)?;
-    let mut kek = Some(wrapping_key(
-        s,
-        &spec.uid,
-        CryptographicUsageMask::WRAP_KEY,
-        true,
-    )?);
+    let mut kek = Some(wrapping_key(s, &spec.uid, CryptographicUsageMask::WRAP_KEY, true)?.0);
     let Value::Structure(items) = object.value else {
         return Err(unsupported("this object has no key block to wrap"));
     };
@@ -226,16 +229,20 @@ pub(crate) fn wrap_object(s: &mut Session<'_>, spec: &Ttlv, object: Ttlv) -> Res
 }
 
 /// Register: a key block with Key Wrapping Data is unwrapped with the named key; returns the
-/// object structure with the plain Key Material and without the wrapping data.
-pub(crate) fn unwrap_object(s: &mut Session<'_>, object: &Ttlv) -> Result<Ttlv, OpError> {
+/// object structure with the plain Key Material and without the wrapping data, and the
+/// unwrapping key's metadata (`None` when the block was not wrapped).
+pub(crate) fn unwrap_object(
+    s: &mut Session<'_>,
+    object: &Ttlv,
+) -> Result<(Ttlv, Option<tresor_store::ObjectMeta>), OpError> {
     let Some(block) = object.find(Tag::KEY_BLOCK) else {
-        return Ok(object.clone());
+        return Ok((object.clone(), None));
     };
     let Some(data) = block.find(Tag::KEY_WRAPPING_DATA) else {
-        return Ok(object.clone());
+        return Ok((object.clone(), None));
     };
     let spec = read_spec(s, data)?;
-    let kek = wrapping_key(s, &spec.uid, CryptographicUsageMask::UNWRAP_KEY, false)?;
+    let (kek, kek_meta) = wrapping_key(s, &spec.uid, CryptographicUsageMask::UNWRAP_KEY, false)?;
     let wrapped = block
         .find(Tag::KEY_VALUE)
         .and_then(|v| match &v.value {
@@ -282,5 +289,5 @@ pub(crate) fn unwrap_object(s: &mut Session<'_>, object: &Ttlv) -> Result<Ttlv, 
             }
         })
         .collect();
-    Ok(Ttlv::structure(object.tag, items))
+    Ok((Ttlv::structure(object.tag, items), Some(kek_meta)))
 }
