@@ -1103,3 +1103,7 @@ impl Backend for S3Backend {
         Ok(())
     }
 }
+
+#[doc(hidden)]
+#[path = "fuzzing.rs"]
+pub mod fuzzing;
