@@ -106,7 +106,7 @@ impl ClientConfig {
         Self::from_pykmip_str(&text, section, base, &path.display().to_string())
     }
 
-    fn from_pykmip_str(
+    pub(crate) fn from_pykmip_str(
         text: &str,
         section: &str,
         base: &Path,

@@ -38,7 +38,7 @@ use crate::ops::{OpError, Session};
 use crate::ttlv::stream::{read_message_bytes, write_message};
 use crate::ttlv::{Limits, Ttlv};
 
-mod conf;
+pub(crate) mod conf;
 mod tls;
 
 pub use conf::from_pykmip_server_conf;

@@ -1148,3 +1148,7 @@ impl Backend for S3Backend {
         Ok(())
     }
 }
+
+#[doc(hidden)]
+#[path = "fuzzing.rs"]
+pub mod fuzzing;

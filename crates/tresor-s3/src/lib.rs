@@ -29,6 +29,9 @@ mod kms;
 
 #[cfg(feature = "s3")]
 pub use backend::S3Backend;
+#[cfg(feature = "s3")]
+#[doc(hidden)]
+pub use backend::fuzzing;
 pub use cache::CachingProvider;
 pub use config::{S3Location, S3Settings};
 pub use error::{Result, S3Error};

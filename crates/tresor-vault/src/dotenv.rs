@@ -86,6 +86,10 @@ pub enum DotenvErrorKind {
     /// The name is not a valid key name.
     #[error(transparent)]
     InvalidName(#[from] NameError),
+    /// The name holds U+FEFF, a byte-order mark: invisible, and dropped at the start of a
+    /// file, so such a name would not read back the same.
+    #[error("name {0:?} contains a byte-order mark (U+FEFF)")]
+    ByteOrderMark(String),
     /// The name was given earlier in the file.
     #[error("duplicate name '{name}' (first on line {first_line})")]
     Duplicate {
@@ -310,6 +314,9 @@ pub fn parse(text: &str) -> Result<Vec<DotenvEntry>, DotenvError> {
             return Err(err(DotenvErrorKind::MissingName));
         }
         validate_name(NamePart::Key, name).map_err(|e| err(e.into()))?;
+        if name.contains('\u{feff}') {
+            return Err(err(DotenvErrorKind::ByteOrderMark(name.to_owned())));
+        }
         cur.bump();
         let had_blank = matches!(cur.peek(), Some(' ' | '\t'));
         cur.skip_blanks();

@@ -316,3 +316,15 @@ fn node_dotenv_reads_what_we_write() {
     }
     assert_eq!(hazardous, 2);
 }
+
+/// Found by the `dotenv` fuzz target: a name starting with a byte-order mark on a later line
+/// parsed as `\u{feff}A`, and rendered first in a file it read back as `A`.
+#[test]
+fn a_name_with_a_byte_order_mark_is_refused() {
+    let e = bad("\n\u{feff}A=\u{5}JBMU");
+    assert_eq!(e.line, 2);
+    assert!(matches!(e.kind, DotenvErrorKind::ByteOrderMark(ref n) if n == "\u{feff}A"));
+    assert!(matches!(bad("A\u{feff}B=1").kind, DotenvErrorKind::ByteOrderMark(_)));
+    // A byte-order mark that starts the file is still skipped.
+    assert_eq!(ok("\u{feff}A=1"), pairs(&[("A", "1")]));
+}

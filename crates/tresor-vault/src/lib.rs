@@ -28,6 +28,8 @@ pub mod backup;
 pub mod dotenv;
 mod error;
 pub mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod identity;
 pub mod seeqret;
 pub mod template;

@@ -17,10 +17,19 @@ use crate::error::KmipError;
 /// [`KmipError::Io`] if the file cannot be read, [`KmipError::Config`] for a bad value.
 pub fn from_pykmip_server_conf(
     path: &Path,
-    mut base: ServerConfig,
+    base: ServerConfig,
 ) -> Result<(ServerConfig, Option<std::path::PathBuf>), KmipError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| KmipError::io(format!("reading '{}'", path.display()), e))?;
+    server_conf_from_str(&text, path, base)
+}
+
+/// [`from_pykmip_server_conf`] on text already read; `path` only names the file in errors.
+pub(crate) fn server_conf_from_str(
+    text: &str,
+    path: &Path,
+    mut base: ServerConfig,
+) -> Result<(ServerConfig, Option<std::path::PathBuf>), KmipError> {
     let err = |reason: String| KmipError::Config {
         path: path.display().to_string(),
         reason,
