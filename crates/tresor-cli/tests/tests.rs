@@ -35,3 +35,6 @@ mod seeqret;
 mod sharing;
 #[path = "vault/unlock.rs"]
 mod unlock;
+
+/// Attacks on the trust model (docs/THREAT_MODEL.md), one module per promise.
+mod threat_model;

@@ -1,0 +1,3 @@
+//! Attacks on tresor's promises (docs/THREAT_MODEL.md), through the real `tresor` binary.
+
+mod rollback;
