@@ -9,19 +9,18 @@
 //! a head that names an entry the chain no longer has.
 //!
 //! A [`HeadSink`] is where a head is kept. [`FileHead`] keeps it in a small file (for a vault:
-//! `audit.head` beside its key file), replaced atomically (temp file 0600, rename) under an
-//! exclusive lock on a sibling lock file, so several processes writing one vault never move
-//! it backwards.
+//! `audit.head` beside its key file), overwritten in place (one space-padded record of less
+//! than a disk sector at offset 0, file 0600) under an exclusive lock on a sibling lock file,
+//! so several processes writing one vault never move it backwards; readers take a shared lock.
 //!
 //! The head file is not fsync'd: its durability is not what makes it safe. It is written after
 //! the database commit (which is durable), so a crash can only leave it behind the chain (the
-//! next commit moves it on) or, on a filesystem that does not order a rename after the data it
-//! names, empty. An empty head file counts as no head, which is what deleting it gives anyway;
+//! next commit moves it on) or, in the worst case, blank (a block allocated but not yet
+//! written). A blank head file counts as no head, which is what deleting it gives anyway;
 //! a head that is present and does not verify is reported as tampered. Two more fsyncs per
 //! commit would double the cost of a durable write (a KMIP Create is bound by its one fsync).
 
 use std::fs::{self, OpenOptions};
-use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -143,62 +142,24 @@ impl FileHead {
     }
 }
 
-impl FileHead {
-    /// Replaces the file with `bytes`: a temp file (0600, not following links) beside it,
-    /// renamed over it. Readers see the old head or the new one, never a mix.
-    fn replace(&self, bytes: &[u8]) -> Result<()> {
-        let mut rnd = [0u8; 6];
-        tresor_crypto::random_fill(&mut rnd)?;
-        let mut tmp = self.path.clone().into_os_string();
-        tmp.push(format!(".{}.tmp", tresor_crypto::hash::hex(&rnd)));
-        let tmp = PathBuf::from(tmp);
-        let res = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(io("cannot create", &tmp))?;
-            f.write_all(bytes).map_err(io("cannot write", &tmp))?;
-            fs::rename(&tmp, &self.path).map_err(io("cannot rename into", &self.path))
-        })();
-        if res.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        res
-    }
-}
-
-fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
-    let path = path.display().to_string();
-    move |source| StoreError::Io { what, path, source }
-}
-
 impl HeadSink for FileHead {
     fn read(&self) -> Result<Option<Vec<u8>>> {
-        match fs::read(&self.path) {
-            // Left empty by a crash before the data reached the disk (see the module docs).
-            Ok(b) if b.is_empty() => Ok(None),
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io("cannot read the audit head", &self.path)(e)),
-        }
+        // A shared lock: a writer's in-place overwrite is never seen half done.
+        let _lock = match self.lock(rustix::fs::FlockOperation::LockShared) {
+            Ok(l) => Some(l),
+            // A read-only vault folder: read without the lock.
+            Err(_) => None,
+        };
+        self.read_unlocked()
     }
 
-    fn update(&self, next: &mut dyn FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>>) -> Result<()> {
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(&self.lock)
-            .map_err(io("cannot open the audit head lock", &self.lock))?;
-        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
-            .map_err(|e| io("cannot lock", &self.lock)(e.into()))?;
-        // The lock is released when `lock` is closed, at the end of this function.
-        let current = self.read()?;
+    fn update(
+        &self,
+        next: &mut dyn FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>>,
+    ) -> Result<()> {
+        // Released when the returned file is closed, at the end of this function.
+        let _lock = self.lock(rustix::fs::FlockOperation::LockExclusive)?;
+        let current = self.read_unlocked()?;
         if let Some(bytes) = next(current.as_deref())? {
             self.replace(&bytes)?;
         }
@@ -208,4 +169,64 @@ impl HeadSink for FileHead {
     fn path(&self) -> Option<&Path> {
         Some(&self.path)
     }
+}
+
+impl FileHead {
+    fn lock(&self, op: rustix::fs::FlockOperation) -> Result<fs::File> {
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&self.lock)
+            .map_err(io("cannot open the audit head lock", &self.lock))?;
+        rustix::fs::flock(&lock, op).map_err(|e| io("cannot lock", &self.lock)(e.into()))?;
+        Ok(lock)
+    }
+
+    fn read_unlocked(&self) -> Result<Option<Vec<u8>>> {
+        match fs::read(&self.path) {
+            // Left empty by a crash before the data reached the disk (see the module docs).
+            Ok(b) if b.iter().all(u8::is_ascii_whitespace) => Ok(None),
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("cannot read the audit head", &self.path)(e)),
+        }
+    }
+}
+
+impl FileHead {
+    /// Overwrites the head in place, padded with spaces to [`RECORD`] bytes so no truncation
+    /// is needed: one write of less than a disk sector at offset 0, which readers (holding a
+    /// shared lock) see whole and a crash leaves old or new. No rename: a rename over the
+    /// file made ext4 start writeback of it on every commit (measured: +1.4 to +3 ms).
+    fn replace(&self, bytes: &[u8]) -> Result<()> {
+        use std::os::unix::fs::FileExt as _;
+        if bytes.len() > RECORD {
+            return Err(StoreError::Decode("audit head record too long".into()));
+        }
+        let mut rec = [b' '; RECORD];
+        rec[..bytes.len()].copy_from_slice(bytes);
+        let f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&self.path)
+            .map_err(io("cannot open", &self.path))?;
+        f.write_all_at(&rec, 0)
+            .map_err(io("cannot write", &self.path))?;
+        Ok(())
+    }
+}
+
+/// Size of a head record on disk (one JSON line, space padded): below a 512-byte sector.
+const RECORD: usize = 384;
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.display().to_string();
+    move |source| StoreError::Io { what, path, source }
 }
