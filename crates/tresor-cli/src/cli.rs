@@ -257,9 +257,14 @@ pub enum Command {
     },
     /// Show the audit log, or verify its hash chain.
     Audit {
-        /// Verify the chain; exit 1 if it is broken.
+        /// Verify the chain, and that it reaches the audit head kept beside the key file;
+        /// exit 1 if it is broken or entries are missing.
         #[arg(long)]
         verify: bool,
+        /// With --verify: check the chain against the last head in FILE instead (a KMIP
+        /// server's --audit-log stream, or an audit.head file).
+        #[arg(long, value_name = "FILE", requires = "verify")]
+        head_from: Option<PathBuf>,
         #[command(flatten)]
         out: JsonFlag,
     },

@@ -235,6 +235,15 @@ impl<'s> Session<'s> {
         self.txn.commit()
     }
 
+    /// As [`Session::commit`], returning the store's audit head after the commit (`None` if
+    /// nothing was written).
+    ///
+    /// # Errors
+    /// As [`Session::commit`].
+    pub fn commit_head(self) -> Result<Option<tresor_store::AuditHead>, StoreError> {
+        self.txn.commit_head()
+    }
+
     /// Runs one operation with its request payload; returns the response payload fields.
     ///
     /// # Errors

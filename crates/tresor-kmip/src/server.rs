@@ -38,9 +38,11 @@ use crate::ops::{OpError, Session};
 use crate::ttlv::stream::{read_message_bytes, write_message};
 use crate::ttlv::{Limits, Ttlv};
 
+mod audit_log;
 pub(crate) mod conf;
 mod tls;
 
+pub use audit_log::{AuditLog, AuditReads, DEFAULT_READS};
 pub use conf::from_pykmip_server_conf;
 
 /// The default listen address.
@@ -99,6 +101,8 @@ struct Shared {
     config: ServerConfig,
     /// Open streaming Encrypt/Decrypt operations (bounded, expiring).
     streams: crate::ops::Streams,
+    /// The audit stream, if one is written ([`Server::with_audit_log`]).
+    audit_log: Option<AuditLog>,
 }
 
 impl std::fmt::Debug for Server {
@@ -126,8 +130,17 @@ impl Server {
                 store,
                 config,
                 streams: crate::ops::Streams::default(),
+                audit_log: None,
             }),
         })
+    }
+
+    /// Writes an audit stream ([`AuditLog`]): one JSON line per audited operation.
+    pub fn with_audit_log(mut self, log: AuditLog) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.audit_log = Some(log);
+        }
+        self
     }
 
     /// The address actually bound (the real port for `127.0.0.1:0`).
@@ -314,10 +327,12 @@ fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
         return ResponseMessage::new(version, now, items).to_ttlv();
     }
     let mut response = None;
+    let mut head = None;
     for _attempt in 0..3 {
         match run_batch(shared, identity, &msg) {
-            Ok(r) => {
+            Ok((r, h)) => {
                 response = Some(r);
+                head = h;
                 break;
             }
             // Lost a race with another writer (another connection or another server on the
@@ -360,6 +375,9 @@ fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
             })
             .collect()
     });
+    if let Some(log) = &shared.audit_log {
+        log.record(identity, &msg.batch_items, &items, head.as_ref());
+    }
     let mut resp = ResponseMessage::new(asked, now, items);
     resp.header.client_correlation_value = msg.header.client_correlation_value.clone();
     let mut out = resp.to_ttlv();
@@ -383,12 +401,13 @@ fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
     out
 }
 
-/// Runs every batch item in one transaction; commits unless Undo rolled it back.
+/// Runs every batch item in one transaction; commits unless Undo rolled it back. Returns the
+/// audit head the commit left, if it wrote audit entries.
 fn run_batch(
     shared: &Shared,
     identity: &str,
     msg: &RequestMessage,
-) -> Result<Vec<ResponseBatchItem>, StoreError> {
+) -> Result<(Vec<ResponseBatchItem>, Option<tresor_store::AuditHead>), StoreError> {
     let version = msg.header.protocol_version;
     let option = msg
         .header
@@ -441,10 +460,10 @@ fn run_batch(
                 it.result_status = ResultStatus::OPERATION_UNDONE;
             }
         }
-        return Ok(items);
+        return Ok((items, None));
     }
-    session.commit()?;
-    Ok(items)
+    let head = session.commit_head()?;
+    Ok((items, head))
 }
 
 /// Reads the PEM certificate at `path` and returns the identity the server would derive.

@@ -41,6 +41,9 @@ pub struct AuditEntry {
 /// Computes entry MACs.
 pub struct AuditSigner {
     key: tresor_crypto::Secret<Vec<u8>>,
+    /// The seq and MAC of the last entry MAC'd by [`AuditSigner::mac`] (a per-commit signer
+    /// from [`AuditSigner::for_commit`] tells the store where its commit left the chain).
+    last: std::sync::Mutex<Option<(u64, String)>>,
 }
 
 impl std::fmt::Debug for AuditSigner {
@@ -54,11 +57,47 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 impl AuditSigner {
     pub(crate) fn new(key: tresor_crypto::Secret<Vec<u8>>) -> Self {
-        AuditSigner { key }
+        AuditSigner {
+            key,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// A signer with the same key for one commit: after the backend applied the batch,
+    /// [`AuditSigner::last_issued`] is the last entry it wrote (a backend that retries
+    /// recomputes the MACs, so the last one computed is the last one stored).
+    pub(crate) fn for_commit(&self) -> Self {
+        AuditSigner::new(self.key.clone())
+    }
+
+    /// The seq and MAC of the last entry this signer MAC'd.
+    pub(crate) fn last_issued(&self) -> Option<(u64, String)> {
+        self.last.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// The MAC of an audit head naming entry `seq` with MAC `entry` (domain-separated from
+    /// entry MACs).
+    pub(crate) fn head_mac(&self, seq: u64, entry: &str) -> String {
+        tresor_crypto::hash::hex(&tresor_crypto::hash::hmac_sha256_parts(
+            self.key.expose(),
+            &[
+                b"tresor audit head v1",
+                &seq.to_be_bytes(),
+                entry.as_bytes(),
+            ],
+        ))
     }
 
     /// The MAC of an entry with the given fields.
     pub fn mac(&self, seq: u64, ts: i64, d: &AuditDraft, prev: &str) -> String {
+        let mac = self.entry_mac(seq, ts, d, prev);
+        if let Ok(mut g) = self.last.lock() {
+            *g = Some((seq, mac.clone()));
+        }
+        mac
+    }
+
+    fn entry_mac(&self, seq: u64, ts: i64, d: &AuditDraft, prev: &str) -> String {
         let seq_b = seq.to_be_bytes();
         let ts_b = ts.to_be_bytes();
         let uid = d.uid.as_deref().unwrap_or("");
@@ -87,7 +126,7 @@ impl AuditSigner {
                 uid: e.uid.clone(),
                 detail: e.detail.clone(),
             };
-            let want = self.mac(e.seq, e.ts, &draft, &prev);
+            let want = self.entry_mac(e.seq, e.ts, &draft, &prev);
             if e.seq != i as u64 + 1
                 || !tresor_crypto::ct_eq(e.prev.as_bytes(), prev.as_bytes())
                 || !tresor_crypto::ct_eq(e.mac.as_bytes(), want.as_bytes())

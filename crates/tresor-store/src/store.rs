@@ -10,6 +10,7 @@ use tresor_crypto::{KeyProvider, Secret, SecretBytes};
 
 use crate::audit::{AuditDraft, AuditEntry, AuditSigner};
 use crate::backend::{Backend, Batch, Precondition, Write};
+use crate::head::{AuditHead, HeadSink};
 use crate::mac::MetaKey;
 use crate::model::{
     NewObject, ObjectMeta, SealedVersion, State, VersionInfo, material_aad, new_uid, now,
@@ -35,6 +36,9 @@ pub struct Store {
     /// The metadata MAC key, derived from the audit key when it is unwrapped (once).
     meta_key: Mutex<Option<Arc<MetaKey>>>,
     actor: String,
+    /// Where the audit head is kept outside the database, if anywhere
+    /// ([`Store::with_audit_head`]).
+    head: Option<Arc<dyn HeadSink>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -47,12 +51,32 @@ impl std::fmt::Debug for Store {
 }
 
 /// Result of [`Store::verify_audit`].
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct AuditReport {
     /// Entries checked.
     pub entries: u64,
     /// The first entry whose MAC or position is wrong, if any.
     pub first_bad: Option<u64>,
+    /// The seq the audit head kept outside the database names, if a head was checked.
+    pub head: Option<u64>,
+    /// `(head seq, last seq in the chain)` when the head names an entry past the end of the
+    /// chain: entries were deleted or an older database was restored.
+    pub missing_tail: Option<(u64, u64)>,
+    /// The head names an entry the chain has with another MAC: the chain was replaced (an
+    /// older database restored, then written to).
+    pub head_mismatch: Option<u64>,
+    /// The head is malformed or its MAC does not verify under this store's audit key.
+    pub head_tampered: bool,
+}
+
+impl AuditReport {
+    /// Returns true if and only if the chain verifies and agrees with the head (if any).
+    pub fn is_ok(&self) -> bool {
+        self.first_bad.is_none()
+            && self.missing_tail.is_none()
+            && self.head_mismatch.is_none()
+            && !self.head_tampered
+    }
 }
 
 impl Store {
@@ -77,7 +101,57 @@ impl Store {
             signer: Mutex::new(None),
             meta_key: Mutex::new(None),
             actor: actor.into(),
+            head: None,
         })
+    }
+
+    /// Keeps the audit head in `sink` from now on: each commit moves it forward (never back),
+    /// and [`Store::verify_audit`] checks the chain reaches it.
+    pub fn with_audit_head(mut self, sink: Arc<dyn HeadSink>) -> Self {
+        self.head = Some(sink);
+        self
+    }
+
+    /// Where this store keeps its audit head, if anywhere.
+    pub fn audit_head(&self) -> Option<&Arc<dyn HeadSink>> {
+        self.head.as_ref()
+    }
+
+    /// Moves the recorded head to `new` if it is ahead of the recorded one and the recorded
+    /// one still names an entry of the chain. A recorded head that is forged, or that the
+    /// chain no longer reaches, is left as it is: it is the evidence `verify_audit` reports.
+    fn advance_head(&self, signer: &AuditSigner, new: &AuditHead) -> Result<()> {
+        let Some(sink) = &self.head else {
+            return Ok(());
+        };
+        sink.update(&mut |cur| {
+            let Some(bytes) = cur else {
+                return Ok(Some(new.to_bytes()));
+            };
+            let Ok(old) = AuditHead::from_bytes(bytes) else {
+                return Ok(None);
+            };
+            if !old.is_authentic(signer) || old.seq >= new.seq {
+                return Ok(None);
+            }
+            let at = self.backend.audit(old.seq.saturating_sub(1), 1)?;
+            let reached = at.first().is_some_and(|e| {
+                e.seq == old.seq && tresor_crypto::ct_eq(e.mac.as_bytes(), old.entry.as_bytes())
+            });
+            Ok(reached.then(|| new.to_bytes()))
+        })
+    }
+
+    /// Records `head` (or removes the need for one: `None` for an empty chain) whatever was
+    /// recorded before: after a deliberate [`Store::restore`].
+    fn reset_head(&self, head: Option<AuditHead>) -> Result<()> {
+        let Some(sink) = &self.head else {
+            return Ok(());
+        };
+        let Some(head) = head else {
+            return Ok(());
+        };
+        sink.update(&mut |_| Ok(Some(head.to_bytes())))
     }
 
     /// Checks now that `provider` is the key this store was created with, by unwrapping the
@@ -454,11 +528,26 @@ impl Store {
         self.backend.audit(after, limit)
     }
 
-    /// Checks the whole audit chain.
+    /// Checks the whole audit chain, and that it reaches the audit head kept outside the
+    /// database ([`Store::with_audit_head`]) if there is one.
     ///
     /// # Errors
     /// On a backend error; [`StoreError::Crypto`] if the key provider is wrong.
     pub fn verify_audit(&self) -> Result<AuditReport> {
+        let head = match &self.head {
+            Some(sink) => sink.read()?,
+            None => None,
+        };
+        self.verify_audit_with(head.as_deref())
+    }
+
+    /// As [`Store::verify_audit`], checking the chain against `head` instead: the bytes of a
+    /// head file, or a server's JSON-lines audit stream (its last head counts). `None`
+    /// checks the chain alone. Bytes holding no head are reported as a tampered head.
+    ///
+    /// # Errors
+    /// On a backend error; [`StoreError::Crypto`] if the key provider is wrong.
+    pub fn verify_audit_with(&self, head: Option<&[u8]>) -> Result<AuditReport> {
         let signer = self.signer()?;
         let mut all = Vec::new();
         let mut after = 0;
@@ -468,16 +557,31 @@ impl Store {
             after = last.seq;
             all.extend(page);
         }
-        Ok(match signer.verify(&all) {
-            Ok(n) => AuditReport {
-                entries: n as u64,
-                first_bad: None,
-            },
-            Err(seq) => AuditReport {
-                entries: all.len() as u64,
-                first_bad: Some(seq),
-            },
-        })
+        let mut report = AuditReport {
+            entries: all.len() as u64,
+            first_bad: signer.verify(&all).err(),
+            ..AuditReport::default()
+        };
+        if let Some(bytes) = head {
+            match AuditHead::find_last(bytes).filter(|h| h.is_authentic(&signer)) {
+                None => report.head_tampered = true,
+                Some(h) => {
+                    report.head = Some(h.seq);
+                    let end = all.last().map_or(0, |e| e.seq);
+                    match usize::try_from(h.seq)
+                        .ok()
+                        .and_then(|i| all.get(i.wrapping_sub(1)))
+                    {
+                        _ if h.seq > end => report.missing_tail = Some((h.seq, end)),
+                        Some(e)
+                            if e.seq == h.seq
+                                && tresor_crypto::ct_eq(e.mac.as_bytes(), h.entry.as_bytes()) => {}
+                        _ => report.head_mismatch = Some(h.seq),
+                    }
+                }
+            }
+        }
+        Ok(report)
     }
 
     /// Every row of the store (material stays sealed), for backup and migration. The audit
@@ -532,10 +636,15 @@ impl Store {
         if let Ok(mut g) = self.meta_key.lock() {
             *g = Some(mk);
         }
+        // A deliberate restore: the head follows the restored chain.
+        let head = dump
+            .audit
+            .last()
+            .map(|e| AuditHead::new(&signer, e.seq, &e.mac));
         if let Ok(mut g) = self.signer.lock() {
             *g = Some(signer);
         }
-        Ok(())
+        self.reset_head(head)
     }
 
     fn seal(&self, meta: &ObjectMeta, version: u32, material: &[u8]) -> Result<Vec<u8>> {
@@ -923,8 +1032,19 @@ impl Txn<'_> {
     /// [`StoreError::Conflict`] if another writer changed a touched object (nothing applied),
     /// [`StoreError::NameTaken`].
     pub fn commit(self) -> Result<()> {
+        self.commit_head().map(|_| ())
+    }
+
+    /// As [`Txn::commit`], returning the audit head this commit left (the seq and MAC of
+    /// its last audit entry, MAC'd), `None` if it wrote no entry. With
+    /// [`Store::with_audit_head`] the head is recorded too.
+    ///
+    /// # Errors
+    /// As [`Txn::commit`]; [`StoreError::Io`] if the commit applied but the head could not
+    /// be recorded.
+    pub fn commit_head(self) -> Result<Option<AuditHead>> {
         if self.audit.is_empty() && self.writes.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let signer = self.store.signer()?;
         let mk = self.store.meta_key()?;
@@ -972,7 +1092,23 @@ impl Txn<'_> {
             }
         }
         batch.writes.extend(versions);
-        self.store.backend.commit(&batch, &signer)
+        let issuing = signer.for_commit();
+        self.store.backend.commit(&batch, &issuing)?;
+        let Some((seq, mac)) = issuing.last_issued() else {
+            return Ok(None);
+        };
+        let head = AuditHead::new(&signer, seq, &mac);
+        self.store
+            .advance_head(&signer, &head)
+            .map_err(|e| match e {
+                StoreError::Io { path, source, .. } => StoreError::Io {
+                    what: "the write was committed, but the audit head could not be updated",
+                    path,
+                    source,
+                },
+                e => e,
+            })?;
+        Ok(Some(head))
     }
 }
 

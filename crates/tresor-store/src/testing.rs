@@ -413,7 +413,7 @@ fn audit_chain(b: Arc<dyn Backend>) {
         s.verify_audit().unwrap(),
         crate::AuditReport {
             entries: 3,
-            first_bad: None
+            ..crate::AuditReport::default()
         }
     );
     // A store opened with another key cannot check, extend or verify the chain (its audit key

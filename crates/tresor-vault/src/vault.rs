@@ -78,6 +78,15 @@ pub fn open_store(dir: &Path, location: Option<&str>, kek: LocalKek, actor: &str
         None => Store::open_sqlite(&dir.join(DB_FILE), Arc::new(kek), actor)?,
         Some(url) => Store::open(open_backend(url)?, Arc::new(kek), actor)?,
     };
+    // A SQLite vault keeps its audit head beside its key file, out of reach of whoever
+    // rolls the database file back (an older copy put back, the last audit rows deleted).
+    let store = if location.is_none_or(|l| !l.contains("://")) {
+        store.with_audit_head(Arc::new(tresor_store::FileHead::new(
+            dir.join(tresor_store::HEAD_FILE),
+        )))
+    } else {
+        store
+    };
     // `Store::open` no longer reads the audit key, so a key file from another vault would only
     // show at the first value read. Where the check is a local lookup (SQLite, PostgreSQL),
     // make it now, as before; on S3 it would cost a round trip per command, and the first
@@ -367,6 +376,8 @@ impl Vault {
             return Err(VaultError::AlreadyInitialized(dir.to_owned()));
         }
         fsutil::create_private_dir(dir)?;
+        // A head left by an earlier vault in this folder is not this vault's.
+        let _ = std::fs::remove_file(dir.join(tresor_store::HEAD_FILE));
         let kek = LocalKek::generate()?;
         let text = keyfile::encode(
             &kek,

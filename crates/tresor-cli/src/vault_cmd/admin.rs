@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context as _, Result, anyhow};
 use serde_json::json;
 use tresor_crypto::LocalKek;
 use tresor_keyring::UnlockCache;
@@ -209,30 +209,57 @@ pub(super) fn serializers(json: bool, out: &mut dyn Write) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `tresor audit [--verify]`: the audit log, or a check of its hash chain (exit 1 if broken).
-pub(super) fn audit(ctx: &Ctx, verify: bool, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
+/// `tresor audit [--verify [--head-from FILE]]`: the audit log, or a check of its hash chain
+/// and of the audit head kept outside the database (exit 1 if broken or short).
+pub(super) fn audit(
+    ctx: &Ctx,
+    verify: bool,
+    head_from: Option<&Path>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
     let v = ctx.open()?;
     if verify {
-        let r = v.store().verify_audit()?;
+        let r = match head_from {
+            None => v.store().verify_audit()?,
+            Some(p) => {
+                let bytes = std::fs::read(p).with_context(|| {
+                    format!("cannot read the audit head from '{}'", p.display())
+                })?;
+                v.store().verify_audit_with(Some(&bytes))?
+            }
+        };
+        let problems = audit_problems(&r);
         if json {
             output::json(
                 out,
-                &json!({"entries": r.entries, "ok": r.first_bad.is_none(), "first_bad": r.first_bad}),
+                &json!({
+                    "entries": r.entries,
+                    "ok": r.is_ok(),
+                    "first_bad": r.first_bad,
+                    "head": r.head,
+                    "missing_tail": r.missing_tail,
+                    "head_mismatch": r.head_mismatch,
+                    "head_tampered": r.head_tampered,
+                }),
             )?;
+        } else if problems.is_empty() {
+            match r.head {
+                Some(h) => writeln!(
+                    out,
+                    "audit chain intact: {} entries verified, audit head at entry {h}",
+                    r.entries
+                )?,
+                None => writeln!(out, "audit chain intact: {} entries verified", r.entries)?,
+            }
         }
-        return Ok(match r.first_bad {
-            None => {
-                if !json {
-                    writeln!(out, "audit chain intact: {} entries verified", r.entries)?;
-                }
-                ExitCode::SUCCESS
-            }
-            Some(seq) => {
-                eprintln!(
-                    "audit chain BROKEN at entry {seq}: an entry was edited, removed or reordered"
-                );
-                ExitCode::from(1)
-            }
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        return Ok(if problems.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
         });
     }
     let entries = v.store().audit(0, usize::MAX >> 1)?;
@@ -254,6 +281,33 @@ pub(super) fn audit(ctx: &Ctx, verify: bool, json: bool, out: &mut dyn Write) ->
         output::table(out, &["SEQ", "WHEN (UTC)", "WHO", "WHAT", "DETAIL"], &rows)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `audit --verify` found wrong, one message each.
+fn audit_problems(r: &tresor_store::AuditReport) -> Vec<String> {
+    let mut p = Vec::new();
+    if let Some(seq) = r.first_bad {
+        p.push(format!(
+            "audit chain BROKEN at entry {seq}: an entry was edited, removed or reordered"
+        ));
+    }
+    if let Some((head, end)) = r.missing_tail {
+        p.push(format!(
+            "audit head at seq {head} but chain ends at {end}: entries were deleted or an older database was restored"
+        ));
+    }
+    if let Some(seq) = r.head_mismatch {
+        p.push(format!(
+            "audit head names entry {seq} but the chain's entry {seq} differs: the database was replaced by another or an older copy"
+        ));
+    }
+    if r.head_tampered {
+        p.push(
+            "audit head TAMPERED: it is malformed or its MAC does not verify under this vault's key (if you deleted the vault and made a new one here, remove the old audit.head)"
+                .to_owned(),
+        );
+    }
+    p
 }
 
 /// `tresor unlock DURATION`: caches the vault key in the kernel keyring for a while.
@@ -318,11 +372,12 @@ pub(super) fn kmip(ctx: &Ctx, k: Deferred<tresor_kmip::cli::KmipCommand>) -> Res
             .open()
             .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
         let s = v.store();
-        Ok(std::sync::Arc::new(tresor_store::Store::open(
-            s.backend().clone(),
-            s.provider().clone(),
-            s.actor(),
-        )?))
+        let mut store =
+            tresor_store::Store::open(s.backend().clone(), s.provider().clone(), s.actor())?;
+        if let Some(head) = s.audit_head() {
+            store = store.with_audit_head(head.clone());
+        }
+        Ok(std::sync::Arc::new(store))
     };
     Ok(tresor_kmip::cli::run(k.0, &opener)?)
 }

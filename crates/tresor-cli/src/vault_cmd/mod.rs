@@ -201,7 +201,11 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             out: j,
         } => secrets::history(&ctx, &filter, reveal, j.json, out),
         Command::Rollback { filter, to } => secrets::rollback(&ctx, &filter, to),
-        Command::Audit { verify, out: j } => admin::audit(&ctx, verify, j.json, out),
+        Command::Audit {
+            verify,
+            head_from,
+            out: j,
+        } => admin::audit(&ctx, verify, head_from.as_deref(), j.json, out),
         Command::ImportSeeqret { dir, out: j } => sharing::import_seeqret(&ctx, &dir, j.json, out),
         Command::Unlock { duration } => admin::unlock(&ctx, &duration),
         Command::Lock => admin::lock(&ctx),

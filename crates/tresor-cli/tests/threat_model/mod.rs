@@ -2,3 +2,4 @@
 //! (see docs/THREAT_MODEL.md).
 
 mod db_writer;
+mod rollback;

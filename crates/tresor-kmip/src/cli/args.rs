@@ -83,6 +83,20 @@ pub struct ServeArgs {
     /// An identity that may use every object (repeatable).
     #[arg(long, value_name = "IDENTITY")]
     pub admin: Vec<String>,
+    /// Append the audit stream (one JSON line per audited operation, with the store's audit
+    /// head after each write) to FILE, or `-` for stdout. Default: audit.jsonl beside the
+    /// vault's audit head (a SQLite vault); none for other stores unless given.
+    #[arg(long, value_name = "FILE|-")]
+    pub audit_log: Option<PathBuf>,
+    /// Which reads the audit stream records: all, none, or a comma-separated list of get,
+    /// versions, encrypt, decrypt, sign, mac, mac-verify, signature-verify, get-attributes,
+    /// get-attribute-list, locate, check, rng-retrieve, query, discover-versions, interop,
+    /// log. Writes are always recorded.
+    #[arg(long, value_name = "LIST", default_value = crate::server::DEFAULT_READS)]
+    pub audit_reads: String,
+    /// Write no audit stream.
+    #[arg(long, conflicts_with = "audit_log")]
+    pub no_audit_log: bool,
 }
 
 /// `tresor kmip certs` subcommands.

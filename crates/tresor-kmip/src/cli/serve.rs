@@ -10,7 +10,7 @@ use super::args::{CertsCommand, OpenStore, ServeArgs};
 use super::{runtime, usage};
 use crate::error::KmipError;
 use crate::ops::{GRANTS_ATTR, PERMISSIONS};
-use crate::server::{Server, ServerConfig};
+use crate::server::{AuditLog, AuditReads, Server, ServerConfig};
 
 /// `tresor kmip certs init|client`.
 pub(super) fn certs(cmd: CertsCommand) -> Result<ExitCode, KmipError> {
@@ -82,16 +82,46 @@ pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode,
             )));
         }
     }
+    let reads = AuditReads::parse(&a.audit_reads)?;
     let store = open_store(store_dir.as_deref()).map_err(|e| KmipError::Store(e.to_string()))?;
+    let audit_log = audit_log_path(&a.audit_log, a.no_audit_log, &store)
+        .map(|p| AuditLog::open(&p, reads))
+        .transpose()?;
     let rt = runtime()?;
     rt.block_on(async move {
-        let server = Server::bind(config, store).await?;
+        let mut server = Server::bind(config, store).await?;
+        match audit_log {
+            Some(log) => {
+                eprintln!("kmip: audit stream to {}", log.target());
+                server = server.with_audit_log(log);
+            }
+            None => eprintln!("kmip: no audit stream (pass --audit-log FILE|-)"),
+        }
         eprintln!("listening on {}", server.local_addr());
         server.serve(shutdown_signal()).await;
         eprintln!("kmip: shut down");
         Ok::<_, KmipError>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The audit stream's file: `--audit-log`, else `audit.jsonl` beside the store's audit head
+/// (a SQLite vault's folder), else none.
+fn audit_log_path(
+    given: &Option<PathBuf>,
+    off: bool,
+    store: &tresor_store::Store,
+) -> Option<PathBuf> {
+    if off {
+        return None;
+    }
+    given.clone().or_else(|| {
+        store
+            .audit_head()
+            .and_then(|h| h.path())
+            .and_then(Path::parent)
+            .map(|d| d.join("audit.jsonl"))
+    })
 }
 
 /// Resolves on SIGTERM or SIGINT.
