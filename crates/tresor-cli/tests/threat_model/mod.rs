@@ -1,0 +1,4 @@
+//! Threat-model attacks through the real `tresor` binary, one module per part of issue 13
+//! (the promises are listed in `docs/THREAT_MODEL.md`).
+
+mod certs;
