@@ -37,5 +37,3 @@ mod threat_model;
 #[path = "vault/unlock.rs"]
 mod unlock;
 
-/// Attacks on the trust model (docs/THREAT_MODEL.md), one module per promise.
-mod threat_model;

@@ -1,5 +1,5 @@
-//! A minimal DER reader and writer: enough to read a certificate's subject, SAN and EKU, and to
-//! convert RSA keys between PKCS#1 and PKCS#8 / SubjectPublicKeyInfo.
+//! A minimal DER reader and writer: enough to convert RSA and DSA keys between PKCS#1 and
+//! PKCS#8 / SubjectPublicKeyInfo. Certificates are read with `x509-cert`.
 //!
 //! The reader never indexes out of bounds or panics: every length is checked against what is
 //! left, and anything unexpected is `None`.
@@ -222,103 +222,6 @@ pub(crate) fn is_rsa_oid(oid: &[u8]) -> bool {
     oid == RSA_ENCRYPTION
 }
 
-/// What the server needs from a client certificate.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct CertInfo {
-    /// The subject common name.
-    pub(crate) common_name: Option<String>,
-    /// DNS names, IP addresses (as text) and e-mail addresses of the subject alternative name.
-    pub(crate) san: Vec<String>,
-    /// Whether the certificate has an extended key usage extension.
-    pub(crate) has_eku: bool,
-    /// Whether that extension lists clientAuth (1.3.6.1.5.5.7.3.2) or anyExtendedKeyUsage.
-    pub(crate) client_auth: bool,
-}
-
-const OID_CN: &[u8] = &[0x55, 0x04, 0x03];
-const OID_SAN: &[u8] = &[0x55, 0x1d, 0x11];
-const OID_EKU: &[u8] = &[0x55, 0x1d, 0x25];
-const OID_CLIENT_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02];
-const OID_ANY_EKU: &[u8] = &[0x55, 0x1d, 0x25, 0x00];
-
-/// Reads the subject CN, SAN entries and EKU of an X.509 certificate.
-pub(crate) fn cert_info(der: &[u8]) -> Option<CertInfo> {
-    let cert = Reader::new(der).expect(SEQUENCE)?;
-    let tbs = Reader::new(cert.body).expect(SEQUENCE)?;
-    let mut r = Reader::new(tbs.body);
-    let mut e = r.next()?;
-    if e.tag == 0xa0 {
-        e = r.next()?; // version, then serial
-    }
-    let _serial = e;
-    r.expect(SEQUENCE)?; // signature algorithm
-    r.expect(SEQUENCE)?; // issuer
-    r.expect(SEQUENCE)?; // validity
-    let subject = r.expect(SEQUENCE)?;
-    let mut info = CertInfo::default();
-    let mut rdns = Reader::new(subject.body);
-    while let Some(set) = rdns.next() {
-        let mut atvs = Reader::new(set.body);
-        while let Some(atv) = atvs.next() {
-            let mut f = Reader::new(atv.body);
-            let oid = f.expect(OID)?;
-            let value = f.next()?;
-            if oid.body == OID_CN {
-                info.common_name = std::str::from_utf8(value.body).ok().map(str::to_owned);
-            }
-        }
-    }
-    r.expect(SEQUENCE)?; // subject public key info
-    while let Some(e) = r.next() {
-        if e.tag != 0xa3 {
-            continue;
-        }
-        let exts = Reader::new(e.body).expect(SEQUENCE)?;
-        let mut exts = Reader::new(exts.body);
-        while let Some(ext) = exts.next() {
-            let mut f = Reader::new(ext.body);
-            let oid = f.expect(OID)?;
-            let mut value = f.next()?;
-            if value.tag == 0x01 {
-                value = f.next()?; // critical flag
-            }
-            if value.tag != OCTET_STRING || (oid.body != OID_SAN && oid.body != OID_EKU) {
-                continue;
-            }
-            let inner = Reader::new(value.body).expect(SEQUENCE)?;
-            if oid.body == OID_SAN {
-                let mut names = Reader::new(inner.body);
-                while let Some(n) = names.next() {
-                    match n.tag {
-                        0x81 | 0x82 => {
-                            if let Ok(s) = std::str::from_utf8(n.body) {
-                                info.san.push(s.to_owned());
-                            }
-                        }
-                        0x87 => {
-                            if let Ok(b) = <[u8; 4]>::try_from(n.body) {
-                                info.san.push(std::net::Ipv4Addr::from(b).to_string());
-                            } else if let Ok(b) = <[u8; 16]>::try_from(n.body) {
-                                info.san.push(std::net::Ipv6Addr::from(b).to_string());
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            } else if oid.body == OID_EKU {
-                info.has_eku = true;
-                let mut purposes = Reader::new(inner.body);
-                while let Some(p) = purposes.next() {
-                    if p.tag == OID && (p.body == OID_CLIENT_AUTH || p.body == OID_ANY_EKU) {
-                        info.client_auth = true;
-                    }
-                }
-            }
-        }
-    }
-    Some(info)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,7 +263,6 @@ mod tests {
             assert_eq!(Reader::new(&t[..cut]).next(), None);
         }
         assert_eq!(Reader::new(&[0x30, 0x85, 1, 1, 1, 1, 1]).next(), None);
-        assert_eq!(cert_info(&[0x30, 0x03, 0x30, 0x01, 0x00]), None);
     }
 
     #[test]

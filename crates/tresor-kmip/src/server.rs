@@ -8,6 +8,13 @@
 //! valid TTLV, too large or too deep closes only that connection (logged to stderr); a
 //! well-formed message that is not a valid request gets an error response.
 //!
+//! What one client may ask is bounded by [`ServerLimits`] (batch items, response size,
+//! connections overall and per identity, requests per second, read/write timeouts, RNG bytes,
+//! key pairs): a request over a bound gets a KMIP error naming it, and a log line. The client
+//! certificate may be checked against a CRL ([`ServerConfig::crl`]); [`Reloader::reload`]
+//! (SIGHUP in `tresor kmip serve`) re-reads the certificate, key, CA and CRL for new
+//! handshakes while open connections go on.
+//!
 //! # Examples
 //! ```no_run
 //! use std::sync::Arc;
@@ -23,9 +30,10 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -40,10 +48,39 @@ use crate::ttlv::{Limits, Ttlv};
 
 mod audit_log;
 pub(crate) mod conf;
+mod limits;
 mod tls;
 
 pub use audit_log::{AuditLog, AuditReads, DEFAULT_READS};
 pub use conf::from_pykmip_server_conf;
+pub use limits::ServerLimits;
+
+/// Where the server reads a client's identity from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdentitySource {
+    /// The first subject common name encoded as UTF8String or PrintableString.
+    #[default]
+    CommonName,
+    /// The first e-mail (rfc822Name) subject alternative name.
+    SanEmail,
+    /// The first URI subject alternative name.
+    SanUri,
+}
+
+impl std::str::FromStr for IdentitySource {
+    type Err = KmipError;
+
+    fn from_str(s: &str) -> Result<Self, KmipError> {
+        match s {
+            "cn" => Ok(IdentitySource::CommonName),
+            "san-email" => Ok(IdentitySource::SanEmail),
+            "san-uri" => Ok(IdentitySource::SanUri),
+            _ => Err(KmipError::Tls(format!(
+                "identity source '{s}' is not cn, san-email or san-uri"
+            ))),
+        }
+    }
+}
 
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5696";
@@ -62,6 +99,12 @@ pub struct ServerConfig {
     /// Require the clientAuth extended key usage on client certificates (PyKMIP's
     /// `enable_tls_client_auth`).
     pub require_client_auth_eku: bool,
+    /// A CRL (PEM) of the CA: client certificates it lists are refused at the handshake.
+    pub crl: Option<PathBuf>,
+    /// Where a client's identity comes from.
+    pub identity_from: IdentitySource,
+    /// What one client may ask of the server.
+    pub server_limits: ServerLimits,
     /// Identities that may use every object.
     pub admins: Vec<String>,
     /// Codec limits for requests.
@@ -81,6 +124,9 @@ impl ServerConfig {
             key: key.into(),
             ca: ca.into(),
             require_client_auth_eku: true,
+            crl: None,
+            identity_from: IdentitySource::CommonName,
+            server_limits: ServerLimits::default(),
             admins: Vec::new(),
             limits: Limits::default(),
             idle_timeout: Duration::from_secs(300),
@@ -92,13 +138,48 @@ impl ServerConfig {
 /// A bound KMIP server.
 pub struct Server {
     listener: TcpListener,
-    acceptor: TlsAcceptor,
+    acceptor: Arc<RwLock<TlsAcceptor>>,
     shared: Arc<Shared>,
+}
+
+/// Re-reads the server's certificate, key, CA and CRL files (see [`Server::reloader`]).
+#[derive(Clone)]
+pub struct Reloader {
+    acceptor: Arc<RwLock<TlsAcceptor>>,
+    config: ServerConfig,
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader")
+            .field("crl", &self.config.crl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reloader {
+    /// Builds a new TLS configuration from the files and uses it for the handshakes that
+    /// follow; connections already open keep theirs. On error the old configuration stays.
+    ///
+    /// # Errors
+    /// [`KmipError::Tls`] for unusable files.
+    pub fn reload(&self) -> Result<(), KmipError> {
+        let c = &self.config;
+        let tls = tls::server_config(&c.cert, &c.key, &c.ca, c.crl.as_deref())?;
+        let mut a = self
+            .acceptor
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *a = TlsAcceptor::from(Arc::new(tls));
+        Ok(())
+    }
 }
 
 struct Shared {
     store: Arc<Store>,
     config: ServerConfig,
+    /// Connection counts and request buckets.
+    gate: Arc<limits::Gate>,
     /// Open streaming Encrypt/Decrypt operations (bounded, expiring).
     streams: crate::ops::Streams,
     /// The audit stream, if one is written ([`Server::with_audit_log`]).
@@ -119,15 +200,16 @@ impl Server {
     /// # Errors
     /// [`KmipError::Tls`] for unusable certificate files, [`KmipError::Io`] if binding fails.
     pub async fn bind(config: ServerConfig, store: Arc<Store>) -> Result<Self, KmipError> {
-        let tls = tls::server_config(&config.cert, &config.key, &config.ca)?;
+        let tls = tls::server_config(&config.cert, &config.key, &config.ca, config.crl.as_deref())?;
         let listener = TcpListener::bind(&config.listen)
             .await
             .map_err(|e| KmipError::io(format!("binding {}", config.listen), e))?;
         Ok(Server {
             listener,
-            acceptor: TlsAcceptor::from(Arc::new(tls)),
+            acceptor: Arc::new(RwLock::new(TlsAcceptor::from(Arc::new(tls)))),
             shared: Arc::new(Shared {
                 store,
+                gate: limits::Gate::new(config.server_limits),
                 config,
                 streams: crate::ops::Streams::default(),
                 audit_log: None,
@@ -141,6 +223,14 @@ impl Server {
             shared.audit_log = Some(log);
         }
         self
+    }
+
+    /// A handle that re-reads the TLS files (certificate, key, CA, CRL) for new handshakes.
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            acceptor: self.acceptor.clone(),
+            config: self.shared.config.clone(),
+        }
     }
 
     /// The address actually bound (the real port for `127.0.0.1:0`).
@@ -161,10 +251,24 @@ impl Server {
                 _ = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok((tcp, peer)) => {
-                        let acceptor = self.acceptor.clone();
+                        let Some(slot) = self.shared.gate.connection() else {
+                            eprintln!(
+                                "kmip: connection from {peer}: refused: the server holds {} \
+                                 connections (--max-connections)",
+                                self.shared.config.server_limits.max_connections
+                            );
+                            drop(tcp);
+                            continue;
+                        };
+                        let acceptor = self
+                            .acceptor
+                            .read()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .clone();
                         let shared = self.shared.clone();
                         let stop = stop_rx.clone();
                         tasks.spawn(async move {
+                            let _slot = slot;
                             if let Err(e) = connection(tcp, peer, acceptor, shared, stop).await {
                                 eprintln!("kmip: connection from {peer}: {e}");
                             }
@@ -190,13 +294,14 @@ impl Server {
 
 async fn connection(
     tcp: TcpStream,
-    _peer: SocketAddr,
+    peer: SocketAddr,
     acceptor: TlsAcceptor,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), KmipError> {
     let _ = tcp.set_nodelay(true);
-    let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
+    let bounds = shared.config.server_limits;
+    let handshake = tokio::time::timeout(bounds.read_timeout, acceptor.accept(tcp));
     let mut stream = tokio::select! {
         r = handshake => r
             .map_err(|_| KmipError::Timeout("TLS handshake"))?
@@ -205,29 +310,90 @@ async fn connection(
     };
     let identity = {
         let (_, conn) = stream.get_ref();
-        let cert = conn
-            .peer_certificates()
+        conn.peer_certificates()
             .and_then(|c| c.first())
-            .ok_or_else(|| KmipError::Tls("client presented no certificate".into()))?;
-        tls::identity(cert, shared.config.require_client_auth_eku)?
+            .ok_or_else(|| KmipError::Tls("client presented no certificate".into()))
+            .and_then(|cert| {
+                tls::identity(
+                    cert,
+                    shared.config.require_client_auth_eku,
+                    shared.config.identity_from,
+                )
+            })
+            .and_then(|id| {
+                // The store's local actor owns what the CLI and the vault write: a client
+                // named like it would own those objects.
+                if id.eq_ignore_ascii_case(shared.store.actor()) {
+                    Err(KmipError::Tls(format!(
+                        "client certificate refused: its identity '{id}' is the store's local \
+                         actor"
+                    )))
+                } else {
+                    Ok(id)
+                }
+            })
+    };
+    let identity = match identity {
+        Ok(id) => id,
+        Err(e) => {
+            refuse(&mut stream, &bounds, &|_| {
+                (ResultReason::AUTHENTICATION_NOT_SUCCESSFUL, e.to_string())
+            })
+            .await;
+            return Err(e);
+        }
+    };
+    let _identity_slot = match shared.gate.identity(&identity) {
+        Ok(slot) => slot,
+        Err(open) => {
+            let message = format!(
+                "identity '{identity}' already holds {open} connections \
+                 (--max-connections-per-identity)"
+            );
+            eprintln!("kmip: connection from {peer}: refused: {message}");
+            refuse(&mut stream, &bounds, &|v| {
+                (
+                    limits::limit_reason(v, ResultReason::PERMISSION_DENIED),
+                    message.clone(),
+                )
+            })
+            .await;
+            return Ok(());
+        }
     };
     let limits = shared.config.limits;
     loop {
-        let read = tokio::time::timeout(
-            shared.config.idle_timeout,
-            read_message_bytes(&mut stream, &limits),
-        );
+        // Idle between messages up to idle_timeout; once a message has started, the rest of
+        // it must arrive within read_timeout (a client trickling bytes is dropped).
+        let mut first = [0u8; 1];
+        let idle = tokio::time::timeout(shared.config.idle_timeout, stream.read(&mut first));
+        let n = tokio::select! {
+            r = idle => match r {
+                Err(_) => return Ok(()),
+                Ok(Ok(n)) => n,
+                // A peer that hangs up between messages without close_notify is not an error.
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Ok(Err(e)) => return Err(KmipError::io("reading a message header", e)),
+            },
+            _ = stop.changed() => return Ok(()),
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        let mut rest = (&first[..]).chain(&mut stream);
+        let read =
+            tokio::time::timeout(bounds.read_timeout, read_message_bytes(&mut rest, &limits));
         let bytes = tokio::select! {
             r = read => match r {
-                Err(_) => return Ok(()),
+                Err(_) => {
+                    return Err(KmipError::Tls(format!(
+                        "dropped '{identity}': a message took longer than {:?} to arrive \
+                         (--read-timeout)",
+                        bounds.read_timeout
+                    )));
+                }
                 Ok(Ok(Some(b))) => b,
                 Ok(Ok(None)) => return Ok(()),
-                // A peer that hangs up between messages without close_notify is not an error.
-                Ok(Err(KmipError::Io { source, .. }))
-                    if source.kind() == std::io::ErrorKind::UnexpectedEof =>
-                {
-                    return Ok(());
-                }
                 Ok(Err(e)) => return Err(e),
             },
             _ = stop.changed() => return Ok(()),
@@ -247,8 +413,80 @@ async fn connection(
         } else {
             handle(&shared, &identity, &request)
         };
-        write_message(&mut stream, &response).await?;
+        tokio::time::timeout(bounds.write_timeout, write_message(&mut stream, &response))
+            .await
+            .map_err(|_| KmipError::Timeout("writing a response"))??;
     }
+}
+
+/// Answers the next request on a connection the server will not serve (every batch item
+/// fails with `why(version)`), then closes it. Waits at most the read timeout for the request.
+async fn refuse<S>(
+    stream: &mut S,
+    bounds: &ServerLimits,
+    why: &(dyn Fn(ProtocolVersion) -> (ResultReason, String) + Sync),
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let limits = Limits::default();
+    let answer = async {
+        let Ok(Some(bytes)) = read_message_bytes(stream, &limits).await else {
+            return;
+        };
+        let Ok(request) = Ttlv::decode_with(&bytes, &limits) else {
+            return;
+        };
+        let response = refusal(&request, why);
+        let _ = write_message(stream, &response).await;
+    };
+    let _ = tokio::time::timeout(bounds.read_timeout + bounds.write_timeout, answer).await;
+    let _ = tokio::io::AsyncWriteExt::shutdown(stream).await;
+}
+
+/// A response failing every batch item of `request` with `why(version)`.
+fn refusal(
+    request: &Ttlv,
+    why: &(dyn Fn(ProtocolVersion) -> (ResultReason, String) + Sync),
+) -> Ttlv {
+    let now = tresor_store::now();
+    match RequestMessage::from_ttlv(request) {
+        Ok(msg) => {
+            let version = answer_version(msg.header.protocol_version);
+            let (reason, message) = why(version);
+            let items = msg
+                .batch_items
+                .iter()
+                .map(|b| {
+                    ResponseBatchItem::failure(
+                        Some(b.operation),
+                        b.unique_batch_item_id.clone(),
+                        reason,
+                        message.clone(),
+                    )
+                })
+                .collect();
+            let mut resp = ResponseMessage::new(version, now, items);
+            resp.header.client_correlation_value = msg.header.client_correlation_value.clone();
+            resp.to_ttlv()
+        }
+        Err(_) => {
+            let (reason, message) = why(ProtocolVersion::V1_0);
+            let item = ResponseBatchItem::failure(None, None, reason, message);
+            ResponseMessage::new(ProtocolVersion::V1_0, now, vec![item]).to_ttlv()
+        }
+    }
+}
+
+/// The version to answer `asked` in: itself when supported, else the closest one spoken.
+fn answer_version(asked: ProtocolVersion) -> ProtocolVersion {
+    if ProtocolVersion::SUPPORTED.contains(&asked) {
+        return asked;
+    }
+    ProtocolVersion::SUPPORTED
+        .iter()
+        .copied()
+        .find(|v| v.major == asked.major && *v <= asked)
+        .unwrap_or(ProtocolVersion::V1_0)
 }
 
 /// Operations that read the store, run inline. They seldom commit: Get once per object, the
@@ -326,6 +564,9 @@ fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
             .collect();
         return ResponseMessage::new(version, now, items).to_ttlv();
     }
+    if let Some(refused) = over_limits(shared, identity, &msg) {
+        return refused;
+    }
     let mut response = None;
     let mut head = None;
     for _attempt in 0..3 {
@@ -381,9 +622,27 @@ fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
     let mut resp = ResponseMessage::new(asked, now, items);
     resp.header.client_correlation_value = msg.header.client_correlation_value.clone();
     let mut out = resp.to_ttlv();
-    if let Some(max) = msg.header.maximum_response_size
-        && out.encoded_len() > usize::try_from(max).unwrap_or(0)
+    let server_max = shared.config.server_limits.max_response_size;
+    let client_max = msg
+        .header
+        .maximum_response_size
+        .map(|m| usize::try_from(m).unwrap_or(0));
+    let max = match (client_max, server_max) {
+        (Some(c), 0) => Some(c),
+        (Some(c), s) => Some(c.min(s)),
+        (None, 0) => None,
+        (None, s) => Some(s),
+    };
+    if let Some(max) = max
+        && out.encoded_len() > max
     {
+        if client_max.is_none_or(|c| c > max) {
+            eprintln!(
+                "kmip: refused a request of '{identity}': its response of {} bytes exceeds \
+                 {max} bytes (--max-response-size)",
+                out.encoded_len()
+            );
+        }
         let items = msg
             .batch_items
             .iter()
@@ -399,6 +658,41 @@ fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
         out = ResponseMessage::new(asked, now, items).to_ttlv();
     }
     out
+}
+
+/// The refusal of a request over the identity's request rate or one of the server's bounds
+/// (batch items, RNG bytes, key pairs): every batch item fails, nothing runs.
+fn over_limits(shared: &Shared, identity: &str, msg: &RequestMessage) -> Option<Ttlv> {
+    let version = msg.header.protocol_version;
+    let bounds = &shared.config.server_limits;
+    let error = if shared.gate.allow_request(identity) {
+        limits::over_bounds(bounds, msg)?
+    } else {
+        OpError::new(
+            limits::limit_reason(version, ResultReason::PERMISSION_DENIED),
+            format!(
+                "identity '{identity}' sends more than {} requests per second \
+                 (--max-requests-per-second)",
+                bounds.requests_per_second
+            ),
+        )
+    };
+    eprintln!("kmip: refused a request of '{identity}': {}", error.message);
+    let items = msg
+        .batch_items
+        .iter()
+        .map(|b| {
+            ResponseBatchItem::failure(
+                Some(b.operation),
+                b.unique_batch_item_id.clone(),
+                error.reason,
+                error.message.clone(),
+            )
+        })
+        .collect();
+    let mut resp = ResponseMessage::new(version, tresor_store::now(), items);
+    resp.header.client_correlation_value = msg.header.client_correlation_value.clone();
+    Some(resp.to_ttlv())
 }
 
 /// Runs every batch item in one transaction; commits unless Undo rolled it back. Returns the
@@ -475,7 +769,7 @@ pub fn identity_of_cert_file(path: &Path) -> Result<String, KmipError> {
     use rustls::pki_types::pem::PemObject;
     let der = CertificateDer::from_pem_file(path)
         .map_err(|e| KmipError::Tls(format!("reading '{}': {e}", path.display())))?;
-    tls::identity(&der, false)
+    tls::identity(&der, false, IdentitySource::CommonName)
 }
 
 #[cfg(test)]

@@ -69,6 +69,17 @@ pub struct ServeArgs {
     /// CA certificate client certificates must chain to (PEM).
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
+    /// Refuse client certificates listed in this CRL (PEM, e.g. the certs folder's ca.crl
+    /// that `tresor kmip certs revoke` writes); re-read with the certificates on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub crl: Option<PathBuf>,
+    /// Where a client's identity comes from: cn (the first UTF8String or PrintableString
+    /// common name), san-email or san-uri.
+    #[arg(long, value_name = "SOURCE", value_parser = ["cn", "san-email", "san-uri"])]
+    pub identity_from: Option<String>,
+    /// Server limits.
+    #[command(flatten)]
+    pub limits: ServeLimitArgs,
     /// A PyKMIP server.conf ([server] hostname, port, certificate_path, key_path, ca_path,
     /// auth_suite, enable_tls_client_auth, database_path).
     #[arg(long, value_name = "FILE")]
@@ -99,13 +110,61 @@ pub struct ServeArgs {
     pub no_audit_log: bool,
 }
 
+/// The server limits of `tresor kmip serve` (each also a `[server]` key of --config, the flag
+/// name with `_`; 0 turns a count or rate limit off).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeLimitArgs {
+    /// Most batch items in one request [64].
+    #[arg(long, value_name = "N")]
+    pub max_batch_items: Option<usize>,
+    /// Largest response in bytes [8388608].
+    #[arg(long, value_name = "BYTES")]
+    pub max_response_size: Option<usize>,
+    /// Most connections open at once [1024].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Most connections open per client identity [32].
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_identity: Option<usize>,
+    /// Requests per second per client identity [1000].
+    #[arg(long, value_name = "N")]
+    pub max_requests_per_second: Option<u32>,
+    /// Seconds a started message or TLS handshake may take to arrive [30].
+    #[arg(long, value_name = "SECONDS")]
+    pub read_timeout: Option<u64>,
+    /// Seconds writing a response may take [30].
+    #[arg(long, value_name = "SECONDS")]
+    pub write_timeout: Option<u64>,
+    /// Seconds an idle connection is kept [300].
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_timeout: Option<u64>,
+    /// Most RNG Retrieve bytes per request, summed over its batch [1048576].
+    #[arg(long, value_name = "BYTES")]
+    pub max_rng_bytes: Option<usize>,
+    /// Most Create Key Pair items per request [4].
+    #[arg(long, value_name = "N")]
+    pub max_key_pairs: Option<usize>,
+    /// Largest RSA modulus Create Key Pair generates, in bits [4096].
+    #[arg(long, value_name = "BITS")]
+    pub max_rsa_bits: Option<i32>,
+}
+
 /// `tresor kmip certs` subcommands.
 #[derive(Debug, Clone, Subcommand)]
 pub enum CertsCommand {
-    /// Write ca.crt, server.crt/server.key and client.crt/client.key into DIR.
+    /// Write ca.crt, server.crt/server.key, client.crt/client.key and an empty ca.crl into DIR.
     Init {
         /// Target directory.
         dir: PathBuf,
+        /// Days the client certificate is valid.
+        #[arg(long, value_name = "DAYS", default_value_t = 365)]
+        days: u32,
+        /// Days the server certificate is valid.
+        #[arg(long, value_name = "DAYS", default_value_t = 730)]
+        server_days: u32,
+        /// Days the CA is valid.
+        #[arg(long, value_name = "DAYS", default_value_t = 3650)]
+        ca_days: u32,
     },
     /// Issue NAME.crt/NAME.key (CN NAME, clientAuth) from the CA in DIR.
     Client {
@@ -113,6 +172,24 @@ pub enum CertsCommand {
         dir: PathBuf,
         /// The client identity (certificate common name).
         name: String,
+        /// Days the certificate is valid.
+        #[arg(long, value_name = "DAYS", default_value_t = 365)]
+        days: u32,
+    },
+    /// Add a certificate to DIR/ca.crl (signed by the CA in DIR); a server started with
+    /// `--crl DIR/ca.crl` refuses it after SIGHUP.
+    Revoke {
+        /// Directory holding ca.crt, ca.key and ca.crl.
+        dir: PathBuf,
+        /// The client whose DIR/NAME.crt to revoke.
+        #[arg(required_unless_present_any = ["serial", "cert"], conflicts_with_all = ["serial", "cert"])]
+        name: Option<String>,
+        /// Revoke this serial number (hex).
+        #[arg(long, value_name = "HEX", conflicts_with = "cert")]
+        serial: Option<String>,
+        /// Revoke this certificate file.
+        #[arg(long, value_name = "FILE")]
+        cert: Option<PathBuf>,
     },
 }
 

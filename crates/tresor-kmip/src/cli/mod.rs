@@ -22,7 +22,9 @@ use std::process::ExitCode;
 
 use crate::error::KmipError;
 
-pub use args::{AttrArgs, CertsCommand, ConnArgs, DataArgs, KmipCommand, OpenStore, ServeArgs};
+pub use args::{
+    AttrArgs, CertsCommand, ConnArgs, DataArgs, KmipCommand, OpenStore, ServeArgs, ServeLimitArgs,
+};
 pub use serve::shutdown_signal;
 
 /// A usage error (exit code 2).

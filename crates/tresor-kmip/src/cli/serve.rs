@@ -12,23 +12,60 @@ use crate::error::KmipError;
 use crate::ops::{GRANTS_ATTR, PERMISSIONS};
 use crate::server::{AuditLog, AuditReads, Server, ServerConfig};
 
-/// `tresor kmip certs init|client`.
+/// `tresor kmip certs init|client|revoke`.
 pub(super) fn certs(cmd: CertsCommand) -> Result<ExitCode, KmipError> {
     match cmd {
-        CertsCommand::Init { dir } => {
-            let f = crate::certs::init(&dir)?;
+        CertsCommand::Init {
+            dir,
+            days,
+            server_days,
+            ca_days,
+        } => {
+            let lifetimes = crate::certs::Lifetimes {
+                ca_days,
+                server_days,
+                client_days: days,
+            };
+            let f = crate::certs::init_with(&dir, &lifetimes)?;
             eprintln!(
-                "wrote {}, {}, {}, {}, {}",
+                "wrote {}, {}, {}, {}, {}, {}",
                 f.ca_cert.display(),
                 f.server_cert.display(),
                 f.server_key.display(),
                 f.client_cert.display(),
-                f.client_key.display()
+                f.client_key.display(),
+                f.crl.display()
             );
         }
-        CertsCommand::Client { dir, name } => {
-            let f = crate::certs::client(&dir, &name)?;
+        CertsCommand::Client { dir, name, days } => {
+            let f = crate::certs::client_with(&dir, &name, days)?;
             eprintln!("wrote {}, {}", f.cert.display(), f.key.display());
+        }
+        CertsCommand::Revoke {
+            dir,
+            name,
+            serial,
+            cert,
+        } => {
+            use crate::certs::RevokeTarget;
+            let target = match (name, serial, cert) {
+                (Some(n), None, None) => RevokeTarget::Name(n),
+                (None, Some(s), None) => RevokeTarget::Serial(s),
+                (None, None, Some(c)) => RevokeTarget::CertFile(c),
+                _ => return Err(usage("give one of NAME, --serial or --cert".to_owned())),
+            };
+            let r = crate::certs::revoke(&dir, &target)?;
+            if r.already {
+                eprintln!("serial {} is already in {}", r.serial, r.crl.display());
+            } else {
+                eprintln!(
+                    "revoked serial {} in {}; send SIGHUP to a server started with --crl {} \
+                     to refuse it",
+                    r.serial,
+                    r.crl.display(),
+                    r.crl.display()
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -70,6 +107,13 @@ pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode,
     if a.no_client_auth_eku {
         config.require_client_auth_eku = false;
     }
+    if let Some(c) = a.crl {
+        config.crl = Some(c);
+    }
+    if let Some(s) = &a.identity_from {
+        config.identity_from = s.parse()?;
+    }
+    apply_limits(&a.limits, &mut config);
     config.admins = a.admin;
     for (p, f) in [
         (&config.cert, "--cert"),
@@ -98,6 +142,7 @@ pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode,
             None => eprintln!("kmip: no audit stream (pass --audit-log FILE|-)"),
         }
         eprintln!("listening on {}", server.local_addr());
+        reload_on_sighup(server.reloader());
         server.serve(shutdown_signal()).await;
         eprintln!("kmip: shut down");
         Ok::<_, KmipError>(())
@@ -122,6 +167,69 @@ fn audit_log_path(
             .and_then(Path::parent)
             .map(|d| d.join("audit.jsonl"))
     })
+}
+
+/// Sets the limit flags given over `config`'s (defaults, or --config's).
+fn apply_limits(l: &super::args::ServeLimitArgs, config: &mut ServerConfig) {
+    let b = &mut config.server_limits;
+    let secs = std::time::Duration::from_secs;
+    if let Some(v) = l.max_batch_items {
+        b.max_batch_items = v;
+    }
+    if let Some(v) = l.max_response_size {
+        b.max_response_size = v;
+    }
+    if let Some(v) = l.max_connections {
+        b.max_connections = v;
+    }
+    if let Some(v) = l.max_connections_per_identity {
+        b.max_connections_per_identity = v;
+    }
+    if let Some(v) = l.max_requests_per_second {
+        b.requests_per_second = v;
+    }
+    if let Some(v) = l.read_timeout {
+        b.read_timeout = secs(v);
+    }
+    if let Some(v) = l.write_timeout {
+        b.write_timeout = secs(v);
+    }
+    if let Some(v) = l.max_rng_bytes {
+        b.max_rng_bytes = v;
+    }
+    if let Some(v) = l.max_key_pairs {
+        b.max_key_pairs = v;
+    }
+    if let Some(v) = l.max_rsa_bits {
+        b.max_rsa_bits = v;
+    }
+    if let Some(v) = l.idle_timeout {
+        config.idle_timeout = secs(v);
+    }
+}
+
+/// On each SIGHUP, re-reads the certificate, key, CA and CRL for new handshakes (open
+/// connections go on); a failed reload keeps the old files and is logged.
+fn reload_on_sighup(reloader: crate::server::Reloader) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hup) => {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        match reloader.reload() {
+                            Ok(()) => eprintln!("kmip: reloaded the certificates and CRL"),
+                            Err(e) => eprintln!("kmip: reload failed, keeping the old files: {e}"),
+                        }
+                    }
+                });
+            }
+            Err(e) => eprintln!("kmip: cannot listen for SIGHUP (no reload): {e}"),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = reloader;
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -11,7 +11,11 @@ use crate::error::KmipError;
 /// (`Basic` or `TLS1.2`; both map to tresor's TLS 1.2+1.3 AEAD policy),
 /// `enable_tls_client_auth` (require the clientAuth EKU) and `database_path` (returned as the
 /// store directory). `policy_path`, `logging_level` and `tls_cipher_suites` are accepted and
-/// ignored. Returns the configuration and the `database_path`, if set.
+/// ignored. tresor's own keys: `crl_path`, `identity_from` (`cn`, `san-email`, `san-uri`) and
+/// the server limits `max_batch_items`, `max_response_size`, `max_connections`,
+/// `max_connections_per_identity`, `max_requests_per_second`, `read_timeout`,
+/// `write_timeout`, `idle_timeout` (seconds), `max_rng_bytes`, `max_key_pairs`,
+/// `max_rsa_bits`. Returns the configuration and the `database_path`, if set.
 ///
 /// # Errors
 /// [`KmipError::Io`] if the file cannot be read, [`KmipError::Config`] for a bad value.
@@ -82,6 +86,45 @@ pub(crate) fn server_conf_from_str(
                 }
             }
             "database_path" => database = Some(std::path::PathBuf::from(v)),
+            "crl_path" => base.crl = Some(v.into()),
+            "identity_from" => {
+                base.identity_from = v.parse().map_err(|_| {
+                    err(format!(
+                        "identity_from '{v}' is not cn, san-email or san-uri"
+                    ))
+                })?;
+            }
+            "max_batch_items"
+            | "max_response_size"
+            | "max_connections"
+            | "max_connections_per_identity"
+            | "max_requests_per_second"
+            | "read_timeout"
+            | "write_timeout"
+            | "idle_timeout"
+            | "max_rng_bytes"
+            | "max_key_pairs"
+            | "max_rsa_bits" => {
+                let n: u32 = v
+                    .parse()
+                    .map_err(|_| err(format!("{k} '{v}' is not a number")))?;
+                let b = &mut base.server_limits;
+                let secs = std::time::Duration::from_secs(u64::from(n));
+                let n_usize = n as usize;
+                match k {
+                    "max_batch_items" => b.max_batch_items = n_usize,
+                    "max_response_size" => b.max_response_size = n_usize,
+                    "max_connections" => b.max_connections = n_usize,
+                    "max_connections_per_identity" => b.max_connections_per_identity = n_usize,
+                    "max_requests_per_second" => b.requests_per_second = n,
+                    "read_timeout" => b.read_timeout = secs,
+                    "write_timeout" => b.write_timeout = secs,
+                    "idle_timeout" => base.idle_timeout = secs,
+                    "max_rng_bytes" => b.max_rng_bytes = n_usize,
+                    "max_key_pairs" => b.max_key_pairs = n_usize,
+                    _ => b.max_rsa_bits = i32::try_from(n).unwrap_or(i32::MAX),
+                }
+            }
             "policy_path" | "logging_level" | "tls_cipher_suites" => {}
             other => return Err(err(format!("unknown key '{other}' in [server]"))),
         }
@@ -117,6 +160,21 @@ mod tests {
         assert_eq!(c.cert, Path::new("/c/s.crt"));
         assert!(!c.require_client_auth_eku);
         assert_eq!(db.as_deref(), Some(Path::new("/tmp/db")));
+        std::fs::write(
+            &p,
+            "[server]\ncrl_path=/c/ca.crl\nidentity_from=san-uri\nmax_batch_items=8\n\
+             read_timeout=5\nidle_timeout=60\nmax_rsa_bits=3072\n",
+        )
+        .unwrap();
+        let (c, _) = from_pykmip_server_conf(&p, ServerConfig::new("a", "b", "c")).unwrap();
+        assert_eq!(c.crl.as_deref(), Some(Path::new("/c/ca.crl")));
+        assert_eq!(c.identity_from, crate::server::IdentitySource::SanUri);
+        assert_eq!(c.server_limits.max_batch_items, 8);
+        assert_eq!(c.server_limits.read_timeout.as_secs(), 5);
+        assert_eq!(c.idle_timeout.as_secs(), 60);
+        assert_eq!(c.server_limits.max_rsa_bits, 3072);
+        std::fs::write(&p, "[server]\nmax_key_pairs=-1\n").unwrap();
+        assert!(from_pykmip_server_conf(&p, ServerConfig::new("a", "b", "c")).is_err());
         std::fs::write(&p, "[server]\nfrobnicate=1\n").unwrap();
         assert!(from_pykmip_server_conf(&p, ServerConfig::new("a", "b", "c")).is_err());
     }
