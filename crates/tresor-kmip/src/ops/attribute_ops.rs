@@ -305,6 +305,7 @@ pub(crate) fn add_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<T
     let uid = s.target_uid(payload)?;
     let a = carried_attribute(payload, Tag::NEW_ATTRIBUTE)?;
     check_writable(s, &a.name)?;
+    super::access::may_set_name(s, &a)?;
     let meta = s.load(&uid, "modify")?;
     let key = attrs::key_of(&a.name);
     let j = attrs::attr_to_json(&a);
@@ -358,6 +359,7 @@ pub(crate) fn set_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<T
     let uid = s.target_uid(payload)?;
     let a = carried_attribute(payload, Tag::NEW_ATTRIBUTE)?;
     check_writable(s, &a.name)?;
+    super::access::may_set_name(s, &a)?;
     s.load(&uid, "modify")?;
     if attrs::is_multi(&a.name) && matches!(a.name, AttributeName::Standard(_)) {
         return Err(OpError::new(
@@ -383,6 +385,7 @@ pub(crate) fn modify_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Ve
     let uid = s.target_uid(payload)?;
     let new = carried_attribute(payload, Tag::NEW_ATTRIBUTE)?;
     check_writable(s, &new.name)?;
+    super::access::may_set_name(s, &new)?;
     let current = current_attribute(payload)?;
     let meta = s.load(&uid, "modify")?;
     // The Activation Date may change only while the object is Pre-Active (SKLC-M-3 and
