@@ -77,19 +77,27 @@ fn squatting_an_app_name_is_refused_or_shown_with_its_owner() {
     on_server(&tv, &["grant", &uid, "alice", "get,locate"]);
 
     tv.act_as("alice");
-    // Alice is not allowed under shop: the same refusal as for any shop name.
+    // Alice sees the name is taken (she was granted it), may not create under shop, and
+    // --force would write into mallory's object: refused without a modify grant.
+    let mut alice_add = vec![
+        "add",
+        "key",
+        "DB_PASSWORD",
+        "alice-real-0c4d",
+        "--app",
+        "shop",
+        "--env",
+        "prod",
+    ];
+    contains_all(&tv.fail(2, &alice_add), &["already exists"]);
+    alice_add.push("--force");
+    contains_all(
+        &tv.fail(2, &alice_add),
+        &["owned by 'mallory'", "PermissionDenied"],
+    );
     let e = tv.fail(
         2,
-        [
-            "add",
-            "key",
-            "DB_PASSWORD",
-            "alice-real-0c4d",
-            "--app",
-            "shop",
-            "--env",
-            "prod",
-        ],
+        ["add", "key", "NEW", "x", "--app", "shop", "--env", "prod"],
     );
     contains_all(&e, &["may not create names under app 'shop'"]);
     // Her get says whose value it is.
