@@ -31,6 +31,11 @@ pub trait SecretsDoor {
     fn set_values(&self, targets: &[SecretInfo], value: &[u8]) -> Result<()>;
     /// Removes secrets.
     fn remove(&self, targets: &[SecretInfo]) -> Result<()>;
+    /// Who owns a listed secret, when the door has owners (a server; a local vault is
+    /// its one owner's).
+    fn owner(&self, _s: &SecretInfo) -> Option<String> {
+        None
+    }
     /// The versions of a secret, oldest first.
     fn history(&self, s: &SecretInfo) -> Result<Vec<VersionInfo>>;
     /// The value of one version.

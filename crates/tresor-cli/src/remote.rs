@@ -11,11 +11,18 @@
 //!   in an Undo batch that also checks the object really got the name;
 //! - versions: tresor's vendor operations ([`tresor_kmip::vendor`]): Add Version for
 //!   `add --force`/`edit value`/`rollback`, Versions for `history` and `list`'s version column;
-//! - `rm`: Revoke (when Active) + Destroy + vendor Purge, all targets in one Undo batch.
+//! - `rm`: Revoke (when Active) + Destroy + vendor Purge, all targets in one Undo batch;
+//! - owners: Versions names each object's owner and the identity the server sees; `list`,
+//!   `get --json` and `history` show the owner, and a command that reads or writes a secret
+//!   someone else owns says so on stderr (a name created first by another identity is never
+//!   used silently as one's own; who may create names under an app is the server's app
+//!   policy, `tresor kmip apps`).
 //!
 //! Every multi-object write is one request message, which the server runs in one store
 //! transaction (Undo on the first failure), so `importenv` and `rm` stay all-or-nothing.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -118,6 +125,9 @@ pub struct RemoteVault {
     rt: tokio::runtime::Runtime,
     client: KmipClient,
     server: String,
+    /// Who owns each object described so far, and who the server says this client is:
+    /// `uid -> (owner, caller)`.
+    owners: RefCell<HashMap<String, (String, String)>>,
 }
 
 impl std::fmt::Debug for RemoteVault {
@@ -133,6 +143,8 @@ struct Described {
     uid: String,
     name: Option<String>,
     kind: Option<String>,
+    owner: Option<String>,
+    caller: Option<String>,
     object_type: String,
     state: String,
     updated: i64,
@@ -255,6 +267,7 @@ impl RemoteVault {
             rt,
             client,
             server: settings.server.clone(),
+            owners: RefCell::new(HashMap::new()),
         })
     }
 
@@ -389,6 +402,8 @@ impl RemoteVault {
                 uid: u.clone(),
                 name: text(vendor::NAME),
                 kind: text(vendor::KIND),
+                owner: text(vendor::OWNER),
+                caller: text(vendor::CALLER),
                 object_type: ot.to_owned(),
                 state: st.to_owned(),
                 updated: find(Tag::LAST_CHANGE_DATE)
@@ -404,7 +419,28 @@ impl RemoteVault {
                     .map(|b| SecretBytes::new(b.to_vec())),
             });
         }
+        if let Ok(mut o) = self.owners.try_borrow_mut() {
+            for d in &out {
+                if let (Some(owner), Some(caller)) = (&d.owner, &d.caller) {
+                    o.insert(d.uid.clone(), (owner.clone(), caller.clone()));
+                }
+            }
+        }
         Ok(out)
+    }
+
+    /// Says on stderr when a secret this command reads or writes belongs to another
+    /// identity (shared with this one by a grant), so a value is never taken silently from
+    /// an object someone else created under the name.
+    fn note_foreign(&self, s: &SecretInfo) {
+        if let Some((owner, caller)) = self.owners.borrow().get(&s.uid)
+            && owner != caller
+        {
+            eprintln!(
+                "note: '{}' on {} is owned by '{owner}', not by you ('{caller}')",
+                s.name, self.server
+            );
+        }
     }
 
     /// The Locate conditions for a filter: its most selective literal part.
@@ -512,6 +548,7 @@ impl SecretsDoor for RemoteVault {
     }
 
     fn value(&self, s: &SecretInfo) -> Result<SecretBytes> {
+        self.note_foreign(s);
         let r = self.one(Operation::GET, vec![uid_item(&s.uid)])?;
         material_of(&r)
             .ok_or_else(|| anyhow!("the server {} sent no value for '{}'", self.server, s.name))
@@ -529,11 +566,19 @@ impl SecretsDoor for RemoteVault {
         validate_full_name(app, env, key)?;
         let name = secret_name(app, env, key);
         match self.by_names(std::slice::from_ref(&name))?.remove(0) {
-            Some(uid) if force => Ok(self
-                .write(&[], &[(uid, value)])?
-                .first()
-                .copied()
-                .unwrap_or(0)),
+            Some(uid) if force => {
+                // Say so when the new version goes into someone else's object.
+                for d in self.describe(std::slice::from_ref(&uid), None)? {
+                    if let Some((a, e, k)) = view(&d) {
+                        self.note_foreign(&info(&d, a, e, k));
+                    }
+                }
+                Ok(self
+                    .write(&[], &[(uid, value)])?
+                    .first()
+                    .copied()
+                    .unwrap_or(0))
+            }
             Some(_) => Err(VaultError::Exists(name).into()),
             None => {
                 self.write(&[(name.clone(), value)], &[])?;
@@ -543,12 +588,14 @@ impl SecretsDoor for RemoteVault {
     }
 
     fn set_values(&self, targets: &[SecretInfo], value: &[u8]) -> Result<()> {
+        targets.iter().for_each(|t| self.note_foreign(t));
         let v: Vec<(String, &[u8])> = targets.iter().map(|t| (t.uid.clone(), value)).collect();
         self.write(&[], &v)?;
         Ok(())
     }
 
     fn remove(&self, targets: &[SecretInfo]) -> Result<()> {
+        targets.iter().for_each(|t| self.note_foreign(t));
         let mut items = Vec::new();
         for t in targets {
             if t.state == "Active" {
@@ -574,6 +621,10 @@ impl SecretsDoor for RemoteVault {
         }
         self.batch(items, true)?;
         Ok(())
+    }
+
+    fn owner(&self, s: &SecretInfo) -> Option<String> {
+        self.owners.borrow().get(&s.uid).map(|(o, _)| o.clone())
     }
 
     fn history(&self, s: &SecretInfo) -> Result<Vec<VersionInfo>> {

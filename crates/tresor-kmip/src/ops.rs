@@ -22,6 +22,7 @@ use crate::message::ProtocolVersion;
 use crate::tags::Tag;
 use crate::ttlv::Ttlv;
 
+pub mod access;
 mod attribute_ops;
 pub(crate) mod attrs;
 mod certificate;
@@ -328,16 +329,10 @@ impl<'s> Session<'s> {
         }
     }
 
-    /// Returns true if and only if the session identity may use `meta` for `perm`.
+    /// Returns true if and only if the session identity may use `meta` for `perm`
+    /// ([`access::may`]).
     pub(crate) fn may(&self, meta: &ObjectMeta, perm: &str) -> bool {
-        if meta.owner == self.identity || self.admins.iter().any(|a| a == &self.identity) {
-            return true;
-        }
-        meta.attributes
-            .get(GRANTS_ATTR)
-            .and_then(|g| g.get(&self.identity))
-            .and_then(|p| p.as_str())
-            .is_some_and(|p| p.split(',').any(|x| x.trim() == perm || x.trim() == "all"))
+        access::may(self, meta, perm)
     }
 
     /// Loads an object the identity may use for `perm`, with its effective state.
@@ -346,15 +341,7 @@ impl<'s> Session<'s> {
             .txn
             .get(uid)?
             .ok_or_else(|| OpError::not_found(uid, self.version))?;
-        if !self.may(&meta, perm) {
-            return Err(OpError::new(
-                ResultReason::PERMISSION_DENIED,
-                format!(
-                    "object '{uid}': identity '{}' is not allowed to {perm} it",
-                    self.identity
-                ),
-            ));
-        }
+        access::not_found_unless_visible(self, uid, &meta, perm)?;
         let eff = effective_state(&meta, tresor_store::now());
         if eff != meta.state {
             meta = self.txn.update(uid, "scheduled state change", |m| {

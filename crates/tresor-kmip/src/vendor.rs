@@ -10,7 +10,7 @@
 //! | operation | request | response |
 //! |---|---|---|
 //! | [`ADD_VERSION`] | Unique Identifier, Secret Data | Unique Identifier, [`VERSION`] |
-//! | [`VERSIONS`] | Unique Identifier, optional [`VERSION`] (0: current), optional [`NAME`] | Unique Identifier, [`NAME`]?, [`KIND`]?, Object Type, State, Last Change Date, [`VERSION`] (current), [`VERSION_INFO`]…, [`VALUE`]? |
+//! | [`VERSIONS`] | Unique Identifier, optional [`VERSION`] (0: current), optional [`NAME`] | Unique Identifier, [`NAME`]?, [`KIND`]?, [`OWNER`], [`CALLER`], Object Type, State, Last Change Date, [`VERSION`] (current), [`VERSION_INFO`]…, [`VALUE`]? |
 //! | [`PURGE`] | Unique Identifier of a destroyed object | Unique Identifier |
 //!
 //! [`VERSIONS`] returns a [`VALUE`] only under the rule Get follows for material in clear
@@ -55,6 +55,11 @@ pub const VALUE: Tag = tag(0x54_7406);
 pub const NAME: Tag = tag(0x54_7407);
 /// The vault's type of a secret: `str`, `text`, `file` (Text String).
 pub const KIND: Tag = tag(0x54_7408);
+/// The identity owning the object (Text String).
+pub const OWNER: Tag = tag(0x54_7409);
+/// The identity the server authenticated for the request (Text String): a client compares
+/// it with [`OWNER`] to tell its own objects from ones shared with it.
+pub const CALLER: Tag = tag(0x54_740A);
 
 /// Runs a vendor operation, or returns `None` if `op` is not one.
 pub(crate) fn dispatch(
@@ -118,6 +123,8 @@ fn versions(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
     if let Some(k) = meta.attr_str("tresor.type") {
         out.push(Ttlv::text(KIND, k));
     }
+    out.push(Ttlv::text(OWNER, meta.owner.clone()));
+    out.push(Ttlv::text(CALLER, s.identity.clone()));
     out.push(Ttlv::enumeration(
         Tag::OBJECT_TYPE,
         crate::ops::objects::kmip_type(meta.object_type),

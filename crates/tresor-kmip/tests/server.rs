@@ -420,13 +420,14 @@ async fn other_identities_are_refused_unless_granted() {
     let alice = f.client("alice", v);
     let bob = f.client("bob", v);
     let u = create(&alice, v, Some("alices-key")).await;
+    // No grant at all: the answer for an absent object (tests/threat_model_team.rs).
     let r = bob.call(Operation::GET, vec![uid(&u)]).await.expect("get");
-    assert_eq!(r.result_reason, Some(ResultReason::PERMISSION_DENIED));
+    assert_eq!(r.result_reason, Some(ResultReason::OBJECT_NOT_FOUND));
     let r = bob
         .call(Operation::DESTROY, vec![uid(&u)])
         .await
         .expect("destroy");
-    assert_eq!(r.result_reason, Some(ResultReason::PERMISSION_DENIED));
+    assert_eq!(r.result_reason, Some(ResultReason::OBJECT_NOT_FOUND));
     let found = bob
         .call(Operation::LOCATE, locate_by_name(v, "alices-key"))
         .await
@@ -664,6 +665,8 @@ async fn crypto_operations() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vault_secrets_are_secret_data() {
     let f = start().await;
+    // Names under an app need the app's permission (closed by default).
+    tresor_kmip::cli::apps::set(&f.store, "app", "client", true).expect("app policy");
     let v = ProtocolVersion::V1_4;
     let c = f.client("client", v);
     let obj = Ttlv::structure(

@@ -13,12 +13,20 @@ use super::{Ctx, filters_of, print_import, read_dotenv, validate_app_env};
 use crate::cli::AddCommand;
 use crate::{input, output};
 
-/// A secret as JSON (`get --json`, `list --json`), with its value when given.
-fn secret_json(s: &SecretInfo, value: Option<&SecretBytes>) -> serde_json::Value {
+/// A secret as JSON (`get --json`, `list --json`), with its owner (remote mode) and its
+/// value when given.
+fn secret_json(
+    s: &SecretInfo,
+    owner: Option<String>,
+    value: Option<&SecretBytes>,
+) -> serde_json::Value {
     let mut v = json!({
         "app": s.app, "env": s.env, "key": s.key, "name": s.name, "type": s.kind,
         "object_type": s.object_type, "state": s.state, "version": s.version, "updated": s.updated, "uid": s.uid,
     });
+    if let Some(o) = owner {
+        v["owner"] = json!(o);
+    }
     if let Some(val) = value {
         v["value"] = match val.as_str() {
             Some(t) => json!(t),
@@ -89,7 +97,7 @@ pub(super) fn get(ctx: &Ctx, filter: &str, json: bool, out: &mut dyn Write) -> R
         let f = Filter::new(filter)?;
         let s = v.find_one(&f)?;
         let val = v.value(&s)?;
-        output::json(out, &secret_json(&s, Some(&val)))?;
+        output::json(out, &secret_json(&s, v.owner(&s), Some(&val)))?;
     } else {
         let val = v.get(filter)?;
         out.write_all(val.expose())?;
@@ -117,7 +125,7 @@ pub(super) fn list(
     if json {
         let mut arr = Vec::with_capacity(found.len());
         for s in &found {
-            arr.push(secret_json(s, value(s)?.as_ref()));
+            arr.push(secret_json(s, v.owner(s), value(s)?.as_ref()));
         }
         output::json(out, &serde_json::Value::Array(arr))?;
     } else if env {
@@ -139,20 +147,23 @@ pub(super) fn list(
                     .to_string(),
                 None => output::MASK.to_owned(),
             };
-            rows.push(vec![
+            let mut row = vec![
                 s.app.clone(),
                 s.env.clone(),
                 s.key.clone(),
                 shown,
                 format!("v{}", s.version),
                 s.kind.clone(),
-            ]);
+            ];
+            // Remote mode: who owns each secret.
+            row.extend(v.owner(s));
+            rows.push(row);
         }
-        output::table(
-            out,
-            &["APP", "ENV", "KEY", "VALUE", "VERSION", "TYPE"],
-            &rows,
-        )?;
+        let mut head = vec!["APP", "ENV", "KEY", "VALUE", "VERSION", "TYPE"];
+        if rows.iter().any(|r| r.len() > head.len()) {
+            head.push("OWNER");
+        }
+        output::table(out, &head, &rows)?;
     }
     Ok(if found.is_empty() && !filters.is_empty() {
         ExitCode::from(1)
@@ -232,7 +243,11 @@ pub(super) fn history(
             }
             arr.push(e);
         }
-        output::json(out, &json!({"name": s.name, "versions": arr}))?;
+        let mut h = json!({"name": s.name, "versions": arr});
+        if let Some(o) = v.owner(&s) {
+            h["owner"] = json!(o);
+        }
+        output::json(out, &h)?;
     } else {
         let mut rows = Vec::new();
         for h in &hist {
@@ -251,7 +266,10 @@ pub(super) fn history(
                 val,
             ]);
         }
-        writeln!(out, "{}", s.name)?;
+        match v.owner(&s) {
+            Some(o) => writeln!(out, "{} (owner: {o})", s.name)?,
+            None => writeln!(out, "{}", s.name)?,
+        }
         output::table(out, &["VERSION", "CREATED (UTC)", "BY", "VALUE"], &rows)?;
     }
     Ok(ExitCode::SUCCESS)

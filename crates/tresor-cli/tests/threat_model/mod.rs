@@ -4,3 +4,4 @@
 mod certs;
 mod db_writer;
 mod rollback;
+mod team;

@@ -75,8 +75,16 @@ impl TestVault {
         }
     }
 
-    /// A temporary `HOME` whose commands go to a fresh KMIP server as identity `client`.
+    /// A temporary `HOME` whose commands go to a fresh KMIP server as identity `client`;
+    /// every identity may create names under every app (`tresor kmip apps allow '*' '*'`,
+    /// the open team server the shared tests assume).
     pub fn remote() -> TestVault {
+        TestVault::remote_with_apps(&[("*", "*")])
+    }
+
+    /// As [`TestVault::remote`], with only the app policies `(app, identity)` given
+    /// (`tresor kmip apps allow APP IDENTITY` on the server's store before it starts).
+    pub fn remote_with_apps(allow: &[(&str, &str)]) -> TestVault {
         let mut tv = TestVault::empty();
         let certs = tv.path("certs");
         let vault = tv.path("server-vault");
@@ -84,6 +92,13 @@ impl TestVault {
             .args(["kmip", "certs", "init"])
             .arg(&certs)
             .stdout();
+        for (app, identity) in allow {
+            tv.cmd()
+                .arg("--vault")
+                .arg(&vault)
+                .args(["kmip", "apps", "allow", app, identity])
+                .stdout();
+        }
         let mut child = tv
             .cmd()
             .arg("--vault")

@@ -193,6 +193,31 @@ pub enum CertsCommand {
     },
 }
 
+/// `tresor kmip apps` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AppsCommand {
+    /// Print each app policy and the identities it allows.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Allow IDENTITY to create names under APP ('*': every app; IDENTITY '*': everyone).
+    Allow {
+        /// The app (the first part of APP:ENV:KEY), or '*'.
+        app: String,
+        /// The client identity (certificate CN), or '*'.
+        identity: String,
+    },
+    /// Stop IDENTITY creating names under APP (its existing objects stay its own).
+    Deny {
+        /// The app, or '*'.
+        app: String,
+        /// The client identity, or '*'.
+        identity: String,
+    },
+}
+
 /// The `tresor kmip` subcommands.
 #[derive(Debug, Clone, Subcommand)]
 pub enum KmipCommand {
@@ -212,6 +237,16 @@ pub enum KmipCommand {
         identity: String,
         /// Comma-separated permissions: get, locate, use, modify, destroy, all; "none" revokes.
         ops: String,
+    },
+    /// Who may create names under an app (APP:ENV:KEY) on the server: app policies in the
+    /// store (a local admin command, no TLS). No policy: only admins may create.
+    Apps {
+        /// Store directory (default: the tresor vault).
+        #[arg(long, value_name = "DIR")]
+        store: Option<String>,
+        /// What to do.
+        #[command(subcommand)]
+        cmd: AppsCommand,
     },
     /// Ask which KMIP versions the server speaks.
     DiscoverVersions(ConnArgs),

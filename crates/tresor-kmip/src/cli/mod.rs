@@ -9,9 +9,11 @@
 //! the client negotiates the version with Discover Versions. Output is human-readable, or
 //! JSON with `--json`.
 //!
-//! Layout: `args` (clap types, value parsing), `serve` (serve, certs, grant), `client` (the
-//! connection and one function per operation), `output` (printing responses).
+//! Layout: `args` (clap types, value parsing), `serve` (serve, certs, grant), `apps` (app
+//! policies: who may create names under an app), `client` (the connection and one function
+//! per operation), `output` (printing responses).
 
+pub mod apps;
 mod args;
 mod client;
 mod output;
@@ -23,7 +25,8 @@ use std::process::ExitCode;
 use crate::error::KmipError;
 
 pub use args::{
-    AttrArgs, CertsCommand, ConnArgs, DataArgs, KmipCommand, OpenStore, ServeArgs, ServeLimitArgs,
+    AppsCommand, AttrArgs, CertsCommand, ConnArgs, DataArgs, KmipCommand, OpenStore, ServeArgs,
+    ServeLimitArgs,
 };
 pub use serve::shutdown_signal;
 
@@ -62,6 +65,14 @@ pub fn run(cmd: KmipCommand, open_store: OpenStore<'_>) -> Result<ExitCode, Kmip
             &uid,
             &identity,
             &ops,
+        ),
+        KmipCommand::Apps { store, cmd } => apps::apps(
+            open_store,
+            store
+                .as_deref()
+                .filter(|s| !s.contains("://"))
+                .map(Path::new),
+            cmd,
         ),
         other => runtime()?.block_on(client::client_command(other)),
     }

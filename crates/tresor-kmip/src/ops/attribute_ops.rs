@@ -306,6 +306,7 @@ pub(crate) fn add_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<T
     let a = carried_attribute(payload, Tag::NEW_ATTRIBUTE)?;
     check_writable(s, &a.name)?;
     super::reserved::check_attribute(&a, None)?;
+    super::access::may_set_name(s, &a)?;
     let meta = s.load(&uid, "modify")?;
     let key = attrs::key_of(&a.name);
     let j = attrs::attr_to_json(&a);
@@ -360,6 +361,7 @@ pub(crate) fn set_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<T
     let a = carried_attribute(payload, Tag::NEW_ATTRIBUTE)?;
     check_writable(s, &a.name)?;
     super::reserved::check_attribute(&a, None)?;
+    super::access::may_set_name(s, &a)?;
     let meta = s.load(&uid, "modify")?;
     if attrs::is_multi(&a.name) && matches!(a.name, AttributeName::Standard(_)) {
         return Err(OpError::new(
@@ -387,6 +389,7 @@ pub(crate) fn modify_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Ve
     let new = carried_attribute(payload, Tag::NEW_ATTRIBUTE)?;
     check_writable(s, &new.name)?;
     super::reserved::check_attribute(&new, None)?;
+    super::access::may_set_name(s, &new)?;
     let current = current_attribute(payload)?;
     let meta = s.load(&uid, "modify")?;
     // The Activation Date may change only while the object is Pre-Active (SKLC-M-3 and

@@ -28,7 +28,7 @@ fn json_number(v: &Value) -> Option<i64> {
 /// Applies client attributes to a new object's attribute map, skipping the ones only the
 /// server sets (identifier, type, state, dates, digest...) and the access grants.
 fn apply_new_attributes(
-    _s: &Session<'_>,
+    s: &Session<'_>,
     set: &AttributeSet,
     attrs_map: &mut tresor_store::Attributes,
 ) -> Result<(), OpError> {
@@ -39,6 +39,8 @@ fn apply_new_attributes(
         .map(|(a, e, k)| [a, e, k]);
     super::reserved::check_request(set, vault)?;
     for a in &set.attributes {
+        // A name under an app needs the app's permission (before anything else is decided).
+        super::access::may_set_name(s, a)?;
         if let AttributeName::Standard(t) = a.name {
             if matches!(
                 t,
