@@ -98,6 +98,10 @@ impl AuditHead {
     }
 }
 
+/// What [`HeadSink::update`] calls with the recorded head's bytes: the bytes to store
+/// instead, or `None` to keep them.
+pub type HeadUpdate<'a> = dyn FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>> + 'a;
+
 /// Where an audit head is kept. The store does the cryptography; a sink only keeps bytes,
 /// and serialises updates so concurrent writers see each other's head.
 pub trait HeadSink: Send + Sync + std::fmt::Debug {
@@ -112,7 +116,7 @@ pub trait HeadSink: Send + Sync + std::fmt::Debug {
     ///
     /// # Errors
     /// [`StoreError::Io`], or what `next` returns.
-    fn update(&self, next: &mut dyn FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>>) -> Result<()>;
+    fn update(&self, next: &mut HeadUpdate<'_>) -> Result<()>;
 
     /// The file the head is kept in, if it is a file (for messages and for a server's
     /// default audit stream beside it).
@@ -145,18 +149,12 @@ impl FileHead {
 impl HeadSink for FileHead {
     fn read(&self) -> Result<Option<Vec<u8>>> {
         // A shared lock: a writer's in-place overwrite is never seen half done.
-        let _lock = match self.lock(rustix::fs::FlockOperation::LockShared) {
-            Ok(l) => Some(l),
-            // A read-only vault folder: read without the lock.
-            Err(_) => None,
-        };
+        // In a read-only vault folder the lock file cannot be made: read without it.
+        let _lock = self.lock(rustix::fs::FlockOperation::LockShared).ok();
         self.read_unlocked()
     }
 
-    fn update(
-        &self,
-        next: &mut dyn FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>>,
-    ) -> Result<()> {
+    fn update(&self, next: &mut HeadUpdate<'_>) -> Result<()> {
         // Released when the returned file is closed, at the end of this function.
         let _lock = self.lock(rustix::fs::FlockOperation::LockExclusive)?;
         let current = self.read_unlocked()?;

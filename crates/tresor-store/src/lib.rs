@@ -46,7 +46,7 @@ pub mod testing;
 pub use audit::{AuditDraft, AuditEntry, AuditSigner};
 pub use backend::{Backend, Batch, Dump, Precondition, Write};
 pub use error::{Result, StoreError};
-pub use head::{AuditHead, FileHead, HEAD_FILE, HeadSink};
+pub use head::{AuditHead, FileHead, HEAD_FILE, HeadSink, HeadUpdate};
 pub use model::{
     Attributes, NewObject, ObjectMeta, ObjectType, SealedVersion, State, VersionInfo, new_uid, now,
 };
