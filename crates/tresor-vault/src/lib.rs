@@ -29,6 +29,7 @@ pub mod dotenv;
 mod error;
 pub mod filter;
 pub mod identity;
+pub mod reserved;
 pub mod seeqret;
 pub mod template;
 mod vault;
