@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every tresor test, installing what the tests need first:
-#   - Debian packages: keyutils (keyctl, kernel keyring interop), sqlite3 (audit tamper tests)
+#   - Debian packages: keyutils (keyctl, kernel keyring interop), sqlite3 (audit tamper tests),
+#     strace (kills `tresor unlock` at each keyring system call)
 #   - Python peers in target/peers/ (seeqret, PyKMIP, ...), via tests/peers/setup.sh
 #   - a throw-away PostgreSQL server (scripts/pg.sh), stopped at the end
 # Reuses whatever is already installed. Works as root (CI) or with sudo.
@@ -27,7 +28,7 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-apt_install keyctl:keyutils sqlite3:sqlite3
+apt_install keyctl:keyutils sqlite3:sqlite3 strace:strace
 ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || apt_install pg_ctlcluster:postgresql
 
 step "PostgreSQL (throw-away server on 127.0.0.1)"

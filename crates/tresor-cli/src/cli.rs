@@ -212,6 +212,10 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+        /// Accept a backup of another vault (another owner or creation time) that opens with
+        /// this key: its identity replaces this vault's.
+        #[arg(long)]
+        force_other_vault: bool,
     },
     /// List the users known to this vault.
     Users {

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use linux_keyutils::{KeyPermissionsBuilder, Permission};
+use linux_keyutils::{
+    Key, KeyPermissionsBuilder, KeyRing, KeyRingIdentifier, KeySerialId, Permission,
+};
 use zeroize::Zeroizing;
 
 use crate::keyring::{Create, Keyring, SetOptions};
@@ -53,18 +55,27 @@ impl UnlockCache {
     /// Stores (or replaces) the unlock key of `vault_id`, expiring after
     /// `ttl` (rounded up to whole seconds; at least one second).
     ///
+    /// The key is made in this thread's private keyring (`@t`), given its
+    /// possessor-only permissions and its timeout there, and only then linked
+    /// into the user keyring, where the link atomically displaces an older
+    /// key of the same name. A process killed between any two of these system
+    /// calls therefore never leaves a reachable key without its timeout or
+    /// with wider permissions: the thread keyring, and the half-made key with
+    /// it, dies with the thread.
+    ///
     /// # Errors
     ///
     /// [`KeyringError::InvalidName`] for an unusable `vault_id`, quota and
     /// permission errors from the kernel. On any error after the write, the
-    /// key is invalidated rather than left without its timeout.
+    /// key is invalidated rather than left behind.
     pub fn store(vault_id: &str, key: &[u8; 32], ttl: Duration) -> Result<(), KeyringError> {
-        let ring = Keyring::open(Ring::User)?;
+        let name = Self::key_name(vault_id);
+        let private = Keyring::open_or_create(Ring::Thread)?;
         let perms = KeyPermissionsBuilder::builder()
             .posessor(Permission::ALL)
             .build();
-        ring.set_with(
-            &Self::key_name(vault_id),
+        let id = private.set_with(
+            &name,
             key,
             &SetOptions {
                 create: Create::Always,
@@ -73,6 +84,20 @@ impl UnlockCache {
                 ..SetOptions::default()
             },
         )?;
+        let made = Key::from_id(KeySerialId::new(id));
+        let linked = KeyRing::from_special_id(KeyRingIdentifier::User, false)
+            .and_then(|user| user.link_key(made));
+        if let Err(e) = linked {
+            let _ = made.invalidate();
+            return Err(KeyringError::from_errno(
+                crate::keyring::errno_of(e),
+                "link",
+                "user",
+                &name,
+            ));
+        }
+        // The thread keyring's link is no longer needed; it would go at thread exit anyway.
+        let _ = crate::ffi::unlink(id, private.target_id());
         Ok(())
     }
 

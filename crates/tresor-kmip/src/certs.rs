@@ -18,10 +18,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 #[cfg(unix)]
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -134,21 +133,11 @@ fn ca_params() -> Result<CertificateParams, KmipError> {
     Ok(p)
 }
 
-fn write_file(path: &Path, data: &str, secret: bool) -> Result<(), KmipError> {
-    let mut o = OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if secret {
-        o.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = secret;
-    let mut f = o
-        .open(path)
-        .map_err(|e| KmipError::io(format!("creating '{}'", path.display()), e))?;
-    f.write_all(data.as_bytes())
-        .and_then(|()| f.sync_all())
-        .map_err(|e| KmipError::io(format!("writing '{}'", path.display()), e))
+/// Writes a key or certificate file atomically, 0600, never through a symlink
+/// ([`tresor_store::fsutil::write_private_atomic`]). Certificates are written 0600 like keys.
+fn write_file(path: &Path, data: &str, _secret: bool) -> Result<(), KmipError> {
+    tresor_store::fsutil::write_private_atomic(path, data.as_bytes())
+        .map_err(|(what, p, e)| KmipError::io(format!("{what} '{}'", p.display()), e))
 }
 
 fn make_dir(dir: &Path) -> Result<(), KmipError> {

@@ -488,7 +488,9 @@ impl PostgresBackend {
             pool: Mutex::new(Vec::new()),
         };
         blocking(|| -> Result<()> {
-            let mut c = b.connect_one()?;
+            let mut c = b
+                .connect_one()
+                .map_err(|e| tls::explain(&tls_settings, e))?;
             b.migrate(&mut c)?;
             b.release(c);
             Ok(())

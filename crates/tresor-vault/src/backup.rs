@@ -66,10 +66,26 @@ impl Vault {
 
     /// Replaces this vault's content with the backup at `path` (one transaction).
     ///
+    /// A backup of another vault (another owner, or the same owner's vault made at another
+    /// time) that happens to open with this key is refused unless `other_vault` is true: its
+    /// identity objects would replace this vault's.
+    ///
     /// # Errors
     /// [`VaultError::Rejected`] for a damaged or foreign backup; nothing changes then.
-    pub fn restore(&self, path: &Path) -> Result<BackupReport> {
+    pub fn restore(&self, path: &Path, other_vault: bool) -> Result<BackupReport> {
         let body = read_backup(self, path)?;
+        if !other_vault && !same_vault(self.config(), &body.config) {
+            return Err(VaultError::Rejected {
+                what: "backup",
+                why: format!(
+                    "it is a backup of another vault (owner '{}', made {}), not of this one (owner '{}', made {}); pass --force-other-vault to replace this vault's content and identity with it",
+                    body.config.user,
+                    body.config.created,
+                    self.config().user,
+                    self.config().created
+                ),
+            });
+        }
         let d = &body.dump;
         let report = BackupReport {
             objects: d.objects.len(),
@@ -80,7 +96,12 @@ impl Vault {
         Ok(report)
     }
 
-    /// Restores a backup into a folder without a vault, using the key file that made it.
+    /// Restores a backup into a folder without a vault, using the key file that made it
+    /// (`key_file` is read as given, wherever it is and whatever its name).
+    ///
+    /// The backup is opened and checked before anything is created; a restore that fails
+    /// later removes every file it made (and the folder, if it made it), so it can simply be
+    /// run again. An existing vault in `dir` is never touched.
     ///
     /// # Errors
     /// [`VaultError::AlreadyInitialized`] if `dir` holds a vault; [`VaultError::Rejected`].
@@ -90,40 +111,92 @@ impl Vault {
         backup: &Path,
         passphrase: &mut dyn FnMut() -> Result<tresor_crypto::SecretBytes>,
     ) -> Result<BackupReport> {
-        if dir.join(DB_FILE).exists() || dir.join(KEY_FILE).exists() {
+        let (db, key, cfg) = (dir.join(DB_FILE), dir.join(KEY_FILE), dir.join(CONFIG_FILE));
+        if db.exists() || key.exists() || cfg.exists() {
             return Err(VaultError::AlreadyInitialized(dir.to_owned()));
         }
         let key_text = Zeroizing::new(
             std::fs::read(key_file).map_err(VaultError::io("cannot read key file", key_file))?,
         );
-        let key_dir = key_file.parent().unwrap_or(Path::new("."));
-        let kek = Vault::read_key(key_dir, passphrase)?;
+        let kek = decode_key_file(key_file, &key_text, passphrase)?;
+        // Open and parse the backup first: a wrong key or a damaged file creates nothing.
+        let body = open_backup_with(&kek, backup)?;
+        let made_dir = !dir.exists();
         fsutil::create_private_dir(dir)?;
-        let store = tresor_store::Store::open_sqlite(
-            &dir.join(DB_FILE),
-            std::sync::Arc::new(kek),
-            "restore",
-        )?;
-        let body = open_backup(&store, backup)?;
-        let d = &body.dump;
-        store.restore(d)?;
-        fsutil::write_atomic(&dir.join(KEY_FILE), &key_text)?;
-        let cfg = serde_json::to_vec_pretty(&body.config)
-            .map_err(|e| VaultError::Refused(e.to_string()))?;
-        fsutil::write_atomic(&dir.join(CONFIG_FILE), &cfg)?;
-        Ok(BackupReport {
-            objects: d.objects.len(),
-            versions: d.versions.len(),
-            audit: d.audit.len(),
+        let finish = || -> Result<BackupReport> {
+            let store = tresor_store::Store::open_sqlite(&db, std::sync::Arc::new(kek), "restore")?;
+            let d = &body.dump;
+            store.restore(d)?;
+            drop(store);
+            let cfg_text = serde_json::to_vec_pretty(&body.config)
+                .map_err(|e| VaultError::Refused(e.to_string()))?;
+            fsutil::write_atomic(&cfg, &cfg_text)?;
+            // The key last: a folder with a key file is a vault.
+            fsutil::write_atomic(&key, &key_text)?;
+            Ok(BackupReport {
+                objects: d.objects.len(),
+                versions: d.versions.len(),
+                audit: d.audit.len(),
+            })
+        };
+        finish().inspect_err(|_| {
+            for f in [
+                &key,
+                &cfg,
+                &db,
+                &dir.join("tresor.db-wal"),
+                &dir.join("tresor.db-shm"),
+                &dir.join("tresor.db-journal"),
+            ] {
+                let _ = std::fs::remove_file(f);
+            }
+            if made_dir {
+                let _ = std::fs::remove_dir(dir);
+            }
         })
     }
 }
 
-fn read_backup(v: &Vault, path: &Path) -> Result<BackupBody> {
-    open_backup(v.store(), path)
+/// Whether a backup's settings describe the same vault as `mine`: the same owner, and the
+/// same creation time where both know it (settings from before it was recorded say 0).
+fn same_vault(mine: &VaultConfig, backup: &VaultConfig) -> bool {
+    mine.user == backup.user
+        && (mine.created == 0 || backup.created == 0 || mine.created == backup.created)
 }
 
-fn open_backup(store: &tresor_store::Store, path: &Path) -> Result<BackupBody> {
+/// Decodes the key-file text read from `path`, asking for the passphrase only if it needs one.
+fn decode_key_file(
+    path: &Path,
+    text: &[u8],
+    passphrase: &mut dyn FnMut() -> Result<tresor_crypto::SecretBytes>,
+) -> Result<tresor_crypto::LocalKek> {
+    let text = std::str::from_utf8(text).map_err(|_| VaultError::Rejected {
+        what: "key file",
+        why: format!("'{}' is not a tresor key file (not text)", path.display()),
+    })?;
+    let mut asked: Option<VaultError> = None;
+    let r = tresor_crypto::keyfile::decode(text, || match passphrase() {
+        Ok(p) => Ok(p),
+        Err(e) => {
+            asked = Some(e);
+            Err(tresor_crypto::CryptoError::WrongPassphrase)
+        }
+    });
+    match (r, asked) {
+        (Ok(k), _) => Ok(k),
+        (Err(_), Some(e)) => Err(e),
+        (Err(tresor_crypto::CryptoError::WrongPassphrase), None) => {
+            Err(VaultError::WrongPassphrase)
+        }
+        (Err(e), None) => Err(e.into()),
+    }
+}
+
+fn read_backup(v: &Vault, path: &Path) -> Result<BackupBody> {
+    open_backup_with(v.store().provider().as_ref(), path)
+}
+
+fn open_backup_with(provider: &dyn tresor_crypto::KeyProvider, path: &Path) -> Result<BackupBody> {
     let rej = |why: &str| VaultError::Rejected {
         what: "backup",
         why: why.to_owned(),
@@ -133,7 +206,7 @@ fn open_backup(store: &tresor_store::Store, path: &Path) -> Result<BackupBody> {
         .strip_prefix(MAGIC)
         .ok_or_else(|| rej("not a tresor backup (bad header)"))?;
     let sealed = Sealed::from_bytes(rest).map_err(|_| rej("truncated or damaged"))?;
-    let body = envelope::open(store.provider().as_ref(), AAD, &sealed).map_err(|e| match e {
+    let body = envelope::open(provider, AAD, &sealed).map_err(|e| match e {
         tresor_crypto::CryptoError::NoProvider(_) => rej("made with another vault key"),
         _ => rej("tampered, truncated, or made with another vault key"),
     })?;

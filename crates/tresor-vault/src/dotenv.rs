@@ -194,10 +194,30 @@ pub fn render_value(value: &str) -> Zeroizing<String> {
     out
 }
 
+/// Returns true if and only if `name` is a portable environment variable name:
+/// `[A-Za-z_][A-Za-z0-9_]*`. Only such names may become a variable in a `.env` file or a child
+/// environment; anything else (`PATH=/x #`, a space, a newline) could set another variable or
+/// be read differently by each parser.
+///
+/// ```
+/// use tresor_vault::dotenv::is_env_var_name;
+/// assert!(is_env_var_name("DB_PASSWORD"));
+/// assert!(is_env_var_name("_x1"));
+/// assert!(!is_env_var_name("PATH=/x #"));
+/// assert!(!is_env_var_name("1X"));
+/// assert!(!is_env_var_name(""));
+/// ```
+pub fn is_env_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Renders `NAME=value` lines, one per pair, each ending in a line feed.
 ///
-/// Names are written as given; check them with
-/// [`validate_name`] first.
+/// Names are written as given; check them with [`is_env_var_name`] first.
 pub fn render<I, N, V>(pairs: I) -> Zeroizing<String>
 where
     I: IntoIterator<Item = (N, V)>,

@@ -67,6 +67,14 @@ pub enum VaultError {
         /// Why.
         why: String,
     },
+    /// An import or forced write would touch tresor's own objects or a non-secret object.
+    #[error("refused to write '{name}': {why}")]
+    Reserved {
+        /// The full name of the refused target.
+        name: String,
+        /// Why it is refused.
+        why: &'static str,
+    },
     /// The operation is refused (e.g. an empty filter for `rm`).
     #[error("{0}")]
     Refused(String),
@@ -108,6 +116,7 @@ impl VaultError {
             VaultError::NotFound(_) => "'tresor list' shows what the vault holds".into(),
             VaultError::Ambiguous { .. } => "narrow the filter to APP:ENV:KEY, or pass --all where the command allows it".into(),
             VaultError::Exists(_) => "pass --force to store a new version (the old one stays in 'tresor history')".into(),
+            VaultError::Reserved { .. } => "nothing was written; rename the secret (the 'tresor' app and names starting 'tresor:' or 'tresor-key:' are tresor's own)".into(),
             VaultError::UnknownUser(_) => "'tresor users' lists known users; add one with 'tresor add user'".into(),
             VaultError::Store(tresor_store::StoreError::Corrupt { .. }) => "move the vault folder aside, then rebuild it from a backup with 'tresor restore BACKUP --key-file OLD_FOLDER/vault.key'".into(),
             VaultError::Store(tresor_store::StoreError::Crypto(_)) | VaultError::Crypto(_) => {

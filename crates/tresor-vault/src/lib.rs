@@ -31,6 +31,7 @@ pub mod filter;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod identity;
+pub mod reserved;
 pub mod seeqret;
 pub mod template;
 mod vault;

@@ -278,6 +278,7 @@ pub fn secret_name(app: &str, env: &str, key: &str) -> String {
 pub fn check_import(app: &str, env: &str, pairs: &[(String, SecretBytes)]) -> Result<()> {
     for (k, _) in pairs {
         validate_full_name(app, env, k)?;
+        crate::reserved::check_secret_target(app, env, k, None)?;
     }
     let mut seen = std::collections::HashSet::new();
     for (k, _) in pairs {
@@ -717,9 +718,14 @@ impl Vault {
         force: bool,
     ) -> Result<u32> {
         validate_full_name(app, env, key)?;
+        crate::reserved::check_secret_target(app, env, key, None)?;
         let name = secret_name(app, env, key);
+        let mut refused = None;
         let r = self.store.write(|tx| match tx.get_by_name(&name)? {
-            Some(m) if force => tx.put_material(&m.uid, value),
+            Some(m) if force => {
+                refuse_target(&mut refused, app, env, key, &m)?;
+                tx.put_material(&m.uid, value)
+            }
             Some(_) => Err(tresor_store::StoreError::NameTaken(name.clone())),
             None => {
                 let mut n = NewObject::new(ObjectType::SecretData);
@@ -730,6 +736,9 @@ impl Vault {
             }
         });
         self.invalidate();
+        if let Some(e) = refused {
+            return Err(e);
+        }
         match r {
             Err(tresor_store::StoreError::NameTaken(n)) => Err(VaultError::Exists(n)),
             r => Ok(r?),
@@ -819,6 +828,7 @@ impl Vault {
             let name = secret_name(app, env, k);
             match tx.get_by_name(&name)? {
                 Some(m) => {
+                    crate::reserved::check_secret_target(app, env, k, Some(&m))?;
                     if !update {
                         return Err(VaultError::Exists(name));
                     }
@@ -853,19 +863,21 @@ impl Vault {
         items: &[(String, String, String, String, SecretBytes)],
         detail: &str,
     ) -> Result<ImportReport> {
+        // Names first, before anything is read: a reserved or invalid name refuses the whole
+        // import.
+        for (app, env, key, _, _) in items {
+            validate_full_name(app, env, key)?;
+            crate::reserved::check_secret_target(app, env, key, None)?;
+        }
         let mut report = ImportReport::default();
-        self.store.write(|tx| {
+        let mut refused = None;
+        let r = self.store.write(|tx| {
             report = ImportReport::default();
             for (app, env, key, kind, value) in items {
-                validate_full_name(app, env, key).map_err(|e| {
-                    tresor_store::StoreError::Invalid {
-                        uid: secret_name(app, env, key),
-                        why: e.to_string(),
-                    }
-                })?;
                 let name = secret_name(app, env, key);
                 match tx.get_by_name(&name)? {
                     Some(m) => {
+                        refuse_target(&mut refused, app, env, key, &m)?;
                         if tx
                             .material(&m.uid, 0)
                             .map(|old| old == *value)
@@ -889,9 +901,34 @@ impl Vault {
             }
             tx.record("import", None, detail);
             Ok(())
-        })?;
+        });
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        r?;
         self.invalidate();
         Ok(report)
+    }
+}
+
+/// Inside a store transaction: checks that `m` may be written as the secret `app:env:key`
+/// ([`crate::reserved::check_secret_target`]); on refusal keeps the vault error in `slot` and
+/// aborts the transaction.
+fn refuse_target(
+    slot: &mut Option<VaultError>,
+    app: &str,
+    env: &str,
+    key: &str,
+    m: &ObjectMeta,
+) -> tresor_store::Result<()> {
+    match crate::reserved::check_secret_target(app, env, key, Some(m)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let uid = secret_name(app, env, key);
+            let why = e.to_string();
+            *slot = Some(e);
+            Err(tresor_store::StoreError::Invalid { uid, why })
+        }
     }
 }
 

@@ -34,6 +34,7 @@ pub(super) fn restore(
     file: &Path,
     key_file: Option<&Path>,
     yes: bool,
+    other_vault: bool,
 ) -> Result<ExitCode> {
     let bar = spinner("restoring");
     let r = if let Some(k) = key_file {
@@ -50,7 +51,7 @@ pub(super) fn restore(
                 )),
             }
         }
-        v.restore(file)?
+        v.restore(file, other_vault)?
     };
     bar.finish_and_clear();
     eprintln!(

@@ -23,6 +23,9 @@ pub(super) fn env(
 ) -> Result<ExitCode> {
     let v = ctx.door()?;
     let pairs = render_template(v.as_ref(), template)?;
+    for (k, _) in &pairs {
+        check_var_name(k, None)?;
+    }
     let text =
         tresor_vault::dotenv::render(pairs.iter().map(|(n, val)| (n.as_str(), val.as_str())));
     if path == Path::new("-") {
@@ -73,6 +76,7 @@ pub(super) fn run(
                     s.name
                 )
             })?;
+            check_var_name(&s.key, Some(&s.name))?;
             if vars.iter().any(|(k, _)| *k == s.key) {
                 bail!(
                     "two secrets would set {}: narrow the filters ({} and another)",
@@ -85,6 +89,7 @@ pub(super) fn run(
     }
     if let Some(t) = template {
         for (k, val) in render_template(v.as_ref(), &t)? {
+            check_var_name(&k, None)?;
             if vars.iter().any(|(n, _)| *n == k) {
                 bail!("{k} is set twice (by a filter and by the template)");
             }
@@ -98,6 +103,11 @@ pub(super) fn run(
     use std::os::unix::process::CommandExt as _;
     let mut cmd = std::process::Command::new(&command[0]);
     cmd.args(&command[1..]);
+    for (k, _) in std::env::vars_os() {
+        if k.to_str().is_some_and(is_credential_var) {
+            cmd.env_remove(&k);
+        }
+    }
     for (k, val) in &vars {
         cmd.env(k, val.as_str());
     }
@@ -127,10 +137,84 @@ fn render_template(
                 let text = val
                     .as_str()
                     .ok_or_else(|| anyhow!("secret '{}' is not UTF-8 text", s.name))?;
+                check_var_name(&s.key, Some(&s.name))?;
                 out.push((s.key.clone(), zeroize::Zeroizing::new(text.to_owned())));
             }
             Ok(out)
         },
     )?;
     Ok(pairs)
+}
+
+/// Refuses a variable name that is not `[A-Za-z_][A-Za-z0-9_]*`: such a name (`PATH=/x #`)
+/// could set another variable in a `.env` file or a child environment.
+fn check_var_name(name: &str, secret: Option<&str>) -> Result<()> {
+    if tresor_vault::dotenv::is_env_var_name(name) {
+        return Ok(());
+    }
+    let shown = name.escape_debug();
+    match secret {
+        Some(s) => bail!(
+            "secret '{}' cannot be an environment variable: '{shown}' is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*); rename it or narrow the filter",
+            s.escape_debug()
+        ),
+        None => bail!(
+            "'{shown}' is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*); rename the secret or the template entry"
+        ),
+    }
+}
+
+/// Variables through which tresor itself receives credentials (its passphrase, database and
+/// client-certificate secrets). `run` removes them from the child's environment, which gets
+/// only the secrets asked for: a child holding `TRESOR_PASSPHRASE` could open the whole vault.
+const CREDENTIAL_VARS: &[&str] = &[
+    "TRESOR_PASSPHRASE",
+    "TRESOR_PG_PASSWORD",
+    "TRESOR_PG_PASSWORD_FILE",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "TRESOR_CLIENT_KEY",
+    "TRESOR_CLIENT_CERT",
+];
+
+/// Whether `name` carries one of tresor's own credentials in this process's environment:
+/// one of [`CREDENTIAL_VARS`], or `TRESOR_STORE`/`TRESOR_KMIP_STORE` when the URL holds a
+/// password (`postgres://user:pw@…`, `password=` in the query).
+fn is_credential_var(name: &str) -> bool {
+    if CREDENTIAL_VARS.contains(&name) {
+        return true;
+    }
+    if matches!(name, "TRESOR_STORE" | "TRESOR_KMIP_STORE") {
+        return std::env::var(name).is_ok_and(|url| url_has_password(&url));
+    }
+    false
+}
+
+/// Whether a store URL embeds a password: in its user info, or as a `password=` parameter.
+fn url_has_password(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    if lower.contains("password=") {
+        return true;
+    }
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_urls_with_passwords() {
+        assert!(url_has_password("postgres://u:pw@db/x"));
+        assert!(url_has_password("postgresql://db/x?user=u&password=pw"));
+        assert!(!url_has_password("postgres://u@db/x"));
+        assert!(!url_has_password("s3://bucket/prefix"));
+        assert!(!url_has_password("/var/lib/tresor.db"));
+    }
 }

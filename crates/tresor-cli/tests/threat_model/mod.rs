@@ -3,5 +3,10 @@
 
 mod certs;
 mod db_writer;
+mod imports;
+mod key_files;
+mod restore;
 mod rollback;
+mod run_env;
 mod team;
+mod unlock;

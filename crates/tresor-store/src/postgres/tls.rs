@@ -1,11 +1,17 @@
 //! TLS to PostgreSQL with rustls (the same major and crypto provider, ring, as the KMIP
 //! server), and the libpq connection settings `tokio-postgres` does not parse itself.
 //!
-//! `sslmode` follows libpq: `disable`; `allow`/`prefer` (the default: TLS if the server offers
-//! it); `require` (TLS or fail; the certificate is checked against `sslrootcert` when one is
-//! named, else not at all, as libpq does); `verify-ca` (chain to `sslrootcert`);
-//! `verify-full` (chain and host name). `sslrootcert` defaults to `~/.postgresql/root.crt`
-//! for the verify modes. `sslcert`/`sslkey` give a client certificate.
+//! `sslmode` follows libpq: `disable`; `allow`/`prefer` (TLS if the server offers it, not
+//! verified); `require` (TLS or fail; the certificate is checked against `sslrootcert` when one
+//! is named, else not at all, as libpq does); `verify-ca` (chain to the roots); `verify-full`
+//! (chain and host name). `sslcert`/`sslkey` give a client certificate.
+//!
+//! Unlike libpq, the default is not always `prefer`: without an `sslmode` in the URL, a
+//! connection is `verify-full` when TLS is configured (`sslrootcert`, `sslcert` or
+//! `TRESOR_PG_CA` given) or when the host is not loopback or a Unix socket, so a network
+//! attacker cannot stand in for the database. `prefer`/`require` without verification happen
+//! only when the URL asks for them. The roots for verification are `sslrootcert`, else the
+//! file in `TRESOR_PG_CA`, else `~/.postgresql/root.crt`, else the system's root certificates.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -91,9 +97,24 @@ pub(crate) fn split_url(url: &str) -> Result<(String, TlsSettings), StoreError> 
             _ => kept.push(pair),
         }
     }
+    if root_cert.is_none() {
+        root_cert = std::env::var_os("TRESOR_PG_CA")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+    }
+    let mut rest = base.to_owned();
+    if !kept.is_empty() {
+        rest.push('?');
+        rest.push_str(&kept.join("&"));
+    }
+    let default_mode = if root_cert.is_some() || cert.is_some() || !is_local(&rest) {
+        "verify-full"
+    } else {
+        "prefer"
+    };
     let home_root =
         || std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".postgresql/root.crt"));
-    let (mode, verify) = match mode.as_deref().unwrap_or("prefer") {
+    let (mode, verify) = match mode.as_deref().unwrap_or(default_mode) {
         "disable" => (SslMode::Disable, Verify::None),
         "allow" | "prefer" => (SslMode::Prefer, Verify::None),
         "require" if root_cert.is_some() => (SslMode::Require, Verify::Ca),
@@ -107,13 +128,8 @@ pub(crate) fn split_url(url: &str) -> Result<(String, TlsSettings), StoreError> 
         }
     };
     if verify != Verify::None && root_cert.is_none() {
+        // Else the system's roots (see `connector`).
         root_cert = home_root().filter(|p| p.exists());
-        if root_cert.is_none() {
-            return Err(bad(
-                "sslmode=verify-ca/verify-full needs sslrootcert=FILE (or ~/.postgresql/root.crt)"
-                    .into(),
-            ));
-        }
     }
     if root_cert.as_deref() == Some(Path::new("system")) {
         return Err(bad(
@@ -125,11 +141,6 @@ pub(crate) fn split_url(url: &str) -> Result<(String, TlsSettings), StoreError> 
         (None, None) => None,
         _ => return Err(bad("sslcert and sslkey must be given together".into())),
     };
-    let mut rest = base.to_owned();
-    if !kept.is_empty() {
-        rest.push('?');
-        rest.push_str(&kept.join("&"));
-    }
     Ok((
         rest,
         TlsSettings {
@@ -139,6 +150,65 @@ pub(crate) fn split_url(url: &str) -> Result<(String, TlsSettings), StoreError> 
             client_cert,
         },
     ))
+}
+
+/// Whether every host of the URL left for `tokio-postgres` is a Unix socket or a loopback
+/// address (`localhost`, `127.0.0.0/8`, `::1`), where no network lies between client and
+/// server. A URL that does not parse counts as remote (it fails later with its own error).
+fn is_local(url: &str) -> bool {
+    use std::str::FromStr as _;
+    let Ok(c) = postgres::Config::from_str(url) else {
+        return false;
+    };
+    if !c.get_hostaddrs().is_empty() {
+        return false;
+    }
+    let hosts = c.get_hosts();
+    !hosts.is_empty()
+        && hosts.iter().all(|h| match h {
+            postgres::config::Host::Unix(_) => true,
+            postgres::config::Host::Tcp(name) => {
+                let name = name.trim_start_matches('[').trim_end_matches(']');
+                name.eq_ignore_ascii_case("localhost")
+                    || name
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+        })
+}
+
+/// Adds what to do to a connection error caused by a server certificate that did not verify.
+pub(crate) fn explain(s: &TlsSettings, e: StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(msg) if s.verify != Verify::None && msg.contains("certificate") => {
+            let roots = match &s.root_cert {
+                Some(p) => format!("'{}'", p.display()),
+                None => "the system's root certificates".into(),
+            };
+            let mode = if s.verify == Verify::Full {
+                "verify-full"
+            } else {
+                "verify-ca"
+            };
+            StoreError::Unavailable(format!(
+                "{msg}; the PostgreSQL server's certificate failed {mode} verification against {roots}: set TRESOR_PG_CA=FILE (or sslrootcert=FILE in the URL) to the CA that signed it, or put sslmode=require in the URL to connect without verifying the server"
+            ))
+        }
+        e => e,
+    }
+}
+
+/// The system's root certificates (`SSL_CERT_FILE`/`SSL_CERT_DIR` or the platform store).
+fn system_roots() -> Result<rustls::RootCertStore, StoreError> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        return Err(StoreError::Unavailable(
+            "PostgreSQL TLS: no system root certificates found to verify the server; set TRESOR_PG_CA=FILE (or sslrootcert=FILE) to its CA".into(),
+        ));
+    }
+    Ok(roots)
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -153,7 +223,19 @@ pub(crate) fn connector(s: &TlsSettings) -> Result<MakeRustlsConnect, StoreError
     };
     let provider = provider();
     let verifier: Arc<dyn ServerCertVerifier> = match (&s.root_cert, s.verify) {
-        (_, Verify::None) | (None, _) => Arc::new(NoVerify(provider.clone())),
+        (_, Verify::None) => Arc::new(NoVerify(provider.clone())),
+        (None, v) => {
+            let inner = WebPkiServerVerifier::builder_with_provider(
+                Arc::new(system_roots()?),
+                provider.clone(),
+            )
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("PostgreSQL TLS: system roots: {e}")))?;
+            Arc::new(ChainVerify {
+                inner,
+                check_name: v == Verify::Full,
+            })
+        }
         (Some(root), v) => {
             let mut roots = rustls::RootCertStore::empty();
             let certs = CertificateDer::pem_file_iter(root)
@@ -367,6 +449,20 @@ mod tests {
         assert_eq!(s.root_cert.as_deref(), Some(Path::new("/tmp/ca.crt")));
         let (rest, s) = split_url("postgres://u@h/db").unwrap();
         assert_eq!(rest, "postgres://u@h/db");
+        // A remote host without sslmode: verify-full by default.
+        assert_eq!((s.mode, s.verify), (SslMode::Require, Verify::Full));
+        let (_, s) = split_url("postgres://u@127.0.0.1:5/db").unwrap();
+        assert_eq!((s.mode, s.verify), (SslMode::Prefer, Verify::None));
+        let (_, s) = split_url("postgres://u@localhost/db?host=/run/postgresql").unwrap();
+        assert_eq!((s.mode, s.verify), (SslMode::Prefer, Verify::None));
+        let (_, s) = split_url("postgres://u@[::1]:5/db").unwrap();
+        assert_eq!((s.mode, s.verify), (SslMode::Prefer, Verify::None));
+        let (_, s) = split_url("postgres://u@localhost/db?hostaddr=192.0.2.1").unwrap();
+        assert_eq!(s.verify, Verify::Full);
+        // TLS configured on a loopback host: verify-full too.
+        let (_, s) = split_url("postgres://u@127.0.0.1/db?sslrootcert=/x").unwrap();
+        assert_eq!((s.mode, s.verify), (SslMode::Require, Verify::Full));
+        let (_, s) = split_url("postgres://u@h/db?sslmode=prefer").unwrap();
         assert_eq!((s.mode, s.verify), (SslMode::Prefer, Verify::None));
         let (_, s) = split_url("postgres://u@h/db?sslmode=require").unwrap();
         assert_eq!((s.mode, s.verify), (SslMode::Require, Verify::None));

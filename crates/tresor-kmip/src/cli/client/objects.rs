@@ -340,19 +340,9 @@ fn material_of(item: &ResponseBatchItem) -> Option<Vec<u8>> {
     item.payload_items().iter().find_map(walk)
 }
 
-/// Writes `bytes` to `path`, readable by the owner only (0600 on Unix).
+/// Writes `bytes` to `path` atomically, readable by the owner only (0600), never through a
+/// symlink ([`tresor_store::fsutil::write_private_atomic`]).
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KmipError> {
-    use std::io::Write;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let mut f = o
-        .open(path)
-        .map_err(|e| KmipError::io(format!("writing '{}'", path.display()), e))?;
-    f.write_all(bytes)
-        .map_err(|e| KmipError::io(format!("writing '{}'", path.display()), e))
+    tresor_store::fsutil::write_private_atomic(path, bytes)
+        .map_err(|(what, p, e)| KmipError::io(format!("{what} '{}'", p.display()), e))
 }

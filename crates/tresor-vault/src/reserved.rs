@@ -1,0 +1,110 @@
+//! tresor's reserved namespace, as the vault's writers see it.
+//!
+//! Objects named `tresor:…` (the owner's identity, known users) and `tresor-key:…` (the keys
+//! door) belong to tresor itself; the app `tresor` is reserved with them. Every path that
+//! writes secrets from outside input (`load`, `import-seeqret`, `importenv`, `add --force`)
+//! checks its targets here first, so an export or a `.env` file can never add a version to an
+//! identity, a user's public keys or a managed key.
+
+use tresor_store::ObjectMeta;
+
+use crate::vault::ROLE;
+use crate::{Result, VaultError};
+
+/// Name prefixes owned by tresor, compared without regard to ASCII case.
+pub const RESERVED_PREFIXES: [&str; 2] = ["tresor:", "tresor-key:"];
+
+/// Returns true if and only if `name` lies in tresor's reserved namespace: it starts with
+/// `tresor:` or `tresor-key:` in any ASCII case.
+///
+/// ```
+/// use tresor_vault::reserved::is_reserved_name;
+/// assert!(is_reserved_name("tresor:identity:me"));
+/// assert!(is_reserved_name("TReSoR-Key:signing"));
+/// assert!(!is_reserved_name("tresorapp:prod:KEY"));
+/// ```
+pub fn is_reserved_name(name: &str) -> bool {
+    RESERVED_PREFIXES.iter().any(|p| {
+        name.len() >= p.len()
+            && name.is_char_boundary(p.len())
+            && name[..p.len()].eq_ignore_ascii_case(p)
+    })
+}
+
+/// Returns true if and only if `app` is an app name reserved for tresor (`tresor` or
+/// `tresor-key`, any ASCII case): a secret `APP:ENV:KEY` under it would be a reserved name.
+pub fn is_reserved_app(app: &str) -> bool {
+    is_reserved_name(&format!("{app}:"))
+}
+
+/// Checks that a secret write from outside input may target `APP:ENV:KEY`: the name is not
+/// reserved, and `existing` (the object now carrying that name, if any) is a vault secret
+/// (`tresor.role = secret` with matching `app`/`env`/`key` attributes).
+///
+/// # Errors
+/// [`VaultError::Reserved`] naming the secret and why.
+pub fn check_secret_target(
+    app: &str,
+    env: &str,
+    key: &str,
+    existing: Option<&ObjectMeta>,
+) -> Result<()> {
+    let name = crate::vault::secret_name(app, env, key);
+    if is_reserved_app(app) || is_reserved_name(&name) {
+        return Err(VaultError::Reserved {
+            name,
+            why: "names under the 'tresor' app are reserved for tresor's own objects",
+        });
+    }
+    if let Some(m) = existing {
+        let is_secret = m.attr_str(ROLE) == Some("secret")
+            && m.attr_str("app") == Some(app)
+            && m.attr_str("env") == Some(env)
+            && m.attr_str("key") == Some(key);
+        if !is_secret {
+            return Err(VaultError::Reserved {
+                name,
+                why: "an object with that name exists and is not a vault secret",
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_names_any_case() {
+        for n in [
+            "tresor:identity:me",
+            "tresor:user:bob",
+            "TRESOR:USER:bob",
+            "Tresor-Key:k",
+            "tresor-key:",
+        ] {
+            assert!(is_reserved_name(n), "{n}");
+        }
+        for n in [
+            "tresor",
+            "tresorx:a:b",
+            "app:tresor:KEY",
+            "",
+            "tresor-keys:a",
+            "é",
+        ] {
+            assert!(!is_reserved_name(n), "{n}");
+        }
+        assert!(is_reserved_app("TRESOR"));
+        assert!(is_reserved_app("tresor-key"));
+        assert!(!is_reserved_app("tresor2"));
+    }
+
+    #[test]
+    fn reserved_app_refused_without_object() {
+        let e = check_secret_target("Tresor", "identity", "me", None).unwrap_err();
+        assert!(e.to_string().contains("Tresor:identity:me"), "{e}");
+        assert!(check_secret_target("shop", "prod", "DB", None).is_ok());
+    }
+}
