@@ -35,3 +35,5 @@ mod seeqret;
 mod sharing;
 #[path = "vault/unlock.rs"]
 mod unlock;
+
+mod threat_model;

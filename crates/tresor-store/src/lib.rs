@@ -35,6 +35,7 @@ mod model;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod query;
+mod rekey;
 mod sqlite;
 mod store;
 #[doc(hidden)]
@@ -50,4 +51,5 @@ pub use model::{
 pub use postgres::PostgresBackend;
 pub use query::{AttrCond, Query};
 pub use sqlite::{SCHEMA_VERSION, SqliteBackend};
-pub use store::{AuditReport, Store, Txn, check_transition};
+pub use rekey::RekeyReport;
+pub use store::{AuditReport, KEK_ID_META, Store, Txn, check_transition};

@@ -8,6 +8,7 @@
 //! | [`dotenv`] | `.env` rendering (safe quoting) and parsing |
 //! | [`identity`] | users, public keys, signed and encrypted exports between vaults |
 //! | [`seeqret`] | reading seeqret vaults and exports, for migration |
+//! | [`rekey`] | rotating the vault key and changing its passphrase, crash-safe |
 //!
 //! # Examples
 //!
@@ -29,6 +30,7 @@ pub mod dotenv;
 mod error;
 pub mod filter;
 pub mod identity;
+pub mod rekey;
 pub mod seeqret;
 pub mod template;
 mod vault;
