@@ -913,7 +913,10 @@ impl Backend for S3Backend {
                 // writes (not atomic with them), and a rekey is refused.
                 Write::MetaAbsentOr { key, value } => {
                     let p = self.path(&format!("meta/{}", keys::encode_component(key)));
-                    if self.get_raw(&p)?.is_some_and(|(b, _)| b.as_ref() != value.as_slice()) {
+                    if self
+                        .get_raw(&p)?
+                        .is_some_and(|(b, _)| b.as_ref() != value.as_slice())
+                    {
                         return Err(StoreError::KeyRotated);
                     }
                     continue;

@@ -50,6 +50,6 @@ pub use model::{
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresBackend;
 pub use query::{AttrCond, Query};
-pub use sqlite::{SCHEMA_VERSION, SqliteBackend};
 pub use rekey::RekeyReport;
+pub use sqlite::{SCHEMA_VERSION, SqliteBackend};
 pub use store::{AuditReport, KEK_ID_META, Store, Txn, check_transition};

@@ -28,9 +28,7 @@ fn fill(store: &Store) -> Values {
         want.insert((m.uid.clone(), 1), format!("v1-{i}").into_bytes());
         for v in 2..=3 {
             let val = format!("v{v}-{i}").into_bytes();
-            store
-                .write(|tx| tx.put_material(&m.uid, &val))
-                .unwrap();
+            store.write(|tx| tx.put_material(&m.uid, &val)).unwrap();
             want.insert((m.uid.clone(), v), val);
         }
         if i == 7 {
@@ -142,7 +140,13 @@ fn rekey_case(backend: Arc<dyn Backend>) {
     assert!(old.check_key().is_err());
 
     // The process that kept the old key cannot add a version the new key could not open.
-    let uid = after.objects.iter().find(|o| o.name() == Some("app:dev:K3")).unwrap().uid.clone();
+    let uid = after
+        .objects
+        .iter()
+        .find(|o| o.name() == Some("app:dev:K3"))
+        .unwrap()
+        .uid
+        .clone();
     match stale.write(|tx| tx.put_material(&uid, b"sealed-under-the-old-key")) {
         Err(StoreError::KeyRotated) => {}
         other => panic!("a writer with the old key was not refused: {other:?}"),
@@ -156,15 +160,16 @@ fn rekey_case(backend: Arc<dyn Backend>) {
 
     // A stale store cannot rekey; the current one can, again.
     let k3 = Arc::new(LocalKek::generate().unwrap());
-    assert!(matches!(stale.rekey(k3.clone()), Err(StoreError::KeyRotated)));
+    assert!(matches!(
+        stale.rekey(k3.clone()),
+        Err(StoreError::KeyRotated)
+    ));
     let (third, r) = reopened.rekey(k3.clone()).unwrap();
     assert_eq!(r.old_key_id, k2.key_id());
     assert_eq!(values(&third), want);
     assert_eq!(third.verify_audit().unwrap().first_bad, None);
     // Writes with the current key go on.
-    third
-        .write(|tx| tx.put_material(&uid, b"after"))
-        .unwrap();
+    third.write(|tx| tx.put_material(&uid, b"after")).unwrap();
     assert!(matches!(
         reopened.write(|tx| tx.put_material(&uid, b"k2")),
         Err(StoreError::KeyRotated)

@@ -55,9 +55,7 @@ fn lock(dir: &Path) -> Result<KeyLock> {
 }
 
 /// Wraps a passphrase source so it is asked at most once.
-fn once(
-    f: &mut dyn FnMut() -> Result<SecretBytes>,
-) -> impl FnMut() -> Result<SecretBytes> {
+fn once(f: &mut dyn FnMut() -> Result<SecretBytes>) -> impl FnMut() -> Result<SecretBytes> {
     let mut got: Option<SecretBytes> = None;
     move || {
         if let Some(p) = &got {
@@ -83,7 +81,9 @@ fn decode(text: &str, passphrase: &mut dyn FnMut() -> Result<SecretBytes>) -> Re
     match (r, asked) {
         (Ok(k), _) => Ok(k),
         (Err(_), Some(e)) => Err(e),
-        (Err(tresor_crypto::CryptoError::WrongPassphrase), None) => Err(VaultError::WrongPassphrase),
+        (Err(tresor_crypto::CryptoError::WrongPassphrase), None) => {
+            Err(VaultError::WrongPassphrase)
+        }
         (Err(e), None) => Err(e.into()),
     }
 }
@@ -219,7 +219,8 @@ impl Vault {
             return Err(tresor_store::StoreError::KeyRotated.into());
         }
         let key_path = dir.join(KEY_FILE);
-        let text = read_text(&key_path)?.ok_or_else(|| VaultError::KeyFileMissing(key_path.clone()))?;
+        let text =
+            read_text(&key_path)?.ok_or_else(|| VaultError::KeyFileMissing(key_path.clone()))?;
         let mut pw = once(passphrase);
         let current = decode(&text, &mut pw)?;
         if current.key_id() != store.provider().key_id() {
@@ -293,7 +294,8 @@ impl Vault {
         let _lock = lock(dir)?;
         let mut pw = once(old);
         finish_locked(dir, location, &mut pw)?;
-        let text = read_text(&key_path)?.ok_or_else(|| VaultError::KeyFileMissing(key_path.clone()))?;
+        let text =
+            read_text(&key_path)?.ok_or_else(|| VaultError::KeyFileMissing(key_path.clone()))?;
         if new.is_none() && !keyfile::needs_passphrase(&text) {
             return Err(VaultError::Refused(
                 "the key file has no passphrase; nothing was changed".into(),

@@ -194,12 +194,18 @@ fn rekey_vault_killed_at_random_instants_opens_with_the_old_or_the_new_key() {
             Duration::from_millis(rng.below(window + 1)),
         );
         if let Some(s) = status {
-            assert!(s.success(), "{trial}: rekey-vault failed without a kill: {s}");
+            assert!(
+                s.success(),
+                "{trial}: rekey-vault failed without a kill: {s}"
+            );
             finished += 1;
         }
         let now = check_intact(&tv, PW, &want, &trial);
         if now == current {
-            assert!(status.is_none(), "{trial}: rekey-vault succeeded, key unchanged");
+            assert!(
+                status.is_none(),
+                "{trial}: rekey-vault succeeded, key unchanged"
+            );
             kept += 1;
         } else {
             rotated += 1;
@@ -253,9 +259,15 @@ fn passphrase_change_killed_at_random_instants_keeps_one_passphrase_working() {
         let text = std::fs::read_to_string(tv.dir().join("vault.key")).unwrap();
         let opens = |p: &str| keyfile::decode(&text, || Ok(SecretBytes::from(p))).is_ok();
         let (old_ok, new_ok) = (opens(&cur), opens(&new));
-        assert!(old_ok ^ new_ok, "{trial}: old opens {old_ok}, new opens {new_ok}");
+        assert!(
+            old_ok ^ new_ok,
+            "{trial}: old opens {old_ok}, new opens {new_ok}"
+        );
         if let Some(s) = status {
-            assert!(s.success(), "{trial}: passphrase failed without a kill: {s}");
+            assert!(
+                s.success(),
+                "{trial}: passphrase failed without a kill: {s}"
+            );
             assert!(new_ok, "{trial}: acknowledged change not in the key file");
         }
         if new_ok {
