@@ -138,7 +138,7 @@ impl Sealed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{KeyProvider as _, LocalKek};
+    use crate::LocalKek;
 
     #[test]
     fn seal_open_rewrap() {
