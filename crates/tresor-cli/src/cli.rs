@@ -287,6 +287,33 @@ pub enum Command {
     },
     /// Forget the cached vault key at once.
     Lock,
+    /// Rotate the vault key: rewrap every data key under a new key, in one transaction.
+    #[command(
+        name = "rekey-vault",
+        after_help = "Examples:\n  tresor rekey-vault\n  TRESOR_PASSPHRASE=... tresor rekey-vault --json\n\nThe new key replaces vault.key (same passphrase and cost); the old key opens nothing any\nmore. Values are not re-encrypted: each version's data key is rewrapped. Crash-safe: a vault\ninterrupted at any point opens with the old or the new key, and the next command finishes the\nswitch. Copy the new vault.key to other folders that share the same store. The unlock cache\n('tresor unlock') is cleared. SQLite and PostgreSQL stores; S3 is refused."
+    )]
+    RekeyVault {
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Set, change or remove the key file's passphrase (the vault key stays the same).
+    #[command(
+        after_help = "Examples:\n  tresor passphrase                                  # asks the old one (if any), then the new one twice\n  TRESOR_PASSPHRASE=old TRESOR_NEW_PASSPHRASE=new tresor passphrase\n  tresor passphrase --remove\n\nThe old passphrase comes from --passphrase-file, $TRESOR_PASSPHRASE or the terminal; the new\none from --new-passphrase-file, $TRESOR_NEW_PASSPHRASE or the terminal. The key file is\nrewritten atomically (0600); a wrong old passphrase changes nothing. The unlock cache is cleared."
+    )]
+    Passphrase {
+        /// Read the new passphrase from this file.
+        #[arg(long, value_name = "FILE", conflicts_with = "remove")]
+        new_passphrase_file: Option<PathBuf>,
+        /// Remove the passphrase: the key file is then protected by its permissions only.
+        #[arg(long)]
+        remove: bool,
+        /// Argon2id cost of the new protection, m=KiB,t=ITERATIONS,p=LANES (default: the
+        /// file's current cost, else m=65536,t=2,p=1).
+        #[arg(long, value_name = "COST", conflicts_with = "remove")]
+        kdf: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Kernel keyrings: set, get, invalidate, list, search.
     Keyring(KeyringArgs),
     /// Versioned keys: create, rotate, encrypt, decrypt, rewrap, trim (transit-style).

@@ -70,6 +70,18 @@ pub fn rewrap(
     })
 }
 
+/// The first bytes of every sealed blob whose data key is wrapped by the key `key_id`: a
+/// backend checks with it, in SQL, that no blob under another key is left after a rekey.
+pub fn wrapped_prefix(key_id: &str) -> Vec<u8> {
+    let id = key_id.as_bytes();
+    let id = &id[..id.len().min(255)];
+    let mut out = Vec::with_capacity(5 + id.len());
+    out.extend_from_slice(MAGIC);
+    out.push(id.len() as u8);
+    out.extend_from_slice(id);
+    out
+}
+
 impl Sealed {
     /// Encodes to the wire form.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -143,6 +155,9 @@ mod tests {
         ));
         let r = rewrap(&a, &b, b"ad", &s2).unwrap();
         assert_eq!(open(&b, b"ad", &r).unwrap().expose(), b"secret");
+        assert!(r.to_bytes().starts_with(&wrapped_prefix(b.key_id())));
+        assert!(!r.to_bytes().starts_with(&wrapped_prefix(a.key_id())));
+        assert_eq!(r.ciphertext, s2.ciphertext);
         assert!(open(&a, b"other", &s2).is_err());
         // Each seal draws a fresh data key.
         let t = seal(&a, b"ad", b"secret").unwrap();

@@ -115,6 +115,27 @@ where
     }
 }
 
+/// The Argon2id cost of a passphrase-protected key file, `None` for a plain one (or a file
+/// this version cannot read), so a re-encoding can keep the owner's chosen cost.
+pub fn params_of(text: &str) -> Option<KdfParams> {
+    match text.split_whitespace().collect::<Vec<_>>().as_slice() {
+        ["tresor-key", "v1", "argon2id", params, ..] => parse_params(params),
+        _ => None,
+    }
+}
+
+/// Parses an Argon2id cost written `m=KiB,t=ITERATIONS,p=LANES` (the key-file notation),
+/// within the bounds a key file accepts.
+///
+/// # Errors
+/// [`CryptoError::Malformed`] naming the expected form.
+pub fn parse_kdf(s: &str) -> Result<KdfParams, CryptoError> {
+    parse_params(s).ok_or(CryptoError::Malformed {
+        what: "argon2id cost",
+        why: "expected m=KiB,t=ITERATIONS,p=LANES with m 8..4194304, t 1..100, p 1..64",
+    })
+}
+
 fn parse_params(s: &str) -> Option<KdfParams> {
     let mut p = KdfParams {
         m_kib: 0,
@@ -177,6 +198,10 @@ mod tests {
 
         let prot = encode(&kek, Some(b"pw"), FAST).unwrap();
         assert!(needs_passphrase(&prot));
+        assert_eq!(params_of(&prot), Some(FAST));
+        assert_eq!(params_of(&plain), None);
+        assert_eq!(parse_kdf("m=64,t=1,p=1").unwrap(), FAST);
+        assert!(parse_kdf("m=1,t=1,p=1").is_err());
         assert!(!prot.contains(&B64.encode(kek.expose())));
         let back = decode(&prot, || Ok(Secret::new(b"pw".to_vec()))).unwrap();
         assert_eq!(back.expose(), kek.expose());

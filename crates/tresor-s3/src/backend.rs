@@ -494,6 +494,11 @@ impl S3Backend {
                 Write::PutVersion(v) => new_versions.push(v),
                 Write::DestroyMaterial { below, .. } => destroys.push(*below),
                 Write::DeleteObject { expect, .. } => delete = Some(*expect),
+                // Handled (or refused) by `commit` before any object is touched.
+                Write::RewrapVersion { .. }
+                | Write::SetMeta { .. }
+                | Write::MetaAbsentOr { .. }
+                | Write::AllSealedStartWith { .. } => {}
             }
         }
         let p = self.object_path(uid);
@@ -903,6 +908,25 @@ impl Backend for S3Backend {
                 Write::PutVersion(v) => v.uid.as_str(),
                 Write::DestroyMaterial { uid, .. } | Write::DeleteObject { uid, .. } => {
                     uid.as_str()
+                }
+                // S3 has no multi-object transaction: the key check is made before the
+                // writes (not atomic with them), and a rekey is refused.
+                Write::MetaAbsentOr { key, value } => {
+                    let p = self.path(&format!("meta/{}", keys::encode_component(key)));
+                    if self
+                        .get_raw(&p)?
+                        .is_some_and(|(b, _)| b.as_ref() != value.as_slice())
+                    {
+                        return Err(StoreError::KeyRotated);
+                    }
+                    continue;
+                }
+                Write::RewrapVersion { .. }
+                | Write::SetMeta { .. }
+                | Write::AllSealedStartWith { .. } => {
+                    return Err(StoreError::Unsupported(
+                        "rekeying is not supported on the S3 backend (no multi-object transaction); with KMS, rotate the KMS key instead".into(),
+                    ));
                 }
             };
             if !by_uid.contains_key(uid) {

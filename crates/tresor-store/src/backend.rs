@@ -37,6 +37,46 @@ pub enum Write {
         /// Only versions below this one; `None` for all.
         below: Option<u32>,
     },
+    /// Replace the sealed material of one version, only if it still holds `from` (a rekey:
+    /// same ciphertext, data key wrapped by the new key). Otherwise nothing is applied
+    /// ([`crate::StoreError::Conflict`]).
+    RewrapVersion {
+        /// The object.
+        uid: String,
+        /// The version.
+        version: u32,
+        /// The sealed blob it must still hold.
+        from: Vec<u8>,
+        /// Its replacement.
+        to: Vec<u8>,
+    },
+    /// Set a store-wide setting, only if it still holds `expect` (`None`: absent); otherwise
+    /// nothing is applied ([`crate::StoreError::Conflict`]).
+    SetMeta {
+        /// The setting.
+        key: String,
+        /// Its new value.
+        value: Vec<u8>,
+        /// What it must hold first.
+        expect: Option<Vec<u8>>,
+    },
+    /// Require a store-wide setting to be absent or equal to `value`, or apply nothing
+    /// ([`crate::StoreError::KeyRotated`]): a writer sealing under a key that a rekey has
+    /// replaced since it opened the store is refused.
+    MetaAbsentOr {
+        /// The setting.
+        key: String,
+        /// The value it may hold.
+        value: Vec<u8>,
+    },
+    /// Require every stored sealed version to start with `prefix`
+    /// ([`tresor_crypto::envelope::wrapped_prefix`] of the store's key), or apply nothing
+    /// ([`crate::StoreError::Conflict`]): the last write of a rekey, catching a version
+    /// another writer added under the old key since the rekey read the store.
+    AllSealedStartWith {
+        /// The prefix.
+        prefix: Vec<u8>,
+    },
     /// Remove an object, its versions and its names.
     DeleteObject {
         /// The object.

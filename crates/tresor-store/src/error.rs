@@ -11,6 +11,15 @@ pub enum StoreError {
     /// Another writer changed the object since it was read; retry.
     #[error("object '{0}' was changed by another writer; retry")]
     Conflict(String),
+    /// The store's key was rotated (`tresor rekey-vault`) since this process opened it: what
+    /// it would seal could not be opened with the new key, so nothing was written.
+    #[error(
+        "the vault key was rotated while this process had the store open; nothing was written: open the vault again (it now uses the new key file)"
+    )]
+    KeyRotated,
+    /// The backend cannot do this operation.
+    #[error("{0}")]
+    Unsupported(String),
     /// The database is newer than this binary.
     #[error(
         "the store has schema version {found}, newer than this tresor supports ({supported}); upgrade tresor"

@@ -38,6 +38,7 @@ mod model;
 mod postgres;
 mod query;
 pub mod reserved;
+mod rekey;
 mod sqlite;
 mod store;
 #[doc(hidden)]
@@ -53,5 +54,6 @@ pub use model::{
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresBackend;
 pub use query::{AttrCond, Query};
+pub use rekey::RekeyReport;
 pub use sqlite::{SCHEMA_VERSION, SqliteBackend};
-pub use store::{AuditReport, Store, Txn, check_transition};
+pub use store::{AuditReport, KEK_ID_META, Store, Txn, check_transition};

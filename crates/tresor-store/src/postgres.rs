@@ -914,6 +914,60 @@ impl Backend for PostgresBackend {
                         )
                         .map_err(pg)?;
                     }
+                    Write::RewrapVersion {
+                        uid,
+                        version,
+                        from,
+                        to,
+                    } => {
+                        let n = tx
+                            .execute(
+                                "UPDATE versions SET sealed=$4 WHERE uid=$1 AND version=$2 AND sealed=$3",
+                                &[uid, &(*version as i64), from, to],
+                            )
+                            .map_err(pg)?;
+                        if n == 0 {
+                            return Err(StoreError::Conflict(uid.clone()));
+                        }
+                    }
+                    Write::SetMeta { key, value, expect } => {
+                        let now: Option<Vec<u8>> = tx
+                            .query_opt("SELECT v FROM meta WHERE k=$1", &[key])
+                            .map_err(pg)?
+                            .map(|r| r.get(0));
+                        if now != *expect {
+                            return Err(StoreError::Conflict(key.clone()));
+                        }
+                        tx.execute(
+                            "INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+                            &[key, value],
+                        )
+                        .map_err(pg)?;
+                    }
+                    Write::MetaAbsentOr { key, value } => {
+                        let now: Option<Vec<u8>> = tx
+                            .query_opt("SELECT v FROM meta WHERE k=$1", &[key])
+                            .map_err(pg)?
+                            .map(|r| r.get(0));
+                        if now.is_some_and(|v| v != *value) {
+                            return Err(StoreError::KeyRotated);
+                        }
+                    }
+                    Write::AllSealedStartWith { prefix } => {
+                        let len = prefix.len() as i32;
+                        let other: i64 = tx
+                            .query_opt(
+                                "SELECT count(*) FROM versions WHERE sealed IS NOT NULL AND substring(sealed FROM 1 FOR $1) <> $2",
+                                &[&len, prefix],
+                            )
+                            .map_err(pg)?
+                            .map_or(0, |r| r.get(0));
+                        if other != 0 {
+                            return Err(StoreError::Conflict(format!(
+                                "{other} version(s) sealed under another key"
+                            )));
+                        }
+                    }
                     Write::DeleteObject { uid, expect } => {
                         let n = tx
                             .execute(

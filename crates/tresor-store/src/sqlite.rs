@@ -523,6 +523,53 @@ impl Backend for SqliteBackend {
                         )?
                         .execute(params![uid, below.unwrap_or(u32::MAX)])?;
                     }
+                    Write::RewrapVersion {
+                        uid,
+                        version,
+                        from,
+                        to,
+                    } => {
+                        let n = tx
+                            .prepare_cached(
+                                "UPDATE versions SET sealed=?4 WHERE uid=?1 AND version=?2 AND sealed=?3",
+                            )?
+                            .execute(params![uid, version, from, to])?;
+                        if n == 0 {
+                            return Err(StoreError::Conflict(uid.clone()));
+                        }
+                    }
+                    Write::SetMeta { key, value, expect } => {
+                        let now: Option<Vec<u8>> = tx
+                            .prepare_cached("SELECT v FROM meta WHERE k=?1")?
+                            .query_row([key], |r| r.get(0))
+                            .optional()?;
+                        if now != *expect {
+                            return Err(StoreError::Conflict(key.clone()));
+                        }
+                        tx.prepare_cached("INSERT OR REPLACE INTO meta (k, v) VALUES (?1, ?2)")?
+                            .execute(params![key, value])?;
+                    }
+                    Write::MetaAbsentOr { key, value } => {
+                        let now: Option<Vec<u8>> = tx
+                            .prepare_cached("SELECT v FROM meta WHERE k=?1")?
+                            .query_row([key], |r| r.get(0))
+                            .optional()?;
+                        if now.is_some_and(|v| v != *value) {
+                            return Err(StoreError::KeyRotated);
+                        }
+                    }
+                    Write::AllSealedStartWith { prefix } => {
+                        let other: i64 = tx
+                            .prepare_cached(
+                                "SELECT count(*) FROM versions WHERE sealed IS NOT NULL AND substr(sealed, 1, ?1) != ?2",
+                            )?
+                            .query_row(params![prefix.len() as i64, prefix], |r| r.get(0))?;
+                        if other != 0 {
+                            return Err(StoreError::Conflict(format!(
+                                "{other} version(s) sealed under another key"
+                            )));
+                        }
+                    }
                     Write::DeleteObject { uid, expect } => {
                         let n = tx
                             .prepare_cached("DELETE FROM objects WHERE uid=?1 AND rev=?2")?

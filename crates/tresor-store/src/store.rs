@@ -24,6 +24,9 @@ pub(crate) const AUDIT_KEY_AAD: &[u8] = b"tresor/v1\0audit-key";
 const MAC_MARKER: &str = "metadata-mac";
 /// The audit action of bringing a store written before metadata MACs forward.
 const MAC_MIGRATION: &str = "metadata-mac";
+/// The store-wide setting naming the key that wraps every data key, set by a rekey
+/// ([`Store::rekey`]); absent in a store never rekeyed.
+pub const KEK_ID_META: &str = "kek-id";
 
 /// A store of managed objects on some backend, sealing material with a key provider.
 pub struct Store {
@@ -165,7 +168,7 @@ impl Store {
 
     /// The audit signer, fetching (or, for a new store, creating) the sealed audit key on
     /// first use. `meta_init` is race-safe, so concurrent first writers agree on one key.
-    fn signer(&self) -> Result<Arc<AuditSigner>> {
+    pub(crate) fn signer(&self) -> Result<Arc<AuditSigner>> {
         if let Some(s) = self.signer.lock().ok().and_then(|g| g.clone()) {
             return Ok(s);
         }
@@ -295,6 +298,19 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// The same store under another key provider, keeping the unwrapped audit key (a rekey
+    /// rewraps it, its value stays).
+    pub(crate) fn with_provider(&self, provider: Arc<dyn KeyProvider>) -> Store {
+        Store {
+            backend: self.backend.clone(),
+            provider,
+            signer: Mutex::new(self.signer.lock().ok().and_then(|g| g.clone())),
+            meta_key: Mutex::new(self.meta_key.lock().ok().and_then(|g| g.clone())),
+            actor: self.actor.clone(),
+            head: self.head.clone(),
+        }
     }
 
     /// Opens (creating if needed) a SQLite store at `path`.
@@ -1090,6 +1106,14 @@ impl Txn<'_> {
                     versions.retain(|w| !matches!(w, Write::PutVersion(v) if &v.uid == uid))
                 }
             }
+        }
+        // A data key wrapped here must open with the store's key: refused (atomically, in the
+        // backend) if a rekey replaced the key since this process opened the store.
+        if versions.iter().any(|w| matches!(w, Write::PutVersion(_))) {
+            batch.writes.push(Write::MetaAbsentOr {
+                key: KEK_ID_META.to_owned(),
+                value: self.store.provider.key_id().as_bytes().to_vec(),
+            });
         }
         batch.writes.extend(versions);
         let issuing = signer.for_commit();

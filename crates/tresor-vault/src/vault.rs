@@ -558,7 +558,7 @@ impl Vault {
         if !dir.join(DB_FILE).exists() && !dir.join(KEY_FILE).exists() {
             return Err(VaultError::NotInitialized(dir.to_owned()));
         }
-        let kek = Self::read_key(dir, passphrase)?;
+        let kek = Self::read_key_at(dir, None, passphrase)?;
         Self::open_with_key(dir, kek)
     }
 

@@ -313,7 +313,7 @@ fn audit_problems(r: &tresor_store::AuditReport) -> Vec<String> {
 /// `tresor unlock DURATION`: caches the vault key in the kernel keyring for a while.
 pub(super) fn unlock(ctx: &Ctx, duration: &str) -> Result<ExitCode> {
     let ttl: Duration = tresor_keyring::cli::parse_timeout(duration)?;
-    let kek = Vault::read_key(&ctx.dir, &mut || ctx.passphrase(false))?;
+    let kek = Vault::read_key_at(&ctx.dir, ctx.at(), &mut || ctx.passphrase(false))?;
     // Prove the key opens this vault before caching it.
     let v = Vault::open_with_key(&ctx.dir, LocalKek::from_bytes(*kek.expose()))?;
     drop(v);

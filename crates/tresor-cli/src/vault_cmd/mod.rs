@@ -5,6 +5,7 @@
 //! - [`sharing`]: users, owner, public-key, export, load, import-seeqret
 //! - [`backup`]: backup, restore, migrate
 //! - [`admin`]: init, info, whoami, upgrade, serializers, audit, unlock, lock, kmip
+//! - [`rekey`]: rekey-vault, passphrase
 //!
 //! This file keeps what they share: the command context [`Ctx`] (which vault, how to open
 //! it) and the small helpers several commands use.
@@ -12,6 +13,7 @@
 mod admin;
 mod backup;
 mod env;
+mod rekey;
 mod secrets;
 mod sharing;
 
@@ -92,7 +94,7 @@ impl Ctx {
         {
             return Err(VaultError::NotInitialized(self.dir.clone()).into());
         }
-        let kek = Vault::read_key(&self.dir, &mut || self.passphrase(false))?;
+        let kek = Vault::read_key_at(&self.dir, self.at(), &mut || self.passphrase(false))?;
         Ok(Vault::open_with_key_at(&self.dir, kek, self.at())?)
     }
 
@@ -210,6 +212,13 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::ImportSeeqret { dir, out: j } => sharing::import_seeqret(&ctx, &dir, j.json, out),
         Command::Unlock { duration } => admin::unlock(&ctx, &duration),
         Command::Lock => admin::lock(&ctx),
+        Command::RekeyVault { out: j } => rekey::rekey_vault(&ctx, j.json, out),
+        Command::Passphrase {
+            new_passphrase_file,
+            remove,
+            kdf,
+            out: j,
+        } => rekey::passphrase(&ctx, new_passphrase_file, remove, kdf, j.json, out),
         Command::Key(k) => {
             let v = ctx.open()?;
             Ok(tresor_keys::cli::run(k.cmd.0, v.store(), k.json)?)
@@ -328,6 +337,8 @@ fn local_only(c: &Command) -> Option<&'static str> {
         Command::ImportSeeqret { .. } => "import-seeqret",
         Command::Unlock { .. } => "unlock",
         Command::Lock => "lock",
+        Command::RekeyVault { .. } => "rekey-vault",
+        Command::Passphrase { .. } => "passphrase",
         Command::Key(_) => "key",
         Command::Migrate { .. } => "migrate",
         _ => return None,

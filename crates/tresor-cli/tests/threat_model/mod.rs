@@ -5,6 +5,7 @@ mod certs;
 mod db_writer;
 mod imports;
 mod key_files;
+mod rekey;
 mod restore;
 mod rollback;
 mod run_env;
