@@ -363,10 +363,35 @@ pub fn load_signed_inner(inner: &[u8]) -> crate::Result<crate::ImportReport> {
 const BACKUP_MAGIC: &[u8] = b"TRESOR-BACKUP/1\n";
 const BACKUP_AAD: &[u8] = b"tresor/v1\0backup";
 
+/// The vault key of [`fuzz_backup`]'s vault: fixed, so committed body seeds (made by
+/// [`sample_backup_body`] under the same key) restore in every fuzzing process.
+const BACKUP_KEK: [u8; 32] = [7; 32];
+
+/// A vault in `dir` under [`BACKUP_KEK`] (no owner identity: backups do not need one).
+fn fixed_key_vault(dir: &Path) -> crate::Result<Vault> {
+    std::fs::create_dir_all(dir).map_err(crate::VaultError::io("creating", dir))?;
+    let kek = || tresor_crypto::LocalKek::from_bytes(BACKUP_KEK);
+    let store =
+        tresor_store::Store::open_sqlite(&dir.join(crate::DB_FILE), std::sync::Arc::new(kek()), "fuzz")?;
+    store.check_key()?;
+    drop(store);
+    let config = crate::VaultConfig {
+        version: 1,
+        user: "fuzz".into(),
+        email: String::new(),
+        created: 1,
+        store: None,
+    };
+    let text = serde_json::to_vec(&config).map_err(|e| crate::VaultError::Refused(e.to_string()))?;
+    let cfg = dir.join(crate::CONFIG_FILE);
+    std::fs::write(&cfg, text).map_err(crate::VaultError::io("writing", &cfg))?;
+    Vault::open_with_key(dir, kek())
+}
+
 thread_local! {
     static BACKUP: (TempDir, Vault) = {
         let dir = TempDir::new("backup");
-        let v = Vault::init(&dir.0.join("v"), InitOptions::default()).expect("a fuzz vault");
+        let v = fixed_key_vault(&dir.0.join("v")).expect("a fuzz vault");
         (dir, v)
     };
 }
@@ -426,14 +451,14 @@ pub fn restore_sealed_body(body: &[u8]) -> crate::Result<crate::backup::BackupRe
     })
 }
 
-/// Makes a backup of a fresh vault holding a few secrets and returns its body (the JSON
-/// sealed inside), for seeding [`fuzz_backup`].
+/// Makes a backup of a fresh vault under [`fuzz_backup`]'s fixed key, holding a few secrets,
+/// and returns its body (the JSON sealed inside), for seeding [`fuzz_backup`].
 ///
 /// # Errors
 /// Vault errors.
 pub fn sample_backup_body() -> crate::Result<Vec<u8>> {
     let dir = TempDir::new("sample");
-    let v = Vault::init(&dir.0.join("v"), InitOptions::default())?;
+    let v = fixed_key_vault(&dir.0.join("v"))?;
     v.add("app", "dev", "DB_PASSWORD", b"hunter2", "str", false)?;
     v.add("app", "prod", "TOKEN", b"t\n'\"", "str", false)?;
     let body = serde_json::json!({
