@@ -45,8 +45,10 @@ pub fn fuzz_dispatch(data: &[u8]) -> Option<Vec<u8>> {
     let request = Ttlv::decode(data).ok()?;
     let msg = RequestMessage::from_ttlv(&request).ok()?;
     if msg.batch_items.iter().any(|b| {
-        matches!(b.operation, Operation::CREATE_KEY_PAIR | Operation::RE_KEY_KEY_PAIR)
-            && b.payload.as_ref().is_none_or(may_be_rsa)
+        matches!(
+            b.operation,
+            Operation::CREATE_KEY_PAIR | Operation::RE_KEY_KEY_PAIR
+        ) && b.payload.as_ref().is_none_or(may_be_rsa)
     }) {
         return None;
     }
@@ -78,11 +80,9 @@ pub fn fuzz_dispatch(data: &[u8]) -> Option<Vec<u8>> {
                 ))
             };
             items.push(match result {
-                Ok(p) => ResponseBatchItem::success(
-                    item.operation,
-                    item.unique_batch_item_id.clone(),
-                    p,
-                ),
+                Ok(p) => {
+                    ResponseBatchItem::success(item.operation, item.unique_batch_item_id.clone(), p)
+                }
                 Err(e) => {
                     failed = true;
                     ResponseBatchItem::failure(

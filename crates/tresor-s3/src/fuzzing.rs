@@ -45,7 +45,11 @@ pub fn fuzz_record(data: &[u8]) {
                 .parse_record(&p, &again, Some(FUZZ_UID))
                 .expect("a re-encoded record does not decode")
                 .expect("a re-encoded record is a tombstone");
-            assert_eq!(json(&rec), json(&back), "the record changed in a round trip");
+            assert_eq!(
+                json(&rec),
+                json(&back),
+                "the record changed in a round trip"
+            );
         }
     });
     let _ = serde_json::from_slice::<StoredAudit>(data);
@@ -62,7 +66,8 @@ pub fn sample_record(meta: &tresor_store::ObjectMeta, sealed: &[u8]) -> Vec<u8> 
             created_by: "alice".into(),
             sealed: Some(super::b64().encode(sealed)),
         };
-        b.encode_record(meta, vec![v]).expect("encoding a sample record")
+        b.encode_record(meta, vec![v])
+            .expect("encoding a sample record")
     })
 }
 

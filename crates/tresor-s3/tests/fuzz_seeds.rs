@@ -56,5 +56,8 @@ fn s3_record_seeds_decode() {
     let body = std::fs::read(seed_dir().join("record.json")).expect("record seed");
     let back: serde_json::Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(back["meta"]["uid"], FUZZ_UID);
-    assert_eq!(body, sample_record(&meta(), b"TSE1\x00\x01 sealed material"));
+    assert_eq!(
+        body,
+        sample_record(&meta(), b"TSE1\x00\x01 sealed material")
+    );
 }

@@ -324,7 +324,10 @@ fn a_name_with_a_byte_order_mark_is_refused() {
     let e = bad("\n\u{feff}A=\u{5}JBMU");
     assert_eq!(e.line, 2);
     assert!(matches!(e.kind, DotenvErrorKind::ByteOrderMark(ref n) if n == "\u{feff}A"));
-    assert!(matches!(bad("A\u{feff}B=1").kind, DotenvErrorKind::ByteOrderMark(_)));
+    assert!(matches!(
+        bad("A\u{feff}B=1").kind,
+        DotenvErrorKind::ByteOrderMark(_)
+    ));
     // A byte-order mark that starts the file is still skipped.
     assert_eq!(ok("\u{feff}A=1"), pairs(&[("A", "1")]));
 }

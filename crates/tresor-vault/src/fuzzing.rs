@@ -37,7 +37,10 @@ pub fn fuzz_dotenv(data: &[u8]) {
     let one = dotenv::render([("K", text)]);
     let back = dotenv::parse(&one).expect("a rendered value does not parse");
     assert_eq!(back.len(), 1);
-    assert!(back[0].value() == text, "a rendered value does not read back");
+    assert!(
+        back[0].value() == text,
+        "a rendered value does not read back"
+    );
 }
 
 /// The secrets [`fuzz_template`] renders templates against.
@@ -222,7 +225,9 @@ pub fn fuzz_seeqret_vault(data: &[u8]) {
         };
         let _ = v.schema_version();
         let _ = v.secrets();
-        let _ = v.users().map(|us| us.iter().map(|u| u.public_key()).count());
+        let _ = v
+            .users()
+            .map(|us| us.iter().filter(|u| u.public_key().is_ok()).count());
         let _ = v.owner();
         let _ = v.private_key();
         let _ = v.public_key();
@@ -277,7 +282,10 @@ fn load_state() -> LoadState {
     let signing = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
     let sender_age = age::x25519::Identity::generate().to_public();
     let b64 = base64::engine::general_purpose::STANDARD;
-    let pubkey = format!("{sender_age}:{}", b64.encode(signing.verifying_key().as_bytes()));
+    let pubkey = format!(
+        "{sender_age}:{}",
+        b64.encode(signing.verifying_key().as_bytes())
+    );
     vault
         .add_user(FUZZ_SENDER, "", &pubkey)
         .expect("adding the fuzz sender");
@@ -332,7 +340,11 @@ fn load_signed(st: &LoadState, inner: &[u8]) -> crate::Result<crate::ImportRepor
         .map_err(|e| crate::VaultError::Refused(format!("age: {e}")))?;
     let to = st.vault.config().user.clone();
     let mut signed = Vec::with_capacity(payload.len() + 64);
-    for part in [EXPORT_FORMAT.as_bytes(), FUZZ_SENDER.as_bytes(), to.as_bytes()] {
+    for part in [
+        EXPORT_FORMAT.as_bytes(),
+        FUZZ_SENDER.as_bytes(),
+        to.as_bytes(),
+    ] {
         signed.extend_from_slice(part);
         signed.push(0);
     }
@@ -363,10 +375,39 @@ pub fn load_signed_inner(inner: &[u8]) -> crate::Result<crate::ImportReport> {
 const BACKUP_MAGIC: &[u8] = b"TRESOR-BACKUP/1\n";
 const BACKUP_AAD: &[u8] = b"tresor/v1\0backup";
 
+/// The vault key of [`fuzz_backup`]'s vault: fixed, so committed body seeds (made by
+/// [`sample_backup_body`] under the same key) restore in every fuzzing process.
+const BACKUP_KEK: [u8; 32] = [7; 32];
+
+/// A vault in `dir` under [`BACKUP_KEK`] (no owner identity: backups do not need one).
+fn fixed_key_vault(dir: &Path) -> crate::Result<Vault> {
+    std::fs::create_dir_all(dir).map_err(crate::VaultError::io("creating", dir))?;
+    let kek = || tresor_crypto::LocalKek::from_bytes(BACKUP_KEK);
+    let store = tresor_store::Store::open_sqlite(
+        &dir.join(crate::DB_FILE),
+        std::sync::Arc::new(kek()),
+        "fuzz",
+    )?;
+    store.check_key()?;
+    drop(store);
+    let config = crate::VaultConfig {
+        version: 1,
+        user: "fuzz".into(),
+        email: String::new(),
+        created: 1,
+        store: None,
+    };
+    let text =
+        serde_json::to_vec(&config).map_err(|e| crate::VaultError::Refused(e.to_string()))?;
+    let cfg = dir.join(crate::CONFIG_FILE);
+    std::fs::write(&cfg, text).map_err(crate::VaultError::io("writing", &cfg))?;
+    Vault::open_with_key(dir, kek())
+}
+
 thread_local! {
     static BACKUP: (TempDir, Vault) = {
         let dir = TempDir::new("backup");
-        let v = Vault::init(&dir.0.join("v"), InitOptions::default()).expect("a fuzz vault");
+        let v = fixed_key_vault(&dir.0.join("v")).expect("a fuzz vault");
         (dir, v)
     };
 }
@@ -388,11 +429,9 @@ pub fn fuzz_backup(data: &[u8]) {
         let file = if mode & 1 == 0 {
             rest.to_vec()
         } else {
-            let Ok(sealed) = tresor_crypto::envelope::seal(
-                v.store().provider().as_ref(),
-                BACKUP_AAD,
-                rest,
-            ) else {
+            let Ok(sealed) =
+                tresor_crypto::envelope::seal(v.store().provider().as_ref(), BACKUP_AAD, rest)
+            else {
                 return;
             };
             let mut f = BACKUP_MAGIC.to_vec();
@@ -402,7 +441,10 @@ pub fn fuzz_backup(data: &[u8]) {
         std::fs::write(&path, &file).expect("writing the fuzz backup");
         let r = v.restore(&path);
         if mode & 1 == 0 {
-            assert!(r.is_err(), "a backup not sealed under this vault's key was restored");
+            assert!(
+                r.is_err(),
+                "a backup not sealed under this vault's key was restored"
+            );
         } else if r.is_ok() {
             v.list(&FilterSet::empty())
                 .expect("a restored vault does not list");
@@ -417,7 +459,8 @@ pub fn fuzz_backup(data: &[u8]) {
 /// What [`Vault::restore`] returns.
 pub fn restore_sealed_body(body: &[u8]) -> crate::Result<crate::backup::BackupReport> {
     BACKUP.with(|(dir, v)| {
-        let sealed = tresor_crypto::envelope::seal(v.store().provider().as_ref(), BACKUP_AAD, body)?;
+        let sealed =
+            tresor_crypto::envelope::seal(v.store().provider().as_ref(), BACKUP_AAD, body)?;
         let mut f = BACKUP_MAGIC.to_vec();
         f.extend_from_slice(&sealed.to_bytes());
         let path = dir.0.join("in.backup");
@@ -426,14 +469,14 @@ pub fn restore_sealed_body(body: &[u8]) -> crate::Result<crate::backup::BackupRe
     })
 }
 
-/// Makes a backup of a fresh vault holding a few secrets and returns its body (the JSON
-/// sealed inside), for seeding [`fuzz_backup`].
+/// Makes a backup of a fresh vault under [`fuzz_backup`]'s fixed key, holding a few secrets,
+/// and returns its body (the JSON sealed inside), for seeding [`fuzz_backup`].
 ///
 /// # Errors
 /// Vault errors.
 pub fn sample_backup_body() -> crate::Result<Vec<u8>> {
     let dir = TempDir::new("sample");
-    let v = Vault::init(&dir.0.join("v"), InitOptions::default())?;
+    let v = fixed_key_vault(&dir.0.join("v"))?;
     v.add("app", "dev", "DB_PASSWORD", b"hunter2", "str", false)?;
     v.add("app", "prod", "TOKEN", b"t\n'\"", "str", false)?;
     let body = serde_json::json!({

@@ -106,11 +106,23 @@ fn write_seeqret_export_seeds() {
         "secrets": secrets,
         "signature": hex_sha256(&checksum_text),
     });
-    write_seed("seeqret_export", "json-crypt.json", export.to_string().as_bytes());
+    write_seed(
+        "seeqret_export",
+        "json-crypt.json",
+        export.to_string().as_bytes(),
+    );
     let envelope = serde_json::json!({"v": 1, "kind": "secret", "payload": export});
-    write_seed("seeqret_export", "envelope.json", envelope.to_string().as_bytes());
+    write_seed(
+        "seeqret_export",
+        "envelope.json",
+        envelope.to_string().as_bytes(),
+    );
     write_seed("seeqret_export", "command.txt", lines.as_bytes());
-    write_seed("load", "seeqret-json-crypt", &[&[0u8][..], export.to_string().as_bytes()].concat());
+    write_seed(
+        "load",
+        "seeqret-json-crypt",
+        &[&[0u8][..], export.to_string().as_bytes()].concat(),
+    );
 }
 
 fn fernet(plain: &str, iv: u8) -> String {
@@ -156,7 +168,11 @@ fn write_seeqret_vault_seeds() {
     }
     c.execute_batch("vacuum").expect("vacuum");
     drop(c);
-    write_seed("seeqret_vault", "v3.db", &std::fs::read(&p).expect("db bytes"));
+    write_seed(
+        "seeqret_vault",
+        "v3.db",
+        &std::fs::read(&p).expect("db bytes"),
+    );
 }
 
 fn inner_export(key: &str) -> Vec<u8> {
@@ -184,8 +200,16 @@ fn write_load_seeds() {
         .add("app", "dev", "DB_PASSWORD", b"hunter2", "str", false)
         .expect("add");
     let (text, _) = alice.export("bob", &FilterSet::empty()).expect("export");
-    write_seed("load", "tresor-export", &[&[0u8][..], text.as_bytes()].concat());
-    write_seed("load", "inner", &[&[1u8][..], &inner_export("DB_PASSWORD")[..]].concat());
+    write_seed(
+        "load",
+        "tresor-export",
+        &[&[0u8][..], text.as_bytes()].concat(),
+    );
+    write_seed(
+        "load",
+        "inner",
+        &[&[1u8][..], &inner_export("DB_PASSWORD")[..]].concat(),
+    );
 }
 
 fn write_backup_seeds() {
