@@ -83,10 +83,10 @@ pub(crate) fn check_attribute(a: &Attribute, vault: Option<[&str; 3]>) -> Result
     if let AttributeName::Custom { .. } = a.name
         && is_vault_attribute(&key)
     {
-        let expected = vault.and_then(|[app, env, k]| match key.to_lowercase().as_str() {
-            "app" => Some(app),
-            "env" => Some(env),
-            _ => Some(k),
+        let expected = vault.map(|[app, env, k]| match key.to_lowercase().as_str() {
+            "app" => app,
+            "env" => env,
+            _ => k,
         });
         let sent = match &a.value {
             Value::TextString(s) => Some(s.as_str()),
