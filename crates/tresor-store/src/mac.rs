@@ -259,7 +259,8 @@ mod tests {
     fn every_field_changes_the_mac() {
         let k = key();
         let base = k.compute(&meta());
-        let edits: Vec<Box<dyn Fn(&mut ObjectMeta)>> = vec![
+        type Edit = Box<dyn Fn(&mut ObjectMeta)>;
+        let edits: Vec<Edit> = vec![
             Box::new(|m| m.uid = "u2".into()),
             Box::new(|m| m.object_type = ObjectType::SymmetricKey),
             Box::new(|m| m.state = State::Deactivated),

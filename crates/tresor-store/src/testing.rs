@@ -567,21 +567,6 @@ fn concurrent_increments(b: Arc<dyn Backend>) {
     assert_eq!(s.versions(&m.uid).unwrap().len(), 81);
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sqlite_conformance() {
-        let dir = tempfile::tempdir().unwrap();
-        let n = std::sync::atomic::AtomicUsize::new(0);
-        super::conformance(&|| {
-            let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            std::sync::Arc::new(
-                crate::SqliteBackend::open(&dir.path().join(format!("c{i}.db"))).unwrap(),
-            )
-        });
-    }
-}
-
 /// Writes secrets `(name, value)` the way a tresor from before metadata MACs did: rows without
 /// a MAC, no `metadata-mac` setting, the audit key and chain as usual. The caller then puts
 /// the schema back (drops the `mac` column, resets the schema version) for a SQL backend.
@@ -653,4 +638,19 @@ pub fn write_pre_mac_secrets(
     }
     backend.commit(&batch, &signer)?;
     Ok(uids)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sqlite_conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = std::sync::atomic::AtomicUsize::new(0);
+        super::conformance(&|| {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::sync::Arc::new(
+                crate::SqliteBackend::open(&dir.path().join(format!("c{i}.db"))).unwrap(),
+            )
+        });
+    }
 }
