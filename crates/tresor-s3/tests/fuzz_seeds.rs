@@ -30,6 +30,7 @@ fn meta() -> ObjectMeta {
         created: 1_700_000_000,
         updated: 1_700_000_001,
         rev: 3,
+        mac: None,
     }
 }
 

@@ -439,7 +439,7 @@ pub fn fuzz_backup(data: &[u8]) {
             f
         };
         std::fs::write(&path, &file).expect("writing the fuzz backup");
-        let r = v.restore(&path);
+        let r = v.restore(&path, true);
         if mode & 1 == 0 {
             assert!(
                 r.is_err(),
@@ -465,7 +465,7 @@ pub fn restore_sealed_body(body: &[u8]) -> crate::Result<crate::backup::BackupRe
         f.extend_from_slice(&sealed.to_bytes());
         let path = dir.0.join("in.backup");
         std::fs::write(&path, &f).map_err(crate::VaultError::io("writing", &path))?;
-        v.restore(&path)
+        v.restore(&path, true)
     })
 }
 
