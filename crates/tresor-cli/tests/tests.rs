@@ -36,4 +36,3 @@ mod sharing;
 mod threat_model;
 #[path = "vault/unlock.rs"]
 mod unlock;
-

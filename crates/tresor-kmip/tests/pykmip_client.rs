@@ -30,6 +30,7 @@ fn pykmip_proxy_client_against_tresor_server() {
     let certs = dir.path().join("certs");
     tresor_kmip::certs::init(&certs).expect("certificates");
     let store = dir.path().join("store");
+    pykmip_common::allow_all_apps(&store);
     let server = TresorServer::start(&certs, &store, &[]);
 
     let mut failures = Vec::new();

@@ -48,6 +48,8 @@ impl Fixture {
                     dir.path().join(tresor_store::HEAD_FILE),
                 ))),
         );
+        // The tests register vault-shaped names (app:prod:API_KEY): open every app.
+        tresor_kmip::cli::apps::set(&store, "*", "*", true).expect("app policy");
         let mut config = ServerConfig::new(
             certs.join("server.crt"),
             certs.join("server.key"),

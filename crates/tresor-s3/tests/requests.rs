@@ -62,10 +62,15 @@ fn hot_get_is_exactly_one_get_object() {
     let (_, v) = cold.read_by_name("app:prod:DB_PASSWORD").unwrap().unwrap();
     assert_eq!(v.expose(), b"hunter2");
     let first = proxy.take();
-    // Cold get, 3 round trips in all: name -> uid, the record, the data key's KMS Decrypt.
+    // Cold get, 6 round trips in all. Once per process, for the metadata MAC key (issue 13:
+    // every read checks the record's MAC): the sealed audit key, its KMS Decrypt, the
+    // store's MAC marker. Then per get: name -> uid, the record, the data key's KMS Decrypt.
     assert_eq!(
         first,
         [
+            format!("GET /{bucket}/p/meta/audit-key"),
+            "POST / TrentService.Decrypt".to_owned(),
+            format!("GET /{bucket}/p/meta/metadata-mac"),
             format!("GET /{bucket}/p/names/app/prod/DB_PASSWORD"),
             format!("GET /{bucket}/p/objects/{uid}"),
             "POST / TrentService.Decrypt".to_owned()
@@ -96,17 +101,18 @@ fn hot_get_is_exactly_one_get_object() {
         "{after:?}"
     );
 
-    // The audit key is fetched by a process's first write (one GET, one KMS Decrypt), once.
+    // The audit key was fetched by the process's first read (the metadata MAC key is derived
+    // from it): writes fetch it no more.
     cold.write(|tx| tx.put_material(&uid, b"w1")).unwrap();
     cold.write(|tx| tx.put_material(&uid, b"w2")).unwrap();
     let writes = proxy.take();
     let count = |what: &str| writes.iter().filter(|r| *r == what).count();
     assert_eq!(
         count(&format!("GET /{bucket}/p/meta/audit-key")),
-        1,
+        0,
         "{writes:?}"
     );
-    assert_eq!(count("POST / TrentService.Decrypt"), 1, "{writes:?}");
+    assert_eq!(count("POST / TrentService.Decrypt"), 0, "{writes:?}");
     let (_, v) = store.read_by_name("app:prod:DB_PASSWORD").unwrap().unwrap();
     assert_eq!(v.expose(), b"w2");
     assert_eq!(store.verify_audit().unwrap().first_bad, None);
@@ -159,9 +165,12 @@ fn kernel_key_cache_lets_a_fresh_process_skip_kms() {
         b"k-123"
     );
     let log = proxy.take();
+    // The MAC key's two reads (the audit key's Decrypt comes from the kernel cache too).
     assert_eq!(
         log,
         [
+            format!("GET /{bucket}/p/meta/audit-key"),
+            format!("GET /{bucket}/p/meta/metadata-mac"),
             format!("GET /{bucket}/p/names/app/prod/API"),
             format!("GET /{bucket}/p/objects/{uid}"),
         ],

@@ -31,14 +31,14 @@ mod audit;
 mod backend;
 mod error;
 pub mod fsutil;
-mod mac;
 mod head;
+mod mac;
 mod model;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod query;
-pub mod reserved;
 mod rekey;
+pub mod reserved;
 mod sqlite;
 mod store;
 #[doc(hidden)]

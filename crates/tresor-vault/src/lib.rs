@@ -32,8 +32,8 @@ pub mod filter;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod identity;
-pub mod reserved;
 pub mod rekey;
+pub mod reserved;
 pub mod seeqret;
 pub mod template;
 mod vault;

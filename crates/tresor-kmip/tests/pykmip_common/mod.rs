@@ -634,6 +634,25 @@ pub struct TresorServer {
     log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
+/// Opens every app to every client on the store in `store` (`kmip apps --store DIR allow '*'
+/// '*'`): interop peers create vault-shaped names, which a server refuses by default.
+pub fn allow_all_apps(store: &Path) {
+    let cmd = tresor_kmip_cmd();
+    let out = Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .arg("apps")
+        .arg("--store")
+        .arg(store)
+        .args(["allow", "*", "*"])
+        .output()
+        .expect("running kmip apps allow");
+    assert!(
+        out.status.success(),
+        "kmip apps allow: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 impl TresorServer {
     /// Starts `serve --listen 127.0.0.1:0` with the server certificate from `certs`, the
     /// store in `store`, and `extra` arguments; waits for `listening on ADDR` on stderr.
