@@ -11,11 +11,12 @@ use tresor_store::ObjectMeta;
 use crate::vault::ROLE;
 use crate::{Result, VaultError};
 
-/// Name prefixes owned by tresor, compared without regard to ASCII case.
-pub const RESERVED_PREFIXES: [&str; 2] = ["tresor:", "tresor-key:"];
+/// Name prefixes owned by tresor, compared without regard to ASCII case (one list for every
+/// door: [`tresor_store::reserved`]).
+pub use tresor_store::reserved::NAME_PREFIXES as RESERVED_PREFIXES;
 
 /// Returns true if and only if `name` lies in tresor's reserved namespace: it starts with
-/// `tresor:` or `tresor-key:` in any ASCII case.
+/// `tresor:` or `tresor-key:` in any letter case (the store's rule, shared with KMIP).
 ///
 /// ```
 /// use tresor_vault::reserved::is_reserved_name;
@@ -24,11 +25,7 @@ pub const RESERVED_PREFIXES: [&str; 2] = ["tresor:", "tresor-key:"];
 /// assert!(!is_reserved_name("tresorapp:prod:KEY"));
 /// ```
 pub fn is_reserved_name(name: &str) -> bool {
-    RESERVED_PREFIXES.iter().any(|p| {
-        name.len() >= p.len()
-            && name.is_char_boundary(p.len())
-            && name[..p.len()].eq_ignore_ascii_case(p)
-    })
+    tresor_store::reserved::is_reserved_name(name)
 }
 
 /// Returns true if and only if `app` is an app name reserved for tresor (`tresor` or
