@@ -453,18 +453,7 @@ fn refusal(
         Ok(msg) => {
             let version = answer_version(msg.header.protocol_version);
             let (reason, message) = why(version);
-            let items = msg
-                .batch_items
-                .iter()
-                .map(|b| {
-                    ResponseBatchItem::failure(
-                        Some(b.operation),
-                        b.unique_batch_item_id.clone(),
-                        reason,
-                        message.clone(),
-                    )
-                })
-                .collect();
+            let items = fail_every_item(&msg, reason, message);
             let mut resp = ResponseMessage::new(version, now, items);
             resp.header.client_correlation_value = msg.header.client_correlation_value.clone();
             resp.to_ttlv()
@@ -550,18 +539,11 @@ fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
             .copied()
             .find(|v| v.major == asked.major && *v <= asked)
             .unwrap_or(ProtocolVersion::V1_0);
-        let items = msg
-            .batch_items
-            .iter()
-            .map(|b| {
-                ResponseBatchItem::failure(
-                    Some(b.operation),
-                    b.unique_batch_item_id.clone(),
-                    ResultReason::UNSUPPORTED_PROTOCOL_VERSION,
-                    format!("protocol version {asked} is not supported"),
-                )
-            })
-            .collect();
+        let items = fail_every_item(
+            &msg,
+            ResultReason::UNSUPPORTED_PROTOCOL_VERSION,
+            format!("protocol version {asked} is not supported"),
+        );
         return ResponseMessage::new(version, now, items).to_ttlv();
     }
     if let Some(refused) = over_limits(shared, identity, &msg) {
@@ -586,35 +568,17 @@ fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
                 // Unavailable).
                 let message = format!("the store could not commit the request: {e}");
                 let reason = OpError::from(e).reason;
-                let items = msg
-                    .batch_items
-                    .iter()
-                    .map(|b| {
-                        ResponseBatchItem::failure(
-                            Some(b.operation),
-                            b.unique_batch_item_id.clone(),
-                            reason,
-                            message.clone(),
-                        )
-                    })
-                    .collect();
-                response = Some(items);
+                response = Some(fail_every_item(&msg, reason, message));
                 break;
             }
         }
     }
     let items = response.unwrap_or_else(|| {
-        msg.batch_items
-            .iter()
-            .map(|b| {
-                ResponseBatchItem::failure(
-                    Some(b.operation),
-                    b.unique_batch_item_id.clone(),
-                    ResultReason::GENERAL_FAILURE,
-                    "the request conflicted with concurrent writers; retry",
-                )
-            })
-            .collect()
+        fail_every_item(
+            &msg,
+            ResultReason::GENERAL_FAILURE,
+            "the request conflicted with concurrent writers; retry",
+        )
     });
     if let Some(log) = &shared.audit_log {
         log.record(identity, &msg.batch_items, &items, head.as_ref());
@@ -643,18 +607,11 @@ fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
                 out.encoded_len()
             );
         }
-        let items = msg
-            .batch_items
-            .iter()
-            .map(|b| {
-                ResponseBatchItem::failure(
-                    Some(b.operation),
-                    b.unique_batch_item_id.clone(),
-                    ResultReason::RESPONSE_TOO_LARGE,
-                    format!("the response exceeds the maximum response size of {max} bytes"),
-                )
-            })
-            .collect();
+        let items = fail_every_item(
+            &msg,
+            ResultReason::RESPONSE_TOO_LARGE,
+            format!("the response exceeds the maximum response size of {max} bytes"),
+        );
         out = ResponseMessage::new(asked, now, items).to_ttlv();
     }
     out
@@ -678,21 +635,31 @@ fn over_limits(shared: &Shared, identity: &str, msg: &RequestMessage) -> Option<
         )
     };
     eprintln!("kmip: refused a request of '{identity}': {}", error.message);
-    let items = msg
-        .batch_items
+    let items = fail_every_item(msg, error.reason, error.message);
+    let mut resp = ResponseMessage::new(version, tresor_store::now(), items);
+    resp.header.client_correlation_value = msg.header.client_correlation_value.clone();
+    Some(resp.to_ttlv())
+}
+
+/// The answer to a request refused as a whole: every batch item fails with `reason` and
+/// `message`, echoing its operation and batch item id.
+fn fail_every_item(
+    msg: &RequestMessage,
+    reason: ResultReason,
+    message: impl Into<String>,
+) -> Vec<ResponseBatchItem> {
+    let message = message.into();
+    msg.batch_items
         .iter()
         .map(|b| {
             ResponseBatchItem::failure(
                 Some(b.operation),
                 b.unique_batch_item_id.clone(),
-                error.reason,
-                error.message.clone(),
+                reason,
+                message.clone(),
             )
         })
-        .collect();
-    let mut resp = ResponseMessage::new(version, tresor_store::now(), items);
-    resp.header.client_correlation_value = msg.header.client_correlation_value.clone();
-    Some(resp.to_ttlv())
+        .collect()
 }
 
 /// Runs every batch item in one transaction; commits unless Undo rolled it back. Returns the
