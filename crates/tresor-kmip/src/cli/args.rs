@@ -126,7 +126,7 @@ pub struct ServeLimitArgs {
     /// Most connections open per client identity [32].
     #[arg(long, value_name = "N")]
     pub max_connections_per_identity: Option<usize>,
-    /// Requests per second per client identity [1000].
+    /// Requests per second per client identity [0: off].
     #[arg(long, value_name = "N")]
     pub max_requests_per_second: Option<u32>,
     /// Seconds a started message or TLS handshake may take to arrive [30].
