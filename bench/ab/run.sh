@@ -80,8 +80,8 @@ kmip() { # LABEL BIN
     line=$(grep -m1 "listening on" "$work/serve.log"); port="${line##*:}"
     "$load" --server "127.0.0.1:$port" --certs "$work/certs" --label "$1" \
         create:"$CREATE_N" get:"$GET_N" | awk -v l="$1" '
-            $1 == "RESULT" && $3 == "create" { print "KMIP_CREATE_PER_S", l, $6; print "KMIP_CREATE_P50_US", l, $7 }
-            $1 == "RESULT" && $3 == "get"    { print "KMIP_GET_PER_S", l, $6; print "KMIP_GET_P50_US", l, $7 }' >>"$samples"
+            $1 == "RESULT" && $3 ~ /^create:/ { print "KMIP_CREATE_PER_S", l, $6; print "KMIP_CREATE_P50_US", l, $7 }
+            $1 == "RESULT" && $3 ~ /^get:/    { print "KMIP_GET_PER_S", l, $6; print "KMIP_GET_P50_US", l, $7 }' >>"$samples"
     kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
 }
 one() { # LABEL
