@@ -492,3 +492,88 @@ fn send(pid: u32, sig: &str) {
             .success()
     );
 }
+
+/// A2 (writes the database): the rotator's command, hook and journal are attributes of the
+/// companion object, covered by the metadata MAC. Pointing the command at another program,
+/// or moving the journal forward, with SQL is refused as tampered; nothing runs.
+#[test]
+fn rotator_config_and_journal_edited_in_the_database_are_refused() {
+    let h = Home::new();
+    h.add("app:dev:TOKEN", "old-token-value");
+    let ok = h.script("ok.sh", "#!/bin/sh\ncat >/dev/null\nexit 0\n");
+    let evil = h.script(
+        "evil.sh",
+        &format!(
+            "#!/bin/sh\ntouch '{}/evil-ran'\nexit 0\n",
+            h.path().display()
+        ),
+    );
+    h.ok(&[
+        "rotator",
+        "set",
+        "app:dev:TOKEN",
+        "exec",
+        "--command",
+        ok.to_str().unwrap(),
+    ]);
+    let db = h.path().join(".local/share/tresor/tresor.db");
+    let sql = |q: &str| {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let n = c.execute(q, []).unwrap();
+        assert_eq!(n, 1, "{q}");
+    };
+    let original: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT attrs FROM objects WHERE name = 'tresor:rotator:app:dev:TOKEN'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    for (what, edit) in [
+        ("command", original.replace("ok.sh", "evil.sh")),
+        (
+            "hook",
+            original.replacen(
+                "\"kind\":\"exec\"",
+                &format!("\"kind\":\"exec\",\"hook\":\"{}\"", evil.display()),
+                1,
+            ),
+        ),
+        (
+            "journal",
+            original.replace(
+                "\"phase\":\"idle\"",
+                "\"phase\":\"verified\",\"pending_version\":1",
+            ),
+        ),
+    ] {
+        assert_ne!(edit, original, "{what}: the edit changed nothing");
+        sql(&format!(
+            "UPDATE objects SET attrs = '{}' WHERE name = 'tresor:rotator:app:dev:TOKEN'",
+            edit.replace('\'', "''")
+        ));
+        for args in [
+            &["rotate", "app:dev:TOKEN"][..],
+            &["rotate", "--resume"],
+            &["rotate", "--due"],
+        ] {
+            let o = h.run(args, &[]);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{what} {args:?}: {err}");
+            assert!(err.contains("tamper"), "{what} {args:?}: {err}");
+        }
+        assert!(
+            !h.path().join("evil-ran").exists(),
+            "{what}: the edited command ran"
+        );
+        assert_eq!(h.get("app:dev:TOKEN"), "old-token-value", "{what}");
+        sql(&format!(
+            "UPDATE objects SET attrs = '{}' WHERE name = 'tresor:rotator:app:dev:TOKEN'",
+            original.replace('\'', "''")
+        ));
+    }
+    // Put back, it works again.
+    h.ok(&["rotate", "app:dev:TOKEN"]);
+    assert_ne!(h.get("app:dev:TOKEN"), "old-token-value");
+}
