@@ -577,3 +577,77 @@ fn rotator_config_and_journal_edited_in_the_database_are_refused() {
     h.ok(&["rotate", "app:dev:TOKEN"]);
     assert_ne!(h.get("app:dev:TOKEN"), "old-token-value");
 }
+
+/// `tresor kmip serve --rotate-due-every 1s`: the server rotates due secrets itself.
+#[test]
+fn kmip_serve_rotates_due_secrets_itself() {
+    use std::process::Stdio;
+    let h = Home::new();
+    let certs = h.path().join("certs");
+    h.ok(&["kmip", "certs", "init", certs.to_str().unwrap()]);
+    h.add("app:dev:TOKEN", "old-token-value");
+    h.add("app:dev:LATER", "not-due");
+    let s = h.script("rot.sh", "#!/bin/sh\ncat >/dev/null\nexit 0\n");
+    let cmd = s.to_str().unwrap();
+    h.ok(&[
+        "rotator",
+        "set",
+        "app:dev:TOKEN",
+        "exec",
+        "--command",
+        cmd,
+        "--every",
+        "1d",
+    ]);
+    h.ok(&[
+        "rotator",
+        "set",
+        "app:dev:LATER",
+        "exec",
+        "--command",
+        cmd,
+        "--every",
+        "30d",
+    ]);
+    let later = (now() + 2 * 86_400).to_string();
+    let mut server = h
+        .cmd(&[
+            "kmip",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--rotate-due-every",
+            "1s",
+        ])
+        .arg("--cert")
+        .arg(certs.join("server.crt"))
+        .arg("--key")
+        .arg(certs.join("server.key"))
+        .arg("--ca")
+        .arg(certs.join("ca.crt"))
+        .env("TRESOR_ROTATE_CLOCK", &later)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(server.stderr.take().unwrap()).lines();
+    let start = Instant::now();
+    let mut rotated = None;
+    while start.elapsed() < Duration::from_secs(60) {
+        let Some(Ok(line)) = lines.next() else { break };
+        if line.starts_with("rotate: ") {
+            rotated = Some(line);
+            break;
+        }
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(
+        rotated.as_deref(),
+        Some("rotate: app:dev:TOKEN (exec): v1 -> v2"),
+        "the server did not rotate the due secret"
+    );
+    assert_ne!(h.get("app:dev:TOKEN"), "old-token-value");
+    assert_eq!(h.get("app:dev:LATER"), "not-due");
+}
