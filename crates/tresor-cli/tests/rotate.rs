@@ -651,3 +651,41 @@ fn kmip_serve_rotates_due_secrets_itself() {
     assert_ne!(h.get("app:dev:TOKEN"), "old-token-value");
     assert_eq!(h.get("app:dev:LATER"), "not-due");
 }
+
+/// A rotator whose secret was removed does not stop the others; re-adding the secret needs
+/// a new `rotator set` (the old rotator pointed at the removed object).
+#[test]
+fn a_removed_secret_does_not_block_the_other_rotations() {
+    let h = Home::new();
+    let s = h.script("rot.sh", "#!/bin/sh\ncat >/dev/null\nexit 0\n");
+    let cmd = s.to_str().unwrap();
+    for n in ["app:dev:GONE", "app:dev:KEPT"] {
+        h.add(n, "v1-value");
+        h.ok(&[
+            "rotator",
+            "set",
+            n,
+            "exec",
+            "--command",
+            cmd,
+            "--every",
+            "1d",
+        ]);
+    }
+    h.ok(&["rm", "key", "app:dev:GONE", "--yes"]);
+    let later = (now() + 2 * 86_400).to_string();
+    let clock = [("TRESOR_ROTATE_CLOCK", later.as_str())];
+    let out = h.ok_env(&["rotate", "--due"], &clock);
+    assert!(
+        out.contains("rotated app:dev:KEPT (exec): v1 -> v2"),
+        "{out}"
+    );
+    h.add("app:dev:GONE", "again");
+    let o = h.run(&["rotate", "app:dev:GONE"], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("removed and re-added since"), "{err}");
+    h.ok(&["rotator", "set", "app:dev:GONE", "exec", "--command", cmd]);
+    h.ok(&["rotate", "app:dev:GONE"]);
+    assert_ne!(h.get("app:dev:GONE"), "again");
+}

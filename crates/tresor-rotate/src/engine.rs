@@ -306,7 +306,19 @@ impl<'s> Rotations<'s> {
             let Some(name) = c.name().and_then(|n| n.strip_prefix(COMPANION_PREFIX)) else {
                 continue;
             };
-            let l = self.load(name)?;
+            // A rotator whose secret was removed (or removed and added again) is left out:
+            // `rotate NAME` and `rotator set` say why; the others still run.
+            let l = match self.load(name) {
+                Ok(l) => l,
+                Err(RotateError::NotFound(_)) => continue,
+                Err(RotateError::BadRecord { .. })
+                    if c.attr_str(ROLE) == Some(COMPANION_ROLE)
+                        && c.owner == self.store.actor() =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let due_at = due_at(l.config.every, l.journal.last_rotated, l.config.since);
             out.push(RotatorEntry {
                 name: l.name,
