@@ -42,12 +42,15 @@ Exit codes:
 const SET_HELP: &str = "\
 Examples:
   tresor rotator set myapp:prod:DB_PASSWORD postgres --dsn-secret myapp:prod:ADMIN_DSN --role app --every 30d
+  tresor rotator set myapp:prod:DB_URL postgres --dsn-secret myapp:prod:ADMIN_DSN --role app --two-roles --grace 1h
   tresor rotator set myapp:prod:AWS_KEY aws-iam --user deploy --every 90d --grace 1h --hook 'systemctl reload myapp'
   tresor rotator set myapp:prod:TOKEN exec --command /usr/local/bin/rotate-token --length 40 --alphabet hex
 
 postgres: ALTER ROLE … PASSWORD through the admin connection string kept in another secret
 (sent as a SCRAM verifier), verified by logging in as the role. PostgreSQL keeps one password
-per role: the old one is refused as soon as the new one is applied.
+per role: the old one is refused as soon as the new one is applied; with --two-roles the login
+roles ROLE_a and ROLE_b take turns (the secret holds a URL naming one), and the previous one
+works until --grace ends.
 aws-iam: the secret holds {\"Version\":1,\"AccessKeyId\":…,\"SecretAccessKey\":…} (the
 credential_process format); CreateAccessKey, STS GetCallerIdentity with the new key, and
 DeleteAccessKey of the old one after --grace (the user never holds more than two keys).
@@ -116,9 +119,14 @@ pub enum KindArgs {
         /// The secret holding an admin connection string (postgres://ADMIN:PW@HOST:PORT/DB).
         #[arg(long, value_name = "APP:ENV:KEY")]
         dsn_secret: String,
-        /// The role whose password the secret is.
+        /// The role whose password the secret is (with --two-roles: the group role).
         #[arg(long, value_name = "NAME")]
         role: String,
+        /// Dual credentials: alternate between login roles ROLE_a and ROLE_b (created as
+        /// members of ROLE); the secret holds postgres://ROLE_x:PASSWORD@HOST:PORT/DB, and the
+        /// previous login keeps working until --grace ends.
+        #[arg(long)]
+        two_roles: bool,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -154,8 +162,9 @@ pub struct CommonArgs {
     /// Rotate every DURATION (90s, 15m, 12h, 30d, 2w) with 'tresor rotate --due'.
     #[arg(long, value_name = "DURATION")]
     pub every: Option<String>,
-    /// How long the old value stays valid at the service (aws-iam: default 1h; postgres has
-    /// one password per role, so 0).
+    /// How long the old value stays valid at the service before it is retired (default 1h
+    /// for aws-iam and postgres --two-roles, else 0; a single PostgreSQL role has one
+    /// password, replaced at once).
     #[arg(long, value_name = "DURATION")]
     pub grace: Option<String>,
     /// A command run (by /bin/sh) after each rotation, with the secret's name in
@@ -206,8 +215,16 @@ pub fn rotator(v: &Vault, c: RotatorCommand, out: &mut dyn Write) -> Result<Exit
                 KindArgs::Postgres {
                     dsn_secret,
                     role,
+                    two_roles,
                     common,
-                } => (RotatorKind::Postgres { dsn_secret, role }, common),
+                } => (
+                    RotatorKind::Postgres {
+                        dsn_secret,
+                        role,
+                        two_roles,
+                    },
+                    common,
+                ),
                 KindArgs::AwsIam {
                     user,
                     endpoint,
@@ -244,7 +261,13 @@ pub fn rotator(v: &Vault, c: RotatorCommand, out: &mut dyn Write) -> Result<Exit
                 .map_err(err)?;
             let grace = match (&common.grace, &kind) {
                 (Some(g), _) => parse_duration(g).map_err(err)?,
-                (None, RotatorKind::AwsIam { .. }) => 3_600,
+                (None, RotatorKind::AwsIam { .. })
+                | (
+                    None,
+                    RotatorKind::Postgres {
+                        two_roles: true, ..
+                    },
+                ) => 3_600,
                 _ => 0,
             };
             if common.hook.as_deref().is_some_and(|h| h.trim().is_empty()) {

@@ -208,3 +208,79 @@ fn rotate_killed_at_random_instants_always_resumes_to_a_value_postgres_accepts()
     c.batch_execute(&format!("DROP ROLE IF EXISTS {role}"))
         .unwrap();
 }
+
+/// Dual credentials: login roles ROLE_a and ROLE_b take turns; during the grace period both
+/// the new and the previous login work, after it the previous one is refused.
+#[test]
+fn postgres_two_roles_keep_the_old_login_until_the_grace_period_ends() {
+    let Some(admin) = admin_url() else { return };
+    let group = format!("tresor_rot_g_{}", std::process::id());
+    {
+        let _g = HBA.lock().unwrap();
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        c.batch_execute(&format!(
+            "DROP ROLE IF EXISTS {group}_a; DROP ROLE IF EXISTS {group}_b; DROP ROLE IF EXISTS {group}"
+        ))
+        .unwrap();
+    }
+    // The group role (NOLOGIN would do; it gets a password only for the setup check).
+    password_role(&admin, &group, "group-password-1");
+    let h = Home::new();
+    h.add("app:prod:ADMIN_DSN", &admin);
+    h.add("app:prod:DB_URL", "not yet a url");
+    h.ok(&[
+        "rotator",
+        "set",
+        "app:prod:DB_URL",
+        "postgres",
+        "--dsn-secret",
+        "app:prod:ADMIN_DSN",
+        "--role",
+        &group,
+        "--two-roles",
+        "--grace",
+        "1h",
+    ]);
+    let url_login = |url: &str| -> Result<(), String> {
+        let cfg = postgres::Config::from_str(url).unwrap();
+        let user = cfg.get_user().unwrap().to_owned();
+        let pw = String::from_utf8(cfg.get_password().unwrap().to_vec()).unwrap();
+        login(&admin, &user, &pw)
+    };
+    h.ok(&["rotate", "app:prod:DB_URL"]);
+    let first = h.get("app:prod:DB_URL");
+    assert!(
+        first.starts_with(&format!("postgres://{group}_a:")),
+        "{}",
+        first.len()
+    );
+    assert_eq!(url_login(&first), Ok(()));
+    h.ok(&["rotate", "app:prod:DB_URL"]);
+    let second = h.get("app:prod:DB_URL");
+    assert!(second.starts_with(&format!("postgres://{group}_b:")));
+    // Within the grace period both logins work.
+    assert_eq!(url_login(&second), Ok(()));
+    assert_eq!(url_login(&first), Ok(()));
+    h.ok(&["rotate", "--due"]);
+    assert_eq!(url_login(&first), Ok(()));
+    // After it, the previous login is refused; the current one still works.
+    let later = (rotate_common::now() + 2 * 3_600).to_string();
+    let out = h.ok_env(
+        &["rotate", "--due"],
+        &[("TRESOR_ROTATE_CLOCK", later.as_str())],
+    );
+    assert!(out.contains("retired v2"), "{out}");
+    assert_eq!(url_login(&first), Err("28P01".into()));
+    assert_eq!(url_login(&second), Ok(()));
+    // The next rotation brings ROLE_a back with a new password.
+    h.ok(&["rotate", "app:prod:DB_URL"]);
+    let third = h.get("app:prod:DB_URL");
+    assert!(third.starts_with(&format!("postgres://{group}_a:")));
+    assert_eq!(url_login(&third), Ok(()));
+    assert_eq!(url_login(&first), Err("28P01".into()));
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "DROP ROLE IF EXISTS {group}_a; DROP ROLE IF EXISTS {group}_b; DROP ROLE IF EXISTS {group}"
+    ))
+    .unwrap();
+}

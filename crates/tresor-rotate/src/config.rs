@@ -19,8 +19,14 @@ pub enum RotatorKind {
     Postgres {
         /// The vault secret holding an admin connection string (`postgres://admin:pw@host/db`).
         dsn_secret: String,
-        /// The role whose password the secret is.
+        /// The role whose password the secret is; with `two_roles`, the group role whose
+        /// two login roles `ROLE_a` and `ROLE_b` take turns.
         role: String,
+        /// Dual credentials: alternate between the login roles `ROLE_a` and `ROLE_b` (members
+        /// of ROLE); the secret holds a connection URL naming the login role, and the old
+        /// one keeps working until it is retired after the grace period.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        two_roles: bool,
     },
     /// An AWS IAM user's access key; the secret holds `{"Version":1,"AccessKeyId":…,
     /// "SecretAccessKey":…}` (the `credential_process` format).
@@ -53,8 +59,16 @@ impl RotatorKind {
     /// One line describing the target (no secret in it).
     pub fn target(&self) -> String {
         match self {
-            RotatorKind::Postgres { dsn_secret, role } => {
-                format!("role {role} via {dsn_secret}")
+            RotatorKind::Postgres {
+                dsn_secret,
+                role,
+                two_roles,
+            } => {
+                if *two_roles {
+                    format!("roles {role}_a/{role}_b via {dsn_secret}")
+                } else {
+                    format!("role {role} via {dsn_secret}")
+                }
             }
             RotatorKind::AwsIam { user, endpoint, .. } => match endpoint {
                 Some(e) => format!("user {user} at {e}"),

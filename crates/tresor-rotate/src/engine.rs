@@ -71,14 +71,19 @@ pub fn default_factory(store: &Store, kind: &RotatorKind) -> Result<Box<dyn Rota
     match kind {
         RotatorKind::Exec { command } => Ok(Box::new(crate::exec::ExecRotator::new(command))),
         #[cfg(feature = "postgres")]
-        RotatorKind::Postgres { dsn_secret, role } => {
+        RotatorKind::Postgres {
+            dsn_secret,
+            role,
+            two_roles,
+        } => {
             let dsn = read_secret(store, dsn_secret)?;
             let dsn = dsn.as_str().ok_or_else(|| {
                 RotateError::Invalid(format!("secret '{dsn_secret}' is not UTF-8 text"))
             })?;
-            let r = crate::postgres::PostgresRotator::new(dsn, role).map_err(|why| {
-                RotateError::Invalid(format!("admin secret '{dsn_secret}': {why}"))
-            })?;
+            let r =
+                crate::postgres::PostgresRotator::new(dsn, role, *two_roles).map_err(|why| {
+                    RotateError::Invalid(format!("admin secret '{dsn_secret}': {why}"))
+                })?;
             Ok(Box::new(r))
         }
         #[cfg(feature = "aws-iam")]
