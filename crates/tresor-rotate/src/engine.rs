@@ -26,6 +26,9 @@ pub const ATTR_JOURNAL: &str = "tresor.rotation";
 
 const ROLE: &str = "tresor.role";
 
+/// Seconds after which `--due` takes over a rotation another process left unfinished.
+const UNFINISHED_LEASE: i64 = 600;
+
 /// One attached rotator, as `rotator list` and `list --due` show it.
 #[derive(Clone, Debug, Serialize)]
 pub struct RotatorEntry {
@@ -468,13 +471,25 @@ impl<'s> Rotations<'s> {
     /// # Errors
     /// Store errors while listing; each rotator's own error is in its slot.
     pub fn resume_all(&self) -> Result<Vec<(String, Result<Outcome>)>> {
+        self.resume_older_than(0)
+    }
+
+    /// As [`Rotations::resume_all`], but leaves alone the rotations started less than
+    /// `lease` seconds ago (another process may be driving them) and failed ones (a due
+    /// rotation starts over). Retirements and hooks are done whatever their age.
+    fn resume_older_than(&self, lease: i64) -> Result<Vec<(String, Result<Outcome>)>> {
         let now = self.now();
         let mut out = Vec::new();
         for e in self.list()? {
             let j = &e.journal;
-            let busy = j.phase != Phase::Idle
-                || j.hook_pending
-                || j.retire.as_ref().is_some_and(|r| r.after <= now);
+            let unfinished = match j.phase {
+                Phase::Idle => false,
+                Phase::Failed => lease == 0,
+                _ => lease == 0 || now.saturating_sub(j.started) >= lease,
+            };
+            let busy = unfinished
+                || (j.phase == Phase::Idle && j.hook_pending)
+                || (j.phase == Phase::Idle && j.retire.as_ref().is_some_and(|r| r.after <= now));
             if busy {
                 let r = self.resume(&e.name);
                 out.push((e.name, r));
@@ -535,8 +550,9 @@ impl<'s> Rotations<'s> {
         for name in &due {
             out.push((name.clone(), self.rotate(name)));
         }
-        // Retirements (and hooks) due on rotators not rotated now.
-        for (name, r) in self.resume_all()? {
+        // Retirements (and hooks) due on rotators not rotated now, and rotations a crashed
+        // process left unfinished over 10 minutes ago.
+        for (name, r) in self.resume_older_than(UNFINISHED_LEASE)? {
             if !due.contains(&name) {
                 out.push((name, r));
             }

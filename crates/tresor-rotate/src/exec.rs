@@ -4,10 +4,11 @@
 //! in its environment (tresor's own credentials removed). Values travel on pipes, never in
 //! arguments or the environment: `generate` may print the new value on stdout (empty output:
 //! tresor draws one from the policy); `apply` and `verify` read the new value on stdin;
-//! `retire` reads the old value on stdin. A non-zero exit fails the step; the command's
-//! stderr goes to tresor's stderr.
+//! `retire` reads the old value on stdin. A non-zero exit fails the step, and so does running
+//! over 5 minutes (the command is killed); the command's stderr goes to tresor's stderr.
 
 use std::io::{Read, Write};
+
 use std::process::{Command, Stdio};
 
 use tresor_crypto::SecretBytes;
@@ -57,17 +58,28 @@ impl ExecRotator {
             // A command that does not read its input closes the pipe: not an error.
             let _ = stdin.write_all(v.expose());
         }
-        let mut out = Vec::new();
-        if let Some(stdout) = child.stdout.take() {
-            stdout
-                .take(MAX_VALUE + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| StepFailure::new(format!("reading '{}': {e}", self.command)))?;
-        }
+        // stdout is read on its own thread so that a command that never exits is still
+        // stopped by the timeout.
+        let reader = child.stdout.take().map(|stdout| {
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                stdout
+                    .take(MAX_VALUE + 1)
+                    .read_to_end(&mut out)
+                    .map(|_| out)
+            })
+        });
+        let status =
+            crate::rotator::wait_bounded(&mut child, &format!("'{} {step}'", self.command))?;
+        let out = match reader.map(|r| r.join()) {
+            None => Vec::new(),
+            Some(Ok(Ok(out))) => out,
+            Some(Ok(Err(e))) => {
+                return Err(StepFailure::new(format!("reading '{}': {e}", self.command)));
+            }
+            Some(Err(_)) => return Err(StepFailure::new(format!("reading '{}'", self.command))),
+        };
         let out = zeroize::Zeroizing::new(out);
-        let status = child
-            .wait()
-            .map_err(|e| StepFailure::new(format!("waiting for '{}': {e}", self.command)))?;
         if !status.success() {
             return Err(StepFailure::new(format!(
                 "'{} {step}' {}",

@@ -6,7 +6,7 @@ use crate::error::StepFailure;
 use crate::rotator::scrub_env;
 
 /// Runs `hook` through `/bin/sh -c` with `TRESOR_SECRET_NAME`, `TRESOR_SECRET_VERSION` and
-/// `TRESOR_ROTATOR` set, tresor's credentials removed, stdin closed.
+/// `TRESOR_ROTATOR` set, tresor's credentials removed, stdin closed; killed after 5 minutes.
 ///
 /// # Errors
 /// The hook could not start or exited non-zero.
@@ -14,13 +14,14 @@ pub fn run_hook(hook: &str, name: &str, version: u32, rotator: &str) -> Result<(
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c").arg(hook);
     scrub_env(&mut cmd);
-    let status = cmd
+    let mut child = cmd
         .env("TRESOR_SECRET_NAME", name)
         .env("TRESOR_SECRET_VERSION", version.to_string())
         .env("TRESOR_ROTATOR", rotator)
         .stdin(Stdio::null())
-        .status()
+        .spawn()
         .map_err(|e| StepFailure::new(format!("cannot run the hook: {e}")))?;
+    let status = crate::rotator::wait_bounded(&mut child, "the hook")?;
     if status.success() {
         Ok(())
     } else {

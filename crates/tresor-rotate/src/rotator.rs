@@ -66,3 +66,29 @@ pub(crate) fn scrub_env(cmd: &mut std::process::Command) {
         }
     }
 }
+
+/// How long a command (an exec step, a hook) may run before it is killed.
+pub(crate) const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Waits for `child` at most [`COMMAND_TIMEOUT`]; kills it (SIGKILL) after that.
+pub(crate) fn wait_bounded(
+    child: &mut std::process::Child,
+    what: &str,
+) -> Result<std::process::ExitStatus, crate::StepFailure> {
+    let start = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => return Ok(st),
+            Ok(None) if start.elapsed() >= COMMAND_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(crate::StepFailure::new(format!(
+                    "{what} did not finish within {} s and was killed",
+                    COMMAND_TIMEOUT.as_secs()
+                )));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(e) => return Err(crate::StepFailure::new(format!("waiting for {what}: {e}"))),
+        }
+    }
+}
