@@ -611,8 +611,11 @@ impl<'s> Rotations<'s> {
                     let has_hook = l.config.hook.is_some();
                     let kind = l.config.kind.name();
                     let from = j.from_version;
+                    let cuid = l.companion.uid.clone();
                     let to = self.step_tx(&l, &[Phase::Verified], |tx, j| {
                         let to = tx.put_material(&suid, new.expose())?;
+                        // The value now lives in the secret: no second copy stays behind.
+                        tx.destroy_material(&cuid, Some(j.pending_version + 1))?;
                         j.phase = Phase::Idle;
                         j.last_rotated = Some(now);
                         j.last_version = Some(to);

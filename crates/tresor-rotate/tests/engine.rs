@@ -233,3 +233,28 @@ fn a_second_rotation_cannot_start_while_one_is_unfinished() {
     assert_eq!(v.get("app:dev:TOKEN").unwrap().expose().len(), 32);
     assert_eq!(r.list().unwrap()[0].current_version, 2);
 }
+
+#[test]
+fn the_pending_copy_is_destroyed_once_the_value_is_current() {
+    let (_d, dir, v) = vault();
+    let r = Rotations::new(v.store()).with_factory(factory(&dir, &Arc::default(), None));
+    r.set("app:dev:TOKEN", config()).unwrap();
+    r.rotate("app:dev:TOKEN").unwrap();
+    r.rotate("app:dev:TOKEN").unwrap();
+    let c = v
+        .store()
+        .get_by_name("tresor:rotator:app:dev:TOKEN")
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.current_version, 2);
+    for version in [1, 2] {
+        assert!(
+            matches!(
+                v.store().material(&c, version),
+                Err(tresor_store::StoreError::NoMaterial { .. })
+            ),
+            "pending copy v{version} is still readable"
+        );
+    }
+    assert_eq!(v.get("app:dev:TOKEN").unwrap().expose(), b"v1-next-next");
+}
