@@ -153,7 +153,7 @@ pub enum Command {
     },
     /// Run a command with secrets in its environment (no file written); its exit code is passed through.
     #[command(
-        after_help = "Examples:\n  tresor run --filter myapp:dev: -- ./server --port 8080\n  tresor run --template env.template -- env\n  tresor run --watch --watch-grace 20s -f myapp:prod: -- ./server   # restarted when a secret changes"
+        after_help = "Examples:\n  tresor run --filter myapp:dev: -- ./server --port 8080\n  tresor run --template env.template -- env\n  tresor run --watch -f myapp:prod: -- ./server   # restarted on change"
     )]
     Run {
         /// Secrets to pass (each under its KEY).
