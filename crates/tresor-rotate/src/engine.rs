@@ -383,6 +383,10 @@ impl<'s> Rotations<'s> {
     ) -> Result<T> {
         let mut refused = None;
         let r = self.store.write(|tx| {
+            // The secret is touched first, so a store without multi-object transactions (S3
+            // applies a batch object by object, in this order) writes the secret's new version
+            // before the journal that says it is current: a crash in between is resumed.
+            tx.get(&l.secret.uid)?;
             let c = tx
                 .get(&l.companion.uid)?
                 .ok_or_else(|| StoreError::NotFound(l.companion.uid.clone()))?;
