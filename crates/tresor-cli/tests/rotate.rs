@@ -280,7 +280,23 @@ fn the_hook_gets_the_name_and_never_the_value() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2));
     assert!(err.contains("failed at step 'hook'"), "{err}");
-    assert_ne!(h.get("app:dev:TOKEN"), new, "the rotation stands");
+    let rotated = h.get("app:dev:TOKEN");
+    assert_ne!(rotated, new, "the rotation stands");
+    // Fixed, --resume runs the hook of that rotation (and rotates nothing).
+    h.ok(&[
+        "rotator",
+        "set",
+        "app:dev:TOKEN",
+        "exec",
+        "--command",
+        s.to_str().unwrap(),
+        "--hook",
+        &hook,
+    ]);
+    let out = h.ok(&["rotate", "--resume"]);
+    assert!(out.contains("nothing to rotate, hook ran"), "{out}");
+    assert_eq!(h.get("app:dev:TOKEN"), rotated);
+    assert!(read(&h, "hook-env").contains("TRESOR_SECRET_VERSION=3\n"));
 }
 
 #[test]
