@@ -48,16 +48,18 @@ mod hook;
 mod policy;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod record;
 mod rotator;
 mod schedule;
 
 pub use config::{Journal, Phase, Retire, RotatorConfig, RotatorKind};
 pub use engine::{
     ATTR_CONFIG, ATTR_JOURNAL, ATTR_TARGET, COMPANION_PREFIX, COMPANION_ROLE, Factory, Outcome,
-    Rotations, RotatorEntry, default_factory, read_secret,
+    Rotations, RotatorEntry,
 };
 pub use error::{Result, RotateError, Step, StepFailure};
 pub use hook::run_hook;
 pub use policy::{ALNUM, ValuePolicy};
+pub use record::{default_factory, read_secret};
 pub use rotator::{Rotator, StepCtx};
 pub use schedule::{Clock, FixedClock, SystemClock, due_at, format_duration, parse_duration};
