@@ -371,6 +371,25 @@ fn rotator_commands_refuse_bad_input() {
             "secret 'app:dev:TOKEN' has no rotator",
         ),
         (vec!["rotator", "rm", "app:dev:TOKEN"], 1, "has no rotator"),
+        (
+            vec!["rotator", "set", "app:dev:TOKEN", "aws-iam", "--user", "u"],
+            2,
+            "not an access key in the credential_process format",
+        ),
+        (
+            vec![
+                "rotator",
+                "set",
+                "app:dev:TOKEN",
+                "postgres",
+                "--dsn-secret",
+                "app:dev:TOKEN",
+                "--role",
+                "r",
+            ],
+            2,
+            "--dsn-secret must be another secret",
+        ),
     ] {
         let o = h.run(&args, &[]);
         let err = String::from_utf8_lossy(&o.stderr);

@@ -154,6 +154,32 @@ impl<'s> Rotations<'s> {
             }
             read_secret(self.store, dsn_secret)?;
         }
+        if let RotatorKind::Postgres {
+            two_roles: true, ..
+        } = &config.kind
+            && !config
+                .policy
+                .alphabet
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        {
+            return Err(RotateError::Invalid(
+                "with --two-roles the password goes in a URL: use --alphabet alnum or hex".into(),
+            ));
+        }
+        if let RotatorKind::AwsIam { .. } = &config.kind {
+            // The key it rotates signs its own rotation: it must be readable now.
+            let v = read_secret(self.store, name)?;
+            let ok = serde_json::from_slice::<serde_json::Value>(v.expose()).is_ok_and(|j| {
+                j.get("AccessKeyId").is_some_and(|x| x.is_string())
+                    && j.get("SecretAccessKey").is_some_and(|x| x.is_string())
+            });
+            if !ok {
+                return Err(RotateError::Invalid(format!(
+                    "secret '{name}' is not an access key in the credential_process format: store {{\"Version\":1,\"AccessKeyId\":\"AKIA…\",\"SecretAccessKey\":\"…\"}} first"
+                )));
+            }
+        }
         config.since = self.now();
         let cname = Self::companion_name(name);
         let mut refused = None;
