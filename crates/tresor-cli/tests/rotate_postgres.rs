@@ -293,3 +293,142 @@ fn postgres_two_roles_keep_the_old_login_until_the_grace_period_ends() {
     ))
     .unwrap();
 }
+
+/// A PostgreSQL cluster of this test's own with TLS only on TCP (`scripts/pg.sh start --ssl`:
+/// a CA, `hostnossl … reject`, SCRAM for every role but postgres), stopped on drop.
+struct TlsCluster {
+    dir: String,
+    ca: String,
+}
+
+impl TlsCluster {
+    fn start() -> Option<TlsCluster> {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg.sh");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .args(["start", "--ssl"])
+            .output()
+            .expect("run scripts/pg.sh");
+        if !out.status.success() {
+            let why = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "scripts/pg.sh start --ssl failed under CI: {why}"
+            );
+            eprintln!("SKIPPED: scripts/pg.sh start --ssl failed: {why}");
+            return None;
+        }
+        let text = String::from_utf8(out.stdout).unwrap();
+        let var = |name: &str| {
+            text.split([';', '\n'])
+                .filter_map(|p| p.trim().strip_prefix("export "))
+                .find_map(|p| p.strip_prefix(&format!("{name}=")).map(str::to_owned))
+        };
+        Some(TlsCluster {
+            dir: var("TRESOR_PG_DIR")?,
+            ca: var("TRESOR_PG_CA")?,
+        })
+    }
+
+    fn port(&self) -> u16 {
+        std::fs::read_to_string(std::path::Path::new(&self.dir).join("port"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for TlsCluster {
+    fn drop(&mut self) {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg.sh");
+        let _ = std::process::Command::new("bash")
+            .arg(script)
+            .args(["stop", &self.dir])
+            .status();
+    }
+}
+
+/// A5 (the network): the admin connection and the verifying login follow the store's TLS
+/// rules. Against a server that refuses plain TCP, rotation works over verify-full TLS, is
+/// refused with a CA that did not sign the server's certificate, and never falls back to
+/// plain text.
+#[test]
+fn postgres_rotation_over_tls_verifies_the_server() {
+    if admin_url().is_none() {
+        return;
+    }
+    let Some(pg) = TlsCluster::start() else {
+        return;
+    };
+    let port = pg.port();
+    let mut local = postgres::Client::connect(
+        &format!("host={} port={port} user=postgres dbname=postgres", pg.dir),
+        postgres::NoTls,
+    )
+    .expect("admin over the Unix socket");
+    local
+        .batch_execute("CREATE ROLE app_tls LOGIN PASSWORD 'initial-password-1'")
+        .unwrap();
+    let h = Home::new();
+    h.ok(&[
+        "kmip",
+        "certs",
+        "init",
+        h.path().join("other").to_str().unwrap(),
+    ]);
+    let other_ca = h.path().join("other/ca.crt");
+    let dsn = |q: &str| format!("postgres://postgres@127.0.0.1:{port}/postgres?{q}");
+    let login = |password: &str| -> Result<(), String> {
+        let t = tresor_store::PgTarget::parse(&dsn(&format!(
+            "sslmode=verify-full&sslrootcert={}",
+            pg.ca
+        )))
+        .unwrap();
+        t.connect_as("app_tls", password.as_bytes())
+            .map(drop)
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(login("initial-password-1"), Ok(()));
+    h.add("app:prod:DB_PASSWORD", "initial-password-1");
+    for (q, ok, why) in [
+        (
+            format!("sslmode=verify-full&sslrootcert={}", other_ca.display()),
+            false,
+            "certificate",
+        ),
+        ("sslmode=disable".to_owned(), false, "no encryption"),
+        (
+            format!("sslmode=verify-full&sslrootcert={}", pg.ca),
+            true,
+            "",
+        ),
+    ] {
+        h.add("app:prod:ADMIN_DSN", &dsn(&q));
+        h.ok(&[
+            "rotator",
+            "set",
+            "app:prod:DB_PASSWORD",
+            "postgres",
+            "--dsn-secret",
+            "app:prod:ADMIN_DSN",
+            "--role",
+            "app_tls",
+        ]);
+        let before = h.get("app:prod:DB_PASSWORD");
+        let o = h.run(&["rotate", "app:prod:DB_PASSWORD"], &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        if ok {
+            assert!(o.status.success(), "{q}: {err}");
+            let new = h.get("app:prod:DB_PASSWORD");
+            assert_eq!(login(&new), Ok(()));
+            assert!(login(&before).is_err(), "the old password still works");
+        } else {
+            assert_eq!(o.status.code(), Some(2), "{q}: {err}");
+            assert!(err.contains("failed at step 'apply'"), "{q}: {err}");
+            assert!(err.contains(why), "{q}: {err}");
+            assert_eq!(h.get("app:prod:DB_PASSWORD"), before);
+            assert_eq!(login(&before), Ok(()));
+        }
+    }
+}

@@ -13,16 +13,19 @@
 //! the previous one, which PostgreSQL then refuses.
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use tresor_crypto::SecretBytes;
+
+use tresor_store::PgTarget;
 
 use crate::error::StepFailure;
 use crate::rotator::{Rotator, StepCtx};
 
 /// Rotates one role's password.
 pub struct PostgresRotator {
-    admin: postgres::Config,
+    admin: PgTarget,
+    /// The admin URL's TLS parameters, repeated in the URLs `--two-roles` stores.
+    tls_query: String,
     role: String,
     two_roles: bool,
 }
@@ -54,6 +57,14 @@ fn pg_error(what: &str, e: &postgres::Error) -> StepFailure {
     }
 }
 
+/// The connection error without the store's "backend unavailable" framing.
+fn reason(e: tresor_store::StoreError) -> String {
+    match e {
+        tresor_store::StoreError::Unavailable(m) => m,
+        e => e.to_string(),
+    }
+}
+
 /// A login as (user, password) from a secret's value: in two-roles mode a connection URL.
 struct Login {
     user: String,
@@ -63,34 +74,29 @@ struct Login {
 impl PostgresRotator {
     /// A rotator for `role`, administered through the connection string `admin_dsn`.
     ///
+    /// The connection string follows the store's rules for `postgres://` URLs: TLS with
+    /// `sslmode`/`sslrootcert` or `TRESOR_PG_CA`, verify-full by default for a remote host.
+    ///
     /// # Errors
-    /// The connection string does not parse (the message does not repeat it), or asks for TLS.
+    /// The connection string does not parse (the message does not repeat it), a TLS file
+    /// cannot be read.
     pub fn new(admin_dsn: &str, role: &str, two_roles: bool) -> Result<Self, StepFailure> {
-        let mut admin = postgres::Config::from_str(admin_dsn).map_err(|_| {
-            StepFailure::new(
-                "the admin connection string does not parse (expected postgres://USER:PASSWORD@HOST:PORT/DB)",
-            )
-        })?;
-        if admin.get_ssl_mode() == postgres::config::SslMode::Require {
-            return Err(StepFailure::new(
-                "the postgres rotator connects without TLS: use a local or private-network address with sslmode=disable or prefer",
-            ));
-        }
+        let admin = PgTarget::parse(admin_dsn).map_err(|e| StepFailure::new(e.to_string()))?;
         if role.is_empty() {
             return Err(StepFailure::new("the role name is empty"));
         }
-        admin.connect_timeout(Duration::from_secs(10));
         Ok(PostgresRotator {
             admin,
+            tls_query: PgTarget::tls_query(admin_dsn),
             role: role.to_owned(),
             two_roles,
         })
     }
 
     fn admin(&self) -> Result<postgres::Client, StepFailure> {
-        self.admin
-            .connect(postgres::NoTls)
-            .map_err(|e| pg_error("connecting with the admin connection string", &e))
+        self.admin.connect().map_err(|e| {
+            StepFailure::new(format!("connecting with the admin connection string: {e}"))
+        })
     }
 
     fn login_roles(&self) -> [String; 2] {
@@ -106,6 +112,9 @@ impl PostgresRotator {
             });
         }
         let text = v.as_str().unwrap_or("");
+        // The libpq TLS parameters (sslrootcert, …) are not the driver's: user and password
+        // come before them.
+        let text = text.split_once('?').map(|(base, _)| base).unwrap_or(text);
         let cfg = postgres::Config::from_str(text).map_err(|_| {
             StepFailure::new(format!(
                 "the {which} value is not a connection URL (postgres://USER:PASSWORD@HOST:PORT/DB)"
@@ -128,7 +137,8 @@ impl PostgresRotator {
                 "with --two-roles the password goes in a URL: use --alphabet alnum or hex",
             ));
         }
-        let host = match self.admin.get_hosts().first() {
+        let cfg = self.admin.config();
+        let host = match cfg.get_hosts().first() {
             Some(postgres::config::Host::Tcp(h)) => h.clone(),
             _ => {
                 return Err(StepFailure::new(
@@ -141,10 +151,15 @@ impl PostgresRotator {
         } else {
             host
         };
-        let port = self.admin.get_ports().first().copied().unwrap_or(5432);
-        let db = self.admin.get_dbname().unwrap_or("postgres");
+        let port = cfg.get_ports().first().copied().unwrap_or(5432);
+        let db = cfg.get_dbname().unwrap_or("postgres");
+        let query = if self.tls_query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", self.tls_query)
+        };
         Ok(SecretBytes::new(
-            format!("postgres://{user}:{pw}@{host}:{port}/{db}").into_bytes(),
+            format!("postgres://{user}:{pw}@{host}:{port}/{db}{query}").into_bytes(),
         ))
     }
 }
@@ -215,14 +230,16 @@ impl Rotator for PostgresRotator {
 
     fn verify(&mut self, _cx: &StepCtx<'_>, new: &SecretBytes) -> Result<(), StepFailure> {
         let login = self.login(new, "new")?;
-        let mut cfg = self.admin.clone();
-        cfg.user(&login.user).password(login.password.expose());
-        let mut c = cfg.connect(postgres::NoTls).map_err(|e| {
-            pg_error(
-                &format!("logging in as {} with the new password", login.user),
-                &e,
-            )
-        })?;
+        let mut c = self
+            .admin
+            .connect_as(&login.user, login.password.expose())
+            .map_err(|e| {
+                StepFailure::new(format!(
+                    "logging in as {} with the new password: {}",
+                    login.user,
+                    reason(e)
+                ))
+            })?;
         c.simple_query("SELECT 1")
             .map_err(|e| pg_error("SELECT 1 as the role", &e))?;
         Ok(())
