@@ -20,6 +20,8 @@ Examples:
   tresor list ':dev:DB_*' --json
   tresor env --template env.template --out .env
   tresor run --filter 'myapp:dev:' -- ./server
+  tresor rotator set myapp:prod:DB_PASSWORD postgres --dsn-secret myapp:prod:ADMIN_DSN --role app --every 30d
+  tresor rotate myapp:prod:DB_PASSWORD
   tresor export --to bob -f 'myapp:dev:' -o bob.tresor
   tresor history myapp:dev:DB_PASSWORD && tresor rollback myapp:dev:DB_PASSWORD --to 1
 
@@ -108,6 +110,9 @@ pub enum Command {
         /// Show values.
         #[arg(long)]
         reveal: bool,
+        /// List the secrets whose rotation is due instead (see 'tresor rotate --due').
+        #[arg(long, conflicts_with_all = ["env", "reveal"])]
+        due: bool,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -148,7 +153,7 @@ pub enum Command {
     },
     /// Run a command with secrets in its environment (no file written); its exit code is passed through.
     #[command(
-        after_help = "Examples:\n  tresor run --filter myapp:dev: -- ./server --port 8080\n  tresor run --template env.template -- env"
+        after_help = "Examples:\n  tresor run --filter myapp:dev: -- ./server --port 8080\n  tresor run --template env.template -- env\n  tresor run --watch -f myapp:prod: -- ./server   # restarted on change"
     )]
     Run {
         /// Secrets to pass (each under its KEY).
@@ -157,6 +162,8 @@ pub enum Command {
         /// A template to render instead of (or besides) filters.
         #[arg(short, long)]
         template: Option<PathBuf>,
+        #[command(flatten)]
+        watch: crate::run_watch::WatchArgs,
         /// The command and its arguments.
         #[arg(trailing_var_arg = true, required = true, num_args = 1.., value_name = "CMD")]
         command: Vec<String>,
@@ -341,6 +348,11 @@ pub enum Command {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Rotate a secret in the service and in the vault as one step (see 'tresor rotator').
+    Rotate(crate::rotate_cmd::RotateArgs),
+    /// Attach, list or remove the rotators that 'tresor rotate' uses.
+    #[command(subcommand)]
+    Rotator(crate::rotate_cmd::RotatorCommand),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
 }

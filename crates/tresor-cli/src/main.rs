@@ -6,6 +6,8 @@ mod door;
 mod input;
 mod output;
 mod remote;
+mod rotate_cmd;
+mod run_watch;
 mod vault_cmd;
 
 use std::process::ExitCode;
@@ -89,6 +91,9 @@ fn classify(e: &anyhow::Error) -> (u8, Option<String>) {
         #[cfg(feature = "s3")]
         if let Some(s) = c.downcast_ref::<tresor_s3::S3Error>() {
             return (s.exit_code(), s.hint());
+        }
+        if let Some(r) = c.downcast_ref::<tresor_rotate::RotateError>() {
+            return (r.exit_code(), r.hint());
         }
         if let Some(k) = c.downcast_ref::<tresor_keyring::KeyringError>() {
             return (k.exit_code(), k.hint().map(|h| h.to_string()));

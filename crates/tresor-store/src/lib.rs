@@ -52,7 +52,7 @@ pub use model::{
     Attributes, NewObject, ObjectMeta, ObjectType, SealedVersion, State, VersionInfo, new_uid, now,
 };
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresBackend;
+pub use postgres::{PgTarget, PostgresBackend};
 pub use query::{AttrCond, Query};
 pub use rekey::RekeyReport;
 pub use sqlite::{SCHEMA_VERSION, SqliteBackend};

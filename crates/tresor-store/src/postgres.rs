@@ -26,7 +26,10 @@ use postgres::types::ToSql;
 use postgres::{Client, GenericClient, Row, Statement, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+mod client;
 mod tls;
+
+pub use client::PgTarget;
 
 use crate::audit::{AuditEntry, AuditSigner, GENESIS};
 use crate::backend::{Backend, Batch, Dump, Precondition, Write};

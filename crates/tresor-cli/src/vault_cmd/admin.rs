@@ -339,6 +339,11 @@ pub(super) fn lock(ctx: &Ctx) -> Result<ExitCode> {
 /// `tresor kmip ...`: the KMIP commands, given a way to open (or, for a server on a fresh
 /// machine, make) the vault's store.
 pub(super) fn kmip(ctx: &Ctx, k: Deferred<tresor_kmip::cli::KmipCommand>) -> Result<ExitCode> {
+    // `kmip serve --rotate-due-every D`: the server rotates due secrets itself (tresor-rotate).
+    let rotate_every = match &k.0 {
+        tresor_kmip::cli::KmipCommand::Serve(a) => a.rotate_due_every.clone(),
+        _ => None,
+    };
     let opener = |dir: Option<&Path>| -> Result<
         std::sync::Arc<tresor_store::Store>,
         Box<dyn std::error::Error + Send + Sync>,
@@ -377,7 +382,12 @@ pub(super) fn kmip(ctx: &Ctx, k: Deferred<tresor_kmip::cli::KmipCommand>) -> Res
         if let Some(head) = s.audit_head() {
             store = store.with_audit_head(head.clone());
         }
-        Ok(std::sync::Arc::new(store))
+        let store = std::sync::Arc::new(store);
+        if let Some(every) = &rotate_every {
+            crate::rotate_cmd::spawn_due_rotation(store.clone(), every)
+                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
+        }
+        Ok(store)
     };
     Ok(tresor_kmip::cli::run(k.0, &opener)?)
 }

@@ -66,6 +66,29 @@ pub(super) fn run(
     command: &[String],
 ) -> Result<ExitCode> {
     let v = ctx.door()?;
+    let vars = child_vars(v.as_ref(), filters, template)?;
+    drop(v);
+    use std::os::unix::process::CommandExt as _;
+    let mut cmd = std::process::Command::new(&command[0]);
+    cmd.args(&command[1..]);
+    for (k, _) in std::env::vars_os() {
+        if k.to_str().is_some_and(is_credential_var) {
+            cmd.env_remove(&k);
+        }
+    }
+    for (k, val) in &vars {
+        cmd.env(k, val.as_str());
+    }
+    let err = cmd.exec();
+    Err(anyhow!("cannot run '{}': {err}", command[0]))
+}
+
+/// The variables `run` gives its child: the secrets the filters match, then the template's.
+pub(crate) fn child_vars(
+    v: &dyn SecretsDoor,
+    filters: &[String],
+    template: Option<PathBuf>,
+) -> Result<Vec<(String, zeroize::Zeroizing<String>)>> {
     let mut vars: Vec<(String, zeroize::Zeroizing<String>)> = Vec::new();
     if !filters.is_empty() {
         for s in v.list(&filters_of(filters)?)? {
@@ -88,7 +111,7 @@ pub(super) fn run(
         }
     }
     if let Some(t) = template {
-        for (k, val) in render_template(v.as_ref(), &t)? {
+        for (k, val) in render_template(v, &t)? {
             check_var_name(&k, None)?;
             if vars.iter().any(|(n, _)| *n == k) {
                 bail!("{k} is set twice (by a filter and by the template)");
@@ -99,20 +122,7 @@ pub(super) fn run(
     if filters.is_empty() && vars.is_empty() && !Path::new("env.template").exists() {
         eprintln!("warning: no --filter or --template given; running without secrets");
     }
-    drop(v);
-    use std::os::unix::process::CommandExt as _;
-    let mut cmd = std::process::Command::new(&command[0]);
-    cmd.args(&command[1..]);
-    for (k, _) in std::env::vars_os() {
-        if k.to_str().is_some_and(is_credential_var) {
-            cmd.env_remove(&k);
-        }
-    }
-    for (k, val) in &vars {
-        cmd.env(k, val.as_str());
-    }
-    let err = cmd.exec();
-    Err(anyhow!("cannot run '{}': {err}", command[0]))
+    Ok(vars)
 }
 
 /// The variables a template file names, each filter line expanded against the vault.
@@ -180,7 +190,7 @@ const CREDENTIAL_VARS: &[&str] = &[
 /// Whether `name` carries one of tresor's own credentials in this process's environment:
 /// one of [`CREDENTIAL_VARS`], or `TRESOR_STORE`/`TRESOR_KMIP_STORE` when the URL holds a
 /// password (`postgres://user:pw@…`, `password=` in the query).
-fn is_credential_var(name: &str) -> bool {
+pub(crate) fn is_credential_var(name: &str) -> bool {
     if CREDENTIAL_VARS.contains(&name) {
         return true;
     }

@@ -145,8 +145,12 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             filter_opts,
             env,
             reveal,
+            due,
             out: j,
         } => {
+            if due {
+                return crate::rotate_cmd::list_due(&ctx.open()?, j.json, out);
+            }
             filters.extend(filter_opts);
             secrets::list(&ctx, &filters, env, reveal, j.json, out)
         }
@@ -170,8 +174,25 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Run {
             filters,
             template,
+            watch,
             command,
+        } if watch.watch => {
+            let v = ctx.door()?;
+            crate::run_watch::run(
+                &mut || env::child_vars(v.as_ref(), &filters, template.clone()),
+                &command,
+                &watch,
+                env::is_credential_var,
+            )
+        }
+        Command::Run {
+            filters,
+            template,
+            command,
+            ..
         } => env::run(&ctx, &filters, template, &command),
+        Command::Rotate(a) => crate::rotate_cmd::rotate(&ctx.open()?, a, out),
+        Command::Rotator(c) => crate::rotate_cmd::rotator(&ctx.open()?, c, out),
         Command::PublicKey { seeqret, out: j } => sharing::public_key(&ctx, seeqret, j.json, out),
         Command::Export {
             to,
@@ -341,6 +362,9 @@ fn local_only(c: &Command) -> Option<&'static str> {
         Command::Passphrase { .. } => "passphrase",
         Command::Key(_) => "key",
         Command::Migrate { .. } => "migrate",
+        Command::Rotate(_) => "rotate",
+        Command::Rotator(_) => "rotator",
+        Command::List { due: true, .. } => "list --due",
         _ => return None,
     })
 }

@@ -108,6 +108,11 @@ pub struct ServeArgs {
     /// Write no audit stream.
     #[arg(long, conflicts_with = "audit_log")]
     pub no_audit_log: bool,
+    /// Rotate the secrets whose rotation is due (`tresor rotate --due`) every DURATION while
+    /// serving (30s, 1m, 1h). Read by the tresor binary, which composes rotation with the
+    /// server; the KMIP crate itself ignores it.
+    #[arg(long, value_name = "DURATION", env = "TRESOR_ROTATE_DUE_EVERY")]
+    pub rotate_due_every: Option<String>,
 }
 
 /// The server limits of `tresor kmip serve` (each also a `[server]` key of --config, the flag
