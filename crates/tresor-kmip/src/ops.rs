@@ -23,11 +23,14 @@ use crate::tags::Tag;
 use crate::ttlv::Ttlv;
 
 pub mod access;
+mod attr_versions;
 mod attribute_ops;
 pub(crate) mod attrs;
 mod certificate;
+mod ciphers;
 mod create;
 pub(crate) mod crypto;
+mod derive;
 mod get;
 mod lifecycle;
 mod locate;
@@ -36,6 +39,7 @@ pub(crate) mod objects;
 mod query;
 pub(crate) mod release;
 mod reserved;
+mod storage;
 mod stream;
 mod usage;
 mod wrap;
@@ -144,6 +148,7 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::CREATE_KEY_PAIR,
     Operation::REGISTER,
     Operation::RE_KEY,
+    Operation::DERIVE_KEY,
     Operation::LOCATE,
     Operation::CHECK,
     Operation::GET,
@@ -280,6 +285,7 @@ impl<'s> Session<'s> {
             Operation::CREATE_KEY_PAIR => create::create_key_pair(self, payload),
             Operation::REGISTER => create::register(self, payload),
             Operation::RE_KEY => create::rekey(self, payload),
+            Operation::DERIVE_KEY => derive::derive_key(self, payload),
             Operation::LOCATE => locate::locate(self, payload),
             Operation::CHECK => lifecycle::check(self, payload),
             Operation::GET => get::get(self, payload),

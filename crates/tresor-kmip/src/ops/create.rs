@@ -102,7 +102,7 @@ fn rng_json() -> Json {
 }
 
 /// Builds a new object: attributes, dates, state from the Activation Date, names.
-fn new_object(
+pub(crate) fn new_object(
     s: &Session<'_>,
     object_type: ObjectType,
     set: &AttributeSet,
@@ -244,6 +244,11 @@ pub(crate) fn create(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
 
 fn link(kind: LinkType, uid: &str) -> Json {
     json!({"LinkType": LinkType::DEF.name_of(kind.0).unwrap_or("PublicKeyLink"), "LinkedObjectIdentifier": uid})
+}
+
+/// Adds a Link of `kind` to `uid` to an attribute map.
+pub(crate) fn push_link(a: &mut tresor_store::Attributes, kind: LinkType, uid: &str) {
+    push_multi(a, "Link", link(kind, uid));
 }
 
 fn push_multi(a: &mut tresor_store::Attributes, key: &str, v: Json) {
