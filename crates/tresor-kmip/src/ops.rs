@@ -36,6 +36,7 @@ mod lifecycle;
 mod locate;
 mod manage;
 pub(crate) mod objects;
+mod op_versions;
 mod query;
 pub(crate) mod release;
 mod reserved;
@@ -278,6 +279,16 @@ impl<'s> Session<'s> {
     }
 
     fn dispatch_op(&mut self, op: Operation, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+        if !op_versions::exists_in(op, self.version) {
+            return Err(OpError::new(
+                ResultReason::OPERATION_NOT_SUPPORTED,
+                format!(
+                    "operation {op} is not part of KMIP {}; it needs KMIP {} or later",
+                    self.version,
+                    op_versions::introduced(op).unwrap_or(self.version)
+                ),
+            ));
+        }
         match op {
             Operation::DISCOVER_VERSIONS => Ok(query::discover_versions(payload)),
             Operation::QUERY => Ok(query::query(self, payload)),

@@ -795,6 +795,20 @@ fn hmac_alg(
     })
 }
 
+/// HMAC-MD5 (RFC 2104): a KMIP 1.0 algorithm PyKMIP's server offers; aws-lc has no MD5
+/// HMAC, RustCrypto's `hmac` and `md-5` compute it.
+fn is_md5(alg: Option<Alg>, hashing: Option<HashingAlgorithm>) -> bool {
+    alg == Some(Alg::HMAC_MD5) || (alg.is_none() && hashing == Some(HashingAlgorithm::MD5))
+}
+
+fn hmac_md5(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use ::hmac::Mac;
+    let mut m = <::hmac::Hmac<md5::Md5> as ::hmac::digest::KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("hmac takes keys of any length"));
+    m.update(data);
+    m.finalize().into_bytes().to_vec()
+}
+
 /// HMAC of `data`.
 pub(crate) fn mac(
     key: &[u8],
@@ -802,6 +816,9 @@ pub(crate) fn mac(
     hashing: Option<HashingAlgorithm>,
     data: &[u8],
 ) -> Result<Vec<u8>, OpError> {
+    if is_md5(alg, hashing) {
+        return Ok(hmac_md5(key, data));
+    }
     let k = hmac::Key::new(hmac_alg(alg, hashing)?, key);
     Ok(hmac::sign(&k, data).as_ref().to_vec())
 }
@@ -814,6 +831,10 @@ pub(crate) fn mac_verify(
     data: &[u8],
     tag: &[u8],
 ) -> Result<bool, OpError> {
+    if is_md5(alg, hashing) {
+        let want = hmac_md5(key, data);
+        return Ok(aws_lc_rs::constant_time::verify_slices_are_equal(&want, tag).is_ok());
+    }
     let k = hmac::Key::new(hmac_alg(alg, hashing)?, key);
     Ok(hmac::verify(&k, data, tag).is_ok())
 }

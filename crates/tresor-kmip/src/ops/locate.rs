@@ -17,6 +17,17 @@ use crate::ttlv::{Ttlv, Value};
 
 /// Locate: objects matching every given attribute, from the store's indexes.
 pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    locate_with(s, payload, true)
+}
+
+/// Locate; `push_limit`: hand Maximum Items + Offset Items to the store as a row limit. The
+/// checks after the store (access, storage status, dates) may drop rows, so when they leave
+/// fewer than asked for the search runs again without the limit.
+fn locate_with(
+    s: &mut Session<'_>,
+    payload: &Ttlv,
+    push_limit: bool,
+) -> Result<Vec<Ttlv>, OpError> {
     let max = payload
         .find(Tag::MAXIMUM_ITEMS)
         .and_then(Ttlv::as_integer)
@@ -110,7 +121,11 @@ pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
     let mut found: Vec<ObjectMeta> = Vec::new();
     let name = names.first().cloned();
     let post_filter = dates.is_empty() && uid_filter.is_empty() && names.len() <= 1;
-    let limit = if post_filter { want } else { None };
+    let limit = if post_filter && push_limit {
+        want
+    } else {
+        None
+    };
     let mut variants: Vec<Query> = Vec::new();
     for access in [true, false] {
         let mut base = q.clone();
@@ -205,6 +220,11 @@ pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
             && q.state
                 .is_none_or(|st| effective_state(m, now) == st || m.state == st)
     });
+    if let Some(w) = limit
+        && found.len() < w
+    {
+        return locate_with(s, payload, false);
+    }
     found.sort_by(|a, b| (a.name(), &a.uid).cmp(&(b.name(), &b.uid)));
     let total = found.len();
     let items: Vec<String> = found
