@@ -234,8 +234,11 @@ def session_versions(c, v):
         if r.result_status.value != enums.ResultStatus.SUCCESS:
             raise KmipOperationFailure(r.result_status.value, r.result_reason.value,
                                        r.result_message.value)
-        ops = sorted(o.value.name for o in r.operations)
-        objs = sorted(o.value.name for o in r.object_types)
+        def nm(o):
+            o = getattr(o, "value", o) if not hasattr(o, "name") else o
+            return getattr(o, "name", str(o))
+        ops = sorted(nm(o) for o in r.operations)
+        objs = sorted(nm(o) for o in r.object_types)
         return {"operations": ops, "objects": objs}
     run("query/query", q)
 

@@ -108,15 +108,25 @@ pub(crate) fn defined_in(name: &AttributeName, v: ProtocolVersion) -> bool {
             );
             since(*t) <= v && !(v.is_v2() && removed_in_2)
         }
-        // 1.x custom attributes are named `x-…` (client) or `y-…` (server); 2.x vendor
-        // attributes name their vendor.
-        AttributeName::Custom { vendor: None, name } => {
-            v.is_v2() || name.starts_with("x-") || name.starts_with("y-")
-        }
+        // 1.x custom attributes are text-named (`x-…` by clients, `y-…` by servers; tresor's
+        // own, such as `app` or `tresor.role`, too); 2.x vendor attributes name their vendor.
+        AttributeName::Custom { vendor: None, .. } => true,
         AttributeName::Custom {
             vendor: Some(_), ..
         } => v.is_v2(),
     }
+}
+
+/// Returns true if and only if a Get Attributes in `v` that names `name` answers it (when
+/// the object has it): any attribute of the same major version — a 1.0 request naming Fresh
+/// (1.1) gets it, a 1.x request naming Key Format Type (2.0) does not.
+pub(crate) fn named_in(name: &AttributeName, v: ProtocolVersion) -> bool {
+    let newest = if v.is_v2() {
+        ProtocolVersion::V2_1
+    } else {
+        ProtocolVersion::V1_4
+    };
+    defined_in(name, newest)
 }
 
 /// Returns true if and only if PyKMIP 0.11's client decodes attribute `name` in a Get

@@ -63,8 +63,16 @@ pub(crate) fn object_attributes(s: &Session<'_>, meta: &ObjectMeta) -> Vec<Attri
             Value::Enumeration(crate::enums::SecretDataType::PASSWORD.0),
         ));
     }
-    // A response carries only the attributes its version defines (`attr_versions`).
-    out.retain(|a| super::attr_versions::defined_in(&a.name, s.version));
+    // Short Unique Identifier (2.0+): SHA-256 of the Unique Identifier (KMIP 2.0 §4.x).
+    let short = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, meta.uid.as_bytes());
+    out.insert(
+        1,
+        Attribute::standard(
+            Tag::SHORT_UNIQUE_IDENTIFIER,
+            Value::ByteString(short.as_ref().to_vec()),
+        ),
+    );
+    let _ = s;
     out
 }
 
@@ -128,7 +136,11 @@ pub(crate) fn get_attributes(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<
         // No names: the compatibility rule of `attr_versions` (what PyKMIP 0.11 decodes).
         all.retain(|a| super::attr_versions::in_all_attributes(&a.name, s.version));
     } else {
-        all.retain(|a| wanted.contains(&a.name));
+        // Named: what the client asked for, if its major version can carry it (a 1.0
+        // client naming Fresh, a 1.1 attribute, gets it: Percona and MongoDB do).
+        all.retain(|a| {
+            wanted.contains(&a.name) && super::attr_versions::named_in(&a.name, s.version)
+        });
     }
     s.placeholder = Some(uid.clone());
     let mut out = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)];
@@ -170,6 +182,10 @@ pub(crate) fn get_attribute_list(
     let meta = s.load(&uid, "get")?;
     let mut names: Vec<AttributeName> = Vec::new();
     for a in object_attributes(s, &meta) {
+        // The list names the attributes the request's version defines.
+        if !super::attr_versions::defined_in(&a.name, s.version) {
+            continue;
+        }
         if !names.contains(&a.name) {
             names.push(a.name);
         }

@@ -136,6 +136,9 @@ pub(crate) fn new_object(
     a.insert("Last Change Date".into(), json!(now));
     a.entry("Original Creation Date".to_owned())
         .or_insert(json!(now));
+    // Fresh (KMIP 1.1+): true until the object is first served by a Get (`get`); a client
+    // may register an object as not fresh (Percona and MongoDB send the attribute).
+    a.entry("Fresh".to_owned()).or_insert(json!(true));
     if matches!(
         object_type,
         ObjectType::SymmetricKey | ObjectType::PrivateKey | ObjectType::SecretData
@@ -475,6 +478,7 @@ pub(crate) fn rekey(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, Op
                 | "Revocation Reason"
                 | "Digest"
                 | "Original Creation Date"
+                | "Fresh"
         ) {
             continue;
         }
@@ -486,6 +490,7 @@ pub(crate) fn rekey(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, Op
     new.attributes.insert("Last Change Date".into(), json!(now));
     new.attributes
         .insert("Original Creation Date".into(), json!(now));
+    new.attributes.insert("Fresh".into(), json!(true));
     new.attributes
         .insert("Digest".into(), digest_json(&key, KeyFormatType::RAW));
     let offset = payload.find(Tag::OFFSET).and_then(|t| match t.value {

@@ -24,9 +24,11 @@ pub(crate) fn introduced(op: Operation) -> Option<ProtocolVersion> {
     })
 }
 
-/// Returns true if and only if `op` exists in version `v`.
+/// Returns true if and only if `op` exists in version `v`. Discover Versions (1.1) is
+/// answered in every version: a client bootstraps with it under the lowest header it knows,
+/// and PyKMIP's client fails on the refusal (it reads the missing payload).
 pub(crate) fn exists_in(op: Operation, v: ProtocolVersion) -> bool {
-    introduced(op).is_none_or(|first| first <= v)
+    op == Operation::DISCOVER_VERSIONS || introduced(op).is_none_or(|first| first <= v)
 }
 
 #[cfg(test)]

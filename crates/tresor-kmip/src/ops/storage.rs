@@ -1,9 +1,10 @@
 //! The Storage Status Mask rule of Locate: which objects a Locate may return, by version.
 //!
-//! KMIP 1.0–1.4 (Locate, 4.9): the mask selects On-line (1) and Archival (2) storage and an
-//! omitted mask means on-line objects. A destroyed object's key material is gone and 1.x has
-//! no storage status for the metadata that remains, so a 1.x Locate never returns it unless
-//! the request filters on a destroyed State itself.
+//! KMIP 1.0–1.4 (Locate, 4.9): the mask selects On-line (1) and Archival (2) storage. 1.x has
+//! no storage status for a destroyed object, whose material is gone and whose metadata tresor
+//! keeps on-line: a request that sends a mask with On-line asks for that metadata and gets
+//! it; a request without a mask (what PyKMIP's `locate()` sends) does not. A Locate that
+//! filters on a destroyed State gets them in any version.
 //!
 //! KMIP 2.0+ (Locate, 6.1.27 and Storage Status Mask, 11.x) adds Destroyed Storage (4): a
 //! destroyed object is returned only when the mask has that bit (or the request asks for a
@@ -32,9 +33,15 @@ pub(crate) fn located(
     asks_destroyed: bool,
     state: State,
 ) -> bool {
+    let asked = mask;
     let mask = mask.unwrap_or(ON_LINE);
     if state.is_destroyed() {
-        asks_destroyed || (version.is_v2() && mask & DESTROYED != 0)
+        asks_destroyed
+            || if version.is_v2() {
+                mask & DESTROYED != 0
+            } else {
+                asked.is_some_and(|m| m & ON_LINE != 0)
+            }
     } else {
         // Everything not destroyed is on-line; an Archival-only mask finds nothing.
         mask & ON_LINE != 0 || mask & (ARCHIVAL | DESTROYED) == 0
@@ -63,8 +70,11 @@ mod tests {
         assert!(located(V2, Some(DESTROYED), false, State::Destroyed));
         assert!(!located(V2, Some(DESTROYED), false, State::Active));
         assert!(located(V2, Some(ON_LINE | DESTROYED), false, State::Active));
-        // 1.x has no Destroyed Storage: bit 4 is not a 1.x bit and finds nothing destroyed.
+        // 1.x has no Destroyed Storage: bit 4 is not a 1.x bit and finds nothing destroyed;
+        // an explicit On-line mask asks for the kept metadata.
         assert!(!located(V1, Some(DESTROYED), false, State::Destroyed));
+        assert!(located(V1, Some(ON_LINE), false, State::Destroyed));
+        assert!(!located(V2, Some(ON_LINE), false, State::Destroyed));
         assert!(!located(V2, Some(ARCHIVAL), false, State::Active));
     }
 
