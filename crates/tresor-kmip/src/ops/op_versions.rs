@@ -39,8 +39,12 @@ mod tests {
     fn operations_appear_in_their_version() {
         assert!(!exists_in(Operation::ENCRYPT, ProtocolVersion::V1_1));
         assert!(exists_in(Operation::ENCRYPT, ProtocolVersion::V1_2));
-        assert!(!exists_in(
+        assert!(exists_in(
             Operation::DISCOVER_VERSIONS,
+            ProtocolVersion::V1_0
+        ));
+        assert!(!exists_in(
+            Operation::RE_KEY_KEY_PAIR,
             ProtocolVersion::V1_0
         ));
         assert!(exists_in(Operation::DERIVE_KEY, ProtocolVersion::V1_0));
