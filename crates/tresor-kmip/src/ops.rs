@@ -40,6 +40,7 @@ mod op_versions;
 mod query;
 pub(crate) mod release;
 mod reserved;
+mod split_key;
 mod storage;
 mod stream;
 mod usage;

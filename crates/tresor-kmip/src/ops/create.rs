@@ -387,6 +387,7 @@ pub(crate) fn register(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
                     | Tag::CERTIFICATE
                     | Tag::OPAQUE_OBJECT
                     | Tag::SECRET_DATA
+                    | Tag::SPLIT_KEY
             )
         })
         .ok_or_else(|| {
@@ -395,9 +396,19 @@ pub(crate) fn register(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
                 "register needs a managed object (symmetric key, secret data...)",
             )
         })?;
+    // A Split Key part is stored as its key block plus its split parameters.
+    let (split, obj) = if obj.tag == Tag::SPLIT_KEY {
+        let (sym, params) = super::split_key::read(obj)?;
+        (Some(params), sym)
+    } else {
+        (None, obj.clone())
+    };
     // A wrapped key block (Key Wrapping Data) is unwrapped with the key it names first.
-    let (obj, kek) = super::wrap::unwrap_object(s, obj)?;
-    let inc: Incoming = objects::read_object(&obj)?;
+    let (obj, kek) = super::wrap::unwrap_object(s, &obj)?;
+    let mut inc: Incoming = objects::read_object(&obj)?;
+    if split.is_some() {
+        inc.object_type = ObjectType::SplitKey;
+    }
     if let Some(ot) = ot
         && objects::store_type(ot) != Some(inc.object_type)
     {
@@ -409,6 +420,10 @@ pub(crate) fn register(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
     let alg = inc.algorithm.or(set.cryptographic_algorithm());
     let len = inc.length.or(set.cryptographic_length());
     let mut new = new_object(s, inc.object_type, &set, inc.material, inc.format, alg, len)?;
+    if let Some(p) = split {
+        new.attributes
+            .insert(super::split_key::SPLIT_ATTR.into(), p);
+    }
     if let Some(kek) = &kek {
         let asked_clear = matches!(set.get(Tag::SENSITIVE), Some(Value::Boolean(false)));
         super::release::keep_sensitive(kek, asked_clear, &mut new.attributes)?;
