@@ -382,6 +382,31 @@ mod tests {
     }
 
     #[test]
+    fn a_caller_nonce_is_refused_where_the_server_chooses_ivs() {
+        // A grantee (or a key with Random IV) may not pick the nonce: a repeated ChaCha20
+        // nonce reveals the key stream, as a repeated GCM IV does.
+        let p = Params {
+            gcm: crypto::GcmRule {
+                tag_length: None,
+                server_iv: true,
+            },
+            ..Params::default()
+        };
+        for alg in [Alg::CHA_CHA20, Alg::CHA_CHA20_POLY1305] {
+            let Err(e) = encrypt(alg, &[1u8; 32], &p, b"x", Some(&[0u8; 12]), b"") else {
+                panic!("{alg}: a caller-chosen nonce was accepted");
+            };
+            assert_eq!(e.reason, ResultReason::INVALID_FIELD);
+            let ok = encrypt(alg, &[1u8; 32], &p, b"x", None, b"").unwrap();
+            assert_eq!(
+                ok.iv.map(|v| v.len()),
+                Some(12),
+                "the server's nonce is returned"
+            );
+        }
+    }
+
+    #[test]
     fn triple_des_matches_sp800_67_example() {
         // NIST SP 800-67 Rev. 2 / SP 800-20 style known answer: TDEA ECB with three keys,
         // from NIST's TDES example (K1 0123456789ABCDEF, K2 23456789ABCDEF01,
