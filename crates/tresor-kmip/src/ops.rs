@@ -23,19 +23,25 @@ use crate::tags::Tag;
 use crate::ttlv::Ttlv;
 
 pub mod access;
+mod attr_versions;
 mod attribute_ops;
 pub(crate) mod attrs;
 mod certificate;
+mod ciphers;
 mod create;
 pub(crate) mod crypto;
+mod derive;
 mod get;
 mod lifecycle;
 mod locate;
 mod manage;
 pub(crate) mod objects;
+mod op_versions;
 mod query;
 pub(crate) mod release;
 mod reserved;
+mod split_key;
+mod storage;
 mod stream;
 mod usage;
 mod wrap;
@@ -144,6 +150,7 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::CREATE_KEY_PAIR,
     Operation::REGISTER,
     Operation::RE_KEY,
+    Operation::DERIVE_KEY,
     Operation::LOCATE,
     Operation::CHECK,
     Operation::GET,
@@ -273,6 +280,16 @@ impl<'s> Session<'s> {
     }
 
     fn dispatch_op(&mut self, op: Operation, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+        if !op_versions::exists_in(op, self.version) {
+            return Err(OpError::new(
+                ResultReason::OPERATION_NOT_SUPPORTED,
+                format!(
+                    "operation {op} is not part of KMIP {}; it needs KMIP {} or later",
+                    self.version,
+                    op_versions::introduced(op).unwrap_or(self.version)
+                ),
+            ));
+        }
         match op {
             Operation::DISCOVER_VERSIONS => Ok(query::discover_versions(payload)),
             Operation::QUERY => Ok(query::query(self, payload)),
@@ -280,6 +297,7 @@ impl<'s> Session<'s> {
             Operation::CREATE_KEY_PAIR => create::create_key_pair(self, payload),
             Operation::REGISTER => create::register(self, payload),
             Operation::RE_KEY => create::rekey(self, payload),
+            Operation::DERIVE_KEY => derive::derive_key(self, payload),
             Operation::LOCATE => locate::locate(self, payload),
             Operation::CHECK => lifecycle::check(self, payload),
             Operation::GET => get::get(self, payload),

@@ -335,6 +335,25 @@ async fn all_vectors_report() {
         return;
     }
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/kmip-conformance.md");
+    // Sections other harnesses generate (`<!-- NAME:begin ... -->` to the end: the PyKMIP
+    // differential, tests/differential.rs) are kept after this report.
+    let kept = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|old| {
+            let at = old.match_indices("<!-- ").find(|(i, _)| {
+                old[*i..]
+                    .lines()
+                    .next()
+                    .is_some_and(|l| l.contains(":begin"))
+            })?;
+            Some(old[at.0..].to_owned())
+        })
+        .unwrap_or_default();
+    let doc = if kept.is_empty() {
+        doc
+    } else {
+        format!("{}\n\n{kept}", doc.trim_end())
+    };
     if let Err(e) = std::fs::write(&path, doc) {
         eprintln!("could not write {}: {e}", path.display());
     }

@@ -22,6 +22,9 @@ pub enum ObjectType {
     Certificate,
     /// Opaque bytes.
     OpaqueObject,
+    /// One part of a split key (KMIP Split Key: the part's key block, its split parameters
+    /// in the attributes).
+    SplitKey,
 }
 
 /// The KMIP lifecycle states.
@@ -73,7 +76,8 @@ str_enum!(
         PublicKey,
         PrivateKey,
         Certificate,
-        OpaqueObject
+        OpaqueObject,
+        SplitKey
     ]
 );
 str_enum!(

@@ -253,6 +253,36 @@ pub enum KmipCommand {
         #[command(subcommand)]
         cmd: AppsCommand,
     },
+    /// Import PyKMIP JSON operation policies as grants (a local admin command on the store).
+    ///
+    /// Each object's `Operation Policy Name` (PyKMIP's operation_policy_name, `default` when
+    /// absent) picks its policy; ALLOW_ALL rules become grants to the --identities (preset)
+    /// or to a group's identities (--group); ALLOW_OWNER needs nothing (owners may already).
+    ///
+    /// Examples:
+    ///   tresor kmip import-policy policies/team.json --identities bob,carol --dry-run
+    ///   tresor kmip import-policy team.json --identities bob --group auditors=dave --json
+    ///
+    /// Exit codes: 0 done; 2 an error (bad file, identity or store).
+    ImportPolicy {
+        /// Store directory (default: the tresor vault).
+        #[arg(long, value_name = "DIR")]
+        store: Option<String>,
+        /// PyKMIP policy file (JSON).
+        file: std::path::PathBuf,
+        /// Identities ALLOW_ALL (preset) rules grant to, comma-separated.
+        #[arg(long, value_name = "ID,ID")]
+        identities: Vec<String>,
+        /// A PyKMIP group and its identities: GROUP=ID,ID (repeatable).
+        #[arg(long, value_name = "GROUP=ID,ID")]
+        group: Vec<String>,
+        /// Print the grants without writing them.
+        #[arg(long)]
+        dry_run: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Ask which KMIP versions the server speaks.
     DiscoverVersions(ConnArgs),
     /// Ask the server for its operations, object types and information.

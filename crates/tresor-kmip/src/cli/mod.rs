@@ -16,6 +16,7 @@
 pub mod apps;
 mod args;
 mod client;
+pub mod import_policy;
 mod output;
 mod serve;
 
@@ -73,6 +74,25 @@ pub fn run(cmd: KmipCommand, open_store: OpenStore<'_>) -> Result<ExitCode, Kmip
                 .filter(|s| !s.contains("://"))
                 .map(Path::new),
             cmd,
+        ),
+        KmipCommand::ImportPolicy {
+            store,
+            file,
+            identities,
+            group,
+            dry_run,
+            json,
+        } => import_policy::import_policy(
+            open_store,
+            store
+                .as_deref()
+                .filter(|s| !s.contains("://"))
+                .map(Path::new),
+            &file,
+            &identities,
+            &group,
+            dry_run,
+            json,
         ),
         other => runtime()?.block_on(client::client_command(other)),
     }

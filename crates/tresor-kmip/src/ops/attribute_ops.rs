@@ -63,16 +63,16 @@ pub(crate) fn object_attributes(s: &Session<'_>, meta: &ObjectMeta) -> Vec<Attri
             Value::Enumeration(crate::enums::SecretDataType::PASSWORD.0),
         ));
     }
-    // 1.x has no 2.x-only attributes in responses; keep those a 1.x client can read.
-    if !s.version.is_v2() {
-        out.retain(|a| match a.name {
-            AttributeName::Custom {
-                vendor: Some(_), ..
-            } => false,
-            AttributeName::Standard(t) => !super::certificate::is_v2_only(t),
-            AttributeName::Custom { .. } => true,
-        });
-    }
+    // Short Unique Identifier (2.0+): SHA-256 of the Unique Identifier (KMIP 2.0 §4.x).
+    let short = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, meta.uid.as_bytes());
+    out.insert(
+        1,
+        Attribute::standard(
+            Tag::SHORT_UNIQUE_IDENTIFIER,
+            Value::ByteString(short.as_ref().to_vec()),
+        ),
+    );
+    let _ = s;
     out
 }
 
@@ -132,8 +132,15 @@ pub(crate) fn get_attributes(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<
     let meta = s.load(&uid, "get")?;
     let wanted = referenced_names(payload);
     let mut all = object_attributes(s, &meta);
-    if !wanted.is_empty() {
-        all.retain(|a| wanted.contains(&a.name));
+    if wanted.is_empty() {
+        // No names: the compatibility rule of `attr_versions` (what PyKMIP 0.11 decodes).
+        all.retain(|a| super::attr_versions::in_all_attributes(&a.name, s.version));
+    } else {
+        // Named: what the client asked for, if its major version can carry it (a 1.0
+        // client naming Fresh, a 1.1 attribute, gets it: Percona and MongoDB do).
+        all.retain(|a| {
+            wanted.contains(&a.name) && super::attr_versions::named_in(&a.name, s.version)
+        });
     }
     s.placeholder = Some(uid.clone());
     let mut out = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)];
@@ -175,6 +182,10 @@ pub(crate) fn get_attribute_list(
     let meta = s.load(&uid, "get")?;
     let mut names: Vec<AttributeName> = Vec::new();
     for a in object_attributes(s, &meta) {
+        // The list names the attributes the request's version defines.
+        if !super::attr_versions::defined_in(&a.name, s.version) {
+            continue;
+        }
         if !names.contains(&a.name) {
             names.push(a.name);
         }
@@ -348,10 +359,10 @@ pub(crate) fn add_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<T
         Ok(())
     })?;
     s.placeholder = Some(uid.clone());
+    // 1.x: the response names the instance it assigned (KMIP 1.x Add Attribute: "the added
+    // attribute with the Attribute Index assigned"; 0 for a single-valued attribute).
     let mut echo = a.clone();
-    if multi {
-        echo.index = Some(index);
-    }
+    echo.index = Some(index);
     Ok(attribute_echo(s, &uid, &echo, true))
 }
 
@@ -419,6 +430,7 @@ pub(crate) fn modify_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Ve
         )
     })?;
     let j = attrs::attr_to_json(&new);
+    let mut echo_index = 0;
     let updated = match existing {
         Json::Array(mut v) => {
             let pos = match &current {
@@ -443,6 +455,7 @@ pub(crate) fn modify_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Ve
             if let Some(slot) = v.get_mut(pos) {
                 *slot = j;
             }
+            echo_index = i32::try_from(pos).unwrap_or(0);
             Json::Array(v)
         }
         _ => j,
@@ -455,7 +468,11 @@ pub(crate) fn modify_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Ve
             Ok(())
         })?;
     s.placeholder = Some(uid.clone());
-    Ok(attribute_echo(s, &uid, &new, true))
+    let echo = Attribute {
+        index: Some(echo_index),
+        ..new
+    };
+    Ok(attribute_echo(s, &uid, &echo, true))
 }
 
 /// Delete Attribute: removes one instance (by index or value) or all of them.

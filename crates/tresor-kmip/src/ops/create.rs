@@ -102,7 +102,7 @@ fn rng_json() -> Json {
 }
 
 /// Builds a new object: attributes, dates, state from the Activation Date, names.
-fn new_object(
+pub(crate) fn new_object(
     s: &Session<'_>,
     object_type: ObjectType,
     set: &AttributeSet,
@@ -136,6 +136,9 @@ fn new_object(
     a.insert("Last Change Date".into(), json!(now));
     a.entry("Original Creation Date".to_owned())
         .or_insert(json!(now));
+    // Fresh (KMIP 1.1+): true until the object is first served by a Get (`get`); a client
+    // may register an object as not fresh (Percona and MongoDB send the attribute).
+    a.entry("Fresh".to_owned()).or_insert(json!(true));
     if matches!(
         object_type,
         ObjectType::SymmetricKey | ObjectType::PrivateKey | ObjectType::SecretData
@@ -244,6 +247,11 @@ pub(crate) fn create(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
 
 fn link(kind: LinkType, uid: &str) -> Json {
     json!({"LinkType": LinkType::DEF.name_of(kind.0).unwrap_or("PublicKeyLink"), "LinkedObjectIdentifier": uid})
+}
+
+/// Adds a Link of `kind` to `uid` to an attribute map.
+pub(crate) fn push_link(a: &mut tresor_store::Attributes, kind: LinkType, uid: &str) {
+    push_multi(a, "Link", link(kind, uid));
 }
 
 fn push_multi(a: &mut tresor_store::Attributes, key: &str, v: Json) {
@@ -379,6 +387,7 @@ pub(crate) fn register(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
                     | Tag::CERTIFICATE
                     | Tag::OPAQUE_OBJECT
                     | Tag::SECRET_DATA
+                    | Tag::SPLIT_KEY
             )
         })
         .ok_or_else(|| {
@@ -387,9 +396,19 @@ pub(crate) fn register(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
                 "register needs a managed object (symmetric key, secret data...)",
             )
         })?;
+    // A Split Key part is stored as its key block plus its split parameters.
+    let (split, obj) = if obj.tag == Tag::SPLIT_KEY {
+        let (sym, params) = super::split_key::read(obj)?;
+        (Some(params), sym)
+    } else {
+        (None, obj.clone())
+    };
     // A wrapped key block (Key Wrapping Data) is unwrapped with the key it names first.
-    let (obj, kek) = super::wrap::unwrap_object(s, obj)?;
-    let inc: Incoming = objects::read_object(&obj)?;
+    let (obj, kek) = super::wrap::unwrap_object(s, &obj)?;
+    let mut inc: Incoming = objects::read_object(&obj)?;
+    if split.is_some() {
+        inc.object_type = ObjectType::SplitKey;
+    }
     if let Some(ot) = ot
         && objects::store_type(ot) != Some(inc.object_type)
     {
@@ -401,6 +420,10 @@ pub(crate) fn register(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
     let alg = inc.algorithm.or(set.cryptographic_algorithm());
     let len = inc.length.or(set.cryptographic_length());
     let mut new = new_object(s, inc.object_type, &set, inc.material, inc.format, alg, len)?;
+    if let Some(p) = split {
+        new.attributes
+            .insert(super::split_key::SPLIT_ATTR.into(), p);
+    }
     if let Some(kek) = &kek {
         let asked_clear = matches!(set.get(Tag::SENSITIVE), Some(Value::Boolean(false)));
         super::release::keep_sensitive(kek, asked_clear, &mut new.attributes)?;
@@ -470,6 +493,7 @@ pub(crate) fn rekey(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, Op
                 | "Revocation Reason"
                 | "Digest"
                 | "Original Creation Date"
+                | "Fresh"
         ) {
             continue;
         }
@@ -481,6 +505,7 @@ pub(crate) fn rekey(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, Op
     new.attributes.insert("Last Change Date".into(), json!(now));
     new.attributes
         .insert("Original Creation Date".into(), json!(now));
+    new.attributes.insert("Fresh".into(), json!(true));
     new.attributes
         .insert("Digest".into(), digest_json(&key, KeyFormatType::RAW));
     let offset = payload.find(Tag::OFFSET).and_then(|t| match t.value {

@@ -37,14 +37,20 @@ pub(crate) fn symmetric_key(alg: Alg, bits: i32) -> Result<Zeroizing<Vec<u8>>, O
         | Alg::HMAC_SHA224
         | Alg::HMAC_SHA256
         | Alg::HMAC_SHA384
-        | Alg::HMAC_SHA512 => (128..=4096).contains(&bits) && bits % 8 == 0,
-
-        _ => {
-            return Err(OpError::new(
-                ResultReason::INVALID_FIELD,
-                format!("cryptographic algorithm {alg} is not supported for symmetric keys"),
-            ));
-        }
+        | Alg::HMAC_SHA512
+        | Alg::HMAC_MD5 => (128..=4096).contains(&bits) && bits % 8 == 0,
+        // The algorithms PyKMIP's server creates keys for, with the key sizes its
+        // `cryptography` backend accepts: a key is random bytes of a valid length, no
+        // cipher is needed to make one (see `symmetric_lengths`).
+        _ => match symmetric_lengths(alg) {
+            Some(valid) => valid.contains(&bits),
+            None => {
+                return Err(OpError::new(
+                    ResultReason::INVALID_FIELD,
+                    format!("cryptographic algorithm {alg} is not supported for symmetric keys"),
+                ));
+            }
+        },
     };
     if !ok {
         return Err(OpError::new(
@@ -53,6 +59,24 @@ pub(crate) fn symmetric_key(alg: Alg, bits: i32) -> Result<Zeroizing<Vec<u8>>, O
         ));
     }
     random(usize::try_from(bits / 8).unwrap_or(0))
+}
+
+/// The valid key lengths in bits of the block and stream ciphers tresor makes keys for
+/// besides AES and HMAC: 3DES (64, 128, 192: one, two or three DES keys with parity bits),
+/// DES 64, Blowfish 32–448, Camellia 128/192/256, CAST5 40–128, IDEA 128, RC4 40–2048 (the
+/// sizes `cryptography` accepts), ChaCha20 and ChaCha20-Poly1305 256.
+pub(crate) fn symmetric_lengths(alg: Alg) -> Option<Vec<i32>> {
+    Some(match alg {
+        Alg::DES3 => vec![64, 128, 192],
+        Alg::DES => vec![64],
+        Alg::BLOWFISH => (32..=448).step_by(8).collect(),
+        Alg::CAMELLIA => vec![128, 192, 256],
+        Alg::CAST5 => (40..=128).step_by(8).collect(),
+        Alg::IDEA => vec![128],
+        Alg::RC4 => vec![40, 56, 64, 80, 128, 160, 192, 256],
+        Alg::CHA_CHA20 | Alg::CHA_CHA20_POLY1305 => vec![256],
+        _ => return None,
+    })
 }
 
 /// A generated key pair: PKCS#8 private key, SubjectPublicKeyInfo public key, bits.
@@ -771,6 +795,20 @@ fn hmac_alg(
     })
 }
 
+/// HMAC-MD5 (RFC 2104): a KMIP 1.0 algorithm PyKMIP's server offers; aws-lc has no MD5
+/// HMAC, RustCrypto's `hmac` and `md-5` compute it.
+fn is_md5(alg: Option<Alg>, hashing: Option<HashingAlgorithm>) -> bool {
+    alg == Some(Alg::HMAC_MD5) || (alg.is_none() && hashing == Some(HashingAlgorithm::MD5))
+}
+
+fn hmac_md5(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use ::hmac::Mac;
+    let mut m = <::hmac::Hmac<md5::Md5> as ::hmac::digest::KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("hmac takes keys of any length"));
+    m.update(data);
+    m.finalize().into_bytes().to_vec()
+}
+
 /// HMAC of `data`.
 pub(crate) fn mac(
     key: &[u8],
@@ -778,6 +816,9 @@ pub(crate) fn mac(
     hashing: Option<HashingAlgorithm>,
     data: &[u8],
 ) -> Result<Vec<u8>, OpError> {
+    if is_md5(alg, hashing) {
+        return Ok(hmac_md5(key, data));
+    }
     let k = hmac::Key::new(hmac_alg(alg, hashing)?, key);
     Ok(hmac::sign(&k, data).as_ref().to_vec())
 }
@@ -790,6 +831,10 @@ pub(crate) fn mac_verify(
     data: &[u8],
     tag: &[u8],
 ) -> Result<bool, OpError> {
+    if is_md5(alg, hashing) {
+        let want = hmac_md5(key, data);
+        return Ok(aws_lc_rs::constant_time::verify_slices_are_equal(&want, tag).is_ok());
+    }
     let k = hmac::Key::new(hmac_alg(alg, hashing)?, key);
     Ok(hmac::verify(&k, data, tag).is_ok())
 }

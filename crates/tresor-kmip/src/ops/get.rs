@@ -47,8 +47,13 @@ pub(crate) fn get(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpEr
         Json::Number(n) => n.as_u64().and_then(|x| u32::try_from(x).ok()),
         _ => None,
     });
+    let split = meta.object_type == ObjectType::SplitKey;
     let obj = objects::write_object(
-        meta.object_type,
+        if split {
+            ObjectType::SymmetricKey
+        } else {
+            meta.object_type
+        },
         material.expose(),
         format,
         if meta.object_type == ObjectType::SecretData {
@@ -63,6 +68,11 @@ pub(crate) fn get(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpEr
         },
         subtype,
     )?;
+    let obj = if split {
+        super::split_key::write(obj, meta.attributes.get(super::split_key::SPLIT_ATTR))?
+    } else {
+        obj
+    };
     let obj = match wrap_spec {
         Some(spec) => super::wrap::wrap_object(s, spec, obj)?,
         None => obj,

@@ -16,8 +16,14 @@ pub(crate) fn activate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
     let uid = s.target_uid(payload)?;
     let meta = s.load(&uid, "modify")?;
     if meta.state != State::PreActive {
+        // KMIP 1.x (Activate errors): "object is not in Pre-Active state" is Permission
+        // Denied; 2.x (Activate errors) answers Wrong Key Lifecycle State.
         return Err(OpError::new(
-            ResultReason::WRONG_KEY_LIFECYCLE_STATE,
+            if s.version.is_v2() {
+                ResultReason::WRONG_KEY_LIFECYCLE_STATE
+            } else {
+                ResultReason::PERMISSION_DENIED
+            },
             format!(
                 "object '{uid}' is {}, only a pre-active object can be activated",
                 meta.state

@@ -3,7 +3,7 @@
 //! and storage-status filtering and Maximum Items / Offset Items paging.
 
 use serde_json::Value as Json;
-use tresor_store::{AttrCond, ObjectMeta, Query};
+use tresor_store::{AttrCond, ObjectMeta, Query, State};
 
 use super::attrs;
 use super::manage::{object_names, request_attributes};
@@ -17,6 +17,17 @@ use crate::ttlv::{Ttlv, Value};
 
 /// Locate: objects matching every given attribute, from the store's indexes.
 pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    locate_with(s, payload, true)
+}
+
+/// Locate; `push_limit`: hand Maximum Items + Offset Items to the store as a row limit. The
+/// checks after the store (access, storage status, dates) may drop rows, so when they leave
+/// fewer than asked for the search runs again without the limit.
+fn locate_with(
+    s: &mut Session<'_>,
+    payload: &Ttlv,
+    push_limit: bool,
+) -> Result<Vec<Ttlv>, OpError> {
     let max = payload
         .find(Tag::MAXIMUM_ITEMS)
         .and_then(Ttlv::as_integer)
@@ -27,15 +38,11 @@ pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
         .map(|m| usize::try_from(m.max(0)).unwrap_or(0))
         .unwrap_or(0);
     // Storage Status Mask: On-line 1, Archival 2, Destroyed 4 (2.x). tresor archives nothing;
-    // a destroyed object keeps its metadata on-line, which 2.x calls Destroyed Storage.
+    // a destroyed object keeps its metadata, which 2.x calls Destroyed Storage and 1.x does
+    // not store on-line at all: see `storage::located`.
     let storage = payload
         .find(Tag::STORAGE_STATUS_MASK)
         .and_then(Ttlv::as_integer);
-    let stored_as_asked = |m: &ObjectMeta| match storage {
-        None => true,
-        Some(mask) if s.version.is_v2() && m.state.is_destroyed() => mask & 4 != 0,
-        Some(mask) => mask & 1 != 0,
-    };
     let mut set = request_attributes(payload, Container::Template)?;
     // KMIP 1.x puts Locate's attributes directly in the payload.
     for a in payload.find_all(Tag::ATTRIBUTE) {
@@ -114,7 +121,11 @@ pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
     let mut found: Vec<ObjectMeta> = Vec::new();
     let name = names.first().cloned();
     let post_filter = dates.is_empty() && uid_filter.is_empty() && names.len() <= 1;
-    let limit = if post_filter { want } else { None };
+    let limit = if post_filter && push_limit {
+        want
+    } else {
+        None
+    };
     let mut variants: Vec<Query> = Vec::new();
     for access in [true, false] {
         let mut base = q.clone();
@@ -196,7 +207,10 @@ pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
             }
         }
     }
-    found.retain(|m| s.may(m, "locate") && stored_as_asked(m));
+    let asks_destroyed = q.state.is_some_and(State::is_destroyed);
+    found.retain(|m| {
+        s.may(m, "locate") && super::storage::located(s.version, storage, asks_destroyed, m.state)
+    });
     let now = tresor_store::now();
     found.retain(|m| {
         let all_names: Vec<String> = object_names(m);
@@ -206,6 +220,11 @@ pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
             && q.state
                 .is_none_or(|st| effective_state(m, now) == st || m.state == st)
     });
+    if let Some(w) = limit
+        && found.len() < w
+    {
+        return locate_with(s, payload, false);
+    }
     found.sort_by(|a, b| (a.name(), &a.uid).cmp(&(b.name(), &b.uid)));
     let total = found.len();
     let items: Vec<String> = found

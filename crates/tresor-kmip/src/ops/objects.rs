@@ -25,6 +25,7 @@ pub(crate) fn kmip_type(t: ObjectType) -> KmipType {
         ObjectType::PrivateKey => KmipType::PRIVATE_KEY,
         ObjectType::Certificate => KmipType::CERTIFICATE,
         ObjectType::OpaqueObject => KmipType::OPAQUE_OBJECT,
+        ObjectType::SplitKey => KmipType::SPLIT_KEY,
         _ => KmipType::SECRET_DATA,
     }
 }
@@ -38,6 +39,7 @@ pub(crate) fn store_type(t: KmipType) -> Option<ObjectType> {
         KmipType::CERTIFICATE => ObjectType::Certificate,
         KmipType::OPAQUE_OBJECT => ObjectType::OpaqueObject,
         KmipType::SECRET_DATA => ObjectType::SecretData,
+        KmipType::SPLIT_KEY => ObjectType::SplitKey,
         _ => return None,
     })
 }
@@ -50,6 +52,7 @@ pub(crate) fn object_tag(t: ObjectType) -> Tag {
         ObjectType::PrivateKey => Tag::PRIVATE_KEY,
         ObjectType::Certificate => Tag::CERTIFICATE,
         ObjectType::OpaqueObject => Tag::OPAQUE_OBJECT,
+        ObjectType::SplitKey => Tag::SPLIT_KEY,
         _ => Tag::SECRET_DATA,
     }
 }

@@ -28,7 +28,10 @@ pub(crate) fn query(s: &Session<'_>, payload: &Ttlv) -> Vec<Ttlv> {
         .filter_map(Ttlv::as_enumeration)
         .collect();
     if functions.contains(&QueryFunction::QUERY_OPERATIONS.0) {
-        for op in super::OPERATIONS {
+        for op in super::OPERATIONS
+            .iter()
+            .filter(|op| super::op_versions::exists_in(**op, s.version))
+        {
             out.push(Ttlv::enumeration(Tag::OPERATION, *op));
         }
     }

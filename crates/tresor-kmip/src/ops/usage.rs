@@ -16,7 +16,7 @@ use crate::tags::Tag;
 use crate::ttlv::{Ttlv, Value};
 
 /// Loads the key for a cryptographic operation and checks state, type and usage mask.
-fn key_for(
+pub(crate) fn key_for(
     s: &mut Session<'_>,
     payload: &Ttlv,
     bit: CryptographicUsageMask,
@@ -147,6 +147,17 @@ fn bytes(payload: &Ttlv, tag: Tag) -> Option<&[u8]> {
 
 fn data(payload: &Ttlv) -> Result<&[u8], OpError> {
     bytes(payload, Tag::DATA).ok_or_else(|| OpError::missing(Tag::DATA, Tag::REQUEST_PAYLOAD))
+}
+
+/// The non-AES cipher of `super::ciphers` an Encrypt/Decrypt uses: the key's own algorithm
+/// when it is one, else the one the request's parameters name.
+fn other_cipher(p: &Params, meta: &ObjectMeta) -> Option<CryptographicAlgorithm> {
+    let key_alg = meta
+        .attr_str("Cryptographic Algorithm")
+        .and_then(CryptographicAlgorithm::from_name);
+    key_alg
+        .filter(|a| super::ciphers::handles(Some(*a)))
+        .or(p.algorithm.filter(|a| super::ciphers::handles(Some(*a))))
 }
 
 fn check_aes(p: &Params, uid: &str) -> Result<(), OpError> {
@@ -333,11 +344,17 @@ pub(crate) fn encrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
     }
     let mut p = params(payload, &meta);
     p.gcm = gcm_rule(s, &meta);
-    check_aes(&p, &uid)?;
+    let other = other_cipher(&p, &meta);
+    if other.is_none() {
+        check_aes(&p, &uid)?;
+    }
     let key = s.txn.material(&uid, 0)?;
     let iv = bytes(payload, Tag::IV_COUNTER_NONCE);
     let aad = bytes(payload, Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA).unwrap_or_default();
-    let e = crypto::encrypt(key.expose(), &p, data(payload)?, iv, aad)?;
+    let e = match other {
+        Some(alg) => super::ciphers::encrypt(alg, key.expose(), &p, data(payload)?, iv, aad)?,
+        None => crypto::encrypt(key.expose(), &p, data(payload)?, iv, aad)?,
+    };
     s.placeholder = Some(uid.clone());
     let mut out = vec![
         Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
@@ -370,16 +387,18 @@ pub(crate) fn decrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
     }
     let mut p = params(payload, &meta);
     p.gcm = gcm_rule(s, &meta);
-    check_aes(&p, &uid)?;
+    let other = other_cipher(&p, &meta);
+    if other.is_none() {
+        check_aes(&p, &uid)?;
+    }
     let key = s.txn.material(&uid, 0)?;
-    let plain = crypto::decrypt(
-        key.expose(),
-        &p,
-        data(payload)?,
-        bytes(payload, Tag::IV_COUNTER_NONCE),
-        bytes(payload, Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA).unwrap_or_default(),
-        bytes(payload, Tag::AUTHENTICATED_ENCRYPTION_TAG),
-    )?;
+    let iv = bytes(payload, Tag::IV_COUNTER_NONCE);
+    let aad = bytes(payload, Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA).unwrap_or_default();
+    let tag = bytes(payload, Tag::AUTHENTICATED_ENCRYPTION_TAG);
+    let plain = match other {
+        Some(alg) => super::ciphers::decrypt(alg, key.expose(), &p, data(payload)?, iv, aad, tag)?,
+        None => crypto::decrypt(key.expose(), &p, data(payload)?, iv, aad, tag)?,
+    };
     s.placeholder = Some(uid.clone());
     Ok(vec![
         Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),

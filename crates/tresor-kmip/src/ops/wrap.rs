@@ -27,6 +27,11 @@ struct Spec {
     uid: String,
     padded: bool,
     key_info: Ttlv,
+    /// The request named Encoding Option No Encoding itself: KMIP 1.1+ §2.1.5 wraps only
+    /// the Key Material, so the Key Value stays a structure holding the wrapped bytes (the
+    /// shape PyKMIP's reader expects). Without the option the Key Value is answered as one
+    /// Byte String, as the OASIS vectors (AX-M-2-14/21) show.
+    no_encoding_asked: bool,
 }
 
 fn unsupported(msg: impl Into<String>) -> OpError {
@@ -47,10 +52,8 @@ fn read_spec(s: &Session<'_>, t: &Ttlv) -> Result<Spec, OpError> {
     if t.find(Tag::MAC_SIGNATURE_KEY_INFORMATION).is_some() {
         return Err(unsupported("mac/signature key wrapping is not supported"));
     }
-    let encoding = t
-        .find(Tag::ENCODING_OPTION)
-        .and_then(Ttlv::as_enumeration)
-        .unwrap_or(EncodingOption::NO_ENCODING.0);
+    let asked = t.find(Tag::ENCODING_OPTION).and_then(Ttlv::as_enumeration);
+    let encoding = asked.unwrap_or(EncodingOption::NO_ENCODING.0);
     if encoding != EncodingOption::NO_ENCODING.0 {
         return Err(OpError::new(
             ResultReason::ENCODING_OPTION_ERROR,
@@ -84,6 +87,7 @@ fn read_spec(s: &Session<'_>, t: &Ttlv) -> Result<Spec, OpError> {
         uid,
         padded,
         key_info: Ttlv::structure(Tag::ENCRYPTION_KEY_INFORMATION, key_info),
+        no_encoding_asked: asked.is_some(),
     })
 }
 
@@ -209,7 +213,11 @@ pub(crate) fn wrap_object(s: &mut Session<'_>, spec: &Ttlv, object: Ttlv) -> Res
                 )
             })?;
             buf.truncate(n);
-            nb.push(Ttlv::bytes(Tag::KEY_VALUE, buf));
+            nb.push(if spec.no_encoding_asked {
+                Ttlv::structure(Tag::KEY_VALUE, vec![Ttlv::bytes(Tag::KEY_MATERIAL, buf)])
+            } else {
+                Ttlv::bytes(Tag::KEY_VALUE, buf)
+            });
             wrapped_any = true;
         }
         nb.push(Ttlv::structure(

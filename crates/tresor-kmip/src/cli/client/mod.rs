@@ -186,7 +186,7 @@ pub(super) async fn client_command(cmd: KmipCommand) -> Result<ExitCode, KmipErr
 async fn client_command_inner(cmd: KmipCommand) -> Result<ExitCode, KmipError> {
     use KmipCommand as K;
     match cmd {
-        K::Serve(_) | K::Certs(_) | K::Grant { .. } | K::Apps { .. } => {
+        K::Serve(_) | K::Certs(_) | K::Grant { .. } | K::Apps { .. } | K::ImportPolicy { .. } => {
             Err(usage("not a client command"))
         }
         K::DiscoverVersions(c) => discover_versions(&c).await,
