@@ -108,6 +108,15 @@ pub struct ServeArgs {
     /// Write no audit stream.
     #[arg(long, conflicts_with = "audit_log")]
     pub no_audit_log: bool,
+    /// A throw-away server for tests: a store and key in memory, a fresh CA and
+    /// certificates, a `pykmip.conf` `[client]` section on stdout once listening; nothing is
+    /// left on disk after exit. The `client` certificate may create names under every app.
+    #[arg(long)]
+    pub ephemeral: bool,
+    /// With --ephemeral: write the certificates to DIR (new or empty; they are removed at
+    /// exit) instead of the private in-memory folder.
+    #[arg(long, value_name = "DIR", requires = "ephemeral")]
+    pub certs: Option<PathBuf>,
 }
 
 /// The server limits of `tresor kmip serve` (each also a `[server]` key of --config, the flag
@@ -222,6 +231,11 @@ pub enum AppsCommand {
 #[derive(Debug, Clone, Subcommand)]
 pub enum KmipCommand {
     /// Run the KMIP server (mutual TLS) over the tresor store.
+    #[command(after_help = "Examples:\n  \
+        tresor kmip serve --cert server.crt --key server.key --ca ca.crt\n  \
+        # a throw-away server for a test suite: prints a pykmip.conf [client] section\n  \
+        tresor kmip serve --ephemeral --listen 127.0.0.1:0 > pykmip.conf\n  \
+        tresor kmip serve --ephemeral --certs ./kmip-certs --listen 127.0.0.1:5696")]
     Serve(ServeArgs),
     /// Create development certificates.
     #[command(subcommand)]

@@ -16,6 +16,7 @@
 pub mod apps;
 mod args;
 mod client;
+mod ephemeral;
 mod output;
 mod serve;
 

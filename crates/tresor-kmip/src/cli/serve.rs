@@ -73,6 +73,12 @@ pub(super) fn certs(cmd: CertsCommand) -> Result<ExitCode, KmipError> {
 
 /// `tresor kmip serve`: runs the server until SIGTERM or SIGINT.
 pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode, KmipError> {
+    if a.ephemeral {
+        return super::ephemeral::serve_ephemeral(a);
+    }
+    if a.certs.is_some() {
+        return Err(usage("--certs DIR goes with --ephemeral".to_owned()));
+    }
     let mut config = ServerConfig::new(
         a.cert.clone().unwrap_or_default(),
         a.key.clone().unwrap_or_default(),
@@ -170,7 +176,7 @@ fn audit_log_path(
 }
 
 /// Sets the limit flags given over `config`'s (defaults, or --config's).
-fn apply_limits(l: &super::args::ServeLimitArgs, config: &mut ServerConfig) {
+pub(super) fn apply_limits(l: &super::args::ServeLimitArgs, config: &mut ServerConfig) {
     let b = &mut config.server_limits;
     let secs = std::time::Duration::from_secs;
     if let Some(v) = l.max_batch_items {
