@@ -48,6 +48,8 @@ use crate::ttlv::{Limits, Ttlv};
 
 mod audit_log;
 pub(crate) mod conf;
+mod handshake;
+pub(crate) use handshake::unix as unix_time;
 mod limits;
 mod tls;
 
@@ -301,11 +303,14 @@ async fn connection(
 ) -> Result<(), KmipError> {
     let _ = tcp.set_nodelay(true);
     let bounds = shared.config.server_limits;
-    let handshake = tokio::time::timeout(bounds.read_timeout, acceptor.accept(tcp));
-    let mut stream = tokio::select! {
-        r = handshake => r
-            .map_err(|_| KmipError::Timeout("TLS handshake"))?
-            .map_err(|e| KmipError::io("TLS handshake", e))?,
+    // A refused handshake is logged (one line, with the reason in plain words) by
+    // handshake::accept.
+    let handshake = handshake::accept(tcp, peer, acceptor.config().clone(), bounds.read_timeout);
+    let (mut stream, hello) = tokio::select! {
+        r = handshake => match r {
+            Ok(s) => s,
+            Err(_) => return Ok(()),
+        },
         _ = stop.changed() => return Ok(()),
     };
     let identity = {
@@ -336,11 +341,24 @@ async fn connection(
     let identity = match identity {
         Ok(id) => id,
         Err(e) => {
+            let text = e.to_string();
+            handshake::log(
+                peer,
+                Some(&hello),
+                &handshake::Refusal {
+                    code: if text.contains("clientAuth") {
+                        "missing-client-auth-eku"
+                    } else {
+                        "client-identity-refused"
+                    },
+                    detail: text,
+                },
+            );
             refuse(&mut stream, &bounds, &|_| {
                 (ResultReason::AUTHENTICATION_NOT_SUCCESSFUL, e.to_string())
             })
             .await;
-            return Err(e);
+            return Ok(());
         }
     };
     let _identity_slot = match shared.gate.identity(&identity) {

@@ -262,6 +262,14 @@ pub enum KmipCommand {
         #[command(subcommand)]
         cmd: AppsCommand,
     },
+    /// Check a connection step by step (TCP, TLS version and suite, server certificate,
+    /// hostname, client certificate, Discover Versions, Query), with a hint per failure.
+    ///
+    /// Exit code 0 when every check passed, 1 when one failed, 2 for a usage error.
+    #[command(after_help = "Examples:\n  \
+        tresor kmip doctor --server kmip.example:5696 --cert client.crt --key client.key --ca ca.crt\n  \
+        tresor kmip doctor --config pykmip.conf --json")]
+    Doctor(ConnArgs),
     /// Ask which KMIP versions the server speaks.
     DiscoverVersions(ConnArgs),
     /// Ask the server for its operations, object types and information.

@@ -16,6 +16,7 @@
 pub mod apps;
 mod args;
 mod client;
+mod doctor;
 mod ephemeral;
 mod output;
 mod serve;
@@ -75,6 +76,7 @@ pub fn run(cmd: KmipCommand, open_store: OpenStore<'_>) -> Result<ExitCode, Kmip
                 .map(Path::new),
             cmd,
         ),
+        KmipCommand::Doctor(c) => runtime()?.block_on(doctor::doctor(&c)),
         other => runtime()?.block_on(client::client_command(other)),
     }
 }
