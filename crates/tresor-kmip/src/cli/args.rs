@@ -108,6 +108,11 @@ pub struct ServeArgs {
     /// Write no audit stream.
     #[arg(long, conflicts_with = "audit_log")]
     pub no_audit_log: bool,
+    /// Also listen on ADDR for KMIP's JSON encoding over HTTPS (`POST /kmip/2_1`, the KMIP
+    /// 2.1 HTTPS/JSON profile, and Cosmian's bare-payload form): the same mutual TLS,
+    /// identities, limits, store and operations as the binary listener.
+    #[arg(long, value_name = "ADDR")]
+    pub http_listen: Option<String>,
     /// A throw-away server for tests: a store and key in memory, a fresh CA and
     /// certificates, a `pykmip.conf` `[client]` section on stdout once listening; nothing is
     /// left on disk after exit. The `client` certificate may create names under every app.

@@ -175,9 +175,13 @@ pub(super) fn serve_ephemeral(a: ServeArgs) -> Result<ExitCode, KmipError> {
     }
     let work_path = work.path().to_owned();
     let shown = work_path.clone();
+    let http_listen = a.http_listen.clone();
     let rt = runtime()?;
     let result = rt.block_on(async move {
-        let server = Server::bind(config, store).await?;
+        let mut server = Server::bind(config, store).await?;
+        if let Some(h) = &http_listen {
+            server = server.with_http(h).await?;
+        }
         let addr = server.local_addr();
         let host = match addr.ip() {
             ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
@@ -193,6 +197,9 @@ pub(super) fn serve_ephemeral(a: ServeArgs) -> Result<ExitCode, KmipError> {
             shown.display(),
             certs_dir.display()
         );
+        if let Some(h) = server.http_local_addr() {
+            eprintln!("kmip: HTTPS/JSON (POST /kmip/2_1) listening on {h}");
+        }
         eprintln!(
             "listening on {addr} (ready in {} ms)",
             started.elapsed().as_millis()

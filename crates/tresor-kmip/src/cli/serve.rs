@@ -138,8 +138,15 @@ pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode,
         .map(|p| AuditLog::open(&p, reads))
         .transpose()?;
     let rt = runtime()?;
+    let http_listen = a.http_listen.clone();
     rt.block_on(async move {
         let mut server = Server::bind(config, store).await?;
+        if let Some(h) = &http_listen {
+            server = server.with_http(h).await?;
+            if let Some(addr) = server.http_local_addr() {
+                eprintln!("kmip: HTTPS/JSON (POST /kmip/2_1) listening on {addr}");
+            }
+        }
         match audit_log {
             Some(log) => {
                 eprintln!("kmip: audit stream to {}", log.target());
