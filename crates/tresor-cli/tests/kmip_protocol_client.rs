@@ -145,9 +145,13 @@ fn write_docs(outcomes: &[Outcome]) {
         ));
     }
     s.push_str(
-        "\n## Cosmian `ckms` (KMIP JSON over HTTPS)\n\nNot run: tresor has no HTTPS/JSON \
-         listener (`--http-listen`) yet, and `ckms` is only tested when \
-         `tests/peers/cosmian/build.sh` has filled its cache (see that script).\n",
+        "\n## Cosmian `ckms` (KMIP JSON over HTTPS)\n\nNot run yet. tresor answers KMIP JSON \
+         over HTTPS (`kmip serve --http-listen`, `POST /kmip/2_1`: full RequestMessages and \
+         Cosmian's bare operation payloads; `crates/tresor-kmip/tests/http_json.rs`), but \
+         Cosmian's client (crates.io `ckms` 5.28.0; `cosmian_kms_cli` 5.20.0 is a library \
+         without a binary) takes too long to build for the test command: \
+         `tests/peers/cosmian/build.sh` builds it once into `~/.cache/tresor-peers/cosmian-cli` \
+         and `tests/peers/cosmian/setup.sh` exports `TRESOR_CKMS` when it is there.\n",
     );
     let path = docs_file();
     if std::fs::read_to_string(&path).ok().as_deref() != Some(s.as_str()) {
