@@ -51,7 +51,9 @@ impl Hello {
         Hello {
             sni: ch.server_name().map(str::to_owned),
             any_accepted_suite: suites.iter().any(|s| accepted.contains(s)),
-            offered_cbc: suites.iter().any(|s| format!("{s:?}").contains("CBC")),
+            offered_cbc: suites
+                .iter()
+                .any(|s| s.as_str().is_some_and(|n| n.contains("CBC"))),
         }
     }
 }
