@@ -31,6 +31,8 @@ struct Started {
     conf: String,
     work: PathBuf,
     stderr: mpsc::Receiver<String>,
+    /// The HTTPS/JSON listener's address, with --http-listen.
+    https: Option<String>,
 }
 
 fn start(home: &Path, extra: &[&str]) -> Started {
@@ -57,8 +59,12 @@ fn start(home: &Path, extra: &[&str]) -> Started {
     let (tx, rx) = mpsc::channel();
     let mut lines = BufReader::new(stderr).lines();
     let mut work = None;
+    let mut https = None;
     for line in lines.by_ref() {
         let line = line.expect("reading stderr");
+        if let Some(a) = line.strip_prefix("kmip: HTTPS/JSON (POST /kmip/2_1) listening on ") {
+            https = Some(a.trim().to_owned());
+        }
         if let Some(rest) = line.split_once("store and key in memory (") {
             work = rest.1.split_once(')').map(|(p, _)| PathBuf::from(p));
         }
@@ -78,6 +84,7 @@ fn start(home: &Path, extra: &[&str]) -> Started {
         conf,
         work: work.expect("the server names its private folder"),
         stderr: rx,
+        https,
     }
 }
 
@@ -294,4 +301,69 @@ fn ephemeral_refuses_file_flags_and_used_certs_folder() {
         std::fs::read_to_string(used.path().join("ca.crt")).unwrap(),
         "keep me"
     );
+}
+
+/// `--ephemeral --http-listen`: the JSON door of the real binary answers a KMIP 2.1 Query
+/// posted as JSON over mutual TLS with the printed client certificate, and still nothing is
+/// left after exit.
+#[test]
+fn ephemeral_https_json_door_answers() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use std::io::{Read, Write as _};
+    let home = tempfile::tempdir().unwrap();
+    let s = start(home.path(), &["--http-listen", "127.0.0.1:0"]);
+    let addr = s.https.clone().expect("the HTTPS listener is announced");
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(conf_value(&s.conf, "ca_certs")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(conf_value(&s.conf, "certfile"))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+    let key = PrivateKeyDer::from_pem_file(conf_value(&s.conf, "keyfile")).unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)
+    .unwrap();
+    let conn = rustls::ClientConnection::new(
+        std::sync::Arc::new(cfg),
+        ServerName::try_from("localhost").unwrap(),
+    )
+    .unwrap();
+    let tcp = std::net::TcpStream::connect(&addr).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let body = r#"{"tag":"RequestMessage","value":[{"tag":"RequestHeader","value":[
+        {"tag":"ProtocolVersion","value":[
+          {"tag":"ProtocolVersionMajor","type":"Integer","value":2},
+          {"tag":"ProtocolVersionMinor","type":"Integer","value":1}]},
+        {"tag":"BatchCount","type":"Integer","value":1}]},
+      {"tag":"BatchItem","value":[{"tag":"Operation","type":"Enumeration","value":"Query"},
+        {"tag":"RequestPayload","value":[
+          {"tag":"QueryFunction","type":"Enumeration","value":"QueryServerInformation"}]}]}]}"#;
+    write!(
+        tls,
+        "POST /kmip/2_1 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = tls.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("\"ResponseMessage\""), "{out}");
+    assert!(out.contains("\"Success\""), "{out}");
+    assert!(out.contains("tresor"), "{out}");
+    drop(tls);
+    let work = s.work.clone();
+    let (status, log) = stop(s);
+    assert!(status.success(), "{log}");
+    assert!(!work.exists());
+    assert!(tree(home.path()).is_empty(), "{:?}", tree(home.path()));
 }
