@@ -33,6 +33,7 @@ pub mod certs;
 pub mod cli;
 pub mod client;
 mod der;
+pub mod json;
 pub mod ops;
 pub mod server;
 

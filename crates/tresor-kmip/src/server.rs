@@ -48,6 +48,9 @@ use crate::ttlv::{Limits, Ttlv};
 
 mod audit_log;
 pub(crate) mod conf;
+mod handshake;
+pub mod http;
+pub(crate) use handshake::unix as unix_time;
 mod limits;
 mod tls;
 
@@ -138,6 +141,8 @@ impl ServerConfig {
 /// A bound KMIP server.
 pub struct Server {
     listener: TcpListener,
+    /// The HTTPS/JSON listener ([`Server::with_http`]), if any.
+    http: Option<TcpListener>,
     acceptor: Arc<RwLock<TlsAcceptor>>,
     shared: Arc<Shared>,
 }
@@ -206,6 +211,7 @@ impl Server {
             .map_err(|e| KmipError::io(format!("binding {}", config.listen), e))?;
         Ok(Server {
             listener,
+            http: None,
             acceptor: Arc::new(RwLock::new(TlsAcceptor::from(Arc::new(tls)))),
             shared: Arc::new(Shared {
                 store,
@@ -233,6 +239,25 @@ impl Server {
         }
     }
 
+    /// Adds a second listener on `addr` speaking KMIP's JSON encoding over HTTPS (`POST
+    /// /kmip/2_1`, the KMIP 2.1 HTTPS/JSON profile): the same mutual TLS, identities,
+    /// limits, store and operations as the binary listener (see [`http`]).
+    ///
+    /// # Errors
+    /// [`KmipError::Io`] if binding fails.
+    pub async fn with_http(mut self, addr: &str) -> Result<Self, KmipError> {
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|e| KmipError::io(format!("binding {addr} (--http-listen)"), e))?;
+        self.http = Some(l);
+        Ok(self)
+    }
+
+    /// The address the HTTPS/JSON listener bound, if there is one.
+    pub fn http_local_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// The address actually bound (the real port for `127.0.0.1:0`).
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
@@ -249,6 +274,36 @@ impl Server {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
+                accepted = accept_http(self.http.as_ref()) => match accepted {
+                    Ok((tcp, peer)) => {
+                        let Some(slot) = self.shared.gate.connection() else {
+                            eprintln!(
+                                "kmip: https connection from {peer}: refused: the server holds \
+                                 {} connections (--max-connections)",
+                                self.shared.config.server_limits.max_connections
+                            );
+                            drop(tcp);
+                            continue;
+                        };
+                        let acceptor = self
+                            .acceptor
+                            .read()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .clone();
+                        let shared = self.shared.clone();
+                        let stop = stop_rx.clone();
+                        tasks.spawn(async move {
+                            let _slot = slot;
+                            if let Err(e) = http::connection(tcp, peer, acceptor, shared, stop).await {
+                                eprintln!("kmip: https connection from {peer}: {e}");
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        eprintln!("kmip: https accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                },
                 accepted = self.listener.accept() => match accepted {
                     Ok((tcp, peer)) => {
                         let Some(slot) = self.shared.gate.connection() else {
@@ -283,6 +338,7 @@ impl Server {
             }
         }
         drop(self.listener);
+        drop(self.http);
         let _ = stop_tx.send(true);
         let grace = self.shared.config.shutdown_grace;
         let drain = async { while tasks.join_next().await.is_some() {} };
@@ -301,46 +357,38 @@ async fn connection(
 ) -> Result<(), KmipError> {
     let _ = tcp.set_nodelay(true);
     let bounds = shared.config.server_limits;
-    let handshake = tokio::time::timeout(bounds.read_timeout, acceptor.accept(tcp));
-    let mut stream = tokio::select! {
-        r = handshake => r
-            .map_err(|_| KmipError::Timeout("TLS handshake"))?
-            .map_err(|e| KmipError::io("TLS handshake", e))?,
+    // A refused handshake is logged (one line, with the reason in plain words) by
+    // handshake::accept.
+    let handshake = handshake::accept(tcp, peer, acceptor.config().clone(), bounds.read_timeout);
+    let (mut stream, hello) = tokio::select! {
+        r = handshake => match r {
+            Ok(s) => s,
+            Err(_) => return Ok(()),
+        },
         _ = stop.changed() => return Ok(()),
     };
-    let identity = {
-        let (_, conn) = stream.get_ref();
-        conn.peer_certificates()
-            .and_then(|c| c.first())
-            .ok_or_else(|| KmipError::Tls("client presented no certificate".into()))
-            .and_then(|cert| {
-                tls::identity(
-                    cert,
-                    shared.config.require_client_auth_eku,
-                    shared.config.identity_from,
-                )
-            })
-            .and_then(|id| {
-                // The store's local actor owns what the CLI and the vault write: a client
-                // named like it would own those objects.
-                if id.eq_ignore_ascii_case(shared.store.actor()) {
-                    Err(KmipError::Tls(format!(
-                        "client certificate refused: its identity '{id}' is the store's local \
-                         actor"
-                    )))
-                } else {
-                    Ok(id)
-                }
-            })
-    };
+    let identity = client_identity(&shared, &stream);
     let identity = match identity {
         Ok(id) => id,
         Err(e) => {
+            let text = e.to_string();
+            handshake::log(
+                peer,
+                Some(&hello),
+                &handshake::Refusal {
+                    code: if text.contains("clientAuth") {
+                        "missing-client-auth-eku"
+                    } else {
+                        "client-identity-refused"
+                    },
+                    detail: text,
+                },
+            );
             refuse(&mut stream, &bounds, &|_| {
                 (ResultReason::AUTHENTICATION_NOT_SUCCESSFUL, e.to_string())
             })
             .await;
-            return Err(e);
+            return Ok(());
         }
     };
     let _identity_slot = match shared.gate.identity(&identity) {
@@ -416,6 +464,47 @@ async fn connection(
         tokio::time::timeout(bounds.write_timeout, write_message(&mut stream, &response))
             .await
             .map_err(|_| KmipError::Timeout("writing a response"))??;
+    }
+}
+
+/// The client identity of a finished handshake (the certificate's CN or SAN, as
+/// configured), refused when it names the store's local actor.
+fn client_identity(
+    shared: &Shared,
+    stream: &tokio_rustls::server::TlsStream<TcpStream>,
+) -> Result<String, KmipError> {
+    {
+        let (_, conn) = stream.get_ref();
+        conn.peer_certificates()
+            .and_then(|c| c.first())
+            .ok_or_else(|| KmipError::Tls("client presented no certificate".into()))
+            .and_then(|cert| {
+                tls::identity(
+                    cert,
+                    shared.config.require_client_auth_eku,
+                    shared.config.identity_from,
+                )
+            })
+            .and_then(|id| {
+                // The store's local actor owns what the CLI and the vault write: a client
+                // named like it would own those objects.
+                if id.eq_ignore_ascii_case(shared.store.actor()) {
+                    Err(KmipError::Tls(format!(
+                        "client certificate refused: its identity '{id}' is the store's local \
+                         actor"
+                    )))
+                } else {
+                    Ok(id)
+                }
+            })
+    }
+}
+
+/// Accepts on the HTTPS/JSON listener, or never when there is none.
+async fn accept_http(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match l {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
     }
 }
 

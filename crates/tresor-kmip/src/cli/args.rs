@@ -113,6 +113,20 @@ pub struct ServeArgs {
     /// server; the KMIP crate itself ignores it.
     #[arg(long, value_name = "DURATION", env = "TRESOR_ROTATE_DUE_EVERY")]
     pub rotate_due_every: Option<String>,
+    /// Also listen on ADDR for KMIP's JSON encoding over HTTPS (`POST /kmip/2_1`, the KMIP
+    /// 2.1 HTTPS/JSON profile, and Cosmian's bare-payload form): the same mutual TLS,
+    /// identities, limits, store and operations as the binary listener.
+    #[arg(long, value_name = "ADDR")]
+    pub http_listen: Option<String>,
+    /// A throw-away server for tests: a store and key in memory, a fresh CA and
+    /// certificates, a `pykmip.conf` `[client]` section on stdout once listening; nothing is
+    /// left on disk after exit. The `client` certificate may create names under every app.
+    #[arg(long)]
+    pub ephemeral: bool,
+    /// With --ephemeral: write the certificates to DIR (new or empty; they are removed at
+    /// exit) instead of the private in-memory folder.
+    #[arg(long, value_name = "DIR", requires = "ephemeral")]
+    pub certs: Option<PathBuf>,
 }
 
 /// The server limits of `tresor kmip serve` (each also a `[server]` key of --config, the flag
@@ -227,6 +241,11 @@ pub enum AppsCommand {
 #[derive(Debug, Clone, Subcommand)]
 pub enum KmipCommand {
     /// Run the KMIP server (mutual TLS) over the tresor store.
+    #[command(after_help = "Examples:\n  \
+        tresor kmip serve --cert server.crt --key server.key --ca ca.crt\n  \
+        # a throw-away server for a test suite: prints a pykmip.conf [client] section\n  \
+        tresor kmip serve --ephemeral --listen 127.0.0.1:0 > pykmip.conf\n  \
+        tresor kmip serve --ephemeral --certs ./kmip-certs --listen 127.0.0.1:5696")]
     Serve(ServeArgs),
     /// Create development certificates.
     #[command(subcommand)]
@@ -283,6 +302,14 @@ pub enum KmipCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Check a connection step by step (TCP, TLS version and suite, server certificate,
+    /// hostname, client certificate, Discover Versions, Query), with a hint per failure.
+    ///
+    /// Exit code 0 when every check passed, 1 when one failed, 2 for a usage error.
+    #[command(after_help = "Examples:\n  \
+        tresor kmip doctor --server kmip.example:5696 --cert client.crt --key client.key --ca ca.crt\n  \
+        tresor kmip doctor --config pykmip.conf --json")]
+    Doctor(ConnArgs),
     /// Ask which KMIP versions the server speaks.
     DiscoverVersions(ConnArgs),
     /// Ask the server for its operations, object types and information.

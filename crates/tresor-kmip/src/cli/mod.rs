@@ -17,6 +17,8 @@ pub mod apps;
 mod args;
 mod client;
 pub mod import_policy;
+mod doctor;
+mod ephemeral;
 mod output;
 mod serve;
 
@@ -94,6 +96,7 @@ pub fn run(cmd: KmipCommand, open_store: OpenStore<'_>) -> Result<ExitCode, Kmip
             dry_run,
             json,
         ),
+        KmipCommand::Doctor(c) => runtime()?.block_on(doctor::doctor(&c)),
         other => runtime()?.block_on(client::client_command(other)),
     }
 }

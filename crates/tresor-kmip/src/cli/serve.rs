@@ -73,6 +73,12 @@ pub(super) fn certs(cmd: CertsCommand) -> Result<ExitCode, KmipError> {
 
 /// `tresor kmip serve`: runs the server until SIGTERM or SIGINT.
 pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode, KmipError> {
+    if a.ephemeral {
+        return super::ephemeral::serve_ephemeral(a);
+    }
+    if a.certs.is_some() {
+        return Err(usage("--certs DIR goes with --ephemeral".to_owned()));
+    }
     let mut config = ServerConfig::new(
         a.cert.clone().unwrap_or_default(),
         a.key.clone().unwrap_or_default(),
@@ -132,8 +138,15 @@ pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode,
         .map(|p| AuditLog::open(&p, reads))
         .transpose()?;
     let rt = runtime()?;
+    let http_listen = a.http_listen.clone();
     rt.block_on(async move {
         let mut server = Server::bind(config, store).await?;
+        if let Some(h) = &http_listen {
+            server = server.with_http(h).await?;
+            if let Some(addr) = server.http_local_addr() {
+                eprintln!("kmip: HTTPS/JSON (POST /kmip/2_1) listening on {addr}");
+            }
+        }
         match audit_log {
             Some(log) => {
                 eprintln!("kmip: audit stream to {}", log.target());
@@ -170,7 +183,7 @@ fn audit_log_path(
 }
 
 /// Sets the limit flags given over `config`'s (defaults, or --config's).
-fn apply_limits(l: &super::args::ServeLimitArgs, config: &mut ServerConfig) {
+pub(super) fn apply_limits(l: &super::args::ServeLimitArgs, config: &mut ServerConfig) {
     let b = &mut config.server_limits;
     let secs = std::time::Duration::from_secs;
     if let Some(v) = l.max_batch_items {

@@ -23,7 +23,7 @@ use crate::tags::Tag;
 use crate::ttlv::Ttlv;
 
 /// The client configuration: `--config` (if given) overridden by the other flags.
-fn client_config(c: &ConnArgs) -> Result<ClientConfig, KmipError> {
+pub(super) fn client_config(c: &ConnArgs) -> Result<ClientConfig, KmipError> {
     let mut cfg = match &c.config {
         Some(p) => ClientConfig::from_pykmip_conf(p, &c.section)?,
         None => {
@@ -186,7 +186,12 @@ pub(super) async fn client_command(cmd: KmipCommand) -> Result<ExitCode, KmipErr
 async fn client_command_inner(cmd: KmipCommand) -> Result<ExitCode, KmipError> {
     use KmipCommand as K;
     match cmd {
-        K::Serve(_) | K::Certs(_) | K::Grant { .. } | K::Apps { .. } | K::ImportPolicy { .. } => {
+        K::Serve(_)
+        | K::Certs(_)
+        | K::Grant { .. }
+        | K::Apps { .. }
+        | K::ImportPolicy { .. }
+        | K::Doctor(_) => {
             Err(usage("not a client command"))
         }
         K::DiscoverVersions(c) => discover_versions(&c).await,

@@ -1,0 +1,846 @@
+//! `tresor kmip doctor`: checks a KMIP server connection step by step and says what is wrong.
+//!
+//! Rows, in order: `files` (the client's certificate, key and CA files), `tcp`, `tls`
+//! (version and suite negotiated), `server-certificate` (chain to the CA given, dates),
+//! `hostname` (the name connected to is in the server certificate), `client-certificate`
+//! (dates, clientAuth extended key usage), `discover-versions`, `query`. A failed row has a
+//! hint; rows after a failure that makes them meaningless are `skip`. The server's
+//! certificate is checked but the handshake is finished even when it fails, so that the
+//! version and suite can be shown; no KMIP request is sent to a server whose certificate
+//! did not verify.
+//!
+//! Exit code: 0 when every row passed, 1 when one failed, 2 for a usage error.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{AlertDescription, CertificateError, DigitallySignedStruct, SignatureScheme};
+use serde_json::json;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use x509_cert::der::Decode;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectAltName};
+
+use super::args::ConnArgs;
+use crate::client::ClientConfig;
+use crate::enums::{Operation, QueryFunction, ResultStatus};
+use crate::error::KmipError;
+use crate::message::{ProtocolVersion, RequestMessage, ResponseMessage};
+use crate::server::unix_time;
+use crate::tags::Tag;
+use crate::ttlv::Ttlv;
+use crate::ttlv::stream::{read_message_bytes, write_message};
+
+/// One checked step.
+#[derive(Debug, Clone)]
+struct Row {
+    check: &'static str,
+    status: Status,
+    detail: String,
+    hint: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Ok,
+    Fail,
+    Skip,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Fail => "FAIL",
+            Status::Skip => "skip",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Report {
+    rows: Vec<Row>,
+}
+
+impl Report {
+    fn ok(&mut self, check: &'static str, detail: impl Into<String>) {
+        self.rows.push(Row {
+            check,
+            status: Status::Ok,
+            detail: detail.into(),
+            hint: None,
+        });
+    }
+    fn fail(&mut self, check: &'static str, detail: impl Into<String>, hint: impl Into<String>) {
+        self.rows.push(Row {
+            check,
+            status: Status::Fail,
+            detail: detail.into(),
+            hint: Some(hint.into()),
+        });
+    }
+    fn skip(&mut self, checks: &[&'static str], why: &str) {
+        for c in checks {
+            self.rows.push(Row {
+                check: c,
+                status: Status::Skip,
+                detail: format!("not run: {why}"),
+                hint: None,
+            });
+        }
+    }
+    fn failed(&self) -> bool {
+        self.rows.iter().any(|r| r.status == Status::Fail)
+    }
+}
+
+/// A server certificate verifier that records the real verifier's verdict and the chain,
+/// and lets the handshake finish so the negotiated version and suite can be shown.
+#[derive(Debug)]
+struct Recording {
+    inner: Arc<WebPkiServerVerifier>,
+    verdict: Mutex<Option<Result<(), rustls::Error>>>,
+    leaf: Mutex<Option<CertificateDer<'static>>>,
+}
+
+impl ServerCertVerifier for Recording {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let r = self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            .map(|_| ());
+        if let Ok(mut v) = self.verdict.lock() {
+            *v = Some(r);
+        }
+        if let Ok(mut l) = self.leaf.lock() {
+            *l = Some(end_entity.clone().into_owned());
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// What a certificate file holds that the doctor shows.
+struct CertFacts {
+    subject: String,
+    not_before: u64,
+    not_after: u64,
+    /// `None`: no extended key usage extension.
+    client_auth: Option<bool>,
+    names: Vec<String>,
+}
+
+fn facts(der: &[u8]) -> Result<CertFacts, String> {
+    let c = x509_cert::Certificate::from_der(der).map_err(|e| e.to_string())?;
+    let tbs = &c.tbs_certificate;
+    let exts = tbs.extensions.as_deref().unwrap_or_default();
+    let oid = |s| x509_cert::der::asn1::ObjectIdentifier::new_unwrap(s);
+    let client_auth = exts
+        .iter()
+        .find(|e| e.extn_id == oid("2.5.29.37"))
+        .and_then(|e| ExtendedKeyUsage::from_der(e.extn_value.as_bytes()).ok())
+        .map(|eku| {
+            eku.0
+                .iter()
+                .any(|o| *o == oid("1.3.6.1.5.5.7.3.2") || *o == oid("2.5.29.37.0"))
+        });
+    let names = exts
+        .iter()
+        .find(|e| e.extn_id == oid("2.5.29.17"))
+        .and_then(|e| SubjectAltName::from_der(e.extn_value.as_bytes()).ok())
+        .map(|san| {
+            san.0
+                .iter()
+                .filter_map(|n| match n {
+                    GeneralName::DnsName(d) => Some(d.as_str().to_owned()),
+                    GeneralName::IpAddress(ip) => {
+                        let b = ip.as_bytes();
+                        match b.len() {
+                            4 => Some(std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()),
+                            16 => <[u8; 16]>::try_from(b)
+                                .ok()
+                                .map(|a| std::net::Ipv6Addr::from(a).to_string()),
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(CertFacts {
+        subject: tbs.subject.to_string(),
+        not_before: tbs.validity.not_before.to_unix_duration().as_secs(),
+        not_after: tbs.validity.not_after.to_unix_duration().as_secs(),
+        client_auth,
+        names,
+    })
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Reads the client's files: (CA roots, client chain, key), one row.
+#[allow(clippy::type_complexity)]
+fn read_files(
+    cfg: &ClientConfig,
+    r: &mut Report,
+) -> Option<(
+    rustls::RootCertStore,
+    Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+)> {
+    let read_certs = |p: &Path| -> Result<Vec<CertificateDer<'static>>, String> {
+        let v = CertificateDer::pem_file_iter(p)
+            .map_err(|e| format!("'{}': {e}", p.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("'{}': {e}", p.display()))?;
+        if v.is_empty() {
+            return Err(format!("'{}' holds no PEM certificate", p.display()));
+        }
+        Ok(v)
+    };
+    let result = (|| {
+        let cas = read_certs(&cfg.ca_certs)?;
+        let mut roots = rustls::RootCertStore::empty();
+        for c in cas {
+            roots
+                .add(c)
+                .map_err(|e| format!("CA '{}': {e}", cfg.ca_certs.display()))?;
+        }
+        if cfg.certfile.as_os_str().is_empty() {
+            return Ok::<_, String>((roots, None));
+        }
+        let chain = read_certs(&cfg.certfile)?;
+        let key = PrivateKeyDer::from_pem_file(&cfg.keyfile)
+            .map_err(|e| format!("key '{}': {e}", cfg.keyfile.display()))?;
+        Ok((roots, Some((chain, key))))
+    })();
+    match result {
+        Ok(v) => {
+            r.ok(
+                "files",
+                format!(
+                    "certificate {}, key {}, CA {}",
+                    cfg.certfile.display(),
+                    cfg.keyfile.display(),
+                    cfg.ca_certs.display()
+                ),
+            );
+            Some(v)
+        }
+        Err(e) => {
+            r.fail(
+                "files",
+                e,
+                "check the paths (certfile, keyfile, ca_certs in pykmip.conf, or --cert --key \
+                 --ca): PEM files, readable by this user",
+            );
+            None
+        }
+    }
+}
+
+/// The hint for an error the server's alert or a handshake failure gives.
+fn alert_hint(e: &rustls::Error) -> (String, String) {
+    use rustls::Error as E;
+    let (detail, hint) = match e {
+        E::AlertReceived(a) => {
+            let hint = match a {
+                AlertDescription::CertificateRequired => {
+                    "the server wants a client certificate and got none: set certfile/keyfile"
+                }
+                AlertDescription::UnknownCA | AlertDescription::DecryptError => {
+                    "the server does not trust the CA that signed your client certificate (or \
+                     it is signed by another CA of the same name): have it issued by the \
+                     server's CA (tresor kmip certs client)"
+                }
+                AlertDescription::CertificateExpired => {
+                    "the server says your client certificate expired (or is not valid yet): \
+                     issue a new one, check the clocks"
+                }
+                AlertDescription::CertificateRevoked => {
+                    "the server says your client certificate is revoked"
+                }
+                AlertDescription::UnsupportedCertificate => {
+                    "the server refused your client certificate's key usage: it needs the \
+                     clientAuth extended key usage"
+                }
+                AlertDescription::HandshakeFailure | AlertDescription::InsufficientSecurity => {
+                    "no TLS version or cipher suite in common: the server may offer only TLS \
+                     1.0/1.1 or CBC suites (PyKMIP's default auth_suite=Basic); use TLS 1.2 \
+                     with AES-GCM/ChaCha20 or TLS 1.3"
+                }
+                AlertDescription::ProtocolVersion => {
+                    "no TLS version in common: this client speaks TLS 1.2 and 1.3"
+                }
+                _ => "the server ended the handshake; its log says why",
+            };
+            (format!("the server sent alert {a:?}"), hint.to_owned())
+        }
+        E::PeerIncompatible(p) => (
+            format!("the server is incompatible: {p:?}"),
+            "the server offers only TLS 1.0/1.1 or CBC suites; tresor's client needs TLS 1.2 \
+             with AES-GCM/ChaCha20, or TLS 1.3"
+                .to_owned(),
+        ),
+        E::InvalidMessage(_) => (
+            format!("not a TLS server: {e}"),
+            "is this the KMIP TLS port (5696), not plain TCP or an HTTP port?".to_owned(),
+        ),
+        other => (
+            other.to_string(),
+            "see the server's log line for this connection".to_owned(),
+        ),
+    };
+    (detail, hint)
+}
+
+fn io_detail(e: &std::io::Error) -> (String, String) {
+    if let Some(t) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        return alert_hint(t);
+    }
+    (
+        e.to_string(),
+        "the server closed the connection: it may have refused the client certificate; its \
+         log says why"
+            .to_owned(),
+    )
+}
+
+/// Sends one request on `stream` and reads the response.
+///
+/// The error is (what happened, a hint).
+async fn exchange<S>(
+    stream: &mut S,
+    msg: &RequestMessage,
+) -> Result<ResponseMessage, (String, String)>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let closed = || {
+        "the server closed the connection: it may have refused the client certificate (TLS \
+         1.3 sends that refusal with the first answer); its log says why"
+            .to_owned()
+    };
+    let kmip_err = |e: KmipError| match &e {
+        KmipError::Io { source, .. } => io_detail(source),
+        other => (other.to_string(), closed()),
+    };
+    let limits = crate::ttlv::Limits::default();
+    write_message(stream, &msg.to_ttlv())
+        .await
+        .map_err(kmip_err)?;
+    let bytes = read_message_bytes(stream, &limits)
+        .await
+        .map_err(kmip_err)?
+        .ok_or_else(|| {
+            (
+                "the server closed the connection without an answer".to_owned(),
+                closed(),
+            )
+        })?;
+    let t = Ttlv::decode_with(&bytes, &limits)
+        .map_err(|e| (e.to_string(), "not a KMIP answer".to_owned()))?;
+    ResponseMessage::from_ttlv(&t).map_err(|e| (e.to_string(), "not a KMIP answer".to_owned()))
+}
+
+/// Runs the checks against the server of `cfg`.
+async fn diagnose(cfg: &ClientConfig, timeout: Duration) -> Report {
+    let mut r = Report::default();
+    let all_after_files = [
+        "tcp",
+        "tls",
+        "server-certificate",
+        "hostname",
+        "client-certificate",
+        "discover-versions",
+        "query",
+    ];
+    let Some((roots, client)) = read_files(cfg, &mut r) else {
+        r.skip(&all_after_files, "the files could not be read");
+        return r;
+    };
+    let addr = format!("{}:{}", cfg.host, cfg.port);
+    let t0 = Instant::now();
+    let tcp = match tokio::time::timeout(timeout, TcpStream::connect((cfg.host.as_str(), cfg.port)))
+        .await
+    {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => {
+            r.fail(
+                "tcp",
+                format!("{addr}: {e}"),
+                "is the server running and listening on this address? (tresor kmip serve \
+                 --listen; a firewall?)",
+            );
+            r.skip(&all_after_files[1..], "no TCP connection");
+            return r;
+        }
+        Err(_) => {
+            r.fail(
+                "tcp",
+                format!("{addr}: no answer within {timeout:?}"),
+                "a firewall dropping packets, or the wrong host",
+            );
+            r.skip(&all_after_files[1..], "no TCP connection");
+            return r;
+        }
+    };
+    r.ok(
+        "tcp",
+        format!(
+            "{addr} connected in {:.1} ms",
+            t0.elapsed().as_secs_f64() * 1e3
+        ),
+    );
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let inner = match WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+    {
+        Ok(v) => v,
+        Err(e) => {
+            r.fail("tls", e.to_string(), "the CA file cannot be used");
+            r.skip(&all_after_files[2..], "no TLS");
+            return r;
+        }
+    };
+    let recording = Arc::new(Recording {
+        inner,
+        verdict: Mutex::new(None),
+        leaf: Mutex::new(None),
+    });
+    let client_leaf = client.as_ref().and_then(|(c, _)| c.first().cloned());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())
+        .and_then(|b| {
+            let b = b
+                .dangerous()
+                .with_custom_certificate_verifier(recording.clone());
+            match client {
+                Some((chain, key)) => b
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| e.to_string()),
+                None => Ok(b.with_no_client_auth()),
+            }
+        });
+    let tls = match tls {
+        Ok(t) => t,
+        Err(e) => {
+            r.fail(
+                "tls",
+                e,
+                "the client key does not match the certificate, or is of an unsupported kind",
+            );
+            r.skip(&all_after_files[2..], "no TLS");
+            return r;
+        }
+    };
+    let host = cfg.server_name.clone().unwrap_or_else(|| cfg.host.clone());
+    let Ok(name) = ServerName::try_from(host.clone()) else {
+        r.fail(
+            "tls",
+            format!("'{host}' is not a valid server name"),
+            "give a DNS name or an IP address",
+        );
+        r.skip(&all_after_files[2..], "no TLS");
+        return r;
+    };
+    let connected = tokio::time::timeout(
+        timeout,
+        TlsConnector::from(Arc::new(tls)).connect(name, tcp),
+    )
+    .await;
+    let mut stream = match connected {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            let (detail, hint) = io_detail(&e);
+            r.fail("tls", detail, hint);
+            r.skip(&all_after_files[2..], "no TLS");
+            return r;
+        }
+        Err(_) => {
+            r.fail(
+                "tls",
+                format!("no handshake within {timeout:?}"),
+                "is this a TLS port? a server that waits for plaintext never answers",
+            );
+            r.skip(&all_after_files[2..], "no TLS");
+            return r;
+        }
+    };
+    {
+        let (_, conn) = stream.get_ref();
+        let version = conn
+            .protocol_version()
+            .and_then(|v| v.as_str())
+            .unwrap_or("?");
+        let suite = conn
+            .negotiated_cipher_suite()
+            .and_then(|s| s.suite().as_str())
+            .unwrap_or("?");
+        r.ok("tls", format!("{version}, {suite}"));
+    }
+    let verdict = recording
+        .verdict
+        .lock()
+        .ok()
+        .and_then(|mut v| v.take())
+        .unwrap_or(Ok(()));
+    let leaf = recording.leaf.lock().ok().and_then(|mut l| l.take());
+    let server_facts = leaf.as_ref().map(|l| facts(l.as_ref()));
+    let t = now();
+    let mut trusted = true;
+    match (&verdict, &server_facts) {
+        (Err(rustls::Error::InvalidCertificate(c)), _)
+            if !matches!(
+                c,
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+            ) =>
+        {
+            trusted = false;
+            let (detail, hint) = match c {
+                CertificateError::UnknownIssuer | CertificateError::BadSignature => (
+                    "not signed by the CA you gave".to_owned(),
+                    format!(
+                        "use the CA that issued the server's certificate as ca_certs/--ca \
+                         (now {})",
+                        cfg.ca_certs.display()
+                    ),
+                ),
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => (
+                    format!(
+                        "expired{}",
+                        match &server_facts {
+                            Some(Ok(f)) => format!(" at {}", unix_time(f.not_after)),
+                            _ => String::new(),
+                        }
+                    ),
+                    "the server's certificate must be renewed (or the client's clock is wrong)"
+                        .to_owned(),
+                ),
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => (
+                    "not valid yet".to_owned(),
+                    "check the clocks of client and server".to_owned(),
+                ),
+                CertificateError::InvalidPurpose
+                | CertificateError::InvalidPurposeContext { .. } => (
+                    "its extended key usage lacks serverAuth".to_owned(),
+                    "the server uses a certificate not made for servers".to_owned(),
+                ),
+                other => (
+                    format!("{other:?}"),
+                    "the server's certificate is unusable".to_owned(),
+                ),
+            };
+            r.fail("server-certificate", detail, hint);
+        }
+        (_, Some(Ok(f))) => r.ok(
+            "server-certificate",
+            format!(
+                "{}, signed by your CA, valid {} to {}",
+                f.subject,
+                unix_time(f.not_before),
+                unix_time(f.not_after)
+            ),
+        ),
+        (Err(e), _) => {
+            trusted = false;
+            r.fail(
+                "server-certificate",
+                e.to_string(),
+                "the server's certificate did not verify",
+            );
+        }
+        (Ok(()), _) => r.ok("server-certificate", "signed by your CA"),
+    }
+    // The name: webpki checks it only once the chain verified; otherwise compare with the
+    // certificate's names ourselves.
+    let names = match &server_facts {
+        Some(Ok(f)) => f.names.join(", "),
+        _ => String::new(),
+    };
+    let name_ok = match &verdict {
+        Err(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        )) => false,
+        Ok(()) => true,
+        Err(_) => match &server_facts {
+            Some(Ok(f)) => f.names.iter().any(|n| n.eq_ignore_ascii_case(&host)),
+            _ => false,
+        },
+    };
+    if name_ok {
+        r.ok(
+            "hostname",
+            format!("'{host}' is in the server certificate ({names})"),
+        );
+    } else {
+        trusted = false;
+        r.fail(
+            "hostname",
+            format!("'{host}' is not in the server certificate's names ({names})"),
+            "connect with a name the certificate holds (or set server_name), or reissue the \
+             server certificate with this name as a subject alternative name",
+        );
+    }
+    match client_leaf.as_ref().map(|c| facts(c.as_ref())) {
+        Some(Ok(f)) => {
+            if f.not_after < t {
+                r.fail(
+                    "client-certificate",
+                    format!("{} expired at {}", f.subject, unix_time(f.not_after)),
+                    "issue a new client certificate (tresor kmip certs client DIR NAME)",
+                );
+            } else if f.not_before > t {
+                r.fail(
+                    "client-certificate",
+                    format!(
+                        "{} is valid only from {}",
+                        f.subject,
+                        unix_time(f.not_before)
+                    ),
+                    "check the clocks",
+                );
+            } else if f.client_auth == Some(false) {
+                r.fail(
+                    "client-certificate",
+                    format!("{}: its extended key usage lacks clientAuth", f.subject),
+                    "KMIP servers (tresor, PyKMIP) refuse it: issue a client certificate \
+                     (tresor kmip certs client DIR NAME)",
+                );
+            } else {
+                r.ok(
+                    "client-certificate",
+                    format!(
+                        "{}, {}, valid until {}",
+                        f.subject,
+                        if f.client_auth == Some(true) {
+                            "clientAuth"
+                        } else {
+                            "no extended key usage"
+                        },
+                        unix_time(f.not_after)
+                    ),
+                );
+            }
+        }
+        Some(Err(e)) => r.fail(
+            "client-certificate",
+            format!("cannot be parsed: {e}"),
+            "give a PEM X.509 certificate",
+        ),
+        None => r.fail(
+            "client-certificate",
+            "none given",
+            "KMIP servers require one: give --cert and --key (certfile and keyfile in \
+             pykmip.conf)",
+        ),
+    }
+    if !trusted {
+        use tokio::io::AsyncWriteExt;
+        let _ = stream.shutdown().await;
+        r.skip(
+            &["discover-versions", "query"],
+            "no KMIP request is sent to a server whose certificate did not verify",
+        );
+        return r;
+    }
+    let asked = cfg.protocol_version;
+    let payload = ProtocolVersion::SUPPORTED
+        .iter()
+        .map(|v| v.to_ttlv())
+        .collect();
+    let msg = RequestMessage::single(asked, Operation::DISCOVER_VERSIONS, payload);
+    let mut version = asked;
+    match tokio::time::timeout(timeout, exchange(&mut stream, &msg)).await {
+        Ok(Ok(resp)) => match resp.batch_items.first() {
+            Some(b) if b.result_status == ResultStatus::SUCCESS => {
+                let vs: Vec<ProtocolVersion> = b
+                    .payload_items()
+                    .iter()
+                    .filter_map(|t| ProtocolVersion::from_ttlv(t).ok())
+                    .collect();
+                if let Some(v) = vs.first() {
+                    version = *v;
+                }
+                r.ok(
+                    "discover-versions",
+                    vs.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                );
+            }
+            Some(b) => {
+                r.fail(
+                    "discover-versions",
+                    format!("refused: {}", b.result_message.clone().unwrap_or_default()),
+                    "the server refused this client (identity or permissions); its log says why",
+                );
+                r.skip(&["query"], "discover-versions failed");
+                return r;
+            }
+            None => {
+                r.fail(
+                    "discover-versions",
+                    "an empty response",
+                    "not a KMIP server?",
+                );
+                r.skip(&["query"], "discover-versions failed");
+                return r;
+            }
+        },
+        Ok(Err((e, hint))) => {
+            r.fail("discover-versions", e, hint);
+            r.skip(&["query"], "discover-versions failed");
+            return r;
+        }
+        Err(_) => {
+            r.fail(
+                "discover-versions",
+                format!("no answer within {timeout:?}"),
+                "is this a KMIP server? (an HTTP or other TLS server never answers TTLV)",
+            );
+            r.skip(&["query"], "discover-versions failed");
+            return r;
+        }
+    }
+    let payload = [
+        QueryFunction::QUERY_OPERATIONS,
+        QueryFunction::QUERY_OBJECTS,
+        QueryFunction::QUERY_SERVER_INFORMATION,
+    ]
+    .into_iter()
+    .map(|f| Ttlv::enumeration(Tag::QUERY_FUNCTION, f))
+    .collect();
+    let msg = RequestMessage::single(version, Operation::QUERY, payload);
+    match tokio::time::timeout(timeout, exchange(&mut stream, &msg)).await {
+        Ok(Ok(resp)) => {
+            match resp.batch_items.first() {
+                Some(b) if b.result_status == ResultStatus::SUCCESS => {
+                    let items = b.payload_items();
+                    let ops = items.iter().filter(|t| t.tag == Tag::OPERATION).count();
+                    let objs = items.iter().filter(|t| t.tag == Tag::OBJECT_TYPE).count();
+                    let vendor = items
+                        .iter()
+                        .find(|t| t.tag == Tag::VENDOR_IDENTIFICATION)
+                        .and_then(Ttlv::as_text)
+                        .unwrap_or("?");
+                    r.ok(
+                    "query",
+                    format!("KMIP {version}: {ops} operations, {objs} object types, vendor '{vendor}'"),
+                );
+                }
+                Some(b) => r.fail(
+                    "query",
+                    format!("refused: {}", b.result_message.clone().unwrap_or_default()),
+                    "the server refused Query for this client",
+                ),
+                None => r.fail("query", "an empty response", "not a KMIP server?"),
+            }
+        }
+        Ok(Err((e, hint))) => r.fail("query", e, hint),
+        Err(_) => r.fail(
+            "query",
+            format!("no answer within {timeout:?}"),
+            "see the server's log",
+        ),
+    }
+    use tokio::io::AsyncWriteExt;
+    let _ = stream.shutdown().await;
+    r
+}
+
+fn print(r: &Report, as_json: bool) {
+    if as_json {
+        let rows: Vec<_> = r
+            .rows
+            .iter()
+            .map(|x| {
+                json!({
+                    "check": x.check,
+                    "status": x.status.as_str().to_ascii_lowercase(),
+                    "detail": x.detail,
+                    "hint": x.hint,
+                })
+            })
+            .collect();
+        println!("{}", json!({"ok": !r.failed(), "checks": rows}));
+        return;
+    }
+    let w = r
+        .rows
+        .iter()
+        .map(|x| x.check.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!("{:w$}  {:6}  DETAIL", "CHECK", "RESULT");
+    for x in &r.rows {
+        println!("{:w$}  {:6}  {}", x.check, x.status.as_str(), x.detail);
+        if let Some(h) = &x.hint {
+            println!("{:w$}  {:6}  hint: {h}", "", "");
+        }
+    }
+}
+
+/// `tresor kmip doctor`.
+pub(super) async fn doctor(c: &ConnArgs) -> Result<ExitCode, KmipError> {
+    // A doctor also runs without a client certificate, to show what the server says.
+    let cfg = if c.config.is_none() && c.cert.is_none() && c.key.is_none() {
+        let mut with = c.clone();
+        with.cert = Some(std::path::PathBuf::new());
+        with.key = Some(std::path::PathBuf::new());
+        super::client::client_config(&with)?
+    } else {
+        super::client::client_config(c)?
+    };
+    let timeout = Duration::from_secs(c.timeout.unwrap_or(10));
+    let report = diagnose(&cfg, timeout).await;
+    print(&report, c.json);
+    Ok(if report.failed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
