@@ -1,0 +1,34 @@
+"""Type stubs of tresor's native module (import ``tresor``, not this)."""
+
+from typing import Optional
+
+__version__: str
+
+def keyring_set(
+    name: str,
+    value: bytes,
+    ring: str = "user",
+    *,
+    mode: str = "always",
+    timeout: Optional[float] = None,
+) -> int: ...
+def keyring_get(name: str, ring: str = "user") -> bytes: ...
+def keyring_invalidate(name: str, ring: str = "user") -> None: ...
+
+class KeyRingIdentifier:
+    Thread: "KeyRingIdentifier"
+    Process: "KeyRingIdentifier"
+    Session: "KeyRingIdentifier"
+    User: "KeyRingIdentifier"
+    UserSession: "KeyRingIdentifier"
+    Group: "KeyRingIdentifier"
+    ReqKeyAuthKey: "KeyRingIdentifier"
+    def __int__(self) -> int: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
+
+def set_secret(
+    name: str, secret: bytes, /, key_ring: Optional[KeyRingIdentifier] = None, create: bool = False
+) -> None: ...
+def get_secret(name: str, /, key_ring: Optional[KeyRingIdentifier] = None) -> bytes: ...
+def invalidate_secret(name: str, /, key_ring: Optional[KeyRingIdentifier] = None) -> None: ...
