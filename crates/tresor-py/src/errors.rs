@@ -70,11 +70,21 @@ pub(crate) fn chain(e: &(dyn Error + 'static)) -> String {
 
 /// Builds the `tresor.errors` exception of `kind` with `message` and `errno`.
 pub(crate) fn raise(py: Python<'_>, kind: Kind, message: String, errno: Option<i32>) -> PyErr {
+    raise_named(py, kind.class_name(), message, errno)
+}
+
+/// Builds the `tresor.errors` exception class `class_name` with `message` and `errno`.
+pub(crate) fn raise_named(
+    py: Python<'_>,
+    class_name: &str,
+    message: String,
+    errno: Option<i32>,
+) -> PyErr {
     let make = || -> PyResult<PyErr> {
         let module = py.import("tresor.errors")?;
         let exc = module
             .getattr("_make")?
-            .call1((kind.class_name(), message.clone(), errno))?;
+            .call1((class_name, message.clone(), errno))?;
         Ok(PyErr::from_value(exc))
     };
     // Importing tresor.errors can only fail in a broken install: say so, keep the message.

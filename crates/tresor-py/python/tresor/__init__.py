@@ -3,6 +3,9 @@
 Modules:
 
 - ``tresor.keyring``: secrets in the Linux kernel keyrings (any size the kernel allows).
+- ``tresor.vault``: the developer vault (``open()``, ``get("app:env:KEY")``, ``list``,
+  ``add``, ``env``).
+- ``tresor.seeqret``: ``seeqret.get(key, app, env)``'s call shape on the tresor vault.
 - ``tresor.errors``: the exception classes (each also a subclass of the built-in its
   original library raised: ``KeyError``, ``ValueError``, ``OSError``...).
 

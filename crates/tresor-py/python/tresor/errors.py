@@ -19,6 +19,10 @@ __all__ = [
     "OutOfMemoryError",
     "NotSupportedError",
     "SystemCallError",
+    "SecretNotFoundError",
+    "VaultNotFoundError",
+    "VaultLockedError",
+    "VaultError",
 ]
 
 
@@ -66,6 +70,22 @@ class NotSupportedError(TresorError, RuntimeError):
 
 class SystemCallError(TresorError, OSError):
     """Any other failed system call (``OSError``, with ``errno``)."""
+
+
+class SecretNotFoundError(NotFoundError, IndexError):
+    """No secret matches (``KeyError``; also ``IndexError``, which ``seeqret.get`` raised)."""
+
+
+class VaultNotFoundError(TresorError, FileNotFoundError):
+    """No vault (or no key file) at that folder (``FileNotFoundError``)."""
+
+
+class VaultLockedError(TresorError, PermissionError):
+    """The vault needs a passphrase and none (or a wrong one) was given (``PermissionError``)."""
+
+
+class VaultError(TresorError, RuntimeError):
+    """The vault's store or cryptography failed (``RuntimeError``)."""
 
 
 def _make(class_name: str, message: str, errno: Optional[int]) -> TresorError:
