@@ -30,7 +30,7 @@ built=$(date +%s)
 venv="$root/target/py-test-venv"
 rm -rf "$venv"
 python3 -m venv "$venv"
-"$venv/bin/pip" install -q --disable-pip-version-check pytest "$wheel"
+"$venv/bin/pip" install -q --disable-pip-version-check pytest "keyring==25.7.0" "$wheel"
 installed=$(date +%s)
 
 status=0

@@ -150,6 +150,17 @@ impl Vault {
             .map_err(|e| vault_err(py, &e))
     }
 
+    /// Removes the one secret `filter` names (all its versions); SecretNotFoundError if
+    /// none, InvalidArgumentError if the filter matches several.
+    fn remove(&self, py: Python<'_>, filter: &str) -> PyResult<()> {
+        py.detach(|| {
+            let f = tresor_vault::filter::Filter::new(filter)?;
+            let one = self.inner.find_one(&f)?;
+            self.inner.remove(&[one])
+        })
+        .map_err(|e| vault_err(py, &e))
+    }
+
     /// Renders an `env.template` (seeqret's grammar: filters, `NAME=FILTER` renames,
     /// constants, version pins) and returns `{NAME: value}` in template order. With
     /// `output`, also writes that `.env` file (mode 0600, atomically).
