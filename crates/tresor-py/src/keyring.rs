@@ -87,7 +87,9 @@ fn keyring_set(
     let create = create_mode(py, mode)?;
     let timeout = match timeout {
         None => None,
-        Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
+        Some(t) if t > 0.0 && Duration::try_from_secs_f64(t).is_ok() => {
+            Some(Duration::from_secs_f64(t))
+        }
         Some(t) => {
             return Err(raise(
                 py,

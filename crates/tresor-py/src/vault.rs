@@ -294,20 +294,24 @@ fn vault_open(
     })
 }
 
-/// Creates a new vault at `path` (passphrase-protected when `passphrase` is given).
+/// Creates a new vault at `path` (passphrase-protected when `passphrase` is given);
+/// `store` keeps its objects elsewhere (`s3://bucket/prefix`, `postgres://...`) while
+/// the key stays in `path`.
 #[pyfunction]
-#[pyo3(name = "vault_init", signature = (path, passphrase = None, *, user = None, email = None))]
+#[pyo3(name = "vault_init", signature = (path, passphrase = None, *, user = None, email = None, store = None))]
 fn vault_init(
     py: Python<'_>,
     path: PathBuf,
     passphrase: Option<String>,
     user: Option<String>,
     email: Option<String>,
+    store: Option<String>,
 ) -> PyResult<Vault> {
     let opts = InitOptions {
         user,
         email,
         passphrase: passphrase.map(SecretBytes::from),
+        store,
         ..InitOptions::default()
     };
     let v = py

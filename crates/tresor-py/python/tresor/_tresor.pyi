@@ -60,5 +60,10 @@ class Vault:
 
 def vault_open(path: Optional[_Path] = None, passphrase: Optional[str] = None, *, cache: bool = False) -> Vault: ...
 def vault_init(
-    path: _Path, passphrase: Optional[str] = None, *, user: Optional[str] = None, email: Optional[str] = None
+    path: _Path,
+    passphrase: Optional[str] = None,
+    *,
+    user: Optional[str] = None,
+    email: Optional[str] = None,
+    store: Optional[str] = None,
 ) -> Vault: ...

@@ -45,6 +45,11 @@ def init(
     *,
     user: Optional[str] = None,
     email: Optional[str] = None,
+    store: Optional[str] = None,
 ) -> Vault:
-    """Creates a new vault at ``path`` (refuses an existing one) and returns it open."""
-    return vault_init(path, passphrase, user=user, email=email)
+    """Creates a new vault at ``path`` (refuses an existing one) and returns it open.
+
+    ``store``: keep the objects elsewhere, e.g. ``s3://bucket/prefix`` (AWS settings from
+    the usual ``AWS_*`` variables) or ``postgres://...``; the key stays in ``path``.
+    """
+    return vault_init(path, passphrase, user=user, email=email, store=store)

@@ -74,6 +74,9 @@ def test_timeout_expires_the_key(name):
         keyring.get(name)
     with pytest.raises(ValueError, match="invalid timeout"):
         keyring.set(name, b"x", timeout=-1)
+    for bad in (float("inf"), float("nan"), 1e300, 0):
+        with pytest.raises(ValueError, match="invalid timeout"):
+            keyring.set(name, b"x", timeout=bad)
 
 
 def test_error_classes_and_messages(name):

@@ -37,6 +37,55 @@ class TestVaultStorage(BackendBasicTests):
         assert kr.get_password("שירות \t сервис", "пользователь משתמש") is None
 
 
+def _moto_bucket(tag):
+    """A fresh bucket on moto (TRESOR_TEST_S3_ENDPOINT), with the AWS_* variables tresor's
+    S3 store reads set in this process. Skips without moto, except under CI=true."""
+    import urllib.request
+    import uuid
+
+    endpoint = os.environ.get("TRESOR_TEST_S3_ENDPOINT")
+    if not endpoint:
+        if os.environ.get("CI") == "true":
+            pytest.fail("TRESOR_TEST_S3_ENDPOINT is not set under CI (tests/peers/moto/start.sh)")
+        pytest.skip("TRESOR_TEST_S3_ENDPOINT not set: run tests/peers/moto/start.sh")
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_ALLOW_HTTP="true",
+    )
+    bucket = f"tresor-py-{tag}-{uuid.uuid4().hex[:12]}"
+    req = urllib.request.Request(f"{endpoint}/{bucket}", method="PUT")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 200
+    return bucket
+
+
+class TestS3Storage(BackendBasicTests):
+    """The vault storage on a vault whose objects live in S3 (moto)."""
+
+    def init_keyring(self):
+        bucket = self.bucket = _moto_bucket("kr")
+        kr = TresorKeyring(storage="vault")
+        path = os.path.join(tempfile.mkdtemp(prefix="tresor-kr-s3-"), "v")
+        kr._vault = vault.init(path, store=f"s3://{bucket}/keyring")
+        return kr
+
+    def test_objects_are_in_the_bucket(self):
+        import urllib.request
+
+        self.set_password("svc", "me", "on s3")
+        again = TresorKeyring(storage="vault")
+        again._vault = vault.open(self.keyring._vault.path)
+        assert again.get_password("svc", "me") == "on s3"
+        url = f"{os.environ['TRESOR_TEST_S3_ENDPOINT']}/{self.bucket}?list-type=2&prefix=keyring/"
+        with urllib.request.urlopen(url, timeout=30) as r:
+            listing = r.read().decode()
+        assert "<Key>keyring/" in listing
+        assert "on s3" not in listing
+
+
 class TestKernelStorage(BackendBasicTests):
     def init_keyring(self):
         return TresorKeyring(storage="kernel")
