@@ -77,7 +77,7 @@ set +e
 crates/tresor-py/test.sh 2>&1 | tee target/py-test-output.log
 py_status=${PIPESTATUS[0]}
 set -e
-[ "$py_status" = 0 ] || { echo "Python tests failed (exit $py_status)"; [ "$status" != 0 ] || status=$py_status; }
+[ "$py_status" = 0 ] || echo "Python tests failed (exit $py_status): see target/py-test-output.log"
 
 # One closing line for CI, summed over every test binary.
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' target/test-output.log | awk '{s+=$4} END {print s+0}')
@@ -97,4 +97,5 @@ fi
 echo
 echo "tests: $passed passed, $failed failed, $ignored skipped"
 echo "target/: $(du -sh target 2>/dev/null | cut -f1), disk: $(df -h . | tail -1 | awk '{print $4}') free"
+[ "$status" != 0 ] || status=$py_status
 exit "$status"
