@@ -119,3 +119,35 @@ def test_seeqret_call_shape(tmp_path, monkeypatch):
             seeqret.get("MISSING")
     finally:
         seeqret._reset()
+
+
+def test_interpreter_is_released_during_store_work(tmp_path):
+    # vault.init with a passphrase runs Argon2id for a good fraction of a second. A Python
+    # thread counting meanwhile must progress about as fast as it does alone: had the call
+    # kept the interpreter, it would stall for the whole call (after one switch interval).
+    import time
+
+    count = 0
+    stop = False
+
+    def spin():
+        nonlocal count
+        while not stop:
+            count += 1
+
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        time.sleep(0.05)
+        before, t0 = count, time.perf_counter()
+        vault.init(tmp_path / "v", "a passphrase")
+        elapsed = time.perf_counter() - t0
+        during = count - before
+        before = count
+        time.sleep(elapsed)
+        alone = count - before
+    finally:
+        stop = True
+        t.join()
+    assert elapsed > 0.05, "the KDF was too quick to tell"
+    assert during > 0.25 * alone, (during, alone, elapsed)
