@@ -9,6 +9,7 @@
 //! | `tresor.keyring` | [`keyring`]: `set`/`get`/`invalidate` on any kernel keyring |
 //! | `python_linux_keyutils` | [`keyutils`]: the drop-in `set_secret`/`get_secret`/`invalidate_secret`, `KeyRingIdentifier` |
 //! | `tresor.vault`, `tresor.seeqret` | [`vault`]: open/get/list/add/env on the developer vault |
+//! | `tresor.keys` | [`keys`]: versioned keys, transit encrypt/decrypt/rewrap/sign/verify |
 //! | `tresor.errors` | [`errors`]: one exception class per error kind, raised from Rust |
 //!
 //! Every system call runs with the interpreter detached (`Python::detach`), so other
@@ -16,6 +17,7 @@
 
 mod errors;
 mod keyring;
+mod keys;
 mod keyutils;
 mod vault;
 
@@ -28,5 +30,6 @@ fn _tresor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     keyring::register(m)?;
     keyutils::register(m)?;
     vault::register(m)?;
+    keys::register(m)?;
     Ok(())
 }

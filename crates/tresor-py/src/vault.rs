@@ -72,6 +72,13 @@ pub(crate) struct Vault {
     inner: RustVault,
 }
 
+impl Vault {
+    /// The Rust vault.
+    pub(crate) fn inner(&self) -> &RustVault {
+        &self.inner
+    }
+}
+
 #[pymethods]
 impl Vault {
     /// The vault folder.

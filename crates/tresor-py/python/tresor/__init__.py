@@ -6,6 +6,8 @@ Modules:
 - ``tresor.vault``: the developer vault (``open()``, ``get("app:env:KEY")``, ``list``,
   ``add``, ``env``).
 - ``tresor.seeqret``: ``seeqret.get(key, app, env)``'s call shape on the tresor vault.
+- ``tresor.keys``: versioned keys and transit encrypt/decrypt/rewrap/sign/verify
+  (``Keys(vault)``).
 - ``tresor.errors``: the exception classes (each also a subclass of the built-in its
   original library raised: ``KeyError``, ``ValueError``, ``OSError``...).
 

@@ -23,6 +23,7 @@ __all__ = [
     "VaultNotFoundError",
     "VaultLockedError",
     "VaultError",
+    "DecryptionError",
 ]
 
 
@@ -86,6 +87,10 @@ class VaultLockedError(TresorError, PermissionError):
 
 class VaultError(TresorError, RuntimeError):
     """The vault's store or cryptography failed (``RuntimeError``)."""
+
+
+class DecryptionError(TresorError, ValueError):
+    """Wrong key, wrong associated data or a tampered ciphertext (``ValueError``)."""
 
 
 def _make(class_name: str, message: str, errno: Optional[int]) -> TresorError:
