@@ -127,8 +127,9 @@ fn set_secret(
     })
 }
 
-/// Returns the bytes stored under `name` in `key_ring` (default: the session keyring),
-/// whatever their size. Raises `KeyError` when there is no such key (or it expired).
+/// Returns the bytes stored under `name` in `key_ring` (default: the session keyring) or
+/// in a keyring linked from it (the kernel's search, as the original), whatever their
+/// size. Raises `KeyError` when there is no such key (or it expired).
 #[pyfunction]
 #[pyo3(signature = (name, /, key_ring = None))]
 fn get_secret<'py>(
@@ -138,7 +139,7 @@ fn get_secret<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let ring = key_ring.unwrap_or(KeyRingIdentifier::Session).ring();
     let value = py
-        .detach(|| open(&ring, false).and_then(|k| k.get(name)))
+        .detach(|| open(&ring, false).and_then(|k| k.get_recursive(name)))
         .map_err(|e| keyring_err(py, &e))?;
     Ok(PyBytes::new(py, &value))
 }

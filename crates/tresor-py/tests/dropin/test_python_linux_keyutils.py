@@ -109,6 +109,25 @@ def test_user_ring_is_shared_between_processes(name):
     assert child.stdout.strip() == "from the parent"
 
 
+def test_get_searches_keyrings_linked_from_the_ring(name):
+    # get_secret uses the kernel's search: a key in a keyring nested in the user keyring
+    # is found from the user keyring (the nested ring is made with keyctl(1)).
+    import shutil
+
+    if shutil.which("keyctl") is None:
+        pytest.skip("keyctl (keyutils) not installed")
+    ring = f"tresor-pytest-nest-{uuid.uuid4().hex[:8]}"
+    ring_id = subprocess.run(
+        ["keyctl", "newring", ring, "@u"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    try:
+        subprocess.run(["keyctl", "add", "user", name, "nested value", ring_id], check=True,
+                       capture_output=True)
+        assert get_secret(name, key_ring=KeyRingIdentifier.User) == b"nested value"
+    finally:
+        subprocess.run(["keyctl", "invalidate", ring_id], capture_output=True)
+
+
 def test_thread_ring_with_create(name):
     set_secret(name, b"t", key_ring=KeyRingIdentifier.Thread, create=True)
     assert get_secret(name, key_ring=KeyRingIdentifier.Thread) == b"t"
