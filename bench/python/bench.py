@@ -98,7 +98,41 @@ def seeqret_original():
     out("seeqret 1.0.5", "seeqret.get(...).value", f"{r:.0f}", "/s")
 
 
-if MODE == "keyutils-original":
+def keys_original():
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from keys_management import KeysManagementImpl, SecretKeyUseCase
+
+    key = os.urandom(32)
+    km = KeysManagementImpl()
+    km.define_key("bench", lambda: key, SecretKeyUseCase.ROUND_TRIP, True, True)
+    pt = b"\x5a" * 1024
+
+    def enc():
+        k = km.get_forward_path_key("bench")
+        nonce = os.urandom(12)
+        return nonce + AESGCM(k).encrypt(nonce, pt, None)
+
+    ct = enc()
+    assert AESGCM(km.get_back_path_key("bench")).decrypt(ct[:12], ct[12:], None) == pt
+    out("keys-management 0.1.5 + cryptography", "encrypt 1 KiB (AES-256-GCM)", f"{1e9 / rate(enc):.0f}", "ns")
+
+
+def keys_tresor(path):
+    from tresor import keys, vault
+
+    k = keys.Keys(vault.init(path))
+    k.create("bench")
+    pt = b"\x5a" * 1024
+    assert k.decrypt(k.encrypt("bench", pt)) == pt
+    per = 1e9 / rate(lambda: k.encrypt("bench", pt))
+    out("tresor", "encrypt 1 KiB (AES-256-GCM)", f"{per:.0f}", "ns")
+
+
+if MODE == "keys-original":
+    keys_original()
+elif MODE == "keys-tresor":
+    keys_tresor(sys.argv[2])
+elif MODE == "keyutils-original":
     keyutils("python-linux-keyutils 0.2.1")
 elif MODE == "keyutils-tresor":
     keyutils("tresor")

@@ -2,6 +2,8 @@
 # Python-side benchmark of the tresor wheel against the originals, in one run:
 #   - python_linux_keyutils.get_secret: the raw keyctl read (ctypes, by serial), the
 #     original 0.2.1, tresor's drop-in (32 B and 4,000 B values, session ring);
+#   - keys-management-style encrypt of 1 KiB: keys-management 0.1.5 + cryptography vs
+#     tresor.keys (transit encrypt, AES-256-GCM, ciphertext naming key and version);
 #   - vault get from Python: tresor.vault get and tresor.seeqret.get().value vs
 #     seeqret 1.0.5's seeqret.get().value, on vaults of the same 10,000 secrets.
 # Builds the wheel in release mode (maturin --release) into target/wheels/py-release and
@@ -33,6 +35,11 @@ log "kernel keyring: raw keyctl, original, tresor"
 python3 "$bench" raw >>"$raw"
 "$TRESOR_PY_ORIGINALS_PY" "$bench" keyutils-original >>"$raw"
 "$venv/bin/python" "$bench" keyutils-tresor >>"$raw"
+
+log "keys-management-style encrypt of 1 KiB: original + cryptography, tresor.keys"
+"$TRESOR_PY_ORIGINALS_PY" -c 'import cryptography' 2>/dev/null || "$(dirname "$TRESOR_PY_ORIGINALS_PY")/pip" install -q cryptography >&2
+"$TRESOR_PY_ORIGINALS_PY" "$bench" keys-original >>"$raw"
+"$venv/bin/python" "$bench" keys-tresor "$work/kv" >>"$raw"
 
 log "tresor vault with 10,000 secrets"
 "$venv/bin/python" - "$work/tv" <<'PY'
@@ -87,6 +94,10 @@ vg = num("tresor", "vault get (app:env:KEY, no cache)")
 sg = num("tresor", "seeqret.get(...).value (tresor.seeqret, cached vault)")
 print(f"| vault get from Python, 10,000 secrets | {vg:,.0f} /s (`Vault.get`, no cache) | {sq:,.0f} /s (`seeqret.get().value`) | | ≥ 50× | {'yes' if vg >= 50 * sq else 'no'} ({vg / sq:.0f}×) |")
 print(f"| `seeqret.get().value` call shape | {sg:,.0f} /s (`tresor.seeqret`, cached) | {sq:,.0f} /s | | ≥ 50× | {'yes' if sg >= 50 * sq else 'no'} ({sg / sq:.0f}×) |")
+ko = num("keys-management 0.1.5 + cryptography", "encrypt 1 KiB (AES-256-GCM)")
+kt = num("tresor", "encrypt 1 KiB (AES-256-GCM)")
+print(f"| keys-management-style encrypt 1 KiB | {kt:,.0f} ns (`tresor.keys.Keys.encrypt`, versioned ciphertext) | {ko:,.0f} ns (keys-management 0.1.5 + cryptography AESGCM) | | ≥ 10× faster | {'yes' if ko >= 10 * kt else 'no'} ({ko / kt:.1f}×) |")
+print("| PyKMIP-style Get over one connection | not built (`tresor.kmip` missing) | | | ≥ 10× | — |")
 print()
 for r in rows:
     print("\t".join(r))
