@@ -2,10 +2,10 @@
 //! types as the original (0.2.1), on `tresor-keyring`, without its 2,048-byte read
 //! limit, and with the `errno` kept in every exception.
 
-use linux_keyutils::{KeyError, KeyRing};
+use linux_keyutils::{Key, KeyError, KeyRing, KeySerialId};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use tresor_keyring::{Create, Ring};
+use tresor_keyring::{Create, KeyKind, KeyringError, Ring};
 
 use crate::errors::{Kind, keyring_err, raise};
 use crate::keyring::{forget, open};
@@ -144,8 +144,9 @@ fn get_secret<'py>(
     Ok(PyBytes::new(py, &value))
 }
 
-/// Invalidates (deletes) the key `name` in `key_ring` (default: the session keyring).
-/// Raises `KeyError` when there is no such key.
+/// Invalidates (deletes) the key `name` in `key_ring` (default: the session keyring) or,
+/// failing that, the one the kernel's search finds in a keyring linked from it. Raises
+/// `KeyError` when there is no such key.
 #[pyfunction]
 #[pyo3(signature = (name, /, key_ring = None))]
 fn invalidate_secret(
@@ -154,8 +155,26 @@ fn invalidate_secret(
     key_ring: Option<KeyRingIdentifier>,
 ) -> PyResult<()> {
     let ring = key_ring.unwrap_or(KeyRingIdentifier::Session).ring();
-    py.detach(|| open(&ring, false).and_then(|k| k.invalidate(name)))
-        .map_err(|e| keyring_err(py, &e))
+    py.detach(|| {
+        let k = open(&ring, false)?;
+        match k.invalidate(name) {
+            // Not linked directly: the kernel's search may find it in a keyring linked
+            // from this one, as the original's `search(name)?.invalidate()` does.
+            Err(e) if e.is_not_found() => {
+                let found = k.search(name, KeyKind::User, true).map_err(|_| e)?;
+                Key::from_id(KeySerialId::new(found.id))
+                    .invalidate()
+                    .map_err(|err| KeyringError::Os {
+                        op: "invalidate",
+                        ring: ring.to_string(),
+                        name: name.to_owned(),
+                        errno: errno_of(err),
+                    })
+            }
+            r => r,
+        }
+    })
+    .map_err(|e| keyring_err(py, &e))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -124,6 +124,9 @@ def test_get_searches_keyrings_linked_from_the_ring(name):
         subprocess.run(["keyctl", "add", "user", name, "nested value", ring_id], check=True,
                        capture_output=True)
         assert get_secret(name, key_ring=KeyRingIdentifier.User) == b"nested value"
+        invalidate_secret(name, key_ring=KeyRingIdentifier.User)
+        with pytest.raises(KeyError):
+            get_secret(name, key_ring=KeyRingIdentifier.User)
     finally:
         subprocess.run(["keyctl", "invalidate", ring_id], capture_output=True)
 
