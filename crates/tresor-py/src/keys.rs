@@ -102,6 +102,35 @@ impl Keys {
         Ok(PyBytes::new(py, pt.expose()))
     }
 
+    /// Like `encrypt`, in the binary form (bytes naming key and version, no base64).
+    #[pyo3(signature = (name, plaintext, aad = b"".as_slice()))]
+    fn encrypt_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let ct = py
+            .detach(|| self.km.encrypt_bytes(name, plaintext, aad))
+            .map_err(|e| keys_err(py, &e))?;
+        Ok(PyBytes::new(py, &ct))
+    }
+
+    /// Decrypts a ciphertext from `encrypt_bytes`.
+    #[pyo3(signature = (ciphertext, aad = b"".as_slice()))]
+    fn decrypt_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        ciphertext: &[u8],
+        aad: &[u8],
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let pt = py
+            .detach(|| self.km.decrypt_bytes(ciphertext, aad))
+            .map_err(|e| keys_err(py, &e))?;
+        Ok(PyBytes::new(py, pt.expose()))
+    }
+
     /// Re-encrypts a ciphertext under the key's current primary version.
     #[pyo3(signature = (ciphertext, aad = b"".as_slice()))]
     fn rewrap(&self, py: Python<'_>, ciphertext: &str, aad: &[u8]) -> PyResult<String> {

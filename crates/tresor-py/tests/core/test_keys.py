@@ -22,6 +22,11 @@ def test_encrypt_rotate_decrypt_rewrap(k):
     assert k.decrypt(new, b"order-17") == b"card 4242"
     assert k.encrypt("orders", b"x").startswith("tresor:orders:v2:")
     assert "orders" in k.list()
+    raw = k.encrypt_bytes("orders", b"binary form", b"aad")
+    assert isinstance(raw, bytes) and b"orders" in raw
+    assert k.decrypt_bytes(raw, b"aad") == b"binary form"
+    with pytest.raises(errors.DecryptionError):
+        k.decrypt_bytes(raw, b"other aad")
 
 
 def test_wrong_aad_and_tampering_are_refused(k):
