@@ -72,10 +72,22 @@ cargo test --workspace --all-features --no-fail-fast 2>&1 | tee target/test-outp
 status=${PIPESTATUS[0]}
 set -e
 
+step "Python door: tresor wheel (maturin) + pytest (crates/tresor-py/test.sh)"
+set +e
+crates/tresor-py/test.sh 2>&1 | tee target/py-test-output.log
+py_status=${PIPESTATUS[0]}
+set -e
+[ "$py_status" = 0 ] || echo "Python tests failed (exit $py_status): see target/py-test-output.log"
+
 # One closing line for CI, summed over every test binary.
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' target/test-output.log | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '; [0-9]+ failed' target/test-output.log | awk '{s+=$2} END {print s+0}')
 ignored=$(grep -Eo '; [0-9]+ ignored' target/test-output.log | awk '{s+=$2} END {print s+0}')
+# pytest's closing lines ("21 passed, 4 xfailed in 0.6s"): passed, failed (+ errors), skipped (+ xfailed).
+pytest_count() { grep -E '^=* ?[0-9]+ [a-z]+.* in [0-9.]+s' target/py-test-output.log | grep -Eo "[0-9]+ ($1)\b" | awk '{s+=$1} END {print s+0}'; }
+passed=$((passed + $(pytest_count passed)))
+failed=$((failed + $(pytest_count 'failed|errors?')))
+ignored=$((ignored + $(pytest_count 'skipped|xfailed')))
 if [ "$status" != 0 ]; then
     echo
     echo "cargo test failed (exit $status); the failures:"
@@ -85,4 +97,5 @@ fi
 echo
 echo "tests: $passed passed, $failed failed, $ignored skipped"
 echo "target/: $(du -sh target 2>/dev/null | cut -f1), disk: $(df -h . | tail -1 | awk '{print $4}') free"
+[ "$status" != 0 ] || status=$py_status
 exit "$status"

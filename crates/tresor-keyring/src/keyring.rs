@@ -504,6 +504,21 @@ impl Keyring {
         read_payload(id).map_err(|e| self.err(e, "read", name))
     }
 
+    /// Reads the payload of the `user` key `name` found by the kernel's search from
+    /// this ring, **including keyrings linked from it** (breadth-first), as
+    /// `keyctl search` and python-linux-keyutils' `get_secret` do: one search and one
+    /// read (two for payloads over 512 bytes). [`Keyring::get`] accepts only a key
+    /// linked directly in the ring.
+    ///
+    /// # Errors
+    ///
+    /// As [`Keyring::get`].
+    pub fn get_recursive(&self, name: &str) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
+        let cname = check_name(name).map_err(|p| Self::name_error(name, p))?;
+        let id = self.find(&cname, name, c"user", true)?;
+        read_payload(id).map_err(|e| self.err(e, "read", name))
+    }
+
     /// Like [`Keyring::get`], but remembers the key's serial number in this
     /// handle (and its clones) and afterwards reads by serial number: one
     /// system call instead of three.

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Python-side benchmark of the tresor wheel against the originals, in one run:
+#   - python_linux_keyutils.get_secret: the raw keyctl read (ctypes, by serial), the
+#     original 0.2.1, tresor's drop-in (32 B and 4,000 B values, session ring);
+#   - keys-management-style encrypt of 1 KiB: keys-management 0.1.5 + cryptography vs
+#     tresor.keys (transit encrypt, AES-256-GCM, ciphertext naming key and version);
+#   - vault get from Python: tresor.vault get and tresor.seeqret.get().value vs
+#     seeqret 1.0.5's seeqret.get().value, on vaults of the same 10,000 secrets.
+# Builds the wheel in release mode (maturin --release) into target/wheels/py-release and
+# installs it into target/bench-py-venv. Peers from tests/peers/{python,seeqret}/setup.sh.
+#   bench/python/run.sh            (BENCH_SECONDS=2 per measure)
+# Prints a Markdown table (paste into BENCHMARKS.md) and the raw TSV lines.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+log() { printf '# %s\n' "$*" >&2; }
+eval "$(bash tests/peers/python/setup.sh)"
+if [ -z "${TRESOR_SEEQRET_PY:-}" ]; then
+    eval "$(bash tests/peers/seeqret/setup.sh 2>/dev/null | grep '^export TRESOR_SEEQRET_PY')"
+fi
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+log "release wheel (maturin --release)"
+rm -rf target/wheels/py-release
+"$TRESOR_MATURIN" build --quiet --release -m crates/tresor-py/Cargo.toml -i python3 -o target/wheels/py-release >&2
+venv=target/bench-py-venv
+rm -rf "$venv"
+python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check target/wheels/py-release/tresor-*.whl >&2
+bench="$root/bench/python/bench.py"
+raw="$work/raw.tsv"
+
+log "kernel keyring: raw keyctl, original, tresor"
+python3 "$bench" raw >>"$raw"
+"$TRESOR_PY_ORIGINALS_PY" "$bench" keyutils-original >>"$raw"
+"$venv/bin/python" "$bench" keyutils-tresor >>"$raw"
+
+log "keys-management-style encrypt of 1 KiB: original + cryptography, tresor.keys"
+"$TRESOR_PY_ORIGINALS_PY" -c 'import cryptography' 2>/dev/null || "$(dirname "$TRESOR_PY_ORIGINALS_PY")/pip" install -q cryptography >&2
+"$TRESOR_PY_ORIGINALS_PY" "$bench" keys-original >>"$raw"
+"$venv/bin/python" "$bench" keys-tresor "$work/kv" >>"$raw"
+
+log "tresor vault with 10,000 secrets"
+"$venv/bin/python" - "$work/tv" <<'PY'
+import sys
+from tresor import vault
+v = vault.init(sys.argv[1])
+for a in range(10):
+    for k in range(1000):
+        v.add(f"app{a}", "prod", f"KEY_{k:03}", f"value-{a}-{k}-0123456789abcdef")
+PY
+"$venv/bin/python" "$bench" vault-tresor "$work/tv" >>"$raw"
+
+log "seeqret 1.0.5 vault with the same 10,000 secrets"
+"$TRESOR_SEEQRET_PY" "$root/tests/peers/seeqret/make_fixture.py" "$work/sq" \
+    --to-pubkey "$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')" >/dev/null
+export SEEQRET="$work/sq/seeqret" TESTING=TRUE
+(cd "$work/sq" && HOME="$work/sq/home" "$TRESOR_SEEQRET_PY" - <<'PY'
+import os, sqlite3
+from seeqret.models.secret import Secret
+rows = []
+for a in range(10):
+    for k in range(1000):
+        s = Secret(f"app{a}", "prod", f"KEY_{k:03}", plaintext_value=f"value-{a}-{k}-0123456789abcdef")
+        rows.append((s.app, s.env, s.key, s._value, s.type))
+cn = sqlite3.connect(os.path.join(os.environ["SEEQRET"], "seeqrets.db"))
+cn.executemany("insert into secrets (app, env, key, value, type) values (?, ?, ?, ?, ?)", rows)
+cn.commit()
+PY
+)
+(cd "$work/sq" && HOME="$work/sq/home" "$TRESOR_SEEQRET_PY" "$bench" seeqret >>"$raw")
+
+python3 - "$raw" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+val = {(r[0], r[1]): r[2] for r in rows}
+def num(impl, m):
+    try:
+        return float(val[(impl, m)])
+    except (KeyError, ValueError):
+        return None
+g = "get_secret 32 B (session ring)"
+raw, orig, tr = num("raw keyctl (ctypes)", g), num("python-linux-keyutils 0.2.1", g), num("tresor", g)
+print("| measure | tresor | original | floor | target | met |")
+print("|---|---|---|---|---|---|")
+print(f"| `get_secret` 32 B | {tr:.0f} ns | {orig:.0f} ns (python-linux-keyutils 0.2.1) | {raw:.0f} ns (raw keyctl read via ctypes) "
+      f"| ≤ 1.5× floor and ≤ original | {'yes' if tr <= 1.5 * raw and tr <= orig else 'no'} ({tr / raw:.2f}× floor, {tr / orig:.2f}× original) |")
+big = "get_secret 4,000 B (session ring)"
+print(f"| `get_secret` 4,000 B | {val.get(('tresor', big))} ns | {val.get(('python-linux-keyutils 0.2.1', big))} | | works | "
+      f"{'yes' if num('tresor', big) else 'no'} |")
+sq = num("seeqret 1.0.5", "seeqret.get(...).value")
+vg = num("tresor", "vault get (app:env:KEY, no cache)")
+sg = num("tresor", "seeqret.get(...).value (tresor.seeqret, cached vault)")
+print(f"| vault get from Python, 10,000 secrets | {vg:,.0f} /s (`Vault.get`, no cache) | {sq:,.0f} /s (`seeqret.get().value`) | | ≥ 50× | {'yes' if vg >= 50 * sq else 'no'} ({vg / sq:.0f}×) |")
+print(f"| `seeqret.get().value` call shape | {sg:,.0f} /s (`tresor.seeqret`, cached) | {sq:,.0f} /s | | ≥ 50× | {'yes' if sg >= 50 * sq else 'no'} ({sg / sq:.0f}×) |")
+ko = num("keys-management 0.1.5 + cryptography", "encrypt 1 KiB (AES-256-GCM)")
+kt = num("tresor", "encrypt 1 KiB (AES-256-GCM)")
+print(f"| keys-management-style encrypt 1 KiB | {kt:,.0f} ns (`tresor.keys.Keys.encrypt`, versioned ciphertext) | {ko:,.0f} ns (keys-management 0.1.5 + cryptography AESGCM) | | ≥ 10× faster | {'yes' if ko >= 10 * kt else 'no'} ({ko / kt:.1f}×) |")
+kb = num("tresor", "encrypt_bytes 1 KiB (AES-256-GCM)")
+print(f"| keys-management-style encrypt 1 KiB, binary form | {kb:,.0f} ns (`tresor.keys.Keys.encrypt_bytes`) | {ko:,.0f} ns | | ≥ 10× faster | {'yes' if ko >= 10 * kb else 'no'} ({ko / kb:.1f}×) |")
+print("| PyKMIP-style Get over one connection | not built (`tresor.kmip` missing) | | | ≥ 10× | — |")
+print()
+for r in rows:
+    print("\t".join(r))
+PY

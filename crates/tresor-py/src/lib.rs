@@ -1,0 +1,35 @@
+//! tresor's Python door: the native module `tresor._tresor` of the `tresor` wheel.
+//!
+//! Built by maturin (see `pyproject.toml` beside this crate) into one abi3 wheel for
+//! CPython >= 3.9 on Linux. The wheel's pure-Python packages (`python/`) wrap what this
+//! module exports:
+//!
+//! | Python | here |
+//! | --- | --- |
+//! | `tresor.keyring` | [`keyring`]: `set`/`get`/`invalidate` on any kernel keyring |
+//! | `python_linux_keyutils` | [`keyutils`]: the drop-in `set_secret`/`get_secret`/`invalidate_secret`, `KeyRingIdentifier` |
+//! | `tresor.vault`, `tresor.seeqret` | [`vault`]: open/get/list/add/env on the developer vault |
+//! | `tresor.keys` | [`keys`]: versioned keys, transit encrypt/decrypt/rewrap/sign/verify |
+//! | `tresor.errors` | [`errors`]: one exception class per error kind, raised from Rust |
+//!
+//! Every system call runs with the interpreter detached (`Python::detach`), so other
+//! Python threads keep running while the kernel answers.
+
+mod errors;
+mod keyring;
+mod keys;
+mod keyutils;
+mod vault;
+
+use pyo3::prelude::*;
+
+/// The native half of the `tresor` package (import `tresor`, not this module).
+#[pymodule]
+fn _tresor(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    keyring::register(m)?;
+    keyutils::register(m)?;
+    vault::register(m)?;
+    keys::register(m)?;
+    Ok(())
+}
