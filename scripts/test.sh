@@ -52,7 +52,7 @@ for setup in tests/peers/*/setup.sh; do
     echo "-- $setup"
     exports=$(bash "$setup")
     eval "$exports"
-    printf '%s\n' "$exports" | grep '^export' | sed 's/^/   /'
+    printf '%s\n' "$exports" | { grep '^export' || true; } | sed 's/^/   /'
 done
 # A start.sh starts a server in the background (its output to a log file, never to this
 # script's stdout) and prints its exports, including `export TRESOR_PEER_PIDS="$TRESOR_PEER_PIDS <pid>"`.
@@ -61,7 +61,7 @@ for start in tests/peers/*/start.sh; do
     echo "-- $start"
     exports=$(bash "$start")
     eval "$exports"
-    printf '%s\n' "$exports" | grep '^export' | sed 's/^/   /'
+    printf '%s\n' "$exports" | { grep '^export' || true; } | sed 's/^/   /'
 done
 
 step "cargo test --workspace --all-features"
