@@ -64,6 +64,14 @@ for start in tests/peers/*/start.sh; do
     printf '%s\n' "$exports" | { grep '^export' || true; } | sed 's/^/   /'
 done
 
+step "gates: cargo fmt --check, cargo clippy --all-targets -D warnings"
+gate_status=0
+set +e
+cargo fmt --all --check >/dev/null 2>&1 || { echo "cargo fmt --check: the code is not formatted (run cargo fmt --all)"; gate_status=1; }
+cargo clippy --workspace --all-features --all-targets --quiet -- -D warnings 2>&1 | tail -40
+[ "${PIPESTATUS[0]}" = 0 ] || { echo "cargo clippy: warnings (see above)"; gate_status=1; }
+set -e
+
 step "cargo test --workspace --all-features"
 df -h . | tail -1 | awk '{print "disk: " $4 " free before the build"}'
 set +e
@@ -84,7 +92,10 @@ passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' target/test-output.l
 failed=$(grep -Eo '; [0-9]+ failed' target/test-output.log | awk '{s+=$2} END {print s+0}')
 ignored=$(grep -Eo '; [0-9]+ ignored' target/test-output.log | awk '{s+=$2} END {print s+0}')
 # pytest's closing lines ("21 passed, 4 xfailed in 0.6s"): passed, failed (+ errors), skipped (+ xfailed).
-pytest_count() { grep -E '^=* ?[0-9]+ [a-z]+.* in [0-9.]+s' target/py-test-output.log | grep -Eo "[0-9]+ ($1)\b" | awk '{s+=$1} END {print s+0}'; }
+pytest_count() {
+    { grep -E '^=* ?[0-9]+ [a-z]+.* in [0-9.]+s' target/py-test-output.log || true; } |
+        { grep -Eo "[0-9]+ ($1)\b" || true; } | awk '{s+=$1} END {print s+0}'
+}
 passed=$((passed + $(pytest_count passed)))
 failed=$((failed + $(pytest_count 'failed|errors?')))
 ignored=$((ignored + $(pytest_count 'skipped|xfailed')))
@@ -98,4 +109,6 @@ echo
 echo "tests: $passed passed, $failed failed, $ignored skipped"
 echo "target/: $(du -sh target 2>/dev/null | cut -f1), disk: $(df -h . | tail -1 | awk '{print $4}') free"
 [ "$status" != 0 ] || status=$py_status
+[ "$status" != 0 ] || status=$gate_status
+[ "$gate_status" = 0 ] || echo "gates failed: fmt or clippy (see the gates step)"
 exit "$status"

@@ -240,9 +240,4 @@ fn kmip_protocol_crate_drives_tresor() {
 }
 
 /// Operations that fail today, with why; the test fails when one of them starts passing.
-const KNOWN_FAILURES: &[(&str, &str)] = &[(
-    "query",
-    "tresor's Query answers a KMIP 1.2 request with every operation it has, including 2.0's \
-     (SetAttribute 0x31, ...); kmip-protocol's 1.2 Operation enum refuses the unknown value. \
-     Fix: list only the operations the negotiated version defines (ops/query.rs).",
-)];
+const KNOWN_FAILURES: &[(&str, &str)] = &[];

@@ -16,9 +16,9 @@
 pub mod apps;
 mod args;
 mod client;
-pub mod import_policy;
 mod doctor;
 mod ephemeral;
+pub mod import_policy;
 mod output;
 mod serve;
 

@@ -191,9 +191,7 @@ async fn client_command_inner(cmd: KmipCommand) -> Result<ExitCode, KmipError> {
         | K::Grant { .. }
         | K::Apps { .. }
         | K::ImportPolicy { .. }
-        | K::Doctor(_) => {
-            Err(usage("not a client command"))
-        }
+        | K::Doctor(_) => Err(usage("not a client command")),
         K::DiscoverVersions(c) => discover_versions(&c).await,
         K::Query(c) => query(&c).await,
         K::Create {
