@@ -363,7 +363,9 @@ fn format_time(secs: i64) -> String {
     )
 }
 
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+/// Year, month, day of a day count since 1970-01-01 (proleptic Gregorian; Howard Hinnant's
+/// algorithm).
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -306,15 +306,7 @@ fn des3(
         }
     }
     if !encrypt && pkcs5 {
-        let n = usize::from(buf.last().copied().unwrap_or(0));
-        let ok = (1..=8).contains(&n)
-            && n <= buf.len()
-            && buf[buf.len() - n..].iter().all(|&b| usize::from(b) == n);
-        if !ok {
-            return Err(crypto_err("decryption failed: bad padding"));
-        }
-        let keep = buf.len() - n;
-        buf.truncate(keep);
+        crypto::strip_pkcs5(&mut buf, 8)?;
     }
     Ok(buf)
 }

@@ -753,17 +753,24 @@ fn ecb(
         _ => return Err(bad_params("aes key must be 128, 192 or 256 bits")),
     }
     if !encrypt && pkcs5 {
-        let n = usize::from(buf.last().copied().unwrap_or(0));
-        let ok = (1..=16).contains(&n)
-            && n <= buf.len()
-            && buf[buf.len() - n..].iter().all(|&b| usize::from(b) == n);
-        if !ok {
-            return Err(crypto_err("decryption failed: bad padding"));
-        }
-        let keep = buf.len() - n;
-        buf.truncate(keep);
+        strip_pkcs5(&mut buf, 16)?;
     }
     Ok(buf)
+}
+
+/// Removes PKCS#5/#7 padding for a cipher of `block` bytes, refusing padding that is not
+/// 1..=`block` bytes all equal to their count.
+pub(super) fn strip_pkcs5(buf: &mut Vec<u8>, block: usize) -> Result<(), OpError> {
+    let n = usize::from(buf.last().copied().unwrap_or(0));
+    let ok = (1..=block).contains(&n)
+        && n <= buf.len()
+        && buf[buf.len() - n..].iter().all(|&b| usize::from(b) == n);
+    if !ok {
+        return Err(crypto_err("decryption failed: bad padding"));
+    }
+    let keep = buf.len() - n;
+    buf.truncate(keep);
+    Ok(())
 }
 
 fn hmac_alg(
