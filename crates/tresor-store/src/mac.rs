@@ -11,6 +11,10 @@
 //! values are walked as typed JSON (objects in sorted key order), and the bytes go to the HMAC
 //! through a stack buffer as they are produced (nothing is allocated on the read path).
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Mutex;
+
 use aws_lc_rs::{hkdf, hmac};
 use serde_json::Value;
 
@@ -28,6 +32,51 @@ const HKDF_INFO: &[u8] = b"tresor/v1\0metadata-mac";
 /// The key that MACs object metadata; derived once per store open.
 pub(crate) struct MetaKey {
     key: hmac::Key,
+    /// Metadata this key has verified, by uid: a row read again with the same bytes (MAC
+    /// included) is the row already checked, and the HMAC would give the same answer.
+    verified: Verified,
+}
+
+/// Shards of the verified-metadata memory, so concurrent readers rarely share a lock.
+const VERIFIED_SHARDS: usize = 16;
+/// Entries per shard before the shard is emptied (bounded memory: 16 × 256 objects).
+const VERIFIED_PER_SHARD: usize = 256;
+
+/// A bounded memory of verified metadata (see [`MetaKey::verify`]).
+struct Verified {
+    shards: [Mutex<HashMap<String, ObjectMeta>>; VERIFIED_SHARDS],
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl Verified {
+    fn new() -> Self {
+        Verified {
+            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    fn shard(&self, uid: &str) -> &Mutex<HashMap<String, ObjectMeta>> {
+        let mut h = self.hasher.build_hasher();
+        uid.hash(&mut h);
+        &self.shards[(h.finish() as usize) % VERIFIED_SHARDS]
+    }
+
+    /// True if exactly `m` (every field, its MAC included) was verified before.
+    fn contains(&self, m: &ObjectMeta) -> bool {
+        self.shard(&m.uid)
+            .lock()
+            .is_ok_and(|g| g.get(&m.uid).is_some_and(|seen| seen == m))
+    }
+
+    fn insert(&self, m: &ObjectMeta) {
+        if let Ok(mut g) = self.shard(&m.uid).lock() {
+            if g.len() >= VERIFIED_PER_SHARD && !g.contains_key(&m.uid) {
+                g.clear();
+            }
+            g.insert(m.uid.clone(), m.clone());
+        }
+    }
 }
 
 impl std::fmt::Debug for MetaKey {
@@ -45,6 +94,7 @@ impl MetaKey {
             .map_err(|_| tresor_crypto::CryptoError::Kdf("HKDF-SHA-256 expand failed".into()))?;
         Ok(MetaKey {
             key: hmac::Key::from(okm),
+            verified: Verified::new(),
         })
     }
 
@@ -88,6 +138,23 @@ impl MetaKey {
         } else {
             Err("metadata MAC does not match")
         }
+    }
+
+    /// As [`MetaKey::verify`], for the read paths that fetch one object again and again (a
+    /// Get, a vault `get`): metadata equal in every field (its MAC included) to metadata this
+    /// key verified before through this method is accepted without computing the HMAC
+    /// again. The HMAC is deterministic, so the answer would be the same; only metadata that
+    /// verified is remembered (bounded: [`VERIFIED_SHARDS`] × [`VERIFIED_PER_SHARD`]).
+    ///
+    /// # Errors
+    /// As [`MetaKey::verify`].
+    pub(crate) fn verify_remembered(&self, m: &ObjectMeta) -> Result<(), &'static str> {
+        if m.mac.is_some() && self.verified.contains(m) {
+            return Ok(());
+        }
+        self.verify(m)?;
+        self.verified.insert(m);
+        Ok(())
     }
 }
 
@@ -253,6 +320,41 @@ mod tests {
 
     fn key() -> MetaKey {
         MetaKey::derive(&[7u8; 32]).unwrap()
+    }
+
+    #[test]
+    fn remembered_metadata_is_only_what_verified() {
+        let k = key();
+        let mut m = meta();
+        m.mac = Some(k.compute(&m));
+        assert!(k.verify_remembered(&m).is_ok());
+        assert!(k.verify_remembered(&m).is_ok());
+        // The same uid with any field changed (a tampered row) is checked again and refused,
+        // with the MAC left as it was or taken from the verified row.
+        let mut owner = m.clone();
+        owner.owner = "mallory".into();
+        assert!(k.verify_remembered(&owner).is_err());
+        let mut version = m.clone();
+        version.current_version = 1;
+        assert!(k.verify_remembered(&version).is_err());
+        // A refused row is not remembered: the genuine one still verifies, the forged one
+        // is still refused.
+        assert!(k.verify_remembered(&m).is_ok());
+        assert!(k.verify_remembered(&owner).is_err());
+        // Another key remembers nothing of this one's.
+        let other = MetaKey::derive(&[8u8; 32]).unwrap();
+        assert!(other.verify_remembered(&m).is_err());
+        // The memory is bounded: many objects later, it still answers correctly.
+        for i in 0..(VERIFIED_SHARDS * VERIFIED_PER_SHARD * 2) {
+            let mut o = meta();
+            o.uid = format!("uid-{i}");
+            o.mac = Some(k.compute(&o));
+            assert!(k.verify_remembered(&o).is_ok());
+        }
+        let total: usize = k.verified.shards.iter().map(|s| s.lock().unwrap().len()).sum();
+        assert!(total <= VERIFIED_SHARDS * VERIFIED_PER_SHARD, "{total}");
+        assert!(k.verify_remembered(&m).is_ok());
+        assert!(k.verify_remembered(&owner).is_err());
     }
 
     #[test]

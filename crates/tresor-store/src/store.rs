@@ -266,7 +266,7 @@ impl Store {
     /// Checks an object found by `name`: its MAC, and that it carries the name (a forged
     /// name row pointing at another object is caught here).
     fn check_named(mk: Option<&MetaKey>, m: &ObjectMeta, name: &str) -> Result<()> {
-        check(mk, m)?;
+        check_remembered(mk, m)?;
         if !m.names.iter().any(|n| n == name) {
             return Err(tampered(
                 &m.uid,
@@ -278,7 +278,7 @@ impl Store {
 
     /// Checks an object found by uid.
     fn check_uid(mk: Option<&MetaKey>, m: &ObjectMeta, uid: &str) -> Result<()> {
-        check(mk, m)?;
+        check_remembered(mk, m)?;
         if m.uid != uid {
             return Err(tampered(uid, format!("its row holds object '{}'", m.uid)));
         }
@@ -679,6 +679,16 @@ fn check(mk: Option<&MetaKey>, m: &ObjectMeta) -> Result<()> {
         ));
     };
     mk.verify(m).map_err(|d| tampered(&m.uid, d.to_owned()))
+}
+
+/// As [`check`], for one object read by uid or name: metadata verified before in exactly
+/// this form is not MACed again ([`MetaKey::verify_remembered`]).
+fn check_remembered(mk: Option<&MetaKey>, m: &ObjectMeta) -> Result<()> {
+    let Some(mk) = mk else {
+        return check(mk, m);
+    };
+    mk.verify_remembered(m)
+        .map_err(|d| tampered(&m.uid, d.to_owned()))
 }
 
 fn tampered(uid: &str, detail: String) -> StoreError {

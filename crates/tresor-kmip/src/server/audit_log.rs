@@ -24,7 +24,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Mutex;
 
-use serde_json::{Value, json};
 use tresor_store::AuditHead;
 
 use crate::enums::{Operation, ResultStatus};
@@ -187,25 +186,23 @@ impl AuditLog {
             let write = !READS.iter().any(|(o, _)| *o == op);
             let uid = uid_of(resp.payload.as_ref())
                 .or_else(|| uid_of(req.and_then(|r| r.payload.as_ref())));
-            let mut line = json!({
-                "time": time,
-                "identity": identity,
-                "op": op_name(op),
-                "kind": if write { "write" } else { "read" },
-                "uid": uid,
-                "result": status_name(resp.result_status),
-            });
-            if let Some(r) = resp.result_reason {
-                line["reason"] = Value::String(r.to_string());
+            let committed = write && resp.result_status == ResultStatus::SUCCESS;
+            let head = head.filter(|_| committed);
+            let line = Line {
+                head,
+                identity,
+                kind: if write { "write" } else { "read" },
+                op: op_name(op),
+                reason: resp.result_reason.map(|r| r.to_string()),
+                result: status_name(resp.result_status),
+                seq: head.map(|h| h.seq),
+                time: &time,
+                uid: uid.as_deref(),
+            };
+            // One line per item, written straight from the struct (no JSON map per line).
+            if serde_json::to_writer(&mut lines, &line).is_err() {
+                continue;
             }
-            if write
-                && resp.result_status == ResultStatus::SUCCESS
-                && let Some(h) = head
-            {
-                line["seq"] = json!(h.seq);
-                line["head"] = serde_json::to_value(h).unwrap_or(Value::Null);
-            }
-            lines.extend_from_slice(line.to_string().as_bytes());
             lines.push(b'\n');
         }
         if lines.is_empty() {
@@ -219,6 +216,24 @@ impl AuditLog {
             eprintln!("kmip: cannot write the audit log '{}': {e}", self.target);
         }
     }
+}
+
+/// One line of the stream. Fields in sorted order (the order `serde_json`'s map gave the
+/// lines before, so the stream reads the same); `head`, `reason` and `seq` only when set.
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    head: Option<&'a AuditHead>,
+    identity: &'a str,
+    kind: &'static str,
+    op: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    time: &'a str,
+    uid: Option<&'a str>,
 }
 
 /// The object an item names: the first Unique Identifier (or private key's) as text.
