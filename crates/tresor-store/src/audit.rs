@@ -75,6 +75,14 @@ impl AuditSigner {
         self.last.lock().ok().and_then(|g| g.clone())
     }
 
+    /// Records where a commit applied for this signer by another thread (a group commit's
+    /// leader, with its own copy) left the chain.
+    pub(crate) fn set_last_issued(&self, last: Option<(u64, String)>) {
+        if let Ok(mut g) = self.last.lock() {
+            *g = last;
+        }
+    }
+
     /// The MAC of an audit head naming entry `seq` with MAC `entry` (domain-separated from
     /// entry MACs).
     pub(crate) fn head_mac(&self, seq: u64, entry: &str) -> String {

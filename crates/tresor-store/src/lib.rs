@@ -31,6 +31,7 @@ mod audit;
 mod backend;
 mod error;
 pub mod fsutil;
+mod group;
 mod head;
 mod mac;
 mod model;

@@ -351,7 +351,12 @@ mod tests {
             o.mac = Some(k.compute(&o));
             assert!(k.verify_remembered(&o).is_ok());
         }
-        let total: usize = k.verified.shards.iter().map(|s| s.lock().unwrap().len()).sum();
+        let total: usize = k
+            .verified
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap().len())
+            .sum();
         assert!(total <= VERIFIED_SHARDS * VERIFIED_PER_SHARD, "{total}");
         assert!(k.verify_remembered(&m).is_ok());
         assert!(k.verify_remembered(&owner).is_err());

@@ -2,12 +2,13 @@
 //! per batch, cached prepared statements on a small connection pool.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use crate::audit::{AuditEntry, AuditSigner, GENESIS};
 use crate::backend::{Backend, Batch, Dump, Precondition, Write};
+use crate::group::{GroupCommit, Slot};
 use crate::model::{ObjectMeta, SealedVersion};
 use crate::query::Query;
 use crate::{Result, StoreError};
@@ -109,6 +110,7 @@ const OBJ_COLS: &str = obj_cols!();
 pub struct SqliteBackend {
     path: PathBuf,
     pool: Mutex<Vec<Connection>>,
+    group: GroupCommit,
 }
 
 impl std::fmt::Debug for SqliteBackend {
@@ -131,6 +133,7 @@ impl SqliteBackend {
         let b = SqliteBackend {
             path: path.to_owned(),
             pool: Mutex::new(Vec::new()),
+            group: GroupCommit::default(),
         };
         let conn = b.connect()?;
         b.migrate(&conn)?;
@@ -182,6 +185,51 @@ impl SqliteBackend {
         .map_err(|e| self.corrupt(e))?;
         c.set_prepared_statement_cache_capacity(64);
         Ok(c)
+    }
+
+    /// Applies a group of batches (see [`crate::group`]) in one `BEGIN IMMEDIATE`
+    /// transaction, each under its own savepoint, and commits once.
+    fn apply_group(&self, group: &[Arc<Slot>]) -> Vec<Result<()>> {
+        let fail_all = |e: StoreError| fail_group(e, group.len());
+        let mut c = match self.take() {
+            Ok(c) => c,
+            Err(e) => return fail_all(e),
+        };
+        let out = (|| -> std::result::Result<Vec<Result<()>>, rusqlite::Error> {
+            let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut out = Vec::with_capacity(group.len());
+            if let [only] = group {
+                // A group of one (a lone writer): no savepoint, the transaction is its scope.
+                match apply_batch(&tx, &only.batch, &only.signer) {
+                    Ok(()) => out.push(Ok(())),
+                    Err(e) => return Ok(vec![Err(e)]),
+                }
+            } else {
+                for slot in group {
+                    let sp = tx.savepoint()?;
+                    match apply_batch(&sp, &slot.batch, &slot.signer) {
+                        Ok(()) => {
+                            sp.commit()?;
+                            out.push(Ok(()));
+                        }
+                        // Dropping the savepoint rolls this batch back, and only it.
+                        Err(e) => out.push(Err(e)),
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })();
+        self.release(c);
+        match out {
+            Ok(out) => out,
+            Err(e) => fail_all(StoreError::Sqlite(e)),
+        }
+    }
+
+    /// Sizes of the write groups committed so far, `(batches per group, groups)`.
+    pub fn group_sizes(&self) -> Vec<(usize, u64)> {
+        self.group.group_sizes()
     }
 
     fn take(&self) -> Result<Connection> {
@@ -308,11 +356,7 @@ fn row_version(
     })
 }
 
-fn put_object(
-    tx: &rusqlite::Transaction<'_>,
-    meta: &ObjectMeta,
-    expect: Precondition,
-) -> Result<()> {
+fn put_object(tx: &Connection, meta: &ObjectMeta, expect: Precondition) -> Result<()> {
     let names =
         serde_json::to_string(&meta.names).map_err(|e| StoreError::Decode(e.to_string()))?;
     let attrs =
@@ -382,11 +426,7 @@ pub(crate) fn half_maced(marker: &str) -> StoreError {
 }
 
 /// Appends `audit` to the chain inside `tx`.
-fn append_audit(
-    tx: &rusqlite::Transaction<'_>,
-    audit: &[crate::AuditDraft],
-    signer: &AuditSigner,
-) -> Result<()> {
+fn append_audit(tx: &Connection, audit: &[crate::AuditDraft], signer: &AuditSigner) -> Result<()> {
     if audit.is_empty() {
         return Ok(());
     }
@@ -408,6 +448,112 @@ fn append_audit(
         prev = mac;
     }
     Ok(())
+}
+
+/// Applies one batch on `tx` (a transaction or a savepoint in one), audit entries last.
+fn apply_batch(tx: &Connection, batch: &Batch, signer: &AuditSigner) -> Result<()> {
+    for w in &batch.writes {
+        match w {
+            Write::PutObject { meta, expect } => put_object(&tx, meta, *expect)?,
+            Write::PutVersion(v) => {
+                tx.prepare_cached(
+                    "INSERT INTO versions (uid, version, created, created_by, sealed) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![v.uid, v.version, v.created, v.created_by, v.sealed])
+                .map_err(|e| match &e {
+                    rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                        StoreError::Conflict(v.uid.clone())
+                    }
+                    _ => StoreError::Sqlite(e),
+                })?;
+            }
+            Write::DestroyMaterial { uid, below } => {
+                tx.prepare_cached("UPDATE versions SET sealed=NULL WHERE uid=?1 AND version<?2")?
+                    .execute(params![uid, below.unwrap_or(u32::MAX)])?;
+            }
+            Write::RewrapVersion {
+                uid,
+                version,
+                from,
+                to,
+            } => {
+                let n = tx
+                    .prepare_cached(
+                        "UPDATE versions SET sealed=?4 WHERE uid=?1 AND version=?2 AND sealed=?3",
+                    )?
+                    .execute(params![uid, version, from, to])?;
+                if n == 0 {
+                    return Err(StoreError::Conflict(uid.clone()));
+                }
+            }
+            Write::SetMeta { key, value, expect } => {
+                let now: Option<Vec<u8>> = tx
+                    .prepare_cached("SELECT v FROM meta WHERE k=?1")?
+                    .query_row([key], |r| r.get(0))
+                    .optional()?;
+                if now != *expect {
+                    return Err(StoreError::Conflict(key.clone()));
+                }
+                tx.prepare_cached("INSERT OR REPLACE INTO meta (k, v) VALUES (?1, ?2)")?
+                    .execute(params![key, value])?;
+            }
+            Write::MetaAbsentOr { key, value } => {
+                let now: Option<Vec<u8>> = tx
+                    .prepare_cached("SELECT v FROM meta WHERE k=?1")?
+                    .query_row([key], |r| r.get(0))
+                    .optional()?;
+                if now.is_some_and(|v| v != *value) {
+                    return Err(StoreError::KeyRotated);
+                }
+            }
+            Write::AllSealedStartWith { prefix } => {
+                let other: i64 = tx
+                    .prepare_cached(
+                        "SELECT count(*) FROM versions WHERE sealed IS NOT NULL AND substr(sealed, 1, ?1) != ?2",
+                    )?
+                    .query_row(params![prefix.len() as i64, prefix], |r| r.get(0))?;
+                if other != 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "{other} version(s) sealed under another key"
+                    )));
+                }
+            }
+            Write::DeleteObject { uid, expect } => {
+                let n = tx
+                    .prepare_cached("DELETE FROM objects WHERE uid=?1 AND rev=?2")?
+                    .execute(params![uid, *expect as i64])?;
+                if n == 0 {
+                    return Err(StoreError::Conflict(uid.clone()));
+                }
+            }
+        }
+    }
+    append_audit(tx, &batch.audit, signer)
+}
+
+/// `e` for the first batch of a group and a copy of it for each other one.
+fn fail_group(e: StoreError, n: usize) -> Vec<Result<()>> {
+    let copy = |e: &StoreError| match e {
+        StoreError::Sqlite(e) => StoreError::Sqlite(dup_err(e)),
+        e => StoreError::Unavailable(e.to_string()),
+    };
+    let mut out: Vec<Result<()>> = Vec::with_capacity(n);
+    for _ in 1..n {
+        out.push(Err(copy(&e)));
+    }
+    out.insert(0, Err(e));
+    out
+}
+
+/// A copy of a database error, for each batch of a group whose transaction failed.
+fn dup_err(e: &rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(f, m) => rusqlite::Error::SqliteFailure(*f, m.clone()),
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
+    }
 }
 
 impl Backend for SqliteBackend {
@@ -499,96 +645,12 @@ impl Backend for SqliteBackend {
     }
 
     fn commit(&self, batch: &Batch, signer: &AuditSigner) -> Result<()> {
-        let mut c = self.take()?;
-        let r = (|| -> Result<()> {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            for w in &batch.writes {
-                match w {
-                    Write::PutObject { meta, expect } => put_object(&tx, meta, *expect)?,
-                    Write::PutVersion(v) => {
-                        tx.prepare_cached(
-                            "INSERT INTO versions (uid, version, created, created_by, sealed) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        )?
-                        .execute(params![v.uid, v.version, v.created, v.created_by, v.sealed])
-                        .map_err(|e| match &e {
-                            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                                StoreError::Conflict(v.uid.clone())
-                            }
-                            _ => StoreError::Sqlite(e),
-                        })?;
-                    }
-                    Write::DestroyMaterial { uid, below } => {
-                        tx.prepare_cached(
-                            "UPDATE versions SET sealed=NULL WHERE uid=?1 AND version<?2",
-                        )?
-                        .execute(params![uid, below.unwrap_or(u32::MAX)])?;
-                    }
-                    Write::RewrapVersion {
-                        uid,
-                        version,
-                        from,
-                        to,
-                    } => {
-                        let n = tx
-                            .prepare_cached(
-                                "UPDATE versions SET sealed=?4 WHERE uid=?1 AND version=?2 AND sealed=?3",
-                            )?
-                            .execute(params![uid, version, from, to])?;
-                        if n == 0 {
-                            return Err(StoreError::Conflict(uid.clone()));
-                        }
-                    }
-                    Write::SetMeta { key, value, expect } => {
-                        let now: Option<Vec<u8>> = tx
-                            .prepare_cached("SELECT v FROM meta WHERE k=?1")?
-                            .query_row([key], |r| r.get(0))
-                            .optional()?;
-                        if now != *expect {
-                            return Err(StoreError::Conflict(key.clone()));
-                        }
-                        tx.prepare_cached("INSERT OR REPLACE INTO meta (k, v) VALUES (?1, ?2)")?
-                            .execute(params![key, value])?;
-                    }
-                    Write::MetaAbsentOr { key, value } => {
-                        let now: Option<Vec<u8>> = tx
-                            .prepare_cached("SELECT v FROM meta WHERE k=?1")?
-                            .query_row([key], |r| r.get(0))
-                            .optional()?;
-                        if now.is_some_and(|v| v != *value) {
-                            return Err(StoreError::KeyRotated);
-                        }
-                    }
-                    Write::AllSealedStartWith { prefix } => {
-                        let other: i64 = tx
-                            .prepare_cached(
-                                "SELECT count(*) FROM versions WHERE sealed IS NOT NULL AND substr(sealed, 1, ?1) != ?2",
-                            )?
-                            .query_row(params![prefix.len() as i64, prefix], |r| r.get(0))?;
-                        if other != 0 {
-                            return Err(StoreError::Conflict(format!(
-                                "{other} version(s) sealed under another key"
-                            )));
-                        }
-                    }
-                    Write::DeleteObject { uid, expect } => {
-                        let n = tx
-                            .prepare_cached("DELETE FROM objects WHERE uid=?1 AND rev=?2")?
-                            .execute(params![uid, *expect as i64])?;
-                        if n == 0 {
-                            return Err(StoreError::Conflict(uid.clone()));
-                        }
-                    }
-                }
-            }
-            append_audit(&tx, &batch.audit, signer)?;
-            tx.commit()?;
-            Ok(())
-        })();
-        self.release(c);
-        r.map_err(|e| match e {
-            StoreError::Sqlite(e) => self.corrupt(e),
-            e => e,
-        })
+        self.group
+            .commit(batch, signer, |group| self.apply_group(group))
+            .map_err(|e| match e {
+                StoreError::Sqlite(e) => self.corrupt(e),
+                e => e,
+            })
     }
 
     fn audit(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>> {
