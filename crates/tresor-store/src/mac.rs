@@ -12,7 +12,7 @@
 //! through a stack buffer as they are produced (nothing is allocated on the read path).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use aws_lc_rs::{hkdf, hmac};
@@ -57,9 +57,7 @@ impl Verified {
     }
 
     fn shard(&self, uid: &str) -> &Mutex<HashMap<String, ObjectMeta>> {
-        let mut h = self.hasher.build_hasher();
-        uid.hash(&mut h);
-        &self.shards[(h.finish() as usize) % VERIFIED_SHARDS]
+        &self.shards[(self.hasher.hash_one(uid) as usize) % VERIFIED_SHARDS]
     }
 
     /// True if exactly `m` (every field, its MAC included) was verified before.

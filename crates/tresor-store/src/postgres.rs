@@ -18,8 +18,8 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postgres::types::ToSql;
@@ -33,6 +33,7 @@ pub use client::PgTarget;
 
 use crate::audit::{AuditEntry, AuditSigner, GENESIS};
 use crate::backend::{Backend, Batch, Dump, Precondition, Write};
+use crate::group::{GroupCommit, Slot};
 use crate::model::{ObjectMeta, SealedVersion};
 use crate::query::Query;
 use crate::sqlite::SCHEMA_VERSION;
@@ -310,6 +311,16 @@ impl Tx<'_> {
     fn commit(self) -> std::result::Result<(), postgres::Error> {
         self.tx.commit()
     }
+
+    /// A savepoint in this transaction: dropped without [`Tx::commit`], it rolls back to
+    /// where it was taken, and only that.
+    fn savepoint(&mut self) -> std::result::Result<Tx<'_>, postgres::Error> {
+        Ok(Tx {
+            tx: self.tx.transaction()?,
+            statements: &mut *self.statements,
+            stale: &mut *self.stale,
+        })
+    }
 }
 
 /// The current version that the last `get` / `get_by_name` on this thread read along with the
@@ -360,6 +371,7 @@ pub struct PostgresBackend {
     config: postgres::Config,
     tls: MakeRustlsConnect,
     pool: Mutex<Vec<Conn>>,
+    group: GroupCommit,
 }
 
 impl Drop for PostgresBackend {
@@ -489,6 +501,7 @@ impl PostgresBackend {
             config,
             tls: tls::connector(&tls_settings)?,
             pool: Mutex::new(Vec::new()),
+            group: GroupCommit::default(),
         };
         blocking(|| -> Result<()> {
             let mut c = b
@@ -581,6 +594,56 @@ impl PostgresBackend {
 
     /// As [`PostgresBackend::with`] for a body returning the store's errors; `sent` tells
     /// whether a broken connection may have committed (then no retry).
+    /// Applies a group of batches (see [`crate::group`]) in one transaction holding the
+    /// writers' advisory lock once, each batch under its own savepoint, and commits once.
+    fn apply_group(&self, group: &[Arc<Slot>]) -> Vec<Result<()>> {
+        let r = self.with_tx(|c, sent| {
+            let mut tx = c.transaction().map_err(pg)?;
+            // Serialise writers: the audit chain must stay linear across servers.
+            tx.execute(SQL_LOCK, &[&LOCK_WRITE]).map_err(pg)?;
+            let mut out = Vec::with_capacity(group.len());
+            if let [only] = group {
+                // A lone writer: its transaction is its scope; its error is the commit's.
+                apply_batch(&mut tx, &only.batch, &only.signer)?;
+                out.push(Ok(()));
+            } else {
+                for slot in group {
+                    let mut sp = tx.savepoint().map_err(pg)?;
+                    match apply_batch(&mut sp, &slot.batch, &slot.signer) {
+                        Ok(()) => {
+                            sp.commit().map_err(pg)?;
+                            out.push(Ok(()));
+                        }
+                        // A statement invalidated by another server's migration: retry the
+                        // whole group on fresh statements rather than fail this batch.
+                        Err(e) if *sp.stale => return Err(e),
+                        // Dropping the savepoint rolls this batch back, and only it.
+                        Err(e) => out.push(Err(e)),
+                    }
+                }
+            }
+            // From here a broken connection may have committed: no retry.
+            *sent = true;
+            tx.commit().map_err(pg)?;
+            Ok(out)
+        });
+        match r {
+            Ok(out) => out,
+            Err(e) => {
+                let mut out: Vec<Result<()>> = (1..group.len())
+                    .map(|_| Err(StoreError::Unavailable(e.to_string())))
+                    .collect();
+                out.insert(0, Err(e));
+                out
+            }
+        }
+    }
+
+    /// Sizes of the write groups this process committed, `(batches per group, groups)`.
+    pub fn group_sizes(&self) -> Vec<(usize, u64)> {
+        self.group.group_sizes()
+    }
+
     fn with_tx<T>(&self, f: impl FnMut(&mut Conn, &mut bool) -> Result<T>) -> Result<T> {
         forget_prefetched();
         blocking(|| self.with_tx_here(f))
@@ -781,6 +844,106 @@ fn audit_row(r: &Row) -> AuditEntry {
     }
 }
 
+/// Applies one batch on `tx` (the group's transaction or a savepoint in it), audit last.
+fn apply_batch(tx: &mut Tx<'_>, batch: &Batch, signer: &AuditSigner) -> Result<()> {
+    for w in &batch.writes {
+        match w {
+            Write::PutObject { meta, expect } => put_object(tx, meta, *expect)?,
+            Write::PutVersion(v) => {
+                let r = tx.execute(
+                    SQL_INSERT_VERSION,
+                    &[
+                        &v.uid,
+                        &(v.version as i64),
+                        &v.created,
+                        &v.created_by,
+                        &v.sealed,
+                    ],
+                );
+                if let Err(e) = &r
+                    && is_unique(e).is_some()
+                {
+                    return Err(StoreError::Conflict(v.uid.clone()));
+                }
+                r.map_err(pg)?;
+            }
+            Write::DestroyMaterial { uid, below } => {
+                tx.execute(
+                    "UPDATE versions SET sealed=NULL WHERE uid=$1 AND version<$2",
+                    &[uid, &(below.unwrap_or(u32::MAX) as i64)],
+                )
+                .map_err(pg)?;
+            }
+            Write::RewrapVersion {
+                uid,
+                version,
+                from,
+                to,
+            } => {
+                let n = tx
+                    .execute(
+                        "UPDATE versions SET sealed=$4 WHERE uid=$1 AND version=$2 AND sealed=$3",
+                        &[uid, &(*version as i64), from, to],
+                    )
+                    .map_err(pg)?;
+                if n == 0 {
+                    return Err(StoreError::Conflict(uid.clone()));
+                }
+            }
+            Write::SetMeta { key, value, expect } => {
+                let now: Option<Vec<u8>> = tx
+                    .query_opt("SELECT v FROM meta WHERE k=$1", &[key])
+                    .map_err(pg)?
+                    .map(|r| r.get(0));
+                if now != *expect {
+                    return Err(StoreError::Conflict(key.clone()));
+                }
+                tx.execute(
+                    "INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
+                    &[key, value],
+                )
+                .map_err(pg)?;
+            }
+            Write::MetaAbsentOr { key, value } => {
+                let now: Option<Vec<u8>> = tx
+                    .query_opt("SELECT v FROM meta WHERE k=$1", &[key])
+                    .map_err(pg)?
+                    .map(|r| r.get(0));
+                if now.is_some_and(|v| v != *value) {
+                    return Err(StoreError::KeyRotated);
+                }
+            }
+            Write::AllSealedStartWith { prefix } => {
+                let len = prefix.len() as i32;
+                let other: i64 = tx
+                    .query_opt(
+                        "SELECT count(*) FROM versions WHERE sealed IS NOT NULL AND substring(sealed FROM 1 FOR $1) <> $2",
+                        &[&len, prefix],
+                    )
+                    .map_err(pg)?
+                    .map_or(0, |r| r.get(0));
+                if other != 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "{other} version(s) sealed under another key"
+                    )));
+                }
+            }
+            Write::DeleteObject { uid, expect } => {
+                let n = tx
+                    .execute(
+                        "DELETE FROM objects WHERE uid=$1 AND rev=$2",
+                        &[uid, &(*expect as i64)],
+                    )
+                    .map_err(pg)?;
+                if n == 0 {
+                    return Err(StoreError::Conflict(uid.clone()));
+                }
+            }
+        }
+    }
+    append_audit(tx, &batch.audit, signer)
+}
+
 /// Appends `audit` to the chain inside `tx` (which holds the write lock).
 fn append_audit(tx: &mut Tx<'_>, audit: &[crate::AuditDraft], signer: &AuditSigner) -> Result<()> {
     if audit.is_empty() {
@@ -885,110 +1048,8 @@ impl Backend for PostgresBackend {
     }
 
     fn commit(&self, batch: &Batch, signer: &AuditSigner) -> Result<()> {
-        self.with_tx(|c, sent| {
-            let mut tx = c.transaction().map_err(pg)?;
-            // Serialise writers: the audit chain must stay linear across servers.
-            tx.execute(SQL_LOCK, &[&LOCK_WRITE]).map_err(pg)?;
-            for w in &batch.writes {
-                match w {
-                    Write::PutObject { meta, expect } => put_object(&mut tx, meta, *expect)?,
-                    Write::PutVersion(v) => {
-                        let r = tx.execute(
-                            SQL_INSERT_VERSION,
-                            &[
-                                &v.uid,
-                                &(v.version as i64),
-                                &v.created,
-                                &v.created_by,
-                                &v.sealed,
-                            ],
-                        );
-                        if let Err(e) = &r
-                            && is_unique(e).is_some()
-                        {
-                            return Err(StoreError::Conflict(v.uid.clone()));
-                        }
-                        r.map_err(pg)?;
-                    }
-                    Write::DestroyMaterial { uid, below } => {
-                        tx.execute(
-                            "UPDATE versions SET sealed=NULL WHERE uid=$1 AND version<$2",
-                            &[uid, &(below.unwrap_or(u32::MAX) as i64)],
-                        )
-                        .map_err(pg)?;
-                    }
-                    Write::RewrapVersion {
-                        uid,
-                        version,
-                        from,
-                        to,
-                    } => {
-                        let n = tx
-                            .execute(
-                                "UPDATE versions SET sealed=$4 WHERE uid=$1 AND version=$2 AND sealed=$3",
-                                &[uid, &(*version as i64), from, to],
-                            )
-                            .map_err(pg)?;
-                        if n == 0 {
-                            return Err(StoreError::Conflict(uid.clone()));
-                        }
-                    }
-                    Write::SetMeta { key, value, expect } => {
-                        let now: Option<Vec<u8>> = tx
-                            .query_opt("SELECT v FROM meta WHERE k=$1", &[key])
-                            .map_err(pg)?
-                            .map(|r| r.get(0));
-                        if now != *expect {
-                            return Err(StoreError::Conflict(key.clone()));
-                        }
-                        tx.execute(
-                            "INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v",
-                            &[key, value],
-                        )
-                        .map_err(pg)?;
-                    }
-                    Write::MetaAbsentOr { key, value } => {
-                        let now: Option<Vec<u8>> = tx
-                            .query_opt("SELECT v FROM meta WHERE k=$1", &[key])
-                            .map_err(pg)?
-                            .map(|r| r.get(0));
-                        if now.is_some_and(|v| v != *value) {
-                            return Err(StoreError::KeyRotated);
-                        }
-                    }
-                    Write::AllSealedStartWith { prefix } => {
-                        let len = prefix.len() as i32;
-                        let other: i64 = tx
-                            .query_opt(
-                                "SELECT count(*) FROM versions WHERE sealed IS NOT NULL AND substring(sealed FROM 1 FOR $1) <> $2",
-                                &[&len, prefix],
-                            )
-                            .map_err(pg)?
-                            .map_or(0, |r| r.get(0));
-                        if other != 0 {
-                            return Err(StoreError::Conflict(format!(
-                                "{other} version(s) sealed under another key"
-                            )));
-                        }
-                    }
-                    Write::DeleteObject { uid, expect } => {
-                        let n = tx
-                            .execute(
-                                "DELETE FROM objects WHERE uid=$1 AND rev=$2",
-                                &[uid, &(*expect as i64)],
-                            )
-                            .map_err(pg)?;
-                        if n == 0 {
-                            return Err(StoreError::Conflict(uid.clone()));
-                        }
-                    }
-                }
-            }
-            append_audit(&mut tx, &batch.audit, signer)?;
-            // From here a broken connection may have committed: no retry.
-            *sent = true;
-            tx.commit().map_err(pg)
-        })
+        self.group
+            .commit(batch, signer, |group| self.apply_group(group))
     }
 
     fn audit(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>> {

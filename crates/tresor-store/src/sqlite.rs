@@ -454,7 +454,7 @@ fn append_audit(tx: &Connection, audit: &[crate::AuditDraft], signer: &AuditSign
 fn apply_batch(tx: &Connection, batch: &Batch, signer: &AuditSigner) -> Result<()> {
     for w in &batch.writes {
         match w {
-            Write::PutObject { meta, expect } => put_object(&tx, meta, *expect)?,
+            Write::PutObject { meta, expect } => put_object(tx, meta, *expect)?,
             Write::PutVersion(v) => {
                 tx.prepare_cached(
                     "INSERT INTO versions (uid, version, created, created_by, sealed) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -1,10 +1,10 @@
-//! Group commit on a real SQLite file: concurrent writers share commits, a batch that fails
+//! Group commit on a real SQLite file and a real PostgreSQL database: concurrent writers share commits, a batch that fails
 //! inside a group fails alone, and the audit chain stays one chain.
 
 use std::sync::{Arc, Barrier};
 
 use tresor_crypto::LocalKek;
-use tresor_store::{NewObject, ObjectType, SqliteBackend, Store, StoreError};
+use tresor_store::{Backend, NewObject, ObjectType, SqliteBackend, Store, StoreError};
 
 fn secret(name: &str) -> NewObject {
     let mut n = NewObject::new(ObjectType::SecretData);
@@ -18,14 +18,59 @@ fn secret(name: &str) -> NewObject {
 /// conflict, inside groups whose other batches commit), every unique create succeeds, and
 /// groups of more than one batch were committed.
 #[test]
-fn a_failing_batch_fails_alone_and_its_group_commits() {
-    const WRITERS: usize = 16;
-    const ROUNDS: usize = 40;
+fn sqlite_a_failing_batch_fails_alone_and_its_group_commits() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.db");
-    let kek = Arc::new(LocalKek::generate().unwrap());
     let backend = Arc::new(SqliteBackend::open(&path).unwrap());
-    let store = Arc::new(Store::open(backend.clone(), kek.clone(), "alice").unwrap());
+    let sizes = {
+        let b = backend.clone();
+        move || b.group_sizes()
+    };
+    race_for_names(backend, &sizes, &|| {
+        Arc::new(SqliteBackend::open(&path).unwrap()) as Arc<dyn Backend>
+    });
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_a_failing_batch_fails_alone_and_its_group_commits() {
+    let admin = match std::env::var("TRESOR_TEST_PG_URL") {
+        Ok(u) if !u.is_empty() => u,
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "TRESOR_TEST_PG_URL is not set under CI: scripts/test.sh must start PostgreSQL"
+            );
+            eprintln!("SKIPPED: TRESOR_TEST_PG_URL not set");
+            return;
+        }
+    };
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("connect admin");
+    let db = format!("tresor_group_{}", std::process::id());
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+        .unwrap();
+    c.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let url = format!("{base}/{db}");
+    let backend = Arc::new(tresor_store::PostgresBackend::connect(&url).unwrap());
+    let sizes = {
+        let b = backend.clone();
+        move || b.group_sizes()
+    };
+    race_for_names(backend, &sizes, &|| {
+        Arc::new(tresor_store::PostgresBackend::connect(&url).unwrap()) as Arc<dyn Backend>
+    });
+}
+
+fn race_for_names(
+    backend: Arc<dyn Backend>,
+    group_sizes: &dyn Fn() -> Vec<(usize, u64)>,
+    reopen: &dyn Fn() -> Arc<dyn Backend>,
+) {
+    const WRITERS: usize = 16;
+    const ROUNDS: usize = 40;
+    let kek = Arc::new(LocalKek::generate().unwrap());
+    let store = Arc::new(Store::open(backend, kek.clone(), "alice").unwrap());
     store.check_key().unwrap();
     let barrier = Arc::new(Barrier::new(WRITERS));
     let threads: Vec<_> = (0..WRITERS)
@@ -68,7 +113,7 @@ fn a_failing_batch_fails_alone_and_its_group_commits() {
     assert_eq!(store.count().unwrap() as usize, WRITERS * ROUNDS + ROUNDS);
     let report = store.verify_audit().unwrap();
     assert!(report.is_ok(), "audit chain broken: {report:?}");
-    let sizes = backend.group_sizes();
+    let sizes = group_sizes();
     assert!(
         sizes.iter().any(|(size, n)| *size > 1 && *n > 0),
         "no group of more than one batch formed: {sizes:?}"
@@ -76,7 +121,7 @@ fn a_failing_batch_fails_alone_and_its_group_commits() {
 
     // Everything survives a reopen (the groups were committed, not only cached).
     drop(store);
-    let again = Store::open_sqlite(&path, kek, "alice").unwrap();
+    let again = Store::open(reopen(), kek, "alice").unwrap();
     assert_eq!(again.count().unwrap() as usize, WRITERS * ROUNDS + ROUNDS);
     assert!(again.verify_audit().unwrap().is_ok());
 }
