@@ -847,9 +847,26 @@ impl Txn<'_> {
     /// # Errors
     /// [`StoreError::NoMaterial`] if absent or destroyed.
     pub fn material(&self, uid: &str, version: u32) -> Result<SecretBytes> {
+        // An object this transaction already read (a Get loads, checks, then asks for the
+        // material) is used in place: no copy of its metadata.
+        {
+            let touched = self.touched.borrow();
+            if let Some(t) = touched.get(uid) {
+                let meta = t
+                    .meta
+                    .as_ref()
+                    .ok_or_else(|| StoreError::NotFound(uid.to_owned()))?;
+                return self.material_of(meta, version);
+            }
+        }
         let meta = self
             .get(uid)?
             .ok_or_else(|| StoreError::NotFound(uid.to_owned()))?;
+        self.material_of(&meta, version)
+    }
+
+    fn material_of(&self, meta: &ObjectMeta, version: u32) -> Result<SecretBytes> {
+        let uid = meta.uid.as_str();
         let version = if version == 0 {
             meta.current_version
         } else {
@@ -860,10 +877,10 @@ impl Txn<'_> {
                 && v.uid == uid
                 && v.version == version
             {
-                return self.store.open_version(&meta, v);
+                return self.store.open_version(meta, v);
             }
         }
-        self.store.material(&meta, version)
+        self.store.material(meta, version)
     }
 
     fn note(&mut self, action: &str, uid: Option<&str>, detail: String) {
