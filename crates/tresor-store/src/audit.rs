@@ -41,6 +41,8 @@ pub struct AuditEntry {
 /// Computes entry MACs.
 pub struct AuditSigner {
     key: tresor_crypto::Secret<Vec<u8>>,
+    /// `key`, prepared once (every commit MACs entries and a head with it).
+    prepared: tresor_crypto::hash::HmacSha256,
     /// The seq and MAC of the last entry MAC'd by [`AuditSigner::mac`] (a per-commit signer
     /// from [`AuditSigner::for_commit`] tells the store where its commit left the chain).
     last: std::sync::Mutex<Option<(u64, String)>>,
@@ -58,6 +60,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 impl AuditSigner {
     pub(crate) fn new(key: tresor_crypto::Secret<Vec<u8>>) -> Self {
         AuditSigner {
+            prepared: tresor_crypto::hash::HmacSha256::new(key.expose()),
             key,
             last: std::sync::Mutex::new(None),
         }
@@ -67,7 +70,11 @@ impl AuditSigner {
     /// [`AuditSigner::last_issued`] is the last entry it wrote (a backend that retries
     /// recomputes the MACs, so the last one computed is the last one stored).
     pub(crate) fn for_commit(&self) -> Self {
-        AuditSigner::new(self.key.clone())
+        AuditSigner {
+            key: self.key.clone(),
+            prepared: self.prepared.clone(),
+            last: std::sync::Mutex::new(None),
+        }
     }
 
     /// The seq and MAC of the last entry this signer MAC'd.
@@ -86,14 +93,11 @@ impl AuditSigner {
     /// The MAC of an audit head naming entry `seq` with MAC `entry` (domain-separated from
     /// entry MACs).
     pub(crate) fn head_mac(&self, seq: u64, entry: &str) -> String {
-        tresor_crypto::hash::hex(&tresor_crypto::hash::hmac_sha256_parts(
-            self.key.expose(),
-            &[
-                b"tresor audit head v1",
-                &seq.to_be_bytes(),
-                entry.as_bytes(),
-            ],
-        ))
+        tresor_crypto::hash::hex(&self.prepared.parts(&[
+            b"tresor audit head v1",
+            &seq.to_be_bytes(),
+            entry.as_bytes(),
+        ]))
     }
 
     /// The MAC of an entry with the given fields.
@@ -109,19 +113,16 @@ impl AuditSigner {
         let seq_b = seq.to_be_bytes();
         let ts_b = ts.to_be_bytes();
         let uid = d.uid.as_deref().unwrap_or("");
-        tresor_crypto::hash::hex(&tresor_crypto::hash::hmac_sha256_parts(
-            self.key.expose(),
-            &[
-                b"tresor audit v1",
-                &seq_b,
-                &ts_b,
-                d.actor.as_bytes(),
-                d.action.as_bytes(),
-                uid.as_bytes(),
-                d.detail.as_bytes(),
-                prev.as_bytes(),
-            ],
-        ))
+        tresor_crypto::hash::hex(&self.prepared.parts(&[
+            b"tresor audit v1",
+            &seq_b,
+            &ts_b,
+            d.actor.as_bytes(),
+            d.action.as_bytes(),
+            uid.as_bytes(),
+            d.detail.as_bytes(),
+            prev.as_bytes(),
+        ]))
     }
 
     /// Checks a chain; returns the seq of the first bad entry.
