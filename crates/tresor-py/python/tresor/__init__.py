@@ -12,7 +12,8 @@ Modules:
   original library raised: ``KeyError``, ``ValueError``, ``OSError``...).
 
 Drop-ins shipped in the same wheel, importable under the originals' names:
-``python_linux_keyutils``.
+``python_linux_keyutils``, ``keys_management`` (with ``keys_management.tresor``: its
+CryptoTool and StateRepoInterface on tresor keys and the vault).
 """
 
 from . import errors
