@@ -22,7 +22,7 @@ if [ -z "${TRESOR_SEEQRET_PY:-}" ]; then
     eval "$(bash tests/peers/seeqret/setup.sh 2>/dev/null | grep '^export TRESOR_SEEQRET_PY')"
 fi
 work="$(mktemp -d)"
-trap '[ -n "${kmip_pid:-}" ] && kill "$kmip_pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'if [ -n "${kmip_pid:-}" ]; then kill "$kmip_pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 
 log "release wheel (maturin --release)"
 rm -rf target/wheels/py-release
@@ -55,13 +55,14 @@ fi
 "$kmip_bin" kmip certs init "$work/kcerts" >/dev/null
 "$kmip_bin" kmip apps --store "$work/kstore" allow '*' '*' >/dev/null
 TRESOR_LOG=info "$kmip_bin" kmip serve --listen 127.0.0.1:0 --cert "$work/kcerts/server.crt" \
-    --key "$work/kcerts/server.key" --ca "$work/kcerts/ca.crt" --store "$work/kstore" 2>"$work/kserve.log" &
+    --key "$work/kcerts/server.key" --ca "$work/kcerts/ca.crt" --store "$work/kstore" \
+    --max-requests-per-second 10000000 2>"$work/kserve.log" &
 kmip_pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/kserve.log" && break; sleep 0.1; done
 kport=$(grep -o "listening on [0-9.]*:[0-9]*" "$work/kserve.log" | head -1 | sed 's/.*://')
 "$TRESOR_PYKMIP_PY" "$bench" kmip-pykmip "$kport" "$work/kcerts" >>"$raw"
 "$venv/bin/python" "$bench" kmip-tresor "$kport" "$work/kcerts" >>"$raw"
-kill "$kmip_pid"; wait "$kmip_pid" 2>/dev/null || true
+kill "$kmip_pid"; wait "$kmip_pid" 2>/dev/null || true; kmip_pid=""
 printf 'server\tKMIP server binary\t%s\t\n' "$kmip_bin" >>"$raw"
 
 log "tresor vault with 10,000 secrets"
