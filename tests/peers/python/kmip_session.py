@@ -219,6 +219,24 @@ with client as c:
     if derived and derived[0] not in (aes, fixed, hmac, secret, opaque):
         step("get/derived", lambda: (lambda o: dict(obj(o), digest=digest(o.value)))(c.get(derived[0])))
 
+    kdf = step("register/kdf-base", lambda: uid(c.register(objects.SymmetricKey(
+        A.HMAC_SHA256, 256, bytes(range(50, 82)), [U.DERIVE_KEY], name=P + "-kdf")))) and next(
+            k for k, v in UIDS.items() if v == "#%d" % len(UIDS))
+    step("activate/kdf-base", lambda: c.activate(kdf))
+    for method, params in (
+        ("hmac", {"cryptographic_parameters": {"hashing_algorithm": enums.HashingAlgorithm.SHA_256},
+                  "derivation_data": b"context info", "salt": b"salt"}),
+        ("pbkdf2-active", {"cryptographic_parameters": {"hashing_algorithm": enums.HashingAlgorithm.SHA_256},
+                           "salt": b"salt", "iteration_count": 1000}),
+    ):
+        got = step("derive_key/" + method, lambda: uid(c.derive_key(
+            enums.ObjectType.SYMMETRIC_KEY, [kdf],
+            enums.DerivationMethod.HMAC if method == "hmac" else enums.DerivationMethod.PBKDF2,
+            params, cryptographic_length=128, cryptographic_algorithm=A.AES)))
+        if got:
+            new_uid = next(k for k, v in UIDS.items() if v == got)
+            step("get/derived-" + method, lambda: (lambda o: dict(obj(o), digest=digest(o.value)))(c.get(new_uid)))
+
     step("locate/name", lambda: [uid(u) for u in c.locate(attributes=[
         AF.create_attribute(enums.AttributeType.NAME, P + "-fixed")])])
     step("locate/object-type+name", lambda: [uid(u) for u in c.locate(attributes=[
