@@ -131,7 +131,41 @@ def keys_tresor(path):
     out("tresor", "encrypt_bytes 1 KiB (AES-256-GCM)", f"{per:.0f}", "ns")
 
 
-if MODE == "keys-original":
+def kmip_get(impl, port, certs):
+    """Get of one registered AES-256 key, over one kept connection, against the same server."""
+    if impl == "pykmip":
+        from kmip.core import enums
+        from kmip.pie import objects
+        from kmip.pie.client import ProxyKmipClient
+
+        label = "PyKMIP 0.11 ProxyKmipClient"
+    else:
+        from tresor.kmip import ProxyKmipClient, enums, objects
+
+        label = "tresor"
+    c = ProxyKmipClient(hostname="127.0.0.1", port=int(port), cert=f"{certs}/client.crt",
+                        key=f"{certs}/client.key", ca=f"{certs}/ca.crt")
+    with c:
+        uid = c.register(objects.SymmetricKey(enums.CryptographicAlgorithm.AES, 256, bytes(32)))
+        assert c.get(uid).value == bytes(32)
+        for _ in range(20):
+            c.get(uid)
+        n, t0 = 0, time.perf_counter()
+        while True:
+            for _ in range(20):
+                c.get(uid)
+            n += 20
+            dt = time.perf_counter() - t0
+            if dt >= SECONDS:
+                break
+    out(label, "KMIP Get, one connection", f"{n / dt:.0f}", "/s")
+
+
+if MODE == "kmip-pykmip":
+    kmip_get("pykmip", sys.argv[2], sys.argv[3])
+elif MODE == "kmip-tresor":
+    kmip_get("tresor", sys.argv[2], sys.argv[3])
+elif MODE == "keys-original":
     keys_original()
 elif MODE == "keys-tresor":
     keys_tresor(sys.argv[2])

@@ -5,7 +5,10 @@
 #   - keys-management-style encrypt of 1 KiB: keys-management 0.1.5 + cryptography vs
 #     tresor.keys (transit encrypt, AES-256-GCM, ciphertext naming key and version);
 #   - vault get from Python: tresor.vault get and tresor.seeqret.get().value vs
-#     seeqret 1.0.5's seeqret.get().value, on vaults of the same 10,000 secrets.
+#     seeqret 1.0.5's seeqret.get().value, on vaults of the same 10,000 secrets;
+#   - PyKMIP-style Get over one connection: tresor.kmip.ProxyKmipClient vs PyKMIP 0.11's
+#     ProxyKmipClient, against the same `tresor kmip serve` (TRESOR_KMIP_BIN, default
+#     target/release/tresor, else target/debug/tresor; the table says which).
 # Builds the wheel in release mode (maturin --release) into target/wheels/py-release and
 # installs it into target/bench-py-venv. Peers from tests/peers/{python,seeqret}/setup.sh.
 #   bench/python/run.sh            (BENCH_SECONDS=2 per measure)
@@ -19,7 +22,7 @@ if [ -z "${TRESOR_SEEQRET_PY:-}" ]; then
     eval "$(bash tests/peers/seeqret/setup.sh 2>/dev/null | grep '^export TRESOR_SEEQRET_PY')"
 fi
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+trap 'if [ -n "${kmip_pid:-}" ]; then kill "$kmip_pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 
 log "release wheel (maturin --release)"
 rm -rf target/wheels/py-release
@@ -40,6 +43,27 @@ log "keys-management-style encrypt of 1 KiB: original + cryptography, tresor.key
 "$TRESOR_PY_ORIGINALS_PY" -c 'import cryptography' 2>/dev/null || "$(dirname "$TRESOR_PY_ORIGINALS_PY")/pip" install -q cryptography >&2
 "$TRESOR_PY_ORIGINALS_PY" "$bench" keys-original >>"$raw"
 "$venv/bin/python" "$bench" keys-tresor "$work/kv" >>"$raw"
+
+log "PyKMIP-style Get over one connection: PyKMIP's client and tresor.kmip, same tresor server"
+if [ -z "${TRESOR_PYKMIP_PY:-}" ]; then
+    eval "$(bash tests/peers/pykmip/setup.sh)"
+fi
+kmip_bin="${TRESOR_KMIP_BIN:-}"
+if [ -z "$kmip_bin" ]; then
+    if [ -x target/release/tresor ]; then kmip_bin=target/release/tresor; else kmip_bin=target/debug/tresor; fi
+fi
+"$kmip_bin" kmip certs init "$work/kcerts" >/dev/null
+"$kmip_bin" kmip apps --store "$work/kstore" allow '*' '*' >/dev/null
+TRESOR_LOG=info "$kmip_bin" kmip serve --listen 127.0.0.1:0 --cert "$work/kcerts/server.crt" \
+    --key "$work/kcerts/server.key" --ca "$work/kcerts/ca.crt" --store "$work/kstore" \
+    --max-requests-per-second 10000000 2>"$work/kserve.log" &
+kmip_pid=$!
+for _ in $(seq 100); do grep -q "listening on" "$work/kserve.log" && break; sleep 0.1; done
+kport=$(grep -o "listening on [0-9.]*:[0-9]*" "$work/kserve.log" | head -1 | sed 's/.*://')
+"$TRESOR_PYKMIP_PY" "$bench" kmip-pykmip "$kport" "$work/kcerts" >>"$raw"
+"$venv/bin/python" "$bench" kmip-tresor "$kport" "$work/kcerts" >>"$raw"
+kill "$kmip_pid"; wait "$kmip_pid" 2>/dev/null || true; kmip_pid=""
+printf 'server\tKMIP server binary\t%s\t\n' "$kmip_bin" >>"$raw"
 
 log "tresor vault with 10,000 secrets"
 "$venv/bin/python" - "$work/tv" <<'PY'
@@ -99,7 +123,10 @@ kt = num("tresor", "encrypt 1 KiB (AES-256-GCM)")
 print(f"| keys-management-style encrypt 1 KiB | {kt:,.0f} ns (`tresor.keys.Keys.encrypt`, versioned ciphertext) | {ko:,.0f} ns (keys-management 0.1.5 + cryptography AESGCM) | | ≥ 10× faster | {'yes' if ko >= 10 * kt else 'no'} ({ko / kt:.1f}×) |")
 kb = num("tresor", "encrypt_bytes 1 KiB (AES-256-GCM)")
 print(f"| keys-management-style encrypt 1 KiB, binary form | {kb:,.0f} ns (`tresor.keys.Keys.encrypt_bytes`) | {ko:,.0f} ns | | ≥ 10× faster | {'yes' if ko >= 10 * kb else 'no'} ({ko / kb:.1f}×) |")
-print("| PyKMIP-style Get over one connection | not built (`tresor.kmip` missing) | | | ≥ 10× | — |")
+kp = num("PyKMIP 0.11 ProxyKmipClient", "KMIP Get, one connection")
+kt2 = num("tresor", "KMIP Get, one connection")
+srv = val.get(("server", "KMIP server binary"), "?")
+print(f"| PyKMIP-style Get over one connection (same `{srv} kmip serve`) | {kt2:,.0f} /s (`tresor.kmip.ProxyKmipClient.get`) | {kp:,.0f} /s (PyKMIP 0.11 `ProxyKmipClient.get`) | | ≥ 10× | {'yes' if kt2 >= 10 * kp else 'no'} ({kt2 / kp:.1f}×) |")
 print()
 for r in rows:
     print("\t".join(r))

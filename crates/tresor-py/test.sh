@@ -9,7 +9,13 @@
 #   2. a fresh venv target/py-test-venv gets the wheel and pytest;
 #   3. the drop-in suites (tests/dropin) run against the originals from PyPI
 #      (TRESOR_PY_ORIGINALS_PY, TRESOR_PY_IMPL=original: they must pass there) and then
-#      against the wheel (TRESOR_PY_IMPL=tresor), with tresor's own suites (tests/core).
+#      against the wheel (TRESOR_PY_IMPL=tresor), with tresor's own suites (tests/core):
+#      python_linux_keyutils and keys_management (dual-run, the originals' bugs marked
+#      `original_bug`); tests/core/test_kmip.py runs one KMIP session script with PyKMIP's
+#      client (TRESOR_PYKMIP_PY) and with tresor.kmip against `tresor kmip serve`
+#      (target/debug/tresor, built by the cargo run before) and `pykmip-server`;
+#      tests/core/test_fresh_install.py installs the wheel alone into a fresh venv and
+#      imports python_linux_keyutils, keys_management and tresor.
 #
 # Each pytest run ends with its usual closing line (`=== N passed, ... in Ns ===`);
 # scripts/test.sh adds them to its totals. Exit status: non-zero if any run failed.

@@ -10,6 +10,7 @@
 //! | `python_linux_keyutils` | [`keyutils`]: the drop-in `set_secret`/`get_secret`/`invalidate_secret`, `KeyRingIdentifier` |
 //! | `tresor.vault`, `tresor.seeqret` | [`vault`]: open/get/list/add/env on the developer vault |
 //! | `tresor.keys` | [`keys`]: versioned keys, transit encrypt/decrypt/rewrap/sign/verify |
+//! | `tresor.kmip` | [`kmip`]: one KMIP connection under `tresor.kmip.ProxyKmipClient` |
 //! | `tresor.errors` | [`errors`]: one exception class per error kind, raised from Rust |
 //!
 //! Every system call runs with the interpreter detached (`Python::detach`), so other
@@ -19,6 +20,7 @@ mod errors;
 mod keyring;
 mod keys;
 mod keyutils;
+mod kmip;
 mod vault;
 
 use pyo3::prelude::*;
@@ -31,5 +33,6 @@ fn _tresor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     keyutils::register(m)?;
     vault::register(m)?;
     keys::register(m)?;
+    kmip::register(m)?;
     Ok(())
 }

@@ -8,11 +8,13 @@ Modules:
 - ``tresor.seeqret``: ``seeqret.get(key, app, env)``'s call shape on the tresor vault.
 - ``tresor.keys``: versioned keys and transit encrypt/decrypt/rewrap/sign/verify
   (``Keys(vault)``).
+- ``tresor.kmip``: ``ProxyKmipClient`` with PyKMIP's interface on tresor's Rust KMIP client.
 - ``tresor.errors``: the exception classes (each also a subclass of the built-in its
   original library raised: ``KeyError``, ``ValueError``, ``OSError``...).
 
 Drop-ins shipped in the same wheel, importable under the originals' names:
-``python_linux_keyutils``.
+``python_linux_keyutils``, ``keys_management`` (with ``keys_management.tresor``: its
+CryptoTool and StateRepoInterface on tresor keys and the vault).
 """
 
 from . import errors

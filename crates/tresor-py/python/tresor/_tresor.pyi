@@ -1,6 +1,6 @@
 """Type stubs of tresor's native module (import ``tresor``, not this)."""
 
-from typing import Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 __version__: str
 
@@ -80,3 +80,27 @@ class Keys:
     def sign(self, name: str, message: bytes) -> str: ...
     def verify(self, signature: str, message: bytes) -> bool: ...
     def list(self) -> List[str]: ...
+
+class KmipConnection:
+    """One KMIP connection (mutual TLS); items are ``(tag, type, value)`` tuples."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        certfile: str,
+        keyfile: str,
+        ca_certs: str,
+        *,
+        server_name: Optional[str] = ...,
+        timeout: Optional[float] = ...,
+        kmip_version: str = ...,
+    ) -> None: ...
+    @staticmethod
+    def from_conf(path: str, section: str = ..., kmip_version: Optional[str] = ...) -> "KmipConnection": ...
+    @property
+    def kmip_version(self) -> str: ...
+    def call(
+        self, operation: int, payload: List[Tuple[int, int, Any]]
+    ) -> Tuple[int, Optional[int], Optional[str], List[Tuple[int, int, Any]]]: ...
+    def close(self) -> None: ...

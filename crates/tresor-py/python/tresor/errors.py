@@ -24,6 +24,9 @@ __all__ = [
     "VaultLockedError",
     "VaultError",
     "DecryptionError",
+    "KmipConnectionError",
+    "KmipProtocolError",
+    "KmipOperationFailure",
 ]
 
 
@@ -91,6 +94,27 @@ class VaultError(TresorError, RuntimeError):
 
 class DecryptionError(TresorError, ValueError):
     """Wrong key, wrong associated data or a tampered ciphertext (``ValueError``)."""
+
+
+class KmipConnectionError(TresorError, ConnectionError):
+    """No KMIP connection: connect, TLS handshake, read or timeout failed (``ConnectionError``;
+    PyKMIP's ``ClientConnectionFailure``)."""
+
+
+class KmipProtocolError(TresorError, RuntimeError):
+    """The KMIP server's answer could not be read (``RuntimeError``)."""
+
+
+class KmipOperationFailure(TresorError, RuntimeError):
+    """The KMIP server answered an operation with a failure: ``status``, ``reason`` (PyKMIP's
+    ``ResultStatus``/``ResultReason`` enums) and ``message``, as PyKMIP's
+    ``KmipOperationFailure``."""
+
+    def __init__(self, status, reason, message) -> None:
+        super().__init__(f"{getattr(status, 'name', status)}: {getattr(reason, 'name', reason)} - {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
 
 
 def _make(class_name: str, message: str, errno: Optional[int]) -> TresorError:

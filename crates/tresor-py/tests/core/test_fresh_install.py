@@ -24,7 +24,7 @@ def test_wheel_alone_imports_all_names(tmp_path):
         [py, "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, check=True
     ).stdout.split()
     assert [p for p in listed if not p.startswith(("pip==", "setuptools==", "tresor=="))] == []
-    names = os.environ.get("TRESOR_WHEEL_IMPORTS", "python_linux_keyutils, tresor")
+    names = os.environ.get("TRESOR_WHEEL_IMPORTS", "python_linux_keyutils, keys_management, tresor")
     out = subprocess.run(
         [py, "-c", f"import {names}; print('ok')"],
         capture_output=True,

@@ -65,3 +65,16 @@ def test_keys_persist_in_the_vault(tmp_path):
     ct = k.encrypt("orders", b"kept", b"")
     again = keys.Keys(vault.open(tmp_path / "v"))
     assert again.decrypt(ct) == b"kept"
+
+
+def test_text_form_is_the_binary_payload_in_standard_base64(k):
+    import base64
+
+    k.create("fmt")
+    for n in (0, 1, 2, 3, 1024, 1025, 4099):
+        ct = k.encrypt("fmt", b"x" * n, b"aad")
+        head, body = ct.rsplit(":", 1)
+        assert head == "tresor:fmt:v1"
+        raw = base64.b64decode(body, validate=True)
+        assert len(raw) == 12 + n + 16  # nonce, ciphertext, tag
+        assert k.decrypt(ct, b"aad") == b"x" * n
