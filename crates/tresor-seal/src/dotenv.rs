@@ -97,6 +97,20 @@ pub(crate) fn scan(text: &str) -> Result<Vec<Leaf>> {
     Ok(out)
 }
 
+/// The (name, value) pairs of a plaintext `.env` text, values unquoted.
+///
+/// # Errors
+/// [`crate::SealError::Syntax`] naming the line.
+pub fn scan_pairs(text: &str) -> Result<Vec<(String, zeroize::Zeroizing<String>)>> {
+    Ok(scan(text)?
+        .into_iter()
+        .map(|l| {
+            let v = zeroize::Zeroizing::new(unquote(&text[l.span]));
+            (l.path.0.into_iter().next().unwrap_or_default(), v)
+        })
+        .collect())
+}
+
 /// The text a token takes in a `.env` file: bare (base64url has no special character).
 pub(crate) fn token_literal(token: &str) -> String {
     token.to_owned()

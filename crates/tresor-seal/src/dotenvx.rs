@@ -26,7 +26,7 @@ type Aes256Gcm16 = AesGcm<Aes256, U16>;
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

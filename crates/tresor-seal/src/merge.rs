@@ -25,6 +25,10 @@ pub struct MergeOutcome {
     pub conflicts: Vec<String>,
 }
 
+/// A line-based three-way merge `(base, ours, theirs) -> (merged, clean)` of texts that hold
+/// no secret (`git merge-file`).
+pub type LineMerge<'a> = dyn FnMut(&str, &str, &str) -> std::io::Result<(String, bool)> + 'a;
+
 const MARK: char = '\u{1}';
 
 fn masked(o: &Opened) -> Result<(String, HashMap<KeyPath, String>)> {
@@ -59,7 +63,7 @@ pub fn merge(
     theirs: &str,
     format: Format,
     ids: &[Identity],
-    line_merge: &mut dyn FnMut(&str, &str, &str) -> std::io::Result<(String, bool)>,
+    line_merge: &mut LineMerge<'_>,
 ) -> Result<MergeOutcome> {
     let ob = base
         .filter(|b| !b.trim().is_empty())
@@ -147,7 +151,7 @@ fn sorted(r: &[String]) -> Vec<String> {
 
 fn hex_path(h: &str) -> Result<KeyPath> {
     let bad = || SealError::Merge("the merged structure is damaged".into());
-    if h.len() % 2 != 0 {
+    if !h.len().is_multiple_of(2) {
         return Err(bad());
     }
     let bytes = (0..h.len())

@@ -217,7 +217,12 @@ fn merge_per_key() {
 #[test]
 fn run_values() {
     let (ids, r) = id();
-    let s = seal("A=\"x\\ny\"\nB='q'\n", Format::Dotenv, &[r.clone()]).unwrap();
+    let s = seal(
+        "A=\"x\\ny\"\nB='q'\n",
+        Format::Dotenv,
+        std::slice::from_ref(&r),
+    )
+    .unwrap();
     let v = open(&s, Format::Dotenv, &ids).unwrap().values().unwrap();
     assert_eq!(v[0].1.as_str(), "x\ny");
     assert_eq!(v[1].1.as_str(), "q");
