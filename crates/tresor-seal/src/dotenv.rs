@@ -10,6 +10,7 @@ use crate::{KeyPath, Leaf, check_count};
 pub(crate) fn scan(text: &str) -> Result<Vec<Leaf>> {
     let b = text.as_bytes();
     let mut out: Vec<Leaf> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut i = 0;
     while i < b.len() {
         let line_start = i;
@@ -84,7 +85,7 @@ pub(crate) fn scan(text: &str) -> Result<Vec<Leaf>> {
                 format!("unexpected text after the value of {key}"),
             ));
         }
-        if out.iter().any(|l| l.path.0[0] == key) {
+        if !seen.insert(key) {
             return Err(syntax(text, line_start, format!("duplicate key {key}")));
         }
         out.push(Leaf {

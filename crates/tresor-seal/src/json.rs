@@ -78,7 +78,7 @@ impl Scanner<'_> {
                     self.p += 1;
                     return Ok(());
                 }
-                let mut seen: Vec<String> = Vec::new();
+                let mut seen = std::collections::HashSet::new();
                 loop {
                     self.ws();
                     let kstart = self.p;
@@ -88,14 +88,13 @@ impl Scanner<'_> {
                     self.string()?;
                     let name: String = serde_json::from_str(&self.t[kstart..self.p])
                         .or_else(|_| self.err("invalid key string"))?;
-                    if seen.contains(&name) {
+                    if !seen.insert(name.clone()) {
                         return Err(syntax(
                             self.t,
                             kstart,
                             format!("duplicate key '{}'", name.escape_debug()),
                         ));
                     }
-                    seen.push(name.clone());
                     self.ws();
                     if self.peek() != Some(b':') {
                         return self.err("expected ':'");

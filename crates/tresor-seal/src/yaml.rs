@@ -14,7 +14,7 @@ struct Frame {
     path: Vec<String>,
     seq: bool,
     next: usize,
-    keys: Vec<String>,
+    keys: std::collections::HashSet<String>,
 }
 
 struct Pending {
@@ -136,7 +136,7 @@ impl State<'_> {
                 path: p.path,
                 seq: item,
                 next: 0,
-                keys: Vec::new(),
+                keys: Default::default(),
             });
         } else if self.frames.is_empty() && self.leaves.is_empty() {
             self.frames.push(Frame {
@@ -144,7 +144,7 @@ impl State<'_> {
                 path: Vec::new(),
                 seq: item,
                 next: 0,
-                keys: Vec::new(),
+                keys: Default::default(),
             });
         } else if !fits {
             return Err(syntax(t, pos, "unexpected indentation"));
@@ -191,7 +191,7 @@ impl State<'_> {
                     path,
                     seq: false,
                     next: 0,
-                    keys: Vec::new(),
+                    keys: Default::default(),
                 });
                 return self.entry_in_frame(li, c2, p, false);
             }
@@ -205,14 +205,13 @@ impl State<'_> {
             return Err(syntax(t, pos, "expected 'key: value' or '- value'"));
         };
         let key = unquote(content[..kend].trim_end());
-        if f.keys.contains(&key) {
+        if !f.keys.insert(key.clone()) {
             return Err(syntax(
                 t,
                 pos,
                 format!("duplicate key '{}'", key.escape_debug()),
             ));
         }
-        f.keys.push(key.clone());
         let mut path = f.path.clone();
         path.push(key);
         let mut p = pos + vstart;
