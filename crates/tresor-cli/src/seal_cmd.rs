@@ -81,6 +81,9 @@ pub struct UnsealArgs {
     /// The format (default: from the file name).
     #[arg(long)]
     pub format: Option<String>,
+    /// Print JSON: every value under its dotted key path (values in clear).
+    #[arg(long, conflicts_with_all = ["out", "in_place"])]
+    pub json: bool,
     #[command(flatten)]
     pub id: IdentityArgs,
 }
@@ -438,7 +441,17 @@ fn unseal(a: UnsealArgs, out: &mut dyn Write) -> Result<ExitCode> {
             o.conflicts().join(", ")
         );
     }
-    if a.in_place {
+    if a.json {
+        let values: serde_json::Map<String, serde_json::Value> = o
+            .all_values()?
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v.to_string())))
+            .collect();
+        output::json(
+            out,
+            &json!({"file": a.file, "format": o.format().name(), "recipients": o.recipients(), "data_key_id": o.data_key_id(), "conflicts": o.conflicts(), "values": values}),
+        )?;
+    } else if a.in_place {
         write_file(&a.file, &view)?;
     } else if let Some(p) = &a.out {
         write_file(p, &view)?;

@@ -179,6 +179,24 @@ fn seal_round_trip_each_format() {
         assert!(String::from_utf8_lossy(&o.stderr).contains("already sealed"));
         assert_eq!(std::fs::read_to_string(&p).unwrap(), sealed);
     }
+    // --json: every value by key path
+    let j: serde_json::Value =
+        serde_json::from_str(&e.ok(Some(&e.alice), &["unseal", "config.yaml", "--json"])).unwrap();
+    assert_eq!(j["values"]["db.pass"], "s3cr3t pass");
+    assert_eq!(j["values"]["ports.0"], "5432");
+    // the textconv driver shows the file as is to someone who is not a recipient
+    let carol = e.dir.path().join("keys/carol.txt");
+    {
+        use age::secrecy::ExposeSecret;
+        let id = age::x25519::Identity::generate();
+        std::fs::write(&carol, format!("{}\n", id.to_string().expose_secret())).unwrap();
+    }
+    let raw = std::fs::read_to_string(e.path(".env")).unwrap();
+    assert_eq!(e.ok(Some(&carol), &["git", "textconv", ".env"]), raw);
+    assert_eq!(
+        e.ok(Some(&e.alice), &["git", "textconv", ".env"]),
+        PLAIN[0].1
+    );
     // run --file passes the top-level values
     let out = e.ok(
         Some(&e.alice),

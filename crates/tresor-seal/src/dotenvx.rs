@@ -201,18 +201,19 @@ pub fn to_plain(text: &str, private_keys: &[Zeroizing<String>]) -> Result<Zeroiz
     let leaves = dotenv::scan(text)?;
     let mut out = Zeroizing::new(String::with_capacity(text.len()));
     let mut last = 0;
-    let mut drop_lines: Vec<std::ops::Range<usize>> = Vec::new();
     for l in &leaves {
         let name = &l.path.0[0];
         if name.starts_with("DOTENV_PUBLIC_KEY") {
+            // the whole line goes (the public key means nothing to a plain file)
             let ls = text[..l.span.start].rfind('\n').map_or(0, |i| i + 1);
             let le = text[l.span.end..]
                 .find('\n')
                 .map_or(text.len(), |i| l.span.end + i + 1);
-            drop_lines.push(ls..le);
+            out.push_str(&text[last..ls.max(last)]);
+            last = le;
             continue;
         }
-        let v = dotenv::unquote(&text[l.span.clone()]);
+        let v = Zeroizing::new(dotenv::unquote(&text[l.span.clone()]));
         if !v.starts_with(PREFIX) {
             continue;
         }
@@ -229,30 +230,12 @@ pub fn to_plain(text: &str, private_keys: &[Zeroizing<String>]) -> Result<Zeroiz
         last = l.span.end;
     }
     out.push_str(&text[last..]);
-    // Remove the public key line and dotenvx's banner.
-    let shift = |r: &std::ops::Range<usize>| -> std::ops::Range<usize> {
-        // offsets in `out` differ from `text` only after replaced values; the public key line
-        // comes first in dotenvx files, before any replaced value.
-        r.clone()
-    };
-    let mut s: String = out.to_string();
-    for r in drop_lines.iter().rev() {
-        let r = shift(r);
-        if s.get(r.clone())
-            .is_some_and(|l| l.starts_with("DOTENV_PUBLIC_KEY"))
-        {
-            s.replace_range(r, "");
-        }
-    }
-    let kept: Vec<&str> = s
+    // dotenvx's banner lines go too; leading blank lines after them.
+    let kept: String = out
         .split_inclusive('\n')
         .filter(|l| !BANNER.contains(&l.trim_end()))
         .collect();
-    let mut res = kept.concat();
-    while res.starts_with('\n') {
-        res.remove(0);
-    }
-    Ok(Zeroizing::new(res))
+    Ok(Zeroizing::new(kept.trim_start_matches('\n').to_owned()))
 }
 
 /// Encrypts every value of a plain `.env` text for dotenvx: `KEY="encrypted:…"`, with the

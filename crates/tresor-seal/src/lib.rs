@@ -543,6 +543,25 @@ impl Opened {
             .collect())
     }
 
+    /// Every value as (dotted key path, value unquoted), in document order.
+    ///
+    /// # Errors
+    /// A document that no longer parses (not expected for an opened file).
+    pub fn all_values(&self) -> Result<Vec<(String, Zeroizing<String>)>> {
+        let p: &str = &self.plain;
+        Ok(self
+            .format
+            .scan(p)?
+            .into_iter()
+            .map(|l| {
+                (
+                    l.path.dotted(),
+                    Zeroizing::new(self.format.unquote(&p[l.span.clone()])),
+                )
+            })
+            .collect())
+    }
+
     pub(crate) fn key(&self) -> &DataKey {
         &self.key
     }
