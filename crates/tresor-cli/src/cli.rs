@@ -168,7 +168,7 @@ pub enum Command {
         #[command(flatten)]
         watch: crate::run_watch::WatchArgs,
         /// A sealed file (tresor seal) whose top-level values to pass (repeatable).
-        #[arg(long = "file", value_name = "FILE")]
+        #[arg(long = "file", value_name = "FILE", conflicts_with = "watch")]
         files: Vec<PathBuf>,
         /// The command and its arguments.
         #[arg(trailing_var_arg = true, required = true, num_args = 1.., value_name = "CMD")]
