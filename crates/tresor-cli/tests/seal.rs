@@ -632,3 +632,27 @@ fn tresor_dotenvx_files_are_decrypted_by_dotenvx() {
     let plain = e.ok(None, &["import-dotenvx", ".env"]);
     assert!(plain.contains("PASSWORD=\"p@ss word #1\""), "{plain}");
 }
+
+#[test]
+fn git_merge_with_a_key_added_on_one_side_and_a_value_changed_on_the_other() {
+    let e = setup();
+    let o = branchy(
+        &e,
+        ".env",
+        "# top\nA=1\nB=2\nC=3\n",
+        "s/^A=1/A=10/",
+        "s/^C=3/C=3\\nD=4/",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        e.ok(Some(&e.alice), &["unseal", ".env"]),
+        "# top\nA=10\nB=2\nC=3\nD=4\n"
+    );
+    // the unchanged values kept their ciphertexts through the merge
+    let base = e.git_ok(&["show", "HEAD~2:.env"]);
+    let merged = std::fs::read_to_string(e.path(".env")).unwrap();
+    let line = |t: &str, k: &str| t.lines().find(|l| l.starts_with(k)).unwrap().to_owned();
+    assert_eq!(line(&base, "B="), line(&merged, "B="));
+    assert_eq!(line(&base, "C="), line(&merged, "C="));
+    assert_ne!(line(&base, "A="), line(&merged, "A="));
+}
