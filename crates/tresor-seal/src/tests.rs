@@ -263,3 +263,35 @@ proptest! {
         prop_assert_eq!(o.plaintext(), plain.as_str());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+    /// Any text: the scanners answer (values or an error), never panic.
+    #[test]
+    fn scanners_never_panic(t in "(?s)[ -~\n\t\"'#:=\\-\\[\\]{}|>é✓]{0,200}") {
+        for f in [Format::Dotenv, Format::Json, Format::Yaml, Format::Toml] {
+            let _ = f.scan(&t);
+            let _ = is_sealed(&t, f);
+        }
+    }
+
+    /// A sealed file with a span of bytes replaced: refused, never a panic, never a wrong value.
+    #[test]
+    fn mutated_files_are_refused(i in 0usize..10_000, len in 1usize..8, fill in "[ -~\n]{1,8}") {
+        let (ids, r) = id();
+        for (f, plain) in SAMPLES {
+            let s = seal(plain, *f, std::slice::from_ref(&r)).unwrap();
+            let at = i % s.len();
+            let end = (at + len).min(s.len());
+            if !s.is_char_boundary(at) || !s.is_char_boundary(end) || s[at..end] == fill {
+                continue;
+            }
+            let mut t = s.clone();
+            t.replace_range(at..end, &fill);
+            if t == s {
+                continue;
+            }
+            prop_assert!(open(&t, *f, &ids).is_err(), "{:?}: mutation at {} accepted", f, at);
+        }
+    }
+}
