@@ -116,9 +116,12 @@ pub enum Command {
         #[command(flatten)]
         out: JsonFlag,
     },
-    /// Change values.
-    #[command(subcommand)]
-    Edit(EditCommand),
+    /// Change values, or edit a sealed file ('tresor edit FILE').
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Examples:\n  tresor edit value myapp:dev:DB_PASSWORD\n  tresor edit .env              # a sealed file, in $EDITOR"
+    )]
+    Edit(EditArgs),
     /// Remove secrets or users (asks first; --yes to skip).
     #[command(subcommand)]
     Rm(RmCommand),
@@ -164,6 +167,9 @@ pub enum Command {
         template: Option<PathBuf>,
         #[command(flatten)]
         watch: crate::run_watch::WatchArgs,
+        /// A sealed file (tresor seal) whose top-level values to pass (repeatable).
+        #[arg(long = "file", value_name = "FILE", conflicts_with = "watch")]
+        files: Vec<PathBuf>,
         /// The command and its arguments.
         #[arg(trailing_var_arg = true, required = true, num_args = 1.., value_name = "CMD")]
         command: Vec<String>,
@@ -355,6 +361,18 @@ pub enum Command {
     Rotator(crate::rotate_cmd::RotatorCommand),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+    /// Encrypt the values of .env, JSON, YAML or TOML files in place, for git.
+    Seal(crate::seal_cmd::SealArgs),
+    /// Print (or write) the plaintext of a sealed file.
+    Unseal(crate::seal_cmd::UnsealArgs),
+    /// List, add or remove (rotating the data key) the recipients of sealed files.
+    #[command(subcommand)]
+    Recipients(crate::seal_cmd::RecipientsCommand),
+    /// Git drivers for sealed files: plaintext diffs and per-key merges.
+    #[command(subcommand)]
+    Git(crate::seal_cmd::GitCommand),
+    /// Read a dotenvx-encrypted .env file (DOTENV_PRIVATE_KEY* from the environment or .env.keys).
+    ImportDotenvx(crate::seal_cmd::ImportDotenvxArgs),
 }
 
 #[derive(Args, Debug)]
@@ -429,6 +447,15 @@ pub enum AddCommand {
         #[arg(long)]
         pubkey: String,
     },
+}
+
+/// `tresor edit`: a subcommand, or a sealed file.
+#[derive(Args, Debug)]
+pub struct EditArgs {
+    #[command(subcommand)]
+    pub cmd: Option<EditCommand>,
+    #[command(flatten)]
+    pub file: crate::seal_cmd::EditFileArgs,
 }
 
 #[derive(Subcommand, Debug)]

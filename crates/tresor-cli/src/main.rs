@@ -8,6 +8,7 @@ mod output;
 mod remote;
 mod rotate_cmd;
 mod run_watch;
+mod seal_cmd;
 mod vault_cmd;
 
 use std::process::ExitCode;

@@ -154,9 +154,11 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             filters.extend(filter_opts);
             secrets::list(&ctx, &filters, env, reveal, j.json, out)
         }
-        Command::Edit(EditCommand::Value { filter, value, all }) => {
-            secrets::edit_value(&ctx, filter, value, all)
-        }
+        Command::Edit(crate::cli::EditArgs {
+            cmd: Some(EditCommand::Value { filter, value, all }),
+            ..
+        }) => secrets::edit_value(&ctx, filter, value, all),
+        Command::Edit(crate::cli::EditArgs { cmd: None, file }) => crate::seal_cmd::edit(file),
         Command::Rm(RmCommand::Key { filter, yes, all }) => secrets::rm_key(&ctx, filter, yes, all),
         Command::Rm(RmCommand::User { name, yes }) => sharing::rm_user(&ctx, &name, yes),
         Command::Env {
@@ -172,10 +174,26 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             out: j,
         } => env::importenv(&ctx, &file, &app, &env, update, dry_run, j.json, out),
         Command::Run {
+            files,
+            filters,
+            template,
+            command,
+            ..
+        } if !files.is_empty() => crate::seal_cmd::run_with_files(
+            &files,
+            &mut || match (filters.is_empty(), &template) {
+                (true, None) => Ok(Vec::new()),
+                _ => env::child_vars(ctx.door()?.as_ref(), &filters, template.clone()),
+            },
+            &command,
+            env::is_credential_var,
+        ),
+        Command::Run {
             filters,
             template,
             watch,
             command,
+            ..
         } if watch.watch => {
             let v = ctx.door()?;
             crate::run_watch::run(
@@ -254,6 +272,11 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             force,
             out: j,
         } => backup::migrate(&from, &to, force, j.json, out),
+        c @ (Command::Seal(_)
+        | Command::Unseal(_)
+        | Command::Recipients(_)
+        | Command::Git(_)
+        | Command::ImportDotenvx(_)) => crate::seal_cmd::dispatch(c, out),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "tresor", out);
