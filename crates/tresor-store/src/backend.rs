@@ -155,4 +155,11 @@ pub trait Backend: Send + Sync {
         note: &AuditDraft,
         signer: &AuditSigner,
     ) -> Result<u64>;
+
+    /// Sizes of the write groups this process committed (see the group commit of the SQL
+    /// backends), as `(batches per group, groups)`; empty for a backend that commits each
+    /// batch alone.
+    fn group_sizes(&self) -> Vec<(usize, u64)> {
+        Vec::new()
+    }
 }

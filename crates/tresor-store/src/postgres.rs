@@ -639,11 +639,6 @@ impl PostgresBackend {
         }
     }
 
-    /// Sizes of the write groups this process committed, `(batches per group, groups)`.
-    pub fn group_sizes(&self) -> Vec<(usize, u64)> {
-        self.group.group_sizes()
-    }
-
     fn with_tx<T>(&self, f: impl FnMut(&mut Conn, &mut bool) -> Result<T>) -> Result<T> {
         forget_prefetched();
         blocking(|| self.with_tx_here(f))
@@ -980,6 +975,10 @@ fn append_audit(tx: &mut Tx<'_>, audit: &[crate::AuditDraft], signer: &AuditSign
 }
 
 impl Backend for PostgresBackend {
+    fn group_sizes(&self) -> Vec<(usize, u64)> {
+        self.group.group_sizes()
+    }
+
     fn kind(&self) -> &'static str {
         "postgres"
     }

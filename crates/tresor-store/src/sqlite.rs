@@ -227,11 +227,6 @@ impl SqliteBackend {
         }
     }
 
-    /// Sizes of the write groups committed so far, `(batches per group, groups)`.
-    pub fn group_sizes(&self) -> Vec<(usize, u64)> {
-        self.group.group_sizes()
-    }
-
     fn take(&self) -> Result<Connection> {
         let popped = self.pool.lock().map(|mut p| p.pop()).unwrap_or(None);
         match popped {
@@ -557,6 +552,10 @@ fn dup_err(e: &rusqlite::Error) -> rusqlite::Error {
 }
 
 impl Backend for SqliteBackend {
+    fn group_sizes(&self) -> Vec<(usize, u64)> {
+        self.group.group_sizes()
+    }
+
     fn kind(&self) -> &'static str {
         "sqlite"
     }

@@ -139,6 +139,7 @@ pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode,
         .transpose()?;
     let rt = runtime()?;
     let http_listen = a.http_listen.clone();
+    let backend = store.backend().clone();
     rt.block_on(async move {
         let mut server = Server::bind(config, store).await?;
         if let Some(h) = &http_listen {
@@ -157,6 +158,14 @@ pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode,
         eprintln!("listening on {}", server.local_addr());
         reload_on_sighup(server.reloader());
         server.serve(shutdown_signal()).await;
+        let groups = backend.group_sizes();
+        if !groups.is_empty() {
+            let sizes: Vec<String> = groups.iter().map(|(s, n)| format!("{s}x{n}")).collect();
+            eprintln!(
+                "kmip: commit groups (batches x groups): {}",
+                sizes.join(" ")
+            );
+        }
         eprintln!("kmip: shut down");
         Ok::<_, KmipError>(())
     })?;
