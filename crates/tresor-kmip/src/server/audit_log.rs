@@ -216,7 +216,12 @@ impl AuditLog {
             Err(_) => Ok(()),
         };
         if let Err(e) = r {
-            eprintln!("kmip: cannot write the audit log '{}': {e}", self.target);
+            tracing::error!(
+                target: "tresor::kmip",
+                error = %e,
+                "cannot write the audit log '{}'",
+                self.target
+            );
         }
     }
 }
