@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
 use tresor_kmip::client::{ClientConfig, KmipClient};
 use tresor_kmip::enums::{
-    CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, NameType, ObjectType,
-    Operation, ResultStatus,
+    CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, NameType, ObjectType, Operation,
+    ResultStatus,
 };
 use tresor_kmip::message::{RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem};
 use tresor_kmip::{KmipError, ProtocolVersion, Tag, Ttlv, Value};
@@ -87,9 +87,9 @@ impl Server {
                     if let Some(a) = line.strip_prefix("listening on ") {
                         let _ = tx.send(("kmip", a.trim().to_owned()));
                     }
-                    if let Some(a) = line.strip_prefix(
-                        "kmip: metrics (/metrics, /healthz, /readyz) listening on ",
-                    ) {
+                    if let Some(a) = line
+                        .strip_prefix("kmip: metrics (/metrics, /healthz, /readyz) listening on ")
+                    {
                         let _ = tx.send(("metrics", a.trim().to_owned()));
                     }
                     let mut l = l.lock().unwrap();
@@ -360,9 +360,7 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
             prometheus_parse::Value::Counter(v)
             | prometheus_parse::Value::Gauge(v)
             | prometheus_parse::Value::Untyped(v) => *v,
-            prometheus_parse::Value::Histogram(h) => {
-                h.iter().map(|c| c.count).fold(0.0, f64::max)
-            }
+            prometheus_parse::Value::Histogram(h) => h.iter().map(|c| c.count).fold(0.0, f64::max),
             prometheus_parse::Value::Summary(_) => f64::NAN,
         })
 }
@@ -454,7 +452,12 @@ fn json_logs_carry_the_fields_and_no_secret() {
     let plaintext = b"plain-SENTINEL-Ww28rTu5-text".to_vec();
     let mut args = serve_args(&certs);
     args.extend(["--log-format".into(), "json".into()]);
-    args.extend(["--audit-log".into(), "-".into(), "--audit-reads".into(), "all".into()]);
+    args.extend([
+        "--audit-log".into(),
+        "-".into(),
+        "--audit-reads".into(),
+        "all".into(),
+    ]);
     args.extend(["--metrics-listen".into(), "127.0.0.1:0".into()]);
     let vault = home.path().join("vault");
     let mut server = Server::spawn(
@@ -489,15 +492,18 @@ fn json_logs_carry_the_fields_and_no_secret() {
         .expect("AES-256 key material");
     let enc = kc.ok(
         Operation::ENCRYPT,
-        vec![
-            uid(&key_uid),
-            Ttlv::bytes(Tag::DATA, plaintext.clone()),
-        ],
+        vec![uid(&key_uid), Ttlv::bytes(Tag::DATA, plaintext.clone())],
     );
     let mut enc_bytes = Vec::new();
     byte_strings(enc.payload.as_ref().unwrap(), &mut enc_bytes);
-    // A refused handshake: a client of another CA.
-    let stranger = Kc::new(&other, "client", server.port, V);
+    // A refused handshake: a client certificate of another CA (trusting the server's).
+    let strange = home.path().join("stranger");
+    std::fs::create_dir(&strange).unwrap();
+    for f in ["client.crt", "client.key"] {
+        std::fs::copy(other.join(f), strange.join(f)).unwrap();
+    }
+    std::fs::copy(certs.join("ca.crt"), strange.join("ca.crt")).unwrap();
+    let stranger = Kc::new(&strange, "client", server.port, V);
     assert!(stranger.call(Operation::QUERY, vec![]).is_err());
     server.wait_for("\"reason\":\"unknown-ca\"");
     server.wait_for("\"operation\":\"Encrypt\"");
@@ -545,11 +551,17 @@ fn json_logs_carry_the_fields_and_no_secret() {
     let c = &conns[0];
     assert_eq!(c["identity"], "client", "{c}");
     assert!(c["peer"].as_str().unwrap().starts_with("127.0.0.1:"), "{c}");
-    assert!(c["tls_version"].as_str().unwrap().starts_with("TLSv1_"), "{c}");
+    assert!(
+        c["tls_version"].as_str().unwrap().starts_with("TLSv1_"),
+        "{c}"
+    );
     assert!(c["tls_suite"].as_str().unwrap().starts_with("TLS"), "{c}");
     let r = &refused[0];
     assert_eq!(r["reason"], "unknown-ca", "{r}");
-    assert!(r["peer"].as_str().is_some() && r["detail"].as_str().is_some(), "{r}");
+    assert!(
+        r["peer"].as_str().is_some() && r["detail"].as_str().is_some(),
+        "{r}"
+    );
 
     // No secret in anything the server printed.
     let secrets: Vec<(&str, Vec<u8>)> = vec![
@@ -603,16 +615,17 @@ fn metrics_count_requests_and_readyz_follows_postgres() {
     let kc = Kc::new(&certs, "client", server.port, V);
     let mut uids = Vec::new();
     for i in 0..5 {
-        uids.push(uid_of(&kc.ok(
-            Operation::CREATE,
-            create_payload(&format!("m{i}")),
-        )));
+        uids.push(uid_of(
+            &kc.ok(Operation::CREATE, create_payload(&format!("m{i}"))),
+        ));
     }
     for u in &uids[..3] {
         kc.ok(Operation::GET_ATTRIBUTES, vec![uid(u)]);
     }
     // A failure: Get of an object that does not exist.
-    let missing = kc.call(Operation::GET, vec![uid("no-such-object")]).unwrap();
+    let missing = kc
+        .call(Operation::GET, vec![uid("no-such-object")])
+        .unwrap();
     assert_eq!(missing.result_status, ResultStatus::OPERATION_FAILED);
 
     let (status, text) = http_get(&maddr, "/metrics");
@@ -674,7 +687,10 @@ fn metrics_count_requests_and_readyz_follows_postgres() {
         if s == 200 {
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(60), "not ready again: {body}");
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "not ready again: {body}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     drop(server);
@@ -732,7 +748,11 @@ fn config_file_errors_name_the_line() {
         .arg(&good)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(v["kind"], "tresor.toml");
@@ -797,9 +817,11 @@ fn sighup_reloads_certificates_and_limits_without_dropping_connections() {
             .all(|i| i.result_status == ResultStatus::SUCCESS)
     );
     // Before the reload, CA B's client is a stranger.
-    assert!(Kc::new(&b, "client", server.port, V2)
-        .call(Operation::QUERY, vec![])
-        .is_err());
+    assert!(
+        Kc::new(&b, "client", server.port, V2)
+            .call(Operation::QUERY, vec![])
+            .is_err()
+    );
 
     copy(&b);
     write_conf(2);
@@ -816,9 +838,11 @@ fn sighup_reloads_certificates_and_limits_without_dropping_connections() {
     old.ok(Operation::QUERY, vec![]);
     // A new connection gets the new certificate: CA B's client is served, CA A's is not.
     Kc::new(&b, "client", server.port, V2).ok(Operation::QUERY, vec![]);
-    assert!(Kc::new(&a, "client", server.port, V2)
-        .call(Operation::QUERY, vec![])
-        .is_err());
+    assert!(
+        Kc::new(&a, "client", server.port, V2)
+            .call(Operation::QUERY, vec![])
+            .is_err()
+    );
 
     // A bad new file: logged, the old (B) configuration kept.
     std::fs::write(live.join("server.crt"), "not a certificate\n").unwrap();
@@ -890,7 +914,10 @@ fn sigterm_drains_an_in_flight_batch_and_sd_notify_is_told() {
     server.wait_for("draining");
     // No new connection is taken while it drains.
     let refused = Kc::new(&certs, "client", port, V2).call(Operation::QUERY, vec![]);
-    assert!(refused.is_err(), "a new connection was served while draining");
+    assert!(
+        refused.is_err(),
+        "a new connection was served while draining"
+    );
     let (sent, answered, items) = batch.join().unwrap();
     assert!(sent < term, "the batch was sent before SIGTERM");
     assert!(
@@ -906,7 +933,10 @@ fn sigterm_drains_an_in_flight_batch_and_sd_notify_is_told() {
     let mut stopping = false;
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     while let Ok(n) = sock.recv(&mut buf) {
-        if String::from_utf8_lossy(&buf[..n]).lines().any(|l| l == "STOPPING=1") {
+        if String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .any(|l| l == "STOPPING=1")
+        {
             stopping = true;
             break;
         }

@@ -807,13 +807,7 @@ fn summarize(response: &Ttlv) -> Vec<ItemSummary<'_>> {
 }
 
 /// Writes the access line of one request message and counts it in the metrics.
-fn account(
-    shared: &Shared,
-    identity: &str,
-    response: &Ttlv,
-    elapsed: Duration,
-    access: bool,
-) {
+fn account(shared: &Shared, identity: &str, response: &Ttlv, elapsed: Duration, access: bool) {
     let items = summarize(response);
     let first = items.first();
     let operation = match first {

@@ -159,7 +159,11 @@ pub struct ServeLimitArgs {
     #[arg(long, value_name = "N", env = "TRESOR_KMIP_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
     /// Most connections open per client identity [32].
-    #[arg(long, value_name = "N", env = "TRESOR_KMIP_MAX_CONNECTIONS_PER_IDENTITY")]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "TRESOR_KMIP_MAX_CONNECTIONS_PER_IDENTITY"
+    )]
     pub max_connections_per_identity: Option<usize>,
     /// Requests per second per client identity [0: off].
     #[arg(long, value_name = "N", env = "TRESOR_KMIP_MAX_REQUESTS_PER_SECOND")]

@@ -28,8 +28,8 @@ use std::process::ExitCode;
 use crate::error::KmipError;
 
 pub use args::{
-    AppsCommand, AttrArgs, CertsCommand, ConfigCommand, ConnArgs, DataArgs, KmipCommand,
-    OpenStore, ServeArgs, ServeLimitArgs,
+    AppsCommand, AttrArgs, CertsCommand, ConfigCommand, ConnArgs, DataArgs, KmipCommand, OpenStore,
+    ServeArgs, ServeLimitArgs,
 };
 pub use serve::{config, shutdown_signal, with_config_file};
 

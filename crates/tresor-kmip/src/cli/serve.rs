@@ -74,7 +74,9 @@ pub(super) fn certs(cmd: CertsCommand) -> Result<ExitCode, KmipError> {
 
 /// `tresor kmip serve`: runs the server until SIGTERM or SIGINT.
 pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode, KmipError> {
-    // tresor.toml first: its [log] table chooses the log writer.
+    // tresor.toml first: its [log] table chooses the log writer. A reload merges the flags
+    // as given with the file as it is then.
+    let given = a.clone();
     let a = with_config_file(a)?;
     let format: LogFormat = a.log_format.as_deref().unwrap_or("text").parse()?;
     let level = a
@@ -132,7 +134,7 @@ pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode,
             version = env!("CARGO_PKG_VERSION"),
             "serving"
         );
-        reload_on_sighup(server.reloader(), a.clone());
+        reload_on_sighup(server.reloader(), given);
         notify(&[sd_notify::NotifyState::Ready]);
         server
             .serve(async {
@@ -203,9 +205,7 @@ pub fn with_config_file(mut a: ServeArgs) -> Result<ServeArgs, KmipError> {
     a.http_listen = a.http_listen.or(s.http_listen);
     a.metrics_listen = a.metrics_listen.or(s.metrics_listen);
     a.drain_timeout = a.drain_timeout.or(s.drain_timeout);
-    a.log_format = a
-        .log_format
-        .or(f.log.format.map(toml::Spanned::into_inner));
+    a.log_format = a.log_format.or(f.log.format.map(toml::Spanned::into_inner));
     let l = &mut a.limits;
     let t = f.limits;
     l.max_batch_items = l.max_batch_items.or(t.max_batch_items);

@@ -133,7 +133,8 @@ pub struct LogTable {
 /// True if `path` names a `tresor.toml` (by its `.toml` extension) rather than a PyKMIP
 /// `server.conf`.
 pub fn is_toml(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
 }
 
 /// Line and column (1-based) of byte `offset` in `text`.
@@ -325,8 +326,16 @@ mod tests {
     fn errors_name_the_line() {
         let p = Path::new("t.toml");
         for (text, line, what) in [
-            ("[server]\nlisten = \"x\"\nlisten_typo = 1\n", 3, "unknown field"),
-            ("[server]\n\n[limits]\nmax_batch_items = \"many\"\n", 4, "invalid type"),
+            (
+                "[server]\nlisten = \"x\"\nlisten_typo = 1\n",
+                3,
+                "unknown field",
+            ),
+            (
+                "[server]\n\n[limits]\nmax_batch_items = \"many\"\n",
+                4,
+                "invalid type",
+            ),
             ("[log]\nformat = \"xml\"\n", 2, "not text or json"),
             ("[server]\nidentity_from = \"dn\"\n", 2, "not cn"),
             ("[server]\nlisten = \n", 2, ""),

@@ -113,10 +113,13 @@ fn default_level() -> &'static str {
 /// # Errors
 /// [`KmipError::Usage`] for a `TRESOR_LOG` or `level` that does not parse.
 pub fn init(format: LogFormat, level: Option<&str>) -> Result<(), KmipError> {
-    let filter = match (std::env::var(LOG_ENV).ok().filter(|v| !v.trim().is_empty()), level) {
-        (None, Some(l)) => EnvFilter::builder().parse(l).map_err(|e| {
-            KmipError::Usage(format!("log level '{l}' is not a log filter ({e})"))
-        })?,
+    let filter = match (
+        std::env::var(LOG_ENV).ok().filter(|v| !v.trim().is_empty()),
+        level,
+    ) {
+        (None, Some(l)) => EnvFilter::builder()
+            .parse(l)
+            .map_err(|e| KmipError::Usage(format!("log level '{l}' is not a log filter ({e})")))?,
         _ => filter_from_env()?,
     };
     let builder = tracing_subscriber::fmt()

@@ -181,6 +181,7 @@ pub(crate) async fn serve(
             });
             let io = hyper_util::rt::TokioIo::new(tcp);
             let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(10))
                 .serve_connection(io, svc);
             let _ = tokio::time::timeout(Duration::from_secs(60), conn).await;
