@@ -4,13 +4,14 @@
 # with info-level logging (JSON access lines, one per request) and the metrics listener ("on").
 # Rounds alternate off/on so that a change of machine load hits both alike.
 #
-#   nice -n 5 bench/kmip/ops_overhead.sh            # ROUNDS=5 GET_N=5000
+#   nice -n 5 bench/kmip/ops_overhead.sh            # ROUNDS=5 GET_N=5000 MODES="off on"
+#   MODES="off log metrics on" bench/kmip/ops_overhead.sh   # each cost on its own
 #
 # env: ROUNDS, GET_N, TRESOR_BIN (default target/release/tresor), LOAD (default
 # target/release/examples/kmip_load). Prints one RESULT line per run and the medians.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-ROUNDS=${ROUNDS:-5}; GET_N=${GET_N:-5000}
+ROUNDS=${ROUNDS:-5}; GET_N=${GET_N:-5000}   # MODES: see below
 bin=${TRESOR_BIN:-$root/target/release/tresor}
 load=${LOAD:-$root/target/release/examples/kmip_load}
 [ -x "$bin" ] && [ -x "$load" ] || {
@@ -23,12 +24,12 @@ export HOME="$work/home"; mkdir -p "$HOME"
 "$bin" kmip certs init "$work/certs" >/dev/null 2>&1
 run() { # MODE ROUND
     local mode=$1 r=$2 log="$work/server.$1.$2.log" extra=()
-    if [ "$mode" = on ]; then
-        export TRESOR_LOG=info
-        extra=(--log-format json --metrics-listen 127.0.0.1:0)
-    else
-        export TRESOR_LOG=off
-    fi
+    case "$mode" in
+        on) export TRESOR_LOG=info; extra=(--log-format json --metrics-listen 127.0.0.1:0) ;;
+        log) export TRESOR_LOG=info; extra=(--log-format json) ;;
+        metrics) export TRESOR_LOG=off; extra=(--metrics-listen 127.0.0.1:0) ;;
+        *) export TRESOR_LOG=off ;;
+    esac
     "$bin" --vault "$work/vault" kmip serve --listen 127.0.0.1:0 --no-audit-log \
         --cert "$work/certs/server.crt" --key "$work/certs/server.key" --ca "$work/certs/ca.crt" \
         "${extra[@]}" 2>"$log" &
@@ -41,17 +42,19 @@ run() { # MODE ROUND
     [ -n "$port" ] || { cat "$log" >&2; exit 1; }
     "$load" --server "127.0.0.1:$port" --certs "$work/certs" --label "$mode" "get:$GET_N" | grep '^RESULT'
     kill -TERM "$pid"; wait "$pid" || true; pid=""
-    if [ "$mode" = on ]; then
+    if [ "$mode" = on ] || [ "$mode" = log ]; then
         local lines; lines=$(grep -c '"target":"tresor::kmip::access"' "$log" || true)
-        echo "# on: $lines access lines written" >&2
+        echo "# $mode: $lines access lines written" >&2
     fi
 }
 results="$work/results"
+MODES=${MODES:-off on}
 for r in $(seq 1 "$ROUNDS"); do
-    run off "$r" | tee -a "$results"
-    run on "$r" | tee -a "$results"
+    for m in $MODES; do run "$m" "$r" | tee -a "$results"; done
 done
 # RESULT label bench n secs ops_per_s p50_us p99_us
-awk '{ops[$2]=ops[$2]" "$6; p50[$2]=p50[$2]" "$7}
-     END { for (m in ops) { n=split(ops[m],a," "); asort(a); split(p50[m],b," "); asort(b);
-           printf "MEDIAN %s ops_per_s=%s p50_us=%s (n=%d)\n", m, a[int((n+1)/2)], b[int((n+1)/2)], n } }' "$results"
+for m in $MODES; do
+    ops=$(awk -v m="$m" '$2==m {print $6}' "$results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    p50=$(awk -v m="$m" '$2==m {print $7}' "$results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    echo "MEDIAN $m ops_per_s=$ops p50_us=$p50 (rounds=$ROUNDS)"
+done

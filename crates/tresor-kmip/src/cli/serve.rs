@@ -86,7 +86,7 @@ pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode,
         .map(config_file::load)
         .transpose()?
         .and_then(|f| f.log.level.map(toml::Spanned::into_inner));
-    crate::server::logging::init(format, level.as_deref())?;
+    let _log = crate::server::logging::init(format, level.as_deref())?;
     if a.ephemeral {
         return super::ephemeral::serve_ephemeral(a);
     }

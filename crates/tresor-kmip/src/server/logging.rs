@@ -74,19 +74,6 @@ where
     }
 }
 
-/// A writer that takes stderr's lock per line (one `write_all` per event: lines of several
-/// threads never interleave).
-#[derive(Debug, Clone, Copy)]
-struct Stderr;
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Stderr {
-    type Writer = std::io::StderrLock<'static>;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        std::io::stderr().lock()
-    }
-}
-
 /// The filter of `TRESOR_LOG`, or `info` when unset.
 ///
 /// # Errors
@@ -107,12 +94,26 @@ fn default_level() -> &'static str {
     "info"
 }
 
+/// Keeps the background log writer running; dropping it writes the lines still queued.
+#[must_use = "dropping the guard stops the log writer: keep it until the server has stopped"]
+pub struct LogGuard {
+    _writer: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+impl std::fmt::Debug for LogGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogGuard").finish_non_exhaustive()
+    }
+}
+
 /// Installs the process's log writer (once; later calls keep the first). `level` is used
-/// when `TRESOR_LOG` is unset (the config file's `[log] level`).
+/// when `TRESOR_LOG` is unset (the config file's `[log] level`). Lines go to stderr from a
+/// background thread (the request path only formats them; none is dropped: a full queue
+/// makes the logging thread wait); keep the returned guard until the server has stopped.
 ///
 /// # Errors
 /// [`KmipError::Usage`] for a `TRESOR_LOG` or `level` that does not parse.
-pub fn init(format: LogFormat, level: Option<&str>) -> Result<(), KmipError> {
+pub fn init(format: LogFormat, level: Option<&str>) -> Result<LogGuard, KmipError> {
     let filter = match (
         std::env::var(LOG_ENV).ok().filter(|v| !v.trim().is_empty()),
         level,
@@ -122,9 +123,12 @@ pub fn init(format: LogFormat, level: Option<&str>) -> Result<(), KmipError> {
             .map_err(|e| KmipError::Usage(format!("log level '{l}' is not a log filter ({e})")))?,
         _ => filter_from_env()?,
     };
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(Stderr)
+        .with_writer(writer)
         .with_ansi(false);
     let r = match format {
         LogFormat::Text => builder.event_format(TextFormat).try_init(),
@@ -136,6 +140,7 @@ pub fn init(format: LogFormat, level: Option<&str>) -> Result<(), KmipError> {
             .try_init(),
     };
     // Already installed (a second server in one process): keep the first.
-    let _ = r;
-    Ok(())
+    Ok(LogGuard {
+        _writer: r.is_ok().then_some(guard),
+    })
 }
