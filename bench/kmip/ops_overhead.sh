@@ -8,7 +8,8 @@
 #   MODES="off log metrics on" bench/kmip/ops_overhead.sh   # each cost on its own
 #
 # env: ROUNDS, GET_N, TRESOR_BIN (default target/release/tresor), LOAD (default
-# target/release/examples/kmip_load). Prints one RESULT line per run and the medians.
+# target/release/examples/kmip_load). Prints one RESULT line per run (with the server's CPU
+# time per request from /proc/PID/stat) and the medians.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 ROUNDS=${ROUNDS:-5}; GET_N=${GET_N:-5000}   # MODES: see below
@@ -40,7 +41,14 @@ run() { # MODE ROUND
         [ -n "$port" ] && break; sleep 0.1
     done
     [ -n "$port" ] || { cat "$log" >&2; exit 1; }
-    "$load" --server "127.0.0.1:$port" --certs "$work/certs" --label "$mode" "get:$GET_N" | grep '^RESULT'
+    local t0 t1 res
+    t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+    res=$("$load" --server "127.0.0.1:$port" --certs "$work/certs" --label "$mode" "get:$GET_N" | grep '^RESULT')
+    t1=$(awk '{print $14+$15}' "/proc/$pid/stat")
+    # Server CPU (user+system, all threads, including the log writer) per request, in µs:
+    # unlike the rate, hardly moved by other processes on the machine.
+    echo "$res $(awk -v a="$t0" -v b="$t1" -v n="$GET_N" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN {printf "%.1f", (b-a)*1e6/hz/(n+1)}')"
     kill -TERM "$pid"; wait "$pid" || true; pid=""
     if [ "$mode" = on ] || [ "$mode" = log ]; then
         local lines; lines=$(grep -c '"target":"tresor::kmip::access"' "$log" || true)
@@ -52,9 +60,10 @@ MODES=${MODES:-off on}
 for r in $(seq 1 "$ROUNDS"); do
     for m in $MODES; do run "$m" "$r" | tee -a "$results"; done
 done
-# RESULT label bench n secs ops_per_s p50_us p99_us
+# RESULT label bench n secs ops_per_s p50_us p99_us server_cpu_us_per_request
 for m in $MODES; do
+    cpu=$(awk -v m="$m" '$2==m {print $9}' "$results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
     ops=$(awk -v m="$m" '$2==m {print $6}' "$results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
     p50=$(awk -v m="$m" '$2==m {print $7}' "$results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    echo "MEDIAN $m ops_per_s=$ops p50_us=$p50 (rounds=$ROUNDS)"
+    echo "MEDIAN $m ops_per_s=$ops p50_us=$p50 server_cpu_us=$cpu (rounds=$ROUNDS)"
 done
