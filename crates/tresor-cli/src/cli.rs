@@ -334,6 +334,9 @@ pub enum Command {
     /// KMIP: server, client operations, certificates, grants.
     #[command(subcommand)]
     Kmip(Deferred<tresor_kmip::cli::KmipCommand>),
+    /// Server configuration: `tresor config check FILE` (a tresor.toml or PyKMIP server.conf).
+    #[command(subcommand)]
+    Config(tresor_kmip::cli::ConfigCommand),
     /// S3 shared keyring with s3keyring's commands: configure, set, get, delete, list, import-s3keyring.
     #[cfg(feature = "s3")]
     S3(tresor_s3::cli::S3Args),

@@ -48,10 +48,13 @@ use crate::ttlv::{Limits, Ttlv};
 
 mod audit_log;
 pub(crate) mod conf;
+pub mod config_file;
 mod handshake;
 pub mod http;
 pub(crate) use handshake::unix as unix_time;
 mod limits;
+pub mod logging;
+mod metrics;
 mod tls;
 
 pub use audit_log::{AuditLog, AuditReads, DEFAULT_READS};
@@ -143,6 +146,8 @@ pub struct Server {
     listener: TcpListener,
     /// The HTTPS/JSON listener ([`Server::with_http`]), if any.
     http: Option<TcpListener>,
+    /// The plain-HTTP metrics and health listener ([`Server::with_metrics`]), if any.
+    metrics: Option<TcpListener>,
     acceptor: Arc<RwLock<TlsAcceptor>>,
     shared: Arc<Shared>,
 }
@@ -152,6 +157,7 @@ pub struct Server {
 pub struct Reloader {
     acceptor: Arc<RwLock<TlsAcceptor>>,
     config: ServerConfig,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Reloader {
@@ -169,13 +175,24 @@ impl Reloader {
     /// # Errors
     /// [`KmipError::Tls`] for unusable files.
     pub fn reload(&self) -> Result<(), KmipError> {
-        let c = &self.config;
-        let tls = tls::server_config(&c.cert, &c.key, &c.ca, c.crl.as_deref())?;
+        self.reload_with(&self.config)
+    }
+
+    /// Like [`Reloader::reload`] with the certificate, key, CA and CRL files named by `new`
+    /// (a re-read configuration file), and `new`'s server limits for the requests and
+    /// connections that follow. Nothing changes unless the new TLS files all load.
+    ///
+    /// # Errors
+    /// [`KmipError::Tls`] for unusable files (the old configuration stays).
+    pub fn reload_with(&self, new: &ServerConfig) -> Result<(), KmipError> {
+        let tls = tls::server_config(&new.cert, &new.key, &new.ca, new.crl.as_deref())?;
         let mut a = self
             .acceptor
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *a = TlsAcceptor::from(Arc::new(tls));
+        drop(a);
+        self.shared.set_bounds(new.server_limits);
         Ok(())
     }
 }
@@ -189,6 +206,29 @@ struct Shared {
     streams: crate::ops::Streams,
     /// The audit stream, if one is written ([`Server::with_audit_log`]).
     audit_log: Option<AuditLog>,
+    /// The server limits in force (replaced by a reload).
+    bounds: RwLock<ServerLimits>,
+    /// The metrics, when a metrics listener is open ([`Server::with_metrics`]).
+    metrics: Option<Arc<metrics::Metrics>>,
+}
+
+impl Shared {
+    /// The server limits in force now.
+    fn bounds(&self) -> ServerLimits {
+        *self
+            .bounds
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Replaces the server limits (a reload).
+    fn set_bounds(&self, b: ServerLimits) {
+        *self
+            .bounds
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = b;
+        self.gate.set_limits(b);
+    }
 }
 
 impl std::fmt::Debug for Server {
@@ -212,15 +252,39 @@ impl Server {
         Ok(Server {
             listener,
             http: None,
+            metrics: None,
             acceptor: Arc::new(RwLock::new(TlsAcceptor::from(Arc::new(tls)))),
             shared: Arc::new(Shared {
                 store,
                 gate: limits::Gate::new(config.server_limits),
+                bounds: RwLock::new(config.server_limits),
                 config,
                 streams: crate::ops::Streams::default(),
                 audit_log: None,
+                metrics: None,
             }),
         })
+    }
+
+    /// Adds a plain-HTTP listener on `addr` serving `/metrics` (Prometheus text format),
+    /// `/healthz` and `/readyz` (see the `metrics` module docs), and starts counting.
+    ///
+    /// # Errors
+    /// [`KmipError::Io`] if binding fails.
+    pub async fn with_metrics(mut self, addr: &str) -> Result<Self, KmipError> {
+        let l = TcpListener::bind(addr)
+            .await
+            .map_err(|e| KmipError::io(format!("binding {addr} (--metrics-listen)"), e))?;
+        self.metrics = Some(l);
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.metrics = Some(metrics::Metrics::new());
+        }
+        Ok(self)
+    }
+
+    /// The address the metrics listener bound, if there is one.
+    pub fn metrics_local_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Writes an audit stream ([`AuditLog`]): one JSON line per audited operation.
@@ -236,6 +300,7 @@ impl Server {
         Reloader {
             acceptor: self.acceptor.clone(),
             config: self.shared.config.clone(),
+            shared: self.shared.clone(),
         }
     }
 
@@ -270,6 +335,14 @@ impl Server {
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
+        if let (Some(l), Some(m)) = (self.metrics, self.shared.metrics.clone()) {
+            tokio::spawn(metrics::serve(
+                l,
+                m,
+                self.shared.store.clone(),
+                stop_rx.clone(),
+            ));
+        }
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -277,10 +350,13 @@ impl Server {
                 accepted = accept_http(self.http.as_ref()) => match accepted {
                     Ok((tcp, peer)) => {
                         let Some(slot) = self.shared.gate.connection() else {
-                            eprintln!(
-                                "kmip: https connection from {peer}: refused: the server holds \
-                                 {} connections (--max-connections)",
-                                self.shared.config.server_limits.max_connections
+                            tracing::warn!(
+                                target: "tresor::kmip::conn",
+                                %peer,
+                                door = "https",
+                                "connection refused: the server holds {} connections \
+                                 (--max-connections)",
+                                self.shared.bounds().max_connections
                             );
                             drop(tcp);
                             continue;
@@ -295,22 +371,30 @@ impl Server {
                         tasks.spawn(async move {
                             let _slot = slot;
                             if let Err(e) = http::connection(tcp, peer, acceptor, shared, stop).await {
-                                eprintln!("kmip: https connection from {peer}: {e}");
+                                tracing::info!(
+                                    target: "tresor::kmip::conn",
+                                    %peer,
+                                    door = "https",
+                                    error = %e,
+                                    "connection closed on an error"
+                                );
                             }
                         });
                     }
                     Err(e) => {
-                        eprintln!("kmip: https accept failed: {e}");
+                        tracing::warn!(target: "tresor::kmip", error = %e, "https accept failed");
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                 },
                 accepted = self.listener.accept() => match accepted {
                     Ok((tcp, peer)) => {
                         let Some(slot) = self.shared.gate.connection() else {
-                            eprintln!(
-                                "kmip: connection from {peer}: refused: the server holds {} \
-                                 connections (--max-connections)",
-                                self.shared.config.server_limits.max_connections
+                            tracing::warn!(
+                                target: "tresor::kmip::conn",
+                                %peer,
+                                "connection refused: the server holds {} connections \
+                                 (--max-connections)",
+                                self.shared.bounds().max_connections
                             );
                             drop(tcp);
                             continue;
@@ -325,12 +409,17 @@ impl Server {
                         tasks.spawn(async move {
                             let _slot = slot;
                             if let Err(e) = connection(tcp, peer, acceptor, shared, stop).await {
-                                eprintln!("kmip: connection from {peer}: {e}");
+                                tracing::info!(
+                                    target: "tresor::kmip::conn",
+                                    %peer,
+                                    error = %e,
+                                    "connection closed on an error"
+                                );
                             }
                         });
                     }
                     Err(e) => {
-                        eprintln!("kmip: accept failed: {e}");
+                        tracing::warn!(target: "tresor::kmip", error = %e, "accept failed");
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                 },
@@ -341,8 +430,20 @@ impl Server {
         drop(self.http);
         let _ = stop_tx.send(true);
         let grace = self.shared.config.shutdown_grace;
+        let open = tasks.len();
+        tracing::info!(
+            target: "tresor::kmip",
+            connections = open,
+            "draining: no new connections; in-flight requests finish within {grace:?} \
+             (--drain-timeout)"
+        );
         let drain = async { while tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(grace, drain).await.is_err() {
+            tracing::warn!(
+                target: "tresor::kmip",
+                connections = tasks.len(),
+                "drain timeout reached: closing the connections still busy"
+            );
             tasks.abort_all();
         }
     }
@@ -356,14 +457,20 @@ async fn connection(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), KmipError> {
     let _ = tcp.set_nodelay(true);
-    let bounds = shared.config.server_limits;
+    let bounds = shared.bounds();
+    if let Some(m) = &shared.metrics {
+        m.connections.inc();
+    }
     // A refused handshake is logged (one line, with the reason in plain words) by
     // handshake::accept.
     let handshake = handshake::accept(tcp, peer, acceptor.config().clone(), bounds.read_timeout);
     let (mut stream, hello) = tokio::select! {
         r = handshake => match r {
             Ok(s) => s,
-            Err(_) => return Ok(()),
+            Err(refusal) => {
+                count_refusal(&shared, refusal.code);
+                return Ok(());
+            }
         },
         _ = stop.changed() => return Ok(()),
     };
@@ -372,17 +479,16 @@ async fn connection(
         Ok(id) => id,
         Err(e) => {
             let text = e.to_string();
+            let code = if text.contains("clientAuth") {
+                "missing-client-auth-eku"
+            } else {
+                "client-identity-refused"
+            };
+            count_refusal(&shared, code);
             handshake::log(
                 peer,
                 Some(&hello),
-                &handshake::Refusal {
-                    code: if text.contains("clientAuth") {
-                        "missing-client-auth-eku"
-                    } else {
-                        "client-identity-refused"
-                    },
-                    detail: text,
-                },
+                &handshake::Refusal { code, detail: text },
             );
             refuse(&mut stream, &bounds, &|_| {
                 (ResultReason::AUTHENTICATION_NOT_SUCCESSFUL, e.to_string())
@@ -398,7 +504,12 @@ async fn connection(
                 "identity '{identity}' already holds {open} connections \
                  (--max-connections-per-identity)"
             );
-            eprintln!("kmip: connection from {peer}: refused: {message}");
+            tracing::warn!(
+                target: "tresor::kmip::conn",
+                %peer,
+                identity = %identity,
+                "connection refused: {message}"
+            );
             refuse(&mut stream, &bounds, &|v| {
                 (
                     limits::limit_reason(v, ResultReason::PERMISSION_DENIED),
@@ -410,6 +521,35 @@ async fn connection(
         }
     };
     let limits = shared.config.limits;
+    {
+        let (_, conn) = stream.get_ref();
+        tracing::info!(
+            target: "tresor::kmip::conn",
+            %peer,
+            identity = %identity,
+            tls_version = conn
+                .protocol_version()
+                .and_then(|v| v.as_str())
+                .unwrap_or("unknown"),
+            tls_suite = conn
+                .negotiated_cipher_suite()
+                .and_then(|s| s.suite().as_str())
+                .unwrap_or("unknown"),
+            door = "kmip",
+            "connection"
+        );
+    }
+    let _open = OpenConnection::new(&shared);
+    let mut served: u64 = 0;
+    let closed = |served: u64| {
+        tracing::debug!(
+            target: "tresor::kmip::conn",
+            %peer,
+            identity = %identity,
+            requests = served,
+            "connection closed"
+        );
+    };
     loop {
         // Idle between messages up to idle_timeout; once a message has started, the rest of
         // it must arrive within read_timeout (a client trickling bytes is dropped).
@@ -417,17 +557,28 @@ async fn connection(
         let idle = tokio::time::timeout(shared.config.idle_timeout, stream.read(&mut first));
         let n = tokio::select! {
             r = idle => match r {
-                Err(_) => return Ok(()),
+                Err(_) => {
+                    closed(served);
+                    return Ok(());
+                }
                 Ok(Ok(n)) => n,
                 // A peer that hangs up between messages without close_notify is not an error.
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    closed(served);
+                    return Ok(());
+                }
                 Ok(Err(e)) => return Err(KmipError::io("reading a message header", e)),
             },
-            _ = stop.changed() => return Ok(()),
+            _ = stop.changed() => {
+                closed(served);
+                return Ok(());
+            }
         };
         if n == 0 {
+            closed(served);
             return Ok(());
         }
+        served += 1;
         let mut rest = (&first[..]).chain(&mut stream);
         let read =
             tokio::time::timeout(bounds.read_timeout, read_message_bytes(&mut rest, &limits));
@@ -599,8 +750,142 @@ fn reads_only(request: &Ttlv) -> bool {
         })
 }
 
-/// Answers one decoded request message as `identity`.
+/// Answers one decoded request message as `identity`; writes its access line and counts it.
 fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
+    let start = std::time::Instant::now();
+    let response = answer(shared, identity, request);
+    let access = tracing::enabled!(target: "tresor::kmip::access", tracing::Level::INFO);
+    if access || shared.metrics.is_some() {
+        account(shared, identity, &response, start.elapsed(), access);
+    }
+    response
+}
+
+/// One batch item of a response, as the access line and the metrics see it.
+struct ItemSummary<'a> {
+    operation: &'static str,
+    result: &'static str,
+    uid: Option<&'a str>,
+}
+
+/// Reads what the access line and the metrics need from a response: each item's operation,
+/// result (`Success` or the reason) and first unique identifier. Never a payload's value.
+fn summarize(response: &Ttlv) -> Vec<ItemSummary<'_>> {
+    use crate::tags::Tag;
+    response
+        .find_all(Tag::BATCH_ITEM)
+        .map(|item| {
+            let operation = item
+                .find(Tag::OPERATION)
+                .and_then(Ttlv::as_enumeration)
+                .and_then(|o| Operation(o).name())
+                .unwrap_or("Unknown");
+            let status = item
+                .find(Tag::RESULT_STATUS)
+                .and_then(Ttlv::as_enumeration)
+                .map(ResultStatus);
+            let result = if status == Some(ResultStatus::SUCCESS) {
+                "Success"
+            } else {
+                item.find(Tag::RESULT_REASON)
+                    .and_then(Ttlv::as_enumeration)
+                    .and_then(|r| ResultReason(r).name())
+                    .or_else(|| status.and_then(ResultStatus::name))
+                    .unwrap_or("Unknown")
+            };
+            let uid = item
+                .find(Tag::RESPONSE_PAYLOAD)
+                .and_then(|p| p.find(Tag::UNIQUE_IDENTIFIER))
+                .and_then(Ttlv::as_text);
+            ItemSummary {
+                operation,
+                result,
+                uid,
+            }
+        })
+        .collect()
+}
+
+/// Writes the access line of one request message and counts it in the metrics.
+fn account(shared: &Shared, identity: &str, response: &Ttlv, elapsed: Duration, access: bool) {
+    let items = summarize(response);
+    let first = items.first();
+    let operation = match first {
+        Some(f) if items.iter().all(|i| i.operation == f.operation) => f.operation,
+        Some(_) => "Batch",
+        None => "Unknown",
+    };
+    let failed = items.iter().find(|i| i.result != "Success");
+    let result = failed.map_or("Success", |i| i.result);
+    if let Some(m) = &shared.metrics {
+        for i in &items {
+            m.requests
+                .get_or_create(&metrics::OpLabels {
+                    operation: i.operation,
+                    result: i.result,
+                })
+                .inc();
+        }
+        m.latency
+            .get_or_create(&metrics::OpLabels { operation, result })
+            .observe(elapsed.as_secs_f64());
+    }
+    if access {
+        let ops = if items.len() == 1 {
+            operation.to_owned()
+        } else {
+            items
+                .iter()
+                .map(|i| i.operation)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let uid = items.iter().find_map(|i| i.uid).unwrap_or("-");
+        tracing::info!(
+            target: "tresor::kmip::access",
+            identity = %identity,
+            operation = %ops,
+            uid = %uid,
+            result = %result,
+            status = if failed.is_some() { "failure" } else { "success" },
+            batch = items.len(),
+            duration_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            "request"
+        );
+    }
+}
+
+/// Counts one refused handshake in the metrics.
+fn count_refusal(shared: &Shared, code: &'static str) {
+    if let Some(m) = &shared.metrics {
+        m.handshake_failures
+            .get_or_create(&metrics::ReasonLabel { reason: code })
+            .inc();
+    }
+}
+
+/// Counts a connection open (after its handshake) until dropped.
+struct OpenConnection(Option<Arc<metrics::Metrics>>);
+
+impl OpenConnection {
+    fn new(shared: &Shared) -> Self {
+        if let Some(m) = &shared.metrics {
+            m.open_connections.inc();
+        }
+        OpenConnection(shared.metrics.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        if let Some(m) = &self.0 {
+            m.open_connections.dec();
+        }
+    }
+}
+
+/// Answers one decoded request message as `identity`.
+fn answer(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
     let now = tresor_store::now();
     let msg = match RequestMessage::from_ttlv(request) {
         Ok(m) => m,
@@ -675,7 +960,7 @@ fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
     let mut resp = ResponseMessage::new(asked, now, items);
     resp.header.client_correlation_value = msg.header.client_correlation_value.clone();
     let mut out = resp.to_ttlv();
-    let server_max = shared.config.server_limits.max_response_size;
+    let server_max = shared.bounds().max_response_size;
     let client_max = msg
         .header
         .maximum_response_size
@@ -690,9 +975,11 @@ fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
         && out.encoded_len() > max
     {
         if client_max.is_none_or(|c| c > max) {
-            eprintln!(
-                "kmip: refused a request of '{identity}': its response of {} bytes exceeds \
-                 {max} bytes (--max-response-size)",
+            tracing::warn!(
+                target: "tresor::kmip",
+                identity = %identity,
+                "refused a request: its response of {} bytes exceeds {max} bytes \
+                 (--max-response-size)",
                 out.encoded_len()
             );
         }
@@ -710,7 +997,7 @@ fn handle(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
 /// (batch items, RNG bytes, key pairs): every batch item fails, nothing runs.
 fn over_limits(shared: &Shared, identity: &str, msg: &RequestMessage) -> Option<Ttlv> {
     let version = msg.header.protocol_version;
-    let bounds = &shared.config.server_limits;
+    let bounds = &shared.bounds();
     let error = if shared.gate.allow_request(identity) {
         limits::over_bounds(bounds, msg)?
     } else {
@@ -723,7 +1010,12 @@ fn over_limits(shared: &Shared, identity: &str, msg: &RequestMessage) -> Option<
             ),
         )
     };
-    eprintln!("kmip: refused a request of '{identity}': {}", error.message);
+    tracing::warn!(
+        target: "tresor::kmip",
+        identity = %identity,
+        "refused a request: {}",
+        error.message
+    );
     let items = fail_every_item(msg, error.reason, error.message);
     let mut resp = ResponseMessage::new(version, tresor_store::now(), items);
     resp.header.client_correlation_value = msg.header.client_correlation_value.clone();
@@ -763,6 +1055,7 @@ fn run_batch(
         .header
         .batch_error_continuation_option
         .unwrap_or(BatchErrorContinuationOption::STOP);
+    let began = shared.metrics.as_ref().map(|_| std::time::Instant::now());
     let mut session = Session::new(&shared.store, identity, version, &shared.config.admins);
     session.streams = Some(&shared.streams);
     let mut items: Vec<ResponseBatchItem> = Vec::with_capacity(msg.batch_items.len());
@@ -812,7 +1105,20 @@ fn run_batch(
         }
         return Ok((items, None));
     }
+    let started = shared.metrics.as_ref().map(|_| std::time::Instant::now());
     let head = session.commit_head()?;
+    if let (Some(m), Some(t), Some(b)) = (&shared.metrics, started, began) {
+        match &head {
+            // A write: the commit's own time.
+            Some(h) => {
+                m.store_commit.observe(t.elapsed().as_secs_f64());
+                m.audit_chain_length
+                    .set(i64::try_from(h.seq).unwrap_or(i64::MAX));
+            }
+            // A read: the whole store work of the batch.
+            None => m.store_read.observe(b.elapsed().as_secs_f64()),
+        }
+    }
     Ok((items, head))
 }
 

@@ -266,6 +266,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         #[cfg(feature = "s3")]
         Command::S3(a) => Ok(tresor_s3::cli::run(a, ctx.store.as_deref())?),
         Command::Kmip(k) => admin::kmip(&ctx, k),
+        Command::Config(c) => Ok(tresor_kmip::cli::config(c)?),
         Command::Migrate {
             from,
             to,

@@ -28,10 +28,10 @@ use std::process::ExitCode;
 use crate::error::KmipError;
 
 pub use args::{
-    AppsCommand, AttrArgs, CertsCommand, ConnArgs, DataArgs, KmipCommand, OpenStore, ServeArgs,
-    ServeLimitArgs,
+    AppsCommand, AttrArgs, CertsCommand, ConfigCommand, ConnArgs, DataArgs, KmipCommand, OpenStore,
+    ServeArgs, ServeLimitArgs,
 };
-pub use serve::shutdown_signal;
+pub use serve::{config, shutdown_signal, with_config_file};
 
 /// A usage error (exit code 2).
 fn usage(msg: impl Into<String>) -> KmipError {

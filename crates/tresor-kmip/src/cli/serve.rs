@@ -10,7 +10,8 @@ use super::args::{CertsCommand, OpenStore, ServeArgs};
 use super::{runtime, usage};
 use crate::error::KmipError;
 use crate::ops::{GRANTS_ATTR, PERMISSIONS};
-use crate::server::{AuditLog, AuditReads, Server, ServerConfig};
+use crate::server::logging::LogFormat;
+use crate::server::{AuditLog, AuditReads, Server, ServerConfig, config_file};
 
 /// `tresor kmip certs init|client|revoke`.
 pub(super) fn certs(cmd: CertsCommand) -> Result<ExitCode, KmipError> {
@@ -73,72 +74,38 @@ pub(super) fn certs(cmd: CertsCommand) -> Result<ExitCode, KmipError> {
 
 /// `tresor kmip serve`: runs the server until SIGTERM or SIGINT.
 pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode, KmipError> {
+    // tresor.toml first: its [log] table chooses the log writer. A reload merges the flags
+    // as given with the file as it is then.
+    let given = a.clone();
+    let a = with_config_file(a)?;
+    let format: LogFormat = a.log_format.as_deref().unwrap_or("text").parse()?;
+    let level = a
+        .config
+        .as_deref()
+        .filter(|p| config_file::is_toml(p))
+        .map(config_file::load)
+        .transpose()?
+        .and_then(|f| f.log.level.map(toml::Spanned::into_inner));
+    let _log = crate::server::logging::init(format, level.as_deref())?;
     if a.ephemeral {
         return super::ephemeral::serve_ephemeral(a);
     }
     if a.certs.is_some() {
         return Err(usage("--certs DIR goes with --ephemeral".to_owned()));
     }
-    let mut config = ServerConfig::new(
-        a.cert.clone().unwrap_or_default(),
-        a.key.clone().unwrap_or_default(),
-        a.ca.clone().unwrap_or_default(),
-    );
-    // A store URL (the tresor binary's global `--store postgres://…`) is not a directory: the
-    // opener takes it from there and keeps the vault folder for the key.
-    let mut store_dir = a
-        .store
-        .clone()
-        .filter(|s| !s.contains("://"))
-        .map(PathBuf::from);
-    if let Some(p) = &a.config {
-        let (c, db) = crate::server::from_pykmip_server_conf(p, config)?;
-        config = c;
-        if store_dir.is_none() {
-            store_dir = db;
-        }
-    }
-    if let Some(l) = a.listen {
-        config.listen = l;
-    }
-    if let Some(c) = a.cert {
-        config.cert = c;
-    }
-    if let Some(k) = a.key {
-        config.key = k;
-    }
-    if let Some(c) = a.ca {
-        config.ca = c;
-    }
-    if a.no_client_auth_eku {
-        config.require_client_auth_eku = false;
-    }
-    if let Some(c) = a.crl {
-        config.crl = Some(c);
-    }
-    if let Some(s) = &a.identity_from {
-        config.identity_from = s.parse()?;
-    }
-    apply_limits(&a.limits, &mut config);
-    config.admins = a.admin;
-    for (p, f) in [
-        (&config.cert, "--cert"),
-        (&config.key, "--key"),
-        (&config.ca, "--ca"),
-    ] {
-        if p.as_os_str().is_empty() {
-            return Err(usage(format!(
-                "{f} is required (or certificate_path/key_path/ca_path in --config)"
-            )));
-        }
-    }
-    let reads = AuditReads::parse(&a.audit_reads)?;
+    let (config, store_dir) = server_config(&a)?;
+    let reads = AuditReads::parse(
+        a.audit_reads
+            .as_deref()
+            .unwrap_or(crate::server::DEFAULT_READS),
+    )?;
     let store = open_store(store_dir.as_deref()).map_err(|e| KmipError::Store(e.to_string()))?;
     let audit_log = audit_log_path(&a.audit_log, a.no_audit_log, &store)
         .map(|p| AuditLog::open(&p, reads))
         .transpose()?;
     let rt = runtime()?;
     let http_listen = a.http_listen.clone();
+    let metrics_listen = a.metrics_listen.clone();
     let backend = store.backend().clone();
     rt.block_on(async move {
         let mut server = Server::bind(config, store).await?;
@@ -146,6 +113,12 @@ pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode,
             server = server.with_http(h).await?;
             if let Some(addr) = server.http_local_addr() {
                 eprintln!("kmip: HTTPS/JSON (POST /kmip/2_1) listening on {addr}");
+            }
+        }
+        if let Some(m) = &metrics_listen {
+            server = server.with_metrics(m).await?;
+            if let Some(addr) = server.metrics_local_addr() {
+                eprintln!("kmip: metrics (/metrics, /healthz, /readyz) listening on {addr}");
             }
         }
         match audit_log {
@@ -156,8 +129,20 @@ pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode,
             None => eprintln!("kmip: no audit stream (pass --audit-log FILE|-)"),
         }
         eprintln!("listening on {}", server.local_addr());
-        reload_on_sighup(server.reloader());
-        server.serve(shutdown_signal()).await;
+        tracing::info!(
+            target: "tresor::kmip",
+            listen = %server.local_addr(),
+            version = env!("CARGO_PKG_VERSION"),
+            "serving"
+        );
+        reload_on_sighup(server.reloader(), given);
+        notify(&[sd_notify::NotifyState::Ready]);
+        server
+            .serve(async {
+                shutdown_signal().await;
+                notify(&[sd_notify::NotifyState::Stopping]);
+            })
+            .await;
         let groups = backend.group_sizes();
         if !groups.is_empty() {
             let sizes: Vec<String> = groups.iter().map(|(s, n)| format!("{s}x{n}")).collect();
@@ -170,6 +155,176 @@ pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode,
         Ok::<_, KmipError>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Tells systemd (when NOTIFY_SOCKET is set) the server's state; a failure is logged.
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(false, state) {
+        tracing::warn!(target: "tresor::kmip", error = %e, "sd_notify failed");
+    }
+}
+
+/// The flags with the values of `--config FILE.toml` filled in where no flag (or its
+/// environment variable) gave one. A PyKMIP server.conf is read later, by [`server_config`].
+///
+/// # Errors
+/// [`KmipError::Config`] naming the line of a bad key or value.
+pub fn with_config_file(mut a: ServeArgs) -> Result<ServeArgs, KmipError> {
+    let Some(path) = a.config.clone().filter(|p| config_file::is_toml(p)) else {
+        return Ok(a);
+    };
+    let f = config_file::load(&path)?;
+    let s = f.server;
+    let path_of = |v: Option<toml::Spanned<PathBuf>>| v.map(toml::Spanned::into_inner);
+    a.listen = a.listen.or(s.listen);
+    a.cert = a.cert.or(path_of(s.cert));
+    a.key = a.key.or(path_of(s.key));
+    a.ca = a.ca.or(path_of(s.ca));
+    a.crl = a.crl.or(path_of(s.crl));
+    a.identity_from = a
+        .identity_from
+        .or(s.identity_from.map(toml::Spanned::into_inner));
+    if s.client_auth_eku == Some(false) {
+        a.no_client_auth_eku = true;
+    }
+    if a.admin.is_empty() {
+        a.admin = s.admins.unwrap_or_default();
+    }
+    if let Some(st) = &s.store
+        && st.contains("://")
+    {
+        return Err(KmipError::Config {
+            path: path.display().to_string(),
+            reason: format!(
+                "[server] store '{st}' is a URL: name a store URL with the global --store \
+                 flag; store = names the vault folder"
+            ),
+        });
+    }
+    a.store = a.store.or(s.store);
+    if a.audit_log.is_none() {
+        a.audit_log = s.audit_log;
+        if s.no_audit_log == Some(true) && a.audit_log.is_none() {
+            a.no_audit_log = true;
+        }
+    }
+    a.audit_reads = a
+        .audit_reads
+        .or(s.audit_reads.map(toml::Spanned::into_inner));
+    a.http_listen = a.http_listen.or(s.http_listen);
+    a.metrics_listen = a.metrics_listen.or(s.metrics_listen);
+    a.drain_timeout = a.drain_timeout.or(s.drain_timeout);
+    a.log_format = a.log_format.or(f.log.format.map(toml::Spanned::into_inner));
+    let l = &mut a.limits;
+    let t = f.limits;
+    l.max_batch_items = l.max_batch_items.or(t.max_batch_items);
+    l.max_response_size = l.max_response_size.or(t.max_response_size);
+    l.max_connections = l.max_connections.or(t.max_connections);
+    l.max_connections_per_identity = l
+        .max_connections_per_identity
+        .or(t.max_connections_per_identity);
+    l.max_requests_per_second = l.max_requests_per_second.or(t.max_requests_per_second);
+    l.read_timeout = l.read_timeout.or(t.read_timeout);
+    l.write_timeout = l.write_timeout.or(t.write_timeout);
+    l.idle_timeout = l.idle_timeout.or(t.idle_timeout);
+    l.max_rng_bytes = l.max_rng_bytes.or(t.max_rng_bytes);
+    l.max_key_pairs = l.max_key_pairs.or(t.max_key_pairs);
+    l.max_rsa_bits = l.max_rsa_bits.or(t.max_rsa_bits);
+    Ok(a)
+}
+
+/// The server configuration of the flags (already merged with a tresor.toml) and a PyKMIP
+/// server.conf, if `--config` names one; and the store folder.
+fn server_config(a: &ServeArgs) -> Result<(ServerConfig, Option<PathBuf>), KmipError> {
+    let mut config = ServerConfig::new(
+        a.cert.clone().unwrap_or_default(),
+        a.key.clone().unwrap_or_default(),
+        a.ca.clone().unwrap_or_default(),
+    );
+    // A store URL (the tresor binary's global `--store postgres://…`) is not a directory: the
+    // opener takes it from there and keeps the vault folder for the key.
+    let mut store_dir = a
+        .store
+        .clone()
+        .filter(|s| !s.contains("://"))
+        .map(PathBuf::from);
+    if let Some(p) = a.config.as_deref().filter(|p| !config_file::is_toml(p)) {
+        let (c, db) = crate::server::from_pykmip_server_conf(p, config)?;
+        config = c;
+        if store_dir.is_none() {
+            store_dir = db;
+        }
+    }
+    if let Some(l) = &a.listen {
+        config.listen.clone_from(l);
+    }
+    if let Some(c) = &a.cert {
+        config.cert.clone_from(c);
+    }
+    if let Some(k) = &a.key {
+        config.key.clone_from(k);
+    }
+    if let Some(c) = &a.ca {
+        config.ca.clone_from(c);
+    }
+    if a.no_client_auth_eku {
+        config.require_client_auth_eku = false;
+    }
+    if let Some(c) = &a.crl {
+        config.crl = Some(c.clone());
+    }
+    if let Some(s) = &a.identity_from {
+        config.identity_from = s.parse()?;
+    }
+    apply_limits(&a.limits, &mut config);
+    config.admins.clone_from(&a.admin);
+    config.shutdown_grace = std::time::Duration::from_secs(a.drain_timeout.unwrap_or(10));
+    for (p, f) in [
+        (&config.cert, "--cert"),
+        (&config.key, "--key"),
+        (&config.ca, "--ca"),
+    ] {
+        if p.as_os_str().is_empty() {
+            return Err(usage(format!(
+                "{f} is required (or cert/key/ca in a tresor.toml, \
+                 certificate_path/key_path/ca_path in a server.conf)"
+            )));
+        }
+    }
+    Ok((config, store_dir))
+}
+
+/// `tresor config check FILE`.
+///
+/// # Errors
+/// [`KmipError::Config`] naming the line of the first problem, [`KmipError::Io`].
+pub fn config(cmd: super::args::ConfigCommand) -> Result<ExitCode, KmipError> {
+    let super::args::ConfigCommand::Check { file, json } = cmd;
+    let r = config_file::check(&file)?;
+    if json {
+        let missing: Vec<_> = r
+            .missing
+            .iter()
+            .map(|(k, p, e)| json!({"key": k, "path": p.display().to_string(), "error": e}))
+            .collect();
+        println!(
+            "{}",
+            json!({"file": file.display().to_string(), "kind": r.kind, "ok": missing.is_empty(),
+                   "missing": missing})
+        );
+    } else {
+        for (k, p, e) in &r.missing {
+            eprintln!("error: {}: {k} = '{}': {e}", file.display(), p.display());
+        }
+        if r.missing.is_empty() {
+            println!("{}: ok ({})", file.display(), r.kind);
+        }
+    }
+    Ok(if r.missing.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// The audit stream's file: `--audit-log`, else `audit.jsonl` beside the store's audit head
@@ -230,9 +385,10 @@ pub(super) fn apply_limits(l: &super::args::ServeLimitArgs, config: &mut ServerC
     }
 }
 
-/// On each SIGHUP, re-reads the certificate, key, CA and CRL for new handshakes (open
-/// connections go on); a failed reload keeps the old files and is logged.
-fn reload_on_sighup(reloader: crate::server::Reloader) {
+/// On each SIGHUP, re-reads the configuration (the flags, `--config` again) and from it the
+/// certificate, key, CA, CRL and limits, for new handshakes and requests (open connections
+/// go on); a failed reload keeps the old configuration and is logged.
+fn reload_on_sighup(reloader: crate::server::Reloader, args: ServeArgs) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -240,18 +396,34 @@ fn reload_on_sighup(reloader: crate::server::Reloader) {
             Ok(mut hup) => {
                 tokio::spawn(async move {
                     while hup.recv().await.is_some() {
-                        match reloader.reload() {
-                            Ok(()) => eprintln!("kmip: reloaded the certificates and CRL"),
-                            Err(e) => eprintln!("kmip: reload failed, keeping the old files: {e}"),
+                        notify(&[sd_notify::NotifyState::Reloading]);
+                        let r = with_config_file(args.clone())
+                            .and_then(|a| server_config(&a))
+                            .and_then(|(c, _)| reloader.reload_with(&c));
+                        match r {
+                            Ok(()) => tracing::info!(
+                                target: "tresor::kmip",
+                                "reloaded the certificates and CRL (and limits)"
+                            ),
+                            Err(e) => tracing::error!(
+                                target: "tresor::kmip",
+                                error = %e,
+                                "reload failed, keeping the old files and limits"
+                            ),
                         }
+                        notify(&[sd_notify::NotifyState::Ready]);
                     }
                 });
             }
-            Err(e) => eprintln!("kmip: cannot listen for SIGHUP (no reload): {e}"),
+            Err(e) => tracing::warn!(
+                target: "tresor::kmip",
+                error = %e,
+                "cannot listen for SIGHUP (no reload)"
+            ),
         }
     }
     #[cfg(not(unix))]
-    let _ = reloader;
+    let _ = (reloader, args);
 }
 
 /// Resolves on SIGTERM or SIGINT.

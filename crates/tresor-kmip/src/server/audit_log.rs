@@ -131,8 +131,16 @@ impl AuditLog {
     /// [`KmipError::Io`] if the file cannot be opened.
     pub fn open(path: &Path, reads: AuditReads) -> Result<Self, KmipError> {
         if path.as_os_str() == "-" {
+            // A duplicate of fd 1, not `std::io::stdout()`: a caller (the tresor binary) may
+            // hold stdout's lock for the whole command, and a server thread waiting for it
+            // would hang the request. Each record is one write_all of whole lines.
+            use std::os::fd::AsFd;
+            let fd = std::io::stdout()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|e| KmipError::io("duplicating stdout for the audit stream", e))?;
             return Ok(Self::to_writer(
-                Box::new(std::io::stdout()),
+                Box::new(std::fs::File::from(fd)),
                 "stdout",
                 reads,
             ));
@@ -213,7 +221,12 @@ impl AuditLog {
             Err(_) => Ok(()),
         };
         if let Err(e) = r {
-            eprintln!("kmip: cannot write the audit log '{}': {e}", self.target);
+            tracing::error!(
+                target: "tresor::kmip",
+                error = %e,
+                "cannot write the audit log '{}'",
+                self.target
+            );
         }
     }
 }

@@ -6,7 +6,7 @@
 //! server accepts). Each refused handshake logs one line:
 //!
 //! ```text
-//! kmip: TLS handshake refused: peer=127.0.0.1:50012 reason=cbc-suites-only sni=localhost: the client offered no cipher suite this server accepts ...
+//! kmip: TLS handshake refused: peer=127.0.0.1:50012 reason=cbc-suites-only sni=localhost detail=the client offered no cipher suite this server accepts ...
 //! ```
 //!
 //! `reason` is one of [`Refusal::code`]'s values, stable for log searches and tests.
@@ -96,13 +96,15 @@ pub(crate) async fn accept(
 
 /// Logs the one line for a refused connection.
 pub(crate) fn log(peer: SocketAddr, hello: Option<&Hello>, r: &Refusal) {
-    let sni = hello
-        .and_then(|h| h.sni.as_deref())
-        .map(|s| format!(" sni={s}"))
-        .unwrap_or_default();
-    eprintln!(
-        "kmip: TLS handshake refused: peer={peer} reason={}{sni}: {}",
-        r.code, r.detail
+    // Text form: `kmip: TLS handshake refused: peer=… reason=CODE sni=… detail="…"`.
+    let sni = hello.and_then(|h| h.sni.as_deref()).unwrap_or("-");
+    tracing::warn!(
+        target: "tresor::kmip::handshake",
+        peer = %peer,
+        reason = %r.code,
+        sni = %sni,
+        detail = %r.detail,
+        "TLS handshake refused:"
     );
 }
 

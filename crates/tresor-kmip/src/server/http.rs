@@ -51,7 +51,7 @@ pub(super) async fn connection(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), KmipError> {
     let _ = tcp.set_nodelay(true);
-    let bounds = shared.config.server_limits;
+    let bounds = shared.bounds();
     let handshake = handshake::accept(tcp, peer, acceptor.config().clone(), bounds.read_timeout);
     let (stream, hello) = tokio::select! {
         r = handshake => match r {
@@ -82,13 +82,24 @@ pub(super) async fn connection(
     let _identity_slot = match shared.gate.identity(&identity) {
         Ok(slot) => slot,
         Err(open) => {
-            eprintln!(
-                "kmip: https connection from {peer}: refused: identity '{identity}' already \
-                 holds {open} connections (--max-connections-per-identity)"
+            tracing::warn!(
+                target: "tresor::kmip::conn",
+                %peer,
+                identity = %identity,
+                door = "https",
+                "connection refused: the identity already holds {open} connections \
+                 (--max-connections-per-identity)"
             );
             return Ok(());
         }
     };
+    tracing::info!(
+        target: "tresor::kmip::conn",
+        %peer,
+        identity = %identity,
+        door = "https",
+        "connection"
+    );
     let svc = hyper::service::service_fn(move |req| {
         let shared = shared.clone();
         let identity = identity.clone();
@@ -146,7 +157,7 @@ async fn answer(shared: &Shared, identity: &str, req: Request<Incoming>) -> Resp
         return r;
     }
     let limits = shared.config.limits;
-    let bounds = shared.config.server_limits;
+    let bounds = shared.bounds();
     let body = Limited::new(req.into_body(), limits.max_message).collect();
     let bytes = match tokio::time::timeout(bounds.read_timeout, body).await {
         Err(_) => {

@@ -156,7 +156,8 @@ pub(super) fn over_bounds(limits: &ServerLimits, msg: &RequestMessage) -> Option
 /// Connection and request-rate accounting shared by every connection.
 #[derive(Debug)]
 pub(super) struct Gate {
-    limits: ServerLimits,
+    /// The limits in force (a reload replaces them).
+    limits: std::sync::RwLock<ServerLimits>,
     open: AtomicUsize,
     per_identity: Mutex<HashMap<String, usize>>,
     buckets: Mutex<HashMap<String, Bucket>>,
@@ -196,9 +197,25 @@ impl Drop for IdentitySlot {
 }
 
 impl Gate {
+    /// The limits in force now.
+    fn limits(&self) -> ServerLimits {
+        *self
+            .limits
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Replaces the limits (a reload): connections and requests that follow use them.
+    pub(super) fn set_limits(&self, l: ServerLimits) {
+        *self
+            .limits
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = l;
+    }
+
     pub(super) fn new(limits: ServerLimits) -> Arc<Gate> {
         Arc::new(Gate {
-            limits,
+            limits: std::sync::RwLock::new(limits),
             open: AtomicUsize::new(0),
             per_identity: Mutex::new(HashMap::new()),
             buckets: Mutex::new(HashMap::new()),
@@ -210,13 +227,14 @@ impl Gate {
     pub(super) fn connection(self: &Arc<Self>) -> Option<ConnectionSlot> {
         let before = self.open.fetch_add(1, Ordering::AcqRel);
         let slot = ConnectionSlot(self.clone());
-        (self.limits.max_connections == 0 || before < self.limits.max_connections).then_some(slot)
+        let max = self.limits().max_connections;
+        (max == 0 || before < max).then_some(slot)
     }
 
     /// Counts one more connection of `identity`; `Err(open)` (nothing counted) when it
     /// already holds `max_connections_per_identity`.
     pub(super) fn identity(self: &Arc<Self>, identity: &str) -> Result<IdentitySlot, usize> {
-        let max = self.limits.max_connections_per_identity;
+        let max = self.limits().max_connections_per_identity;
         let mut m = self
             .per_identity
             .lock()
@@ -231,7 +249,7 @@ impl Gate {
 
     /// Takes one request token of `identity`; false when its bucket is empty.
     pub(super) fn allow_request(&self, identity: &str) -> bool {
-        let rate = self.limits.requests_per_second;
+        let rate = self.limits().requests_per_second;
         if rate == 0 {
             return true;
         }
