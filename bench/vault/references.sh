@@ -81,7 +81,7 @@ row "local SQLite"
 # The same vault names on a KMIP server (mutual TLS, 127.0.0.1).
 t kmip certs init "$work/certs" >/dev/null 2>&1
 t --vault "$work/server" kmip apps allow '*' '*' >/dev/null 2>&1
-t --vault "$work/server" kmip serve --listen 127.0.0.1:0 --cert "$work/certs/server.crt" \
+t --vault "$work/server" kmip serve --listen 127.0.0.1:0 --max-batch-items 0 --cert "$work/certs/server.crt" \
     --key "$work/certs/server.key" --ca "$work/certs/ca.crt" 2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 100); do grep -q '^listening on ' "$work/server.log" && break; sleep 0.1; done
