@@ -155,8 +155,12 @@ pub enum Command {
         out: JsonFlag,
     },
     /// Run a command with secrets in its environment (no file written); its exit code is passed through.
+    ///
+    /// Variables of tresor's environment whose value is a reference (tresor://APP/ENV/KEY) are
+    /// given to the command with the secret's value instead, all read at once; a missing one
+    /// stops tresor before the command starts.
     #[command(
-        after_help = "Examples:\n  tresor run --filter myapp:dev: -- ./server --port 8080\n  tresor run --template env.template -- env\n  tresor run --watch -f myapp:prod: -- ./server   # restarted on change"
+        after_help = "Examples:\n  tresor run --filter myapp:dev: -- ./server --port 8080\n  tresor run --template env.template -- env\n  DB_PASSWORD=tresor://myapp/prod/DB_PASSWORD tresor run -- ./deploy\n  tresor run --no-mask -f myapp:dev: -- ./debug-tool   # output untouched\n  tresor run --watch -f myapp:prod: -- ./server   # restarted on change"
     )]
     Run {
         /// Secrets to pass (each under its KEY).
@@ -170,9 +174,45 @@ pub enum Command {
         /// A sealed file (tresor seal) whose top-level values to pass (repeatable).
         #[arg(long = "file", value_name = "FILE", conflicts_with = "watch")]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        mask: crate::mask::MaskArgs,
         /// The command and its arguments.
         #[arg(trailing_var_arg = true, required = true, num_args = 1.., value_name = "CMD")]
         command: Vec<String>,
+    },
+    /// Replace the tresor://APP/ENV/KEY references of a text file by the secrets' values.
+    ///
+    /// A reference is tresor://APP/ENV/KEY with each part percent-encoded (everything but
+    /// A-Z a-z 0-9 - . _ ~ as %XX), optionally ?version=N and/or field=NAME (a member of a JSON
+    /// value). All references are read at once; a missing or invalid one is named and nothing
+    /// is written.
+    #[command(
+        after_help = "Examples:\n  tresor inject -i config.tpl -o config.yml        # written 0600, atomically\n  tresor inject < config.tpl > config.yml\n  echo 'url: postgres://app:tresor://shop/prod/DB_PASSWORD@db/shop' | tresor inject\n  tresor inject -i app.json.tpl -o app.json --json\n\nReference forms:\n  tresor://shop/prod/DB_PASSWORD\n  tresor://my%20app/dev/API%2FKEY          (app 'my app', key 'API/KEY')\n  tresor://shop/prod/DB_PASSWORD?version=3\n  tresor://shop/prod/SERVICE_ACCOUNT?field=client_email"
+    )]
+    Inject {
+        /// The template ('-' for stdin).
+        #[arg(short, long, default_value = "-", value_name = "FILE")]
+        input: PathBuf,
+        /// The output ('-' for stdout); a file is written 0600, atomically.
+        #[arg(short, long = "out", default_value = "-", value_name = "FILE")]
+        output: PathBuf,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// List every secret a user could read: exports to them, KMIP ownership and grants (now
+    /// and past), what the audit chain shows they wrote, reads in a KMIP audit log.
+    #[command(
+        name = "access-report",
+        after_help = "Examples:\n  tresor access-report bob\n  tresor access-report bob --audit-log /var/log/tresor/kmip-audit.jsonl --json\n\nExit code 1 when nothing is found. Use it as the rotation checklist when someone leaves;\n'tresor users rm bob --rotate' removes them and rotates what has a rotator."
+    )]
+    AccessReport {
+        /// The user (vault user name or KMIP client identity).
+        name: String,
+        /// A 'tresor kmip serve --audit-log' file: its successful reads by the user count too.
+        #[arg(long = "audit-log", value_name = "FILE")]
+        audit_logs: Vec<PathBuf>,
+        #[command(flatten)]
+        out: JsonFlag,
     },
     /// Print this vault's public key, to give to teammates.
     PublicKey {
@@ -230,8 +270,10 @@ pub enum Command {
         #[arg(long)]
         force_other_vault: bool,
     },
-    /// List the users known to this vault.
+    /// List the users known to this vault ('users rm' removes one and rotates what they had).
     Users {
+        #[command(subcommand)]
+        cmd: Option<UsersCommand>,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -459,6 +501,31 @@ pub struct EditArgs {
     pub cmd: Option<EditCommand>,
     #[command(flatten)]
     pub file: crate::seal_cmd::EditFileArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCommand {
+    /// Offboard a user: remove them, revoke their KMIP grants, and print every secret they
+    /// could read ('tresor access-report') as the rotation checklist; with --rotate, rotate
+    /// those that have a rotator ('tresor rotator set').
+    #[command(
+        after_help = "Examples:\n  tresor users rm bob --rotate\n  tresor users rm bob --rotate --yes --json\n\nExports are copies: bob keeps every value he was exported or read. Only rotating them\nmakes those copies useless; the checklist names the secrets to rotate by hand.\nExit code 2 when a rotation failed."
+    )]
+    Rm {
+        /// The user (vault user name or KMIP client identity).
+        name: String,
+        /// Rotate every secret the user could read that has a rotator.
+        #[arg(long)]
+        rotate: bool,
+        /// Do not ask.
+        #[arg(long, short)]
+        yes: bool,
+        /// A 'tresor kmip serve --audit-log' file to include.
+        #[arg(long = "audit-log", value_name = "FILE")]
+        audit_logs: Vec<PathBuf>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -3,11 +3,36 @@
 //! The local [`Vault`] implements it by delegation; [`crate::remote::RemoteVault`] over a
 //! KMIP server. `vault_cmd` picks one door per process and never asks which it got.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use anyhow::Result;
 use tresor_crypto::SecretBytes;
 use tresor_store::VersionInfo;
 use tresor_vault::filter::{Filter, FilterSet};
+use tresor_vault::reference::Reference;
 use tresor_vault::{ImportReport, SecretInfo, Vault, VaultError};
+
+/// Read requests this process made of the store: one per local read call (`get`, `list`,
+/// `value`, `history`, `read_references`, …), one per request message to a KMIP server.
+static READS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one read request (see [`reads`]).
+pub fn count_read() {
+    READS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// How many read requests this process made of the store so far.
+pub fn reads() -> u64 {
+    READS.load(Ordering::Relaxed)
+}
+
+/// With `TRESOR_DEBUG_STORE_READS` set, prints `tresor: store reads: N` on stderr (what the
+/// reference tests and `bench/vault/references.sh` count).
+pub fn report_reads() {
+    if std::env::var_os("TRESOR_DEBUG_STORE_READS").is_some() {
+        eprintln!("tresor: store reads: {}", reads());
+    }
+}
 
 /// The secret operations shared by the local vault and a remote one.
 pub trait SecretsDoor {
@@ -17,6 +42,9 @@ pub trait SecretsDoor {
     fn list(&self, set: &FilterSet) -> Result<Vec<SecretInfo>>;
     /// The current value of a listed secret.
     fn value(&self, s: &SecretInfo) -> Result<SecretBytes>;
+    /// The values of `refs`, all in one read (a local vault: one pass of indexed lookups; a
+    /// server: one request message); `None` for each one that names no secret or version.
+    fn read_references(&self, refs: &[Reference]) -> Result<Vec<Option<SecretBytes>>>;
     /// Adds a secret (a new version of an existing one with `force`); returns its version.
     fn add(
         &self,
@@ -73,13 +101,20 @@ pub trait SecretsDoor {
 
 impl SecretsDoor for Vault {
     fn get(&self, filter: &str) -> Result<SecretBytes> {
+        count_read();
         Ok(Vault::get(self, filter)?)
     }
     fn list(&self, set: &FilterSet) -> Result<Vec<SecretInfo>> {
+        count_read();
         Ok(Vault::list(self, set)?)
     }
     fn value(&self, s: &SecretInfo) -> Result<SecretBytes> {
+        count_read();
         Ok(Vault::value(self, s)?)
+    }
+    fn read_references(&self, refs: &[Reference]) -> Result<Vec<Option<SecretBytes>>> {
+        count_read();
+        Ok(Vault::read_references(self, refs)?)
     }
     fn add(
         &self,
@@ -99,9 +134,11 @@ impl SecretsDoor for Vault {
         Ok(Vault::remove(self, targets)?)
     }
     fn history(&self, s: &SecretInfo) -> Result<Vec<VersionInfo>> {
+        count_read();
         Ok(Vault::history(self, s)?)
     }
     fn value_at(&self, s: &SecretInfo, version: u32) -> Result<SecretBytes> {
+        count_read();
         Ok(Vault::value_at(self, s, version)?)
     }
     fn rollback(&self, s: &SecretInfo, version: u32) -> Result<u32> {
@@ -118,6 +155,7 @@ impl SecretsDoor for Vault {
         Ok(Vault::import_pairs(self, app, env, pairs, update, dry_run)?)
     }
     fn find_one(&self, f: &Filter) -> Result<SecretInfo> {
+        count_read();
         Ok(Vault::find_one(self, f)?)
     }
 }

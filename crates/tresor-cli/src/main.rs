@@ -1,9 +1,12 @@
 //! The `tresor` binary: parses arguments, calls a door, maps errors to messages and exit codes.
 #![forbid(unsafe_code)]
 
+mod access_report;
 mod cli;
 mod door;
+mod inject;
 mod input;
+mod mask;
 mod output;
 mod remote;
 mod rotate_cmd;
@@ -17,7 +20,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    match vault_cmd::dispatch(cli) {
+    let r = vault_cmd::dispatch(cli);
+    door::report_reads();
+    match r {
         Ok(code) => code,
         Err(e) => report(&e),
     }

@@ -38,6 +38,7 @@ use tresor_kmip::vendor;
 use tresor_kmip::{ProtocolVersion, RequestMessage, Tag, Ttlv, Value};
 use tresor_store::VersionInfo;
 use tresor_vault::filter::{Filter, FilterSet, validate_full_name};
+use tresor_vault::reference::Reference;
 use tresor_vault::{ImportReport, SecretInfo, VaultError, secret_name};
 
 use crate::door::SecretsDoor;
@@ -287,6 +288,7 @@ impl RemoteVault {
             batch_items: items,
         };
         let ops: Vec<Operation> = msg.batch_items.iter().map(|i| i.operation).collect();
+        crate::door::count_read();
         let resp = self
             .rt
             .block_on(self.client.request(&msg))
@@ -544,6 +546,104 @@ impl SecretsDoor for RemoteVault {
             }
         }
         out.sort_by(|a, b| (&a.app, &a.env, &a.key).cmp(&(&b.app, &b.env, &b.key)));
+        Ok(out)
+    }
+
+    /// One request message (batch option Continue, so each reference gets its own answer):
+    /// per reference, Locate by its exact name, then the vendor Versions of the located
+    /// object (ID placeholder) with the version wanted (0: current) and the name again —
+    /// which fails if the Locate found nothing and the placeholder is an earlier object's.
+    /// The server answers the whole message from one store transaction.
+    fn read_references(&self, refs: &[Reference]) -> Result<Vec<Option<SecretBytes>>> {
+        if refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut items = Vec::with_capacity(refs.len() * 2);
+        for r in refs {
+            let name = r.name();
+            items.push(RequestBatchItem::new(
+                Operation::LOCATE,
+                vec![name_attr(&name)],
+            ));
+            items.push(RequestBatchItem::new(
+                vendor::VERSIONS,
+                vec![
+                    Ttlv::text(vendor::NAME, name),
+                    Ttlv::integer(
+                        vendor::VERSION,
+                        i32::try_from(r.version.unwrap_or(0)).unwrap_or(i32::MAX),
+                    ),
+                ],
+            ));
+        }
+        let n = items.len();
+        let mut header = RequestHeader::new(ProtocolVersion::V1_4, i32::try_from(n)?);
+        header.batch_error_continuation_option = Some(BatchErrorContinuationOption::CONTINUE);
+        let msg = RequestMessage {
+            header,
+            batch_items: items,
+        };
+        crate::door::count_read();
+        let resp = self
+            .rt
+            .block_on(self.client.request(&msg))
+            .with_context(|| format!("KMIP server {}", self.server))?;
+        if let [only] = resp.batch_items.as_slice()
+            && n > 1
+            && only.result_status != ResultStatus::SUCCESS
+        {
+            bail!(
+                "the server {} refused to read {} references in one request: {} (each takes 2 batch items; raise the server's --max-batch-items)",
+                self.server,
+                refs.len(),
+                only.result_message.clone().unwrap_or_default()
+            );
+        }
+        if resp.batch_items.len() != n {
+            bail!(
+                "the server {} answered {} of {n} operations",
+                self.server,
+                resp.batch_items.len()
+            );
+        }
+        let mut out = Vec::with_capacity(refs.len());
+        for (r, pair) in refs.iter().zip(resp.batch_items.chunks(2)) {
+            let [located, described] = pair else {
+                bail!("the server {} answered an odd number of items", self.server);
+            };
+            let found =
+                located.result_status == ResultStatus::SUCCESS && !Self::uids(located).is_empty();
+            if !found {
+                out.push(None);
+                continue;
+            }
+            if described.result_status != ResultStatus::SUCCESS {
+                let reason = described
+                    .result_reason
+                    .unwrap_or(ResultReason::GENERAL_FAILURE);
+                // A version that does not exist (or was destroyed) is a missing reference.
+                if reason == ResultReason::ITEM_NOT_FOUND
+                    || reason == ResultReason::KEY_VALUE_NOT_PRESENT
+                {
+                    out.push(None);
+                    continue;
+                }
+                bail!(
+                    "the server {} refused to read {}: {} ({})",
+                    self.server,
+                    r,
+                    described.result_message.clone().unwrap_or_default(),
+                    reason.name().unwrap_or("error")
+                );
+            }
+            let value = described
+                .payload_items()
+                .iter()
+                .find(|t| t.tag == vendor::VALUE)
+                .and_then(Ttlv::as_bytes)
+                .map(|b| SecretBytes::new(b.to_vec()));
+            out.push(value);
+        }
         Ok(out)
     }
 

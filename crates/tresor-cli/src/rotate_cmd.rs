@@ -202,7 +202,7 @@ fn err(e: RotateError) -> anyhow::Error {
     }
 }
 
-fn rotations(v: &Vault) -> Result<Rotations<'_>> {
+pub(crate) fn rotations(v: &Vault) -> Result<Rotations<'_>> {
     Ok(Rotations::new(v.store()).with_clock(clock()?))
 }
 

@@ -361,6 +361,10 @@ impl Vault {
             "signature": B64.encode(sig.to_bytes()),
         });
         self.store().write(|tx| {
+            // One entry per secret (what `tresor access-report` lists), then the summary.
+            for s in &found {
+                tx.record("export", Some(&s.uid), format!("to {to}"));
+            }
             tx.record("export", None, format!("{} secrets to {to}", found.len()));
             Ok(())
         })?;

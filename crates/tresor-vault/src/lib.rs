@@ -8,6 +8,7 @@
 //! | [`dotenv`] | `.env` rendering (safe quoting) and parsing |
 //! | [`identity`] | users, public keys, signed and encrypted exports between vaults |
 //! | [`seeqret`] | reading seeqret vaults and exports, for migration |
+//! | [`reference`] | `tresor://APP/ENV/KEY` references: the percent-encoded form, finding them in text, reading many at once |
 //! | [`rekey`] | rotating the vault key and changing its passphrase, crash-safe |
 //!
 //! # Examples
@@ -32,6 +33,7 @@ pub mod filter;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod identity;
+pub mod reference;
 pub mod rekey;
 pub mod reserved;
 pub mod seeqret;

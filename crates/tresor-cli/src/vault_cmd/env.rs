@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow, bail};
 use tresor_vault::VaultError;
 use tresor_vault::filter::{Filter, FilterSet};
+use tresor_vault::reference::{self, Reference};
 use tresor_vault::template::Template;
 
 use super::{Ctx, MAX_FILE, filters_of, print_import, read_dotenv, validate_app_env};
@@ -57,17 +58,42 @@ pub(super) fn importenv(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `tresor run [--filter F]... [--template T] -- COMMAND`: replaces this process with COMMAND,
-/// the matching secrets set in its environment. Returns only when COMMAND cannot start.
+/// `tresor run [--filter F]... [--template T] [--watch] [--mask|--no-mask] -- COMMAND`:
+/// starts COMMAND with the matching secrets, the template's variables and the references of
+/// its environment resolved. Without `--watch` and without masking, tresor replaces itself
+/// with COMMAND (returns only when it cannot start); otherwise it stays its parent
+/// ([`crate::run_watch::run`]).
 pub(super) fn run(
     ctx: &Ctx,
     filters: &[String],
     template: Option<PathBuf>,
+    watch: &crate::run_watch::WatchArgs,
+    mask: &crate::mask::MaskArgs,
     command: &[String],
 ) -> Result<ExitCode> {
     let v = ctx.door()?;
+    let mask = mask.enabled();
+    if watch.watch {
+        return crate::run_watch::run(
+            &mut || child_vars(v.as_ref(), filters, template.clone()),
+            command,
+            Some(watch),
+            mask,
+            is_credential_var,
+        );
+    }
     let vars = child_vars(v.as_ref(), filters, template)?;
     drop(v);
+    if mask {
+        return crate::run_watch::run(
+            &mut || Ok(vars.clone()),
+            command,
+            None,
+            true,
+            is_credential_var,
+        );
+    }
+    crate::door::report_reads();
     use std::os::unix::process::CommandExt as _;
     let mut cmd = std::process::Command::new(&command[0]);
     cmd.args(&command[1..]);
@@ -83,13 +109,56 @@ pub(super) fn run(
     Err(anyhow!("cannot run '{}': {err}", command[0]))
 }
 
-/// The variables `run` gives its child: the secrets the filters match, then the template's.
+/// The variables of this process's environment whose value is a `tresor://` reference
+/// (1Password's `op run` convention), with their references; tresor's own credential
+/// variables are left out (the child never gets them).
+fn reference_vars() -> Result<Vec<(String, Reference)>> {
+    let mut found = Vec::new();
+    let mut bad = Vec::new();
+    for (k, val) in std::env::vars_os() {
+        let (Some(k), Some(val)) = (k.to_str(), val.to_str()) else {
+            continue;
+        };
+        if !reference::is_reference(val) || is_credential_var(k) {
+            continue;
+        }
+        match Reference::parse(val) {
+            Ok(r) => found.push((k.to_owned(), r)),
+            Err(e) => bad.push(format!("{k}: {e}")),
+        }
+    }
+    if !bad.is_empty() {
+        bad.sort();
+        bail!(
+            "{} environment variable(s) hold an invalid reference, so nothing was run:\n  {}",
+            bad.len(),
+            bad.join("\n  ")
+        );
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
+}
+
+/// The variables `run` gives its child: the variables of the environment that hold a
+/// reference (all resolved in one read, first: a missing one stops everything), the secrets
+/// the filters match, then the template's.
 pub(crate) fn child_vars(
     v: &dyn SecretsDoor,
     filters: &[String],
     template: Option<PathBuf>,
 ) -> Result<Vec<(String, zeroize::Zeroizing<String>)>> {
     let mut vars: Vec<(String, zeroize::Zeroizing<String>)> = Vec::new();
+    let refs = reference_vars()?;
+    let referenced: Vec<Reference> = refs.iter().map(|(_, r)| r.clone()).collect();
+    let mut from_refs = Vec::with_capacity(refs.len());
+    for ((k, r), val) in refs.iter().zip(crate::inject::resolve(v, &referenced)?) {
+        let text = val.as_str().ok_or_else(|| {
+            anyhow!(
+                "{k}: the value of {r} is not UTF-8 text and cannot go in an environment variable"
+            )
+        })?;
+        from_refs.push((k.clone(), zeroize::Zeroizing::new(text.to_owned())));
+    }
     if !filters.is_empty() {
         for s in v.list(&filters_of(filters)?)? {
             let val = v.value(&s)?;
@@ -118,6 +187,12 @@ pub(crate) fn child_vars(
             }
             vars.push((k, val));
         }
+    }
+    for (k, val) in from_refs {
+        if vars.iter().any(|(n, _)| *n == k) {
+            bail!("{k} holds a reference and is also set by a filter or the template");
+        }
+        vars.push((k, val));
     }
     if filters.is_empty() && vars.is_empty() && !Path::new("env.template").exists() {
         eprintln!("warning: no --filter or --template given; running without secrets");

@@ -29,7 +29,7 @@ use tresor_keyring::UnlockCache;
 use tresor_vault::filter::FilterSet;
 use tresor_vault::{Vault, VaultError, default_dir};
 
-use crate::cli::{AddCommand, Cli, Command, EditCommand, RmCommand};
+use crate::cli::{AddCommand, Cli, Command, EditCommand, RmCommand, UsersCommand};
 use crate::door::SecretsDoor;
 use crate::remote::{RemoteSettings, RemoteVault};
 use crate::{input, output};
@@ -192,23 +192,26 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             filters,
             template,
             watch,
+            mask,
             command,
             ..
-        } if watch.watch => {
-            let v = ctx.door()?;
-            crate::run_watch::run(
-                &mut || env::child_vars(v.as_ref(), &filters, template.clone()),
-                &command,
-                &watch,
-                env::is_credential_var,
-            )
-        }
-        Command::Run {
-            filters,
-            template,
-            command,
-            ..
-        } => env::run(&ctx, &filters, template, &command),
+        } => env::run(&ctx, &filters, template, &watch, &mask, &command),
+        Command::Inject {
+            input,
+            output: path,
+            out: j,
+        } => crate::inject::inject(ctx.door()?.as_ref(), &input, &path, j.json, out),
+        Command::AccessReport {
+            name,
+            audit_logs,
+            out: j,
+        } => crate::access_report::access_report(
+            &ctx.open()?,
+            &name,
+            &crate::access_report::audit_logs(&audit_logs)?,
+            j.json,
+            out,
+        ),
         Command::Rotate(a) => crate::rotate_cmd::rotate(&ctx.open()?, a, out),
         Command::Rotator(c) => crate::rotate_cmd::rotator(&ctx.open()?, c, out),
         Command::PublicKey { seeqret, out: j } => sharing::public_key(&ctx, seeqret, j.json, out),
@@ -231,7 +234,26 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             yes,
             force_other_vault,
         } => backup::restore(&ctx, &file, key_file.as_deref(), yes, force_other_vault),
-        Command::Users { out: j } => sharing::users(&ctx, j.json, out),
+        Command::Users {
+            cmd:
+                Some(UsersCommand::Rm {
+                    name,
+                    rotate,
+                    yes,
+                    audit_logs,
+                    out: j,
+                }),
+            ..
+        } => crate::access_report::users_rm(
+            &ctx.open()?,
+            &name,
+            rotate,
+            yes,
+            &crate::access_report::audit_logs(&audit_logs)?,
+            j.json,
+            out,
+        ),
+        Command::Users { cmd: None, out: j } => sharing::users(&ctx, j.json, out),
         Command::Owner { out: j } => sharing::owner(&ctx, j.json, out),
         Command::Whoami { out: j } => admin::whoami(&ctx, j.json, out),
         Command::Info { out: j } => admin::info(&ctx, j.json, out),
@@ -389,6 +411,7 @@ fn local_only(c: &Command) -> Option<&'static str> {
         Command::Rotate(_) => "rotate",
         Command::Rotator(_) => "rotator",
         Command::List { due: true, .. } => "list --due",
+        Command::AccessReport { .. } => "access-report",
         _ => return None,
     })
 }

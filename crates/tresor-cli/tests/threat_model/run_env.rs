@@ -36,7 +36,7 @@ fn run_child_gets_secrets_but_no_credentials() {
         ])
         .stdout();
     let mut c = tv.cmd();
-    c.args(["run", "-f", "shop:dev:", "--", "env"])
+    c.args(["run", "--no-mask", "-f", "shop:dev:", "--", "env"])
         .env("UNRELATED_SETTING", "kept");
     for (k, v) in CREDENTIALS {
         c.env(k, v);

@@ -230,6 +230,7 @@ tvtest!(
         // Through run: the child sees the exact bytes.
         let out = tv.run([
             "run",
+            "--no-mask",
             "-f",
             "a:e:TRICKY",
             "--",

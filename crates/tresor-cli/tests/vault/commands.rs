@@ -545,6 +545,7 @@ tvtest!(run_passes_secrets_and_exit_code, |tv: TestVault| {
     let files_before = list_tree(tv.home());
     let out = tv.run([
         "run",
+        "--no-mask",
         "-f",
         "app:dev:",
         "--",
@@ -564,6 +565,7 @@ tvtest!(run_passes_secrets_and_exit_code, |tv: TestVault| {
     tv.write("env.template", "PG=app:prod:DB_PASS\n");
     let out = tv.run([
         "run",
+        "--no-mask",
         "-t",
         "env.template",
         "--",
