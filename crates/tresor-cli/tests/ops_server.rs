@@ -740,7 +740,7 @@ fn config_file_errors_name_the_line() {
     std::fs::write(
         &good,
         "[server]\nlisten = \"127.0.0.1:0\"\ncert = \"server.crt\"\nkey = \"server.key\"\n\
-         ca = \"ca.crt\"\n\n[limits]\nmax_batch_items = 2\n\n[log]\nformat = \"json\"\n",
+         ca = \"ca.crt\"\n\n[limits]\nmax_batch_items = 2\n\n[log]\nformat = \"json\"\nlevel = \"info\"\n",
     )
     .unwrap();
     let out = tresor(home.path())
@@ -756,8 +756,8 @@ fn config_file_errors_name_the_line() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(v["kind"], "tresor.toml");
-    // Served from the file: JSON logs, the file's batch limit, except where an environment
-    // variable says otherwise.
+    // Served from the file: JSON logs, the file's level (plain `info` turns the access lines
+    // on), the file's batch limit, except where an environment variable says otherwise.
     let vault = home.path().join("vault");
     let server = Server::spawn(
         home.path(),
