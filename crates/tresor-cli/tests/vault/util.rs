@@ -287,6 +287,11 @@ impl TestVault {
     /// (remote mode: the secrets with values, all a client can see).
     pub fn snapshot(&self) -> String {
         if self.remote.is_some() {
+            // A KMIP read persists a scheduled state change that has come due (Activation
+            // Date reached: "scheduled state change" in the audit), which moves the object's
+            // Last Change Date. Read once to let those settle, so that two snapshots differ
+            // only by what the command between them wrote.
+            self.run(["list", "--json", "--reveal"]);
             return self.run(["list", "--json", "--reveal"]);
         }
         format!(
