@@ -164,6 +164,21 @@ impl Drop for Leading<'_> {
     }
 }
 
+/// The outcomes of a group whose transaction failed as a whole: `e` for the first batch and
+/// `copy(&e)` for each other one.
+pub(crate) fn fail_group(
+    e: StoreError,
+    n: usize,
+    copy: impl Fn(&StoreError) -> StoreError,
+) -> Vec<Result<()>> {
+    let mut out: Vec<Result<()>> = Vec::with_capacity(n);
+    for _ in 1..n {
+        out.push(Err(copy(&e)));
+    }
+    out.insert(0, Err(e));
+    out
+}
+
 fn take(slot: &Slot) -> Option<Result<()>> {
     lock(&slot.outcome).take()
 }

@@ -33,7 +33,7 @@ pub use client::PgTarget;
 
 use crate::audit::{AuditEntry, AuditSigner, GENESIS};
 use crate::backend::{Backend, Batch, Dump, Precondition, Write};
-use crate::group::{GroupCommit, Slot};
+use crate::group::{GroupCommit, Slot, fail_group};
 use crate::model::{ObjectMeta, SealedVersion};
 use crate::query::Query;
 use crate::sqlite::SCHEMA_VERSION;
@@ -629,13 +629,7 @@ impl PostgresBackend {
         });
         match r {
             Ok(out) => out,
-            Err(e) => {
-                let mut out: Vec<Result<()>> = (1..group.len())
-                    .map(|_| Err(StoreError::Unavailable(e.to_string())))
-                    .collect();
-                out.insert(0, Err(e));
-                out
-            }
+            Err(e) => fail_group(e, group.len(), |e| StoreError::Unavailable(e.to_string())),
         }
     }
 

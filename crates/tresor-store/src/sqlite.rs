@@ -8,7 +8,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use crate::audit::{AuditEntry, AuditSigner, GENESIS};
 use crate::backend::{Backend, Batch, Dump, Precondition, Write};
-use crate::group::{GroupCommit, Slot};
+use crate::group::{GroupCommit, Slot, fail_group};
 use crate::model::{ObjectMeta, SealedVersion};
 use crate::query::Query;
 use crate::{Result, StoreError};
@@ -190,7 +190,7 @@ impl SqliteBackend {
     /// Applies a group of batches (see [`crate::group`]) in one `BEGIN IMMEDIATE`
     /// transaction, each under its own savepoint, and commits once.
     fn apply_group(&self, group: &[Arc<Slot>]) -> Vec<Result<()>> {
-        let fail_all = |e: StoreError| fail_group(e, group.len());
+        let fail_all = |e: StoreError| fail_group(e, group.len(), copy_err);
         let mut c = match self.take() {
             Ok(c) => c,
             Err(e) => return fail_all(e),
@@ -526,18 +526,12 @@ fn apply_batch(tx: &Connection, batch: &Batch, signer: &AuditSigner) -> Result<(
     append_audit(tx, &batch.audit, signer)
 }
 
-/// `e` for the first batch of a group and a copy of it for each other one.
-fn fail_group(e: StoreError, n: usize) -> Vec<Result<()>> {
-    let copy = |e: &StoreError| match e {
+/// A copy of `e` for another batch of a failed group.
+fn copy_err(e: &StoreError) -> StoreError {
+    match e {
         StoreError::Sqlite(e) => StoreError::Sqlite(dup_err(e)),
         e => StoreError::Unavailable(e.to_string()),
-    };
-    let mut out: Vec<Result<()>> = Vec::with_capacity(n);
-    for _ in 1..n {
-        out.push(Err(copy(&e)));
     }
-    out.insert(0, Err(e));
-    out
 }
 
 /// A copy of a database error, for each batch of a group whose transaction failed.

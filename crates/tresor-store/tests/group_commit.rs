@@ -22,11 +22,7 @@ fn sqlite_a_failing_batch_fails_alone_and_its_group_commits() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.db");
     let backend = Arc::new(SqliteBackend::open(&path).unwrap());
-    let sizes = {
-        let b = backend.clone();
-        move || b.group_sizes()
-    };
-    race_for_names(backend, &sizes, &|| {
+    race_for_names(backend, &|| {
         Arc::new(SqliteBackend::open(&path).unwrap()) as Arc<dyn Backend>
     });
 }
@@ -53,24 +49,16 @@ fn postgres_a_failing_batch_fails_alone_and_its_group_commits() {
     let (base, _) = admin.rsplit_once('/').unwrap();
     let url = format!("{base}/{db}");
     let backend = Arc::new(tresor_store::PostgresBackend::connect(&url).unwrap());
-    let sizes = {
-        let b = backend.clone();
-        move || b.group_sizes()
-    };
-    race_for_names(backend, &sizes, &|| {
+    race_for_names(backend, &|| {
         Arc::new(tresor_store::PostgresBackend::connect(&url).unwrap()) as Arc<dyn Backend>
     });
 }
 
-fn race_for_names(
-    backend: Arc<dyn Backend>,
-    group_sizes: &dyn Fn() -> Vec<(usize, u64)>,
-    reopen: &dyn Fn() -> Arc<dyn Backend>,
-) {
+fn race_for_names(backend: Arc<dyn Backend>, reopen: &dyn Fn() -> Arc<dyn Backend>) {
     const WRITERS: usize = 16;
     const ROUNDS: usize = 40;
     let kek = Arc::new(LocalKek::generate().unwrap());
-    let store = Arc::new(Store::open(backend, kek.clone(), "alice").unwrap());
+    let store = Arc::new(Store::open(backend.clone(), kek.clone(), "alice").unwrap());
     store.check_key().unwrap();
     let barrier = Arc::new(Barrier::new(WRITERS));
     let threads: Vec<_> = (0..WRITERS)
@@ -113,7 +101,7 @@ fn race_for_names(
     assert_eq!(store.count().unwrap() as usize, WRITERS * ROUNDS + ROUNDS);
     let report = store.verify_audit().unwrap();
     assert!(report.is_ok(), "audit chain broken: {report:?}");
-    let sizes = group_sizes();
+    let sizes = backend.group_sizes();
     assert!(
         sizes.iter().any(|(size, n)| *size > 1 && *n > 0),
         "no group of more than one batch formed: {sizes:?}"
