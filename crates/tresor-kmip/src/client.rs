@@ -83,7 +83,11 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             protocol_version: ProtocolVersion::V1_4,
-            limits: Limits::default(),
+            // Responses up to the server's default maximum response size (8 MiB).
+            limits: Limits {
+                max_message: 8 << 20,
+                ..Limits::default()
+            },
         }
     }
 

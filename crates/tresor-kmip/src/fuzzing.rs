@@ -107,10 +107,13 @@ pub fn fuzz_dispatch(data: &[u8]) -> Option<Vec<u8>> {
         }
         ResponseMessage::new(version, tresor_store::now(), items)
     });
-    let encoded = response.to_ttlv().encode();
+    let n = response.batch_items.len();
+    let out =
+        crate::server::within_item_limit(&msg, version, tresor_store::now(), response.to_ttlv());
+    let encoded = out.encode();
     let back = Ttlv::decode(&encoded).expect("the response does not decode");
     let typed = ResponseMessage::from_ttlv(&back).expect("the response is not a response message");
-    assert_eq!(typed.batch_items.len(), response.batch_items.len());
+    assert_eq!(typed.batch_items.len(), n);
     Some(encoded)
 }
 

@@ -971,6 +971,7 @@ fn answer(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
         (None, 0) => None,
         (None, s) => Some(s),
     };
+    out = within_item_limit(&msg, asked, now, out);
     if let Some(max) = max
         && out.encoded_len() > max
     {
@@ -991,6 +992,30 @@ fn answer(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
         out = ResponseMessage::new(asked, now, items).to_ttlv();
     }
     out
+}
+
+/// `out`, or, when it holds more items than a KMIP decoder here (tresor's own client
+/// included) reads back, a Response Too Large failure for every batch item. A Locate is capped
+/// at 5,000 identifiers (`ops::locate::MAX_LOCATED`), but a batch of Locates is not.
+pub(crate) fn within_item_limit(
+    msg: &RequestMessage,
+    version: ProtocolVersion,
+    now: i64,
+    out: Ttlv,
+) -> Ttlv {
+    let max = Limits::default().max_items;
+    if !out.item_count_exceeds(max) {
+        return out;
+    }
+    let items = fail_every_item(
+        msg,
+        ResultReason::RESPONSE_TOO_LARGE,
+        format!(
+            "the response would hold more than {max} items; ask for fewer (Maximum Items and \
+             Offset Items page a Locate; or send fewer batch items per request)"
+        ),
+    );
+    ResponseMessage::new(version, now, items).to_ttlv()
 }
 
 /// The refusal of a request over the identity's request rate or one of the server's bounds

@@ -331,6 +331,20 @@ impl Ttlv {
         }
     }
 
+    /// The number of items in this tree, itself included: what [`Limits::max_items`] bounds
+    /// when the encoded message is read back.
+    pub fn item_count(&self) -> usize {
+        1 + self.items().iter().map(Ttlv::item_count).sum::<usize>()
+    }
+
+    /// True if this tree holds more than `max` items (what [`Limits::max_items`] bounds when
+    /// its encoding is read back). Counts only when the encoded size allows more than `max`
+    /// (every item takes at least 8 bytes), so small messages cost one size computation.
+    pub fn item_count_exceeds(&self, max: u32) -> bool {
+        let max = max as usize;
+        self.encoded_len() / HEADER_LEN > max && self.item_count() > max
+    }
+
     /// The number of bytes [`Ttlv::encode`] writes for this item.
     pub fn encoded_len(&self) -> usize {
         HEADER_LEN + padded(self.value_len())

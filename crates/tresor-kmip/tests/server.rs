@@ -1212,3 +1212,72 @@ async fn key_wrapping_round_trip() {
     assert_eq!(r.result_reason, Some(ResultReason::CRYPTOGRAPHIC_FAILURE));
     f.stop().await;
 }
+
+/// A Locate over more objects than one response can carry: the answer is capped at 5,000
+/// identifiers with Located Items giving the total, Offset Items pages to the rest, and a batch
+/// of Locates whose answers together exceed the 10,000 items a KMIP decoder here reads back is
+/// refused with Response Too Large, an answer the client still decodes. (Found by the
+/// `kmip_dispatch` fuzz target: the server built a response its own decoder refused.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locate_over_many_objects_is_paged_and_an_oversized_batch_refused() {
+    let f = start().await;
+    let total = 5_100;
+    f.store
+        .write_as("admin", |tx| {
+            for i in 0..total {
+                tx.create(tresor_store::NewObject {
+                    owner: Some("client".into()),
+                    names: vec![format!("many-{i:05}")],
+                    material: Some(b"x".to_vec()),
+                    ..tresor_store::NewObject::new(tresor_store::ObjectType::SecretData)
+                })?;
+            }
+            Ok(())
+        })
+        .expect("objects");
+    let v = ProtocolVersion::V1_4;
+    let c = f.client("client", v);
+    let first = c.call(Operation::LOCATE, vec![]).await.expect("locate");
+    ok(&first);
+    let first_uids = located(&first);
+    assert_eq!(first_uids.len(), 5_000);
+    let count = first
+        .payload_items()
+        .iter()
+        .find(|t| t.tag == Tag::LOCATED_ITEMS)
+        .and_then(Ttlv::as_integer);
+    assert_eq!(count, Some(total));
+    let rest = c
+        .call(
+            Operation::LOCATE,
+            vec![Ttlv::integer(Tag::OFFSET_ITEMS, 5_000)],
+        )
+        .await
+        .expect("next page");
+    ok(&rest);
+    let rest_uids = located(&rest);
+    assert_eq!(rest_uids.len(), (total - 5_000) as usize);
+    let mut all: Vec<String> = first_uids.into_iter().chain(rest_uids).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        all.len(),
+        total as usize,
+        "the pages overlap or miss objects"
+    );
+
+    let msg = batch(
+        v,
+        Some(BatchErrorContinuationOption::CONTINUE),
+        (1..=3)
+            .map(|i| item(Operation::LOCATE, vec![], i))
+            .collect(),
+    );
+    let resp = c.request(&msg).await.expect("an answer the client decodes");
+    assert_eq!(resp.batch_items.len(), 3);
+    for it in &resp.batch_items {
+        assert_eq!(it.result_status, ResultStatus::OPERATION_FAILED);
+        assert_eq!(it.result_reason, Some(ResultReason::RESPONSE_TOO_LARGE));
+    }
+    f.stop().await;
+}

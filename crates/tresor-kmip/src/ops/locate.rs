@@ -15,6 +15,12 @@ use crate::message::ProtocolVersion;
 use crate::tags::Tag;
 use crate::ttlv::{Ttlv, Value};
 
+/// The most identifiers one Locate answers with, whatever Maximum Items asks: 5,000
+/// identifiers (~240 KB) keep the response well inside what KMIP clients decode (tresor's own
+/// decoder refuses messages of more than 10,000 items or 1 MiB). A client pages past them with
+/// Offset Items; from KMIP 1.3 on, Located Items in the response tells it how many matched.
+pub(crate) const MAX_LOCATED: usize = 5_000;
+
 /// Locate: objects matching every given attribute, from the store's indexes.
 pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
     locate_with(s, payload, true)
@@ -230,7 +236,7 @@ fn locate_with(
     let items: Vec<String> = found
         .into_iter()
         .skip(offset)
-        .take(max.unwrap_or(usize::MAX))
+        .take(max.unwrap_or(MAX_LOCATED).min(MAX_LOCATED))
         .map(|m| m.uid)
         .collect();
     let mut out = located(s, items);
