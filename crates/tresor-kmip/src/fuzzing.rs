@@ -27,9 +27,9 @@ pub fn fuzz_ttlv(data: &[u8]) {
 
 /// Decodes `data` as a request message and runs every batch item through the server's
 /// operation dispatch ([`crate::ops::Session`]) against a real SQLite store in a throw-away
-/// folder (one per process, kept across inputs so later inputs see earlier objects), the way
-/// the server's batch loop does (Batch Error Continuation Option included); commits unless
-/// Undo applies. Returns the encoded response, or `None` for input that is not a request.
+/// folder (kept across inputs so later inputs see earlier objects, replaced by a fresh one
+/// every 5,000 inputs), the way the server's batch loop does (Batch Error Continuation Option
+/// included); commits unless Undo applies. Returns the encoded response, or `None` for input that is not a request.
 ///
 /// To keep the fuzzer fast, Create Key Pair and Re-key Key Pair are skipped when they may
 /// generate RSA (seconds per input): the caps on that are the server limits' tests.
@@ -57,7 +57,16 @@ pub fn fuzz_dispatch(data: &[u8]) -> Option<Vec<u8>> {
         .header
         .batch_error_continuation_option
         .unwrap_or(BatchErrorContinuationOption::STOP);
-    let response = DISPATCH.with(|d| {
+    let response = DISPATCH.with(|cell| {
+        let mut current = cell.borrow_mut();
+        if current
+            .as_ref()
+            .is_some_and(|(_, served)| *served >= INPUTS_PER_STORE)
+        {
+            *current = None; // the old folder goes before the new one is made
+        }
+        let (d, served) = current.get_or_insert_with(|| (DispatchState::new(), 0));
+        *served += 1;
         let mut session = crate::ops::Session::new(&d.store, "fuzz-client", version, &d.admins);
         session.streams = Some(&d.streams);
         let empty = Ttlv::structure(Tag::REQUEST_PAYLOAD, Vec::new());
@@ -171,8 +180,13 @@ impl Drop for TempDir {
     }
 }
 
-thread_local! {
-    static DISPATCH: DispatchState = {
+/// Inputs one store serves before [`fuzz_dispatch`] starts a fresh one: later inputs see
+/// earlier inputs' objects, but the store stays small enough for thousands of inputs a second
+/// (a store grown over millions of inputs made every Locate a scan of tens of thousands).
+const INPUTS_PER_STORE: u32 = 5_000;
+
+impl DispatchState {
+    fn new() -> DispatchState {
         let dir = TempDir::new("kmip");
         let kek = std::sync::Arc::new(tresor_crypto::LocalKek::generate().expect("a KEK"));
         let store = tresor_store::Store::open_sqlite(&dir.0.join("kmip.db"), kek, "kmip")
@@ -183,7 +197,13 @@ thread_local! {
             admins: Vec::new(),
             streams: crate::ops::Streams::default(),
         }
-    };
+    }
+}
+
+thread_local! {
+    /// The current store and how many inputs it has served.
+    static DISPATCH: std::cell::RefCell<Option<(DispatchState, u32)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// Parses `data` (lossy UTF-8) as a PyKMIP `server.conf` and as the `[client]` section of a
