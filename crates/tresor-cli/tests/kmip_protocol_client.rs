@@ -145,13 +145,30 @@ fn write_docs(outcomes: &[Outcome]) {
         ));
     }
     s.push_str(
-        "\n## Cosmian `ckms` (KMIP JSON over HTTPS)\n\nNot run yet. tresor answers KMIP JSON \
-         over HTTPS (`kmip serve --http-listen`, `POST /kmip/2_1`: full RequestMessages and \
-         Cosmian's bare operation payloads; `crates/tresor-kmip/tests/http_json.rs`), but \
-         Cosmian's client (crates.io `ckms` 5.28.0; `cosmian_kms_cli` 5.20.0 is a library \
-         without a binary) takes too long to build for the test command: \
-         `tests/peers/cosmian/build.sh` builds it once into `~/.cache/tresor-peers/cosmian-cli` \
-         and `tests/peers/cosmian/setup.sh` exports `TRESOR_CKMS` when it is there.\n",
+        "\n## Cosmian `ckms` 5.28.0 (KMIP JSON over HTTPS)\n\nNot in the test command: Cosmian's \
+         client (crates.io `ckms` 5.28.0; `cosmian_kms_cli` 5.20.0 is a library without a binary) \
+         takes too long to build there; `tests/peers/cosmian/build.sh` builds it once into \
+         `~/.cache/tresor-peers/cosmian-cli` and `tests/peers/cosmian/setup.sh` exports \
+         `TRESOR_CKMS` when it is there. Run by hand on 2026-12-06 against `tresor kmip serve \
+         --ephemeral --http-listen` (a `ckms.toml` with `server_url`, the CA PEM as \
+         `verified_cert`, `tls_client_pem_cert_path`/`tls_client_pem_key_path`):\n\n\
+         | ckms command | result | detail |\n|---|---|---|\n\
+         | `sym keys create -t TAG` | pass | AES-256 created |\n\
+         | `sym encrypt` / `sym decrypt` | pass | the file round-trips |\n\
+         | `sym keys export -f raw` | pass | 32 key bytes |\n\
+         | `locate -t TAG` | pass | finds the key by Cosmian's tag attribute |\n\
+         | `rng retrieve -l 32` | pass | 32 bytes |\n\
+         | `attributes get`, `sym keys destroy` | FAIL | the client cannot read tresor's answer: \
+         it names enumeration values without the underscore the OASIS vectors use \
+         (`SHA256`, tresor and the vectors `SHA_256`) |\n\
+         | `ec keys create` | FAIL | tresor refuses the request's `RecommendedCurve` value `P256` \
+         (OASIS `P_256`) |\n\
+         | `sym keys revoke` | FAIL | tresor refuses Cosmian's `Cascade` tag in Revoke, which \
+         no KMIP version defines |\n\
+         | `secret-data create` | FAIL | tresor's Create makes symmetric keys only |\n\
+         | `server version` | FAIL | Cosmian's `/version` path, not KMIP |\n\n\
+         Open: accept Cosmian's enumeration spellings on input, find an output form its reader \
+         takes, and put this run in the test command where the cache holds `ckms`.\n",
     );
     let path = docs_file();
     if std::fs::read_to_string(&path).ok().as_deref() != Some(s.as_str()) {
