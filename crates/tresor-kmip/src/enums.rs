@@ -37,6 +37,22 @@ impl EnumDef {
             .map(|&(v, _)| v)
     }
 
+    /// The value named `name`, also when written without the underscores of the OASIS name
+    /// (`SHA256` for `SHA_256`, `P256` for `P_256`: Cosmian's spelling), as long as that
+    /// reading names exactly one value.
+    pub fn value_of_loose(&self, name: &str) -> Option<u32> {
+        if let Some(v) = self.value_of(name) {
+            return Some(v);
+        }
+        let bare = |n: &str| n.chars().filter(|&c| c != '_').collect::<String>();
+        let want = bare(name);
+        let mut found = self.values.iter().filter(|&&(_, n)| bare(n) == want);
+        match (found.next(), found.next()) {
+            (Some(&(v, _)), None) => Some(v),
+            _ => None,
+        }
+    }
+
     /// Parses a mask written as space- or `|`-separated names (`"Encrypt Decrypt"`).
     pub fn parse_mask(&self, text: &str) -> Option<u32> {
         text.split([' ', '|'])

@@ -11,7 +11,12 @@
 //! Reading is bounded by the same [`Limits`] as the binary codec: the text length (checked
 //! before parsing), the nesting depth, the number of items and the length of each text or
 //! byte string. Writing uses names where the tables know them, so an unknown tag or
-//! enumeration value survives a round trip as hex.
+//! enumeration value survives a round trip as hex; enumeration names holding an underscore are
+//! written as hex too (see [`to_json`]).
+//!
+//! For Cosmian's client (`ckms`), reading also takes enumeration names without the OASIS
+//! underscores (`SHA256` for `SHA_256`) when that names one value, and drops Cosmian's
+//! `Cascade` Boolean, which no KMIP version defines.
 //!
 //! # Examples
 //! ```
@@ -109,6 +114,22 @@ pub(crate) fn parse_value(text: &[u8], limits: &Limits) -> Result<J, JsonError> 
     serde_json::from_slice(text).map_err(|e| JsonError::Syntax(e.to_string()))
 }
 
+/// Cosmian's vendor tags that no KMIP version defines and that tresor reads as absent: a
+/// Boolean `Cascade` in Revoke and Destroy (also revoke/destroy the linked keys; tresor never
+/// cascades, so a request asking it to gets the single-object answer).
+const IGNORED_EXTENSION_TAGS: &[(&str, &str)] = &[("Cascade", "Boolean")];
+
+/// True for an item of [`IGNORED_EXTENSION_TAGS`] (name and type both match).
+fn is_ignored_extension(v: &J) -> bool {
+    let (Some(tag), Some(ty)) = (
+        v.get("tag").and_then(J::as_str),
+        v.get("type").and_then(J::as_str),
+    ) else {
+        return false;
+    };
+    IGNORED_EXTENSION_TAGS.contains(&(tag, ty))
+}
+
 fn invalid(at: &str, what: impl Into<String>) -> JsonError {
     JsonError::Invalid {
         at: if at.is_empty() {
@@ -185,6 +206,13 @@ fn item(v: &J, limits: &Limits, depth: u8, items: &mut u32, at: &str) -> Result<
             let arr = val.as_array().ok_or_else(|| bad("an array of items"))?;
             let mut out = Vec::with_capacity(arr.len().min(64));
             for c in arr {
+                if is_ignored_extension(c) {
+                    *items += 1;
+                    if *items > limits.max_items {
+                        return Err(JsonError::TooManyItems(limits.max_items));
+                    }
+                    continue;
+                }
                 out.push(item(c, limits, depth + 1, items, &here)?);
             }
             Value::Structure(out)
@@ -243,7 +271,7 @@ fn item(v: &J, limits: &Limits, depth: u8, items: &mut u32, at: &str) -> Result<
             J::String(s) => match hex_u64(s) {
                 Some(h) => u32::try_from(h).map_err(|_| bad("0x and 8 hex digits"))?,
                 None => enums::for_tag(tag)
-                    .and_then(|d| d.value_of(s))
+                    .and_then(|d| d.value_of_loose(s))
                     .ok_or_else(|| invalid(&here, format!("unknown enumeration name '{s}'")))?,
             },
             _ => return Err(bad("a name, number or 0x hex")),
@@ -324,9 +352,12 @@ pub fn to_json(t: &Ttlv) -> J {
         Value::BigInteger(b) => ("BigInteger", json!(format!("0x{}", upper_hex(b)))),
         Value::Enumeration(e) => (
             "Enumeration",
+            // Names with an underscore (`SHA_256`, `P_256`, `HMAC_SHA256`) go out as hex, which
+            // the profile allows: Cosmian's client, the KMIP JSON client most used, spells
+            // them without the underscore and refuses the OASIS name.
             match enums::for_tag(t.tag).and_then(|d| d.name_of(*e)) {
-                Some(n) => json!(n),
-                None => json!(format!("0x{e:08X}")),
+                Some(n) if !n.contains('_') => json!(n),
+                _ => json!(format!("0x{e:08X}")),
             },
         ),
         Value::Boolean(b) => ("Boolean", json!(b)),

@@ -145,3 +145,47 @@ fn limits_and_bad_items_are_refused_with_their_reason() {
         assert!(e.contains(says), "{e} lacks {says}");
     }
 }
+
+/// Cosmian's client (`ckms`) spells enumeration values without the OASIS underscores and sends
+/// a `Cascade` Boolean no KMIP version defines; it refuses `SHA_256` in an answer but reads hex.
+#[test]
+fn reads_and_writes_what_cosmians_client_speaks() {
+    let text = br#"{"tag":"RequestPayload","value":[
+        {"tag":"HashingAlgorithm","type":"Enumeration","value":"SHA256"},
+        {"tag":"RecommendedCurve","type":"Enumeration","value":"P256"},
+        {"tag":"Cascade","type":"Boolean","value":true},
+        {"tag":"CryptographicAlgorithm","type":"Enumeration","value":"AES"}]}"#;
+    let t = from_json(text, &lim()).unwrap();
+    let oasis = from_json(
+        br#"{"tag":"RequestPayload","value":[
+        {"tag":"HashingAlgorithm","type":"Enumeration","value":"SHA_256"},
+        {"tag":"RecommendedCurve","type":"Enumeration","value":"P_256"},
+        {"tag":"CryptographicAlgorithm","type":"Enumeration","value":"AES"}]}"#,
+        &lim(),
+    )
+    .unwrap();
+    assert_eq!(
+        t, oasis,
+        "Cosmian's spelling reads as the OASIS one, Cascade dropped"
+    );
+    let out = to_json(&t).to_string();
+    assert!(
+        out.contains(r#""value":"0x00000006""#),
+        "SHA_256 goes out as hex: {out}"
+    );
+    assert!(
+        out.contains(r#""value":"AES""#),
+        "names without an underscore stay: {out}"
+    );
+    assert!(
+        !out.contains("SHA_256") && !out.contains("Cascade"),
+        "{out}"
+    );
+    // Only a Boolean named Cascade is dropped; any other unknown tag is still refused, and a
+    // name that matches no value (or more than one) still is.
+    let bad_type =
+        br#"{"tag":"RequestPayload","value":[{"tag":"Cascade","type":"Integer","value":1}]}"#;
+    assert!(from_json(bad_type, &lim()).is_err());
+    let unknown = br#"{"tag":"RequestPayload","value":[{"tag":"HashingAlgorithm","type":"Enumeration","value":"SHA2_56X"}]}"#;
+    assert!(from_json(unknown, &lim()).is_err());
+}
