@@ -48,13 +48,13 @@ pub struct Cli {
     /// rollback; access follows the server's per-object grants.
     #[arg(long, global = true, env = "TRESOR_SERVER", value_name = "HOST:PORT")]
     pub server: Option<String>,
-    /// Client certificate for --server (PEM; else the [client] certfile of VAULT/client.conf).
+    /// Client certificate for --server (PEM; else the `[client]` certfile of VAULT/client.conf).
     #[arg(long, global = true, env = "TRESOR_CLIENT_CERT", value_name = "FILE")]
     pub cert: Option<PathBuf>,
-    /// Client private key for --server (PEM; else the [client] keyfile of VAULT/client.conf).
+    /// Client private key for --server (PEM; else the `[client]` keyfile of VAULT/client.conf).
     #[arg(long, global = true, env = "TRESOR_CLIENT_KEY", value_name = "FILE")]
     pub key: Option<PathBuf>,
-    /// CA certificate of the server for --server (PEM; else the [client] ca_certs of
+    /// CA certificate of the server for --server (PEM; else the `[client]` ca_certs of
     /// VAULT/client.conf).
     #[arg(long, global = true, env = "TRESOR_CLIENT_CA", value_name = "FILE")]
     pub ca: Option<PathBuf>,

@@ -38,7 +38,7 @@ pub const MIN_LEN: usize = 4;
 #[derive(Args, Debug, Clone, Copy, Default)]
 pub struct MaskArgs {
     /// Replace the injected secret values (and their base64 and URL-encoded forms) in the
-    /// command's stdout and stderr by '<concealed by tresor>'. On by default when stdout is not
+    /// command's stdout and stderr by `<concealed by tresor>`. On by default when stdout is not
     /// a terminal (CI logs, pipes, files); best effort: see the threat model.
     #[arg(long, overrides_with = "no_mask")]
     pub mask: bool,

@@ -6,12 +6,12 @@
 //!
 //! | Python | here |
 //! | --- | --- |
-//! | `tresor.keyring` | [`keyring`]: `set`/`get`/`invalidate` on any kernel keyring |
-//! | `python_linux_keyutils` | [`keyutils`]: the drop-in `set_secret`/`get_secret`/`invalidate_secret`, `KeyRingIdentifier` |
-//! | `tresor.vault`, `tresor.seeqret` | [`vault`]: open/get/list/add/env on the developer vault |
-//! | `tresor.keys` | [`keys`]: versioned keys, transit encrypt/decrypt/rewrap/sign/verify |
-//! | `tresor.kmip` | [`kmip`]: one KMIP connection under `tresor.kmip.ProxyKmipClient` |
-//! | `tresor.errors` | [`errors`]: one exception class per error kind, raised from Rust |
+//! | `tresor.keyring` | `keyring`: `set`/`get`/`invalidate` on any kernel keyring |
+//! | `python_linux_keyutils` | `keyutils`: the drop-in `set_secret`/`get_secret`/`invalidate_secret`, `KeyRingIdentifier` |
+//! | `tresor.vault`, `tresor.seeqret` | `vault`: open/get/list/add/env on the developer vault |
+//! | `tresor.keys` | `keys`: versioned keys, transit encrypt/decrypt/rewrap/sign/verify |
+//! | `tresor.kmip` | `kmip`: one KMIP connection under `tresor.kmip.ProxyKmipClient` |
+//! | `tresor.errors` | `errors`: one exception class per error kind, raised from Rust |
 //!
 //! Every system call runs with the interpreter detached (`Python::detach`), so other
 //! Python threads keep running while the kernel answers.

@@ -25,7 +25,7 @@ thread_local! {
 /// An S3 object body, decoded as the backend does on every read of `objects/<uid>` (for the
 /// uid [`FUZZ_UID`], and as a listing reads it, with no expected uid), each version's sealed
 /// blob decoded; and as an audit entry body. A record that decodes re-encodes
-/// ([`S3Backend::encode_record`]) to a body that decodes to the same record.
+/// (`S3Backend::encode_record`) to a body that decodes to the same record.
 ///
 /// # Panics
 /// When a record does not survive that round trip.

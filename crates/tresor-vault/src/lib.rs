@@ -8,7 +8,7 @@
 //! | [`dotenv`] | `.env` rendering (safe quoting) and parsing |
 //! | [`identity`] | users, public keys, signed and encrypted exports between vaults |
 //! | [`seeqret`] | reading seeqret vaults and exports, for migration |
-//! | [`reference`] | `tresor://APP/ENV/KEY` references: the percent-encoded form, finding them in text, reading many at once |
+//! | [`reference`](mod@reference) | `tresor://APP/ENV/KEY` references: the percent-encoded form, finding them in text, reading many at once |
 //! | [`rekey`] | rotating the vault key and changing its passphrase, crash-safe |
 //!
 //! # Examples

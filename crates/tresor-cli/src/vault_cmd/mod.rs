@@ -1,7 +1,7 @@
 //! The vault's commands: `dispatch` picks the module for each.
 //!
 //! - [`secrets`]: add, get, list, edit, rm, history, rollback
-//! - [`env`]: env, run, importenv
+//! - [`env`](mod@env): env, run, importenv
 //! - [`sharing`]: users, owner, public-key, export, load, import-seeqret
 //! - [`backup`]: backup, restore, migrate
 //! - [`admin`]: init, info, whoami, upgrade, serializers, audit, unlock, lock, kmip

@@ -81,7 +81,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub limits: ServeLimitArgs,
     /// A configuration file: `tresor.toml` (a `.toml` file: every flag, limits and logging;
-    /// see docs/SERVER.md) or a PyKMIP server.conf ([server] hostname, port,
+    /// see docs/SERVER.md) or a PyKMIP server.conf (`[server]` hostname, port,
     /// certificate_path, key_path, ca_path, auth_suite, enable_tls_client_auth,
     /// database_path). A flag or its environment variable wins over the file; SIGHUP
     /// re-reads it (certificates, CA, CRL, limits).
@@ -140,7 +140,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", env = "TRESOR_KMIP_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
     /// On SIGTERM/SIGINT: stop accepting, let in-flight requests finish for at most
-    /// SECONDS, then close [10].
+    /// SECONDS, then close (default 10).
     #[arg(long, value_name = "SECONDS", env = "TRESOR_KMIP_DRAIN_TIMEOUT")]
     pub drain_timeout: Option<u64>,
 }
@@ -149,41 +149,41 @@ pub struct ServeArgs {
 /// name with `_`; 0 turns a count or rate limit off).
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeLimitArgs {
-    /// Most batch items in one request [64].
+    /// Most batch items in one request (default 64).
     #[arg(long, value_name = "N", env = "TRESOR_KMIP_MAX_BATCH_ITEMS")]
     pub max_batch_items: Option<usize>,
-    /// Largest response in bytes [8388608].
+    /// Largest response in bytes (default 8388608).
     #[arg(long, value_name = "BYTES", env = "TRESOR_KMIP_MAX_RESPONSE_SIZE")]
     pub max_response_size: Option<usize>,
-    /// Most connections open at once [1024].
+    /// Most connections open at once (default 1024).
     #[arg(long, value_name = "N", env = "TRESOR_KMIP_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
-    /// Most connections open per client identity [32].
+    /// Most connections open per client identity (default 32).
     #[arg(
         long,
         value_name = "N",
         env = "TRESOR_KMIP_MAX_CONNECTIONS_PER_IDENTITY"
     )]
     pub max_connections_per_identity: Option<usize>,
-    /// Requests per second per client identity [0: off].
+    /// Requests per second per client identity (default 0: off).
     #[arg(long, value_name = "N", env = "TRESOR_KMIP_MAX_REQUESTS_PER_SECOND")]
     pub max_requests_per_second: Option<u32>,
-    /// Seconds a started message or TLS handshake may take to arrive [30].
+    /// Seconds a started message or TLS handshake may take to arrive (default 30).
     #[arg(long, value_name = "SECONDS", env = "TRESOR_KMIP_READ_TIMEOUT")]
     pub read_timeout: Option<u64>,
-    /// Seconds writing a response may take [30].
+    /// Seconds writing a response may take (default 30).
     #[arg(long, value_name = "SECONDS", env = "TRESOR_KMIP_WRITE_TIMEOUT")]
     pub write_timeout: Option<u64>,
-    /// Seconds an idle connection is kept [300].
+    /// Seconds an idle connection is kept (default 300).
     #[arg(long, value_name = "SECONDS", env = "TRESOR_KMIP_IDLE_TIMEOUT")]
     pub idle_timeout: Option<u64>,
-    /// Most RNG Retrieve bytes per request, summed over its batch [1048576].
+    /// Most RNG Retrieve bytes per request, summed over its batch (default 1048576).
     #[arg(long, value_name = "BYTES", env = "TRESOR_KMIP_MAX_RNG_BYTES")]
     pub max_rng_bytes: Option<usize>,
-    /// Most Create Key Pair items per request [4].
+    /// Most Create Key Pair items per request (default 4).
     #[arg(long, value_name = "N", env = "TRESOR_KMIP_MAX_KEY_PAIRS")]
     pub max_key_pairs: Option<usize>,
-    /// Largest RSA modulus Create Key Pair generates, in bits [4096].
+    /// Largest RSA modulus Create Key Pair generates, in bits (default 4096).
     #[arg(long, value_name = "BITS", env = "TRESOR_KMIP_MAX_RSA_BITS")]
     pub max_rsa_bits: Option<i32>,
 }

@@ -165,7 +165,7 @@ fn notify(state: &[sd_notify::NotifyState<'_>]) {
 }
 
 /// The flags with the values of `--config FILE.toml` filled in where no flag (or its
-/// environment variable) gave one. A PyKMIP server.conf is read later, by [`server_config`].
+/// environment variable) gave one. A PyKMIP server.conf is read later, by `server_config`.
 ///
 /// # Errors
 /// [`KmipError::Config`] naming the line of a bad key or value.

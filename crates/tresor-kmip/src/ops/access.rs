@@ -7,11 +7,11 @@
 //!   (`get`, `locate`, `use`) and writes (`modify` for new versions, attribute and state
 //!   changes; `destroy` for Destroy and Purge) alike;
 //! - an identity with no grant at all on an object gets exactly the answer for an absent uid
-//!   ([`not_found_unless_visible`]); one with some grant but not the one asked for gets
+//!   (`not_found_unless_visible`); one with some grant but not the one asked for gets
 //!   Permission Denied (it already knows the object exists);
 //! - a name of the vault's form `APP:ENV:KEY` may be given to an object (Create, Register,
 //!   Create Key Pair, Add/Modify Attribute Name) only by an admin or an identity the app's
-//!   policy allows ([`may_create_under_app`]). A policy is a store object named
+//!   policy allows (`may_create_under_app`). A policy is a store object named
 //!   `tresor:app:APP` (role [`POLICY_ROLE`], type [`APP_POLICY_TYPE`]) whose
 //!   [`APP_ALLOW_ATTR`] lists the identities; `tresor:app:*` applies to every app and the
 //!   identity `*` to everyone (never to the `tresor` app: tresor's own names stay the
