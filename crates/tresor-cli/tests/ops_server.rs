@@ -3,6 +3,9 @@
 //! `/readyz` following PostgreSQL, `tresor.toml` and `tresor config check`, SIGHUP reloads,
 //! SIGTERM drains and sd_notify. Drives the real binary over mutual TLS.
 
+#[path = "common/test_logs.rs"]
+mod test_logs;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixDatagram;
@@ -76,7 +79,7 @@ impl Server {
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         for stream in [
-            Box::new(child.stderr.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(test_logs::tee(child.stderr.take().unwrap())) as Box<dyn Read + Send>,
             Box::new(child.stdout.take().unwrap()),
         ] {
             let l = log.clone();
@@ -570,6 +573,9 @@ fn json_logs_carry_the_fields_and_no_secret() {
         ("created key material", key_material.clone()),
         ("encrypted plaintext", plaintext.clone()),
     ];
+    for (_, s) in &secrets {
+        test_logs::secret(s);
+    }
     // The ciphertext is not secret, but its plaintext must not show up either way.
     assert!(enc_bytes.iter().all(|b| b != &plaintext));
     for (what, s) in &secrets {
