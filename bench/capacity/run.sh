@@ -128,4 +128,33 @@ measure scale-1-server get4 "$pm" concurrent:4:"$CONC_N" "$p1"
 start "$work/pgb" "$OTHER_CPU" --store "$url"; p2=$sport
 measure scale-2-servers get4 "$pm" concurrent:4:"$CONC_N" "$p1" "$p2"
 stop
+# ---- S3 record size (optional: moto from tests/peers/moto, TRESOR_TEST_S3_ENDPOINT) --------
+# S3_N vault secrets imported into s3://capacity-…/cap; bytes and objects per secret by kind
+# (objects/ sealed records, audit/ entries, names/ index), from ListObjectsV2 sizes.
+if [ -n "${TRESOR_TEST_S3_ENDPOINT:-}" ] && [ -x "${TRESOR_MOTO_PY:-}" ]; then
+    S3_N=${S3_N:-1000}
+    bucket="capacity-$$"
+    (
+        export AWS_ENDPOINT_URL=$TRESOR_TEST_S3_ENDPOINT AWS_REGION=us-east-1 \
+            AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+        s3sizes() {
+            "$TRESOR_MOTO_PY" - "$bucket" <<'PY'
+import boto3, collections, sys
+agg = collections.defaultdict(lambda: [0, 0])
+for pg in boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=sys.argv[1]):
+    for o in pg.get("Contents", []):
+        agg[o["Key"].split("/")[1]][0] += 1
+        agg[o["Key"].split("/")[1]][1] += o["Size"]
+print(" ".join(f"{k}={n}:{b}" for k, (n, b) in sorted(agg.items())))
+PY
+        }
+        export TRESOR_KMS_KEY_ID=$("$TRESOR_MOTO_PY" -c "import boto3,sys; boto3.client('s3').create_bucket(Bucket=sys.argv[1]); print(boto3.client('kms').create_key()['KeyMetadata']['KeyId'])" "$bucket")
+        export TRESOR_STORE="s3://$bucket/cap"
+        "$TRESOR" --vault "$work/s3v" init --user bench >/dev/null
+        for i in $(seq "$S3_N"); do echo "KEY_$i=value-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"; done >"$work/s3.env"
+        echo "S3 before $(s3sizes)" | tee -a "$raw"
+        "$TRESOR" --vault "$work/s3v" -q importenv "$work/s3.env" --app cap --env s3 >/dev/null
+        echo "S3 after-$S3_N $(s3sizes)" | tee -a "$raw"
+    )
+fi
 echo "see $raw"
