@@ -35,7 +35,10 @@ fn may_draw() -> bool {
 
 /// One long command's feedback: its bar while it runs, its summary at the end.
 pub struct Task {
-    bar: Option<ProgressBar>,
+    /// Made at the first phase: a command that reports none (`s3 get`, `s3 configure` and
+    /// its prompts) never draws.
+    bar: OnceLock<ProgressBar>,
+    draw: bool,
     started: Instant,
     json: bool,
 }
@@ -44,17 +47,24 @@ impl Task {
     /// Starts the feedback of a command; `json` is its `--json` flag (no bar, no stderr
     /// summary: the JSON on stdout is the summary).
     pub fn start(json: bool) -> Task {
-        let bar = (may_draw() && !json).then(|| {
-            let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            b.set_style(spinner_style());
-            b.enable_steady_tick(Duration::from_millis(100));
-            b
-        });
         Task {
-            bar,
+            bar: OnceLock::new(),
+            draw: may_draw() && !json,
             started: Instant::now(),
             json,
         }
+    }
+
+    /// The bar, made on first use; `None` when nothing may be drawn.
+    fn bar(&self) -> Option<&ProgressBar> {
+        self.draw.then(|| {
+            self.bar.get_or_init(|| {
+                let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                b.set_style(spinner_style());
+                b.enable_steady_tick(Duration::from_millis(100));
+                b
+            })
+        })
     }
 
     /// Seconds since the start, rounded to milliseconds (for JSON summaries).
@@ -65,7 +75,7 @@ impl Task {
     /// Removes the bar and prints `summary`, followed by the time taken, on stderr (unless
     /// `--quiet` or `--json`).
     pub fn done(&self, summary: &str) {
-        if let Some(b) = &self.bar {
+        if let Some(b) = self.bar.get() {
             b.finish_and_clear();
         }
         if !quiet() && !self.json {
@@ -75,7 +85,7 @@ impl Task {
 
     /// Removes the bar (an error, or a question to ask on the terminal).
     pub fn clear(&self) {
-        if let Some(b) = &self.bar {
+        if let Some(b) = self.bar.get() {
             b.finish_and_clear();
         }
     }
@@ -89,7 +99,7 @@ impl Drop for Task {
 
 impl Progress for Task {
     fn phase(&self, what: &str, total: Option<u64>) {
-        let Some(b) = &self.bar else { return };
+        let Some(b) = self.bar() else { return };
         match total {
             Some(n) => {
                 b.set_style(bar_style());
@@ -105,7 +115,7 @@ impl Progress for Task {
     }
 
     fn advance(&self, n: u64) {
-        if let Some(b) = &self.bar {
+        if let Some(b) = self.bar.get() {
             b.inc(n);
         }
     }
