@@ -105,11 +105,8 @@ fn no_secret_in_any_server_log_of_the_run() {
             secrets.push(unhex(line.trim()).unwrap_or_else(|| panic!("{}: bad line", f.display())));
         }
     }
-    assert!(
-        !secrets.is_empty(),
-        "no registered secret under {}: the suite's tests register theirs",
-        dir.display()
-    );
+    // A partial run may register none (ops_server and the remote-vault tests do); the markers
+    // are checked all the same.
     secrets.sort();
     secrets.dedup();
     let found = leaks(&logs, &secrets);
