@@ -101,6 +101,7 @@ fn vault_and_kmip_share_one_store() {
         .success();
     tresor(h).args(["init"]).assert().success();
     let value = "door-secret-3b1f9a";
+    test_logs::secret(value.as_bytes());
     tresor(h)
         .args([
             "add",
