@@ -58,6 +58,11 @@ pub struct Cli {
     /// VAULT/client.conf).
     #[arg(long, global = true, env = "TRESOR_CLIENT_CA", value_name = "FILE")]
     pub ca: Option<PathBuf>,
+    /// No progress bar and no summary line on stderr (errors are still printed). Long
+    /// commands (importenv, import-seeqret, s3 import-s3keyring, migrate, backup, restore)
+    /// otherwise draw a bar when stderr is a terminal and end with a one-line summary.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -252,9 +257,14 @@ pub enum Command {
         out: JsonFlag,
     },
     /// Write an encrypted backup of the whole vault (secrets, history, users, audit).
+    #[command(
+        after_help = "Examples:\n  tresor backup -o vault-2026-01-31.tresor-backup\n  tresor backup -o nightly.bak --json --quiet"
+    )]
     Backup {
         #[arg(short, long)]
         out: PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
     },
     /// Replace the vault's content with a backup.
     Restore {
@@ -269,6 +279,8 @@ pub enum Command {
         /// this key: its identity replaces this vault's.
         #[arg(long)]
         force_other_vault: bool,
+        #[command(flatten)]
+        out: JsonFlag,
     },
     /// List the users known to this vault ('users rm' removes one and rotates what they had).
     Users {

@@ -79,6 +79,22 @@ pub trait SecretsDoor {
         update: bool,
         dry_run: bool,
     ) -> Result<ImportReport>;
+    /// [`SecretsDoor::import_pairs`], reporting to `progress` (a server's import is one
+    /// batch: one step).
+    fn import_pairs_with(
+        &self,
+        app: &str,
+        env: &str,
+        pairs: &[(String, SecretBytes)],
+        update: bool,
+        dry_run: bool,
+        progress: &dyn tresor_store::progress::Progress,
+    ) -> Result<ImportReport> {
+        progress.phase("importing (one batch)", Some(1));
+        let r = self.import_pairs(app, env, pairs, update, dry_run)?;
+        progress.advance(1);
+        Ok(r)
+    }
 
     /// The one secret `f` matches.
     ///
@@ -153,6 +169,19 @@ impl SecretsDoor for Vault {
         dry_run: bool,
     ) -> Result<ImportReport> {
         Ok(Vault::import_pairs(self, app, env, pairs, update, dry_run)?)
+    }
+    fn import_pairs_with(
+        &self,
+        app: &str,
+        env: &str,
+        pairs: &[(String, SecretBytes)],
+        update: bool,
+        dry_run: bool,
+        progress: &dyn tresor_store::progress::Progress,
+    ) -> Result<ImportReport> {
+        Ok(Vault::import_pairs_with(
+            self, app, env, pairs, update, dry_run, progress,
+        )?)
     }
     fn find_one(&self, f: &Filter) -> Result<SecretInfo> {
         count_read();

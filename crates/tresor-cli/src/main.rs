@@ -8,6 +8,7 @@ mod inject;
 mod input;
 mod mask;
 mod output;
+mod progress;
 mod remote;
 mod rotate_cmd;
 mod run_watch;

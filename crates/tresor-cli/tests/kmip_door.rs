@@ -2,6 +2,9 @@
 //! what a KMIP client creates shows in `tresor list`. Drives the real binary: a `tresor kmip
 //! serve` child over mutual TLS, and `tresor kmip …` client commands.
 
+#[path = "common/test_logs.rs"]
+mod test_logs;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -43,7 +46,7 @@ fn serve(home: &Path, certs: &Path) -> (Server, String) {
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn server");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut lines = BufReader::new(test_logs::tee(child.stderr.take().unwrap())).lines();
     let addr = loop {
         let line = lines
             .next()
@@ -98,6 +101,7 @@ fn vault_and_kmip_share_one_store() {
         .success();
     tresor(h).args(["init"]).assert().success();
     let value = "door-secret-3b1f9a";
+    test_logs::secret(value.as_bytes());
     tresor(h)
         .args([
             "add",

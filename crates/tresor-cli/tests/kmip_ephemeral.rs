@@ -2,6 +2,9 @@
 //! Drives the real binary: start it, read the `pykmip.conf` it prints, do a round trip with
 //! PyKMIP's own client (and tresor's), stop it with SIGTERM, and check nothing is left.
 
+#[path = "common/test_logs.rs"]
+mod test_logs;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -44,7 +47,7 @@ fn start(home: &Path, extra: &[&str]) -> Started {
         .spawn()
         .expect("spawn tresor kmip serve --ephemeral");
     let stdout = child.stdout.take().expect("stdout");
-    let stderr = child.stderr.take().expect("stderr");
+    let stderr = test_logs::tee(child.stderr.take().expect("stderr"));
     let server = Server(child);
     let mut conf = String::new();
     for line in BufReader::new(stdout).lines() {

@@ -5,6 +5,9 @@
 //! Trials: `TRESOR_GC_KILL_TRIALS` (default 6 in the test command; the full campaign in
 //! BENCHMARKS.md ran 200).
 
+#[path = "common/test_logs.rs"]
+mod test_logs;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -50,7 +53,7 @@ fn serve(home: &Path, certs: &Path) -> (Child, u16) {
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn server");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut lines = BufReader::new(test_logs::tee(child.stderr.take().unwrap())).lines();
     let port = loop {
         let line = lines
             .next()

@@ -4,6 +4,9 @@
 //! 1.0/1.1 or to TLS 1.2 CBC suites with Python's `ssl`, a wrong host name, and a server that
 //! offers only CBC suites. Drives the real `tresor` binary (`kmip serve --ephemeral`).
 
+#[path = "common/test_logs.rs"]
+mod test_logs;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -68,7 +71,7 @@ fn start() -> Env {
         }
     }
     let (tx, rx) = mpsc::channel();
-    let err = BufReader::new(child.stderr.take().unwrap());
+    let err = BufReader::new(test_logs::tee(child.stderr.take().unwrap()));
     std::thread::spawn(move || {
         for l in err.lines().map_while(Result::ok) {
             let _ = tx.send(l);

@@ -3,6 +3,9 @@
 //! `/readyz` following PostgreSQL, `tresor.toml` and `tresor config check`, SIGHUP reloads,
 //! SIGTERM drains and sd_notify. Drives the real binary over mutual TLS.
 
+#[path = "common/test_logs.rs"]
+mod test_logs;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixDatagram;
@@ -76,7 +79,7 @@ impl Server {
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         for stream in [
-            Box::new(child.stderr.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(test_logs::tee(child.stderr.take().unwrap())) as Box<dyn Read + Send>,
             Box::new(child.stdout.take().unwrap()),
         ] {
             let l = log.clone();
@@ -570,6 +573,9 @@ fn json_logs_carry_the_fields_and_no_secret() {
         ("created key material", key_material.clone()),
         ("encrypted plaintext", plaintext.clone()),
     ];
+    for (_, s) in &secrets {
+        test_logs::secret(s);
+    }
     // The ciphertext is not secret, but its plaintext must not show up either way.
     assert!(enc_bytes.iter().all(|b| b != &plaintext));
     for (what, s) in &secrets {
@@ -942,4 +948,85 @@ fn sigterm_drains_an_in_flight_batch_and_sd_notify_is_told() {
         }
     }
     assert!(stopping, "no STOPPING=1");
+}
+
+/// The HTTPS/JSON door's connection line carries the same fields as the binary door's:
+/// peer, identity, TLS version and suite (and `door=https`).
+#[test]
+fn https_door_connection_lines_carry_tls_version_suite_and_identity() {
+    let home = tempfile::tempdir().unwrap();
+    let certs = certs(home.path(), "certs");
+    let mut args = serve_args(&certs);
+    args.extend(["--log-format".into(), "json".into()]);
+    args.extend(["--http-listen".into(), "127.0.0.1:0".into()]);
+    let vault = home.path().join("vault");
+    let mut server = Server::spawn(
+        home.path(),
+        &["--vault", vault.to_str().unwrap()],
+        &args,
+        &[("TRESOR_LOG", "info".into())],
+    );
+    let https = server
+        .log()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("kmip: HTTPS/JSON (POST /kmip/2_1) listening on ")
+                .map(|a| a.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no HTTPS address in the log:\n{}", server.log()));
+    // One KMIP JSON request over mutual TLS with the client certificate.
+    let tls = ClientConfig::new(
+        "127.0.0.1",
+        certs.join("client.crt"),
+        certs.join("client.key"),
+        certs.join("ca.crt"),
+    )
+    .tls_config()
+    .expect("client TLS configuration");
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(tls), name).unwrap();
+    let tcp = std::net::TcpStream::connect(&https).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut s = rustls::StreamOwned::new(conn, tcp);
+    let body = r#"{"tag":"Query","value":[]}"#;
+    write!(
+        s,
+        "POST /kmip/2_1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    server.wait_for("\"door\":\"https\"");
+    server.signal("-TERM");
+    assert!(server.wait_exit(60).success());
+    let log = server.log();
+    let line = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"))
+        })
+        .find(|v| {
+            v["target"] == "tresor::kmip::conn"
+                && v["message"] == "connection"
+                && v["door"] == "https"
+        })
+        .unwrap_or_else(|| panic!("no HTTPS connection line:\n{log}"));
+    assert_eq!(line["identity"], "client", "{line}");
+    assert!(
+        line["peer"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{line}"
+    );
+    assert!(
+        line["tls_version"].as_str().unwrap().starts_with("TLSv1_"),
+        "{line}"
+    );
+    assert!(
+        line["tls_suite"].as_str().unwrap().starts_with("TLS"),
+        "{line}"
+    );
 }

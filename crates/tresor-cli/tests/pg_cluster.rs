@@ -5,6 +5,9 @@
 //! server); the restart and TLS tests start their own cluster with scripts/pg.sh. Without
 //! PostgreSQL they fail under `CI=true` and are skipped, loudly, elsewhere.
 
+#[path = "common/test_logs.rs"]
+mod test_logs;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -181,7 +184,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn tresor kmip serve");
-        let stderr = child.stderr.take().unwrap();
+        let stderr = test_logs::tee(child.stderr.take().unwrap());
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let l = log.clone();

@@ -3,6 +3,9 @@
 
 mod rotate_common;
 
+#[path = "common/test_logs.rs"]
+mod test_logs;
+
 use std::io::BufRead as _;
 use std::time::{Duration, Instant};
 
@@ -666,7 +669,7 @@ fn kmip_serve_rotates_due_secrets_itself() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = std::io::BufReader::new(server.stderr.take().unwrap()).lines();
+    let mut lines = std::io::BufReader::new(test_logs::tee(server.stderr.take().unwrap())).lines();
     let start = Instant::now();
     let mut rotated = None;
     while start.elapsed() < Duration::from_secs(60) {

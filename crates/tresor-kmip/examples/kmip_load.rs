@@ -4,6 +4,7 @@
 //! kmip_load --server HOST:PORT --certs DIR [--version 1.4] [--label NAME] BENCH...
 //!   create:N            N Creates (AES-256) over one connection
 //!   get:N               N Gets of one key over one connection
+//!   encrypt:N           N Encrypts (AES-256-GCM, 1 KiB, server-chosen IV) over one connection
 //!   seed:FROM:TO        Creates keys named load-FROM .. load-(TO-1), 100 per batch message
 //!   locate:N:RANGE      N Locates by name of random load-<i>, i < RANGE, over one connection
 //!   connect-get:N       N times: new connection (TCP + TLS handshake) and one Get
@@ -217,6 +218,41 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
                         .call(Operation::GET, vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, id)])
                         .await?;
                     check("get", &item)
+                }
+            })
+            .await?;
+            s.print(&o.label, bench);
+            c.close().await;
+        }
+        "encrypt" => {
+            // N AES-256-GCM Encrypts of 1 KiB under one key (IV chosen by the server).
+            let n = num(parts.next(), "N")?;
+            let c = o.client()?;
+            let created = c.call(Operation::CREATE, create_payload(v, None)).await?;
+            check("create", &created)?;
+            let id = uid(&created)?;
+            check(
+                "activate",
+                &c.call(
+                    Operation::ACTIVATE,
+                    vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, id.clone())],
+                )
+                .await?,
+            )?;
+            let data = vec![0x5a_u8; 1024];
+            let mut s = timed(n, |_| {
+                let (c, id, data) = (&c, id.clone(), data.clone());
+                async move {
+                    let item = c
+                        .call(
+                            Operation::ENCRYPT,
+                            vec![
+                                Ttlv::text(Tag::UNIQUE_IDENTIFIER, id),
+                                Ttlv::bytes(Tag::DATA, data),
+                            ],
+                        )
+                        .await?;
+                    check("encrypt", &item)
                 }
             })
             .await?;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use tresor_store::progress::Progress;
 use tresor_store::{NewObject, ObjectType, Store, StoreError};
 
 use crate::compat::{self, Profile, ProfileFile};
@@ -327,11 +328,12 @@ fn not_found(ns: &str, service: &str, username: &str) -> S3Error {
     ))
 }
 
-/// Runs `tresor s3 …`; `store` is tresor's global `--store` / `TRESOR_STORE`.
+/// Runs `tresor s3 …`; `store` is tresor's global `--store` / `TRESOR_STORE`; `progress`
+/// receives the progress and the one-line summary of `import-s3keyring`.
 ///
 /// # Errors
 /// Any [`S3Error`]; [`S3Error::exit_code`] gives the exit code.
-pub fn run(args: S3Args, store: Option<&str>) -> Result<ExitCode> {
+pub fn run(args: S3Args, store: Option<&str>, progress: &dyn Progress) -> Result<ExitCode> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let path = args
         .ini
@@ -464,7 +466,7 @@ pub fn run(args: S3Args, store: Option<&str>) -> Result<ExitCode> {
                 update,
                 dry_run,
             };
-            let report = import_s3keyring(&s, p.require("bucket")?, &opts)?;
+            let report = import_s3keyring(&s, p.require("bucket")?, &opts, progress)?;
             if args.json {
                 let j =
                     serde_json::to_string(&report).map_err(|e| S3Error::Input(e.to_string()))?;
@@ -473,7 +475,7 @@ pub fn run(args: S3Args, store: Option<&str>) -> Result<ExitCode> {
             for f in &report.failed {
                 eprintln!("error: {}: {}", f.key, f.error);
             }
-            eprintln!("{}", report.summary(dry_run));
+            progress.finish(&report.summary(dry_run));
             Ok(if report.failed.is_empty() {
                 ExitCode::SUCCESS
             } else {

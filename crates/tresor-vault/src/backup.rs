@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use tresor_crypto::envelope::{self, Sealed};
+use tresor_store::progress::Progress;
 use tresor_store::{Dump, fsutil};
 use zeroize::Zeroizing;
 
@@ -40,7 +41,25 @@ impl Vault {
     /// # Errors
     /// Store or file errors; a failed backup leaves no partial file.
     pub fn backup(&self, path: &Path) -> Result<BackupReport> {
+        self.backup_with(path, &())
+    }
+
+    /// [`Vault::backup`], reporting its phases to `progress`.
+    ///
+    /// # Errors
+    /// As [`Vault::backup`].
+    pub fn backup_with(&self, path: &Path, progress: &dyn Progress) -> Result<BackupReport> {
+        progress.phase("reading the store", None);
         let dump = self.store().dump()?;
+        progress.phase(
+            &format!(
+                "sealing {} objects, {} versions, {} audit entries",
+                dump.objects.len(),
+                dump.versions.len(),
+                dump.audit.len()
+            ),
+            None,
+        );
         let report = BackupReport {
             objects: dump.objects.len(),
             versions: dump.versions.len(),
@@ -56,6 +75,7 @@ impl Vault {
         let sealed = envelope::seal(self.store().provider().as_ref(), AAD, &body)?;
         let mut out = MAGIC.to_vec();
         out.extend_from_slice(&sealed.to_bytes());
+        progress.phase("writing the backup file", None);
         fsutil::write_atomic(path, &out)?;
         self.store().write(|tx| {
             tx.record("backup", None, format!("{} objects", report.objects));
@@ -73,6 +93,20 @@ impl Vault {
     /// # Errors
     /// [`VaultError::Rejected`] for a damaged or foreign backup; nothing changes then.
     pub fn restore(&self, path: &Path, other_vault: bool) -> Result<BackupReport> {
+        self.restore_with(path, other_vault, &())
+    }
+
+    /// [`Vault::restore`], reporting its phases to `progress`.
+    ///
+    /// # Errors
+    /// As [`Vault::restore`].
+    pub fn restore_with(
+        &self,
+        path: &Path,
+        other_vault: bool,
+        progress: &dyn Progress,
+    ) -> Result<BackupReport> {
+        progress.phase("opening the backup", None);
         let body = read_backup(self, path)?;
         if !other_vault && !same_vault(self.config(), &body.config) {
             return Err(VaultError::Rejected {
@@ -92,6 +126,7 @@ impl Vault {
             versions: d.versions.len(),
             audit: d.audit.len(),
         };
+        progress.phase(&restoring(&report), None);
         self.store().restore(d)?;
         Ok(report)
     }
@@ -111,6 +146,20 @@ impl Vault {
         backup: &Path,
         passphrase: &mut dyn FnMut() -> Result<tresor_crypto::SecretBytes>,
     ) -> Result<BackupReport> {
+        Self::restore_new_with(dir, key_file, backup, passphrase, &())
+    }
+
+    /// [`Vault::restore_new`], reporting its phases to `progress`.
+    ///
+    /// # Errors
+    /// As [`Vault::restore_new`].
+    pub fn restore_new_with(
+        dir: &Path,
+        key_file: &Path,
+        backup: &Path,
+        passphrase: &mut dyn FnMut() -> Result<tresor_crypto::SecretBytes>,
+        progress: &dyn Progress,
+    ) -> Result<BackupReport> {
         let (db, key, cfg) = (dir.join(DB_FILE), dir.join(KEY_FILE), dir.join(CONFIG_FILE));
         if db.exists() || key.exists() || cfg.exists() {
             return Err(VaultError::AlreadyInitialized(dir.to_owned()));
@@ -120,12 +169,21 @@ impl Vault {
         );
         let kek = decode_key_file(key_file, &key_text, passphrase)?;
         // Open and parse the backup first: a wrong key or a damaged file creates nothing.
+        progress.phase("opening the backup", None);
         let body = open_backup_with(&kek, backup)?;
         let made_dir = !dir.exists();
         fsutil::create_private_dir(dir)?;
         let finish = || -> Result<BackupReport> {
             let store = tresor_store::Store::open_sqlite(&db, std::sync::Arc::new(kek), "restore")?;
             let d = &body.dump;
+            progress.phase(
+                &restoring(&BackupReport {
+                    objects: d.objects.len(),
+                    versions: d.versions.len(),
+                    audit: d.audit.len(),
+                }),
+                None,
+            );
             store.restore(d)?;
             drop(store);
             let cfg_text = serde_json::to_vec_pretty(&body.config)
@@ -211,4 +269,12 @@ fn open_backup_with(provider: &dyn tresor_crypto::KeyProvider, path: &Path) -> R
         _ => rej("tampered, truncated, or made with another vault key"),
     })?;
     serde_json::from_slice(body.expose()).map_err(|e| rej(&format!("damaged content: {e}")))
+}
+
+/// The restore phase's description.
+fn restoring(r: &BackupReport) -> String {
+    format!(
+        "writing {} objects, {} versions, {} audit entries",
+        r.objects, r.versions, r.audit
+    )
 }

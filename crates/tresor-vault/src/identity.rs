@@ -484,7 +484,7 @@ impl Vault {
                 value,
             ));
         }
-        self.import_named(&items, &format!("tresor export from {sender}"))
+        self.import_named(&items, &format!("tresor export from {sender}"), &())
     }
 
     fn seeqret_sender(&self, from: Option<&str>) -> Result<(String, [u8; 32])> {
@@ -519,6 +519,7 @@ impl Vault {
         self.import_named(
             &items,
             &format!("seeqret export from {}", export.from.username),
+            &(),
         )
     }
 
@@ -546,7 +547,7 @@ impl Vault {
                 why: "no secrets found (not a tresor or seeqret export)".into(),
             });
         }
-        self.import_named(&items, "seeqret command")
+        self.import_named(&items, "seeqret command", &())
     }
 
     /// Imports a seeqret vault folder: its secrets and users, in one transaction each.
@@ -554,9 +555,26 @@ impl Vault {
     /// # Errors
     /// [`VaultError::Seeqret`] if the folder is not a readable seeqret vault.
     pub fn import_seeqret(&self, dir: &std::path::Path) -> Result<(ImportReport, usize)> {
+        self.import_seeqret_with(dir, &())
+    }
+
+    /// [`Vault::import_seeqret`], reporting each secret to `progress`.
+    ///
+    /// # Errors
+    /// As [`Vault::import_seeqret`].
+    pub fn import_seeqret_with(
+        &self,
+        dir: &std::path::Path,
+        progress: &dyn tresor_store::progress::Progress,
+    ) -> Result<(ImportReport, usize)> {
+        progress.phase("reading the seeqret vault", None);
         let sv = crate::seeqret::SeeqretVault::open(dir)?;
         let items: Vec<_> = sv.secrets()?.into_iter().map(named_item).collect();
-        let report = self.import_named(&items, &format!("seeqret vault {}", dir.display()))?;
+        let report = self.import_named(
+            &items,
+            &format!("seeqret vault {}", dir.display()),
+            progress,
+        )?;
         let mut users = 0;
         for u in sv.users()? {
             if self.user(&u.username).is_err() && u.username != self.config().user {

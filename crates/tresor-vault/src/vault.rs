@@ -821,10 +821,28 @@ impl Vault {
         update: bool,
         dry_run: bool,
     ) -> Result<ImportReport> {
+        self.import_pairs_with(app, env, pairs, update, dry_run, &())
+    }
+
+    /// [`Vault::import_pairs`], reporting each pair to `progress`.
+    ///
+    /// # Errors
+    /// As [`Vault::import_pairs`].
+    pub fn import_pairs_with(
+        &self,
+        app: &str,
+        env: &str,
+        pairs: &[(String, SecretBytes)],
+        update: bool,
+        dry_run: bool,
+        progress: &dyn tresor_store::progress::Progress,
+    ) -> Result<ImportReport> {
         check_import(app, env, pairs)?;
         let mut report = ImportReport::default();
         let mut tx = self.store.begin();
+        progress.phase("importing", Some(pairs.len() as u64));
         for (k, v) in pairs {
+            progress.advance(1);
             let name = secret_name(app, env, k);
             match tx.get_by_name(&name)? {
                 Some(m) => {
@@ -862,6 +880,7 @@ impl Vault {
         &self,
         items: &[(String, String, String, String, SecretBytes)],
         detail: &str,
+        progress: &dyn tresor_store::progress::Progress,
     ) -> Result<ImportReport> {
         // Names first, before anything is read: a reserved or invalid name refuses the whole
         // import.
@@ -873,7 +892,9 @@ impl Vault {
         let mut refused = None;
         let r = self.store.write(|tx| {
             report = ImportReport::default();
+            progress.phase("importing", Some(items.len() as u64));
             for (app, env, key, kind, value) in items {
+                progress.advance(1);
                 let name = secret_name(app, env, key);
                 match tx.get_by_name(&name)? {
                     Some(m) => {

@@ -8,37 +8,40 @@ use anyhow::{Result, bail};
 use serde_json::json;
 use tresor_vault::{Vault, VaultError};
 
-use super::{Ctx, spinner};
+use tresor_store::progress::Progress;
+
+use super::Ctx;
+use crate::progress::Task;
 use crate::{input, output};
 
 /// `tresor backup FILE`.
-pub(super) fn backup(ctx: &Ctx, path: &Path) -> Result<ExitCode> {
+pub(super) fn backup(ctx: &Ctx, path: &Path, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
     let v = ctx.open()?;
-    let bar = spinner("backing up");
-    let r = v.backup(path)?;
-    bar.finish_and_clear();
-    eprintln!(
-        "backed up {} objects, {} versions, {} audit entries to {}",
-        r.objects,
-        r.versions,
-        r.audit,
-        path.display()
-    );
-    Ok(ExitCode::SUCCESS)
+    let task = Task::start(json);
+    let r = v.backup_with(path, &task)?;
+    report(
+        &task,
+        json,
+        out,
+        &r,
+        &format!("backed up {} to {}", counts(&r), path.display()),
+    )
 }
 
 /// `tresor restore FILE`: into this vault (asking first unless empty or `--yes`), or with
-/// `--key-file` into a new vault made with that key.
+/// `--key-file` into a new vault made with that key. `flags` is `(--yes, --force-other-vault)`.
 pub(super) fn restore(
     ctx: &Ctx,
     file: &Path,
     key_file: Option<&Path>,
-    yes: bool,
-    other_vault: bool,
+    (yes, other_vault): (bool, bool),
+    json: bool,
+    out: &mut dyn Write,
 ) -> Result<ExitCode> {
-    let bar = spinner("restoring");
     let r = if let Some(k) = key_file {
-        Vault::restore_new(&ctx.dir, k, file, &mut || ctx.passphrase(false))?
+        let task = Task::start(json);
+        let r = Vault::restore_new_with(&ctx.dir, k, file, &mut || ctx.passphrase(false), &task)?;
+        (r, task)
     } else {
         let v = ctx.open()?;
         if !yes && v.store().count()? > 0 {
@@ -51,13 +54,43 @@ pub(super) fn restore(
                 )),
             }
         }
-        v.restore(file, other_vault)?
+        let task = Task::start(json);
+        (v.restore_with(file, other_vault, &task)?, task)
     };
-    bar.finish_and_clear();
-    eprintln!(
-        "restored {} objects, {} versions, {} audit entries",
+    let (r, task) = r;
+    report(
+        &task,
+        json,
+        out,
+        &r,
+        &format!("restored {} from {}", counts(&r), file.display()),
+    )
+}
+
+fn counts(r: &tresor_vault::backup::BackupReport) -> String {
+    format!(
+        "{} objects, {} versions, {} audit entries",
         r.objects, r.versions, r.audit
-    );
+    )
+}
+
+/// The end of a backup or restore: the summary line, or JSON on stdout.
+fn report(
+    task: &Task,
+    json: bool,
+    out: &mut dyn Write,
+    r: &tresor_vault::backup::BackupReport,
+    summary: &str,
+) -> Result<ExitCode> {
+    if json {
+        task.clear();
+        output::json(
+            out,
+            &json!({"objects": r.objects, "versions": r.versions, "audit": r.audit, "seconds": task.seconds()}),
+        )?;
+    } else {
+        task.done(summary);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -76,18 +109,22 @@ pub(super) fn migrate(
             "the target store '{to}' is not empty; pass --force to replace its content"
         )));
     }
-    let bar = spinner("reading the source store");
+    let task = Task::start(json);
+    task.phase("reading the source store", None);
     let dump = src.dump()?;
-    bar.set_message(format!(
-        "writing {} objects, {} versions, {} audit entries",
-        dump.objects.len(),
-        dump.versions.len(),
-        dump.audit.len()
-    ));
+    task.phase(
+        &format!(
+            "writing {} objects, {} versions, {} audit entries",
+            dump.objects.len(),
+            dump.versions.len(),
+            dump.audit.len()
+        ),
+        None,
+    );
     dst.replace_all(&dump)?;
-    bar.set_message("verifying");
+    task.phase("verifying", None);
     let back = dst.dump()?;
-    bar.finish_and_clear();
+    task.clear();
     let digest = |d: &tresor_store::Dump| -> Result<String> {
         Ok(tresor_crypto::hash::hex(
             &tresor_crypto::hash::sha256_parts(&[&serde_json::to_vec(d)?]),
@@ -103,17 +140,16 @@ pub(super) fn migrate(
             "verification failed: the target differs from the source after the copy (source {h1}, target {h2})"
         );
     }
-    let report = json!({"objects": back.objects.len(), "versions": back.versions.len(), "audit": back.audit.len(), "sha256": h2});
+    let report = json!({"objects": back.objects.len(), "versions": back.versions.len(), "audit": back.audit.len(), "sha256": h2, "seconds": task.seconds()});
     if json {
         output::json(out, &report)?;
     } else {
-        writeln!(
-            out,
+        task.done(&format!(
             "migrated {} objects, {} versions, {} audit entries; verified (sha256 {h2})",
             back.objects.len(),
             back.versions.len(),
             back.audit.len()
-        )?;
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

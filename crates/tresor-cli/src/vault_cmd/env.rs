@@ -53,8 +53,9 @@ pub(super) fn importenv(
     validate_app_env(app, env)?;
     let v = ctx.door()?;
     let pairs = read_dotenv(file)?;
-    let r = v.import_pairs(app, env, &pairs, update, dry_run)?;
-    print_import(out, &r, json, dry_run)?;
+    let task = crate::progress::Task::start(json);
+    let r = v.import_pairs_with(app, env, &pairs, update, dry_run, &task)?;
+    print_import(out, &r, json, dry_run, &task, None)?;
     Ok(ExitCode::SUCCESS)
 }
 

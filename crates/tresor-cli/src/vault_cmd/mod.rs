@@ -20,7 +20,6 @@ mod sharing;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Result, bail};
 use serde_json::json;
@@ -123,6 +122,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             "'tresor {name}' works on a local vault; drop --server (or unset TRESOR_SERVER)"
         )));
     }
+    crate::progress::set_quiet(cli.quiet);
     let ctx = Ctx {
         dir,
         passphrase_file: cli.passphrase_file.clone(),
@@ -227,13 +227,21 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             from,
             out: j,
         } => sharing::load(&ctx, file.or(file_opt), from.as_deref(), j.json, out),
-        Command::Backup { out: path } => backup::backup(&ctx, &path),
+        Command::Backup { out: path, json: j } => backup::backup(&ctx, &path, j.json, out),
         Command::Restore {
             file,
             key_file,
             yes,
             force_other_vault,
-        } => backup::restore(&ctx, &file, key_file.as_deref(), yes, force_other_vault),
+            out: j,
+        } => backup::restore(
+            &ctx,
+            &file,
+            key_file.as_deref(),
+            (yes, force_other_vault),
+            j.json,
+            out,
+        ),
         Command::Users {
             cmd:
                 Some(UsersCommand::Rm {
@@ -286,7 +294,10 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Keyring(k) => Ok(tresor_keyring::cli::run(k.cmd.0, k.json)?),
         #[cfg(feature = "s3")]
-        Command::S3(a) => Ok(tresor_s3::cli::run(a, ctx.store.as_deref())?),
+        Command::S3(a) => {
+            let task = crate::progress::Task::start(a.json);
+            Ok(tresor_s3::cli::run(a, ctx.store.as_deref(), &task)?)
+        }
         Command::Kmip(k) => admin::kmip(&ctx, k),
         Command::Config(c) => Ok(tresor_kmip::cli::config(c)?),
         Command::Migrate {
@@ -333,18 +344,23 @@ fn read_dotenv(path: &Path) -> Result<Vec<(String, SecretBytes)>> {
         .collect())
 }
 
-/// What an import did (or, dry run, would do): names on stdout, counts on stderr.
+/// What an import did (or, dry run, would do): names on stdout, the one-line summary (counts
+/// and time) on stderr, or everything as JSON on stdout; `users` for imports that add users.
 fn print_import(
     out: &mut dyn Write,
     r: &tresor_vault::ImportReport,
     json: bool,
     dry_run: bool,
+    task: &crate::progress::Task,
+    users: Option<usize>,
 ) -> Result<()> {
     if json {
-        output::json(
-            out,
-            &json!({"added": r.added, "updated": r.updated, "unchanged": r.unchanged, "dry_run": dry_run}),
-        )?;
+        let mut j = json!({"added": r.added, "updated": r.updated, "unchanged": r.unchanged, "dry_run": dry_run, "seconds": task.seconds()});
+        if let Some(u) = users {
+            j["users"] = json!(u);
+        }
+        task.clear();
+        output::json(out, &j)?;
     } else {
         let verb = if dry_run { "would add" } else { "added" };
         for n in &r.added {
@@ -357,31 +373,24 @@ fn print_import(
                 if dry_run { "would update" } else { "updated" }
             )?;
         }
-        eprintln!(
-            "{} added, {} updated, {} unchanged{}",
+        task.done(&format!(
+            "{} {} secret(s): {} added, {} updated, {} unchanged{}{}",
+            if dry_run { "checked" } else { "imported" },
+            r.added.len() + r.updated.len() + r.unchanged.len(),
             r.added.len(),
             r.updated.len(),
             r.unchanged.len(),
+            users
+                .map(|u| format!(", {u} user(s) added"))
+                .unwrap_or_default(),
             if dry_run {
                 " (dry run: nothing written)"
             } else {
                 ""
             }
-        );
+        ));
     }
     Ok(())
-}
-
-/// A spinner on stderr while `msg` runs; hidden when stderr is not a terminal.
-fn spinner(msg: &'static str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new_spinner();
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        bar.set_message(msg);
-        bar.enable_steady_tick(Duration::from_millis(100));
-    } else {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    bar
 }
 
 /// The name of a command that only works on a local vault (refused under `--server`).

@@ -78,8 +78,9 @@ pub(super) fn add(ctx: &Ctx, a: AddCommand, out: &mut dyn Write) -> Result<ExitC
             validate_app_env(&app, &env)?;
             let v = ctx.door()?;
             let pairs = read_dotenv(&path)?;
-            let r = v.import_pairs(&app, &env, &pairs, update, false)?;
-            print_import(out, &r, false, false)?;
+            let task = crate::progress::Task::start(false);
+            let r = v.import_pairs_with(&app, &env, &pairs, update, false, &task)?;
+            print_import(out, &r, false, false, &task, None)?;
         }
         AddCommand::User {
             username,

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Result, anyhow};
 use serde_json::json;
 
-use super::{Ctx, MAX_FILE, filters_of, print_import, spinner};
+use super::{Ctx, MAX_FILE, filters_of, print_import};
 use crate::{input, output};
 
 /// `tresor add user NAME EMAIL PUBKEY`.
@@ -102,8 +102,9 @@ pub(super) fn load(
     let path = path.ok_or_else(|| anyhow!("name the file to load ('-' for stdin)"))?;
     let v = ctx.open()?;
     let text = input::text_file(&path, MAX_FILE)?;
+    let task = crate::progress::Task::start(json);
     let r = v.load(&text, from)?;
-    print_import(out, &r, json, false)?;
+    print_import(out, &r, json, false, &task, None)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -115,11 +116,9 @@ pub(super) fn import_seeqret(
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
     let v = ctx.open()?;
-    let bar = spinner("importing");
-    let (r, users) = v.import_seeqret(dir)?;
-    bar.finish_and_clear();
-    print_import(out, &r, json, false)?;
-    eprintln!("imported {users} user(s)");
+    let task = crate::progress::Task::start(json);
+    let (r, users) = v.import_seeqret_with(dir, &task)?;
+    print_import(out, &r, json, false, &task, Some(users))?;
     Ok(ExitCode::SUCCESS)
 }
 

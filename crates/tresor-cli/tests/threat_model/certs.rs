@@ -60,7 +60,10 @@ impl Server {
             .expect("spawn server");
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
-        let lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let lines = BufReader::new(crate::util::test_logs::tee(
+            child.stderr.take().expect("stderr"),
+        ))
+        .lines();
         let sink = log.clone();
         std::thread::spawn(move || {
             let mut tx = Some(tx);

@@ -1,6 +1,10 @@
 //! Test helpers: [`TestVault`] (a private temporary `HOME`, every `TRESOR_*` variable cleared)
 //! and [`TestCommand`], which runs the real `tresor` binary and checks it never panics.
 
+/// Server logs and registered secrets for the final log check (`tests/log_secrets.rs`).
+#[path = "../common/test_logs.rs"]
+pub mod test_logs;
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -117,7 +121,8 @@ impl TestVault {
             .spawn()
             .expect("spawn tresor kmip serve");
         use std::io::BufRead as _;
-        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut lines =
+            std::io::BufReader::new(test_logs::tee(child.stderr.take().unwrap())).lines();
         let addr = loop {
             let line = lines
                 .next()
@@ -259,6 +264,9 @@ impl TestVault {
 
     /// Adds `app:env:key = value` (value as an argument).
     pub fn add(&self, app: &str, env: &str, key: &str, value: &str) {
+        if self.remote.is_some() {
+            test_logs::secret(value.as_bytes());
+        }
         self.run(["add", "key", key, value, "--app", app, "--env", env]);
     }
 

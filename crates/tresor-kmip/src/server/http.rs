@@ -93,13 +93,25 @@ pub(super) async fn connection(
             return Ok(());
         }
     };
-    tracing::info!(
-        target: "tresor::kmip::conn",
-        %peer,
-        identity = %identity,
-        door = "https",
-        "connection"
-    );
+    {
+        // The same fields as the binary door's connection line (server.rs).
+        let (_, conn) = stream.get_ref();
+        tracing::info!(
+            target: "tresor::kmip::conn",
+            %peer,
+            identity = %identity,
+            tls_version = conn
+                .protocol_version()
+                .and_then(|v| v.as_str())
+                .unwrap_or("unknown"),
+            tls_suite = conn
+                .negotiated_cipher_suite()
+                .and_then(|s| s.suite().as_str())
+                .unwrap_or("unknown"),
+            door = "https",
+            "connection"
+        );
+    }
     let svc = hyper::service::service_fn(move |req| {
         let shared = shared.clone();
         let identity = identity.clone();

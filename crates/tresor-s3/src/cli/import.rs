@@ -1,13 +1,12 @@
 //! `tresor s3 import-s3keyring`: an s3keyring bucket rewritten into the encrypted store.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde::Serialize;
 use tresor_store::StoreError;
+use tresor_store::progress::Progress;
 
 use super::{MAX_LEGACY_BODY, Session, new_secret};
 use crate::S3Location;
@@ -96,7 +95,13 @@ impl ImportReport {
 /// # Errors
 /// A listing failure (missing bucket, access denied). Failures of single objects are in the
 /// report.
-pub fn import_s3keyring(s: &Session, bucket: &str, opts: &ImportOptions) -> Result<ImportReport> {
+pub fn import_s3keyring(
+    s: &Session,
+    bucket: &str,
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+) -> Result<ImportReport> {
+    progress.phase("listing the s3keyring bucket", None);
     let src_loc = S3Location {
         bucket: bucket.to_owned(),
         prefix: String::new(),
@@ -137,16 +142,7 @@ pub fn import_s3keyring(s: &Session, bucket: &str, opts: &ImportOptions) -> Resu
         found: entries.len(),
         ..Default::default()
     };
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(entries.len() as u64),
-        indicatif::ProgressDrawTarget::hidden(),
-    );
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("importing {bar:30} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let started = Instant::now();
-    let mut shown = false;
+    progress.phase("importing", Some(entries.len() as u64));
     for (e, size, etag) in entries {
         if e.ambiguous {
             report.ambiguous.push(e.key.clone());
@@ -157,13 +153,8 @@ pub fn import_s3keyring(s: &Session, bucket: &str, opts: &ImportOptions) -> Resu
                 error: err.to_string(),
             });
         }
-        bar.inc(1);
-        if !shown && started.elapsed() > Duration::from_secs(1) && std::io::stderr().is_terminal() {
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            shown = true;
-        }
+        progress.advance(1);
     }
-    bar.finish_and_clear();
     Ok(report)
 }
 
