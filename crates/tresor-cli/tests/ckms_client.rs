@@ -88,7 +88,6 @@ const KNOWN_FAILURES: &[(&str, &str)] = &[
         "`ckms ec keys create` gives the private key a usage mask without Sign, and tresor \
          enforces usage masks.",
     ),
-    ("hash", "tresor has no KMIP 2.1 Hash operation."),
     (
         "secret-data create",
         "tresor's Create makes symmetric keys only (Secret Data comes by Register).",

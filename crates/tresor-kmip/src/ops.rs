@@ -172,6 +172,7 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::MAC,
     Operation::MAC_VERIFY,
     Operation::RNG_RETRIEVE,
+    Operation::HASH,
     Operation::INTEROP,
     Operation::LOG,
 ];
@@ -317,6 +318,7 @@ impl<'s> Session<'s> {
             Operation::MAC => usage::mac(self, payload),
             Operation::MAC_VERIFY => usage::mac_verify(self, payload),
             Operation::RNG_RETRIEVE => usage::rng_retrieve(payload),
+            Operation::HASH => usage::hash(payload),
             Operation::INTEROP => interop(payload),
             Operation::LOG => log(payload),
             other => crate::vendor::dispatch(self, other, payload).unwrap_or_else(|| {

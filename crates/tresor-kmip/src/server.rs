@@ -736,6 +736,7 @@ const READ_OPERATIONS: &[Operation] = &[
     Operation::MAC,
     Operation::MAC_VERIFY,
     Operation::RNG_RETRIEVE,
+    Operation::HASH,
 ];
 
 /// Returns true if and only if every batch item of `request` names an operation of

@@ -1281,3 +1281,61 @@ async fn locate_over_many_objects_is_paged_and_an_oversized_batch_refused() {
     }
     f.stop().await;
 }
+
+/// Hash (KMIP 1.2): FIPS 180 / 202 digests of "abc" for each offered algorithm, in 1.4 and
+/// 2.1; an algorithm not offered and a request in parts are refused with Invalid Field and a
+/// reason; a 1.1 request has no such operation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hash_gives_the_standard_digests() {
+    use tresor_kmip::enums::HashingAlgorithm as H;
+    let f = start().await;
+    let hash = |alg: H| {
+        vec![
+            Ttlv::structure(
+                Tag::CRYPTOGRAPHIC_PARAMETERS,
+                vec![Ttlv::enumeration(Tag::HASHING_ALGORITHM, alg)],
+            ),
+            Ttlv::bytes(Tag::DATA, b"abc".to_vec()),
+        ]
+    };
+    let known = [
+        (H::SHA_1, "a9993e364706816aba3e25717850c26c9cd0d89d"),
+        (
+            H::SHA_256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        ),
+        (
+            H::SHA3_256,
+            "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532",
+        ),
+        (
+            H::SHA_512_256,
+            "53048e2681941ef99b2e29b76b4c7dabe4c2d0c634fc6d46e0e2f13107e7af23",
+        ),
+    ];
+    for v in [ProtocolVersion::V1_4, ProtocolVersion::V2_1] {
+        let c = f.client("client", v);
+        for (alg, hex) in known {
+            let r = c.call(Operation::HASH, hash(alg)).await.expect("hash");
+            ok(&r);
+            let got: String = bytes(&r, Tag::DATA)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(got, hex, "{v} {alg:?}");
+        }
+        let r = c.call(Operation::HASH, hash(H::MD5)).await.expect("md5");
+        assert_eq!(r.result_reason, Some(ResultReason::INVALID_FIELD), "{v}");
+        let mut parts = hash(H::SHA_256);
+        parts.push(Ttlv::new(Tag::INIT_INDICATOR, Value::Boolean(true)));
+        let r = c.call(Operation::HASH, parts).await.expect("parts");
+        assert_eq!(r.result_reason, Some(ResultReason::INVALID_FIELD), "{v}");
+    }
+    let old = f.client("client", ProtocolVersion::V1_1);
+    let r = old
+        .call(Operation::HASH, hash(H::SHA_256))
+        .await
+        .expect("1.1");
+    assert_eq!(r.result_reason, Some(ResultReason::OPERATION_NOT_SUPPORTED));
+    f.stop().await;
+}

@@ -532,3 +532,59 @@ pub(crate) fn rng_retrieve(payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
     let r = crypto::random(n)?;
     Ok(vec![Ttlv::bytes(Tag::DATA, r.to_vec())])
 }
+
+/// Hash (KMIP 1.2): the digest of Data under the Hashing Algorithm of the request's
+/// Cryptographic Parameters, in one request (a stream opened by an Init Indicator or continued
+/// by a Correlation Value is refused, naming what to send instead). No object is read.
+pub(crate) fn hash(payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    use aws_lc_rs::digest;
+    // One request is the whole data: no Correlation Value, and no Init Indicator that opens a
+    // stream (Init without Final). Cosmian's client sends both indicators false for one part.
+    let flag = |t: Tag| payload.find(t).and_then(Ttlv::as_bool).unwrap_or(false);
+    if payload.find(Tag::CORRELATION_VALUE).is_some()
+        || (flag(Tag::INIT_INDICATOR) && !flag(Tag::FINAL_INDICATOR))
+    {
+        return Err(OpError::new(
+            ResultReason::INVALID_FIELD,
+            "Hash in parts (Init Indicator without Final, Correlation Value) is not supported; \
+             send all the data in one Hash request",
+        ));
+    }
+    let alg = payload
+        .find(Tag::CRYPTOGRAPHIC_PARAMETERS)
+        .ok_or_else(|| OpError::missing(Tag::CRYPTOGRAPHIC_PARAMETERS, Tag::REQUEST_PAYLOAD))?
+        .find(Tag::HASHING_ALGORITHM)
+        .and_then(Ttlv::as_enumeration)
+        .ok_or_else(|| OpError::missing(Tag::HASHING_ALGORITHM, Tag::CRYPTOGRAPHIC_PARAMETERS))?;
+    let d = match HashingAlgorithm(alg) {
+        HashingAlgorithm::SHA_1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+        HashingAlgorithm::SHA_224 => &digest::SHA224,
+        HashingAlgorithm::SHA_256 => &digest::SHA256,
+        HashingAlgorithm::SHA_384 => &digest::SHA384,
+        HashingAlgorithm::SHA_512 => &digest::SHA512,
+        HashingAlgorithm::SHA_512_256 => &digest::SHA512_256,
+        HashingAlgorithm::SHA3_256 => &digest::SHA3_256,
+        HashingAlgorithm::SHA3_384 => &digest::SHA3_384,
+        HashingAlgorithm::SHA3_512 => &digest::SHA3_512,
+        _ => {
+            let name = crate::enums::for_tag(Tag::HASHING_ALGORITHM)
+                .and_then(|d| d.name_of(alg))
+                .map_or_else(|| format!("{alg:#010x}"), str::to_owned);
+            return Err(OpError::new(
+                ResultReason::INVALID_FIELD,
+                format!(
+                    "hashing algorithm {name} is not offered; use SHA-1, SHA-224, SHA-256, \
+                     SHA-384, SHA-512, SHA-512/256 or SHA3-256/384/512"
+                ),
+            ));
+        }
+    };
+    let data = payload
+        .find(Tag::DATA)
+        .and_then(Ttlv::as_bytes)
+        .ok_or_else(|| OpError::missing(Tag::DATA, Tag::REQUEST_PAYLOAD))?;
+    Ok(vec![Ttlv::bytes(
+        Tag::DATA,
+        digest::digest(d, data).as_ref().to_vec(),
+    )])
+}
