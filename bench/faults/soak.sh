@@ -9,6 +9,8 @@
 #      LOAD_BIN    kmip_load example (default target/release/examples/kmip_load;
 #                  cargo build --release -p tresor-kmip --example kmip_load)
 #      SAMPLE      seconds between samples (default 5)
+#      MIX         `mixed` (default) or `read` (no Creates: the store does not grow, which
+#                  separates memory that follows the object count from a leak)
 # One round of load: 2,000 Creates, 4 connections × 2,000 Gets, 2,000 Locates over 10,000
 # seeded keys (kmip_load benches); rounds repeat until SECONDS pass. Runs niced. Exits 1 if a
 # round failed. The store is SQLite in a temp folder, removed at the end.
@@ -49,9 +51,11 @@ sampler=$!
 
 end=$(( $(date +%s) + secs )); rounds=0; failed=0; ops=0
 while [ "$(date +%s)" -lt "$end" ]; do
-    if out=$(L create:2000 concurrent:4:2000 locate:2000:10000 2>&1); then
+    if [ "${MIX:-mixed}" = read ]; then set -- concurrent:4:2000 locate:2000:10000; n=10000
+    else set -- create:2000 concurrent:4:2000 locate:2000:10000; n=12000; fi
+    if out=$(L "$@" 2>&1); then
         rounds=$((rounds + 1))
-        ops=$((ops + 2000 + 8000 + 2000))
+        ops=$((ops + n))
     else
         failed=$((failed + 1))
         echo "round failed: $out" | tail -3 >&2
