@@ -158,7 +158,7 @@ fn failed_clearly(what: &str, out: &Output) {
     assert!(!err.contains("panicked"), "{what} panicked: {err}");
     let e = err.to_ascii_lowercase();
     assert!(
-        e.contains("no space") || e.contains("disk is full") || e.contains("disk full"),
+        e.contains("no space") || e.contains("disk is full") || e.contains("store full"),
         "{what}: the error does not name the full disk: {err}"
     );
     eprintln!("{what} on a full disk: {}", err.trim());
@@ -188,6 +188,12 @@ fn vault_add_on_a_full_disk_fails_cleanly() {
         "add", "key", "--app", "app", "--env", "dev", "SMALL", "before",
     ]);
     run_ok(add);
+    // No byte free: SQLite cannot even open (its shared-memory file); the error says why.
+    c.fs.fill(0);
+    let mut add = c.cmd();
+    add.args(["add", "key", "--app", "app", "--env", "dev", "TINY", "x"]);
+    failed_clearly("tresor add (no byte free)", &add.output().unwrap());
+    c.fs.free();
     c.fs.fill(128 * 1024);
     let big = noise(512 * 1024, 7);
     let mut add = c.cmd();
