@@ -150,6 +150,27 @@ fn s3err(bucket: &str, op: &str, path: &Path, e: object_store::Error) -> StoreEr
     }
 }
 
+/// Whether a PUT's error may be a request that never got its answer (transport error,
+/// timeout, server error) rather than a refusal that says the write was not applied.
+fn is_transient(e: &object_store::Error) -> bool {
+    use object_store::Error as E;
+    if !matches!(e, E::Generic { .. }) {
+        return false;
+    }
+    let s = e.to_string();
+    ![
+        "AccessDenied",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "NoSuchBucket",
+        "403",
+        "400",
+        "404",
+    ]
+    .iter()
+    .any(|w| s.contains(w))
+}
+
 fn decode_err(path: &Path, why: impl std::fmt::Display) -> StoreError {
     StoreError::Decode(format!("S3 object '{path}': {why}"))
 }
@@ -280,6 +301,43 @@ impl S3Backend {
     }
 
     fn put_raw(&self, p: &Path, body: Vec<u8>, mode: PutMode) -> SResult<PutOutcome> {
+        let mut attempts = 0;
+        loop {
+            let err = match self.put_once(p, body.clone(), mode.clone()) {
+                Ok(outcome) => return Ok(outcome),
+                Err(e) => e,
+            };
+            // A conditional PUT cut off without an answer (reset, timeout, 5xx after
+            // object_store's own retries) may or may not have been applied, and object_store
+            // does not retry it: a blind retry of an applied Create answers 412 and would read
+            // as a lost race, so the caller would write the object again under another key.
+            // Read what is there instead: our own body means done; the precondition still
+            // holding means not applied, so retry; anything else is a lost race.
+            if matches!(mode, PutMode::Overwrite) || attempts >= 3 || !is_transient(&err) {
+                return Err(self.err("PUT", p, err));
+            }
+            attempts += 1;
+            let Ok(now) = self.get_raw(p) else {
+                return Err(self.err("PUT", p, err));
+            };
+            match (now, &mode) {
+                (Some((b, etag)), _) if b.as_ref() == body.as_slice() => {
+                    return Ok(PutOutcome::Done(etag));
+                }
+                (None, PutMode::Create) => {}
+                (Some((_, etag)), PutMode::Update(v)) if etag == v.e_tag => {}
+                _ => return Ok(PutOutcome::Lost),
+            }
+        }
+    }
+
+    /// One PUT; a failed precondition is [`PutOutcome::Lost`].
+    fn put_once(
+        &self,
+        p: &Path,
+        body: Vec<u8>,
+        mode: PutMode,
+    ) -> Result<PutOutcome, object_store::Error> {
         let store = self.store.clone();
         let pc = p.clone();
         let r = self.run(async move {
@@ -305,7 +363,7 @@ impl S3Backend {
                 {
                     Ok(PutOutcome::Lost)
                 } else {
-                    Err(self.err("PUT", p, e))
+                    Err(e)
                 }
             }
         }

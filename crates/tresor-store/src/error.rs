@@ -58,7 +58,7 @@ pub enum StoreError {
     #[error(transparent)]
     Crypto(#[from] tresor_crypto::CryptoError),
     /// The database engine failed.
-    #[error("database error: {0}")]
+    #[error("database error: {0}{hint}", hint = disk_hint(.0))]
     Sqlite(#[from] rusqlite::Error),
     /// A file operation failed.
     #[error("{what} '{path}': {source}")]
@@ -91,3 +91,18 @@ pub enum StoreError {
 
 /// Result alias for the store.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A hint for the SQLite errors that mean the disk holding the store is full: `SQLITE_FULL`
+/// names it, but a process that cannot even size SQLite's shared-memory file (no byte free)
+/// only gets "disk I/O error" (`SQLITE_IOERR_SHMSIZE`).
+fn disk_hint(e: &rusqlite::Error) -> &'static str {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::DiskFull
+                || f.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE =>
+        {
+            " (is the disk holding the store full? free space and retry)"
+        }
+        _ => "",
+    }
+}
