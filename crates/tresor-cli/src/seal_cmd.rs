@@ -546,12 +546,16 @@ impl Drop for PrivateDir {
 }
 
 /// `tresor run --file FILE… -- CMD`: the values of the sealed files (top-level keys), plus
-/// the variables `more` gives (filters, templates), in CMD's environment; tresor's own
-/// credential variables removed. Replaces this process; returns only when CMD cannot start.
+/// the variables `more` gives (filters, templates), in CMD's environment; the variables
+/// `is_credential_var` names (tresor's own credentials, `TRESOR_IDENTITY`) removed. With
+/// `mask`, tresor stays the parent and every value given is concealed in CMD's stdout and
+/// stderr ([`crate::mask`], as `run --mask`); else tresor replaces itself with CMD and
+/// returns only when it cannot start.
 pub fn run_with_files(
     files: &[PathBuf],
     more: &mut dyn FnMut() -> Result<Vec<(String, Zeroizing<String>)>>,
     command: &[String],
+    mask: bool,
     is_credential_var: fn(&str) -> bool,
 ) -> Result<ExitCode> {
     let mut vars: Vec<(String, Zeroizing<String>)> = Vec::new();
@@ -578,11 +582,20 @@ pub fn run_with_files(
         }
         vars.push((k, v));
     }
+    if mask {
+        return crate::run_watch::run(
+            &mut || Ok(vars.clone()),
+            command,
+            None,
+            true,
+            is_credential_var,
+        );
+    }
     use std::os::unix::process::CommandExt as _;
     let mut cmd = std::process::Command::new(&command[0]);
     cmd.args(&command[1..]);
     for (k, _) in std::env::vars_os() {
-        if k.to_str().is_some_and(is_credential_var) || k == "TRESOR_IDENTITY" {
+        if k.to_str().is_some_and(is_credential_var) {
             cmd.env_remove(&k);
         }
     }

@@ -177,6 +177,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             files,
             filters,
             template,
+            mask,
             command,
             ..
         } if !files.is_empty() => crate::seal_cmd::run_with_files(
@@ -186,7 +187,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 _ => env::child_vars(ctx.door()?.as_ref(), &filters, template.clone()),
             },
             &command,
-            env::is_credential_var,
+            mask.enabled(),
+            |k| env::is_credential_var(k) || k == "TRESOR_IDENTITY",
         ),
         Command::Run {
             filters,
