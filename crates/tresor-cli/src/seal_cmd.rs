@@ -196,17 +196,36 @@ pub enum GitCommand {
 /// `tresor import-dotenvx`.
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
-  tresor import-dotenvx .env                          # plaintext .env on stdout
-  tresor import-dotenvx .env.production -o .env.plain
-  tresor import-dotenvx .env -r age1… -o secrets.env  # straight to a tresor-sealed file
+  tresor import-dotenvx .env --app shop --env prod             # into the vault, one transaction
+  tresor import-dotenvx .env --app shop --env prod --update --dry-run
+  tresor import-dotenvx .env.production --stdout               # plaintext .env on stdout
+  tresor import-dotenvx .env -o .env.plain                     # plaintext file (0600)
+  tresor import-dotenvx .env -r age1… -o secrets.env           # straight to a tresor-sealed file
 
+Into the vault (the default) it works as 'tresor importenv': every variable becomes APP:ENV:NAME
+in one transaction; an existing one is refused unless --update; --dry-run writes nothing.
 Private keys: DOTENV_PRIVATE_KEY* in the environment (comma-separated lists too), else in
 .env.keys beside the file.")]
 pub struct ImportDotenvxArgs {
     /// The dotenvx-encrypted file.
     pub file: PathBuf,
-    /// Write here (0600, atomically) instead of stdout.
-    #[arg(short, long)]
+    /// The vault app to import into.
+    #[arg(long, default_value = "*")]
+    pub app: String,
+    /// The vault env to import into.
+    #[arg(long, default_value = "*")]
+    pub env: String,
+    /// Give existing vault keys a new version instead of failing.
+    #[arg(long)]
+    pub update: bool,
+    /// Show what would change in the vault; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the plaintext .env on stdout instead of importing into the vault.
+    #[arg(long, conflicts_with_all = ["out", "update", "dry_run"])]
+    pub stdout: bool,
+    /// Write a file (0600, atomically) instead of importing into the vault.
+    #[arg(short, long, conflicts_with_all = ["update", "dry_run"])]
     pub out: Option<PathBuf>,
     /// Seal the result to these recipients (needs --out).
     #[arg(
@@ -219,6 +238,13 @@ pub struct ImportDotenvxArgs {
     /// Print JSON (what was written).
     #[arg(long)]
     pub json: bool,
+}
+
+impl ImportDotenvxArgs {
+    /// Whether the values go into the vault (neither `--stdout` nor `--out`).
+    pub fn to_vault(&self) -> bool {
+        !self.stdout && self.out.is_none()
+    }
 }
 
 /// Runs a sealed-file command.
@@ -927,7 +953,9 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-fn import_dotenvx(a: ImportDotenvxArgs, out: &mut dyn Write) -> Result<ExitCode> {
+/// The plaintext `.env` of a dotenvx-encrypted file, decrypted with `DOTENV_PRIVATE_KEY*`
+/// (the environment, then `.env.keys` beside the file).
+pub fn dotenvx_plain(a: &ImportDotenvxArgs) -> Result<Zeroizing<String>> {
     use tresor_seal::dotenvx;
     let text = read(&a.file)?;
     let name = a
@@ -980,8 +1008,29 @@ fn import_dotenvx(a: ImportDotenvxArgs, out: &mut dyn Write) -> Result<ExitCode>
             keys_file.display()
         );
     }
-    let plain = dotenvx::to_plain(&text, &keys)
-        .with_context(|| format!("cannot read dotenvx file '{}'", a.file.display()))?;
+    dotenvx::to_plain(&text, &keys)
+        .with_context(|| format!("cannot read dotenvx file '{}'", a.file.display()))
+}
+
+/// The variables of a dotenvx-encrypted file, for the vault (as `importenv` reads a .env).
+pub fn dotenvx_pairs(a: &ImportDotenvxArgs) -> Result<Vec<(String, tresor_crypto::SecretBytes)>> {
+    let plain = dotenvx_plain(a)?;
+    let entries = tresor_vault::dotenv::parse(&plain)
+        .with_context(|| format!("the plaintext of '{}'", a.file.display()))?;
+    Ok(entries
+        .into_iter()
+        .map(|e| {
+            (
+                e.name.clone(),
+                tresor_crypto::SecretBytes::from(e.into_value().as_str()),
+            )
+        })
+        .collect())
+}
+
+/// `import-dotenvx --stdout | --out FILE [-r …]`: the plaintext (or a sealed file).
+fn import_dotenvx(a: ImportDotenvxArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let plain = dotenvx_plain(&a)?;
     let n = tresor_seal::dotenv::scan_pairs(&plain)?.len();
     let written = if !a.recipients.is_empty() {
         let p = a.out.as_ref().expect("clap requires --out with -r");

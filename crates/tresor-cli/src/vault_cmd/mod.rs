@@ -297,6 +297,15 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             force,
             out: j,
         } => backup::migrate(&from, &to, force, j.json, out),
+        Command::ImportDotenvx(a) if a.to_vault() => {
+            validate_app_env(&a.app, &a.env)?;
+            let pairs = crate::seal_cmd::dotenvx_pairs(&a)?;
+            let r = ctx
+                .door()?
+                .import_pairs(&a.app, &a.env, &pairs, a.update, a.dry_run)?;
+            print_import(out, &r, a.json, a.dry_run)?;
+            Ok(ExitCode::SUCCESS)
+        }
         c @ (Command::Seal(_)
         | Command::Unseal(_)
         | Command::Recipients(_)
