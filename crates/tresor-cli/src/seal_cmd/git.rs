@@ -9,7 +9,9 @@ use clap::Subcommand;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::{IdentityArgs, format_of, identities, private_temp_dir, read, write_file};
+use super::{
+    IdentityArgs, Services, format_of, identities, open_text, private_temp_dir, read, write_file,
+};
 use crate::output;
 
 /// `tresor git …`.
@@ -48,7 +50,7 @@ pub enum GitCommand {
     },
 }
 
-pub(super) fn git(c: GitCommand, out: &mut dyn Write) -> Result<ExitCode> {
+pub(super) fn git(c: GitCommand, out: &mut dyn Write, services: &Services) -> Result<ExitCode> {
     match c {
         GitCommand::Setup {
             patterns,
@@ -124,8 +126,7 @@ pub(super) fn git(c: GitCommand, out: &mut dyn Write) -> Result<ExitCode> {
             let text = read(&file)?;
             let shown: Zeroizing<String> = (|| -> Result<Zeroizing<String>> {
                 let f = format_of(&file, None, &text)?;
-                let ids = identities(&id)?;
-                Ok(tresor_seal::open(&text, f, &ids)?.plaintext_view()?)
+                Ok(open_text(&text, f, &id, services)?.plaintext_view()?)
             })()
             .unwrap_or_else(|_| text.clone());
             out.write_all(shown.as_bytes())?;
@@ -141,7 +142,7 @@ pub(super) fn git(c: GitCommand, out: &mut dyn Write) -> Result<ExitCode> {
             let named = path.clone().unwrap_or_else(|| ours.clone());
             let (tb, to, tt) = (read(&base)?, read(&ours)?, read(&theirs)?);
             let f = format_of(&named, None, &to)?;
-            let ids = identities(&id)?;
+            let ids = identities(&id).unwrap_or_default();
             let tmp = private_temp_dir()?;
             let mut line_merge = |b: &str, o: &str, t: &str| -> std::io::Result<(String, bool)> {
                 let (pb, po, pt) = (
@@ -176,7 +177,15 @@ pub(super) fn git(c: GitCommand, out: &mut dyn Write) -> Result<ExitCode> {
                 Ok((String::from_utf8_lossy(&r.stdout).into_owned(), code == 0))
             };
             let shown = named.display();
-            match tresor_seal::merge::merge(Some(&tb), &to, &tt, f, &ids, &mut line_merge) {
+            match tresor_seal::merge::merge_via(
+                Some(&tb),
+                &to,
+                &tt,
+                f,
+                &ids,
+                Some(services),
+                &mut line_merge,
+            ) {
                 Ok(m) => {
                     write_file(&ours, &m.text)?;
                     if m.conflicts.is_empty() {

@@ -3,12 +3,14 @@
 //!
 //! Identities (who can open a sealed file) come from `-i/--identity FILE` (repeatable), else
 //! `$TRESOR_IDENTITY` (files separated by ':'), else `~/.config/tresor/identities` and
-//! `~/.ssh/id_ed25519` when they exist.
+//! `~/.ssh/id_ed25519` when they exist. Files sealed to AWS KMS or KMIP recipients open
+//! through [`Services`] (no identity needed then).
 
 mod dotenvx;
 mod git;
 mod recipients;
 mod seal;
+mod service;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,6 +27,7 @@ pub use dotenvx::{ImportDotenvxArgs, dotenvx_pairs};
 pub use git::GitCommand;
 pub use recipients::RecipientsCommand;
 pub use seal::{EditFileArgs, SealArgs, UnsealArgs, edit, run_with_files};
+pub use service::{KmipAuth, Services};
 
 /// Largest sealed or plaintext file read.
 const MAX_FILE: u64 = tresor_seal::MAX_SIZE as u64;
@@ -38,13 +41,22 @@ pub struct IdentityArgs {
     pub identities: Vec<PathBuf>,
 }
 
+/// What the sealed-file commands take from the rest of tresor.
+pub struct Outside<'a> {
+    /// The AWS KMS and KMIP clients for key-service recipients.
+    pub services: Services,
+    /// A vault user's age recipient (`recipients add --user NAME`); `None` when the user has
+    /// no age key.
+    pub user_age_key: &'a mut dyn FnMut(&str) -> Result<Option<String>>,
+}
+
 /// Runs a sealed-file command.
-pub fn dispatch(c: Command, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn dispatch(c: Command, out: &mut dyn Write, outside: &mut Outside<'_>) -> Result<ExitCode> {
     match c {
-        Command::Seal(a) => seal::seal(a, out),
-        Command::Unseal(a) => seal::unseal(a, out),
-        Command::Recipients(r) => recipients::recipients(r, out),
-        Command::Git(g) => git::git(g, out),
+        Command::Seal(a) => seal::seal(a, out, &outside.services),
+        Command::Unseal(a) => seal::unseal(a, out, &outside.services),
+        Command::Recipients(r) => recipients::recipients(r, out, outside),
+        Command::Git(g) => git::git(g, out, &outside.services),
         Command::ImportDotenvx(a) => dotenvx::import_dotenvx(a, out),
         _ => bail!("not a sealed-file command"),
     }
@@ -118,13 +130,35 @@ pub(crate) fn open_file(
     path: &Path,
     format: Option<&str>,
     id: &IdentityArgs,
+    services: &Services,
 ) -> Result<(Opened, Format)> {
     let text = read(path)?;
     let f = format_of(path, format, &text)?;
-    let ids = identities(id)?;
-    let o = tresor_seal::open(&text, f, &ids)
+    let o = open_text(&text, f, id, services)
         .with_context(|| format!("cannot open sealed file '{}'", path.display()))?;
     Ok((o, f))
+}
+
+/// Opens a sealed text with the identities, and through `services` when it has AWS KMS or
+/// KMIP recipients (then having no identity is not an error).
+pub(crate) fn open_text(
+    text: &str,
+    f: Format,
+    id: &IdentityArgs,
+    services: &Services,
+) -> Result<Opened> {
+    let has_service = tresor_seal::recipients_of(text, f)
+        .map(|rs| {
+            rs.iter()
+                .any(|r| tresor_seal::Recipient::parse(r).is_ok_and(|r| r.kind.is_service()))
+        })
+        .unwrap_or(false);
+    let ids = match identities(id) {
+        Ok(ids) => ids,
+        Err(_) if has_service => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    Ok(tresor_seal::open_via(text, f, &ids, Some(services))?)
 }
 
 pub(crate) fn write_file(path: &Path, text: &str) -> Result<()> {

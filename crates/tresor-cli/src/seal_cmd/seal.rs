@@ -9,7 +9,7 @@ use clap::Args;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::{IdentityArgs, format_of, open_file, private_temp_dir, read, write_file};
+use super::{IdentityArgs, Services, format_of, open_file, private_temp_dir, read, write_file};
 use crate::output;
 
 /// `tresor seal`.
@@ -99,7 +99,7 @@ fn read_recipients(a: &SealArgs) -> Result<Vec<String>> {
     Ok(rs)
 }
 
-pub(super) fn seal(a: SealArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub(super) fn seal(a: SealArgs, out: &mut dyn Write, services: &Services) -> Result<ExitCode> {
     if a.format.as_deref() == Some("dotenvx") {
         return super::dotenvx::seal_dotenvx(&a, out);
     }
@@ -111,7 +111,7 @@ pub(super) fn seal(a: SealArgs, out: &mut dyn Write) -> Result<ExitCode> {
     for path in &a.files {
         let text = read(path)?;
         let f = format_of(path, a.format.as_deref(), &text)?;
-        let sealed = tresor_seal::seal(&text, f, &rs)
+        let sealed = tresor_seal::seal_via(&text, f, &rs, Some(services))
             .with_context(|| format!("cannot seal '{}'", path.display()))?;
         write_file(path, &sealed)?;
         done.push(json!({"file": path, "format": f.name(), "recipients": rs.len()}));
@@ -130,8 +130,8 @@ pub(super) fn seal(a: SealArgs, out: &mut dyn Write) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn unseal(a: UnsealArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let (o, _) = open_file(&a.file, a.format.as_deref(), &a.id)?;
+pub(super) fn unseal(a: UnsealArgs, out: &mut dyn Write, services: &Services) -> Result<ExitCode> {
+    let (o, _) = open_file(&a.file, a.format.as_deref(), &a.id, services)?;
     let view = o.plaintext_view()?;
     if !o.conflicts().is_empty() {
         eprintln!(
@@ -163,11 +163,11 @@ pub(super) fn unseal(a: UnsealArgs, out: &mut dyn Write) -> Result<ExitCode> {
 /// `tresor edit FILE`: the plaintext in a 0600 file in a 0700 folder, `$VISUAL`/`$EDITOR` on
 /// it, then sealed again with the same data key (unchanged values keep their ciphertexts);
 /// the temp file is overwritten with zeros and removed whatever happens.
-pub fn edit(a: EditFileArgs) -> Result<ExitCode> {
+pub fn edit(a: EditFileArgs, services: &Services) -> Result<ExitCode> {
     let Some(path) = a.file.as_deref() else {
         bail!("tresor edit: name a sealed FILE, or use 'tresor edit value FILTER'");
     };
-    let (o, _) = open_file(path, a.format.as_deref(), &a.id)?;
+    let (o, _) = open_file(path, a.format.as_deref(), &a.id, services)?;
     let view = o.plaintext_view()?;
     let dir = private_temp_dir()?;
     let name = path
@@ -217,11 +217,12 @@ pub fn run_with_files(
     command: &[String],
     mask: bool,
     is_credential_var: fn(&str) -> bool,
+    services: &Services,
 ) -> Result<ExitCode> {
     let mut vars: Vec<(String, Zeroizing<String>)> = Vec::new();
     let id = IdentityArgs::default();
     for f in files {
-        let (o, _) = open_file(f, None, &id)?;
+        let (o, _) = open_file(f, None, &id, services)?;
         for (k, v) in o.values()? {
             if !tresor_vault::dotenv::is_env_var_name(&k) {
                 bail!(
