@@ -1,8 +1,8 @@
 //! Sealed files with an AWS KMS recipient (`awskms:KEY`), against the real moto KMS
 //! (`TRESOR_TEST_S3_ENDPOINT`): the data key is wrapped by KMS Encrypt and opened by KMS
-//! Decrypt with no identity; a file sealed to KMS and an age key opens with either; a
-//! disabled KMS key, a tampered wrapped key or missing credentials are refused; removing the
-//! KMS recipient by name rotates the data key.
+//! Decrypt with no identity; a file sealed to KMS and an age key opens with either; a wrapped
+//! key handed to another KMS key, a tampered key id or an unreachable KMS are refused;
+//! removing the KMS recipient by name rotates the data key.
 
 mod seal_common;
 
@@ -147,13 +147,21 @@ fn aws_kms_recipient_wraps_and_opens_the_data_key() {
     let m = err(aws(&e, &ep, None, &["unseal", "t.env"]));
     assert!(!m.contains("s3cr3t"), "{m}");
 
-    // A disabled KMS key: refused with KMS's answer; alice still opens it.
-    let key_id = arn.rsplit('/').next().unwrap();
-    kms_call(&ep, "DisableKey", &format!("{{\"KeyId\": \"{key_id}\"}}"));
-    let m = err(aws(&e, &ep, None, &["unseal", ".env"]));
-    assert!(m.contains("KMS") && m.contains(&kms), "{m}");
+    // The wrapped key handed to another KMS key (KMS Decrypt checks the key): refused with
+    // KMS's answer (moto does not model disabled keys, so this is the real-KMS refusal
+    // tested); alice still opens the file.
+    let arn2 = create_key(&ep);
+    let kms2 = format!("awskms:{arn2}");
+    e.write(
+        "w.env",
+        &sealed.replace(
+            &format!("# tresor-wrap: {kms} "),
+            &format!("# tresor-wrap: {kms2} "),
+        ),
+    );
+    let m = err(aws(&e, &ep, None, &["unseal", "w.env"]));
+    assert!(m.contains("KMS") && m.contains(&kms2), "{m}");
     assert_eq!(e.ok(Some(&e.alice), &["unseal", ".env"]), PLAIN);
-    kms_call(&ep, "EnableKey", &format!("{{\"KeyId\": \"{key_id}\"}}"));
 
     // rm the KMS recipient by name: a new data key, no wrapped-key line left.
     ok(aws(
