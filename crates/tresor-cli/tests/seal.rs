@@ -197,11 +197,12 @@ fn seal_round_trip_each_format() {
         e.ok(Some(&e.alice), &["git", "textconv", ".env"]),
         PLAIN[0].1
     );
-    // run --file passes the top-level values
+    // run --file passes the top-level values (--no-mask: the output is not concealed)
     let out = e.ok(
         Some(&e.alice),
         &[
             "run",
+            "--no-mask",
             "--file",
             ".env",
             "--",
@@ -560,7 +561,7 @@ fn dotenvx_files_are_imported() {
     let mut want = values_by_dotenvx(&bin, &dir, ".env", &key);
     want.as_object_mut().unwrap().remove("DOTENV_PUBLIC_KEY");
     // with .env.keys beside the file
-    let plain = e.ok(None, &["import-dotenvx", ".env"]);
+    let plain = e.ok(None, &["import-dotenvx", ".env", "--stdout"]);
     let parsed: serde_json::Map<String, serde_json::Value> = plain
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -598,7 +599,7 @@ fn dotenvx_files_are_imported() {
     // no key: refused, nothing printed
     let o = e
         .tresor(None)
-        .args(["import-dotenvx", ".env"])
+        .args(["import-dotenvx", ".env", "--stdout"])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
@@ -629,7 +630,7 @@ fn tresor_dotenvx_files_are_decrypted_by_dotenvx() {
         serde_json::json!({"HELLO": "world", "PASSWORD": "p@ss word #1", "EMPTY": "", "UNICODE": "ünï ✓", "DOTENV_PUBLIC_KEY": got["DOTENV_PUBLIC_KEY"]})
     );
     // and back: tresor imports what it wrote
-    let plain = e.ok(None, &["import-dotenvx", ".env"]);
+    let plain = e.ok(None, &["import-dotenvx", ".env", "--stdout"]);
     assert!(plain.contains("PASSWORD=\"p@ss word #1\""), "{plain}");
 }
 

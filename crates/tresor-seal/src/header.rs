@@ -12,8 +12,12 @@ use crate::error::{Result, SealError, line_of};
 pub struct Header {
     /// Recipient strings (`age1…`, `ssh-ed25519 …`), in order.
     pub recipients: Vec<String>,
-    /// The data key wrapped to all recipients (base64 of an age file).
+    /// The data key wrapped to the age and ssh recipients (base64 of an age file; empty when
+    /// every recipient is a key service).
     pub data_key: String,
+    /// The data key wrapped by each key-service recipient (AWS KMS, KMIP): (its key,
+    /// `KEY_ID.BASE64`), in recipient order.
+    pub wraps: Vec<(String, String)>,
     /// Unresolved merge conflicts: (key path, base64url of its binary form; their side's
     /// sealed value).
     pub conflicts: Vec<(String, String)>,
@@ -56,6 +60,13 @@ fn join_comments(body: &str, h: &Header) -> String {
     s.push_str("# tresor-data-key: ");
     s.push_str(&h.data_key);
     s.push('\n');
+    for (r, t) in &h.wraps {
+        s.push_str("# tresor-wrap: ");
+        s.push_str(r);
+        s.push(' ');
+        s.push_str(t);
+        s.push('\n');
+    }
     for (p, t) in &h.conflicts {
         s.push_str("# tresor-conflict: ");
         s.push_str(p);
@@ -83,6 +94,7 @@ fn split_comments(text: &str) -> Result<Option<(String, Header)>> {
     let mut h = Header {
         recipients: Vec::new(),
         data_key: String::new(),
+        wraps: Vec::new(),
         conflicts: Vec::new(),
         mac: String::new(),
     };
@@ -107,6 +119,11 @@ fn split_comments(text: &str) -> Result<Option<(String, Header)>> {
             }
             saw_key = true;
             h.data_key = k.to_owned();
+        } else if let Some(w) = line.strip_prefix("# tresor-wrap: ") {
+            let (r, t) = w
+                .rsplit_once(' ')
+                .ok_or_else(|| bad("malformed wrapped-key line"))?;
+            h.wraps.push((r.to_owned(), t.to_owned()));
         } else if let Some(c) = line.strip_prefix("# tresor-conflict: ") {
             let (p, t) = c
                 .split_once(' ')
@@ -161,6 +178,17 @@ fn render_json_header(h: &Header) -> String {
     s.push_str("    ],\n    \"data_key\": ");
     s.push_str(&q(&h.data_key));
     s.push_str(",\n");
+    if !h.wraps.is_empty() {
+        s.push_str("    \"wraps\": {\n");
+        for (i, (r, t)) in h.wraps.iter().enumerate() {
+            s.push_str("      ");
+            s.push_str(&q(r));
+            s.push_str(": ");
+            s.push_str(&q(t));
+            s.push_str(if i + 1 < h.wraps.len() { ",\n" } else { "\n" });
+        }
+        s.push_str("    },\n");
+    }
     if !h.conflicts.is_empty() {
         s.push_str("    \"conflicts\": {\n");
         for (i, (p, t)) in h.conflicts.iter().enumerate() {
@@ -235,9 +263,19 @@ fn split_json(text: &str) -> Result<Option<(String, Header)>> {
             ));
         }
     }
+    let mut wraps = Vec::new();
+    if let Some(c) = v.get("wraps") {
+        for (r, t) in c.as_object().ok_or_else(|| bad("malformed wraps"))? {
+            wraps.push((
+                r.clone(),
+                t.as_str().ok_or_else(|| bad("malformed wraps"))?.to_owned(),
+            ));
+        }
+    }
     let h = Header {
         recipients,
         data_key: strs(v.get("data_key")).ok_or_else(|| bad("no data key"))?,
+        wraps,
         conflicts,
         mac: strs(v.get("mac")).ok_or_else(|| bad("no MAC: the file was truncated"))?,
     };

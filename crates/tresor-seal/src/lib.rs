@@ -30,6 +30,8 @@
 pub mod dotenv;
 pub mod dotenvx;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod header;
 pub mod json;
 mod keys;
@@ -48,7 +50,10 @@ use zeroize::Zeroizing;
 pub use error::{Result, SealError};
 pub use header::Header;
 pub use keys::{DataKey, TOKEN_PREFIX};
-pub use recipients::{Identity, load_identities, normalize_recipient, parse_recipient};
+pub use recipients::{
+    Identity, KeyService, MAX_NAME, Recipient, RecipientKind, kmip_parts, load_identities,
+    normalize_recipient, parse_recipient,
+};
 
 /// Largest file sealed or opened (16 MiB).
 pub const MAX_SIZE: usize = 16 << 20;
@@ -239,13 +244,44 @@ fn check_markers(text: &str) -> Result<()> {
 /// [`SealError::Syntax`] naming the line for a document that does not parse,
 /// [`SealError::AlreadySealed`], [`SealError::Key`] for a bad recipient.
 pub fn seal(plain: &str, format: Format, recipients: &[String]) -> Result<String> {
-    let recipients = recipients
-        .iter()
-        .map(|r| normalize_recipient(r))
-        .collect::<Result<Vec<_>>>()?;
+    seal_via(plain, format, recipients, None)
+}
+
+/// [`seal`], with `service` wrapping the data key to the AWS KMS and KMIP recipients.
+///
+/// # Errors
+/// As [`seal`]; [`SealError::Key`] with the service's answer when it cannot wrap.
+pub fn seal_via(
+    plain: &str,
+    format: Format,
+    recipients: &[String],
+    service: Option<&dyn KeyService>,
+) -> Result<String> {
+    let recipients = canonical(recipients)?;
     let key = DataKey::generate()?;
-    let wrapped = recipients::wrap(&key, &recipients)?;
+    let wrapped = recipients::wrap(&key, &recipients, service)?;
     seal_with(plain, format, &key, recipients, wrapped, &[])
+}
+
+/// Canonical entries, each recipient key once.
+fn canonical(recipients: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<Recipient> = Vec::new();
+    for r in recipients {
+        let r = Recipient::parse(r)?;
+        if let Some(n) = &r.name
+            && out
+                .iter()
+                .any(|o| o.name.as_ref() == Some(n) && o.key != r.key)
+        {
+            return Err(SealError::Key(format!(
+                "two recipients are named '{n}': names must be unique"
+            )));
+        }
+        if !out.iter().any(|o| o.key == r.key) {
+            out.push(r);
+        }
+    }
+    Ok(out.iter().map(Recipient::entry).collect())
 }
 
 /// Whether `text` carries a seal header.
@@ -272,7 +308,7 @@ pub(crate) fn seal_with(
     format: Format,
     key: &DataKey,
     recipients: Vec<String>,
-    wrapped: String,
+    wrapped: (String, Vec<(String, String)>),
     conflicts: &[(KeyPath, Zeroizing<String>)],
 ) -> Result<String> {
     check_markers(plain)?;
@@ -298,7 +334,8 @@ pub(crate) fn seal_with(
     }
     let mut h = Header {
         recipients,
-        data_key: wrapped,
+        data_key: wrapped.0,
+        wraps: wrapped.1,
         conflicts: cs,
         mac: String::new(),
     };
@@ -332,6 +369,20 @@ impl std::fmt::Debug for Opened {
 /// [`SealError::Syntax`] / [`SealError::Value`] (the line and key of a damaged value),
 /// [`SealError::Mac`] (anything else changed).
 pub fn open(text: &str, format: Format, ids: &[Identity]) -> Result<Opened> {
+    open_via(text, format, ids, None)
+}
+
+/// [`open`], with `service` unwrapping the data key for AWS KMS and KMIP recipients when no
+/// identity fits.
+///
+/// # Errors
+/// As [`open`]; [`SealError::Key`] with each service's answer when none opened it.
+pub fn open_via(
+    text: &str,
+    format: Format,
+    ids: &[Identity],
+    service: Option<&dyn KeyService>,
+) -> Result<Opened> {
     if text.len() > MAX_SIZE {
         return Err(SealError::TooLarge(format!(
             "the file is larger than {} MiB",
@@ -351,7 +402,7 @@ pub fn open(text: &str, format: Format, ids: &[Identity]) -> Result<Opened> {
             what: "the file differs from its canonical sealed form (edited by hand?)".into(),
         });
     }
-    let key = recipients::unwrap(&h.data_key, ids)?;
+    let key = recipients::unwrap(&h.data_key, &h.wraps, ids, service)?;
     let leaves = format.scan(&body)?;
     let mut plain = Zeroizing::new(String::with_capacity(body.len()));
     let mut last = 0;
@@ -414,7 +465,7 @@ impl Opened {
         self.format
     }
 
-    /// The recipients in the header.
+    /// The recipients in the header (`KEY` or `KEY NAME`).
     pub fn recipients(&self) -> &[String] {
         &self.header.recipients
     }
@@ -484,7 +535,7 @@ impl Opened {
             self.format,
             &self.key,
             self.header.recipients.clone(),
-            self.header.data_key.clone(),
+            (self.header.data_key.clone(), self.header.wraps.clone()),
             &[],
         )
     }
@@ -496,16 +547,27 @@ impl Opened {
     /// # Errors
     /// [`SealError::Key`] for a bad or empty recipient list.
     pub fn with_recipients(&self, recipients: &[String], rotate: bool) -> Result<String> {
-        let recipients = recipients
-            .iter()
-            .map(|r| normalize_recipient(r))
-            .collect::<Result<Vec<_>>>()?;
+        self.with_recipients_via(recipients, rotate, None)
+    }
+
+    /// [`Opened::with_recipients`], with `service` wrapping the data key to the AWS KMS and
+    /// KMIP recipients.
+    ///
+    /// # Errors
+    /// As [`Opened::with_recipients`]; the service's answer when it cannot wrap.
+    pub fn with_recipients_via(
+        &self,
+        recipients: &[String],
+        rotate: bool,
+        service: Option<&dyn KeyService>,
+    ) -> Result<String> {
+        let recipients = canonical(recipients)?;
         let key = if rotate {
             DataKey::generate()?
         } else {
             self.key.clone()
         };
-        let wrapped = recipients::wrap(&key, &recipients)?;
+        let wrapped = recipients::wrap(&key, &recipients, service)?;
         seal_with(
             &self.plain,
             self.format,

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use zeroize::Zeroizing;
 
 use crate::error::{Result, SealError};
-use crate::{Format, Identity, KeyPath, Opened, open, seal_with};
+use crate::{Format, Identity, KeyPath, KeyService, Opened, open_via, seal_with};
 
 /// What a merge produced.
 #[derive(Debug)]
@@ -65,12 +65,28 @@ pub fn merge(
     ids: &[Identity],
     line_merge: &mut LineMerge<'_>,
 ) -> Result<MergeOutcome> {
+    merge_via(base, ours, theirs, format, ids, None, line_merge)
+}
+
+/// [`merge`], with `service` opening files sealed to AWS KMS or KMIP recipients.
+///
+/// # Errors
+/// As [`merge`].
+pub fn merge_via(
+    base: Option<&str>,
+    ours: &str,
+    theirs: &str,
+    format: Format,
+    ids: &[Identity],
+    service: Option<&dyn KeyService>,
+    line_merge: &mut LineMerge<'_>,
+) -> Result<MergeOutcome> {
     let ob = base
         .filter(|b| !b.trim().is_empty())
-        .map(|b| open(b, format, ids))
+        .map(|b| open_via(b, format, ids, service))
         .transpose()?;
-    let oo = open(ours, format, ids)?;
-    let ot = open(theirs, format, ids)?;
+    let oo = open_via(ours, format, ids, service)?;
+    let ot = open_via(theirs, format, ids, service)?;
     if !oo.conflicts.is_empty() || !ot.conflicts.is_empty() {
         return Err(SealError::Merge(
             "a side still has unresolved conflicts: resolve them with 'tresor edit' first".into(),
@@ -134,7 +150,10 @@ pub fn merge(
         format,
         keyside.key(),
         keyside.header().recipients.clone(),
-        keyside.header().data_key.clone(),
+        (
+            keyside.header().data_key.clone(),
+            keyside.header().wraps.clone(),
+        ),
         &conflicts,
     )?;
     Ok(MergeOutcome {

@@ -129,6 +129,12 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         store: cli.store.clone(),
         remote,
     };
+    let seal_services = crate::seal_cmd::Services::new(crate::seal_cmd::KmipAuth {
+        cert: cli.cert.clone(),
+        key: cli.key.clone(),
+        ca: cli.ca.clone(),
+        config: RemoteSettings::config_in(&ctx.dir),
+    });
     let mut out = stdout();
     let out: &mut dyn Write = &mut out;
     match cli.command {
@@ -158,7 +164,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             cmd: Some(EditCommand::Value { filter, value, all }),
             ..
         }) => secrets::edit_value(&ctx, filter, value, all),
-        Command::Edit(crate::cli::EditArgs { cmd: None, file }) => crate::seal_cmd::edit(file),
+        Command::Edit(crate::cli::EditArgs { cmd: None, file }) => {
+            crate::seal_cmd::edit(file, &seal_services)
+        }
         Command::Rm(RmCommand::Key { filter, yes, all }) => secrets::rm_key(&ctx, filter, yes, all),
         Command::Rm(RmCommand::User { name, yes }) => sharing::rm_user(&ctx, &name, yes),
         Command::Env {
@@ -177,6 +185,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             files,
             filters,
             template,
+            mask,
             command,
             ..
         } if !files.is_empty() => crate::seal_cmd::run_with_files(
@@ -186,7 +195,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
                 _ => env::child_vars(ctx.door()?.as_ref(), &filters, template.clone()),
             },
             &command,
-            env::is_credential_var,
+            mask.enabled(),
+            |k| env::is_credential_var(k) || k == "TRESOR_IDENTITY",
+            &seal_services,
         ),
         Command::Run {
             filters,
@@ -306,11 +317,27 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             force,
             out: j,
         } => backup::migrate(&from, &to, force, j.json, out),
+        Command::ImportDotenvx(a) if a.to_vault() => {
+            validate_app_env(&a.app, &a.env)?;
+            let pairs = crate::seal_cmd::dotenvx_pairs(&a)?;
+            let r = ctx
+                .door()?
+                .import_pairs(&a.app, &a.env, &pairs, a.update, a.dry_run)?;
+            print_import(out, &r, a.json, a.dry_run)?;
+            Ok(ExitCode::SUCCESS)
+        }
         c @ (Command::Seal(_)
         | Command::Unseal(_)
         | Command::Recipients(_)
         | Command::Git(_)
-        | Command::ImportDotenvx(_)) => crate::seal_cmd::dispatch(c, out),
+        | Command::ImportDotenvx(_)) => crate::seal_cmd::dispatch(
+            c,
+            out,
+            &mut crate::seal_cmd::Outside {
+                services: seal_services,
+                user_age_key: &mut |n| Ok(ctx.open()?.user(n)?.age),
+            },
+        ),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "tresor", out);
