@@ -18,8 +18,14 @@
 //!   used silently as one's own; who may create names under an app is the server's app
 //!   policy, `tresor kmip apps`).
 //!
+//! - references (`inject`, `run`) and `importenv`'s lookup: tresor's vendor Read Names, every
+//!   name in one batch item (up to 4,000 per request), answered from one store read.
+//!
 //! Every multi-object write is one request message, which the server runs in one store
-//! transaction (Undo on the first failure), so `importenv` and `rm` stay all-or-nothing.
+//! transaction (Undo on the first failure), so `rm` and an `importenv` of up to 32 new keys
+//! (64 operations, the server's default `--max-batch-items`) stay all-or-nothing; a larger
+//! `importenv` is written in several such requests, each all-or-nothing, the whole not
+//! (it says so on stderr, and on a failure how many were written).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -35,6 +41,7 @@ use tresor_kmip::enums::{
 };
 use tresor_kmip::message::{RequestBatchItem, RequestHeader, ResponseBatchItem};
 use tresor_kmip::vendor;
+use tresor_kmip::vendor::read_names::{self, ReadNamesAnswer, ReadNamesRequest, ReadNamesResponse};
 use tresor_kmip::{ProtocolVersion, RequestMessage, Tag, Ttlv, Value};
 use tresor_store::VersionInfo;
 use tresor_vault::filter::{Filter, FilterSet, validate_full_name};
@@ -42,6 +49,13 @@ use tresor_vault::reference::Reference;
 use tresor_vault::{ImportReport, SecretInfo, VaultError, secret_name};
 
 use crate::door::SecretsDoor;
+
+/// The most operations [`RemoteVault`] puts in one write request: `tresor kmip serve`'s
+/// default `--max-batch-items`.
+const MAX_ITEMS_PER_REQUEST: usize = 64;
+
+/// A secret to write: a name (new) or uid (new version), and its value.
+type Pending<'a> = (String, &'a [u8]);
 
 /// Where the remote vault is and how to authenticate.
 #[derive(Debug, Clone, Default)]
@@ -231,6 +245,31 @@ fn view(d: &Described) -> Option<(String, String, String)> {
     ))
 }
 
+/// Returns true if and only if a Read Names refusal means "no such secret or version" (an
+/// object the identity may not see answers exactly as an absent one).
+fn missing_reason(r: ResultReason) -> bool {
+    r == ResultReason::ITEM_NOT_FOUND
+        || r == ResultReason::OBJECT_NOT_FOUND
+        || r == ResultReason::KEY_VALUE_NOT_PRESENT
+        || r == ResultReason::OBJECT_DESTROYED
+}
+
+/// A Read Names refusal in words.
+fn refusal(r: ResultReason) -> String {
+    let why = match r {
+        ResultReason::PERMISSION_DENIED => "this identity may not read it (no get grant)",
+        ResultReason::NOT_EXTRACTABLE => "it is not extractable",
+        ResultReason::SENSITIVE => "it is sensitive (never sent in clear)",
+        _ => "",
+    };
+    let name = r.name().unwrap_or("error");
+    if why.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{why} ({name})")
+    }
+}
+
 fn info(d: &Described, app: String, env: String, key: String) -> SecretInfo {
     SecretInfo {
         uid: d.uid.clone(),
@@ -304,6 +343,7 @@ impl RemoteVault {
                     vendor::ADD_VERSION => "add version".to_owned(),
                     vendor::VERSIONS => "versions".to_owned(),
                     vendor::PURGE => "purge".to_owned(),
+                    vendor::READ_NAMES => "read names".to_owned(),
                     o => o.name().unwrap_or("operation").to_owned(),
                 };
                 bail!(
@@ -461,6 +501,133 @@ impl RemoteVault {
         }
     }
 
+    /// The answers of vendor Read Names for `entries` (`(name, version)`, 0: current), in
+    /// order: one request message per [`read_names::MAX_NAMES`] names (or
+    /// [`read_names::MAX_NAME_BYTES`] bytes of names), each answered from one store read. A
+    /// response over what this client reads (1 MiB) is refused by the server before it is
+    /// sent; the names are then asked again in two halves.
+    fn read_names(&self, entries: &[(String, u32)]) -> Result<Vec<ReadNamesAnswer>> {
+        let mut out = Vec::with_capacity(entries.len());
+        let mut start = 0;
+        while start < entries.len() {
+            let mut end = start;
+            let mut bytes = 0;
+            while end < entries.len()
+                && end - start < read_names::MAX_NAMES
+                && bytes + entries[end].0.len() <= read_names::MAX_NAME_BYTES
+            {
+                bytes += entries[end].0.len();
+                end += 1;
+            }
+            if end == start {
+                bail!(
+                    "the secret name '{}' is longer than a Read Names request takes",
+                    entries[start].0.escape_debug()
+                );
+            }
+            out.extend(self.read_names_once(&entries[start..end])?);
+            start = end;
+        }
+        Ok(out)
+    }
+
+    fn read_names_once(&self, entries: &[(String, u32)]) -> Result<Vec<ReadNamesAnswer>> {
+        let req = ReadNamesRequest {
+            entries: entries.to_vec(),
+        };
+        let mut header = RequestHeader::new(ProtocolVersion::V1_4, 1);
+        let limit = tresor_kmip::ttlv::Limits::default().max_message;
+        header.maximum_response_size = Some(i32::try_from(limit).unwrap_or(i32::MAX));
+        let msg = RequestMessage {
+            header,
+            batch_items: vec![RequestBatchItem::new(vendor::READ_NAMES, req.to_payload())],
+        };
+        crate::door::count_read();
+        let resp = self
+            .rt
+            .block_on(self.client.request(&msg))
+            .with_context(|| format!("KMIP server {}", self.server))?;
+        let [item] = resp.batch_items.as_slice() else {
+            bail!(
+                "the server {} answered {} items to one Read Names",
+                self.server,
+                resp.batch_items.len()
+            );
+        };
+        if item.result_status != ResultStatus::SUCCESS {
+            let reason = item.result_reason.unwrap_or(ResultReason::GENERAL_FAILURE);
+            if reason == ResultReason::RESPONSE_TOO_LARGE && entries.len() > 1 {
+                let (a, b) = entries.split_at(entries.len() / 2);
+                let mut out = self.read_names_once(a)?;
+                out.extend(self.read_names_once(b)?);
+                return Ok(out);
+            }
+            let hint = if reason == ResultReason::OPERATION_NOT_SUPPORTED {
+                " (the server predates Read Names: upgrade it)"
+            } else {
+                ""
+            };
+            bail!(
+                "the server {} refused to read {} secret(s): {} ({}){hint}",
+                self.server,
+                entries.len(),
+                item.result_message.clone().unwrap_or_default(),
+                reason.name().unwrap_or("error")
+            );
+        }
+        let r = ReadNamesResponse::from_items(item.payload_items())
+            .map_err(|e| anyhow!("the server {}: {e}", self.server))?;
+        if r.answers.len() != entries.len() {
+            bail!(
+                "the server {} answered {} of {} names",
+                self.server,
+                r.answers.len(),
+                entries.len()
+            );
+        }
+        Ok(r.answers)
+    }
+
+    /// [`RemoteVault::write`] for any number of secrets: one all-or-nothing message when
+    /// its items fit [`MAX_ITEMS_PER_REQUEST`] (the server's default `--max-batch-items`),
+    /// else several messages of at most that many items, each all-or-nothing on its own but
+    /// not together: a failure leaves the earlier messages written, and says how many.
+    fn write_in_requests(
+        &self,
+        new: &[(String, &[u8])],
+        versions: &[(String, &[u8])],
+    ) -> Result<()> {
+        let items = new.len() * 2 + versions.len();
+        if items <= MAX_ITEMS_PER_REQUEST {
+            self.write(new, versions)?;
+            return Ok(());
+        }
+        let per_new = MAX_ITEMS_PER_REQUEST / 2;
+        let chunks: Vec<(&[Pending<'_>], &[Pending<'_>])> = new
+            .chunks(per_new)
+            .map(|c| (c, &[][..]))
+            .chain(versions.chunks(MAX_ITEMS_PER_REQUEST).map(|c| (&[][..], c)))
+            .collect();
+        eprintln!(
+            "note: writing {} secret(s) in {} requests of at most {MAX_ITEMS_PER_REQUEST} \
+             operations (the server's default batch limit): each request is all-or-nothing, \
+             the import as a whole is not",
+            new.len() + versions.len(),
+            chunks.len()
+        );
+        let mut done = 0;
+        for (n, v) in &chunks {
+            self.write(n, v).with_context(|| {
+                format!(
+                    "after {done} of {} secret(s) were written (the rest were not)",
+                    new.len() + versions.len()
+                )
+            })?;
+            done += n.len() + v.len();
+        }
+        Ok(())
+    }
+
     /// Registers new secrets and stores new versions, in one all-or-nothing message.
     fn write(&self, new: &[(String, &[u8])], versions: &[(String, &[u8])]) -> Result<Vec<u32>> {
         let now = tresor_store::now();
@@ -549,100 +716,26 @@ impl SecretsDoor for RemoteVault {
         Ok(out)
     }
 
-    /// One request message (batch option Continue, so each reference gets its own answer):
-    /// per reference, Locate by its exact name, then the vendor Versions of the located
-    /// object (ID placeholder) with the version wanted (0: current) and the name again —
-    /// which fails if the Locate found nothing and the placeholder is an earlier object's.
-    /// The server answers the whole message from one store transaction.
+    /// One Read Names item ([`vendor::read_names`]) in one request message for up to
+    /// 4,000 references (more: one message per 4,000); the server answers it from one store
+    /// read. A reference the identity may not see answers as a missing one.
     fn read_references(&self, refs: &[Reference]) -> Result<Vec<Option<SecretBytes>>> {
-        if refs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut items = Vec::with_capacity(refs.len() * 2);
-        for r in refs {
-            let name = r.name();
-            items.push(RequestBatchItem::new(
-                Operation::LOCATE,
-                vec![name_attr(&name)],
-            ));
-            items.push(RequestBatchItem::new(
-                vendor::VERSIONS,
-                vec![
-                    Ttlv::text(vendor::NAME, name),
-                    Ttlv::integer(
-                        vendor::VERSION,
-                        i32::try_from(r.version.unwrap_or(0)).unwrap_or(i32::MAX),
-                    ),
-                ],
-            ));
-        }
-        let n = items.len();
-        let mut header = RequestHeader::new(ProtocolVersion::V1_4, i32::try_from(n)?);
-        header.batch_error_continuation_option = Some(BatchErrorContinuationOption::CONTINUE);
-        let msg = RequestMessage {
-            header,
-            batch_items: items,
-        };
-        crate::door::count_read();
-        let resp = self
-            .rt
-            .block_on(self.client.request(&msg))
-            .with_context(|| format!("KMIP server {}", self.server))?;
-        if let [only] = resp.batch_items.as_slice()
-            && n > 1
-            && only.result_status != ResultStatus::SUCCESS
-        {
-            bail!(
-                "the server {} refused to read {} references in one request: {} (each takes 2 batch items; raise the server's --max-batch-items)",
-                self.server,
-                refs.len(),
-                only.result_message.clone().unwrap_or_default()
-            );
-        }
-        if resp.batch_items.len() != n {
-            bail!(
-                "the server {} answered {} of {n} operations",
-                self.server,
-                resp.batch_items.len()
-            );
-        }
+        let entries: Vec<(String, u32)> = refs
+            .iter()
+            .map(|r| (r.name(), r.version.unwrap_or(0)))
+            .collect();
+        let answers = self.read_names(&entries)?;
         let mut out = Vec::with_capacity(refs.len());
-        for (r, pair) in refs.iter().zip(resp.batch_items.chunks(2)) {
-            let [located, described] = pair else {
-                bail!("the server {} answered an odd number of items", self.server);
-            };
-            let found =
-                located.result_status == ResultStatus::SUCCESS && !Self::uids(located).is_empty();
-            if !found {
-                out.push(None);
-                continue;
-            }
-            if described.result_status != ResultStatus::SUCCESS {
-                let reason = described
-                    .result_reason
-                    .unwrap_or(ResultReason::GENERAL_FAILURE);
-                // A version that does not exist (or was destroyed) is a missing reference.
-                if reason == ResultReason::ITEM_NOT_FOUND
-                    || reason == ResultReason::KEY_VALUE_NOT_PRESENT
-                {
-                    out.push(None);
-                    continue;
-                }
-                bail!(
-                    "the server {} refused to read {}: {} ({})",
+        for (r, a) in refs.iter().zip(answers) {
+            match a {
+                ReadNamesAnswer::Value { value, .. } => out.push(Some(value)),
+                ReadNamesAnswer::Refused(reason) if missing_reason(reason) => out.push(None),
+                ReadNamesAnswer::Refused(reason) => bail!(
+                    "the server {} refused to read {r}: {}",
                     self.server,
-                    r,
-                    described.result_message.clone().unwrap_or_default(),
-                    reason.name().unwrap_or("error")
-                );
+                    refusal(reason)
+                ),
             }
-            let value = described
-                .payload_items()
-                .iter()
-                .find(|t| t.tag == vendor::VALUE)
-                .and_then(Ttlv::as_bytes)
-                .map(|b| SecretBytes::new(b.to_vec()));
-            out.push(value);
         }
         Ok(out)
     }
@@ -762,29 +855,33 @@ impl SecretsDoor for RemoteVault {
             .iter()
             .map(|(k, _)| secret_name(app, env, k))
             .collect();
-        let found = self.by_names(&names)?;
-        let existing: Vec<String> = found.iter().flatten().cloned().collect();
+        // Which names exist, with their current values: one Read Names request.
+        let entries: Vec<(String, u32)> = names.iter().map(|n| (n.clone(), 0)).collect();
+        let answers = self.read_names(&entries)?;
+        let mut found: Vec<Option<(String, SecretBytes)>> = Vec::with_capacity(names.len());
+        for (name, a) in names.iter().zip(answers) {
+            match a {
+                ReadNamesAnswer::Value { uid, value } => found.push(Some((uid, value))),
+                ReadNamesAnswer::Refused(r) if missing_reason(r) => found.push(None),
+                ReadNamesAnswer::Refused(r) => bail!(
+                    "the server {} refused to read '{name}': {}",
+                    self.server,
+                    refusal(r)
+                ),
+            }
+        }
         if let Some(i) = found.iter().position(Option::is_some)
             && !update
         {
             bail!(VaultError::Exists(names[i].clone()));
         }
-        let current: Vec<ResponseBatchItem> = self.batch(
-            existing
-                .iter()
-                .map(|u| RequestBatchItem::new(Operation::GET, vec![uid_item(u)]))
-                .collect(),
-            false,
-        )?;
-        let mut current = current.iter();
         let mut report = ImportReport::default();
         let mut new: Vec<(String, &[u8])> = Vec::new();
         let mut versions: Vec<(String, &[u8])> = Vec::new();
-        for ((name, uid), (_, value)) in names.iter().zip(&found).zip(pairs) {
-            match uid {
-                Some(u) => {
-                    let old = current.next().and_then(material_of);
-                    if old.as_ref() == Some(value) {
+        for ((name, f), (_, value)) in names.iter().zip(&found).zip(pairs) {
+            match f {
+                Some((u, old)) => {
+                    if old == value {
                         report.unchanged.push(name.clone());
                     } else {
                         versions.push((u.clone(), value.expose().as_slice()));
@@ -798,7 +895,7 @@ impl SecretsDoor for RemoteVault {
             }
         }
         if !dry_run {
-            self.write(&new, &versions)?;
+            self.write_in_requests(&new, &versions)?;
         }
         Ok(report)
     }

@@ -235,7 +235,10 @@ pub fn run(
     let mut vars = resolve()?;
     let mut seen = fingerprint(&vars);
     let mut masked: Vec<Zeroizing<Vec<u8>>> = Vec::new();
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // Multi-thread (one worker), so the watch can read the vault in `block_in_place`: a
+    // remote vault (`--server`) runs its own runtime, which cannot start inside this one.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()?;
     rt.block_on(async move {
@@ -270,7 +273,7 @@ pub fn run(
                     }
                     _ = hup.recv() => signal_child(&run.child, rustix::process::Signal::HUP),
                     _ = int.recv() => {}
-                    _ = tick.tick(), if watch.is_some() => match resolve() {
+                    _ = tick.tick(), if watch.is_some() => match tokio::task::block_in_place(&mut *resolve) {
                         Ok(new) => {
                             let fp = fingerprint(&new);
                             if fp != seen {

@@ -12,12 +12,15 @@
 //! | [`ADD_VERSION`] | Unique Identifier, Secret Data | Unique Identifier, [`VERSION`] |
 //! | [`VERSIONS`] | Unique Identifier, optional [`VERSION`] (0: current), optional [`NAME`] | Unique Identifier, [`NAME`]?, [`KIND`]?, [`OWNER`], [`CALLER`], Object Type, State, Last Change Date, [`VERSION`] (current), [`VERSION_INFO`]…, [`VALUE`]? |
 //! | [`PURGE`] | Unique Identifier of a destroyed object | Unique Identifier |
+//! | [`READ_NAMES`] | ([`NAME`] [`VERSION`]?)… (≤ [`read_names::MAX_NAMES`]) | per name: Unique Identifier and [`VALUE`], or Result Reason ([`read_names`]) |
 //!
 //! [`VERSIONS`] returns a [`VALUE`] only under the rule Get follows for material in clear
 //! (`ops::release`): a non-extractable or sensitive object's value never leaves this way.
 //!
 //! [`VERSIONS`] with [`NAME`] fails unless the object holds that store name (so a client can
 //! check, in an Undo batch after Register, that it really got the name it asked for).
+
+pub mod read_names;
 
 use crate::enums::{Operation, ResultReason};
 use crate::ops::release::{self, Export};
@@ -38,6 +41,8 @@ pub const ADD_VERSION: Operation = Operation(0x8000_7401);
 pub const VERSIONS: Operation = Operation(0x8000_7402);
 /// Removes the record of a destroyed object (its name becomes free).
 pub const PURGE: Operation = Operation(0x8000_7403);
+/// The values of many objects named exactly, in one item ([`read_names`]).
+pub const READ_NAMES: Operation = Operation(0x8000_7404);
 
 /// A version number (Integer).
 pub const VERSION: Tag = tag(0x54_7401);
@@ -71,6 +76,7 @@ pub(crate) fn dispatch(
         ADD_VERSION => add_version(s, payload),
         VERSIONS => versions(s, payload),
         PURGE => purge(s, payload),
+        READ_NAMES => read_names::read_names(s, payload),
         _ => return None,
     })
 }

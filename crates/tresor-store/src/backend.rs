@@ -108,6 +108,14 @@ pub struct Dump {
     pub audit: Vec<AuditEntry>,
 }
 
+/// An object with one of its versions (absent when it has no such version), as
+/// [`Backend::get_many_by_name`] answers.
+pub type Found = (ObjectMeta, Option<SealedVersion>);
+
+/// The most names one [`Backend::get_many_by_name`] call is given (callers split longer
+/// lists): bounds the size of the one query.
+pub const MAX_MANY: usize = 10_000;
+
 /// A place to keep objects. Implementations must be safe to share between threads.
 pub trait Backend: Send + Sync {
     /// A short name (`sqlite`, `postgres`, `s3`).
@@ -121,6 +129,27 @@ pub trait Backend: Send + Sync {
         &self,
         name: &str,
     ) -> Result<Option<(ObjectMeta, Option<SealedVersion>)>>;
+    /// Objects by name, each with one of its versions (`0`: the current one), in the order
+    /// of `wanted`: `None` where no object holds the name, and a `None` version where the
+    /// object has no such version. The SQL backends answer all of it with one query (one
+    /// read, one snapshot); the default (the S3 backend) reads each name on its own.
+    fn get_many_by_name(&self, wanted: &[(&str, u32)]) -> Result<Vec<Option<Found>>> {
+        wanted
+            .iter()
+            .map(|&(name, version)| {
+                if version == 0 {
+                    return self.get_current_by_name(name);
+                }
+                match self.get_by_name(name)? {
+                    None => Ok(None),
+                    Some(m) => {
+                        let v = self.version(&m.uid, version)?;
+                        Ok(Some((m, v)))
+                    }
+                }
+            })
+            .collect()
+    }
     /// One version.
     fn version(&self, uid: &str, version: u32) -> Result<Option<SealedVersion>>;
     /// All versions, oldest first.

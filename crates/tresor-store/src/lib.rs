@@ -47,7 +47,7 @@ mod store;
 pub mod testing;
 
 pub use audit::{AuditDraft, AuditEntry, AuditSigner};
-pub use backend::{Backend, Batch, Dump, Precondition, Write};
+pub use backend::{Backend, Batch, Dump, Found, MAX_MANY, Precondition, Write};
 pub use error::{Result, StoreError};
 pub use head::{AuditHead, FileHead, HEAD_FILE, HeadSink, HeadUpdate};
 pub use model::{

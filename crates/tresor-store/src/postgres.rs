@@ -125,6 +125,16 @@ const SQL_GET_BY_NAME: &str = concat!(
     " FROM names n JOIN objects o ON o.uid=n.uid \
      LEFT JOIN versions v ON v.uid=o.uid AND v.version=o.current_version WHERE n.name=$1"
 );
+const SQL_GET_MANY_BY_NAME: &str = concat!(
+    "SELECT ",
+    obj_cols!(),
+    ", ",
+    version_cols!(),
+    ", w.i FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS w(name, ver, i) \
+     JOIN names n ON n.name=w.name JOIN objects o ON o.uid=n.uid \
+     LEFT JOIN versions v ON v.uid=o.uid AND v.version=\
+     (CASE WHEN w.ver=0 THEN o.current_version ELSE w.ver END)"
+);
 const SQL_VERSION: &str = concat!(
     "SELECT ",
     version_cols!(),
@@ -1000,6 +1010,30 @@ impl Backend for PostgresBackend {
                 Ok(Some((m, v)))
             }
         }
+    }
+
+    fn get_many_by_name(
+        &self,
+        wanted: &[(&str, u32)],
+    ) -> Result<Vec<Option<crate::backend::Found>>> {
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement for every name: two arrays unnested side by side, each row joined
+        // to its name and object by primary key and to the version asked for (0: current).
+        let names: Vec<&str> = wanted.iter().map(|(n, _)| *n).collect();
+        let versions: Vec<i64> = wanted.iter().map(|(_, v)| i64::from(*v)).collect();
+        let rows = self.with(|c| c.query(SQL_GET_MANY_BY_NAME, &[&names, &versions]))?;
+        let mut out: Vec<Option<crate::backend::Found>> = vec![None; wanted.len()];
+        for r in &rows {
+            let m = row_meta(r)?;
+            let v = row_version(&m.uid, r, 11);
+            let i: i64 = r.get(15);
+            if let Some(slot) = usize::try_from(i - 1).ok().and_then(|i| out.get_mut(i)) {
+                *slot = Some((m, v));
+            }
+        }
+        Ok(out)
     }
 
     fn version(&self, uid: &str, version: u32) -> Result<Option<SealedVersion>> {

@@ -599,6 +599,43 @@ impl Backend for SqliteBackend {
         })
     }
 
+    fn get_many_by_name(
+        &self,
+        wanted: &[(&str, u32)],
+    ) -> Result<Vec<Option<crate::backend::Found>>> {
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement for every name: the list goes in as one JSON parameter
+        // (`[[name, version], …]`), read back by `json_each`, each row joined to its name
+        // and object by primary key and to the version asked for (0: the current one).
+        let list = serde_json::to_string(wanted).map_err(|e| StoreError::Decode(e.to_string()))?;
+        let rows = self.with(|c| {
+            let mut st = c.prepare_cached(concat!(
+                "WITH w(i, name, ver) AS (SELECT CAST(key AS INTEGER), json_extract(value, '$[0]'), \
+                 json_extract(value, '$[1]') FROM json_each(?1)) SELECT ",
+                obj_cols!(),
+                ", v.version, v.created, v.created_by, v.sealed, w.i FROM w \
+                 JOIN names n ON n.name=w.name JOIN objects o ON o.uid=n.uid \
+                 LEFT JOIN versions v ON v.uid=o.uid AND v.version=\
+                 (CASE WHEN w.ver=0 THEN o.current_version ELSE w.ver END)"
+            ))?;
+            let rows = st.query_map([&list], |r| {
+                let m = row_meta(r)?;
+                let v = row_version(&m.uid, r, 11)?;
+                Ok((r.get::<_, i64>(15)?, (m, v)))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let mut out: Vec<Option<crate::backend::Found>> = vec![None; wanted.len()];
+        for (i, found) in rows {
+            if let Some(slot) = usize::try_from(i).ok().and_then(|i| out.get_mut(i)) {
+                *slot = Some(found);
+            }
+        }
+        Ok(out)
+    }
+
     fn version(&self, uid: &str, version: u32) -> Result<Option<SealedVersion>> {
         self.with(|c| {
             c.prepare_cached("SELECT version, created, created_by, sealed FROM versions WHERE uid=?1 AND version=?2")?

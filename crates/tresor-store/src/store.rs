@@ -9,7 +9,7 @@ use tresor_crypto::envelope::{self, Sealed};
 use tresor_crypto::{KeyProvider, Secret, SecretBytes};
 
 use crate::audit::{AuditDraft, AuditEntry, AuditSigner};
-use crate::backend::{Backend, Batch, Precondition, Write};
+use crate::backend::{Backend, Batch, Found, Precondition, Write};
 use crate::head::{AuditHead, HeadSink};
 use crate::mac::MetaKey;
 use crate::model::{
@@ -409,6 +409,48 @@ impl Store {
                 Ok(Some((meta, m)))
             }
         }
+    }
+
+    /// Objects by name, each with the material of one version (`0`: the current one), in
+    /// the order of `wanted`: one read of the backend per [`crate::MAX_MANY`] names (on
+    /// SQLite and PostgreSQL one query; S3 reads each name). `None` where no object holds
+    /// the name; a `None` material where the object has no such version or its material
+    /// was destroyed.
+    ///
+    /// # Errors
+    /// [`StoreError::Crypto`] if a material was tampered with or the key is wrong,
+    /// [`StoreError::Tampered`] if a metadata row was.
+    #[allow(clippy::type_complexity)]
+    pub fn read_many_by_name(
+        &self,
+        wanted: &[(&str, u32)],
+    ) -> Result<Vec<Option<(ObjectMeta, Option<SecretBytes>)>>> {
+        let mk = self.read_key()?;
+        let mut out = Vec::with_capacity(wanted.len());
+        for chunk in wanted.chunks(crate::MAX_MANY) {
+            for (found, (name, _)) in self.backend.get_many_by_name(chunk)?.into_iter().zip(chunk) {
+                let Some((meta, v)) = found else {
+                    out.push(None);
+                    continue;
+                };
+                Self::check_named(mk.as_deref(), &meta, name)?;
+                let material = match v {
+                    Some(v) if v.sealed.is_some() => Some(self.open_version(&meta, &v)?),
+                    _ => None,
+                };
+                out.push(Some((meta, material)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Opens one sealed version of `meta` (as read by [`Backend::get_many_by_name`]).
+    ///
+    /// # Errors
+    /// [`StoreError::NoMaterial`] if its material was destroyed, [`StoreError::Crypto`] if it
+    /// was tampered with or the key is wrong.
+    pub fn open_sealed(&self, meta: &ObjectMeta, v: &SealedVersion) -> Result<SecretBytes> {
+        self.open_version(meta, v)
     }
 
     /// The material of `version` of an object (0 = current).
@@ -857,6 +899,66 @@ impl Txn<'_> {
             }
             None => Ok(None),
         }
+    }
+
+    /// Objects by name with one sealed version each (`0`: the current one), in the order of
+    /// `wanted`, including this transaction's changes: the names no object of this
+    /// transaction holds are read from the backend in one [`Backend::get_many_by_name`]
+    /// call (per [`crate::MAX_MANY`]), each found object pinned as [`Txn::get_by_name`]
+    /// does. Open a version with [`Store::open_sealed`] once the caller may see it.
+    ///
+    /// # Errors
+    /// On a backend error; [`StoreError::Tampered`] if a metadata row was edited outside
+    /// tresor.
+    pub fn get_many_by_name(&self, wanted: &[(&str, u32)]) -> Result<Vec<Option<Found>>> {
+        let mut out: Vec<Option<Found>> = vec![None; wanted.len()];
+        let mut ask: Vec<(usize, (&str, u32))> = Vec::new();
+        for (i, &(name, version)) in wanted.iter().enumerate() {
+            let local = self.names.borrow().contains_key(name);
+            if !local {
+                ask.push((i, (name, version)));
+                continue;
+            }
+            // An object this transaction touched: its own view (and versions it wrote).
+            if let Some(m) = self.get_by_name(name)? {
+                let v = if version == 0 {
+                    m.current_version
+                } else {
+                    version
+                };
+                let written = self.writes.iter().rev().find_map(|w| match w {
+                    Write::PutVersion(sv) if sv.uid == m.uid && sv.version == v => Some(sv.clone()),
+                    _ => None,
+                });
+                let sv = match written {
+                    Some(sv) => Some(sv),
+                    None => self.store.backend.version(&m.uid, v)?,
+                };
+                out[i] = Some((m, sv));
+            }
+        }
+        if ask.is_empty() {
+            return Ok(out);
+        }
+        let mk = self.store.read_key()?;
+        // Objects this call pins (a name asked twice, or two names of one object).
+        let mut pinned: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for chunk in ask.chunks(crate::MAX_MANY) {
+            let names: Vec<(&str, u32)> = chunk.iter().map(|(_, w)| *w).collect();
+            let found = self.store.backend.get_many_by_name(&names)?;
+            for ((i, (name, _)), f) in chunk.iter().zip(found) {
+                let Some((m, v)) = f else { continue };
+                Store::check_named(mk.as_deref(), &m, name)?;
+                // Touched earlier by this transaction (under another name): its view wins.
+                if !pinned.contains(&m.uid) && self.touched.borrow().contains_key(&m.uid) {
+                    continue;
+                }
+                self.pin(&m);
+                pinned.insert(m.uid.clone());
+                out[*i] = Some((m, v));
+            }
+        }
+        Ok(out)
     }
 
     /// The material of `version` (0 = current), including versions written in this transaction.

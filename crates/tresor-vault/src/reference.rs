@@ -355,49 +355,42 @@ pub fn is_reference(s: &str) -> bool {
 pub type Resolved = Vec<Option<SecretBytes>>;
 
 impl Vault {
-    /// The values of `refs` (before [`Reference::select`]), all read in one pass over the
-    /// store: one indexed lookup per distinct name (`version` from the same object), no filter
-    /// compilation, no listing. `None` marks a reference whose secret or version does not
-    /// exist.
+    /// The values of `refs` (before [`Reference::select`]), all read in one call to the store
+    /// ([`tresor_store::Store::read_many_by_name`]: one SQL query on SQLite and PostgreSQL
+    /// for up to [`tresor_store::MAX_MANY`] distinct names and versions; the S3 backend reads
+    /// each name on its own). `None` marks a reference whose secret or version does not
+    /// exist, or whose version's material was destroyed.
     ///
     /// # Errors
     /// Store errors (a tampered object, a wrong key), never a missing secret.
     pub fn read_references(&self, refs: &[Reference]) -> crate::Result<Resolved> {
-        type Current = Option<(tresor_store::ObjectMeta, Option<SecretBytes>)>;
-        let mut by_name: std::collections::HashMap<String, Current> =
+        let names: Vec<String> = refs.iter().map(Reference::name).collect();
+        let mut index: std::collections::HashMap<(&str, u32), usize> =
             std::collections::HashMap::new();
-        let mut out = Vec::with_capacity(refs.len());
-        for r in refs {
-            let name = r.name();
-            if !by_name.contains_key(&name) {
-                // The current value comes with the object in one indexed read (`get`'s path).
-                let found = match self.store().read_by_name(&name) {
-                    Ok(Some((meta, value))) => Some((meta, Some(value))),
-                    Ok(None) => None,
-                    Err(tresor_store::StoreError::NoMaterial { .. }) => {
-                        self.store().get_by_name(&name)?.map(|meta| (meta, None))
-                    }
-                    Err(e) => return Err(VaultError::Store(e)),
-                };
-                let found = found.filter(|(m, _)| vault_view(m).is_some());
-                by_name.insert(name.clone(), found);
-            }
-            let Some((meta, current)) = by_name.get(&name).and_then(Option::as_ref) else {
-                out.push(None);
-                continue;
-            };
-            match r.version {
-                None => out.push(current.clone()),
-                Some(v) if v == meta.current_version => out.push(current.clone()),
-                Some(v) if v > meta.current_version => out.push(None),
-                Some(v) => match self.store().material(meta, v) {
-                    Ok(value) => out.push(Some(value)),
-                    Err(tresor_store::StoreError::NoMaterial { .. }) => out.push(None),
-                    Err(e) => return Err(VaultError::Store(e)),
-                },
-            }
-        }
-        Ok(out)
+        let mut wanted: Vec<(&str, u32)> = Vec::new();
+        let slots: Vec<usize> = names
+            .iter()
+            .zip(refs)
+            .map(|(n, r)| {
+                let key = (n.as_str(), r.version.unwrap_or(0));
+                *index.entry(key).or_insert_with(|| {
+                    wanted.push(key);
+                    wanted.len() - 1
+                })
+            })
+            .collect();
+        let found = self
+            .store()
+            .read_many_by_name(&wanted)
+            .map_err(VaultError::Store)?;
+        let values: Vec<Option<SecretBytes>> = found
+            .into_iter()
+            .map(|f| {
+                f.filter(|(m, _)| vault_view(m).is_some())
+                    .and_then(|(_, v)| v)
+            })
+            .collect();
+        Ok(slots.into_iter().map(|i| values[i].clone()).collect())
     }
 }
 

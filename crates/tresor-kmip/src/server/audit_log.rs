@@ -37,6 +37,7 @@ use crate::vendor;
 const READS: &[(Operation, &str)] = &[
     (Operation::GET, "get"),
     (vendor::VERSIONS, "versions"),
+    (vendor::READ_NAMES, "read-names"),
     (Operation::ENCRYPT, "encrypt"),
     (Operation::DECRYPT, "decrypt"),
     (Operation::SIGN, "sign"),
@@ -55,8 +56,8 @@ const READS: &[(Operation, &str)] = &[
 ];
 
 /// The reads audited by default: those that return or use key material (Get and the vendor
-/// Versions operation return it; Encrypt, Decrypt, Sign, MAC and MAC Verify use it).
-pub const DEFAULT_READS: &str = "get,versions,encrypt,decrypt,sign,mac,mac-verify";
+/// Versions and Read Names operations return it; Encrypt, Decrypt, Sign, MAC and MAC Verify use it).
+pub const DEFAULT_READS: &str = "get,versions,read-names,encrypt,decrypt,sign,mac,mac-verify";
 
 /// Which read operations the stream records (writes are always recorded).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +193,11 @@ impl AuditLog {
                 continue;
             }
             let write = !READS.iter().any(|(o, _)| *o == op);
+            if op == vendor::READ_NAMES && resp.result_status == ResultStatus::SUCCESS {
+                // One line per name answered: the object read, or the refusal's reason.
+                read_names_lines(&mut lines, identity, &time, resp);
+                continue;
+            }
             let uid = uid_of(resp.payload.as_ref())
                 .or_else(|| uid_of(req.and_then(|r| r.payload.as_ref())));
             let committed = write && resp.result_status == ResultStatus::SUCCESS;
@@ -249,6 +255,36 @@ struct Line<'a> {
     uid: Option<&'a str>,
 }
 
+/// The lines of a successful Read Names item: one per name it answered.
+fn read_names_lines(lines: &mut Vec<u8>, identity: &str, time: &str, resp: &ResponseBatchItem) {
+    for item in resp.payload_items() {
+        let (uid, reason, result) = match item.tag {
+            Tag::UNIQUE_IDENTIFIER => (item.as_text(), None, "success"),
+            Tag::RESULT_REASON => (
+                None,
+                item.as_enumeration()
+                    .map(|r| crate::enums::ResultReason(r).to_string()),
+                "failure",
+            ),
+            _ => continue,
+        };
+        let line = Line {
+            head: None,
+            identity,
+            kind: "read",
+            op: op_name(vendor::READ_NAMES),
+            reason,
+            result,
+            seq: None,
+            time,
+            uid,
+        };
+        if serde_json::to_writer(&mut *lines, &line).is_ok() {
+            lines.push(b'\n');
+        }
+    }
+}
+
 /// The object an item names: the first Unique Identifier (or private key's) as text.
 fn uid_of(payload: Option<&crate::ttlv::Ttlv>) -> Option<String> {
     let p = payload?;
@@ -262,6 +298,7 @@ fn op_name(op: Operation) -> String {
         vendor::VERSIONS => "Versions".to_owned(),
         vendor::ADD_VERSION => "AddVersion".to_owned(),
         vendor::PURGE => "Purge".to_owned(),
+        vendor::READ_NAMES => "ReadNames".to_owned(),
         op => op.to_string(),
     }
 }
