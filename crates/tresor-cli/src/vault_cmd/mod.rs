@@ -320,10 +320,11 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::ImportDotenvx(a) if a.to_vault() => {
             validate_app_env(&a.app, &a.env)?;
             let pairs = crate::seal_cmd::dotenvx_pairs(&a)?;
+            let task = crate::progress::Task::start(a.json);
             let r = ctx
                 .door()?
-                .import_pairs(&a.app, &a.env, &pairs, a.update, a.dry_run)?;
-            print_import(out, &r, a.json, a.dry_run)?;
+                .import_pairs_with(&a.app, &a.env, &pairs, a.update, a.dry_run, &task)?;
+            print_import(out, &r, a.json, a.dry_run, &task, None)?;
             Ok(ExitCode::SUCCESS)
         }
         c @ (Command::Seal(_)
