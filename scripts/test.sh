@@ -64,12 +64,14 @@ for start in tests/peers/*/start.sh; do
     printf '%s\n' "$exports" | { grep '^export' || true; } | sed 's/^/   /'
 done
 
-step "gates: cargo fmt --check, cargo clippy --all-targets -D warnings"
+step "gates: cargo fmt --check, cargo clippy --all-targets -D warnings, cargo doc -D warnings"
 gate_status=0
 set +e
 cargo fmt --all --check >/dev/null 2>&1 || { echo "cargo fmt --check: the code is not formatted (run cargo fmt --all)"; gate_status=1; }
 cargo clippy --workspace --all-features --all-targets --quiet -- -D warnings 2>&1 | tail -40
 [ "${PIPESTATUS[0]}" = 0 ] || { echo "cargo clippy: warnings (see above)"; gate_status=1; }
+RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --workspace --all-features --quiet 2>&1 | tail -40
+[ "${PIPESTATUS[0]}" = 0 ] || { echo "cargo doc: warnings (see above; broken or private intra-doc links)"; gate_status=1; }
 set -e
 
 step "cargo test --workspace --all-features"
@@ -115,5 +117,5 @@ echo "tests: $passed passed, $failed failed, $ignored skipped"
 echo "target/: $(du -sh target 2>/dev/null | cut -f1), disk: $(df -h . | tail -1 | awk '{print $4}') free"
 [ "$status" != 0 ] || status=$py_status
 [ "$status" != 0 ] || status=$gate_status
-[ "$gate_status" = 0 ] || echo "gates failed: fmt or clippy (see the gates step)"
+[ "$gate_status" = 0 ] || echo "gates failed: fmt, clippy or doc (see the gates step)"
 exit "$status"

@@ -11,7 +11,7 @@
 //!   **percent-encoded** (RFC 3986): every byte of its UTF-8 form other than the unreserved
 //!   characters `A-Z a-z 0-9 - . _ ~` is written `%XX` (upper-case hex). So `:`, `/`, `%`, `#`,
 //!   `?`, `&`, `=`, spaces, quotes and non-ASCII letters never appear raw, and every name the
-//!   vault accepts round-trips ([`Reference::to_string`] then [`Reference::parse`] gives it
+//!   vault accepts round-trips (`Reference::to_string` then [`Reference::parse`] gives it
 //!   back). A `.` that would end the reference is written `%2E`, since in a text a final `.`
 //!   is taken as punctuation (`see tresor://a/b/KEY.`). An empty `APP` or `ENV` (allowed by the vault) is an empty segment:
 //!   `tresor:///dev/KEY`.
