@@ -78,6 +78,20 @@ pub(crate) fn scan(text: &str) -> Result<Vec<Leaf>> {
         };
         let rest_end = memchr(b, end, b'\n');
         let r = skip_ws(b, end, rest_end);
+        // A comment right after a closing quote (`"v"#c`) is refused: sealed, the value becomes
+        // a bare token, and a bare value runs on through a `#` with no space before it.
+        if r == end
+            && r < rest_end
+            && b[r] == b'#'
+            && b.get(start)
+                .is_some_and(|c| matches!(c, b'"' | b'\'' | b'`'))
+        {
+            return Err(syntax(
+                text,
+                end,
+                format!("a comment after the value of {key} needs a space before '#'"),
+            ));
+        }
         if r < rest_end && b[r] != b'#' && b[r] != b'\r' {
             return Err(syntax(
                 text,
@@ -233,5 +247,16 @@ mod tests {
                 .to_string()
                 .contains("line 1")
         );
+        // Found by the `seal` fuzz target: sealed, `"v"#c` became `TOKEN#c`, which read back
+        // as one bare value. A space before the comment keeps it a comment.
+        let e = scan("A=1\nB=\"s3cr3t\"# rotated\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2") && e.contains("space before '#'"),
+            "{e}"
+        );
+        assert_eq!(scan("B=\"s3cr3t\" # rotated\n").unwrap().len(), 1);
+        assert_eq!(scan("B=s3cr3t#notacomment\n").unwrap().len(), 1);
     }
 }
