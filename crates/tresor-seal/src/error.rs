@@ -20,6 +20,13 @@ pub enum SealError {
     /// The file has no tresor header (not sealed, or cut short).
     #[error("no tresor seal header: the file is not sealed, or was truncated")]
     NotSealed,
+    /// Sealing would write a file that does not read back as written (an unusual layout the
+    /// format's reader takes differently once values are tokens); nothing was written.
+    #[error(
+        "sealing this file would not read back ({0}); nothing was written: simplify the layout \
+         around that line (quotes, comments, control characters) and seal again"
+    )]
+    WouldNotReopen(String),
     /// The file already carries a tresor header.
     #[error("the file is already sealed (use 'tresor edit' or 'tresor unseal')")]
     AlreadySealed,

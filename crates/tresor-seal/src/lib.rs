@@ -318,10 +318,12 @@ pub(crate) fn seal_with(
     let leaves = format.scan(plain)?;
     let mut body = String::with_capacity(plain.len() * 2);
     let mut last = 0;
+    let mut tokens = Vec::with_capacity(leaves.len());
     for l in &leaves {
         body.push_str(&plain[last..l.span.start]);
         let tok = key.seal_value(&l.path, plain[l.span.clone()].as_bytes())?;
         body.push_str(&format.token_literal(&tok));
+        tokens.push(tok);
         last = l.span.end;
     }
     body.push_str(&plain[last..]);
@@ -340,7 +342,38 @@ pub(crate) fn seal_with(
         mac: String::new(),
     };
     h.mac = key.mac(format.name(), &header::join(format, &body, &h));
-    Ok(header::join(format, &body, &h))
+    let out = header::join(format, &body, &h);
+    reads_back(format, &out, &leaves, &tokens)?;
+    Ok(out)
+}
+
+/// Checks that a just-sealed `out` reads back as written: the same key paths in the same
+/// order, each value exactly the token sealed for it. Without this an unusual layout (found by
+/// the `seal` fuzz target) could turn a plaintext file into one nobody can open.
+fn reads_back(format: Format, out: &str, leaves: &[Leaf], tokens: &[String]) -> Result<()> {
+    let Some((body, _)) = header::split(format, out)? else {
+        return Err(SealError::WouldNotReopen("no header".into()));
+    };
+    let again = format
+        .scan(&body)
+        .map_err(|e| SealError::WouldNotReopen(e.to_string()))?;
+    if again.len() != leaves.len() {
+        return Err(SealError::WouldNotReopen(format!(
+            "{} values sealed, {} read back",
+            leaves.len(),
+            again.len()
+        )));
+    }
+    for ((a, l), tok) in again.iter().zip(leaves).zip(tokens) {
+        let raw = body.get(a.span.clone()).unwrap_or("");
+        if a.path != l.path || format.token_of(raw) != Some(tok.as_str()) {
+            return Err(SealError::WouldNotReopen(format!(
+                "the value of '{}' reads back differently",
+                l.path.0.join(".")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A sealed file, checked and decrypted.
