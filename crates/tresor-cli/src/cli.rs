@@ -90,7 +90,7 @@ pub enum Command {
     },
     /// Add a secret, a text, a .env file or a user.
     #[command(subcommand)]
-    Add(AddCommand),
+    Add(Deferred<AddCommand>),
     /// Print the value of the one secret FILTER names (value only).
     #[command(after_help = format!("Examples:\n  tresor get myapp:dev:DB_PASSWORD\n  tresor get DB_PASSWORD --json\n\n{EXIT_CODES}"))]
     Get {
@@ -390,7 +390,7 @@ pub enum Command {
     Kmip(Deferred<tresor_kmip::cli::KmipCommand>),
     /// Server configuration: `tresor config check FILE` (a tresor.toml or PyKMIP server.conf).
     #[command(subcommand)]
-    Config(tresor_kmip::cli::ConfigCommand),
+    Config(Deferred<tresor_kmip::cli::ConfigCommand>),
     /// S3 shared keyring with s3keyring's commands: configure, set, get, delete, list, import-s3keyring.
     #[cfg(feature = "s3")]
     S3(tresor_s3::cli::S3Args),
@@ -415,7 +415,7 @@ pub enum Command {
     Rotate(crate::rotate_cmd::RotateArgs),
     /// Attach, list or remove the rotators that 'tresor rotate' uses.
     #[command(subcommand)]
-    Rotator(crate::rotate_cmd::RotatorCommand),
+    Rotator(Deferred<crate::rotate_cmd::RotatorCommand>),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
     /// Encrypt the values of .env, JSON, YAML or TOML files in place, for git.
@@ -424,10 +424,10 @@ pub enum Command {
     Unseal(crate::seal_cmd::UnsealArgs),
     /// List, add or remove (rotating the data key) the recipients of sealed files.
     #[command(subcommand)]
-    Recipients(crate::seal_cmd::RecipientsCommand),
+    Recipients(Deferred<crate::seal_cmd::RecipientsCommand>),
     /// Git drivers for sealed files: plaintext diffs and per-key merges.
     #[command(subcommand)]
-    Git(crate::seal_cmd::GitCommand),
+    Git(Deferred<crate::seal_cmd::GitCommand>),
     /// Read a dotenvx-encrypted .env file (DOTENV_PRIVATE_KEY* from the environment or .env.keys).
     ImportDotenvx(crate::seal_cmd::ImportDotenvxArgs),
 }

@@ -118,7 +118,7 @@ pub fn fuzz_dispatch(data: &[u8]) -> Option<Vec<u8>> {
     });
     let n = response.batch_items.len();
     let out =
-        crate::server::within_item_limit(&msg, version, tresor_store::now(), response.to_ttlv());
+        crate::server::within_item_limit(&msg, version, tresor_store::now(), response.to_ttlv()).0;
     let encoded = out.encode();
     let back = Ttlv::decode(&encoded).expect("the response does not decode");
     let typed = ResponseMessage::from_ttlv(&back).expect("the response is not a response message");

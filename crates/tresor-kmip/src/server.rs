@@ -972,9 +972,10 @@ fn answer(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
         (None, 0) => None,
         (None, s) => Some(s),
     };
-    out = within_item_limit(&msg, asked, now, out);
+    let len;
+    (out, len) = within_item_limit(&msg, asked, now, out);
     if let Some(max) = max
-        && out.encoded_len() > max
+        && len > max
     {
         if client_max.is_none_or(|c| c > max) {
             tracing::warn!(
@@ -982,7 +983,7 @@ fn answer(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
                 identity = %identity,
                 "refused a request: its response of {} bytes exceeds {max} bytes \
                  (--max-response-size)",
-                out.encoded_len()
+                len
             );
         }
         let items = fail_every_item(
@@ -996,17 +997,20 @@ fn answer(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
 }
 
 /// `out`, or, when it holds more items than a KMIP decoder here (tresor's own client
-/// included) reads back, a Response Too Large failure for every batch item. A Locate is capped
-/// at 5,000 identifiers (`ops::locate::MAX_LOCATED`), but a batch of Locates is not.
+/// included) reads back, a Response Too Large failure for every batch item; with the encoded
+/// length of what is returned (measured once: the caller checks it against the maximum
+/// response size). A Locate is capped at 5,000 identifiers (`ops::locate::MAX_LOCATED`), but a
+/// batch of Locates is not.
 pub(crate) fn within_item_limit(
     msg: &RequestMessage,
     version: ProtocolVersion,
     now: i64,
     out: Ttlv,
-) -> Ttlv {
+) -> (Ttlv, usize) {
     let max = Limits::default().max_items;
-    if !out.item_count_exceeds(max) {
-        return out;
+    let len = out.encoded_len();
+    if !out.item_count_exceeds_len(max, len) {
+        return (out, len);
     }
     let items = fail_every_item(
         msg,
@@ -1016,7 +1020,9 @@ pub(crate) fn within_item_limit(
              Offset Items page a Locate; or send fewer batch items per request)"
         ),
     );
-    ResponseMessage::new(version, now, items).to_ttlv()
+    let refusal = ResponseMessage::new(version, now, items).to_ttlv();
+    let len = refusal.encoded_len();
+    (refusal, len)
 }
 
 /// The refusal of a request over the identity's request rate or one of the server's bounds

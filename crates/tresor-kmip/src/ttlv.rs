@@ -341,8 +341,14 @@ impl Ttlv {
     /// its encoding is read back). Counts only when the encoded size allows more than `max`
     /// (every item takes at least 8 bytes), so small messages cost one size computation.
     pub fn item_count_exceeds(&self, max: u32) -> bool {
+        self.item_count_exceeds_len(max, self.encoded_len())
+    }
+
+    /// As [`Ttlv::item_count_exceeds`], given this item's [`Ttlv::encoded_len`] (already
+    /// measured by the caller).
+    pub fn item_count_exceeds_len(&self, max: u32, encoded_len: usize) -> bool {
         let max = max as usize;
-        self.encoded_len() / HEADER_LEN > max && self.item_count() > max
+        encoded_len / HEADER_LEN > max && self.item_count() > max
     }
 
     /// The number of bytes [`Ttlv::encode`] writes for this item.

@@ -188,7 +188,16 @@ impl FileHead {
         match fs::read(&self.path) {
             // Left empty by a crash before the data reached the disk (see the module docs).
             Ok(b) if b.iter().all(u8::is_ascii_whitespace) => Ok(None),
-            Ok(b) => Ok(Some(b)),
+            // Without the padding `replace` adds: the bytes a writer recorded, so a process
+            // recognises its own last head (`Store::advance_head`).
+            Ok(mut b) => {
+                let end = b
+                    .iter()
+                    .rposition(|c| !c.is_ascii_whitespace())
+                    .map_or(0, |i| i + 1);
+                b.truncate(end);
+                Ok(Some(b))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io("cannot read the audit head", &self.path)(e)),
         }
@@ -227,4 +236,36 @@ const RECORD: usize = 384;
 fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
     let path = path.display().to_string();
     move |source| StoreError::Io { what, path, source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A head file gives back exactly the bytes recorded, not the padding that keeps each
+    /// write in place: a process recognises its own last head by comparing bytes, and a
+    /// padded read never matched (every commit then re-checked the head's MAC).
+    #[test]
+    fn a_recorded_head_reads_back_without_its_padding() {
+        let dir = tempfile::tempdir().unwrap();
+        let head = FileHead::new(dir.path().join("audit.head"));
+        assert_eq!(head.read().unwrap(), None);
+        let long = br#"{"seq":12,"entry":"aaaa","mac":"bbbb"}"#.to_vec();
+        head.update(&mut |_| Ok(Some(long.clone()))).unwrap();
+        assert_eq!(head.read().unwrap().as_deref(), Some(&long[..]));
+        assert_eq!(
+            std::fs::metadata(dir.path().join("audit.head"))
+                .unwrap()
+                .len(),
+            RECORD as u64
+        );
+        // A shorter record over a longer one: the old tail is padding now, not data.
+        let short = br#"{"seq":3}"#.to_vec();
+        head.update(&mut |cur| {
+            assert_eq!(cur, Some(&long[..]));
+            Ok(Some(short.clone()))
+        })
+        .unwrap();
+        assert_eq!(head.read().unwrap().as_deref(), Some(&short[..]));
+    }
 }

@@ -1215,25 +1215,24 @@ impl Txn<'_> {
             audit: self.audit,
         };
         let mut versions = self.writes;
-        let touched = self.touched.into_inner();
+        // Owned from here: each touched object's metadata moves into the batch (no copy).
+        let mut touched = self.touched.into_inner();
         for uid in self.order.into_inner().iter() {
-            let Some(t) = touched.get(uid) else {
+            let Some(t) = touched.remove(uid) else {
                 continue;
             };
             if !t.dirty {
                 continue;
             }
-            match (&t.meta, t.base) {
-                (Some(m), None) => {
-                    let mut m = m.clone();
+            match (t.meta, t.base) {
+                (Some(mut m), None) => {
                     m.mac = Some(mk.compute(&m));
                     batch.writes.push(Write::PutObject {
                         meta: m,
                         expect: Precondition::Absent,
                     })
                 }
-                (Some(m), Some(base)) => {
-                    let mut m = m.clone();
+                (Some(mut m), Some(base)) => {
                     m.rev = base + 1;
                     m.mac = Some(mk.compute(&m));
                     batch.writes.push(Write::PutObject {

@@ -21,7 +21,7 @@ use clap::Args;
 use tresor_seal::{Format, Identity, Opened};
 use zeroize::Zeroizing;
 
-use crate::cli::Command;
+use crate::cli::{Command, Deferred};
 
 pub use dotenvx::{ImportDotenvxArgs, dotenvx_pairs};
 pub use git::GitCommand;
@@ -55,8 +55,8 @@ pub fn dispatch(c: Command, out: &mut dyn Write, outside: &mut Outside<'_>) -> R
     match c {
         Command::Seal(a) => seal::seal(a, out, &outside.services),
         Command::Unseal(a) => seal::unseal(a, out, &outside.services),
-        Command::Recipients(r) => recipients::recipients(r, out, outside),
-        Command::Git(g) => git::git(g, out, &outside.services),
+        Command::Recipients(Deferred(r)) => recipients::recipients(r, out, outside),
+        Command::Git(Deferred(g)) => git::git(g, out, &outside.services),
         Command::ImportDotenvx(a) => dotenvx::import_dotenvx(a, out),
         _ => bail!("not a sealed-file command"),
     }

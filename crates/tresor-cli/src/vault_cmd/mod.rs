@@ -28,7 +28,7 @@ use tresor_keyring::UnlockCache;
 use tresor_vault::filter::FilterSet;
 use tresor_vault::{Vault, VaultError, default_dir};
 
-use crate::cli::{AddCommand, Cli, Command, EditCommand, RmCommand, UsersCommand};
+use crate::cli::{AddCommand, Cli, Command, Deferred, EditCommand, RmCommand, UsersCommand};
 use crate::door::SecretsDoor;
 use crate::remote::{RemoteSettings, RemoteVault};
 use crate::{input, output};
@@ -144,7 +144,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             email,
             passphrase,
         } => admin::init(&ctx, dir, user, email, passphrase, out),
-        Command::Add(a) => secrets::add(&ctx, a, out),
+        Command::Add(Deferred(a)) => secrets::add(&ctx, a, out),
         Command::Get { filter, out: j } => secrets::get(&ctx, &filter, j.json, out),
         Command::List {
             mut filters,
@@ -224,7 +224,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             out,
         ),
         Command::Rotate(a) => crate::rotate_cmd::rotate(&ctx.open()?, a, out),
-        Command::Rotator(c) => crate::rotate_cmd::rotator(&ctx.open()?, c, out),
+        Command::Rotator(Deferred(c)) => crate::rotate_cmd::rotator(&ctx.open()?, c, out),
         Command::PublicKey { seeqret, out: j } => sharing::public_key(&ctx, seeqret, j.json, out),
         Command::Export {
             to,
@@ -310,7 +310,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(tresor_s3::cli::run(a, ctx.store.as_deref(), &task)?)
         }
         Command::Kmip(k) => admin::kmip(&ctx, k),
-        Command::Config(c) => Ok(tresor_kmip::cli::config(c)?),
+        Command::Config(Deferred(c)) => Ok(tresor_kmip::cli::config(c)?),
         Command::Migrate {
             from,
             to,
@@ -425,7 +425,7 @@ fn print_import(
 fn local_only(c: &Command) -> Option<&'static str> {
     Some(match c {
         Command::Init { .. } => "init",
-        Command::Add(AddCommand::User { .. }) => "add user",
+        Command::Add(Deferred(AddCommand::User { .. })) => "add user",
         Command::Rm(RmCommand::User { .. }) => "rm user",
         Command::PublicKey { .. } => "public-key",
         Command::Export { .. } => "export",
