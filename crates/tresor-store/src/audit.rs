@@ -43,9 +43,18 @@ pub struct AuditSigner {
     key: tresor_crypto::Secret<Vec<u8>>,
     /// `key`, prepared once (every commit MACs entries and a head with it).
     prepared: tresor_crypto::hash::HmacSha256,
-    /// The seq and MAC of the last entry MAC'd by [`AuditSigner::mac`] (a per-commit signer
-    /// from [`AuditSigner::for_commit`] tells the store where its commit left the chain).
-    last: std::sync::Mutex<Option<(u64, String)>>,
+    /// Where the entries MAC'd by [`AuditSigner::mac`] were chained (a per-commit signer from
+    /// [`AuditSigner::for_commit`] tells the store where its commit found and left the chain).
+    last: std::sync::Mutex<Option<Issued>>,
+}
+
+/// The run of consecutive entries a per-commit signer MAC'd last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Issued {
+    /// The seq and MAC of the entry the run was chained onto (`(0, GENESIS)` for the first).
+    pub(crate) chained_onto: (u64, String),
+    /// The seq and MAC of the run's last entry.
+    pub(crate) last: (u64, String),
 }
 
 impl std::fmt::Debug for AuditSigner {
@@ -77,14 +86,14 @@ impl AuditSigner {
         }
     }
 
-    /// The seq and MAC of the last entry this signer MAC'd.
-    pub(crate) fn last_issued(&self) -> Option<(u64, String)> {
+    /// Where this signer's last run of entries was chained onto and where it ended.
+    pub(crate) fn last_issued(&self) -> Option<Issued> {
         self.last.lock().ok().and_then(|g| g.clone())
     }
 
     /// Records where a commit applied for this signer by another thread (a group commit's
-    /// leader, with its own copy) left the chain.
-    pub(crate) fn set_last_issued(&self, last: Option<(u64, String)>) {
+    /// leader, with its own copy) found and left the chain.
+    pub(crate) fn set_last_issued(&self, last: Option<Issued>) {
         if let Ok(mut g) = self.last.lock() {
             *g = last;
         }
@@ -104,7 +113,19 @@ impl AuditSigner {
     pub fn mac(&self, seq: u64, ts: i64, d: &AuditDraft, prev: &str) -> String {
         let mac = self.entry_mac(seq, ts, d, prev);
         if let Ok(mut g) = self.last.lock() {
-            *g = Some((seq, mac.clone()));
+            match g.as_mut() {
+                // The next entry of the same run.
+                Some(run) if run.last.0 + 1 == seq && run.last.1 == prev => {
+                    run.last = (seq, mac.clone());
+                }
+                // A new run (the first entry, or a backend's retry of its commit).
+                _ => {
+                    *g = Some(Issued {
+                        chained_onto: (seq.saturating_sub(1), prev.to_owned()),
+                        last: (seq, mac.clone()),
+                    })
+                }
+            }
         }
         mac
     }

@@ -127,7 +127,16 @@ impl Store {
     /// Moves the recorded head to `new` if it is ahead of the recorded one and the recorded
     /// one still names an entry of the chain. A recorded head that is forged, or that the
     /// chain no longer reaches, is left as it is: it is the evidence `verify_audit` reports.
-    fn advance_head(&self, signer: &AuditSigner, new: &AuditHead) -> Result<()> {
+    ///
+    /// `chained_onto`: the seq and MAC of the entry this commit's entries were chained onto,
+    /// if known. When it is the recorded head's entry, the chain reaches that head without a
+    /// read (the commit just linked to it); otherwise the entry is read back.
+    fn advance_head(
+        &self,
+        signer: &AuditSigner,
+        new: &AuditHead,
+        chained_onto: Option<&(u64, String)>,
+    ) -> Result<()> {
         let Some(sink) = &self.head else {
             return Ok(());
         };
@@ -148,10 +157,15 @@ impl Store {
             if old.seq >= new.seq || !(ours || old.is_authentic(signer)) {
                 return Ok(None);
             }
-            let at = self.backend.audit(old.seq.saturating_sub(1), 1)?;
-            let reached = at.first().is_some_and(|e| {
-                e.seq == old.seq && tresor_crypto::ct_eq(e.mac.as_bytes(), old.entry.as_bytes())
+            let linked = chained_onto.is_some_and(|(seq, mac)| {
+                *seq == old.seq && tresor_crypto::ct_eq(mac.as_bytes(), old.entry.as_bytes())
             });
+            let reached = linked || {
+                let at = self.backend.audit(old.seq.saturating_sub(1), 1)?;
+                at.first().is_some_and(|e| {
+                    e.seq == old.seq && tresor_crypto::ct_eq(e.mac.as_bytes(), old.entry.as_bytes())
+                })
+            };
             written = reached;
             Ok(reached.then(|| new_bytes.clone()))
         })?;
@@ -1263,12 +1277,13 @@ impl Txn<'_> {
         batch.writes.extend(versions);
         let issuing = signer.for_commit();
         self.store.backend.commit(&batch, &issuing)?;
-        let Some((seq, mac)) = issuing.last_issued() else {
+        let Some(issued) = issuing.last_issued() else {
             return Ok(None);
         };
-        let head = AuditHead::new(&signer, seq, &mac);
+        let (seq, mac) = &issued.last;
+        let head = AuditHead::new(&signer, *seq, mac);
         self.store
-            .advance_head(&signer, &head)
+            .advance_head(&signer, &head, Some(&issued.chained_onto))
             .map_err(|e| match e {
                 StoreError::Io { path, source, .. } => StoreError::Io {
                     what: "the write was committed, but the audit head could not be updated",

@@ -111,6 +111,35 @@ fn writes_after_a_rollback_do_not_hide_it() {
     assert!(!report.is_ok());
 }
 
+/// The same attack while the store stays open (a server running through it): this process
+/// recognises the head it recorded itself, and its next commits chain onto the shortened
+/// chain; they must not move the head onto it either.
+#[test]
+fn writes_after_a_tail_deleted_under_a_running_store_do_not_hide_it() {
+    let f = Fixture::new();
+    let store = f.open();
+    for i in 0..15 {
+        add(&store, i);
+    }
+    let c = rusqlite::Connection::open(&f.db).unwrap();
+    let n = c.execute("DELETE FROM audit WHERE seq > 10", []).unwrap();
+    assert_eq!(n, 5);
+    drop(c);
+    // 10 entries left; 7 more through the same open store reach seq 17 > 15.
+    for i in 100..107 {
+        add(&store, i);
+    }
+    let report = store.verify_audit().unwrap();
+    assert_eq!(report.first_bad, None);
+    assert_eq!(
+        report.head,
+        Some(15),
+        "the head was not moved onto the shortened chain"
+    );
+    assert_eq!(report.head_mismatch, Some(15));
+    assert!(!report.is_ok());
+}
+
 #[test]
 fn deleted_tail_rows_are_reported() {
     let f = Fixture::new();

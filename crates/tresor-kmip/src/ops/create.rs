@@ -82,7 +82,7 @@ fn apply_new_attributes(
 
 fn digest_json(material: &[u8], format: KeyFormatType) -> Json {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, material);
-    let hex: String = d.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let hex = tresor_crypto::hash::hex(d.as_ref());
     json!([{
         "HashingAlgorithm": "SHA_256",
         "DigestValue": {"$t": "ByteString", "v": hex},
