@@ -6,7 +6,8 @@
 //!
 //! | operation | request (1.x → 2.x) | response (2.x → 1.x) |
 //! |---|---|---|
-//! | Create, Register, Re-key, Derive Key | `TemplateAttribute` → `Attributes` | |
+//! | Create, Register, Derive Key | `TemplateAttribute` → `Attributes` | |
+//! | Re-key | unchanged (PyKMIP 0.11 sends its `TemplateAttribute` at 2.0 too) | |
 //! | Create Key Pair | `Common/Private/PublicKeyTemplateAttribute` → `Common/Private/PublicKeyAttributes` | |
 //! | Locate | each `Attribute` → one `Attributes` | |
 //! | Get Attributes | each `Attribute Name` → `Attribute Reference` (vendor "", name) | `Attributes` → `Attribute`s |
@@ -30,7 +31,7 @@ pub(crate) fn request_to_v2(
     let mut out = Vec::with_capacity(items.len());
     let mut locate_attrs: Option<Vec<Ttlv>> = None;
     for item in items {
-        if let Some(c) = Container::from_tag(item.tag) {
+        if let (Some(c), true) = (Container::from_tag(item.tag), converts_templates(op)) {
             out.push(AttributeSet::from_ttlv(&item)?.to_ttlv(version, c));
         } else if op == Operation::LOCATE && item.tag == Tag::ATTRIBUTE {
             let a = Attribute::from_v1(&item)?.to_v2();
@@ -64,6 +65,18 @@ pub(crate) fn request_to_v2(
         }
     }
     Ok(out)
+}
+
+/// The operations whose templates PyKMIP 0.11's client writes as 2.x `Attributes` (it
+/// leaves Re-key's `TemplateAttribute` as is, and so does this).
+fn converts_templates(op: Operation) -> bool {
+    [
+        Operation::CREATE,
+        Operation::CREATE_KEY_PAIR,
+        Operation::REGISTER,
+        Operation::DERIVE_KEY,
+    ]
+    .contains(&op)
 }
 
 /// Rewrites a 2.x response payload into the 1.x shape the Python side reads.
