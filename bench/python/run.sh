@@ -17,7 +17,9 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 log() { printf '# %s\n' "$*" >&2; }
-eval "$(bash tests/peers/python/setup.sh)"
+if [ -z "${TRESOR_MATURIN:-}" ] || [ -z "${TRESOR_PY_ORIGINALS_PY:-}" ]; then
+    eval "$(bash tests/peers/python/setup.sh)"
+fi
 if [ -z "${TRESOR_SEEQRET_PY:-}" ]; then
     eval "$(bash tests/peers/seeqret/setup.sh 2>/dev/null | grep '^export TRESOR_SEEQRET_PY')"
 fi

@@ -57,6 +57,7 @@ pub mod cli;
 mod definition;
 mod error;
 mod journal;
+pub mod lifecycle;
 mod manager;
 mod source;
 mod transit;

@@ -207,6 +207,11 @@ impl KmipConnection {
         for p in payload.iter() {
             items.push(to_ttlv(py, &p, 0)?);
         }
+        let version = self.client.config().protocol_version;
+        if version.is_v2() {
+            items = crate::kmip_v2::request_to_v2(Operation(operation), items, version)
+                .map_err(|e| kmip_err(py, &e))?;
+        }
         let item = py
             .detach(|| {
                 self.rt
@@ -214,8 +219,16 @@ impl KmipConnection {
             })
             .map_err(|e| kmip_err(py, &e))?;
         let out = PyList::empty(py);
-        for t in item.payload_items() {
-            out.append(from_ttlv(py, t)?)?;
+        if version.is_v2() {
+            for t in &crate::kmip_v2::response_from_v2(item.payload_items())
+                .map_err(|e| kmip_err(py, &e))?
+            {
+                out.append(from_ttlv(py, t)?)?;
+            }
+        } else {
+            for t in item.payload_items() {
+                out.append(from_ttlv(py, t)?)?;
+            }
         }
         Ok((
             item.result_status.0,

@@ -10,6 +10,7 @@
 //! | `python_linux_keyutils` | `keyutils`: the drop-in `set_secret`/`get_secret`/`invalidate_secret`, `KeyRingIdentifier` |
 //! | `tresor.vault`, `tresor.seeqret` | `vault`: open/get/list/add/env on the developer vault |
 //! | `tresor.keys` | `keys`: versioned keys, transit encrypt/decrypt/rewrap/sign/verify |
+//! | `keys_management` | `keys_management`: each defined key's lifecycle state and decisions, the callbacks' error strategies (tresor-keys' `lifecycle`) |
 //! | `tresor.kmip` | `kmip`: one KMIP connection under `tresor.kmip.ProxyKmipClient` |
 //! | `tresor.errors` | `errors`: one exception class per error kind, raised from Rust |
 //!
@@ -19,8 +20,10 @@
 mod errors;
 mod keyring;
 mod keys;
+mod keys_management;
 mod keyutils;
 mod kmip;
+mod kmip_v2;
 mod vault;
 
 use pyo3::prelude::*;
@@ -33,6 +36,7 @@ fn _tresor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     keyutils::register(m)?;
     vault::register(m)?;
     keys::register(m)?;
+    keys_management::register(m)?;
     kmip::register(m)?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 """One KMIP session script, run with PyKMIP's own client or with tresor's drop-in:
 
     kmip_session.py --impl pykmip|tresor --host H --port P --certs DIR [--prefix NAME]
+                    [--conf] [--kmip-version 1.2|1.4|2.0]
 
 ``--impl pykmip`` imports ``kmip.pie.client.ProxyKmipClient``, ``kmip.pie.objects``,
 ``kmip.core.enums`` and PyKMIP's ``AttributeFactory`` (run it with the PyKMIP venv's
@@ -35,6 +36,7 @@ ap.add_argument("--port", type=int, required=True)
 ap.add_argument("--certs", required=True)
 ap.add_argument("--prefix", default="session")
 ap.add_argument("--conf", action="store_true", help="read the settings from a pykmip.conf")
+ap.add_argument("--kmip-version", help="1.0 .. 1.4 or 2.0 (default: the client's, 1.2)")
 args = ap.parse_args()
 
 if args.impl == "pykmip":
@@ -47,6 +49,7 @@ else:
     from tresor.kmip import AttributeFactory, KmipOperationFailure, ProxyKmipClient, enums, objects
 
 U = enums.CryptographicUsageMask
+VERSION = {"kmip_version": enums.KMIPVersion(float(args.kmip_version))} if args.kmip_version else {}
 A = enums.CryptographicAlgorithm
 AF = AttributeFactory()
 UIDS = {}
@@ -125,7 +128,7 @@ if args.conf:
             % (args.host, args.port, os.path.join(args.certs, "client.crt"),
                os.path.join(args.certs, "client.key"), os.path.join(args.certs, "ca.crt"))
         )
-    client = ProxyKmipClient(config="client", config_file=conf)
+    client = ProxyKmipClient(config="client", config_file=conf, **VERSION)
 else:
     client = ProxyKmipClient(
         hostname=args.host,
@@ -133,6 +136,7 @@ else:
         cert=os.path.join(args.certs, "client.crt"),
         key=os.path.join(args.certs, "client.key"),
         ca=os.path.join(args.certs, "ca.crt"),
+        **VERSION,
     )
 P = args.prefix
 CBC = {

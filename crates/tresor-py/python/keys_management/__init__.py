@@ -5,8 +5,14 @@ state_repo, crypto_tool)``, ``define_key(name, keys_store, use_case, stateless,
 keep_in_cache, on_key_changed_callback_error_strategy)``, ``get_key`` /
 ``get_forward_path_key`` / ``get_back_path_key``, ``key_changed``, ``register_on_change``
 (callbacks ``fn(old, new, on_change_key_definition)``), ``save_states``, the enums, the
-protocols and the exceptions under ``KeysManagementError(RuntimeError)``. The original's
-bugs, fixed here:
+protocols and the exceptions under ``KeysManagementError(RuntimeError)``.
+
+Backed by tresor-keys: each key's lifecycle state (last flow, current and previous keys)
+and the decisions of ``get_key``, ``save_state`` and the callbacks' error strategies run in
+Rust (``tresor_keys::lifecycle``, through ``tresor._tresor.KeyLifecycle`` and
+``km_run_callbacks``); the keys store, the state repo, the crypto tool and the callbacks
+stay the user's Python objects, called back from Rust (crates/tresor-py/README.md says
+what lives where). The original's bugs, fixed here:
 
 - a stated key's saved state restores in a fresh manager (the original saves the flow as
   an enum and then fails to parse it back: ``GetKeyError``);

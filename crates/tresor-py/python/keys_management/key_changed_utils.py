@@ -6,6 +6,8 @@ import logging
 from enum import Enum
 from typing import Any, Callable, Dict
 
+from tresor import _tresor as _native
+
 from .errors import KeyChangedError, OnKeyChangedCallbackErrorStrategy
 from .on_change_key_definition import OnChangeKeyDefinition
 
@@ -54,24 +56,34 @@ class KeyChangedContext:
         return iter(self._callbacks)
 
     def run_callbacks(self) -> None:
-        """Runs every callback in registration order; on a failure, the strategy function
-        decides (it may raise to stop)."""
-        for name, ctx in self._callbacks.items():
+        """Runs every callback in registration order; on a failure the key's strategy,
+        applied by tresor's Rust core (``tresor._tresor.km_run_callbacks``, tresor-keys'
+        ``lifecycle::run_callbacks``), decides whether the run goes on, stops, or raises
+        ``KeyChangedError`` (the callback's error chained)."""
+        fatal = []
+
+        def run(name: str) -> None:
+            ctx = self._callbacks[name]
+            logger.info('Going to execute the callback "%s"', name)
+            ctx["status"] = CallbackStatus.IN_PROGRESS
             try:
-                logger.info('Going to execute the callback "%s"', name)
-                ctx["status"] = CallbackStatus.IN_PROGRESS
                 with self._synchronizer.write():
                     ctx["callback"](self._old_keys, self._new_keys, self._on_change_key_definition)
-                ctx["status"] = CallbackStatus.SUCCEEDED
             except Exception as e:  # noqa: BLE001 - the strategy decides
                 self._has_error = True
                 ctx["status"] = CallbackStatus.FAILED
                 ctx["error"] = e
                 self._strategy_function(self._key_name, name, self)
-        if (
-            self._on_key_changed_callback_error_strategy
-            == OnKeyChangedCallbackErrorStrategy.SKIP_AND_RAISE
-            and self._has_error
-        ):
-            first = next(c["error"] for c in self._callbacks.values() if "error" in c)
-            raise KeyChangedError(self._key_name, self) from first
+                raise
+            except BaseException as e:  # KeyboardInterrupt, SystemExit: not the callback's failure
+                fatal.append(e)
+                raise
+            ctx["status"] = CallbackStatus.SUCCEEDED
+
+        outcome, at, _statuses = _native.km_run_callbacks(
+            self._on_key_changed_callback_error_strategy.name, list(self._callbacks), run
+        )
+        if fatal:
+            raise fatal[0]
+        if outcome == "raise":
+            raise KeyChangedError(self._key_name, self) from self._callbacks[at]["error"]

@@ -31,6 +31,8 @@ from .log_messages_consts import (
     RV_KEY_LOG_FORMAT,
     SUCCESS_DEFINE_KEY_LOG_FORMAT,
 )
+from tresor import _tresor as _native
+
 from .secret_key import (
     InvalidFlowNameError,
     SecretKeyDefinition,
@@ -39,6 +41,7 @@ from .secret_key import (
     SecretKeyUseCase,
     SecretKeyValue,
 )
+from .secret_key.key_definition import _as_pair
 
 logging.addLevelName(TRACE_LEVEL, TRACE_LEVEL_NAME)
 logger = logging.getLogger(__name__)
@@ -122,8 +125,21 @@ class SingleKeyManagement:
         self._keys_management.save_state(self._name)
 
 
-class _Halt(Exception):
-    """Stops a callback run without an error (the HALT strategy)."""
+_WRONG_FLOW = {
+    "round_trip_needs_path": "a ROUND_TRIP key has FORWARD_PATH and BACK_PATH flows",
+    "one_way_needs_default": FLOW_IS_NOT_DEFAULT_MSG,
+}
+
+
+def _core_of(key_definition):
+    """The Rust lifecycle of a definition ``define_key`` made."""
+    core = getattr(key_definition, "_lifecycle", None)
+    if core is None:
+        raise TypeError(
+            f"{type(key_definition).__name__} is not a SecretKeyDefinition: keys are "
+            "defined with KeysManagementImpl.define_key"
+        )
+    return core
 
 
 class KeysManagementImpl(KeysManagement):
@@ -193,23 +209,30 @@ class KeysManagementImpl(KeysManagement):
     def get_key(self, key_name: str, flow: SecretKeyFlow = None):
         """The key of ``key_name`` for ``flow``; without a flow, a round-trip key alternates
         (forward, then back) and a one-way key gives its only flow. Raises ``GetKeyError``
-        (the cause chained) on any failure."""
+        (the cause chained) on any failure. The decisions (which flow, which value, what
+        is kept) are the Rust core's (``KeyLifecycle.get``); the keys store and, for a
+        stated key's first use, the state repo and crypto tool are called back from it."""
         try:
             if not logger.isEnabledFor(logging.DEBUG):
                 logger.info(GET_KEY_INFO_FORMAT.format(key_name))
             self._validate_key_name(key_name)
             if flow is not None and not isinstance(flow, SecretKeyFlow):
                 raise GetKeyError(key_name, FLOW_IS_NOT_FLOW_TYPE_MSG)
-            sync = self._synchronizers[key_name]
-            with sync.read():
+            with self._synchronizers[key_name].write():
                 key_definition = self._keys_definitions[key_name]
-                flow = self._determine_flow(key_definition) if flow is None else flow
-                logger.debug(GET_KEY_DEBUG_FORMAT.format(key_name, flow.name))
-                rv_key = self._get_key_by_flow(key_definition, flow)
-                logger.debug(RV_KEY_LOG_FORMAT, str(rv_key))
-            with sync.write():
-                self._update_key_definition_state(key_definition, flow)
-            return rv_key.get_value()
+                core = _core_of(key_definition)
+                try:
+                    flow_name, value = core.get(
+                        None if flow is None else flow.name,
+                        key_definition._pair_from_store,
+                        key_definition._one_from_store,
+                        lambda: self._saved_state(key_definition),
+                    )
+                except _native.WrongFlowError as e:
+                    raise GetKeyError(key_name, _WRONG_FLOW[e.args[0]]) from None
+            logger.debug(GET_KEY_DEBUG_FORMAT.format(key_name, flow_name))
+            logger.debug(RV_KEY_LOG_FORMAT, str(SecretKeyValue(value)))
+            return value
         except GetKeyError:
             raise
         except Exception as e:
@@ -219,74 +242,31 @@ class KeysManagementImpl(KeysManagement):
         if key_name not in self._keys_definitions:
             raise KeyIsNotDefinedError(key_name)
 
-    def _determine_flow(self, key_definition) -> SecretKeyFlow:
-        if key_definition.use_case not in {SecretKeyUseCase.ROUND_TRIP, None}:
-            return SecretKeyFlow.DEFAULT
-        prev_flow = key_definition.get_last_flow()
-        if prev_flow is None and key_definition.is_stated():
-            self._fetch_and_set_state_from_repo(key_definition)
-            prev_flow = key_definition.get_last_flow()
-        if prev_flow == SecretKeyFlow.FORWARD_PATH:
-            return SecretKeyFlow.BACK_PATH
-        return SecretKeyFlow.FORWARD_PATH
-
-    def _fetch_and_set_state_from_repo(self, key_definition) -> None:
-        """Restores a stated key's saved state. No saved state (``read_state`` returns None
-        or an empty value, or raises ``KeyError``) means a first use: nothing to restore."""
+    def _saved_state(self, key_definition):
+        """A stated key's saved state for the Rust core: None (nothing saved: ``read_state``
+        returned None/an empty value or raised ``KeyError``), else ``(flow name or None,
+        (forward, back) or None)``."""
         name = key_definition.name
         try:
             try:
                 stored = self._state_repo.read_state(name)
             except KeyError:
-                return
+                return None
             if stored is None or (hasattr(stored, "__len__") and len(stored) == 0):
-                return
+                return None
             raw_state = self._crypto_tool.decrypt(stored)
             if not raw_state:
-                return
+                return None
             state = raw_state[STATE]
-            if state is not None:
-                key_definition.set_last_flow(SecretKeyFlow.get(state))
+            flow = SecretKeyFlow.get(state).name if state is not None else None
+            keys = None
             if KEY in raw_state and raw_state[KEY] is not None:
-                key_definition.set_previous_keys(raw_state[KEY])
+                keys = _as_pair(raw_state[KEY])
+            return (flow, keys)
         except InvalidFlowNameError as e:
             raise InvalidKeyStateError(name, str(e)) from e
         except Exception as e:
             raise FetchAndSetStateFromRepoError(name, f"{type(e).__name__}: {e}") from e
-
-    def _get_key_by_flow(self, key_definition, flow: SecretKeyFlow) -> SecretKeyValue:
-        if key_definition.use_case == SecretKeyUseCase.ROUND_TRIP:
-            if flow == SecretKeyFlow.FORWARD_PATH:
-                key_definition.set_keys_from_store()
-                return key_definition.keys.forward_key
-            if flow == SecretKeyFlow.BACK_PATH:
-                return self._back_path_keys(key_definition).back_path_key
-            raise GetKeyError(
-                key_definition.name, "a ROUND_TRIP key has FORWARD_PATH and BACK_PATH flows"
-            )
-        if flow != SecretKeyFlow.DEFAULT:
-            raise GetKeyError(key_name=key_definition.name, reason=FLOW_IS_NOT_DEFAULT_MSG)
-        return SecretKeyValue(key_definition.keys_store())
-
-    def _back_path_keys(self, key_definition) -> SecretKeyPair:
-        if not key_definition.has_keys():
-            if key_definition.get_last_flow() is None and key_definition.is_stated():
-                self._fetch_and_set_state_from_repo(key_definition)
-                if not key_definition.has_keys():
-                    key_definition.set_keys_from_store()
-            else:
-                key_definition.set_keys_from_store()
-        return key_definition.get_previous_or_current_keys()
-
-    def _update_key_definition_state(self, key_definition, flow: SecretKeyFlow) -> None:
-        logger.log(TRACE_LEVEL, CLEAN_KEYS_LOG_FORMAT % key_definition.name)
-        key_definition.clean_keys()
-        key_definition.set_last_flow(flow)
-        if flow == SecretKeyFlow.DEFAULT or (
-            flow == SecretKeyFlow.BACK_PATH and not key_definition.is_keep_in_cache()
-        ):
-            logger.log(TRACE_LEVEL, CLEAN_PREV_KEYS_LOG_FORMAT % key_definition.name)
-            key_definition.clean_previous_keys()
 
     def key_changed(self, key_name: str, old_keys=None, new_keys=None) -> None:
         """Declares that ``key_name``'s value changed from ``old_keys`` to ``new_keys``: runs
@@ -317,9 +297,9 @@ class KeysManagementImpl(KeysManagement):
             ).run_callbacks()
         except KeyIsNotDefinedError as e:
             raise KeyChangedError(key_name) from e
-        except _Halt:
-            pass
 
+    # What each strategy logs for a failed callback (the Rust core decides whether the run
+    # goes on, stops or raises: ``KeyChangedContext.run_callbacks``).
     @staticmethod
     def _on_halt_strategy(key_name, callback_name, key_changed_context) -> None:
         logger.error(
@@ -329,7 +309,6 @@ class KeysManagementImpl(KeysManagement):
                 error=key_changed_context[callback_name]["error"],
             )
         )
-        raise _Halt()
 
     @staticmethod
     def _on_skip_strategy(key_name, callback_name, key_changed_context) -> None:
@@ -347,9 +326,7 @@ class KeysManagementImpl(KeysManagement):
 
     @staticmethod
     def _on_raise_strategy(key_name, callback_name, key_changed_context) -> None:
-        raise KeyChangedError(key_name, key_changed_context) from key_changed_context[
-            callback_name
-        ]["error"]
+        pass
 
     def register_on_change(self, key_name: str, on_change_func, callback_name: str = None) -> None:
         """Registers ``on_change_func(old_keys, new_keys, on_change_key_definition)`` for
@@ -368,14 +345,12 @@ class KeysManagementImpl(KeysManagement):
         self._validate_key_name(key_name)
         key_definition = self._keys_definitions[key_name]
         with self._synchronizers[key_name].read():
-            last_flow = key_definition.get_last_flow()
-            raw_state = {STATE: last_flow}
-            if last_flow == SecretKeyFlow.FORWARD_PATH:
-                if key_definition.has_keys():
-                    keys = key_definition.get_previous_or_current_keys()
-                else:
-                    keys = SecretKeyPair(key_definition.keys_store())
-                raw_state[KEY] = keys.back_path_key.get_value()
+            flow_name, key = _core_of(key_definition).state_to_save(
+                key_definition._pair_from_store
+            )
+            raw_state = {STATE: None if flow_name is None else SecretKeyFlow[flow_name]}
+            if key is not None:
+                raw_state[KEY] = key
         self._state_repo.write_state(key_name, self._crypto_tool.encrypt(raw_state))
 
     def save_states(self) -> None:

@@ -25,9 +25,12 @@ The settings come from the arguments, else from section ``config`` of ``config_f
 (default: PyKMIP's list, ``~/.pykmip/pykmip.conf`` then ``/etc/pykmip/pykmip.conf``), keys
 ``host``, ``port``, ``certfile``, ``keyfile``, ``ca_certs``, ``timeout`` (PyKMIP's
 ``ssl_version``, ``cert_reqs``, ``do_handshake_on_connect`` and ``suppress_ragged_eofs``
-are ignored: TLS 1.2+ with certificates is always used). Requests speak KMIP 1.0-1.4
-(default 1.2, as PyKMIP); ``username``/``password`` are refused (mutual TLS identifies
-the client).
+are ignored: TLS 1.2+ with certificates is always used) and, a tresor extension,
+``kmip_version``. Requests speak KMIP 1.0-1.4 or 2.0 (``kmip_version=enums.KMIPVersion.KMIP_2_0``;
+default 1.2, as PyKMIP): payloads are built in the 1.x shape and, on a 2.x connection,
+rewritten by the native side into 2.x (``Attributes`` instead of ``TemplateAttribute``,
+``Attribute Reference`` instead of ``Attribute Name``) and back, as PyKMIP's client does;
+``username``/``password`` are refused (mutual TLS identifies the client).
 """
 
 from __future__ import annotations
@@ -517,12 +520,18 @@ class ProxyKmipClient:
             paths[arg] = p if value is not None or os.path.isabs(p) else os.path.join(base, p)
         timeout = pick(None, "timeout")
         self._timeout = float(timeout) if timeout is not None else 30.0
-        version = _v(kmip_version) if kmip_version is not None else 1.2
-        self._version = f"{float(version):.1f}" if not isinstance(version, str) else version
-        if not self._version.startswith("1."):
+        version = _v(kmip_version) if kmip_version is not None else pick(None, "kmip_version", 1.2)
+        try:
+            self._version = f"{float(version):.1f}"
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(
+                f"kmip_version {version!r} is not a KMIP version: use enums.KMIPVersion "
+                "(KMIP_1_0 .. KMIP_1_4, KMIP_2_0)"
+            ) from None
+        if self._version not in ("1.0", "1.1", "1.2", "1.3", "1.4", "2.0"):
             raise InvalidArgumentError(
                 f"kmip_version {self._version}: tresor.kmip.ProxyKmipClient speaks KMIP 1.0-1.4 "
-                "(as PyKMIP's client does for these operations)"
+                "and 2.0 (as PyKMIP's client): use enums.KMIPVersion.KMIP_1_2 .. KMIP_2_0"
             )
         self._paths = paths
         self._conn: Optional[KmipConnection] = None
@@ -532,6 +541,22 @@ class ProxyKmipClient:
     def kmip_version(self):
         """The KMIP version requests use (an ``enums.KMIPVersion``)."""
         return enums.KMIPVersion(float(self._version))
+
+    @kmip_version.setter
+    def kmip_version(self, value) -> None:
+        """Sets the KMIP version (an ``enums.KMIPVersion``, as PyKMIP); an open client
+        reconnects with it."""
+        if not isinstance(value, (enums.KMIPVersion,)) and not (
+            hasattr(value, "value") and hasattr(value, "name") and type(value).__name__ == "KMIPVersion"
+        ):
+            raise ValueError("KMIP version must be a KMIPVersion enumeration")
+        v = f"{float(value.value):.1f}"
+        if v not in ("1.0", "1.1", "1.2", "1.3", "1.4", "2.0"):
+            raise ValueError(f"KMIP version {v} is not supported")
+        self._version = v
+        if self._is_open:
+            self.close()
+            self.open()
 
     def open(self) -> None:
         """Opens the connection (checks the certificate files; connects on the first call)."""

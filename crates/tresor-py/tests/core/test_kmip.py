@@ -134,11 +134,13 @@ def pykmip_server(certs, tmp_path_factory):
     _stop(proc)
 
 
-def _session(python, impl, port, certs, prefix, conf=False):
+def _session(python, impl, port, certs, prefix, conf=False, version=None):
     cmd = [python, str(SCRIPT), "--impl", impl, "--port", str(port), "--certs", str(certs),
            "--prefix", prefix]
     if conf:
         cmd.append("--conf")
+    if version:
+        cmd += ["--kmip-version", version]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=certs.parent)
     assert out.returncode == 0, out.stderr
     lines = [json.loads(x) for x in out.stdout.splitlines() if x.startswith("{")]
@@ -161,15 +163,24 @@ def _compare(a, b):
     assert not diffs, "\n".join(diffs)
 
 
+@pytest.mark.parametrize("version", ["1.2", "1.4", "2.0"])
 @pytest.mark.parametrize("server", ["tresor", "pykmip"])
-def test_session_matches_pykmip_client(server, request, certs):
+def test_session_matches_pykmip_client(server, version, request, certs):
+    """The session script at KMIP 1.2, 1.4 and 2.0 (``kmip_version=KMIPVersion...``) prints
+    the same lines with both clients; on ``tresor kmip serve`` it also does what it claims
+    (at least 25 successful steps, derive_key among them)."""
     port = request.getfixturevalue(f"{server}_server")
     py = _pykmip_py()
-    a, _ = _session(py, "pykmip", port, certs, f"{server}-pykmip")
-    b, _ = _session(sys.executable, "tresor", port, certs, f"{server}-tresor")
+    a, _ = _session(py, "pykmip", port, certs, f"{server}-{version}-pykmip", version=version)
+    b, _ = _session(sys.executable, "tresor", port, certs, f"{server}-{version}-tresor", version=version)
     _compare(a, b)
-    # The script exercises the operations it claims to (no silently empty runs).
-    assert sum(1 for v in b.values() if v["ok"]) >= 25
+    if server == "tresor":
+        assert sum(1 for v in b.values() if v["ok"]) >= 25
+        for step in ("derive_key/hmac", "get/derived-hmac", "derive_key/pbkdf2-active",
+                     "get/derived-pbkdf2-active"):
+            assert b[step]["ok"], (step, b[step])
+    else:
+        assert sum(1 for v in b.values() if v["ok"]) >= 10
 
 
 def test_pykmip_conf_is_read(tresor_server, certs):
@@ -205,7 +216,80 @@ def test_not_open_and_bad_arguments(certs):
     with pytest.raises(ValueError, match="no certfile"):
         ProxyKmipClient(hostname="h", config_file=os.devnull)
     with pytest.raises(ValueError, match="KMIP 1.0-1.4"):
-        ProxyKmipClient(hostname="h", cert="c", key="k", ca="a", kmip_version=enums.KMIPVersion.KMIP_2_0)
+        ProxyKmipClient(hostname="h", cert="c", key="k", ca="a", kmip_version=2.1)
+    assert ProxyKmipClient(hostname="h", cert="c", key="k", ca="a",
+                           kmip_version=enums.KMIPVersion.KMIP_2_0).kmip_version == enums.KMIPVersion.KMIP_2_0
     with pytest.raises(TypeError):
         with c:
             c.get(42)
+
+
+def _derive(client, enums, base_uid, method, params):
+    uid = client.derive_key(enums.ObjectType.SYMMETRIC_KEY, [base_uid], method, params,
+                            cryptographic_length=256, cryptographic_algorithm=enums.CryptographicAlgorithm.AES)
+    return client.get(uid).value
+
+
+def _hkdf_sha256(salt, ikm, info, n):
+    """RFC 5869 with hmac/hashlib (the HMAC method, as PyKMIP's server and tresor run it)."""
+    import hashlib
+    import hmac
+
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    out, t, i = b"", b"", 1
+    while len(out) < n:
+        t = hmac.new(prk, t + info + bytes([i]), hashlib.sha256).digest()
+        out, i = out + t, i + 1
+    return out[:n]
+
+
+def _kbkdf_counter_sha256(key, fixed, n):
+    """NIST SP 800-108 counter mode, HMAC-SHA256, 32-bit counter before the fixed data."""
+    import hashlib
+    import hmac
+
+    out, i = b"", 1
+    while len(out) < n:
+        out += hmac.new(key, i.to_bytes(4, "big") + fixed, hashlib.sha256).digest()
+        i += 1
+    return out[:n]
+
+
+@pytest.mark.parametrize("version", ["1.2", "2.0"])
+@pytest.mark.parametrize("server", ["tresor", "pykmip"])
+def test_derive_key_matches_known_vectors(server, version, request, certs):
+    """A successful derive_key through tresor.kmip: PBKDF2-HMAC-SHA256 from a registered
+    password (Secret Data), HMAC (HKDF-SHA256) and NIST 800-108 counter mode from a
+    registered HMAC key; the derived bytes (read back with get) equal hashlib/hmac's
+    computation of the same derivation, on ``tresor kmip serve`` and on pykmip-server."""
+    import hashlib
+
+    from tresor.kmip import ProxyKmipClient, enums, objects
+
+    port = request.getfixturevalue(f"{server}_server")
+    U = enums.CryptographicUsageMask
+    SHA256 = {"hashing_algorithm": enums.HashingAlgorithm.SHA_256}
+    c = ProxyKmipClient(hostname="127.0.0.1", port=port, cert=str(certs / "client.crt"),
+                        key=str(certs / "client.key"), ca=str(certs / "ca.crt"),
+                        kmip_version=enums.KMIPVersion(float(version)))
+    tag = f"vec-{server}-{version}"
+    with c:
+        password = b"correct horse battery staple"
+        sec = c.register(objects.SecretData(password, enums.SecretDataType.PASSWORD,
+                                            masks=[U.DERIVE_KEY], name=tag + "-pw"))
+        c.activate(sec)
+        got = _derive(c, enums, sec, enums.DerivationMethod.PBKDF2,
+                      {"cryptographic_parameters": SHA256, "salt": b"NaCl-salt", "iteration_count": 4096})
+        assert got == hashlib.pbkdf2_hmac("sha256", password, b"NaCl-salt", 4096, 32)
+
+        base = bytes(range(50, 82))
+        kdf = c.register(objects.SymmetricKey(enums.CryptographicAlgorithm.HMAC_SHA256, 256, base,
+                                              [U.DERIVE_KEY], name=tag + "-kdf"))
+        c.activate(kdf)
+        got = _derive(c, enums, kdf, enums.DerivationMethod.HMAC,
+                      {"cryptographic_parameters": SHA256, "derivation_data": b"context info",
+                       "salt": b"salt"})
+        assert got == _hkdf_sha256(b"salt", base, b"context info", 32)
+        got = _derive(c, enums, kdf, enums.DerivationMethod.NIST800_108_C,
+                      {"cryptographic_parameters": SHA256, "derivation_data": b"label\x00context"})
+        assert got == _kbkdf_counter_sha256(base, b"label\x00context", 64)[:32]

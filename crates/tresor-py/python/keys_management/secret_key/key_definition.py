@@ -7,6 +7,8 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from typing import Any, Dict, Optional
 
+from tresor import _tresor as _native
+
 from ..errors import OnKeyChangedCallbackErrorStrategy
 from .consts import (
     CALLBACK_ERROR_STRATEGY_ARG,
@@ -31,7 +33,7 @@ from .log_messages_consts import (
     USE_CASE_PROP_TYPE_ERR,
 )
 from .secret_key import SecretKeyPair, SecretKeyValue
-from .secret_key_use_case import SecretKeyUseCase
+from .secret_key_use_case import SecretKeyFlow, SecretKeyUseCase
 
 
 def _needs_arguments(fn) -> bool:
@@ -134,55 +136,78 @@ class BaseSecretKeyDefinition(ABC):
         return self._keys_store()
 
 
+def _as_pair(keys) -> tuple:
+    """``keys`` (a value, a (forward, back) tuple, a ``SecretKeyValue`` or a
+    ``SecretKeyPair``) as a validated ``(forward, back)`` tuple of str/bytes."""
+    if isinstance(keys, SecretKeyValue):
+        v = keys.get_value()
+        return (v, v)
+    if not isinstance(keys, SecretKeyPair):
+        keys = SecretKeyPair(keys)
+    return (keys.forward_key.get_value(), keys.back_path_key.get_value())
+
+
+def _pair_or_none(t) -> Optional[SecretKeyPair]:
+    return None if t is None else SecretKeyPair(tuple(t))
+
+
 class SecretKeyDefinition(BaseSecretKeyDefinition, SecretKeyState):
-    """The definition ``define_key`` makes: a ``BaseSecretKeyDefinition`` that keeps its own
-    state (last flow, current and previous keys)."""
+    """The definition ``define_key`` makes: a ``BaseSecretKeyDefinition`` whose state (last
+    flow, current and previous keys) and lifecycle decisions live in tresor's Rust core
+    (``tresor._tresor.KeyLifecycle``, tresor-keys' ``lifecycle`` state machine); this class
+    is its Python face."""
 
     def __init__(self, name: str, keys_store, **kwargs: Any) -> None:
         super().__init__(name, keys_store, **kwargs)
-        self._last_use = None
-        self._current_keys: Optional[SecretKeyPair] = None
-        self._previous_keys: Optional[SecretKeyPair] = None
+        self._lifecycle = _native.KeyLifecycle(
+            self._use_case == SecretKeyUseCase.ROUND_TRIP, self._stateless, self._keep_in_cache
+        )
+
+    # The keys store, as the Rust core calls it.
+    def _pair_from_store(self) -> tuple:
+        return _as_pair(self._keys_store())
+
+    def _one_from_store(self):
+        return SecretKeyValue(self._keys_store()).get_value()
 
     def set_keys_from_store(self) -> None:
-        self._previous_keys = self._current_keys
-        self._current_keys = SecretKeyPair(self._keys_store())
+        self._lifecycle.set_keys_from_store(self._pair_from_store)
 
     @property
     def keys(self):
-        return self._current_keys
+        return _pair_or_none(self._lifecycle.current)
 
     @property
     def previous_keys(self):
-        return self._previous_keys
+        return _pair_or_none(self._lifecycle.previous)
 
     def set_previous_keys(self, keys) -> None:
-        if isinstance(keys, (SecretKeyValue, SecretKeyPair)):
-            self._current_keys = keys
-        else:
-            self._current_keys = SecretKeyPair(keys)
+        self._lifecycle.set_current(None if keys is None else _as_pair(keys))
 
     def get_keys_or_previous(self):
-        return self._current_keys if self._current_keys is not None else self._previous_keys
+        return self.keys if self._lifecycle.current is not None else self.previous_keys
 
     def get_previous_or_current_keys(self):
-        return self._previous_keys if self._previous_keys is not None else self._current_keys
+        return self.previous_keys if self._lifecycle.previous is not None else self.keys
 
     def get_last_flow(self):
-        return self._last_use
+        name = self._lifecycle.last_flow
+        return None if name is None else SecretKeyFlow[name]
 
     def set_last_flow(self, use_case) -> None:
-        self._last_use = use_case
+        if use_case is None:
+            self._lifecycle.last_flow = None
+        else:
+            self._lifecycle.last_flow = SecretKeyFlow.get(use_case).name
 
     def has_keys(self) -> bool:
-        return self._current_keys is not None or self._previous_keys is not None
+        return self._lifecycle.has_keys()
 
     def clean_keys(self) -> None:
-        self._previous_keys = self.get_keys_or_previous()
-        self._current_keys = None
+        self._lifecycle.clean_keys()
 
     def clean_previous_keys(self) -> None:
-        self._previous_keys = None
+        self._lifecycle.clean_previous_keys()
 
     def get_key_state(self) -> SecretKeyState:
         return self
@@ -190,16 +215,15 @@ class SecretKeyDefinition(BaseSecretKeyDefinition, SecretKeyState):
     def set_key_state(self, key_state: SecretKeyState) -> None:
         self.set_last_flow(key_state.get_last_flow())
         previous = key_state.get_previous_keys()
-        if previous is not None and previous != self._previous_keys:
+        if previous is not None and previous != self.previous_keys:
             self.set_previous_keys(previous)
 
     def clean_state(self) -> None:
-        self.clean_keys()
-        self.clean_previous_keys()
+        self._lifecycle.clean_state()
 
     def asdict(self) -> Dict[str, Any]:
         rv = super().asdict()
-        rv.update({LAST_FLOW_PROP: str(self._last_use)})
+        rv.update({LAST_FLOW_PROP: str(self.get_last_flow())})
         return rv
 
     def get_previous_keys(self):
