@@ -18,6 +18,9 @@
 #                  2,000 live keys a round: the original mix);
 #                  read: 2 × 200 Gets + 100 Locates (the store does not grow)
 #      OUT         keep the samples file here (default: removed with the temp folder)
+#      WARMUP      seconds at the start also left out of a second first-vs-last comparison
+#                  (default 300: SQLite's page caches fill to their bound, see
+#                  tresor_store::sqlite_memory); the plain comparison is always printed too
 # Memory is sampled from /proc/PID/status as VmRSS = RssAnon (the process's own heap: the
 # part a leak would grow) + RssFile (file-backed pages, mostly SQLite's memory map of the
 # database: they follow the database file's size up to a bound, are shared with the kernel's
@@ -98,13 +101,19 @@ wait "$sampler" 2>/dev/null || true
 sampler=""
 alive=yes; kill -0 "$server_pid" 2>/dev/null || alive=no
 errors=$(grep -ciE 'panick|error' "$work/server.log" || true)
-python3 - "$work/samples" "$rounds" "$failed" "$ops" "$alive" "$elapsed" "$mix" "$rate" "$errors" <<'PY'
+python3 - "$work/samples" "$rounds" "$failed" "$ops" "$alive" "$elapsed" "$mix" "$rate" "$errors" "${WARMUP:-300}" <<'PY'
 import sys
 rows = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if len(l.split()) == 7]
 rounds, failed, ops, alive, secs, mix, rate, errors = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7], sys.argv[8], sys.argv[9]
+warm = int(sys.argv[10])
 n = max(1, len(rows) // 10)
 first, last = rows[:n], rows[-n:]
 avg = lambda xs, i: sum(r[i] for r in xs) / len(xs)
+after = [r for r in rows if r[0] - rows[0][0] >= warm] if rows else []
+if warm > 0 and len(after) >= 10:
+    m = len(after) // 10
+    print(f"after {warm} s of warm-up: VmRSS first 10 %: {avg(after[:m],1):.0f}  last 10 %: {avg(after[-m:],1):.0f} KiB; "
+          f"RssAnon {avg(after[:m],2):.0f} -> {avg(after[-m:],2):.0f}; fds {avg(after[:m],4):.1f} -> {avg(after[-m:],4):.1f}")
 print(f"samples {len(rows)}; rounds {rounds}, failed {failed}; {ops} requests in {secs} s ({ops/max(1,int(secs)):.0f}/s, MIX={mix}, RATE={rate}); server alive: {alive}; server log lines with error/panic: {errors}")
 for name, i, unit in (("VmRSS KiB", 1, ""), ("RssAnon KiB", 2, ""), ("RssFile KiB", 3, ""), ("open fds", 4, ""), ("threads", 5, ""), ("db+wal KiB", 6, "")):
     print(f"{name:12} first 10 %: {avg(first,i):10.1f}  last 10 %: {avg(last,i):10.1f}  min: {min(r[i] for r in rows)}  max: {max(r[i] for r in rows)}")
