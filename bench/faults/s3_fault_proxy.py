@@ -7,12 +7,16 @@ Prints `listening on 127.0.0.1:PORT` once ready, then forwards every request to 
 (plain HTTP/1.1, keep-alive; the Host header and the SigV4 signature pass unchanged). Faults
 are armed over HTTP on the proxy itself, never forwarded:
 
-    POST /__fault__   {"kind": K, "method": "PUT", "path": "substring", "skip": 0,
-                       "count": 1, "secs": 2}
+    POST /__fault__   {"kind": K, "method": "PUT", "path": "substring", "target": "substring",
+                       "skip": 0, "count": 1, "secs": 2}
     DELETE /__fault__ disarms all
-    GET /__log__      JSON list of {method, path, status, fault} for every request seen
+    GET /__log__      JSON list of {method, path, target, status, fault} for every request seen
 
-Kinds, applied to the `count` requests after `skip` that match method and path substring:
+`target` matches the X-Amz-Target header of JSON-protocol calls on the same endpoint (KMS:
+`TrentService.Encrypt`, `TrentService.Decrypt`, ...); a rule with a target matches only such
+calls, and its 500/503 answers are JSON errors (`KMSInternalException`) as KMS sends them.
+
+Kinds, applied to the `count` requests after `skip` that match method, path and target:
     500          answer 500 InternalError, request not forwarded
     503          answer 503 SlowDown, request not forwarded
     reset        reset the connection (TCP RST) before forwarding: the write did not happen
@@ -43,7 +47,7 @@ ERRORS = {
 }
 
 
-def take_fault(method, path):
+def take_fault(method, path, target):
     with LOCK:
         for r in RULES:
             if r["count"] <= 0:
@@ -51,6 +55,8 @@ def take_fault(method, path):
             if r.get("method") and r["method"] != method:
                 continue
             if r.get("path") and r["path"] not in path:
+                continue
+            if r.get("target") and r["target"] not in target:
                 continue
             if r.get("skip", 0) > 0:
                 r["skip"] -= 1
@@ -110,11 +116,18 @@ class Handler(BaseHTTPRequestHandler):
             return self.control(method)
         body = self.body()
         path = urllib.parse.unquote(self.path)
-        rule = take_fault(method, path)
+        target = self.headers.get("X-Amz-Target") or ""
+        rule = take_fault(method, path, target)
         kind = rule["kind"] if rule else None
-        entry = {"method": method, "path": path, "fault": kind, "status": None}
+        entry = {"method": method, "path": path, "target": target, "fault": kind, "status": None}
         with LOCK:
             LOG.append(entry)
+        if kind in ERRORS and target:
+            status, code, msg = ERRORS[kind]
+            entry["status"] = status
+            kms = {500: "KMSInternalException", 503: "KMSInternalException"}.get(status, code)
+            data = json.dumps({"__type": kms, "message": msg}).encode()
+            return self.reply(status, data, "application/x-amz-json-1.1")
         if kind in ERRORS:
             status, code, msg = ERRORS[kind]
             entry["status"] = status

@@ -10,6 +10,8 @@
 //!   connect-get:N       N times: new connection (TCP + TLS handshake) and one Get
 //!   concurrent:C:N      C connections in parallel, N Gets each
 //!   concurrent-create:C:N  C connections in parallel, N Creates each
+//!   churn:N             N times: Create a key, then Destroy it (the store keeps its size;
+//!                       2 N requests over one connection)
 //! ```
 //! `--server` may be given several times (servers sharing one database): the parallel
 //! benches spread their connections round-robin over them; the others use the first.
@@ -322,6 +324,29 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
             })
             .await?;
             s.print(&o.label, &format!("locate-by-name@{range}"));
+            c.close().await;
+        }
+        "churn" => {
+            // Create then Destroy (keys are created pre-active: Destroy needs no Revoke).
+            let n = num(parts.next(), "N")?;
+            let c = o.client()?;
+            let mut s = timed(n, |_| {
+                let c = &c;
+                async move {
+                    let created = c.call(Operation::CREATE, create_payload(v, None)).await?;
+                    check("create", &created)?;
+                    let id = uid(&created)?;
+                    let item = c
+                        .call(
+                            Operation::DESTROY,
+                            vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, id)],
+                        )
+                        .await?;
+                    check("destroy", &item)
+                }
+            })
+            .await?;
+            s.print(&o.label, bench);
             c.close().await;
         }
         "connect-get" => {

@@ -57,5 +57,5 @@ pub use model::{
 pub use postgres::{PgTarget, PostgresBackend};
 pub use query::{AttrCond, Query};
 pub use rekey::RekeyReport;
-pub use sqlite::{SCHEMA_VERSION, SqliteBackend};
+pub use sqlite::{SCHEMA_VERSION, SqliteBackend, memory as sqlite_memory};
 pub use store::{AuditReport, KEK_ID_META, Store, Txn, check_transition};

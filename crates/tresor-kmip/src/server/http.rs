@@ -20,6 +20,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -31,7 +32,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use super::handshake::{self, Refusal};
-use super::{Shared, client_identity, handle, reads_only};
+use super::{OpenConnection, Shared, client_identity, count_refusal, handle, reads_only};
 use crate::enums::{Operation, ResultStatus};
 use crate::error::KmipError;
 use crate::json::{JsonError, from_json, parse_value, to_json};
@@ -52,11 +53,19 @@ pub(super) async fn connection(
 ) -> Result<(), KmipError> {
     let _ = tcp.set_nodelay(true);
     let bounds = shared.bounds();
+    // Counted and logged as the binary door counts and logs them (server.rs): connections
+    // accepted, refused handshakes by reason, open connections, and a line when one closes.
+    if let Some(m) = &shared.metrics {
+        m.connections.inc();
+    }
     let handshake = handshake::accept(tcp, peer, acceptor.config().clone(), bounds.read_timeout);
     let (stream, hello) = tokio::select! {
         r = handshake => match r {
             Ok(s) => s,
-            Err(_) => return Ok(()),
+            Err(refusal) => {
+                count_refusal(&shared, refusal.code);
+                return Ok(());
+            }
         },
         _ = stop.changed() => return Ok(()),
     };
@@ -64,18 +73,13 @@ pub(super) async fn connection(
         Ok(id) => id,
         Err(e) => {
             let text = e.to_string();
-            handshake::log(
-                peer,
-                Some(&hello),
-                &Refusal {
-                    code: if text.contains("clientAuth") {
-                        "missing-client-auth-eku"
-                    } else {
-                        "client-identity-refused"
-                    },
-                    detail: text,
-                },
-            );
+            let code = if text.contains("clientAuth") {
+                "missing-client-auth-eku"
+            } else {
+                "client-identity-refused"
+            };
+            count_refusal(&shared, code);
+            handshake::log(peer, Some(&hello), &Refusal { code, detail: text });
             return Ok(());
         }
     };
@@ -112,9 +116,25 @@ pub(super) async fn connection(
             "connection"
         );
     }
+    let _open = OpenConnection::new(&shared);
+    let served = Arc::new(AtomicU64::new(0));
+    let closed = {
+        let (identity, served) = (identity.clone(), served.clone());
+        move || {
+            tracing::debug!(
+                target: "tresor::kmip::conn",
+                %peer,
+                identity = %identity,
+                requests = served.load(Ordering::Relaxed),
+                door = "https",
+                "connection closed"
+            );
+        }
+    };
     let svc = hyper::service::service_fn(move |req| {
         let shared = shared.clone();
         let identity = identity.clone();
+        served.fetch_add(1, Ordering::Relaxed);
         async move { Ok::<_, Infallible>(answer(&shared, &identity, req).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
@@ -129,6 +149,8 @@ pub(super) async fn connection(
             let _ = conn.await;
         }
     }
+    // On an error the caller logs "connection closed on an error" instead.
+    closed();
     Ok(())
 }
 
