@@ -133,11 +133,11 @@ fn s3err(bucket: &str, op: &str, path: &Path, e: object_store::Error) -> StoreEr
         ));
     }
     let denied = matches!(e, E::PermissionDenied { .. } | E::Unauthenticated { .. })
+        || has_status(&s, 403)
         || [
             "AccessDenied",
             "InvalidAccessKeyId",
             "SignatureDoesNotMatch",
-            "403",
         ]
         .iter()
         .any(|w| s.contains(w));
@@ -158,17 +158,24 @@ fn is_transient(e: &object_store::Error) -> bool {
         return false;
     }
     let s = e.to_string();
-    ![
-        "AccessDenied",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "NoSuchBucket",
-        "403",
-        "400",
-        "404",
-    ]
-    .iter()
-    .any(|w| s.contains(w))
+    let refused = [400, 403, 404].iter().any(|c| has_status(&s, *c))
+        || [
+            "AccessDenied",
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "NoSuchBucket",
+        ]
+        .iter()
+        .any(|w| s.contains(w));
+    !refused
+}
+
+/// Whether an object_store error message carries HTTP status `code` as the server's answer
+/// ("… non-2xx status code: 403 Forbidden …"). A bare "403" is not enough: the message also
+/// holds the URL, whose port and object name (a random uid) may contain those digits, and a
+/// reset connection was once reported as "access denied" and not retried for that reason.
+fn has_status(message: &str, code: u16) -> bool {
+    message.contains(&format!("status code: {code}"))
 }
 
 fn decode_err(path: &Path, why: impl std::fmt::Display) -> StoreError {
@@ -1234,3 +1241,50 @@ impl Backend for S3Backend {
 #[doc(hidden)]
 #[path = "fuzzing.rs"]
 pub mod fuzzing;
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    fn generic(msg: &str) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "S3",
+            source: msg.to_owned().into(),
+        }
+    }
+
+    /// A transport error whose URL happens to hold "403"/"400"/"404" (a port, a uid) is a
+    /// request that may not have been answered: retried, and not reported as access denied.
+    /// Found by the fault campaign (a reset before a PUT reached S3, reported as denied).
+    #[test]
+    fn digits_in_the_url_are_not_a_status() {
+        let e = || {
+            generic(
+                "Error performing PUT http://127.0.0.1:40312/b/.tresor/objects/ab403f4047 in \
+                 1ms - HTTP error: error sending request",
+            )
+        };
+        assert!(is_transient(&e()));
+        let StoreError::Unavailable(m) = s3err("b", "PUT", &Path::from("x"), e()) else {
+            panic!("not unavailable");
+        };
+        assert!(!m.contains("access denied"), "{m}");
+    }
+
+    /// The server's own refusals are still refusals.
+    #[test]
+    fn a_status_answer_is_a_refusal() {
+        for code in ["403 Forbidden", "400 Bad Request", "404 Not Found"] {
+            let e = generic(&format!(
+                "Error performing PUT http://h/b/k in 1ms - Server returned non-2xx status \
+                 code: {code}: <Error/>"
+            ));
+            assert!(!is_transient(&e), "{code}");
+        }
+        let e = generic("Server returned non-2xx status code: 403 Forbidden: <Code>AccessDenied");
+        let StoreError::Unavailable(m) = s3err("b", "PUT", &Path::from("x"), e) else {
+            panic!("not unavailable");
+        };
+        assert!(m.contains("access denied"), "{m}");
+    }
+}
