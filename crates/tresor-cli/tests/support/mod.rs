@@ -6,6 +6,8 @@
 //! Each test file that uses it declares `mod support;`; not every file uses every item.
 #![allow(dead_code)]
 
+pub mod s3_proxy;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
