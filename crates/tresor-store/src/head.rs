@@ -186,17 +186,16 @@ impl FileHead {
 
     fn read_unlocked(&self) -> Result<Option<Vec<u8>>> {
         match fs::read(&self.path) {
-            // Left empty by a crash before the data reached the disk (see the module docs).
-            Ok(b) if b.iter().all(u8::is_ascii_whitespace) => Ok(None),
             // Without the padding `replace` adds: the bytes a writer recorded, so a process
-            // recognises its own last head (`Store::advance_head`).
+            // recognises its own last head (`Store::advance_head`). Nothing left: the file was
+            // left blank by a crash before the data reached the disk (see the module docs).
             Ok(mut b) => {
                 let end = b
                     .iter()
                     .rposition(|c| !c.is_ascii_whitespace())
                     .map_or(0, |i| i + 1);
                 b.truncate(end);
-                Ok(Some(b))
+                Ok((!b.is_empty()).then_some(b))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io("cannot read the audit head", &self.path)(e)),

@@ -128,14 +128,14 @@ impl Store {
     /// one still names an entry of the chain. A recorded head that is forged, or that the
     /// chain no longer reaches, is left as it is: it is the evidence `verify_audit` reports.
     ///
-    /// `chained_onto`: the seq and MAC of the entry this commit's entries were chained onto,
-    /// if known. When it is the recorded head's entry, the chain reaches that head without a
-    /// read (the commit just linked to it); otherwise the entry is read back.
+    /// `chained_onto`: the seq and MAC of the entry this commit's entries were chained onto.
+    /// When it is the recorded head's entry, the chain reaches that head without a read (the
+    /// commit just linked to it); otherwise the entry is read back.
     fn advance_head(
         &self,
         signer: &AuditSigner,
         new: &AuditHead,
-        chained_onto: Option<&(u64, String)>,
+        chained_onto: &(u64, String),
     ) -> Result<()> {
         let Some(sink) = &self.head else {
             return Ok(());
@@ -157,14 +157,13 @@ impl Store {
             if old.seq >= new.seq || !(ours || old.is_authentic(signer)) {
                 return Ok(None);
             }
-            let linked = chained_onto.is_some_and(|(seq, mac)| {
-                *seq == old.seq && tresor_crypto::ct_eq(mac.as_bytes(), old.entry.as_bytes())
-            });
-            let reached = linked || {
+            // Whether (seq, mac) names the recorded head's entry.
+            let names_old = |seq: u64, mac: &str| {
+                seq == old.seq && tresor_crypto::ct_eq(mac.as_bytes(), old.entry.as_bytes())
+            };
+            let reached = names_old(chained_onto.0, &chained_onto.1) || {
                 let at = self.backend.audit(old.seq.saturating_sub(1), 1)?;
-                at.first().is_some_and(|e| {
-                    e.seq == old.seq && tresor_crypto::ct_eq(e.mac.as_bytes(), old.entry.as_bytes())
-                })
+                at.first().is_some_and(|e| names_old(e.seq, &e.mac))
             };
             written = reached;
             Ok(reached.then(|| new_bytes.clone()))
@@ -1283,7 +1282,7 @@ impl Txn<'_> {
         let (seq, mac) = &issued.last;
         let head = AuditHead::new(&signer, *seq, mac);
         self.store
-            .advance_head(&signer, &head, Some(&issued.chained_onto))
+            .advance_head(&signer, &head, &issued.chained_onto)
             .map_err(|e| match e {
                 StoreError::Io { path, source, .. } => StoreError::Io {
                     what: "the write was committed, but the audit head could not be updated",
