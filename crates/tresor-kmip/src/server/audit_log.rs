@@ -18,6 +18,7 @@
 //! {"time":"2026-12-06T05:40:03Z","identity":"alice","op":"Create","kind":"write","uid":"9a…","result":"success","seq":42,"head":{"v":1,"seq":42,"entry":"…","mac":"…"}}
 //! ```
 
+use std::borrow::Cow;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -182,8 +183,10 @@ impl AuditLog {
         responses: &[ResponseBatchItem],
         head: Option<&AuditHead>,
     ) {
-        let time = rfc3339(tresor_store::now());
-        let mut lines = Vec::new();
+        let stamp = rfc3339(tresor_store::now());
+        let time = stamp.as_str();
+        // Sized for the usual line (~200 bytes) so that serialising it does not regrow the buffer.
+        let mut lines = Vec::with_capacity(256 * responses.len());
         for (i, resp) in responses.iter().enumerate() {
             let req = requests.get(i);
             let Some(op) = resp.operation.or(req.map(|r| r.operation)) else {
@@ -195,7 +198,7 @@ impl AuditLog {
             let write = !READS.iter().any(|(o, _)| *o == op);
             if op == vendor::READ_NAMES && resp.result_status == ResultStatus::SUCCESS {
                 // One line per name answered: the object read, or the refusal's reason.
-                read_names_lines(&mut lines, identity, &time, resp);
+                read_names_lines(&mut lines, identity, time, resp);
                 continue;
             }
             let uid = uid_of(resp.payload.as_ref())
@@ -210,8 +213,8 @@ impl AuditLog {
                 reason: resp.result_reason.map(|r| r.to_string()),
                 result: status_name(resp.result_status),
                 seq: head.map(|h| h.seq),
-                time: &time,
-                uid: uid.as_deref(),
+                time,
+                uid,
             };
             // One line per item, written straight from the struct (no JSON map per line).
             if serde_json::to_writer(&mut lines, &line).is_err() {
@@ -245,7 +248,7 @@ struct Line<'a> {
     head: Option<&'a AuditHead>,
     identity: &'a str,
     kind: &'static str,
-    op: String,
+    op: Cow<'static, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
     result: &'static str,
@@ -286,20 +289,23 @@ fn read_names_lines(lines: &mut Vec<u8>, identity: &str, time: &str, resp: &Resp
 }
 
 /// The object an item names: the first Unique Identifier (or private key's) as text.
-fn uid_of(payload: Option<&crate::ttlv::Ttlv>) -> Option<String> {
+fn uid_of(payload: Option<&crate::ttlv::Ttlv>) -> Option<&str> {
     let p = payload?;
     [Tag::UNIQUE_IDENTIFIER, Tag::PRIVATE_KEY_UNIQUE_IDENTIFIER]
         .iter()
-        .find_map(|t| p.find(*t).and_then(|v| v.as_text()).map(str::to_owned))
+        .find_map(|t| p.find(*t).and_then(|v| v.as_text()))
 }
 
-fn op_name(op: Operation) -> String {
+/// The operation's name: borrowed for every named one (no allocation per line).
+fn op_name(op: Operation) -> Cow<'static, str> {
     match op {
-        vendor::VERSIONS => "Versions".to_owned(),
-        vendor::ADD_VERSION => "AddVersion".to_owned(),
-        vendor::PURGE => "Purge".to_owned(),
-        vendor::READ_NAMES => "ReadNames".to_owned(),
-        op => op.to_string(),
+        vendor::VERSIONS => Cow::Borrowed("Versions"),
+        vendor::ADD_VERSION => Cow::Borrowed("AddVersion"),
+        vendor::PURGE => Cow::Borrowed("Purge"),
+        vendor::READ_NAMES => Cow::Borrowed("ReadNames"),
+        op => op
+            .name()
+            .map_or_else(|| Cow::Owned(op.to_string()), Cow::Borrowed),
     }
 }
 
@@ -312,17 +318,38 @@ fn status_name(s: ResultStatus) -> &'static str {
     }
 }
 
-/// `2026-12-06T05:40:01Z` for Unix seconds `t` (proleptic Gregorian, UTC).
-fn rfc3339(t: i64) -> String {
+/// `2026-12-06T05:40:01Z` for Unix seconds `t` (proleptic Gregorian, UTC). Written digit by
+/// digit into a fixed buffer: it runs for every audited request, and `format!` cost more
+/// than the rest of the line's fields together.
+fn rfc3339(t: i64) -> Rfc3339 {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     let (y, m, d) = crate::json::civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    let mut b = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, width: usize, v: i64| {
+        let mut v = v.clamp(0, 10_i64.pow(width as u32) - 1);
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, secs / 3600);
+    put(14, 2, secs % 3600 / 60);
+    put(17, 2, secs % 60);
+    Rfc3339(b)
+}
+
+/// A timestamp as [`rfc3339`] writes it: ASCII digits and separators only.
+struct Rfc3339([u8; 20]);
+
+impl Rfc3339 {
+    fn as_str(&self) -> &str {
+        // Every byte is an ASCII digit or one of `-T:Z`.
+        std::str::from_utf8(&self.0).unwrap_or("0000-00-00T00:00:00Z")
+    }
 }
 
 #[cfg(test)]
@@ -331,9 +358,9 @@ mod tests {
 
     #[test]
     fn dates_are_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_796_535_601), "2026-12-06T05:40:01Z");
+        assert_eq!(rfc3339(0).as_str(), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400).as_str(), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_796_535_601).as_str(), "2026-12-06T05:40:01Z");
     }
 
     #[test]
