@@ -22,6 +22,8 @@ use clap::{CommandFactory, FromArgMatches};
 /// mimalloc rather than glibc's malloc: a KMIP Get allocates and frees a few hundred small
 /// blocks (the decoded request, the object's attributes, the response), and glibc's free and
 /// realloc were ~20 % of the server's instructions per Get (BENCHMARKS.md, issue 13's A/B).
+/// Built as mimalloc 2 without transparent huge pages (features `v2`, `no_thp`): with huge
+/// pages a short `tresor get` spent ~1 ms more in the kernel faulting them in.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
