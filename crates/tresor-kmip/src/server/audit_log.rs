@@ -183,7 +183,7 @@ impl AuditLog {
         responses: &[ResponseBatchItem],
         head: Option<&AuditHead>,
     ) {
-        let stamp = rfc3339(tresor_store::now());
+        let stamp = crate::json::rfc3339(tresor_store::now());
         let time = stamp.as_str();
         // Sized for the usual line (~200 bytes) so that serialising it does not regrow the buffer.
         let mut lines = Vec::with_capacity(256 * responses.len());
@@ -318,46 +318,13 @@ fn status_name(s: ResultStatus) -> &'static str {
     }
 }
 
-/// `2026-12-06T05:40:01Z` for Unix seconds `t` (proleptic Gregorian, UTC). Written digit by
-/// digit into a fixed buffer: it runs for every audited request, and `format!` cost more
-/// than the rest of the line's fields together.
-fn rfc3339(t: i64) -> Rfc3339 {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    let (y, m, d) = crate::json::civil_from_days(days);
-    let mut b = *b"0000-00-00T00:00:00Z";
-    let mut put = |at: usize, width: usize, v: i64| {
-        let mut v = v.clamp(0, 10_i64.pow(width as u32) - 1);
-        for i in (at..at + width).rev() {
-            b[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(0, 4, y);
-    put(5, 2, m);
-    put(8, 2, d);
-    put(11, 2, secs / 3600);
-    put(14, 2, secs % 3600 / 60);
-    put(17, 2, secs % 60);
-    Rfc3339(b)
-}
-
-/// A timestamp as [`rfc3339`] writes it: ASCII digits and separators only.
-struct Rfc3339([u8; 20]);
-
-impl Rfc3339 {
-    fn as_str(&self) -> &str {
-        // Every byte is an ASCII digit or one of `-T:Z`.
-        std::str::from_utf8(&self.0).unwrap_or("0000-00-00T00:00:00Z")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn dates_are_utc() {
+        use crate::json::rfc3339;
         assert_eq!(rfc3339(0).as_str(), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400).as_str(), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_796_535_601).as_str(), "2026-12-06T05:40:01Z");

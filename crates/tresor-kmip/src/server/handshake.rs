@@ -276,17 +276,11 @@ fn explain_cert(c: &CertificateError) -> Refusal {
     }
 }
 
-/// A UNIX time as `YYYY-MM-DDTHH:MM:SSZ`.
+/// A UNIX time as `YYYY-MM-DDTHH:MM:SSZ` (certificate times: X.509 years end at 9999).
 pub(crate) fn unix(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = crate::json::civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    crate::json::rfc3339(i64::try_from(secs).unwrap_or(i64::MAX))
+        .as_str()
+        .to_owned()
 }
 
 #[cfg(test)]
