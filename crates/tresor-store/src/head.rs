@@ -226,9 +226,10 @@ impl FileHead {
     }
 }
 
-/// What a head sink gives back for `bytes` written to it: without trailing whitespace (the
-/// padding [`FileHead`] adds, and the newline ending [`AuditHead::to_bytes`]). A process
-/// compares what it reads with this form of what it wrote to recognise its own last head.
+/// The form in which head bytes are compared: without trailing whitespace (the padding
+/// [`FileHead`] adds, which it also strips, and the newline ending [`AuditHead::to_bytes`]).
+/// A process recognises its own last head by comparing this form of what it wrote with this
+/// form of what the sink gives back, whatever sink it is.
 pub(crate) fn recorded(bytes: &[u8]) -> &[u8] {
     bytes.trim_ascii_end()
 }

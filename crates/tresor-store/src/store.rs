@@ -150,10 +150,10 @@ impl Store {
             let Ok(old) = AuditHead::from_bytes(bytes) else {
                 return Ok(None);
             };
-            let ours = self
-                .last_head
-                .lock()
-                .is_ok_and(|l| l.as_deref().is_some_and(|l| tresor_crypto::ct_eq(l, bytes)));
+            let ours = self.last_head.lock().is_ok_and(|l| {
+                l.as_deref()
+                    .is_some_and(|l| tresor_crypto::ct_eq(l, crate::head::recorded(bytes)))
+            });
             if old.seq >= new.seq || !(ours || old.is_authentic(signer)) {
                 return Ok(None);
             }
