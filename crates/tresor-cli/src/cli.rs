@@ -28,43 +28,87 @@ Examples:
 Filters: KEY, APP:ENV or APP:ENV:KEY; an empty part matches anything; globs * ? [abc] [!x]
 match exactly and case-sensitively; a comma separates alternatives within a part.";
 
+// Build the parser with `command()`, not `Cli::command()`: it gives each subcommand the
+// global options.
 /// tresor — secrets and keys for developers and servers.
 #[derive(Parser, Debug)]
 #[command(name = "tresor", version, about, after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes, before or after its name (`tresor --vault D get X` and
+/// `tresor get X --vault D`).
+#[derive(Args, Debug)]
+pub struct GlobalOpts {
     /// Vault folder (default: $TRESOR_VAULT, else $XDG_DATA_HOME/tresor, else ~/.local/share/tresor).
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, value_name = "DIR")]
     pub vault: Option<PathBuf>,
     /// Keep the vault's objects elsewhere: postgres://USER@HOST:PORT/DB (password from
     /// TRESOR_PG_PASSWORD, PGPASSWORD or TRESOR_PG_PASSWORD_FILE, never argv). The key file and
     /// settings stay in the vault folder.
-    #[arg(long, global = true, env = "TRESOR_STORE", value_name = "URL")]
+    #[arg(long, env = "TRESOR_STORE", value_name = "URL")]
     pub store: Option<String>,
     /// Read the vault passphrase from this file (else $TRESOR_PASSPHRASE, else the terminal).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
     /// Use the vault on a tresor KMIP server (`tresor kmip serve`) instead of a local one:
     /// get, list, add key/text/file, edit value, rm key, env, run, importenv, history and
     /// rollback; access follows the server's per-object grants.
-    #[arg(long, global = true, env = "TRESOR_SERVER", value_name = "HOST:PORT")]
+    #[arg(long, env = "TRESOR_SERVER", value_name = "HOST:PORT")]
     pub server: Option<String>,
     /// Client certificate for --server (PEM; else the `[client]` certfile of VAULT/client.conf).
-    #[arg(long, global = true, env = "TRESOR_CLIENT_CERT", value_name = "FILE")]
+    #[arg(long, env = "TRESOR_CLIENT_CERT", value_name = "FILE")]
     pub cert: Option<PathBuf>,
     /// Client private key for --server (PEM; else the `[client]` keyfile of VAULT/client.conf).
-    #[arg(long, global = true, env = "TRESOR_CLIENT_KEY", value_name = "FILE")]
+    #[arg(long, env = "TRESOR_CLIENT_KEY", value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// CA certificate of the server for --server (PEM; else the `[client]` ca_certs of
     /// VAULT/client.conf).
-    #[arg(long, global = true, env = "TRESOR_CLIENT_CA", value_name = "FILE")]
+    #[arg(long, env = "TRESOR_CLIENT_CA", value_name = "FILE")]
     pub ca: Option<PathBuf>,
     /// No progress bar and no summary line on stderr (errors are still printed). Long
     /// commands (importenv, import-seeqret, s3 import-s3keyring, migrate, backup, restore)
     /// otherwise draw a bar when stderr is a terminal and end with a one-line summary.
-    #[arg(long, short = 'q', global = true)]
+    #[arg(long, short = 'q')]
     pub quiet: bool,
-    #[command(subcommand)]
-    pub command: Command,
+}
+
+/// The command-line parser: [`Cli`]'s tree, in which each subcommand gets its own copy of the
+/// [`GlobalOpts`] only when the command line enters it.
+///
+/// clap's `global = true` would copy the eight options into all ~45 subcommands up front (on
+/// every run, `tresor get` included): ~270k instructions and ~90 heap pages of a `tresor get`
+/// process (callgrind, `perf record -e page-faults`). Here the top level holds them as plain
+/// options and each subcommand adds its global copies in its deferred build step, so only the
+/// subcommand being parsed (and, through clap's own propagation, its children) pays for them;
+/// values given after the subcommand name still reach [`Cli::global`] (clap propagates global
+/// values up the used path). `--help`, completions and parsing see the same tree as before.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command().mut_subcommands(|sc| {
+        // A group that requires a subcommand and has none yet is a [`Deferred`] one: its
+        // deferred step adds the options itself (clap keeps one deferred step per command).
+        if sc.is_subcommand_required_set() && sc.get_subcommands().next().is_none() {
+            sc
+        } else {
+            sc.defer(with_global_opts)
+        }
+    })
+}
+
+/// Adds global copies of the [`GlobalOpts`] that `cmd` does not define itself (as clap's
+/// propagation does: a subcommand's own `--key` wins).
+fn with_global_opts(cmd: clap::Command) -> clap::Command {
+    let opts = GlobalOpts::augment_args(clap::Command::new("tresor"));
+    let missing: Vec<clap::Arg> = opts
+        .get_arguments()
+        .filter(|a| cmd.get_arguments().all(|b| b.get_id() != a.get_id()))
+        .map(|a| a.clone().global(true))
+        .collect();
+    cmd.args(missing)
 }
 
 #[derive(Subcommand, Debug)]
@@ -600,14 +644,101 @@ impl<T: clap::FromArgMatches> clap::FromArgMatches for Deferred<T> {
 
 impl<T: Subcommand> Subcommand for Deferred<T> {
     fn augment_subcommands(cmd: clap::Command) -> clap::Command {
-        cmd.defer(T::augment_subcommands)
+        cmd.defer(|cmd| with_global_opts(T::augment_subcommands(cmd)))
     }
 
     fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
-        cmd.defer(T::augment_subcommands_for_update)
+        cmd.defer(|cmd| with_global_opts(T::augment_subcommands_for_update(cmd)))
     }
 
     fn has_subcommand(name: &str) -> bool {
         T::has_subcommand(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::FromArgMatches;
+
+    fn ids(cmd: &clap::Command) -> Vec<String> {
+        cmd.get_arguments()
+            .map(|a| a.get_id().to_string())
+            .collect()
+    }
+
+    /// Every subcommand, at every depth, takes every global option it inherits, as clap's
+    /// `global = true` gave them (a subcommand's own plain option of the same name, such as
+    /// `kmip apps --store`, is its own and its children do not inherit that one): a
+    /// subcommand left out of [`command`]'s deferred step would refuse `tresor NEW --vault D`.
+    #[test]
+    fn every_subcommand_takes_the_global_options() {
+        let mut cmd = command();
+        cmd.build();
+        cmd.clone().debug_assert();
+        let global = ids(&GlobalOpts::augment_args(clap::Command::new("g")));
+        assert_eq!(global.len(), 8, "{global:?}");
+        fn walk(cmd: &clap::Command, path: &str, inherited: &[String], seen: &mut usize) {
+            for sc in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let path = format!("{path} {}", sc.get_name());
+                let have = ids(sc);
+                for g in inherited {
+                    assert!(have.contains(g), "`{path}` lacks --{g}");
+                }
+                let passed_on: Vec<String> = sc
+                    .get_arguments()
+                    .filter(|a| a.is_global_set() && inherited.iter().any(|g| g == a.get_id()))
+                    .map(|a| a.get_id().to_string())
+                    .collect();
+                *seen += 1;
+                walk(sc, &path, &passed_on, seen);
+            }
+        }
+        let mut seen = 0;
+        walk(&cmd, "tresor", &global, &mut seen);
+        assert!(seen > 100, "walked only {seen} subcommands");
+    }
+
+    fn parse(args: &[&str]) -> Cli {
+        let m = command().try_get_matches_from(args).unwrap();
+        Cli::from_arg_matches(&m).unwrap()
+    }
+
+    /// A global option reaches [`Cli::global`] before the subcommand, after it, and after a
+    /// nested one; given twice, the later one wins (clap's rule for global options).
+    #[test]
+    fn global_options_parse_on_either_side_of_the_subcommand() {
+        for args in [
+            &["tresor", "--vault", "/v", "get", "a:b:C"][..],
+            &["tresor", "get", "a:b:C", "--vault", "/v"],
+            &["tresor", "--vault", "/w", "get", "a:b:C", "--vault", "/v"],
+        ] {
+            let cli = parse(args);
+            assert_eq!(
+                cli.global.vault.as_deref(),
+                Some(std::path::Path::new("/v")),
+                "{args:?}"
+            );
+            assert!(matches!(cli.command, Command::Get { ref filter, .. } if filter == "a:b:C"));
+        }
+        let cli = parse(&[
+            "tresor", "add", "key", "K", "v", "--app", "a", "--env", "e", "-q",
+        ]);
+        assert!(cli.global.quiet);
+        let cli = parse(&["tresor", "rm", "key", "a:b:C", "--yes", "--server", "h:1"]);
+        assert_eq!(cli.global.server.as_deref(), Some("h:1"));
+        // A subcommand's own option of the same name is its own: `kmip serve --key` is the
+        // server's key file, not the client key.
+        let m = command()
+            .try_get_matches_from(["tresor", "kmip", "serve", "--key", "s.key"])
+            .unwrap();
+        let (_, kmip) = m.subcommand().unwrap();
+        let (_, serve) = kmip.subcommand().unwrap();
+        assert_eq!(
+            serve
+                .get_one::<std::path::PathBuf>("key")
+                .map(|p| p.as_path()),
+            Some(std::path::Path::new("s.key"))
+        );
     }
 }

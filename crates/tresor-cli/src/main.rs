@@ -17,7 +17,7 @@ mod vault_cmd;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 
 /// mimalloc rather than glibc's malloc: a KMIP Get allocates and frees a few hundred small
 /// blocks (the decoded request, the object's attributes, the response), and glibc's free and
@@ -41,7 +41,7 @@ fn main() -> ExitCode {
 /// until it exits (one tree per process), and freeing its thousands of small allocations
 /// was a tenth of the instructions of a `tresor get` run (callgrind).
 fn parse() -> cli::Cli {
-    let mut cmd = cli::Cli::command();
+    let mut cmd = cli::command();
     let matches = cmd.get_matches_mut();
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut cmd).exit());
     std::mem::forget(matches);

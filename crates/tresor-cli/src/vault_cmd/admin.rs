@@ -14,7 +14,7 @@ use tresor_vault::filter::FilterSet;
 use tresor_vault::{InitOptions, Vault};
 
 use super::Ctx;
-use crate::cli::{Cli, Deferred};
+use crate::cli::Deferred;
 use crate::output;
 
 /// `tresor init [DIR]`: a new vault (with `--passphrase`, its key sealed under one).
@@ -142,7 +142,7 @@ pub(super) fn info(ctx: &Ctx, json: bool, out: &mut dyn Write) -> Result<ExitCod
             }
         }
         writeln!(out, "\ncommands:")?;
-        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let mut cmd = crate::cli::command();
         cmd.build(); // runs the deferred groups, so the tree is whole
         print_tree(out, &cmd, 1)?;
     }

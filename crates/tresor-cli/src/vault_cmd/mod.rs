@@ -107,12 +107,12 @@ impl Ctx {
 
 /// Runs one command.
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
-    let dir = cli.vault.clone().unwrap_or_else(default_dir);
-    let remote = cli.server.clone().map(|server| RemoteSettings {
+    let dir = cli.global.vault.clone().unwrap_or_else(default_dir);
+    let remote = cli.global.server.clone().map(|server| RemoteSettings {
         server,
-        cert: cli.cert.clone(),
-        key: cli.key.clone(),
-        ca: cli.ca.clone(),
+        cert: cli.global.cert.clone(),
+        key: cli.global.key.clone(),
+        ca: cli.global.ca.clone(),
         config: RemoteSettings::config_in(&dir),
     });
     if remote.is_some()
@@ -122,17 +122,17 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             "'tresor {name}' works on a local vault; drop --server (or unset TRESOR_SERVER)"
         )));
     }
-    crate::progress::set_quiet(cli.quiet);
+    crate::progress::set_quiet(cli.global.quiet);
     let ctx = Ctx {
         dir,
-        passphrase_file: cli.passphrase_file.clone(),
-        store: cli.store.clone(),
+        passphrase_file: cli.global.passphrase_file.clone(),
+        store: cli.global.store.clone(),
         remote,
     };
     let seal_services = crate::seal_cmd::Services::new(crate::seal_cmd::KmipAuth {
-        cert: cli.cert.clone(),
-        key: cli.key.clone(),
-        ca: cli.ca.clone(),
+        cert: cli.global.cert.clone(),
+        key: cli.global.key.clone(),
+        ca: cli.global.ca.clone(),
         config: RemoteSettings::config_in(&ctx.dir),
     });
     let mut out = stdout();
@@ -340,7 +340,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             },
         ),
         Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut cmd = crate::cli::command();
             clap_complete::generate(shell, &mut cmd, "tresor", out);
             Ok(ExitCode::SUCCESS)
         }
