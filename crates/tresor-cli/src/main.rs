@@ -1,9 +1,10 @@
 //! The `tresor` binary: parses arguments, calls a door, maps errors to messages and exit codes.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // allowed in `heap` only: the allocator
 
 mod access_report;
 mod cli;
 mod door;
+mod heap;
 mod inject;
 mod input;
 mod mask;
@@ -19,13 +20,9 @@ use std::process::ExitCode;
 
 use clap::FromArgMatches;
 
-/// mimalloc rather than glibc's malloc: a KMIP Get allocates and frees a few hundred small
-/// blocks (the decoded request, the object's attributes, the response), and glibc's free and
-/// realloc were ~20 % of the server's instructions per Get (BENCHMARKS.md, issue 13's A/B).
-/// Built as mimalloc 2 without transparent huge pages (features `v2`, `no_thp`): with huge
-/// pages a short `tresor get` spent ~1 ms more in the kernel faulting them in.
+/// glibc's malloc for short commands, mimalloc once a server starts (see [`heap`]).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: heap::Heap = heap::Heap;
 
 fn main() -> ExitCode {
     let cli = parse();

@@ -341,7 +341,10 @@ pub(super) fn lock(ctx: &Ctx) -> Result<ExitCode> {
 pub(super) fn kmip(ctx: &Ctx, k: Deferred<tresor_kmip::cli::KmipCommand>) -> Result<ExitCode> {
     // `kmip serve --rotate-due-every D`: the server rotates due secrets itself (tresor-rotate).
     let rotate_every = match &k.0 {
-        tresor_kmip::cli::KmipCommand::Serve(a) => a.rotate_due_every.clone(),
+        tresor_kmip::cli::KmipCommand::Serve(a) => {
+            crate::heap::serve();
+            a.rotate_due_every.clone()
+        }
         _ => None,
     };
     let opener = |dir: Option<&Path>| -> Result<
