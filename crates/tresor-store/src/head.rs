@@ -21,8 +21,9 @@
 //! commit would double the cost of a durable write (a KMIP Create is bound by its one fsync).
 
 use std::fs::{self, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -127,10 +128,35 @@ pub trait HeadSink: Send + Sync + std::fmt::Debug {
 
 /// An audit head kept in a file, written atomically under an exclusive `flock` on
 /// `<file>.lock`.
-#[derive(Debug, Clone)]
+///
+/// A writer keeps both files open between commits (a head update is then `fstat` ×2, `flock`,
+/// `pread`, `pwrite` and the unlock, instead of opening and closing them each time: the three
+/// opens were most of what the head added to a KMIP Create's system time). A file whose
+/// name no longer leads to it (deleted or replaced: its link count is 0) is opened again by
+/// name before it is used.
+#[derive(Debug)]
 pub struct FileHead {
     path: PathBuf,
     lock: PathBuf,
+    open: Mutex<Option<OpenFiles>>,
+}
+
+/// The lock file and the head file, open for writing.
+#[derive(Debug)]
+struct OpenFiles {
+    lock: fs::File,
+    head: fs::File,
+}
+
+impl Clone for FileHead {
+    /// The same files; the clone opens its own descriptors when it first writes.
+    fn clone(&self) -> Self {
+        FileHead {
+            path: self.path.clone(),
+            lock: self.lock.clone(),
+            open: Mutex::new(None),
+        }
+    }
 }
 
 impl FileHead {
@@ -142,6 +168,7 @@ impl FileHead {
         FileHead {
             path,
             lock: PathBuf::from(lock),
+            open: Mutex::new(None),
         }
     }
 }
@@ -150,18 +177,35 @@ impl HeadSink for FileHead {
     fn read(&self) -> Result<Option<Vec<u8>>> {
         // A shared lock: a writer's in-place overwrite is never seen half done.
         // In a read-only vault folder the lock file cannot be made: read without it.
-        let _lock = self.lock(rustix::fs::FlockOperation::LockShared).ok();
-        self.read_unlocked()
+        let _lock = open_rw(&self.lock)
+            .ok()
+            .filter(|l| rustix::fs::flock(l, rustix::fs::FlockOperation::LockShared).is_ok());
+        match fs::read(&self.path) {
+            Ok(b) => Ok(unpadded(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("cannot read the audit head", &self.path)(e)),
+        }
+        // The shared lock goes with `_lock`, closed here.
     }
 
     fn update(&self, next: &mut HeadUpdate<'_>) -> Result<()> {
-        // Released when the returned file is closed, at the end of this function.
-        let _lock = self.lock(rustix::fs::FlockOperation::LockExclusive)?;
-        let current = self.read_unlocked()?;
-        if let Some(bytes) = next(current.as_deref())? {
-            self.replace(&bytes)?;
-        }
-        Ok(())
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let files = self.files(&mut open)?;
+        flock(
+            &files.lock,
+            rustix::fs::FlockOperation::LockExclusive,
+            &self.lock,
+        )?;
+        let r = (|| {
+            let current = unpadded(read_all_at(&files.head, &self.path)?);
+            if let Some(bytes) = next(current.as_deref())? {
+                replace(&files.head, &self.path, &bytes)?;
+            }
+            Ok(())
+        })();
+        // Unlocked explicitly: the descriptor stays open for the next commit.
+        let unlocked = flock(&files.lock, rustix::fs::FlockOperation::Unlock, &self.lock);
+        r.and(unlocked)
     }
 
     fn path(&self) -> Option<&Path> {
@@ -170,60 +214,84 @@ impl HeadSink for FileHead {
 }
 
 impl FileHead {
-    fn lock(&self, op: rustix::fs::FlockOperation) -> Result<fs::File> {
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(&self.lock)
-            .map_err(io("cannot open the audit head lock", &self.lock))?;
-        rustix::fs::flock(&lock, op).map_err(|e| io("cannot lock", &self.lock)(e.into()))?;
-        Ok(lock)
-    }
-
-    fn read_unlocked(&self) -> Result<Option<Vec<u8>>> {
-        match fs::read(&self.path) {
-            // Without the padding `replace` adds: the bytes a writer recorded, so a process
-            // recognises its own last head (`Store::advance_head`). Nothing left: the file was
-            // left blank by a crash before the data reached the disk (see the module docs).
-            Ok(mut b) => {
-                let end = recorded(&b).len();
-                b.truncate(end);
-                Ok((!b.is_empty()).then_some(b))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io("cannot read the audit head", &self.path)(e)),
-        }
+    /// The open files, opened (again) by name where a held one is no longer the named one.
+    fn files<'a>(&self, open: &'a mut Option<OpenFiles>) -> Result<&'a OpenFiles> {
+        let files = match open.take() {
+            Some(f) if linked(&f.lock, &self.lock)? && linked(&f.head, &self.path)? => f,
+            _ => OpenFiles {
+                lock: open_rw(&self.lock)
+                    .map_err(io("cannot open the audit head lock", &self.lock))?,
+                head: open_rw(&self.path).map_err(io("cannot open", &self.path))?,
+            },
+        };
+        Ok(open.insert(files))
     }
 }
 
-impl FileHead {
-    /// Overwrites the head in place, padded with spaces to [`RECORD`] bytes so no truncation
-    /// is needed: one write of less than a disk sector at offset 0, which readers (holding a
-    /// shared lock) see whole and a crash leaves old or new. No rename: a rename over the
-    /// file made ext4 start writeback of it on every commit (measured: +1.4 to +3 ms).
-    fn replace(&self, bytes: &[u8]) -> Result<()> {
-        use std::os::unix::fs::FileExt as _;
-        if bytes.len() > RECORD {
-            return Err(StoreError::Decode("audit head record too long".into()));
+/// Opens `path` for reading and writing, creating it 0600, never through a symlink.
+fn open_rw(path: &Path) -> std::io::Result<fs::File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+}
+
+fn flock(f: &fs::File, op: rustix::fs::FlockOperation, path: &Path) -> Result<()> {
+    rustix::fs::flock(f, op).map_err(|e| io("cannot lock", path)(e.into()))
+}
+
+/// Whether the open file `f` still has a name (deleted or renamed over: it has none, and
+/// whatever is written to it is lost to every reader of `path`).
+fn linked(f: &fs::File, path: &Path) -> Result<bool> {
+    Ok(f.metadata().map_err(io("cannot stat", path))?.nlink() > 0)
+}
+
+/// The whole file, read from offset 0 of an open descriptor.
+fn read_all_at(f: &fs::File, path: &Path) -> Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt as _;
+    let mut buf = vec![0u8; RECORD];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(len * 2, 0);
         }
-        let mut rec = [b' '; RECORD];
-        rec[..bytes.len()].copy_from_slice(bytes);
-        let f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(&self.path)
-            .map_err(io("cannot open", &self.path))?;
-        f.write_all_at(&rec, 0)
-            .map_err(io("cannot write", &self.path))?;
-        Ok(())
+        let n = f
+            .read_at(&mut buf[len..], len as u64)
+            .map_err(io("cannot read the audit head", path))?;
+        if n == 0 {
+            break;
+        }
+        len += n;
     }
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// Head bytes as read, without the padding `replace` adds: the bytes a writer recorded, so
+/// a process recognises its own last head (`Store::advance_head`). Nothing left: the file
+/// was left blank by a crash before the data reached the disk (see the module docs).
+fn unpadded(mut b: Vec<u8>) -> Option<Vec<u8>> {
+    let end = recorded(&b).len();
+    b.truncate(end);
+    (!b.is_empty()).then_some(b)
+}
+
+/// Overwrites the head in place, padded with spaces to [`RECORD`] bytes so no truncation is
+/// needed: one write of less than a disk sector at offset 0, which readers (holding a shared
+/// lock) see whole and a crash leaves old or new. No rename: a rename over the file made
+/// ext4 start writeback of it on every commit (measured: +1.4 to +3 ms).
+fn replace(f: &fs::File, path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::FileExt as _;
+    if bytes.len() > RECORD {
+        return Err(StoreError::Decode("audit head record too long".into()));
+    }
+    let mut rec = [b' '; RECORD];
+    rec[..bytes.len()].copy_from_slice(bytes);
+    f.write_all_at(&rec, 0).map_err(io("cannot write", path))
 }
 
 /// The form in which head bytes are compared: without trailing whitespace (the padding
@@ -293,5 +361,37 @@ mod tests {
         let read = head.read().unwrap().unwrap();
         assert_eq!(read, recorded(&written));
         assert_eq!(AuditHead::from_bytes(&read).unwrap().seq, 7);
+    }
+
+    /// A writer keeps the files open, and still writes where readers look: a head file
+    /// deleted or renamed over under it, or a deleted lock file, is opened again by name
+    /// (else every later head would go to a file no reader can find, and two processes
+    /// would lock different lock files).
+    #[test]
+    fn a_writer_follows_the_head_file_when_it_is_deleted_or_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.head");
+        let head = FileHead::new(&path);
+        let put = |b: &'static [u8]| head.update(&mut |_| Ok(Some(b.to_vec()))).unwrap();
+        let reader = || FileHead::new(&path).read().unwrap();
+        put(b"one");
+        assert_eq!(reader().as_deref(), Some(&b"one"[..]));
+        std::fs::remove_file(&path).unwrap();
+        put(b"two");
+        assert_eq!(reader().as_deref(), Some(&b"two"[..]));
+        let other = dir.path().join("other");
+        std::fs::write(&other, b"planted").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        // The writer sees what is now under the name, and writes over it there.
+        head.update(&mut |cur| {
+            assert_eq!(cur, Some(&b"planted"[..]));
+            Ok(Some(b"three".to_vec()))
+        })
+        .unwrap();
+        assert_eq!(reader().as_deref(), Some(&b"three"[..]));
+        std::fs::remove_file(dir.path().join("audit.head.lock")).unwrap();
+        put(b"four");
+        assert!(dir.path().join("audit.head.lock").exists());
+        assert_eq!(reader().as_deref(), Some(&b"four"[..]));
     }
 }
