@@ -2,7 +2,8 @@
 # Old-vs-new benchmark, alternated in one run (not a test): the four figures the trust-model
 # issue asks to stay within 10 % after the metadata MAC checks.
 #   - vault API get: criterion `vault_get_exact` (crates/tresor-vault/benches/get.rs, 100k vault)
-#   - CLI `tresor get` median wall time (hyperfine, a vault of N secrets made by that binary)
+#   - CLI `tresor get` median wall time (hyperfine, a vault of N secrets made by that binary;
+#     both binaries interleaved in blocks of 20 runs within each round)
 #   - KMIP Get and Create (durable), one connection (crates/tresor-kmip/examples/kmip_load.rs,
 #     the load generator of the NEW checkout for both servers)
 #
@@ -63,12 +64,25 @@ m = re.search(r"vault_get_exact\s+time:\s+\[\S+ \S+ (\S+) (\S+)", sys.stdin.read
 v, u = float(m.group(1)), m.group(2)
 print(v * {"ns": 1, "µs": 1e3, "us": 1e3, "ms": 1e6}[u])' <<<"$out" | sed "s/^/API_GET_NS $1 /" >>"$samples"
 }
-cli_get() { # LABEL BIN
-    local d="$work/$1"
-    HOME="$d/home" TRESOR_VAULT="$d/vault" hyperfine -N --warmup 10 --runs 200 \
-        --export-json "$work/hf.json" "$2 get app7:prod:KEY_500" >/dev/null 2>&1
-    python3 -c 'import json,sys; print("%.3f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' \
-        "$work/hf.json" | sed "s/^/CLI_GET_MS $1 /" >>"$samples"
+cli_get() { # the two binaries' `tresor get`, interleaved: 10 blocks of 20 runs each, old and new
+    # alternated block by block (a host that slows down for a second slows both), every run's
+    # time pooled per binary; the round's sample is each binary's median.
+    local l b d
+    : >"$work/cli_old.txt"; : >"$work/cli_new.txt"
+    for _ in $(seq 1 10); do
+        for l in old new; do
+            if [ "$l" = old ]; then b=$old_bin; else b=$new_bin; fi
+            d="$work/$l"
+            HOME="$d/home" TRESOR_VAULT="$d/vault" hyperfine -N --warmup 3 --runs 20 \
+                --export-json "$work/hf.json" "$b get app7:prod:KEY_500" >/dev/null 2>&1
+            python3 -c 'import json,sys; print("\n".join("%.6f" % t for t in json.load(open(sys.argv[1]))["results"][0]["times"]))' \
+                "$work/hf.json" >>"$work/cli_$l.txt"
+        done
+    done
+    for l in old new; do
+        python3 -c 'import statistics,sys; print("%.3f" % (statistics.median(float(x) for x in open(sys.argv[1])) * 1000))' \
+            "$work/cli_$l.txt" | sed "s/^/CLI_GET_MS $l /" >>"$samples"
+    done
 }
 kmip() { # LABEL BIN
     local store="$work/kmip-$1-$RANDOM" line port pid
@@ -88,10 +102,11 @@ one() { # LABEL
     local bin bench
     if [ "$1" = old ]; then bin=$old_bin bench=$old_bench; else bin=$new_bin bench=$new_bench; fi
     log "round $r: $1"
-    api_get "$1" "$bench"; cli_get "$1" "$bin"; kmip "$1" "$bin"
+    api_get "$1" "$bench"; kmip "$1" "$bin"
 }
 for r in $(seq 1 "$ROUNDS"); do
     if [ $((r % 2)) = 1 ]; then one old; one new; else one new; one old; fi
+    cli_get
 done
 cat "$samples" >&2
 python3 - "$samples" "$(cd "$OLD" && git rev-parse --short HEAD)" "$(cd "$NEW" && git rev-parse --short HEAD)" <<'PY'
