@@ -135,14 +135,9 @@ pub enum Command {
     /// Add a secret, a text, a .env file or a user.
     #[command(subcommand)]
     Add(Deferred<AddCommand>),
-    /// Print the value of the one secret FILTER names (value only).
-    #[command(after_help = format!("Examples:\n  tresor get myapp:dev:DB_PASSWORD\n  tresor get DB_PASSWORD --json\n\n{EXIT_CODES}"))]
-    Get {
-        /// The filter; must match exactly one secret.
-        filter: String,
-        #[command(flatten)]
-        out: JsonFlag,
-    },
+    /// `tresor get` (see [`Hot`]).
+    #[command(flatten)]
+    Hot(Hot),
     /// List secrets (values masked unless --reveal).
     #[command(
         after_help = "Examples:\n  tresor list\n  tresor list 'myapp:*:DB_*' --reveal\n  tresor list :dev: --env"
@@ -476,6 +471,43 @@ pub enum Command {
     ImportDotenvx(crate::seal_cmd::ImportDotenvxArgs),
 }
 
+/// The commands run most often, in scripts and loops (`tresor get`), kept apart so that
+/// [`parse_hot`] can parse them with a tree of their own: clap builds every subcommand's
+/// options before it parses, and for `tresor get` that was a third of the process's
+/// instructions. They are part of [`Command`] (flattened), so `--help`, completions and the
+/// full parser see them exactly as before.
+#[derive(Subcommand, Debug)]
+pub enum Hot {
+    /// Print the value of the one secret FILTER names (value only).
+    #[command(after_help = format!("Examples:\n  tresor get myapp:dev:DB_PASSWORD\n  tresor get DB_PASSWORD --json\n\n{EXIT_CODES}"))]
+    Get {
+        /// The filter; must match exactly one secret.
+        filter: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+/// `tresor HOT …` parsed with a tree holding only the [`Hot`] commands and the global options
+/// (each built from the same definitions as in [`command`]'s tree). `None` when the first
+/// argument is not a hot command, or when the short tree does not simply accept the command
+/// line (`--help`, `--version`, a mistake): the caller then parses with the whole tree, which
+/// prints the help or says what is wrong exactly as it always did.
+pub fn parse_hot(args: &[std::ffi::OsString]) -> Option<Cli> {
+    use clap::FromArgMatches as _;
+    let first = args.get(1)?.to_str()?;
+    if !<Hot as Subcommand>::has_subcommand(first) {
+        return None;
+    }
+    let cmd = <Hot as Subcommand>::augment_subcommands(GlobalOpts::augment_args(
+        clap::Command::new("tresor"),
+    ))
+    .subcommand_required(true)
+    .mut_subcommands(|sc| sc.defer(with_global_opts));
+    let m = cmd.try_get_matches_from(args).ok()?;
+    Cli::from_arg_matches(&m).ok()
+}
+
 #[derive(Args, Debug)]
 pub struct KeyringArgs {
     /// Print JSON.
@@ -719,7 +751,9 @@ mod tests {
                 Some(std::path::Path::new("/v")),
                 "{args:?}"
             );
-            assert!(matches!(cli.command, Command::Get { ref filter, .. } if filter == "a:b:C"));
+            assert!(
+                matches!(cli.command, Command::Hot(Hot::Get { ref filter, .. }) if filter == "a:b:C")
+            );
         }
         let cli = parse(&[
             "tresor", "add", "key", "K", "v", "--app", "a", "--env", "e", "-q",
@@ -740,5 +774,50 @@ mod tests {
                 .map(|p| p.as_path()),
             Some(std::path::Path::new("s.key"))
         );
+    }
+
+    /// The short tree of [`parse_hot`] gives what the whole tree gives for every command line
+    /// it accepts, and declines (for the whole tree to answer) the ones it cannot answer the
+    /// same way: help, version, mistakes, other commands.
+    #[test]
+    fn the_hot_parser_agrees_with_the_whole_tree() {
+        let os = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        for args in [
+            &["tresor", "get", "a:b:C"][..],
+            &["tresor", "get", "a:b:C", "--json"],
+            &["tresor", "get", "--json", "K"],
+            &["tresor", "get", "a:b:C", "--vault", "/v", "-q"],
+            &[
+                "tresor", "get", "--server", "h:1", "--cert", "c", "--key", "k", "--ca", "a", "X",
+            ],
+            &[
+                "tresor",
+                "get",
+                "--store",
+                "postgres://u@h/db",
+                "--passphrase-file",
+                "p",
+                "X",
+            ],
+            &["tresor", "get", "--", "-dash"],
+        ] {
+            let hot = parse_hot(&os(args)).unwrap_or_else(|| panic!("{args:?} declined"));
+            let whole = parse(args);
+            assert_eq!(format!("{hot:?}"), format!("{whole:?}"), "{args:?}");
+        }
+        for args in [
+            &["tresor"][..],
+            &["tresor", "get"],
+            &["tresor", "get", "--help"],
+            &["tresor", "get", "-h"],
+            &["tresor", "get", "a", "b"],
+            &["tresor", "get", "--bogus", "x"],
+            &["tresor", "--vault", "/v", "get", "X"],
+            &["tresor", "list"],
+            &["tresor", "--version"],
+            &["tresor", "help", "get"],
+        ] {
+            assert!(parse_hot(&os(args)).is_none(), "{args:?} was taken");
+        }
     }
 }

@@ -37,9 +37,17 @@ fn main() -> ExitCode {
 /// `Cli::parse()`, without dropping clap's command tree at the end: the process keeps it
 /// until it exits (one tree per process), and freeing its thousands of small allocations
 /// was a tenth of the instructions of a `tresor get` run (callgrind).
+///
+/// `tresor get` first tries the short tree of [`cli::parse_hot`].
 fn parse() -> cli::Cli {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(cli) = cli::parse_hot(&args) {
+        return cli;
+    }
     let mut cmd = cli::command();
-    let matches = cmd.get_matches_mut();
+    let matches = cmd
+        .try_get_matches_from_mut(args)
+        .unwrap_or_else(|e| e.exit());
     let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut cmd).exit());
     std::mem::forget(matches);
     std::mem::forget(cmd);

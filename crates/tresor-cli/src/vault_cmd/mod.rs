@@ -28,7 +28,7 @@ use tresor_keyring::UnlockCache;
 use tresor_vault::filter::FilterSet;
 use tresor_vault::{Vault, VaultError, default_dir};
 
-use crate::cli::{AddCommand, Cli, Command, Deferred, EditCommand, RmCommand, UsersCommand};
+use crate::cli::{AddCommand, Cli, Command, Deferred, EditCommand, Hot, RmCommand, UsersCommand};
 use crate::door::SecretsDoor;
 use crate::remote::{RemoteSettings, RemoteVault};
 use crate::{input, output};
@@ -145,7 +145,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             passphrase,
         } => admin::init(&ctx, dir, user, email, passphrase, out),
         Command::Add(Deferred(a)) => secrets::add(&ctx, a, out),
-        Command::Get { filter, out: j } => secrets::get(&ctx, &filter, j.json, out),
+        Command::Hot(Hot::Get { filter, out: j }) => secrets::get(&ctx, &filter, j.json, out),
         Command::List {
             mut filters,
             filter_opts,
