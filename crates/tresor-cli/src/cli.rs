@@ -88,7 +88,12 @@ pub struct GlobalOpts {
 /// values given after the subcommand name still reach [`Cli::global`] (clap propagates global
 /// values up the used path). `--help`, completions and parsing see the same tree as before.
 pub fn command() -> clap::Command {
-    <Cli as clap::CommandFactory>::command().mut_subcommands(|sc| {
+    defer_global_opts(<Cli as clap::CommandFactory>::command())
+}
+
+/// Gives each subcommand of `cmd` a deferred step that adds the global options.
+fn defer_global_opts(cmd: clap::Command) -> clap::Command {
+    cmd.mut_subcommands(|sc| {
         // A group that requires a subcommand and has none yet is a [`Deferred`] one: its
         // deferred step adds the options itself (clap keeps one deferred step per command).
         if sc.is_subcommand_required_set() && sc.get_subcommands().next().is_none() {
@@ -499,11 +504,12 @@ pub fn parse_hot(args: &[std::ffi::OsString]) -> Option<Cli> {
     if !<Hot as Subcommand>::has_subcommand(first) {
         return None;
     }
-    let cmd = <Hot as Subcommand>::augment_subcommands(GlobalOpts::augment_args(
-        clap::Command::new("tresor"),
-    ))
-    .subcommand_required(true)
-    .mut_subcommands(|sc| sc.defer(with_global_opts));
+    let cmd = defer_global_opts(
+        <Hot as Subcommand>::augment_subcommands(GlobalOpts::augment_args(clap::Command::new(
+            "tresor",
+        )))
+        .subcommand_required(true),
+    );
     let m = cmd.try_get_matches_from(args).ok()?;
     Cli::from_arg_matches(&m).ok()
 }

@@ -129,11 +129,10 @@ pub trait HeadSink: Send + Sync + std::fmt::Debug {
 /// An audit head kept in a file, written atomically under an exclusive `flock` on
 /// `<file>.lock`.
 ///
-/// A writer keeps both files open between commits (a head update is then `fstat` ×2, `flock`,
-/// `pread`, `pwrite` and the unlock, instead of opening and closing them each time: the three
-/// opens were most of what the head added to a KMIP Create's system time). A file whose
-/// name no longer leads to it (deleted or replaced: its link count is 0) is opened again by
-/// name before it is used.
+/// A writer keeps both files open between commits (a head update is then a link-count
+/// `statx` of each, `flock`, `pread`, `pwrite` and the unlock, instead of opening and closing
+/// them each time). A file whose name no longer leads to it (deleted or replaced: its link
+/// count is 0) is opened again by name before it is used.
 #[derive(Debug)]
 pub struct FileHead {
     path: PathBuf,
