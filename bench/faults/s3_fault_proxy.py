@@ -21,6 +21,9 @@ Kinds, applied to the `count` requests after `skip` that match method, path and 
     503          answer 503 SlowDown, request not forwarded
     reset        reset the connection (TCP RST) before forwarding: the write did not happen
     reset-after  forward, then reset instead of answering: the write happened, unacknowledged
+    close-after  forward, then close the connection cleanly (FIN) instead of answering: the
+                 write happened, and the client sees an incomplete answer (which HTTP clients
+                 may take for a request never sent, and send again)
     stall        wait `secs` seconds, then forward
     412          answer 412 PreconditionFailed, request not forwarded (a lost race)
 Standard library only: runs on any python3.
@@ -148,6 +151,9 @@ class Handler(BaseHTTPRequestHandler):
         entry["status"] = resp.status
         if kind == "reset-after":
             return self.reset()
+        if kind == "close-after":
+            self.close_connection = True
+            return self.connection.shutdown(socket.SHUT_RDWR)
         self.send_response(resp.status)
         for k, v in resp.getheaders():
             if k.lower() in ("transfer-encoding", "content-length", "connection", "server", "date"):

@@ -311,6 +311,19 @@ impl S3Backend {
         let mut attempts = 0;
         loop {
             let err = match self.put_once(p, body.clone(), mode.clone()) {
+                // object_store sends a request again when its answer was cut off by a clean
+                // close (hyper's "incomplete message" reads as "not sent"), so a failed
+                // precondition may be S3's answer to the second send of our own applied
+                // write. Our body in place means done, not a lost race: reading it as lost
+                // would store the object, name claim or audit entry a second time.
+                Ok(PutOutcome::Lost) => {
+                    return match self.get_raw(p)? {
+                        Some((b, etag)) if b.as_ref() == body.as_slice() => {
+                            Ok(PutOutcome::Done(etag))
+                        }
+                        _ => Ok(PutOutcome::Lost),
+                    };
+                }
                 Ok(outcome) => return Ok(outcome),
                 Err(e) => e,
             };
