@@ -89,7 +89,10 @@ pub(crate) fn parse_binary(b: &[u8]) -> Result<(Header<'_>, usize), KeysError> {
 /// [`KeysError::Malformed`] if `b` is not a binary ciphertext.
 pub fn text_head(b: &[u8]) -> Result<(String, &[u8]), KeysError> {
     let (h, n) = parse_binary(b)?;
-    let mut head = String::with_capacity(TEXT_PREFIX.len() + h.name.len() + 13);
+    // Room for the base64 payload too, so appending it does not grow the string again.
+    let mut head = String::with_capacity(
+        TEXT_PREFIX.len() + h.name.len() + 13 + (b.len() - n).div_ceil(3) * 4,
+    );
     head.push_str(TEXT_PREFIX);
     head.push_str(h.name);
     head.push_str(":v");

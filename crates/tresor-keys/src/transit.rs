@@ -220,21 +220,33 @@ impl KeyManager {
     /// # Errors
     /// [`KeysError::Undefined`], [`KeysError::Unsupported`] for a key that does not encrypt.
     pub fn encrypt_bytes(&self, name: &str, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-        // Hot path: a cached stored key, no allocation besides the output.
-        {
-            let map = rd(&self.entries);
-            if let Some(e) = map.get(name).filter(|e| e.def.is_none()) {
-                let s = rd(&e.snap);
-                let at = s.rotate_at();
-                if at == 0 || tresor_store::now() < at {
-                    if let Some(m) = s.versions.get(&s.primary).and_then(|v| v.mat.as_ref()) {
-                        return seal(name, s.primary, m, plaintext, aad);
-                    }
-                }
-            }
+        if let Some(r) = self.encrypt_bytes_cached(name, plaintext, aad) {
+            return r;
         }
         let (_, v, m) = self.primary(name)?;
         seal(name, v, &m, plaintext, aad)
+    }
+
+    /// [`KeyManager::encrypt_bytes`] when it needs neither the store nor a key source: the
+    /// key's primary version is cached and not due to rotate. `None` otherwise (then call
+    /// `encrypt_bytes`, which may read or write the store). Pure computation, no blocking:
+    /// a caller holding a lock that others wait on (Python's GIL) can call this one with it
+    /// held and release it only for `encrypt_bytes`.
+    pub fn encrypt_bytes_cached(
+        &self,
+        name: &str,
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> Option<Result<Vec<u8>>> {
+        let map = rd(&self.entries);
+        let e = map.get(name).filter(|e| e.def.is_none())?;
+        let s = rd(&e.snap);
+        let at = s.rotate_at();
+        if at != 0 && tresor_store::now() >= at {
+            return None;
+        }
+        let m = s.versions.get(&s.primary).and_then(|v| v.mat.as_ref())?;
+        Some(seal(name, s.primary, m, plaintext, aad))
     }
 
     /// Decrypts a binary ciphertext with the version it names.
@@ -243,25 +255,38 @@ impl KeyManager {
     /// [`KeysError::Malformed`], [`KeysError::Undefined`], [`KeysError::VersionRetired`],
     /// [`KeysError::UnknownVersion`], [`KeysError::Decrypt`].
     pub fn decrypt_bytes(&self, ciphertext: &[u8], aad: &[u8]) -> Result<SecretBytes> {
-        let (h, head_len) = parse_binary(ciphertext)?;
-        {
-            let map = rd(&self.entries);
-            if let Some(e) = map.get(h.name).filter(|e| e.def.is_none()) {
-                let s = rd(&e.snap);
-                if h.version >= s.min_dec {
-                    if let Some(m) = s.versions.get(&h.version).and_then(|v| v.mat.as_ref()) {
-                        return m.engine.open(
-                            &ciphertext[..head_len],
-                            aad,
-                            &ciphertext[head_len..],
-                        );
-                    }
-                }
-            }
+        if let Some(r) = self.decrypt_bytes_cached(ciphertext, aad) {
+            return r;
         }
+        let (h, head_len) = parse_binary(ciphertext)?;
         let m = self.decrypt_material(h.name, h.version)?;
         m.engine
             .open(&ciphertext[..head_len], aad, &ciphertext[head_len..])
+    }
+
+    /// [`KeyManager::decrypt_bytes`] when the version it names is cached: no store, no key
+    /// source, no blocking (see [`KeyManager::encrypt_bytes_cached`]). `None` when the
+    /// version is not cached; a malformed ciphertext is `Some(Err(..))`.
+    pub fn decrypt_bytes_cached(
+        &self,
+        ciphertext: &[u8],
+        aad: &[u8],
+    ) -> Option<Result<SecretBytes>> {
+        let (h, head_len) = match parse_binary(ciphertext) {
+            Ok(h) => h,
+            Err(e) => return Some(Err(e)),
+        };
+        let map = rd(&self.entries);
+        let e = map.get(h.name).filter(|e| e.def.is_none())?;
+        let s = rd(&e.snap);
+        if h.version < s.min_dec {
+            return None;
+        }
+        let m = s.versions.get(&h.version).and_then(|v| v.mat.as_ref())?;
+        Some(
+            m.engine
+                .open(&ciphertext[..head_len], aad, &ciphertext[head_len..]),
+        )
     }
 
     /// As [`KeyManager::decrypt_bytes`], appending the plaintext to `out` instead of returning

@@ -87,13 +87,18 @@ impl Keys {
         // The text form is the binary form's payload in base64 behind `tresor:NAME:vN:`
         // (what tresor-keys' `encrypt` returns), built here with a SIMD base64 encoder:
         // base64 was most of the text form's cost over the binary form's.
-        py.detach(|| {
-            let b = self.km.encrypt_bytes(name, plaintext, aad)?;
-            let (mut text, payload) = tresor_keys::ciphertext::text_head(&b)?;
-            base64_simd::STANDARD.encode_append(payload, &mut text);
-            Ok(text)
-        })
-        .map_err(|e| keys_err(py, &e))
+        // A cached key is pure computation: done with the GIL held (releasing and taking it
+        // back cost more than the work); the GIL is released only when the store or a key
+        // source is needed.
+        let b = match self.km.encrypt_bytes_cached(name, plaintext, aad) {
+            Some(r) => r,
+            None => py.detach(|| self.km.encrypt_bytes(name, plaintext, aad)),
+        }
+        .map_err(|e| keys_err(py, &e))?;
+        let (mut text, payload) =
+            tresor_keys::ciphertext::text_head(&b).map_err(|e| keys_err(py, &e))?;
+        base64_simd::STANDARD.encode_append(payload, &mut text);
+        Ok(text)
     }
 
     /// Decrypts a ciphertext from `encrypt` (whatever version made it, if not retired).
@@ -119,9 +124,12 @@ impl Keys {
         plaintext: &[u8],
         aad: &[u8],
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let ct = py
-            .detach(|| self.km.encrypt_bytes(name, plaintext, aad))
-            .map_err(|e| keys_err(py, &e))?;
+        // As in `encrypt`: the GIL is released only when the store or a key source is needed.
+        let ct = match self.km.encrypt_bytes_cached(name, plaintext, aad) {
+            Some(r) => r,
+            None => py.detach(|| self.km.encrypt_bytes(name, plaintext, aad)),
+        }
+        .map_err(|e| keys_err(py, &e))?;
         Ok(PyBytes::new(py, &ct))
     }
 
@@ -133,9 +141,11 @@ impl Keys {
         ciphertext: &[u8],
         aad: &[u8],
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let pt = py
-            .detach(|| self.km.decrypt_bytes(ciphertext, aad))
-            .map_err(|e| keys_err(py, &e))?;
+        let pt = match self.km.decrypt_bytes_cached(ciphertext, aad) {
+            Some(r) => r,
+            None => py.detach(|| self.km.decrypt_bytes(ciphertext, aad)),
+        }
+        .map_err(|e| keys_err(py, &e))?;
         Ok(PyBytes::new(py, pt.expose()))
     }
 
