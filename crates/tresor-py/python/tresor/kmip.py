@@ -82,16 +82,20 @@ def _v(x: Any) -> Any:
     return x.value if hasattr(x, "value") and hasattr(x, "name") else x
 
 
+# Tags are this module's own enum: their numbers are read as `_value_` (a plain attribute),
+# not `.value` (a descriptor call), on the request and answer path of every operation.
+
+
 def _item(tag, ty, value):
-    return (tag.value, ty, value)
+    return (tag._value_, ty, value)
 
 
 def _text(tag, s):
-    return (tag.value, TEXT, s)
+    return (tag._value_, TEXT, s)
 
 
 def _enum(tag, e):
-    return (tag.value, ENUM, int(_v(e)))
+    return (tag._value_, ENUM, int(_v(e)))
 
 
 def _mask(masks) -> int:
@@ -104,7 +108,7 @@ def _mask(masks) -> int:
 
 
 def _find(items, tag, default=None):
-    t = tag.value
+    t = tag._value_
     for i in items:
         if i[0] == t:
             return i[2]
@@ -112,11 +116,17 @@ def _find(items, tag, default=None):
 
 
 def _all(items, tag):
-    t = tag.value
+    t = tag._value_
     return [i[2] for i in items if i[0] == t]
 
 
 def _as_enum(cls, value):
+    # The member map first: calling the class costs a micro-second per call, and a Get
+    # makes several (about a tenth of a Get's time on a local server).
+    try:
+        return cls._value2member_map_[value]
+    except (KeyError, TypeError):
+        pass
     try:
         return cls(value)
     except ValueError:
@@ -241,7 +251,7 @@ def _attr_value_ttlv(name, value):
 def _attr_from_ttlv(items) -> Attribute:
     name = _find(items, T.ATTRIBUTE_NAME)
     index = _find(items, T.ATTRIBUTE_INDEX)
-    raw = next((i for i in items if i[0] == T.ATTRIBUTE_VALUE.value), None)
+    raw = next((i for i in items if i[0] == T.ATTRIBUTE_VALUE._value_), None)
     if raw is None:
         value = None
     elif raw[1] == STRUCT and name == "Name":
@@ -380,7 +390,7 @@ def _object_from_ttlv(object_type, items):
         return objects.Certificate(ct, value)
     block = _find(body, T.KEY_BLOCK) or []
     fmt = _as_enum(enums.KeyFormatType, _find(block, T.KEY_FORMAT_TYPE))
-    kv = next((i for i in block if i[0] == T.KEY_VALUE.value), None)
+    kv = next((i for i in block if i[0] == T.KEY_VALUE._value_), None)
     if kv is None:
         material = b""
     elif kv[1] == BYTES:  # wrapped: the key value is a byte string
