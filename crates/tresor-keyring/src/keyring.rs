@@ -519,6 +519,47 @@ impl Keyring {
         read_payload(id).map_err(|e| self.err(e, "read", name))
     }
 
+    /// [`Keyring::get_recursive`] that remembers, as [`Keyring::get_cached`] does, the
+    /// serial number of a key found **linked directly in this ring** and afterwards reads
+    /// it by serial number: one system call instead of two, the same answer (the kernel's
+    /// search looks at the ring's own links before any nested ring, so while the key stays
+    /// linked here the search finds it). Not remembered, so searched for on every call:
+    /// a key found only in a nested ring (a same-named key added here later must win) and
+    /// any key of the thread or process keyring (each thread, and a forked child, has its
+    /// own). Goes stale only as [`Keyring::get_cached`] says: when the key is unlinked from
+    /// this ring or displaced by another of the same name while it stays linked elsewhere.
+    ///
+    /// # Errors
+    ///
+    /// As [`Keyring::get`].
+    pub fn get_recursive_cached(&self, name: &str) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
+        let shared = !matches!(self.ring, Ring::Thread | Ring::Process);
+        if shared {
+            let cached = self
+                .cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(name)
+                .copied();
+            if let Some(id) = cached {
+                if let Ok(v) = read_payload(id) {
+                    return Ok(v);
+                }
+                self.forget(name);
+            }
+        }
+        let cname = check_name(name).map_err(|p| Self::name_error(name, p))?;
+        let id = self.find(&cname, name, c"user", true)?;
+        let v = read_payload(id).map_err(|e| self.err(e, "read", name))?;
+        if shared && read_links(self.target).is_ok_and(|links| links.contains(&id)) {
+            self.cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(name.to_owned(), id);
+        }
+        Ok(v)
+    }
+
     /// Like [`Keyring::get`], but remembers the key's serial number in this
     /// handle (and its clones) and afterwards reads by serial number: one
     /// system call instead of three.

@@ -7,7 +7,7 @@
 //!
 //! | type | for |
 //! | --- | --- |
-//! | [`Keyring`] | one keyring: [`set`](Keyring::set), [`get`](Keyring::get), [`get_cached`](Keyring::get_cached), [`invalidate`](Keyring::invalidate), [`search`](Keyring::search), [`list`](Keyring::list), [`set_timeout`](Keyring::set_timeout), [`set_permissions`](Keyring::set_permissions) |
+//! | [`Keyring`] | one keyring: [`set`](Keyring::set), [`get`](Keyring::get), [`get_cached`](Keyring::get_cached), [`get_recursive`](Keyring::get_recursive), [`get_recursive_cached`](Keyring::get_recursive_cached), [`invalidate`](Keyring::invalidate), [`search`](Keyring::search), [`list`](Keyring::list), [`set_timeout`](Keyring::set_timeout), [`set_permissions`](Keyring::set_permissions) |
 //! | [`Ring`] | which keyring: the seven special ones or a named one (`@name`) |
 //! | [`UnlockCache`] | the vault's unlock key, cached with a timeout |
 //! | [`session_status`] | does this process have a session keyring of its own? |

@@ -130,6 +130,11 @@ fn set_secret(
 /// Returns the bytes stored under `name` in `key_ring` (default: the session keyring) or
 /// in a keyring linked from it (the kernel's search, as the original), whatever their
 /// size. Raises `KeyError` when there is no such key (or it expired).
+///
+/// A key found linked directly in the session, user or a named keyring is then read by
+/// its serial number (one system call instead of the search and the read; updates and
+/// invalidation are still seen): see `tresor_keyring::Keyring::get_recursive_cached` for
+/// the one case where that answer differs from a new search.
 #[pyfunction]
 #[pyo3(signature = (name, /, key_ring = None))]
 fn get_secret<'py>(
@@ -139,7 +144,7 @@ fn get_secret<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let ring = key_ring.unwrap_or(KeyRingIdentifier::Session).ring();
     let value = py
-        .detach(|| open(&ring, false).and_then(|k| k.get_recursive(name)))
+        .detach(|| open(&ring, false).and_then(|k| k.get_recursive_cached(name)))
         .map_err(|e| keyring_err(py, &e))?;
     Ok(PyBytes::new(py, &value))
 }

@@ -109,6 +109,52 @@ def test_user_ring_is_shared_between_processes(name):
     assert child.stdout.strip() == "from the parent"
 
 
+@pytest.mark.parametrize("ring", [None, KeyRingIdentifier.User])
+def test_reads_follow_changes_made_by_other_processes(name, ring):
+    # Read, then changed by another process: replaced, invalidated, set again, and
+    # shadowed by a same-named key added directly to the ring while the read one sits in a
+    # nested ring. Each read answers what a new search would (tresor's drop-in remembers a
+    # directly linked key's serial number between reads: this is what it must not break).
+    import shutil
+
+    def child(code):
+        r = run_python(
+            f"""
+            from python_linux_keyutils import set_secret, invalidate_secret, KeyRingIdentifier as K
+            ring = {None if ring is None else "K.User"}
+            {code}
+            """
+        )
+        assert r.returncode == 0, r.stderr
+
+    set_secret(name, b"one", key_ring=ring)
+    assert get_secret(name, key_ring=ring) == b"one"
+    child(f"set_secret({name!r}, b'two', key_ring=ring)")
+    assert get_secret(name, key_ring=ring) == b"two"
+    child(f"invalidate_secret({name!r}, key_ring=ring)")
+    with pytest.raises(KeyError):
+        get_secret(name, key_ring=ring)
+    child(f"set_secret({name!r}, b'three', key_ring=ring)")
+    assert get_secret(name, key_ring=ring) == b"three"
+    if shutil.which("keyctl") is None or ring is None:
+        return
+    # Nested first, then a direct one of the same name: the direct one wins.
+    invalidate_secret(name, key_ring=ring)
+    nest = f"tresor-pytest-nest-{uuid.uuid4().hex[:8]}"
+    nest_id = subprocess.run(
+        ["keyctl", "newring", nest, "@u"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    try:
+        subprocess.run(["keyctl", "add", "user", name, "nested", nest_id], check=True,
+                       capture_output=True)
+        assert get_secret(name, key_ring=ring) == b"nested"
+        subprocess.run(["keyctl", "add", "user", name, "direct", "@u"], check=True,
+                       capture_output=True)
+        assert get_secret(name, key_ring=ring) == b"direct"
+    finally:
+        subprocess.run(["keyctl", "invalidate", nest_id], capture_output=True)
+
+
 def test_get_searches_keyrings_linked_from_the_ring(name):
     # get_secret uses the kernel's search: a key in a keyring nested in the user keyring
     # is found from the user keyring (the nested ring is made with keyctl(1)).
