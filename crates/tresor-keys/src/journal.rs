@@ -9,6 +9,7 @@ use tresor_store::{AttrCond, Attributes, Query, StoreError};
 
 use crate::definition::{ChangeReport, ErrorStrategy, KeyChange};
 use crate::error::{BoxError, CallbackFailure, KeysError, Result};
+use crate::lifecycle::{CallbacksOutcome, run_callbacks};
 use crate::manager::{A_JOURNAL, A_PENDING, Entry, KeyManager, OBJECT_PREFIX, lk, rd};
 use crate::value::KeyValue;
 
@@ -138,15 +139,20 @@ impl KeyManager {
                 .filter_map(|n| list.and_then(|l| l.iter().find(|(m, _)| m == n)).cloned())
                 .collect()
         };
+        // The strategy's decisions (which callback runs, when to stop, what to raise) are
+        // tresor-keys' one `lifecycle::run_callbacks`; here each run is also marked in the
+        // journal, and the errors are kept for the report.
+        let mut errors: Vec<(String, BoxError)> = Vec::new();
+        let mut journal_failed: Option<KeysError> = None;
+        let names: Vec<String> = cbs.iter().map(|(n, _)| n.clone()).collect();
         let strategy = e.strategy();
-        let mut report = ChangeReport {
-            key: e.name.clone(),
-            old_version: from,
-            new_version: to,
-            ..Default::default()
-        };
-        let mut failures = Vec::new();
-        for (i, (cb_name, cb)) in cbs.iter().enumerate() {
+        let run = run_callbacks(strategy, &names, |cb_name| {
+            if journal_failed.is_some() {
+                return Err(());
+            }
+            let Some((_, cb)) = cbs.iter().find(|(n, _)| n == cb_name) else {
+                return Err(());
+            };
             let change = KeyChange {
                 manager: self,
                 name: &e.name,
@@ -158,55 +164,57 @@ impl KeyManager {
             };
             let res = catch_unwind(AssertUnwindSafe(|| cb(&change)))
                 .unwrap_or_else(|p| Err(panic_message(p)));
-            match res {
-                Ok(()) => {
-                    self.journal_mark(e, jid, cb_name, CallbackStatus::Succeeded, None)?;
-                    report.succeeded.push(cb_name.clone());
-                }
-                Err(err) => {
-                    self.journal_mark(
-                        e,
-                        jid,
-                        cb_name,
-                        CallbackStatus::Failed,
-                        Some(err.to_string()),
-                    )?;
-                    let rest = || {
-                        cbs[i + 1..]
-                            .iter()
-                            .map(|(n, _)| n.clone())
-                            .collect::<Vec<_>>()
-                    };
-                    match strategy {
-                        ErrorStrategy::Halt => {
-                            report.failed.push(cb_name.clone());
-                            report.not_run = rest();
-                            report.halted = true;
-                            return Ok(report);
-                        }
-                        ErrorStrategy::Skip => report.failed.push(cb_name.clone()),
-                        ErrorStrategy::SkipAndRaise => failures.push(CallbackFailure {
-                            callback: cb_name.clone(),
-                            error: err,
-                        }),
-                        ErrorStrategy::RaiseImmediately => {
-                            return Err(KeysError::Callback {
-                                key: e.name.clone(),
-                                callback: cb_name.clone(),
-                                source: err,
-                            });
-                        }
-                    }
-                }
+            let (status, message) = match &res {
+                Ok(()) => (CallbackStatus::Succeeded, None),
+                Err(err) => (CallbackStatus::Failed, Some(err.to_string())),
+            };
+            if let Err(j) = self.journal_mark(e, jid, cb_name, status, message) {
+                journal_failed = Some(j);
+                return Err(());
             }
+            res.map_err(|err| errors.push((cb_name.to_owned(), err)))
+        });
+        if let Some(j) = journal_failed {
+            return Err(j);
         }
-        if !failures.is_empty() {
-            return Err(KeysError::Callbacks {
+        let with = |wanted: CallbackStatus| -> Vec<String> {
+            run.statuses
+                .iter()
+                .filter(|(_, s)| *s == wanted)
+                .map(|(n, _)| n.clone())
+                .collect()
+        };
+        match run.outcome {
+            CallbacksOutcome::Raise(failed) => {
+                if strategy == ErrorStrategy::RaiseImmediately {
+                    let source = errors
+                        .into_iter()
+                        .find(|(n, _)| *n == failed)
+                        .map_or_else(|| "callback failed".into(), |(_, err)| err);
+                    return Err(KeysError::Callback {
+                        key: e.name.clone(),
+                        callback: failed,
+                        source,
+                    });
+                }
+                Err(KeysError::Callbacks {
+                    key: e.name.clone(),
+                    failures: errors
+                        .into_iter()
+                        .map(|(callback, error)| CallbackFailure { callback, error })
+                        .collect(),
+                })
+            }
+            outcome => Ok(ChangeReport {
                 key: e.name.clone(),
-                failures,
-            });
+                old_version: from,
+                new_version: to,
+                succeeded: with(CallbackStatus::Succeeded),
+                failed: with(CallbackStatus::Failed),
+                not_run: with(CallbackStatus::Pending),
+                halted: matches!(outcome, CallbacksOutcome::Halted(_)),
+            }),
         }
-        Ok(report)
     }
 
     fn journal_mark(
