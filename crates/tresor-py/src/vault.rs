@@ -282,7 +282,8 @@ fn passphrase_fn(
 ///
 /// Opens the vault at `path` (default: `$TRESOR_VAULT`, else `~/.local/share/tresor`).
 /// A passphrase-protected vault takes `passphrase`, else `$TRESOR_PASSPHRASE`.
-/// `cache=True` keeps read values in memory (the fast path for repeated `get`).
+/// `cache=True` keeps read values in memory (the fast path for repeated `get`) until the
+/// next write to the vault by any process (see `tresor_vault::Vault::with_cache`).
 #[pyfunction]
 #[pyo3(name = "vault_open", signature = (path = None, passphrase = None, *, cache = false))]
 fn vault_open(

@@ -227,6 +227,48 @@ impl FileHead {
     }
 }
 
+/// Tells a reader that keeps values in memory whether any commit completed since it read
+/// them: every commit moves the head on, so the same head bytes mean the same data. One
+/// link-count `statx` and one `pread` of a kept descriptor (re-opened by name when the file
+/// was deleted or replaced), far cheaper than a database read.
+///
+/// Read without the writers' lock: a read that races an overwrite gives bytes that match
+/// neither head, which reads as "changed" (the safe answer). Blind to one case: a writer that
+/// dies between its database commit and its head update leaves the head unmoved, so values
+/// read before its commit still look current, until the next commit moves the head.
+#[derive(Debug)]
+pub struct HeadWatch {
+    path: PathBuf,
+    file: Mutex<Option<fs::File>>,
+}
+
+impl HeadWatch {
+    /// Watches the head file at `path` (see [`HeadSink::path`]).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        HeadWatch {
+            path: path.into(),
+            file: Mutex::new(None),
+        }
+    }
+
+    /// The head's current bytes (`None` when there is no head file or it cannot be read:
+    /// then nothing can be told, and a caller must not keep values).
+    pub fn current(&self) -> Option<Vec<u8>> {
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let f = match file.take() {
+            Some(f) if linked(&f, &self.path).ok()? => f,
+            _ => OpenOptions::new()
+                .read(true)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                .open(&self.path)
+                .ok()?,
+        };
+        let bytes = read_all_at(&f, &self.path).ok()?;
+        *file = Some(f);
+        Some(bytes)
+    }
+}
+
 /// Opens `path` for reading and writing, creating it 0600, never through a symlink.
 fn open_rw(path: &Path) -> std::io::Result<fs::File> {
     OpenOptions::new()

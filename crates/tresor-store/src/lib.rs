@@ -49,7 +49,7 @@ pub mod testing;
 pub use audit::{AuditDraft, AuditEntry, AuditSigner};
 pub use backend::{Backend, Batch, Dump, Found, MAX_MANY, Precondition, Write};
 pub use error::{Result, StoreError};
-pub use head::{AuditHead, FileHead, HEAD_FILE, HeadSink, HeadUpdate};
+pub use head::{AuditHead, FileHead, HEAD_FILE, HeadSink, HeadUpdate, HeadWatch};
 pub use model::{
     Attributes, NewObject, ObjectMeta, ObjectType, SealedVersion, State, VersionInfo, new_uid, now,
 };

@@ -27,6 +27,7 @@
 #![deny(missing_docs)]
 
 pub mod backup;
+mod cache;
 pub mod dotenv;
 mod error;
 pub mod filter;

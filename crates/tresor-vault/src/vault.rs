@@ -1,8 +1,7 @@
 //! The developer vault: a folder with a key file and a store, and the secrets in it.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tresor_crypto::keyfile::{self, KdfParams};
@@ -11,6 +10,7 @@ use tresor_store::{
     AttrCond, NewObject, ObjectMeta, ObjectType, Query, Store, VersionInfo, fsutil,
 };
 
+use crate::cache::{Lookup, ValueCache};
 use crate::filter::{Filter, FilterSet, validate_full_name};
 use crate::{Result, VaultError};
 
@@ -243,7 +243,7 @@ pub struct Vault {
     dir: PathBuf,
     store: Store,
     config: VaultConfig,
-    cache: Option<Mutex<HashMap<String, SecretBytes>>>,
+    cache: Option<ValueCache>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -580,9 +580,19 @@ impl Vault {
         })
     }
 
-    /// Turns on an in-memory cache of values for [`Vault::get`] (off by default).
+    /// Turns on an in-memory cache of values for [`Vault::get`] (off by default). A value
+    /// is kept only until the next commit to the store, by this process or any other (the
+    /// store's audit head moves on each one; checking it costs two system calls per `get`
+    /// instead of a database read). A store without a head file here (PostgreSQL, S3)
+    /// keeps nothing. Stale in one case: a writer that dies between its commit and its head
+    /// update, until the next commit ([`tresor_store::HeadWatch`]).
     pub fn with_cache(mut self) -> Self {
-        self.cache = Some(Mutex::new(HashMap::new()));
+        let watch = self
+            .store
+            .audit_head()
+            .and_then(|h| h.path())
+            .map(tresor_store::HeadWatch::new);
+        self.cache = Some(ValueCache::new(watch));
         self
     }
 
@@ -602,9 +612,7 @@ impl Vault {
     }
 
     fn invalidate(&self) {
-        if let Some(c) = &self.cache
-            && let Ok(mut c) = c.lock()
-        {
+        if let Some(c) = &self.cache {
             c.clear();
         }
     }
@@ -614,11 +622,12 @@ impl Vault {
     /// # Errors
     /// [`VaultError::NotFound`], [`VaultError::Ambiguous`], a filter error.
     pub fn get(&self, filter: &str) -> Result<SecretBytes> {
-        if let Some(c) = &self.cache
-            && let Some(v) = c.lock().ok().and_then(|c| c.get(filter).cloned())
-        {
-            return Ok(v);
-        }
+        // The head is read before the value: a commit in between shows at the next lookup.
+        let head = match self.cache.as_ref().map(|c| c.lookup(filter)) {
+            Some(Lookup::Hit(v)) => return Ok(v),
+            Some(Lookup::Miss(head)) => head,
+            None => None,
+        };
         // A plain `app:env:KEY` (no glob, no alternative) is one indexed read; anything else is
         // compiled as a filter. `is_literal_name` never accepts what `Filter::new` would treat
         // differently, so both paths give the same answer.
@@ -633,10 +642,8 @@ impl Vault {
                 self.value(&one)?
             }
         };
-        if let Some(c) = &self.cache
-            && let Ok(mut c) = c.lock()
-        {
-            c.insert(filter.to_owned(), value.clone());
+        if let Some(c) = &self.cache {
+            c.insert(head, filter, &value);
         }
         Ok(value)
     }

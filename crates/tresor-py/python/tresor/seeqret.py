@@ -4,7 +4,8 @@ Replace ``import seeqret`` with ``from tresor import seeqret``; ``seeqret.get(ke
 app='*', env='*')`` then reads the tresor vault (``$TRESOR_VAULT``, migrated from seeqret
 with ``tresor import seeqret``) and returns an object whose ``.value`` is the secret,
 as seeqret's ``Secret`` does. The vault is opened once per process, with its value
-cache on (the seeqret-style fast path).
+cache on (the seeqret-style fast path): a value is read again after any process writes to
+the vault, so a secret changed elsewhere is seen at the next ``get``, as with seeqret.
 
 Where tresor differs: a filter that matches several secrets raises
 ``InvalidArgumentError`` (a ``ValueError``) instead of returning the first one; a missing

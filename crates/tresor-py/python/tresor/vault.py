@@ -34,7 +34,10 @@ def open(  # noqa: A001 - the module's verb, as in seeqret
     """Opens the vault at ``path`` (default ``$TRESOR_VAULT``, else ``~/.local/share/tresor``).
 
     A passphrase-protected vault takes ``passphrase``, else ``$TRESOR_PASSPHRASE``.
-    ``cache=True`` keeps values in memory after the first read (repeated ``get``).
+    ``cache=True`` keeps values in memory after the first read (repeated ``get``) until
+    the next write to the vault by any process (checked on each ``get``: two system calls,
+    not a database read). A vault on PostgreSQL or S3 keeps nothing (no local way to see
+    another process's write).
     """
     return vault_open(path, passphrase, cache=cache)
 

@@ -89,6 +89,65 @@ def test_reopen_and_cache(v):
     assert vault.open(v.path).get("a:dev:K") == "v1"
 
 
+def _in_another_process(code):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+def test_cache_keeps_values_until_any_process_writes(v):
+    v.add("a", "dev", "K", "v1")
+    v.add("a", "dev", "OTHER", "o1")
+    cached = vault.open(v.path, cache=True)
+    assert cached.get("a:dev:K") == "v1"
+    # Kept: with every version row moved out of the database behind tresor's back (the head
+    # unmoved), the cached handle still answers; a new handle reads the database and fails.
+    # (Another process edits the file: SQLite's POSIX locks are per process, and a second
+    # SQLite library closing the file here would drop this process's locks.)
+    db = os.path.join(v.path, "tresor.db")
+    _in_another_process(
+        f"import sqlite3; c = sqlite3.connect({db!r}); "
+        "c.execute('CREATE TABLE saved AS SELECT * FROM versions'); "
+        "c.execute('DELETE FROM versions'); c.commit()"
+    )
+    assert cached.get("a:dev:K") == "v1"
+    with pytest.raises(errors.TresorError):
+        vault.open(v.path).get("a:dev:K")
+    _in_another_process(
+        f"import sqlite3; c = sqlite3.connect({db!r}); "
+        "c.execute('INSERT INTO versions SELECT * FROM saved'); "
+        "c.execute('DROP TABLE saved'); c.commit()"
+    )
+    # Dropped when another process commits, whatever it wrote: a new version of K...
+    _in_another_process(
+        f"from tresor import vault; vault.open({str(v.path)!r}).add('a', 'dev', 'K', 'v2', force=True)"
+    )
+    assert cached.get("a:dev:K") == "v2"
+    # ...or of another secret.
+    _in_another_process(
+        f"from tresor import vault; vault.open({str(v.path)!r}).add('a', 'dev', 'OTHER', 'o2', force=True)"
+    )
+    assert cached.get("a:dev:OTHER") == "o2"
+    assert cached.get("a:dev:K") == "v2"
+
+
+def test_seeqret_get_sees_writes_by_other_processes(v, monkeypatch):
+    v.add("a", "dev", "K", "v1")
+    monkeypatch.setenv("TRESOR_VAULT", str(v.path))
+    seeqret._reset()
+    try:
+        assert seeqret.get("K", "a", "dev").value == "v1"
+        assert seeqret.get("K", "a", "dev").value == "v1"
+        _in_another_process(
+            f"from tresor import vault; vault.open({str(v.path)!r}).add('a', 'dev', 'K', 'v2', force=True)"
+        )
+        assert seeqret.get("K", "a", "dev").value == "v2"
+    finally:
+        seeqret._reset()
+
+
 def test_threads_share_one_vault(v):
     v.add("a", "dev", "K", "shared")
     got = []
