@@ -534,28 +534,14 @@ impl Keyring {
     /// As [`Keyring::get`].
     pub fn get_recursive_cached(&self, name: &str) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
         let shared = !matches!(self.ring, Ring::Thread | Ring::Process);
-        if shared {
-            let cached = self
-                .cache
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(name)
-                .copied();
-            if let Some(id) = cached {
-                if let Ok(v) = read_payload(id) {
-                    return Ok(v);
-                }
-                self.forget(name);
-            }
+        if shared && let Some(v) = self.read_remembered(name) {
+            return Ok(v);
         }
         let cname = check_name(name).map_err(|p| Self::name_error(name, p))?;
         let id = self.find(&cname, name, c"user", true)?;
         let v = read_payload(id).map_err(|e| self.err(e, "read", name))?;
         if shared && read_links(self.target).is_ok_and(|links| links.contains(&id)) {
-            self.cache
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(name.to_owned(), id);
+            self.remember(name, id);
         }
         Ok(v)
     }
@@ -577,25 +563,36 @@ impl Keyring {
     ///
     /// As [`Keyring::get`].
     pub fn get_cached(&self, name: &str) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
-        let cached = self
+        if let Some(v) = self.read_remembered(name) {
+            return Ok(v);
+        }
+        let id = self.find_any(name)?;
+        let v = read_payload(id).map_err(|e| self.err(e, "read", name))?;
+        self.remember(name, id);
+        Ok(v)
+    }
+
+    /// The payload of the key remembered for `name`, if there is one and it reads; a serial
+    /// that no longer reads (invalidated, revoked, expired, gone) is forgotten.
+    fn read_remembered(&self, name: &str) -> Option<Zeroizing<Vec<u8>>> {
+        let id = self
             .cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(name)
-            .copied();
-        if let Some(id) = cached {
-            if let Ok(v) = read_payload(id) {
-                return Ok(v);
-            }
+            .copied()?;
+        let v = read_payload(id).ok();
+        if v.is_none() {
             self.forget(name);
         }
-        let id = self.find_any(name)?;
-        let v = read_payload(id).map_err(|e| self.err(e, "read", name))?;
+        v
+    }
+
+    fn remember(&self, name: &str, id: i32) {
         self.cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(name.to_owned(), id);
-        Ok(v)
     }
 
     fn forget(&self, name: &str) {
