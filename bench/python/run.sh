@@ -56,7 +56,11 @@ if [ -z "$kmip_bin" ]; then
 fi
 "$kmip_bin" kmip certs init "$work/kcerts" >/dev/null
 "$kmip_bin" kmip apps --store "$work/kstore" allow '*' '*' >/dev/null
-TRESOR_LOG=info "$kmip_bin" kmip serve --listen 127.0.0.1:0 --cert "$work/kcerts/server.crt" \
+# KMIP_SERVER_CPUS (e.g. 0): run the server on other CPUs than the clients, as a deployment
+# does (a server has its own machine); unset, it shares the script's CPUs with the client.
+server_pin=()
+if [ -n "${KMIP_SERVER_CPUS:-}" ]; then server_pin=(taskset -c "$KMIP_SERVER_CPUS"); fi
+TRESOR_LOG=info "${server_pin[@]}" "$kmip_bin" kmip serve --listen 127.0.0.1:0 --cert "$work/kcerts/server.crt" \
     --key "$work/kcerts/server.key" --ca "$work/kcerts/ca.crt" --store "$work/kstore" \
     --max-requests-per-second 10000000 2>"$work/kserve.log" &
 kmip_pid=$!
@@ -65,7 +69,7 @@ kport=$(grep -o "listening on [0-9.]*:[0-9]*" "$work/kserve.log" | head -1 | sed
 "$TRESOR_PYKMIP_PY" "$bench" kmip-pykmip "$kport" "$work/kcerts" >>"$raw"
 "$venv/bin/python" "$bench" kmip-tresor "$kport" "$work/kcerts" >>"$raw"
 kill "$kmip_pid"; wait "$kmip_pid" 2>/dev/null || true; kmip_pid=""
-printf 'server\tKMIP server binary\t%s\t\n' "$kmip_bin" >>"$raw"
+printf 'server\tKMIP server binary\t%s%s\t\n' "$kmip_bin" "${KMIP_SERVER_CPUS:+ on CPU $KMIP_SERVER_CPUS}" >>"$raw"
 
 log "tresor vault with 10,000 secrets"
 "$venv/bin/python" - "$work/tv" <<'PY'

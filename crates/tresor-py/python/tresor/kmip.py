@@ -115,6 +115,14 @@ def _find(items, tag, default=None):
     return default
 
 
+def _find_num(items, t, default=None):
+    """`_find` by tag number."""
+    for i in items:
+        if i[0] == t:
+            return i[2]
+    return default
+
+
 def _all(items, tag):
     t = tag._value_
     return [i[2] for i in items if i[0] == t]
@@ -338,6 +346,15 @@ _OBJ_TAGS = {
     enums.ObjectType.SPLIT_KEY: T.SPLIT_KEY,
 }
 
+# By number (an enum member's hash is a Python-level call).
+_OBJ_TAG_NUMS = {ot._value_: tag._value_ for ot, tag in _OBJ_TAGS.items()}
+_TAG_KEY_BLOCK = T.KEY_BLOCK._value_
+_TAG_KEY_FORMAT_TYPE = T.KEY_FORMAT_TYPE._value_
+_TAG_KEY_VALUE = T.KEY_VALUE._value_
+_TAG_CRYPTOGRAPHIC_ALGORITHM = T.CRYPTOGRAPHIC_ALGORITHM._value_
+_TAG_CRYPTOGRAPHIC_LENGTH = T.CRYPTOGRAPHIC_LENGTH._value_
+_TAG_KEY_WRAPPING_DATA = T.KEY_WRAPPING_DATA._value_
+
 
 def _key_block(fmt, material: bytes, algorithm=None, length=None, wrapping=None):
     block = [_enum(T.KEY_FORMAT_TYPE, fmt)]
@@ -370,8 +387,8 @@ def _object_ttlv(obj) -> Tuple[int, Any]:
 
 def _object_from_ttlv(object_type, items):
     ot = _as_enum(enums.ObjectType, object_type)
-    tag = _OBJ_TAGS.get(ot)
-    body = _find(items, tag) if tag is not None else None
+    tag = _OBJ_TAG_NUMS.get(ot._value_) if isinstance(ot, enums.ObjectType) else None
+    body = _find_num(items, tag) if tag is not None else None
     if body is None:
         raise KmipOperationFailure(
             enums.ResultStatus.OPERATION_FAILED,
@@ -388,9 +405,12 @@ def _object_from_ttlv(object_type, items):
         if ct == enums.CertificateType.X_509:
             return objects.X509Certificate(value)
         return objects.Certificate(ct, value)
-    block = _find(body, T.KEY_BLOCK) or []
-    fmt = _as_enum(enums.KeyFormatType, _find(block, T.KEY_FORMAT_TYPE))
-    kv = next((i for i in block if i[0] == T.KEY_VALUE._value_), None)
+    # The key block read once into a map by tag (first of each, as `_find` would): every
+    # Get of a key goes through here, and eight list scans were most of its Python time.
+    block = {i[0]: i for i in reversed(_find_num(body, _TAG_KEY_BLOCK) or [])}
+    fmt = block.get(_TAG_KEY_FORMAT_TYPE)
+    fmt = _as_enum(enums.KeyFormatType, fmt[2] if fmt is not None else None)
+    kv = block.get(_TAG_KEY_VALUE)
     if kv is None:
         material = b""
     elif kv[1] == BYTES:  # wrapped: the key value is a byte string
@@ -399,11 +419,12 @@ def _object_from_ttlv(object_type, items):
         material = _find(kv[2], T.KEY_MATERIAL, b"")
         if isinstance(material, list):  # a structured key (transparent formats)
             material = b""
-    alg = _find(block, T.CRYPTOGRAPHIC_ALGORITHM)
-    alg = _as_enum(enums.CryptographicAlgorithm, alg) if alg is not None else None
-    length = _find(block, T.CRYPTOGRAPHIC_LENGTH)
-    wrapping = _find(block, T.KEY_WRAPPING_DATA)
-    wrapping_data = _wrapping_data(wrapping) if wrapping is not None else None
+    alg = block.get(_TAG_CRYPTOGRAPHIC_ALGORITHM)
+    alg = _as_enum(enums.CryptographicAlgorithm, alg[2]) if alg is not None else None
+    length = block.get(_TAG_CRYPTOGRAPHIC_LENGTH)
+    length = length[2] if length is not None else None
+    wrapping = block.get(_TAG_KEY_WRAPPING_DATA)
+    wrapping_data = _wrapping_data(wrapping[2]) if wrapping is not None else None
     if ot == enums.ObjectType.SYMMETRIC_KEY:
         return objects.SymmetricKey(alg, length, material, key_wrapping_data=wrapping_data)
     if ot == enums.ObjectType.PUBLIC_KEY:
