@@ -90,7 +90,11 @@ impl PgTarget {
     }
 
     fn connect_with(&self, c: &postgres::Config) -> Result<postgres::Client> {
-        c.connect(self.tls.clone())
-            .map_err(|e| tls::explain(&self.settings, StoreError::Unavailable(super::describe(&e))))
+        c.connect(self.tls.clone()).map_err(|e| {
+            tls::explain(
+                &self.settings,
+                StoreError::Unavailable(super::errors::describe(&e)),
+            )
+        })
     }
 }

@@ -1,7 +1,9 @@
 //! Entry points for the `cargo fuzz` targets (`fuzz/fuzz_targets/s3_record.rs`); not a stable
 //! API. A child of the backend module, so it runs the backend's own record decoder.
 
-use super::{FORMAT, Record, S3Backend, StoredAudit};
+use super::S3Backend;
+use super::audit::StoredAudit;
+use super::record::{FORMAT, Record};
 use crate::config::{S3Location, S3Settings};
 
 /// The uid whose object key [`fuzz_record`] reads bodies at.
@@ -60,11 +62,11 @@ pub fn fuzz_record(data: &[u8]) {
 pub fn sample_record(meta: &tresor_store::ObjectMeta, sealed: &[u8]) -> Vec<u8> {
     use base64::Engine as _;
     BACKEND.with(|b| {
-        let v = super::StoredVersion {
+        let v = super::record::StoredVersion {
             version: 1,
             created: 1,
             created_by: "alice".into(),
-            sealed: Some(super::b64().encode(sealed)),
+            sealed: Some(super::record::b64().encode(sealed)),
         };
         b.encode_record(meta, vec![v])
             .expect("encoding a sample record")
