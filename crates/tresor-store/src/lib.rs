@@ -37,6 +37,7 @@ mod mac;
 mod model;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod prefetch;
 pub mod progress;
 mod query;
 mod rekey;

@@ -17,7 +17,6 @@
 
 use std::str::FromStr;
 use std::sync::Mutex;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -39,7 +38,6 @@ use crate::group::GroupCommit;
 use crate::{Result, StoreError};
 use conn::Conn;
 use pool::blocking;
-use prefetch::NEXT_BACKEND_ID;
 
 const LOCK_MIGRATE: i64 = 0x7472_6573_6f72_0001;
 const LOCK_WRITE: i64 = 0x7472_6573_6f72_0002;
@@ -128,7 +126,7 @@ impl PostgresBackend {
             config.tcp_user_timeout(Duration::from_secs(15));
         }
         let b = PostgresBackend {
-            id: NEXT_BACKEND_ID.fetch_add(1, Ordering::Relaxed),
+            id: crate::prefetch::backend_id(),
             config,
             tls: tls::connector(&tls_settings)?,
             pool: Mutex::new(Vec::new()),

@@ -3,7 +3,6 @@
 //! MAC backfill.
 
 use super::errors::pg;
-use super::prefetch::PREFETCHED;
 use super::sql::{
     OBJ_COLS, SQL_GET, SQL_GET_BY_NAME, SQL_GET_MANY_BY_NAME, SQL_INSERT_AUDIT, SQL_INSERT_VERSION,
     SQL_LOCK, SQL_VERSION, SQL_VERSIONS, audit_row, obj_cols, row_meta, row_version,
@@ -75,13 +74,8 @@ impl Backend for PostgresBackend {
     }
 
     fn version(&self, uid: &str, version: u32) -> Result<Option<SealedVersion>> {
-        let hit = PREFETCHED.with(|p| {
-            p.borrow_mut()
-                .take()
-                .filter(|p| p.backend == self.id && p.uid == uid && p.version == version)
-        });
-        if let Some(p) = hit {
-            return Ok(p.row);
+        if let Some(row) = crate::prefetch::take(self.id, uid, version) {
+            return Ok(row);
         }
         let r = self.with(|c| c.query_opt(SQL_VERSION, &[&uid, &(version as i64)]))?;
         Ok(r.and_then(|r| row_version(uid, &r, 0)))
@@ -113,6 +107,9 @@ impl Backend for PostgresBackend {
     }
 
     fn commit(&self, batch: &Batch, signer: &AuditSigner) -> Result<()> {
+        // Group commit may run this batch on another writer's thread: forget here, on the
+        // caller's, what its last read kept (the batch may destroy that very material).
+        crate::prefetch::forget();
         self.group
             .commit(batch, signer, |group| self.apply_group(group))
     }

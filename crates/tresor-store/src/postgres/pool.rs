@@ -5,7 +5,6 @@
 use super::PostgresBackend;
 use super::conn::Conn;
 use super::errors::{is_connection_error, pg, unavailable};
-use super::prefetch::forget_prefetched;
 #[cfg(doc)]
 use crate::backend::Backend;
 use crate::{Result, StoreError};
@@ -77,7 +76,7 @@ impl PostgresBackend {
         &self,
         f: impl FnMut(&mut Conn) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
-        forget_prefetched();
+        crate::prefetch::forget();
         blocking(|| self.with_here(f))
     }
 
@@ -112,7 +111,7 @@ impl PostgresBackend {
     /// As [`PostgresBackend::with`] for a body returning the store's errors; `sent` tells
     /// whether a broken connection may have committed (then no retry).
     pub(super) fn with_tx<T>(&self, f: impl FnMut(&mut Conn, &mut bool) -> Result<T>) -> Result<T> {
-        forget_prefetched();
+        crate::prefetch::forget();
         blocking(|| self.with_tx_here(f))
     }
 
