@@ -276,17 +276,10 @@ impl KeyManager {
             Ok(h) => h,
             Err(e) => return Some(Err(e)),
         };
-        let map = rd(&self.entries);
-        let e = map.get(h.name).filter(|e| e.def.is_none())?;
-        let s = rd(&e.snap);
-        if h.version < s.min_dec {
-            return None;
-        }
-        let m = s.versions.get(&h.version).and_then(|v| v.mat.as_ref())?;
-        Some(
+        self.with_cached_version(h.name, h.version, |m| {
             m.engine
-                .open(&ciphertext[..head_len], aad, &ciphertext[head_len..]),
-        )
+                .open(&ciphertext[..head_len], aad, &ciphertext[head_len..])
+        })
     }
 
     /// As [`KeyManager::decrypt_bytes`], appending the plaintext to `out` instead of returning
@@ -302,25 +295,32 @@ impl KeyManager {
         out: &mut Vec<u8>,
     ) -> Result<()> {
         let (h, head_len) = parse_binary(ciphertext)?;
-        {
-            let map = rd(&self.entries);
-            if let Some(e) = map.get(h.name).filter(|e| e.def.is_none()) {
-                let s = rd(&e.snap);
-                if h.version >= s.min_dec {
-                    if let Some(m) = s.versions.get(&h.version).and_then(|v| v.mat.as_ref()) {
-                        return m.engine.open_into(
-                            &ciphertext[..head_len],
-                            aad,
-                            &ciphertext[head_len..],
-                            out,
-                        );
-                    }
-                }
-            }
+        let (head, body) = ciphertext.split_at(head_len);
+        if let Some(r) = self.with_cached_version(h.name, h.version, |m| {
+            m.engine.open_into(head, aad, body, out)
+        }) {
+            return r;
         }
         let m = self.decrypt_material(h.name, h.version)?;
-        m.engine
-            .open_into(&ciphertext[..head_len], aad, &ciphertext[head_len..], out)
+        m.engine.open_into(head, aad, body, out)
+    }
+
+    /// `f` on the cached material of `version` of stored key `name`, if it is cached and not
+    /// retired for decryption (the decrypt paths' hot path: no store, no key source).
+    fn with_cached_version<T>(
+        &self,
+        name: &str,
+        version: u32,
+        f: impl FnOnce(&Material) -> T,
+    ) -> Option<T> {
+        let map = rd(&self.entries);
+        let e = map.get(name).filter(|e| e.def.is_none())?;
+        let s = rd(&e.snap);
+        if version < s.min_dec {
+            return None;
+        }
+        let m = s.versions.get(&version).and_then(|v| v.mat.as_ref())?;
+        Some(f(m))
     }
 
     fn decrypt_material(&self, name: &str, version: u32) -> Result<Arc<Material>> {
