@@ -27,7 +27,6 @@ mod conn;
 mod errors;
 mod migrate;
 mod pool;
-mod prefetch;
 mod sql;
 mod tls;
 mod write;

@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::model::SealedVersion;
+use crate::model::{ObjectMeta, SealedVersion};
 
 struct Prefetched {
     backend: u64,
@@ -37,16 +37,22 @@ pub(crate) fn forget() {
     PREFETCHED.with(|p| p.borrow_mut().take());
 }
 
-/// Keeps `row`, version `version` of `uid` as read by `backend`, for the next call.
-pub(crate) fn keep(backend: u64, uid: &str, version: u32, row: Option<SealedVersion>) {
+/// The object of `found` (an object and its current version, read together by `backend`),
+/// keeping the version for the next call.
+pub(crate) fn keep_current(
+    backend: u64,
+    found: Option<(ObjectMeta, Option<SealedVersion>)>,
+) -> Option<ObjectMeta> {
+    let (m, row) = found?;
     PREFETCHED.with(|p| {
         *p.borrow_mut() = Some(Prefetched {
             backend,
-            uid: uid.to_owned(),
-            version,
+            uid: m.uid.clone(),
+            version: m.current_version,
             row,
         })
     });
+    Some(m)
 }
 
 /// The kept row if it is version `version` of `uid` read by `backend` (`Some(None)`: that

@@ -260,12 +260,6 @@ impl SqliteBackend {
         r.map_err(|e| self.corrupt(e))
     }
 
-    /// `m`, keeping `v` (its current version, read with it) for the next `version` call.
-    fn prefetched(&self, m: ObjectMeta, v: Option<SealedVersion>) -> ObjectMeta {
-        crate::prefetch::keep(self.id, &m.uid, m.current_version, v);
-        m
-    }
-
     fn migrate(&self, c: &Connection) -> Result<()> {
         let found = read_version(c).map_err(|e| self.corrupt(e))?;
         if found > SCHEMA_VERSION {
@@ -347,6 +341,13 @@ fn mac_of(v: rusqlite::types::ValueRef<'_>) -> Option<[u8; 32]> {
         rusqlite::types::ValueRef::Blob(b) => b.try_into().ok(),
         _ => None,
     }
+}
+
+/// An object row (columns 0..11, [`OBJ_COLS`]) with a version read along with it (11..).
+fn with_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ObjectMeta, Option<SealedVersion>)> {
+    let m = row_meta(r)?;
+    let v = row_version(&m.uid, r, 11)?;
+    Ok((m, v))
 }
 
 fn row_version(
@@ -580,15 +581,15 @@ impl Backend for SqliteBackend {
                 ", v.version, v.created, v.created_by, v.sealed FROM objects o \
                  LEFT JOIN versions v ON v.uid=o.uid AND v.version=o.current_version WHERE o.uid=?1"
             ))?
-            .query_row([uid], |r| Ok((row_meta(r)?, row_version(uid, r, 11)?)))
+            .query_row([uid], with_version)
             .optional()
         })?;
-        Ok(found.map(|(m, v)| self.prefetched(m, v)))
+        Ok(crate::prefetch::keep_current(self.id, found))
     }
 
     fn get_by_name(&self, name: &str) -> Result<Option<ObjectMeta>> {
         let found = self.get_current_by_name(name)?;
-        Ok(found.map(|(m, v)| self.prefetched(m, v)))
+        Ok(crate::prefetch::keep_current(self.id, found))
     }
 
     fn get_current_by_name(
@@ -603,11 +604,7 @@ impl Backend for SqliteBackend {
                  JOIN objects o ON o.uid=n.uid \
                  LEFT JOIN versions v ON v.uid=o.uid AND v.version=o.current_version WHERE n.name=?1"
             ))?
-            .query_row([name], |r| {
-                let m = row_meta(r)?;
-                let v = row_version(&m.uid, r, 11)?;
-                Ok((m, v))
-            })
+            .query_row([name], with_version)
             .optional()
         })
     }
@@ -633,11 +630,7 @@ impl Backend for SqliteBackend {
                  LEFT JOIN versions v ON v.uid=o.uid AND v.version=\
                  (CASE WHEN w.ver=0 THEN o.current_version ELSE w.ver END)"
             ))?;
-            let rows = st.query_map([&list], |r| {
-                let m = row_meta(r)?;
-                let v = row_version(&m.uid, r, 11)?;
-                Ok((r.get::<_, i64>(15)?, (m, v)))
-            })?;
+            let rows = st.query_map([&list], |r| Ok((r.get::<_, i64>(15)?, with_version(r)?)))?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })?;
         let mut out: Vec<Option<crate::backend::Found>> = vec![None; wanted.len()];

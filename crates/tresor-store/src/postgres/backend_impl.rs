@@ -25,13 +25,16 @@ impl Backend for PostgresBackend {
     }
 
     fn get(&self, uid: &str) -> Result<Option<ObjectMeta>> {
+        // With its current version (columns 11..), kept for the `version` call that usually
+        // follows (see `crate::prefetch`).
         let r = self.with(|c| c.query_opt(SQL_GET, &[&uid]))?;
-        r.map(|r| self.prefetch(&r)).transpose()
+        let found = r.as_ref().map(with_current_version).transpose()?;
+        Ok(crate::prefetch::keep_current(self.id, found))
     }
 
     fn get_by_name(&self, name: &str) -> Result<Option<ObjectMeta>> {
-        let r = self.with(|c| c.query_opt(SQL_GET_BY_NAME, &[&name]))?;
-        r.map(|r| self.prefetch(&r)).transpose()
+        let found = self.get_current_by_name(name)?;
+        Ok(crate::prefetch::keep_current(self.id, found))
     }
 
     fn get_current_by_name(
@@ -39,14 +42,7 @@ impl Backend for PostgresBackend {
         name: &str,
     ) -> Result<Option<(ObjectMeta, Option<SealedVersion>)>> {
         let r = self.with(|c| c.query_opt(SQL_GET_BY_NAME, &[&name]))?;
-        match r {
-            None => Ok(None),
-            Some(r) => {
-                let m = row_meta(&r)?;
-                let v = row_version(&m.uid, &r, 11);
-                Ok(Some((m, v)))
-            }
-        }
+        r.as_ref().map(with_current_version).transpose()
     }
 
     fn get_many_by_name(
@@ -63,11 +59,10 @@ impl Backend for PostgresBackend {
         let rows = self.with(|c| c.query(SQL_GET_MANY_BY_NAME, &[&names, &versions]))?;
         let mut out: Vec<Option<crate::backend::Found>> = vec![None; wanted.len()];
         for r in &rows {
-            let m = row_meta(r)?;
-            let v = row_version(&m.uid, r, 11);
+            let found = with_current_version(r)?;
             let i: i64 = r.get(15);
             if let Some(slot) = usize::try_from(i - 1).ok().and_then(|i| out.get_mut(i)) {
-                *slot = Some((m, v));
+                *slot = Some(found);
             }
         }
         Ok(out)
@@ -282,4 +277,12 @@ impl Backend for PostgresBackend {
             tx.commit().map_err(pg)
         })
     }
+}
+
+/// An object row (columns 0..11) with the version read along with it (11..), as `SQL_GET`,
+/// `SQL_GET_BY_NAME` and `SQL_GET_MANY_BY_NAME` give them.
+fn with_current_version(r: &postgres::Row) -> Result<(ObjectMeta, Option<SealedVersion>)> {
+    let m = row_meta(r)?;
+    let v = row_version(&m.uid, r, 11);
+    Ok((m, v))
 }
