@@ -108,11 +108,7 @@ def _mask(masks) -> int:
 
 
 def _find(items, tag, default=None):
-    t = tag._value_
-    for i in items:
-        if i[0] == t:
-            return i[2]
-    return default
+    return _find_num(items, tag._value_, default)
 
 
 def _find_num(items, t, default=None):
