@@ -5,6 +5,10 @@
 //! and request is bounded by a timeout, and responses are read with the [`Limits`] of the
 //! TTLV codec, so a misbehaving server cannot make the client allocate without bound.
 //!
+//! [`BlockingKmipClient`] is the same client without an async runtime, for callers that
+//! wait for each answer anyway (the Python wheel): it saves the runtime's readiness polling
+//! (one `epoll_wait` and its wake-up per request).
+//!
 //! [`ClientConfig::from_pykmip_conf`] reads the `[client]` section of a PyKMIP `pykmip.conf`
 //! so existing PyKMIP setups work unchanged.
 //!
@@ -36,6 +40,9 @@ use crate::error::KmipError;
 use crate::message::{ProtocolVersion, RequestMessage, ResponseBatchItem, ResponseMessage};
 use crate::ttlv::stream::{read_message_bytes, write_message};
 use crate::ttlv::{Limits, Ttlv};
+
+mod blocking;
+pub use blocking::BlockingKmipClient;
 
 /// The KMIP port registered with IANA.
 pub const DEFAULT_PORT: u16 = 5696;
@@ -194,6 +201,16 @@ impl ClientConfig {
         Ok(c)
     }
 
+    /// The name the server's certificate must carry: `server_name`, else `host`.
+    ///
+    /// # Errors
+    /// [`KmipError::Tls`] if it is neither a DNS name nor an IP address.
+    pub fn tls_server_name(&self) -> Result<ServerName<'static>, KmipError> {
+        let name = self.server_name.as_deref().unwrap_or(&self.host);
+        ServerName::try_from(name.to_owned())
+            .map_err(|e| KmipError::Tls(format!("server name '{name}': {e}")))
+    }
+
     /// Builds the rustls configuration: the CA roots, the client certificate and key.
     ///
     /// # Errors
@@ -258,13 +275,9 @@ impl KmipClient {
     /// [`KmipError::Tls`] if the certificate files cannot be used or the server name is
     /// invalid.
     pub fn new(config: ClientConfig) -> Result<Self, KmipError> {
-        let tls = config.tls_config()?;
-        let name = config.server_name.as_deref().unwrap_or(&config.host);
-        let server_name = ServerName::try_from(name.to_owned())
-            .map_err(|e| KmipError::Tls(format!("server name '{name}': {e}")))?;
         Ok(KmipClient {
-            connector: TlsConnector::from(Arc::new(tls)),
-            server_name,
+            connector: TlsConnector::from(Arc::new(config.tls_config()?)),
+            server_name: config.tls_server_name()?,
             conn: Mutex::new(None),
             config,
         })
@@ -318,27 +331,15 @@ impl KmipClient {
             let result = tokio::time::timeout(self.config.request_timeout, round)
                 .await
                 .map_err(|_| KmipError::Timeout("request"))?;
-            match result {
-                Ok(Some(bytes)) => {
-                    let t = Ttlv::decode_with(&bytes, &self.config.limits)?;
+            match Round::of(result, reused && attempt == 0, &self.config.limits)? {
+                Round::Answered(t) => {
                     *guard = Some(stream);
                     return Ok(t);
                 }
-                // A kept connection the server has closed: try a fresh one.
-                Ok(None) | Err(KmipError::Io { .. }) if reused && attempt == 0 => continue,
-                Ok(None) => {
-                    return Err(KmipError::io(
-                        "reading a response",
-                        std::io::ErrorKind::UnexpectedEof.into(),
-                    ));
-                }
-                Err(e) => return Err(e),
+                Round::Again => {}
             }
         }
-        Err(KmipError::io(
-            "reading a response",
-            std::io::ErrorKind::ConnectionReset.into(),
-        ))
+        Err(Round::gave_up())
     }
 
     /// Sends a typed request and parses the response.
@@ -360,14 +361,7 @@ impl KmipClient {
         payload: Vec<Ttlv>,
     ) -> Result<ResponseBatchItem, KmipError> {
         let msg = RequestMessage::single(self.config.protocol_version, operation, payload);
-        let resp = self.request(&msg).await?;
-        resp.batch_items
-            .into_iter()
-            .next()
-            .ok_or(KmipError::MissingField {
-                parent: crate::tags::Tag::RESPONSE_MESSAGE,
-                field: crate::tags::Tag::BATCH_ITEM,
-            })
+        first_item(self.request(&msg).await?)
     }
 
     /// Closes the kept connection, if any (with a TLS close_notify).
@@ -378,6 +372,54 @@ impl KmipClient {
             let _ = s.shutdown().await;
         }
     }
+}
+
+/// The outcome of one write-then-read round on a connection.
+enum Round {
+    /// The response message.
+    Answered(Ttlv),
+    /// The kept connection was closed by the server before any response byte: send once
+    /// more on a fresh one.
+    Again,
+}
+
+impl Round {
+    /// Decides on the `result` of a round; `may_retry` is true on the first try over a kept
+    /// (not a fresh) connection.
+    fn of(
+        result: Result<Option<Vec<u8>>, KmipError>,
+        may_retry: bool,
+        limits: &Limits,
+    ) -> Result<Round, KmipError> {
+        match result {
+            Ok(Some(bytes)) => Ok(Round::Answered(Ttlv::decode_with(&bytes, limits)?)),
+            Ok(None) | Err(KmipError::Io { .. }) if may_retry => Ok(Round::Again),
+            Ok(None) => Err(KmipError::io(
+                "reading a response",
+                std::io::ErrorKind::UnexpectedEof.into(),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The error after both tries found a closed connection.
+    fn gave_up() -> KmipError {
+        KmipError::io(
+            "reading a response",
+            std::io::ErrorKind::ConnectionReset.into(),
+        )
+    }
+}
+
+/// The result item of a one-item response.
+fn first_item(resp: ResponseMessage) -> Result<ResponseBatchItem, KmipError> {
+    resp.batch_items
+        .into_iter()
+        .next()
+        .ok_or(KmipError::MissingField {
+            parent: crate::tags::Tag::RESPONSE_MESSAGE,
+            field: crate::tags::Tag::BATCH_ITEM,
+        })
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use super::*;
 use crate::certs;
 use crate::enums::ResultStatus;
 use crate::message::ResponseMessage;
-use crate::tags::Tag;
 use crate::ttlv::stream::read_message;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -95,6 +94,54 @@ async fn start(dir: &Path, mode: Mode) -> TestServer {
     TestServer { port, accepted }
 }
 
+/// Each test runs with both clients: the async one and the blocking one (from a blocking
+/// thread, so the test server keeps running on the runtime).
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Async,
+    Blocking,
+}
+
+const KINDS: [Kind; 2] = [Kind::Async, Kind::Blocking];
+
+enum Client {
+    Async(Box<KmipClient>),
+    Blocking(Arc<BlockingKmipClient>),
+}
+
+impl Client {
+    fn new(kind: Kind, c: ClientConfig) -> Client {
+        match kind {
+            Kind::Async => Client::Async(Box::new(KmipClient::new(c).unwrap())),
+            Kind::Blocking => Client::Blocking(Arc::new(BlockingKmipClient::new(c).unwrap())),
+        }
+    }
+
+    async fn call(&self, op: Operation) -> Result<ResponseBatchItem, KmipError> {
+        match self {
+            Client::Async(c) => c.call(op, vec![]).await,
+            Client::Blocking(c) => {
+                let c = c.clone();
+                tokio::task::spawn_blocking(move || c.call(op, vec![]))
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Client::Async(c) => c.close().await,
+            Client::Blocking(c) => {
+                let c = c.clone();
+                tokio::task::spawn_blocking(move || c.close())
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
 fn config(dir: &Path, port: u16, cert: &str) -> ClientConfig {
     let mut c = ClientConfig::new(
         "127.0.0.1",
@@ -106,95 +153,130 @@ fn config(dir: &Path, port: u16, cert: &str) -> ClientConfig {
     c
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn mutual_tls_round_trip_reuses_the_connection() {
     let dir = tempfile::tempdir().unwrap();
     certs::init(dir.path()).unwrap();
-    let server = start(dir.path(), Mode::Serve).await;
-    let client = KmipClient::new(config(dir.path(), server.port, "client")).unwrap();
-    for _ in 0..3 {
-        let item = client
-            .call(Operation::DISCOVER_VERSIONS, vec![])
-            .await
-            .unwrap();
-        assert_eq!(item.result_status, ResultStatus::SUCCESS);
-        assert_eq!(item.operation, Some(Operation::DISCOVER_VERSIONS));
-        let v = ProtocolVersion::from_ttlv(&item.payload_items()[0]).unwrap();
-        assert_eq!(v, ProtocolVersion::V1_4);
+    for kind in KINDS {
+        let server = start(dir.path(), Mode::Serve).await;
+        let client = Client::new(kind, config(dir.path(), server.port, "client"));
+        for _ in 0..3 {
+            let item = client.call(Operation::DISCOVER_VERSIONS).await.unwrap();
+            assert_eq!(item.result_status, ResultStatus::SUCCESS);
+            assert_eq!(item.operation, Some(Operation::DISCOVER_VERSIONS));
+            let v = ProtocolVersion::from_ttlv(&item.payload_items()[0]).unwrap();
+            assert_eq!(v, ProtocolVersion::V1_4);
+        }
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 1, "{kind:?}");
+        client.close().await;
+        // After close the next call opens a new connection.
+        assert!(client.call(Operation::QUERY).await.is_ok(), "{kind:?}");
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 2, "{kind:?}");
     }
-    assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
-    client.close().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn reconnects_when_the_server_closed_the_connection() {
     let dir = tempfile::tempdir().unwrap();
     certs::init(dir.path()).unwrap();
-    let server = start(dir.path(), Mode::OneShot).await;
-    let client = KmipClient::new(config(dir.path(), server.port, "client")).unwrap();
-    for _ in 0..2 {
-        let item = client.call(Operation::QUERY, vec![]).await.unwrap();
-        assert_eq!(item.result_status, ResultStatus::SUCCESS);
+    for kind in KINDS {
+        let server = start(dir.path(), Mode::OneShot).await;
+        let client = Client::new(kind, config(dir.path(), server.port, "client"));
+        for _ in 0..2 {
+            let item = client.call(Operation::QUERY).await.unwrap();
+            assert_eq!(item.result_status, ResultStatus::SUCCESS);
+        }
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 2, "{kind:?}");
     }
-    assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn issued_client_certificates_are_accepted() {
     let dir = tempfile::tempdir().unwrap();
     certs::init(dir.path()).unwrap();
     certs::client(dir.path(), "alice").unwrap();
     let server = start(dir.path(), Mode::Serve).await;
-    let client = KmipClient::new(config(dir.path(), server.port, "alice")).unwrap();
-    let item = client.call(Operation::QUERY, vec![]).await.unwrap();
-    assert_eq!(item.result_status, ResultStatus::SUCCESS);
+    for kind in KINDS {
+        let client = Client::new(kind, config(dir.path(), server.port, "alice"));
+        let item = client.call(Operation::QUERY).await.unwrap();
+        assert_eq!(item.result_status, ResultStatus::SUCCESS);
+    }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn server_name_is_verified() {
     let dir = tempfile::tempdir().unwrap();
     certs::init(dir.path()).unwrap();
     let server = start(dir.path(), Mode::Serve).await;
-    let mut c = config(dir.path(), server.port, "client");
-    c.server_name = Some("localhost".into());
-    let ok = KmipClient::new(c.clone()).unwrap();
-    assert!(ok.call(Operation::QUERY, vec![]).await.is_ok());
-    c.server_name = Some("kmip.example.com".into());
-    let bad = KmipClient::new(c).unwrap();
-    let err = bad.call(Operation::QUERY, vec![]).await.unwrap_err();
-    assert!(err.to_string().contains("TLS handshake"), "{err}");
+    for kind in KINDS {
+        let mut c = config(dir.path(), server.port, "client");
+        c.server_name = Some("localhost".into());
+        let ok = Client::new(kind, c.clone());
+        assert!(ok.call(Operation::QUERY).await.is_ok());
+        c.server_name = Some("kmip.example.com".into());
+        let bad = Client::new(kind, c);
+        let err = bad.call(Operation::QUERY).await.unwrap_err();
+        assert!(err.to_string().contains("TLS handshake"), "{kind:?}: {err}");
+    }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn untrusted_client_or_server_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let other = tempfile::tempdir().unwrap();
     certs::init(dir.path()).unwrap();
     certs::init(other.path()).unwrap();
     let server = start(dir.path(), Mode::Serve).await;
-    // A client certificate from another CA: the server refuses it.
-    let mut c = config(other.path(), server.port, "client");
-    c.ca_certs = dir.path().join("ca.crt");
-    let client = KmipClient::new(c).unwrap();
-    assert!(client.call(Operation::QUERY, vec![]).await.is_err());
-    assert_eq!(server.accepted.load(Ordering::SeqCst), 0);
-    // A server whose CA the client does not trust.
-    let mut c = config(dir.path(), server.port, "client");
-    c.ca_certs = other.path().join("ca.crt");
-    let client = KmipClient::new(c).unwrap();
-    assert!(client.call(Operation::QUERY, vec![]).await.is_err());
+    for kind in KINDS {
+        // A client certificate from another CA: the server refuses it.
+        let mut c = config(other.path(), server.port, "client");
+        c.ca_certs = dir.path().join("ca.crt");
+        let client = Client::new(kind, c);
+        assert!(client.call(Operation::QUERY).await.is_err(), "{kind:?}");
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 0, "{kind:?}");
+        // A server whose CA the client does not trust.
+        let mut c = config(dir.path(), server.port, "client");
+        c.ca_certs = other.path().join("ca.crt");
+        let client = Client::new(kind, c);
+        assert!(client.call(Operation::QUERY).await.is_err(), "{kind:?}");
+    }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn silent_server_times_out() {
     let dir = tempfile::tempdir().unwrap();
     certs::init(dir.path()).unwrap();
     let server = start(dir.path(), Mode::Silent).await;
-    let mut c = config(dir.path(), server.port, "client");
-    c.request_timeout = Duration::from_millis(300);
-    let client = KmipClient::new(c).unwrap();
-    let err = client.call(Operation::QUERY, vec![]).await.unwrap_err();
-    assert!(matches!(err, KmipError::Timeout("request")), "{err}");
+    for kind in KINDS {
+        let mut c = config(dir.path(), server.port, "client");
+        c.request_timeout = Duration::from_millis(300);
+        let client = Client::new(kind, c);
+        let err = client.call(Operation::QUERY).await.unwrap_err();
+        assert!(
+            matches!(err, KmipError::Timeout("request")),
+            "{kind:?}: {err}"
+        );
+    }
+}
+
+/// Nothing listens: the connect fails with an error naming where, for both clients.
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_connection_names_the_address() {
+    let dir = tempfile::tempdir().unwrap();
+    certs::init(dir.path()).unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    for kind in KINDS {
+        let client = Client::new(kind, config(dir.path(), port, "client"));
+        let err = client.call(Operation::QUERY).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("connecting to 127.0.0.1:{port}")),
+            "{kind:?}: {err}"
+        );
+    }
 }
 
 #[test]
@@ -249,22 +331,20 @@ timeout=5
     assert!(!err.to_string().contains("secret"));
 }
 
-#[test]
-fn response_too_large_is_refused() {
+#[tokio::test(flavor = "multi_thread")]
+async fn response_too_large_is_refused() {
     // The client's limits apply to responses: a tiny max_message refuses a normal reply.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        certs::init(dir.path()).unwrap();
-        let server = start(dir.path(), Mode::Serve).await;
+    let dir = tempfile::tempdir().unwrap();
+    certs::init(dir.path()).unwrap();
+    let server = start(dir.path(), Mode::Serve).await;
+    for kind in KINDS {
         let mut c = config(dir.path(), server.port, "client");
         c.limits.max_message = 64;
-        let client = KmipClient::new(c).unwrap();
-        let err = client.call(Operation::QUERY, vec![]).await.unwrap_err();
-        assert!(err.to_string().contains("exceeds the limit"), "{err}");
-        let _ = Tag::RESPONSE_MESSAGE;
-    });
+        let client = Client::new(kind, c);
+        let err = client.call(Operation::QUERY).await.unwrap_err();
+        assert!(
+            err.to_string().contains("exceeds the limit"),
+            "{kind:?}: {err}"
+        );
+    }
 }

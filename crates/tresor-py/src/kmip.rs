@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
-use tresor_kmip::client::{ClientConfig, KmipClient};
+use tresor_kmip::client::{BlockingKmipClient, ClientConfig};
 use tresor_kmip::enums::Operation;
 use tresor_kmip::{KmipError, ProtocolVersion, Tag, Ttlv, Value};
 
@@ -104,8 +104,7 @@ type CallResult<'py> = (u32, Option<u32>, Option<String>, Bound<'py, PyList>);
 /// One KMIP connection (kept open, reopened once if the server closed it).
 #[pyclass(module = "tresor.kmip", frozen)]
 pub(crate) struct KmipConnection {
-    rt: tokio::runtime::Runtime,
-    client: KmipClient,
+    client: BlockingKmipClient,
 }
 
 fn version_of(py: Python<'_>, v: &str) -> PyResult<ProtocolVersion> {
@@ -117,22 +116,8 @@ fn version_of(py: Python<'_>, v: &str) -> PyResult<ProtocolVersion> {
 
 impl KmipConnection {
     fn open(py: Python<'_>, config: ClientConfig) -> PyResult<KmipConnection> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                raise_named(
-                    py,
-                    "SystemCallError",
-                    format!("starting the I/O runtime: {e}"),
-                    e.raw_os_error(),
-                )
-            })?;
-        let client = {
-            let _guard = rt.enter();
-            KmipClient::new(config).map_err(|e| kmip_err(py, &e))?
-        };
-        Ok(KmipConnection { rt, client })
+        let client = BlockingKmipClient::new(config).map_err(|e| kmip_err(py, &e))?;
+        Ok(KmipConnection { client })
     }
 }
 
@@ -213,10 +198,7 @@ impl KmipConnection {
                 .map_err(|e| kmip_err(py, &e))?;
         }
         let item = py
-            .detach(|| {
-                self.rt
-                    .block_on(self.client.call(Operation(operation), items))
-            })
+            .detach(|| self.client.call(Operation(operation), items))
             .map_err(|e| kmip_err(py, &e))?;
         let out = PyList::empty(py);
         if version.is_v2() {
@@ -240,7 +222,7 @@ impl KmipConnection {
 
     /// Closes the connection (the next call opens a new one).
     fn close(&self, py: Python<'_>) {
-        py.detach(|| self.rt.block_on(self.client.close()));
+        py.detach(|| self.client.close());
     }
 }
 
