@@ -1,7 +1,9 @@
 //! `tresor.kmip`: the native half of `tresor.kmip.ProxyKmipClient` — one mutual-TLS KMIP
-//! connection (tresor-kmip's [`KmipClient`]: TLS 1.2+/1.3 with the server's name verified,
+//! connection (tresor-kmip's [`BlockingKmipClient`]: TLS 1.2+/1.3 with the server's name verified,
 //! bounded reads, one kept connection) and one call: an operation with its payload items,
-//! answered with the result status, reason, message and payload items.
+//! answered with the result status, reason, message and payload items; and Get, whose
+//! answer for a key in the clear comes back already read (the hot path of a PyKMIP-style
+//! client).
 //!
 //! Items cross the boundary as plain tuples `(tag, type, value)`: `tag` the KMIP tag
 //! number, `type` the item type number (1 Structure .. 11 DateTimeExtended), `value` a list
@@ -16,7 +18,8 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 use tresor_kmip::client::{BlockingKmipClient, ClientConfig};
-use tresor_kmip::enums::Operation;
+use tresor_kmip::enums::{ObjectType, Operation};
+use tresor_kmip::message::ResponseBatchItem;
 use tresor_kmip::{KmipError, ProtocolVersion, Tag, Ttlv, Value};
 
 use crate::errors::{chain, raise_named};
@@ -101,6 +104,100 @@ fn from_ttlv<'py>(py: Python<'py>, t: &Ttlv) -> PyResult<Bound<'py, PyTuple>> {
 /// `(result_status, result_reason, result_message, payload items)` of one call.
 type CallResult<'py> = (u32, Option<u32>, Option<String>, Bound<'py, PyList>);
 
+/// `(result_status, result_reason, result_message, key fields, payload items)` of a Get.
+type GetResult<'py> = (
+    u32,
+    Option<u32>,
+    Option<String>,
+    Option<KeyFields<'py>>,
+    Option<Bound<'py, PyList>>,
+);
+
+/// `(object_type, key_format_type, material, algorithm, length, secret_data_type)`.
+type KeyFields<'py> = (
+    u32,
+    Option<u32>,
+    Bound<'py, PyBytes>,
+    Option<u32>,
+    Option<i32>,
+    Option<u32>,
+);
+
+fn items_to_py<'py>(py: Python<'py>, items: &[Ttlv]) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for t in items {
+        out.append(from_ttlv(py, t)?)?;
+    }
+    Ok(out)
+}
+
+/// The fields of a Get answer holding a key block in the clear whose Key Material is a byte
+/// string (the answer to nearly every Get of a key or secret).
+struct ClearKey<'a> {
+    object_type: u32,
+    format: Option<u32>,
+    material: &'a [u8],
+    algorithm: Option<u32>,
+    length: Option<i32>,
+    secret_data_type: Option<u32>,
+}
+
+impl ClearKey<'_> {
+    fn into_py<'py>(self, py: Python<'py>) -> KeyFields<'py> {
+        (
+            self.object_type,
+            self.format,
+            PyBytes::new(py, self.material),
+            self.algorithm,
+            self.length,
+            self.secret_data_type,
+        )
+    }
+}
+
+/// [`ClearKey`] of a Get answer's payload items, or None for any other shape (which the
+/// Python side reads item by item): the same first-of-each-tag reading as
+/// `tresor.kmip._object_from_ttlv`.
+fn clear_key(items: &[Ttlv]) -> Option<ClearKey<'_>> {
+    let first = |tag: Tag| items.iter().find(|i| i.tag == tag);
+    let object_type = first(Tag::OBJECT_TYPE)?.as_enumeration()?;
+    let body = first(match ObjectType(object_type) {
+        ObjectType::SYMMETRIC_KEY => Tag::SYMMETRIC_KEY,
+        ObjectType::PUBLIC_KEY => Tag::PUBLIC_KEY,
+        ObjectType::PRIVATE_KEY => Tag::PRIVATE_KEY,
+        ObjectType::SECRET_DATA => Tag::SECRET_DATA,
+        _ => return None,
+    })?;
+    let block = body.find(Tag::KEY_BLOCK)?;
+    if block.find(Tag::KEY_WRAPPING_DATA).is_some() {
+        return None;
+    }
+    let material = block
+        .find(Tag::KEY_VALUE)?
+        .find(Tag::KEY_MATERIAL)?
+        .as_bytes()?;
+    let enumeration = |t: Option<&Ttlv>| match t {
+        None => Some(None),
+        Some(t) => t.as_enumeration().map(Some),
+    };
+    let length = match block.find(Tag::CRYPTOGRAPHIC_LENGTH) {
+        None => None,
+        Some(t) => Some(t.as_integer()?),
+    };
+    Some(ClearKey {
+        object_type,
+        format: enumeration(block.find(Tag::KEY_FORMAT_TYPE))?,
+        material,
+        algorithm: enumeration(block.find(Tag::CRYPTOGRAPHIC_ALGORITHM))?,
+        length,
+        secret_data_type: if object_type == ObjectType::SECRET_DATA.0 {
+            enumeration(body.find(Tag::SECRET_DATA_TYPE))?
+        } else {
+            None
+        },
+    })
+}
+
 /// One KMIP connection (kept open, reopened once if the server closed it).
 #[pyclass(module = "tresor.kmip", frozen)]
 pub(crate) struct KmipConnection {
@@ -115,6 +212,30 @@ fn version_of(py: Python<'_>, v: &str) -> PyResult<ProtocolVersion> {
 }
 
 impl KmipConnection {
+    /// One request with the GIL released: the result item and its payload items in the
+    /// KMIP 1.x shape (a 2.x answer converted).
+    fn round(
+        &self,
+        py: Python<'_>,
+        operation: Operation,
+        mut items: Vec<Ttlv>,
+    ) -> PyResult<(ResponseBatchItem, Vec<Ttlv>)> {
+        let version = self.client.config().protocol_version;
+        if version.is_v2() {
+            items = crate::kmip_v2::request_to_v2(operation, items, version)
+                .map_err(|e| kmip_err(py, &e))?;
+        }
+        let item = py
+            .detach(|| self.client.call(operation, items))
+            .map_err(|e| kmip_err(py, &e))?;
+        let answer = if version.is_v2() {
+            crate::kmip_v2::response_from_v2(item.payload_items()).map_err(|e| kmip_err(py, &e))?
+        } else {
+            item.payload_items().to_vec()
+        };
+        Ok((item, answer))
+    }
+
     fn open(py: Python<'_>, config: ClientConfig) -> PyResult<KmipConnection> {
         let client = BlockingKmipClient::new(config).map_err(|e| kmip_err(py, &e))?;
         Ok(KmipConnection { client })
@@ -192,31 +313,37 @@ impl KmipConnection {
         for p in payload.iter() {
             items.push(to_ttlv(py, &p, 0)?);
         }
-        let version = self.client.config().protocol_version;
-        if version.is_v2() {
-            items = crate::kmip_v2::request_to_v2(Operation(operation), items, version)
-                .map_err(|e| kmip_err(py, &e))?;
-        }
-        let item = py
-            .detach(|| self.client.call(Operation(operation), items))
-            .map_err(|e| kmip_err(py, &e))?;
-        let out = PyList::empty(py);
-        if version.is_v2() {
-            for t in &crate::kmip_v2::response_from_v2(item.payload_items())
-                .map_err(|e| kmip_err(py, &e))?
-            {
-                out.append(from_ttlv(py, t)?)?;
-            }
-        } else {
-            for t in item.payload_items() {
-                out.append(from_ttlv(py, t)?)?;
-            }
-        }
+        let (item, answer) = self.round(py, Operation(operation), items)?;
         Ok((
             item.result_status.0,
             item.result_reason.map(|r| r.0),
             item.result_message.clone(),
-            out,
+            items_to_py(py, &answer)?,
+        ))
+    }
+
+    /// Get of `uid` (None: the ID placeholder), no key wrapping: as
+    /// `call(GET, [uid])`, but a key in the clear comes back already read, as
+    /// `(object_type, key_format_type, material, algorithm, length, secret_data_type)`
+    /// (absent fields None), in place of the payload items, which are then None. Any
+    /// other answer (certificate, opaque or split object, wrapped or structured key) comes
+    /// back as items, the key fields None.
+    fn get<'py>(&self, py: Python<'py>, uid: Option<String>) -> PyResult<GetResult<'py>> {
+        let payload = uid
+            .map(|u| vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, u)])
+            .unwrap_or_default();
+        let (item, answer) = self.round(py, Operation::GET, payload)?;
+        let key = clear_key(&answer);
+        let items = match key {
+            Some(_) => None,
+            None => Some(items_to_py(py, &answer)?),
+        };
+        Ok((
+            item.result_status.0,
+            item.result_reason.map(|r| r.0),
+            item.result_message.clone(),
+            key.map(|k| k.into_py(py)),
+            items,
         ))
     }
 

@@ -103,6 +103,17 @@ class KmipConnection:
     def call(
         self, operation: int, payload: List[Tuple[int, int, Any]]
     ) -> Tuple[int, Optional[int], Optional[str], List[Tuple[int, int, Any]]]: ...
+    def get(
+        self, uid: Optional[str]
+    ) -> Tuple[
+        int,
+        Optional[int],
+        Optional[str],
+        Optional[Tuple[int, Optional[int], bytes, Optional[int], Optional[int], Optional[int]]],
+        Optional[List[Tuple[int, int, Any]]],
+    ]:
+        """Get without key wrapping: a key in the clear as ``(object_type, key_format_type,
+        material, algorithm, length, secret_data_type)`` (items None), else the items."""
     def close(self) -> None: ...
 
 # keys_management's Rust core (tresor-keys' lifecycle state machine)

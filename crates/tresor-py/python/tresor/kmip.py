@@ -421,18 +421,9 @@ def _object_from_ttlv(object_type, items):
     length = length[2] if length is not None else None
     wrapping = block.get(_TAG_KEY_WRAPPING_DATA)
     wrapping_data = _wrapping_data(wrapping[2]) if wrapping is not None else None
-    if ot == enums.ObjectType.SYMMETRIC_KEY:
-        return objects.SymmetricKey(alg, length, material, key_wrapping_data=wrapping_data)
-    if ot == enums.ObjectType.PUBLIC_KEY:
-        return objects.PublicKey(alg, length, material, fmt, key_wrapping_data=wrapping_data)
-    if ot == enums.ObjectType.PRIVATE_KEY:
-        return objects.PrivateKey(alg, length, material, fmt, key_wrapping_data=wrapping_data)
     if ot == enums.ObjectType.SECRET_DATA:
-        return objects.SecretData(
-            material, _as_enum(enums.SecretDataType, _find(body, T.SECRET_DATA_TYPE)),
-            key_wrapping_data=wrapping_data,
-        )
-    if ot == enums.ObjectType.SPLIT_KEY:
+        sdt = _find(body, T.SECRET_DATA_TYPE)
+    elif ot == enums.ObjectType.SPLIT_KEY:
         return objects.SplitKey(
             cryptographic_algorithm=alg,
             cryptographic_length=length,
@@ -444,7 +435,51 @@ def _object_from_ttlv(object_type, items):
             split_key_method=_as_enum(enums.SplitKeyMethod, _find(body, T.SPLIT_KEY_METHOD)),
             prime_field_size=_find(body, T.PRIME_FIELD_SIZE),
         )
+    else:
+        sdt = None
+    return _key_object(ot, fmt, material, alg, length, sdt, wrapping_data)
+
+
+def _key_object(ot, fmt, material, alg, length, secret_data_type, wrapping_data):
+    """The object of a key block: ``ot``, ``fmt`` and ``alg`` as enumerations, the secret
+    data type as its number (None for other objects)."""
+    if ot == enums.ObjectType.SYMMETRIC_KEY:
+        return objects.SymmetricKey(alg, length, material, key_wrapping_data=wrapping_data)
+    if ot == enums.ObjectType.PUBLIC_KEY:
+        return objects.PublicKey(alg, length, material, fmt, key_wrapping_data=wrapping_data)
+    if ot == enums.ObjectType.PRIVATE_KEY:
+        return objects.PrivateKey(alg, length, material, fmt, key_wrapping_data=wrapping_data)
+    if ot == enums.ObjectType.SECRET_DATA:
+        return objects.SecretData(
+            material, _as_enum(enums.SecretDataType, secret_data_type),
+            key_wrapping_data=wrapping_data,
+        )
     raise InvalidArgumentError(f"Get answered object type {ot}, which tresor.kmip does not read")
+
+
+def _clear_key_object(fields):
+    """The object of a Get answer the native side read as a key in the clear:
+    ``(object_type, key_format_type, material, algorithm, length, secret_data_type)``."""
+    ot, fmt, material, alg, length, sdt = fields
+    return _key_object(
+        _as_enum(enums.ObjectType, ot),
+        _as_enum(enums.KeyFormatType, fmt),
+        material,
+        _as_enum(enums.CryptographicAlgorithm, alg) if alg is not None else None,
+        length,
+        sdt,
+        None,
+    )
+
+
+def _check(status, reason, message) -> None:
+    """Raises ``KmipOperationFailure`` for an answer that is not a success."""
+    if status != SUCCESS:
+        raise KmipOperationFailure(
+            _as_enum(enums.ResultStatus, status),
+            _as_enum(enums.ResultReason, reason) if reason is not None else None,
+            message,
+        )
 
 
 def _wrapping_data(items) -> Dict[str, Any]:
@@ -619,12 +654,7 @@ class ProxyKmipClient:
         if not self._is_open or self._conn is None:
             raise ClientConnectionNotOpen()
         status, reason, message, items = self._conn.call(_OPS[operation], payload)
-        if status != SUCCESS:
-            raise KmipOperationFailure(
-                _as_enum(enums.ResultStatus, status),
-                _as_enum(enums.ResultReason, reason) if reason is not None else None,
-                message,
-            )
+        _check(status, reason, message)
         return items
 
     # -- operations ----------------------------------------------------------------
@@ -770,13 +800,22 @@ class ProxyKmipClient:
     def get(self, uid=None, key_wrapping_specification=None):
         """The object ``uid`` as a ``objects`` instance."""
         _is_uid(uid)
+        # As PyKMIP: the object's unique_identifier is left None (the caller has it).
+        if key_wrapping_specification is None:
+            # The native side reads a key in the clear itself (most Gets); anything else
+            # comes back as items.
+            if not self._is_open or self._conn is None:
+                raise ClientConnectionNotOpen()
+            status, reason, message, key, items = self._conn.get(uid)
+            _check(status, reason, message)
+            if key is not None:
+                return _clear_key_object(key)
+            return _object_from_ttlv(_find(items, T.OBJECT_TYPE), items)
         payload = []
         if uid is not None:
             payload.append(_text(T.UNIQUE_IDENTIFIER, uid))
-        if key_wrapping_specification is not None:
-            payload.append(_wrapping_spec(key_wrapping_specification))
+        payload.append(_wrapping_spec(key_wrapping_specification))
         items = self._call("GET", payload)
-        # As PyKMIP: the object's unique_identifier is left None (the caller has it).
         return _object_from_ttlv(_find(items, T.OBJECT_TYPE), items)
 
     def get_attributes(self, uid=None, attribute_names=None):
