@@ -16,6 +16,11 @@ use crate::value::KeyValue;
 /// Bytes of an AEAD tag.
 pub(crate) const TAG_LEN: usize = 16;
 
+/// The length of `nonce || ciphertext || tag` for `pt_len` plaintext bytes.
+pub(crate) const fn sealed_len(pt_len: usize) -> usize {
+    NONCE_LEN + pt_len + TAG_LEN
+}
+
 /// What a key is and does.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
@@ -147,22 +152,28 @@ impl Engine {
         matches!(self, Engine::Aes(_) | Engine::ChaCha(_))
     }
 
-    /// Appends `nonce || ciphertext || tag` of `pt` to `out`, authenticating `aad_head || aad`.
-    /// `aad_head` is `out[..head_len]` (the ciphertext header).
-    pub(crate) fn seal_into(
+    /// Writes `nonce || ciphertext || tag` of `pt` into the last [`sealed_len`]`(pt.len())`
+    /// bytes of `out`, authenticating `out[..head_len] || aad` (the ciphertext header, then
+    /// the caller's associated data).
+    pub(crate) fn seal_after(
         &self,
-        out: &mut Vec<u8>,
+        out: &mut [u8],
         head_len: usize,
         aad: &[u8],
         pt: &[u8],
     ) -> Result<(), KeysError> {
+        let start = out
+            .len()
+            .checked_sub(sealed_len(pt.len()))
+            .filter(|s| *s >= head_len)
+            .ok_or(KeysError::Decrypt)?;
         let mut nonce = [0u8; NONCE_LEN];
         tresor_crypto::random_fill(&mut nonce)?;
-        out.reserve(NONCE_LEN + pt.len() + TAG_LEN);
-        out.extend_from_slice(&nonce);
-        let start = out.len();
-        out.extend_from_slice(pt);
-        let (head, body) = out.split_at_mut(start);
+        let (head, rest) = out.split_at_mut(start);
+        let (nonce_out, rest) = rest.split_at_mut(NONCE_LEN);
+        let (body, tag_out) = rest.split_at_mut(pt.len());
+        nonce_out.copy_from_slice(&nonce);
+        body.copy_from_slice(pt);
         let joined;
         let full_aad: &[u8] = if aad.is_empty() {
             &head[..head_len]
@@ -189,7 +200,7 @@ impl Engine {
             }
             _ => return Err(KeysError::Decrypt),
         };
-        out.extend_from_slice(&tag);
+        tag_out.copy_from_slice(&tag);
         Ok(())
     }
 
@@ -309,7 +320,13 @@ mod tests {
             let e = Engine::new(t, &v);
             assert!(e.is_aead());
             let mut out = b"HEAD".to_vec();
-            e.seal_into(&mut out, 4, b"ad", b"hello").unwrap();
+            out.resize(4 + sealed_len(5), 0);
+            e.seal_after(&mut out, 4, b"ad", b"hello").unwrap();
+            // A buffer of another length is refused, not cut or overrun.
+            for len in [4 + sealed_len(5) - 1, 3] {
+                let mut short = vec![0u8; len];
+                assert!(e.seal_after(&mut short, 4, b"ad", b"hello").is_err());
+            }
             assert_eq!(
                 e.open(b"HEAD", b"ad", &out[4..]).unwrap().expose(),
                 b"hello"
@@ -338,7 +355,7 @@ mod tests {
             let s = e.sign(b"msg").unwrap();
             assert_eq!(e.verify(b"msg", &s), Some(true));
             assert_eq!(e.verify(b"msh", &s), Some(false));
-            assert!(e.seal_into(&mut Vec::new(), 0, b"", b"x").is_err());
+            assert!(e.seal_after(&mut [0u8; 29], 0, b"", b"x").is_err());
         }
         assert!(
             Engine::new(KeyType::Ed25519, &KeyType::Ed25519.generate().unwrap())

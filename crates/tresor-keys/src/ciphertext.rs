@@ -56,11 +56,25 @@ pub fn validate_name(name: &str) -> Result<(), KeysError> {
 /// Appends the binary header of (`name`, `version`) to `out`; returns its length.
 pub(crate) fn write_head(out: &mut Vec<u8>, name: &str, version: u32) -> usize {
     let start = out.len();
-    out.extend_from_slice(MAGIC);
-    out.push(name.len() as u8);
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(&version.to_be_bytes());
-    out.len() - start
+    out.resize(start + head_len(name), 0);
+    put_head(&mut out[start..], name, version)
+}
+
+/// The length of the binary header for key `name`.
+pub(crate) fn head_len(name: &str) -> usize {
+    MAGIC.len() + 1 + name.len() + 4
+}
+
+/// Writes the binary header of (`name`, `version`) at the start of `out` (at least
+/// [`head_len`] bytes); returns its length.
+pub(crate) fn put_head(out: &mut [u8], name: &str, version: u32) -> usize {
+    let n = head_len(name);
+    let (magic, rest) = out[..n].split_at_mut(MAGIC.len());
+    magic.copy_from_slice(MAGIC);
+    rest[0] = name.len() as u8;
+    rest[1..=name.len()].copy_from_slice(name.as_bytes());
+    rest[1 + name.len()..].copy_from_slice(&version.to_be_bytes());
+    n
 }
 
 /// Splits a binary ciphertext into its header, the header's length and the payload.

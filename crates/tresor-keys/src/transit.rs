@@ -238,6 +238,35 @@ impl KeyManager {
         plaintext: &[u8],
         aad: &[u8],
     ) -> Option<Result<Vec<u8>>> {
+        self.with_cached_primary(name, |v, m| seal(name, v, m, plaintext, aad))
+    }
+
+    /// The length of [`KeyManager::encrypt_bytes`]'s output for key `name` and `pt_len`
+    /// plaintext bytes.
+    pub fn encrypted_len(name: &str, pt_len: usize) -> usize {
+        ciphertext::head_len(name) + crate::algo::sealed_len(pt_len)
+    }
+
+    /// [`KeyManager::encrypt_bytes_cached`] writing the ciphertext into `out`, which is
+    /// exactly [`KeyManager::encrypted_len`] bytes long (a buffer the caller already owns,
+    /// such as a Python `bytes` being built: no second copy).
+    ///
+    /// # Errors
+    /// As [`KeyManager::encrypt_bytes`]; [`KeysError::Malformed`] if `out` has another
+    /// length.
+    pub fn encrypt_bytes_cached_into(
+        &self,
+        name: &str,
+        plaintext: &[u8],
+        aad: &[u8],
+        out: &mut [u8],
+    ) -> Option<Result<()>> {
+        self.with_cached_primary(name, |v, m| seal_to(name, v, m, plaintext, aad, out))
+    }
+
+    /// `f` on the cached primary version of stored key `name` (its number and material),
+    /// if it is cached and not due to rotate (the encrypt paths' hot path).
+    fn with_cached_primary<T>(&self, name: &str, f: impl FnOnce(u32, &Material) -> T) -> Option<T> {
         let map = rd(&self.entries);
         let e = map.get(name).filter(|e| e.def.is_none())?;
         let s = rd(&e.snap);
@@ -246,7 +275,7 @@ impl KeyManager {
             return None;
         }
         let m = s.versions.get(&s.primary).and_then(|v| v.mat.as_ref())?;
-        Some(seal(name, s.primary, m, plaintext, aad))
+        Some(f(s.primary, m))
     }
 
     /// Decrypts a binary ciphertext with the version it names.
@@ -587,16 +616,35 @@ impl KeyManager {
 }
 
 fn seal(name: &str, version: u32, m: &Material, pt: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+    let mut out = vec![0u8; KeyManager::encrypted_len(name, pt.len())];
+    seal_to(name, version, m, pt, aad, &mut out)?;
+    Ok(out)
+}
+
+/// The binary ciphertext of `pt` under version `version` of key `name`, written into `out`
+/// (exactly [`KeyManager::encrypted_len`] bytes).
+fn seal_to(
+    name: &str,
+    version: u32,
+    m: &Material,
+    pt: &[u8],
+    aad: &[u8],
+    out: &mut [u8],
+) -> Result<()> {
     if !m.engine.is_aead() {
         return Err(KeysError::Unsupported {
             key: name.to_owned(),
             why: "this key does not encrypt (it signs, or is not a 32-byte key)".into(),
         });
     }
-    let mut out = Vec::with_capacity(8 + name.len() + 12 + pt.len() + 16);
-    let n = write_head(&mut out, name, version);
-    m.engine.seal_into(&mut out, n, aad, pt)?;
-    Ok(out)
+    if out.len() != KeyManager::encrypted_len(name, pt.len()) {
+        return Err(KeysError::Malformed {
+            what: "ciphertext buffer",
+            why: "not the length encrypted_len gives",
+        });
+    }
+    let n = ciphertext::put_head(out, name, version);
+    m.engine.seal_after(out, n, aad, pt)
 }
 
 #[cfg(test)]

@@ -112,6 +112,47 @@ fn old_ciphertexts_decrypt_until_retired_then_rewrap_and_trim() {
     }
 }
 
+/// The in-place form (`encrypt_bytes_cached_into`, the Python wheel's path) writes exactly
+/// what `encrypt_bytes` would: the same header, a ciphertext `decrypt_bytes` opens, and
+/// refuses a buffer of any other length without writing a partial ciphertext.
+#[test]
+fn in_place_encrypt_matches_encrypt_bytes() {
+    let (_d, km) = manager();
+    for (name, ty) in [
+        ("ip-aes", KeyType::Aes256Gcm),
+        ("ip-chacha", KeyType::ChaCha20Poly1305),
+    ] {
+        km.create(name, ty).unwrap();
+        let pt = b"in place";
+        let reference = km.encrypt_bytes(name, pt, b"ad").unwrap();
+        let len = KeyManager::encrypted_len(name, pt.len());
+        assert_eq!(len, reference.len());
+        let mut out = vec![0u8; len];
+        km.encrypt_bytes_cached_into(name, pt, b"ad", &mut out)
+            .expect("the key is cached after encrypt_bytes")
+            .unwrap();
+        // Same header (name and version); fresh nonce, so the rest differs.
+        let head = 3 + 1 + name.len() + 4;
+        assert_eq!(out[..head], reference[..head]);
+        assert_ne!(out[head..], reference[head..]);
+        assert_eq!(km.decrypt_bytes(&out, b"ad").unwrap().expose(), pt);
+        assert!(km.decrypt_bytes(&out, b"other").is_err());
+        for bad in [len - 1, len + 1] {
+            let mut b = vec![0u8; bad];
+            let r = km
+                .encrypt_bytes_cached_into(name, pt, b"ad", &mut b)
+                .unwrap();
+            assert!(matches!(r, Err(KeysError::Malformed { .. })), "{bad}");
+            assert!(b.iter().all(|&x| x == 0), "nothing written on refusal");
+        }
+    }
+    // A key that is not defined is not cached: the caller falls back to encrypt_bytes.
+    assert!(
+        km.encrypt_bytes_cached_into("nope", b"x", b"", &mut [0u8; 64])
+            .is_none()
+    );
+}
+
 #[test]
 fn binary_form_and_tampering() {
     let (_d, km) = manager();

@@ -125,11 +125,24 @@ impl Keys {
         aad: &[u8],
     ) -> PyResult<Bound<'py, PyBytes>> {
         // As in `encrypt`: the GIL is released only when the store or a key source is needed.
-        let ct = match self.km.encrypt_bytes_cached(name, plaintext, aad) {
-            Some(r) => r,
-            None => py.detach(|| self.km.encrypt_bytes(name, plaintext, aad)),
+        // A cached key seals straight into the new `bytes` object (no second copy).
+        let len = KeyManager::encrypted_len(name, plaintext.len());
+        let mut cached = true;
+        let fast = PyBytes::new_with(py, len, |out| {
+            match self.km.encrypt_bytes_cached_into(name, plaintext, aad, out) {
+                Some(r) => r.map_err(|e| keys_err(py, &e)),
+                None => {
+                    cached = false;
+                    Err(pyo3::exceptions::PyRuntimeError::new_err("not cached"))
+                }
+            }
+        });
+        if cached {
+            return fast;
         }
-        .map_err(|e| keys_err(py, &e))?;
+        let ct = py
+            .detach(|| self.km.encrypt_bytes(name, plaintext, aad))
+            .map_err(|e| keys_err(py, &e))?;
         Ok(PyBytes::new(py, &ct))
     }
 
