@@ -504,6 +504,12 @@ impl ResponseBatchItem {
 
     /// Encodes as a `BatchItem` structure.
     pub fn to_ttlv(&self) -> Ttlv {
+        self.clone().into_ttlv()
+    }
+
+    /// [`ResponseBatchItem::to_ttlv`] consuming the item: the payload moves into the tree
+    /// (a server answering a Get makes no second copy of the key material).
+    pub fn into_ttlv(self) -> Ttlv {
         let mut v = Vec::new();
         push_opt(
             &mut v,
@@ -512,8 +518,7 @@ impl ResponseBatchItem {
         push_opt(
             &mut v,
             self.unique_batch_item_id
-                .as_ref()
-                .map(|b| Ttlv::bytes(Tag::UNIQUE_BATCH_ITEM_ID, b.clone())),
+                .map(|b| Ttlv::bytes(Tag::UNIQUE_BATCH_ITEM_ID, b)),
         );
         v.push(Ttlv::enumeration(Tag::RESULT_STATUS, self.result_status));
         push_opt(
@@ -524,17 +529,15 @@ impl ResponseBatchItem {
         push_opt(
             &mut v,
             self.result_message
-                .as_ref()
-                .map(|s| Ttlv::text(Tag::RESULT_MESSAGE, s.clone())),
+                .map(|s| Ttlv::text(Tag::RESULT_MESSAGE, s)),
         );
         push_opt(
             &mut v,
             self.asynchronous_correlation_value
-                .as_ref()
-                .map(|b| Ttlv::bytes(Tag::ASYNCHRONOUS_CORRELATION_VALUE, b.clone())),
+                .map(|b| Ttlv::bytes(Tag::ASYNCHRONOUS_CORRELATION_VALUE, b)),
         );
-        push_opt(&mut v, self.payload.clone());
-        v.extend(self.extra.iter().cloned());
+        push_opt(&mut v, self.payload);
+        v.extend(self.extra);
         Ttlv::structure(Tag::BATCH_ITEM, v)
     }
 
@@ -596,8 +599,17 @@ impl ResponseMessage {
 
     /// Encodes as a `ResponseMessage` structure.
     pub fn to_ttlv(&self) -> Ttlv {
+        self.clone().into_ttlv()
+    }
+
+    /// [`ResponseMessage::to_ttlv`] consuming the message (payloads move, not copied).
+    pub fn into_ttlv(self) -> Ttlv {
         let mut v = vec![self.header.to_ttlv()];
-        v.extend(self.batch_items.iter().map(ResponseBatchItem::to_ttlv));
+        v.extend(
+            self.batch_items
+                .into_iter()
+                .map(ResponseBatchItem::into_ttlv),
+        );
         Ttlv::structure(Tag::RESPONSE_MESSAGE, v)
     }
 

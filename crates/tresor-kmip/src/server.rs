@@ -696,12 +696,12 @@ fn refusal(
             let items = fail_every_item(&msg, reason, message);
             let mut resp = ResponseMessage::new(version, now, items);
             resp.header.client_correlation_value = msg.header.client_correlation_value.clone();
-            resp.to_ttlv()
+            resp.into_ttlv()
         }
         Err(_) => {
             let (reason, message) = why(ProtocolVersion::V1_0);
             let item = ResponseBatchItem::failure(None, None, reason, message);
-            ResponseMessage::new(ProtocolVersion::V1_0, now, vec![item]).to_ttlv()
+            ResponseMessage::new(ProtocolVersion::V1_0, now, vec![item]).into_ttlv()
         }
     }
 }
@@ -903,7 +903,7 @@ fn answer(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
                 ResultReason::INVALID_MESSAGE,
                 format!("invalid request message: {e}"),
             );
-            return ResponseMessage::new(version, now, vec![item]).to_ttlv();
+            return ResponseMessage::new(version, now, vec![item]).into_ttlv();
         }
     };
     let asked = msg.header.protocol_version;
@@ -919,7 +919,7 @@ fn answer(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
             ResultReason::UNSUPPORTED_PROTOCOL_VERSION,
             format!("protocol version {asked} is not supported"),
         );
-        return ResponseMessage::new(version, now, items).to_ttlv();
+        return ResponseMessage::new(version, now, items).into_ttlv();
     }
     if let Some(refused) = over_limits(shared, identity, &msg) {
         return refused;
@@ -960,7 +960,7 @@ fn answer(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
     }
     let mut resp = ResponseMessage::new(asked, now, items);
     resp.header.client_correlation_value = msg.header.client_correlation_value.clone();
-    let mut out = resp.to_ttlv();
+    let mut out = resp.into_ttlv();
     let server_max = shared.bounds().max_response_size;
     let client_max = msg
         .header
@@ -991,7 +991,7 @@ fn answer(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
             ResultReason::RESPONSE_TOO_LARGE,
             format!("the response exceeds the maximum response size of {max} bytes"),
         );
-        out = ResponseMessage::new(asked, now, items).to_ttlv();
+        out = ResponseMessage::new(asked, now, items).into_ttlv();
     }
     out
 }
@@ -1020,7 +1020,7 @@ pub(crate) fn within_item_limit(
              Offset Items page a Locate; or send fewer batch items per request)"
         ),
     );
-    let refusal = ResponseMessage::new(version, now, items).to_ttlv();
+    let refusal = ResponseMessage::new(version, now, items).into_ttlv();
     let len = refusal.encoded_len();
     (refusal, len)
 }
@@ -1051,7 +1051,7 @@ fn over_limits(shared: &Shared, identity: &str, msg: &RequestMessage) -> Option<
     let items = fail_every_item(msg, error.reason, error.message);
     let mut resp = ResponseMessage::new(version, tresor_store::now(), items);
     resp.header.client_correlation_value = msg.header.client_correlation_value.clone();
-    Some(resp.to_ttlv())
+    Some(resp.into_ttlv())
 }
 
 /// The answer to a request refused as a whole: every batch item fails with `reason` and

@@ -212,14 +212,14 @@ fn version_of(py: Python<'_>, v: &str) -> PyResult<ProtocolVersion> {
 }
 
 impl KmipConnection {
-    /// One request with the GIL released: the result item and its payload items in the
-    /// KMIP 1.x shape (a 2.x answer converted).
+    /// One request with the GIL released: the result item, and its payload items converted
+    /// to the KMIP 1.x shape for a 2.x connection (None: read the item's own).
     fn round(
         &self,
         py: Python<'_>,
         operation: Operation,
         mut items: Vec<Ttlv>,
-    ) -> PyResult<(ResponseBatchItem, Vec<Ttlv>)> {
+    ) -> PyResult<(ResponseBatchItem, Option<Vec<Ttlv>>)> {
         let version = self.client.config().protocol_version;
         if version.is_v2() {
             items = crate::kmip_v2::request_to_v2(operation, items, version)
@@ -228,12 +228,15 @@ impl KmipConnection {
         let item = py
             .detach(|| self.client.call(operation, items))
             .map_err(|e| kmip_err(py, &e))?;
-        let answer = if version.is_v2() {
-            crate::kmip_v2::response_from_v2(item.payload_items()).map_err(|e| kmip_err(py, &e))?
+        let converted = if version.is_v2() {
+            Some(
+                crate::kmip_v2::response_from_v2(item.payload_items())
+                    .map_err(|e| kmip_err(py, &e))?,
+            )
         } else {
-            item.payload_items().to_vec()
+            None
         };
-        Ok((item, answer))
+        Ok((item, converted))
     }
 
     fn open(py: Python<'_>, config: ClientConfig) -> PyResult<KmipConnection> {
@@ -313,12 +316,13 @@ impl KmipConnection {
         for p in payload.iter() {
             items.push(to_ttlv(py, &p, 0)?);
         }
-        let (item, answer) = self.round(py, Operation(operation), items)?;
+        let (item, converted) = self.round(py, Operation(operation), items)?;
+        let answer = converted.as_deref().unwrap_or(item.payload_items());
         Ok((
             item.result_status.0,
             item.result_reason.map(|r| r.0),
             item.result_message.clone(),
-            items_to_py(py, &answer)?,
+            items_to_py(py, answer)?,
         ))
     }
 
@@ -332,11 +336,12 @@ impl KmipConnection {
         let payload = uid
             .map(|u| vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, u)])
             .unwrap_or_default();
-        let (item, answer) = self.round(py, Operation::GET, payload)?;
-        let key = clear_key(&answer);
+        let (item, converted) = self.round(py, Operation::GET, payload)?;
+        let answer = converted.as_deref().unwrap_or(item.payload_items());
+        let key = clear_key(answer);
         let items = match key {
             Some(_) => None,
-            None => Some(items_to_py(py, &answer)?),
+            None => Some(items_to_py(py, answer)?),
         };
         Ok((
             item.result_status.0,
