@@ -2,8 +2,8 @@
 # Builds the tresor wheel and runs the Python suites (called by scripts/test.sh; also
 # runnable alone after `eval "$(tests/peers/python/setup.sh)"`).
 #
-#   1. maturin (TRESOR_MATURIN) builds the abi3 wheel (with feature s3, for the keyring
-#      backend's S3 storage on moto) with cargo's dev profile into
+#   1. maturin (TRESOR_MATURIN) builds the abi3 wheel (with S3 stores, as every wheel:
+#      pyproject.toml; the keyring backend's S3 storage runs on moto) with cargo's dev profile into
 #      target/wheels/py/, in the workspace's target dir (dependencies are built with
 #      opt-level 2 in that profile, and already compiled ones are reused);
 #   2. a fresh venv target/py-test-venv gets the wheel and pytest;
@@ -29,7 +29,7 @@ start=$(date +%s)
 wheels="$root/target/wheels/py"
 rm -rf "$wheels"
 echo "==> maturin build (dev profile) of crates/tresor-py"
-"$TRESOR_MATURIN" build --quiet -m "$here/Cargo.toml" --profile dev --features s3 -i python3 -o "$wheels" 2>&1 \
+"$TRESOR_MATURIN" build --quiet -m "$here/Cargo.toml" --profile dev -i python3 -o "$wheels" 2>&1 \
     | grep -Ev '^\s*(Compiling|Fresh|Checking)\b' || true
 wheel=$(ls "$wheels"/tresor-*.whl)
 built=$(date +%s)
