@@ -19,6 +19,8 @@ enum Mode {
     OneShot,
     /// Read requests and never answer.
     Silent,
+    /// Answer one byte at a time, 100 ms apart.
+    Trickle,
 }
 
 struct TestServer {
@@ -83,6 +85,16 @@ async fn start(dir: &Path, mode: Mode) -> TestServer {
                         })
                         .collect();
                     let resp = ResponseMessage::new(req.header.protocol_version, 1, items);
+                    if mode == Mode::Trickle {
+                        use tokio::io::AsyncWriteExt;
+                        for b in resp.to_ttlv().encode() {
+                            if tls.write_all(&[b]).await.is_err() || tls.flush().await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        continue;
+                    }
                     write_message(&mut tls, &resp.to_ttlv()).await.unwrap();
                     if mode == Mode::OneShot {
                         return;
@@ -255,6 +267,32 @@ async fn silent_server_times_out() {
         assert!(
             matches!(err, KmipError::Timeout("request")),
             "{kind:?}: {err}"
+        );
+    }
+}
+
+/// A server that sends its answer a byte at a time (each byte well within the timeout)
+/// cannot hold a call past the request timeout by much: both clients give up within twice
+/// it, long before the ~10 s the whole answer would take.
+#[tokio::test(flavor = "multi_thread")]
+async fn trickling_server_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    certs::init(dir.path()).unwrap();
+    let server = start(dir.path(), Mode::Trickle).await;
+    for kind in KINDS {
+        let mut c = config(dir.path(), server.port, "client");
+        c.request_timeout = Duration::from_millis(400);
+        let client = Client::new(kind, c);
+        let t0 = std::time::Instant::now();
+        let err = client.call(Operation::QUERY).await.unwrap_err();
+        assert!(
+            matches!(err, KmipError::Timeout("request")),
+            "{kind:?}: {err}"
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "{kind:?}: {:?}",
+            t0.elapsed()
         );
     }
 }

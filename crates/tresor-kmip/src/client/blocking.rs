@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
@@ -15,7 +15,43 @@ use crate::message::{RequestMessage, ResponseBatchItem, ResponseMessage};
 use crate::ttlv::Ttlv;
 use crate::ttlv::stream::read_message_bytes_blocking;
 
-type Conn = StreamOwned<ClientConnection, TcpStream>;
+type Conn = StreamOwned<ClientConnection, Timed>;
+
+/// The socket under the TLS stream, with the deadline of the request in flight: every read
+/// and write past it fails with `TimedOut`, and each one is also bounded by the socket's own
+/// timeout, so a request takes at most its deadline plus one socket timeout however slowly
+/// the server sends.
+struct Timed {
+    tcp: TcpStream,
+    deadline: Option<Instant>,
+}
+
+impl Timed {
+    fn check(&self) -> std::io::Result<()> {
+        match self.deadline {
+            Some(d) if Instant::now() >= d => Err(std::io::ErrorKind::TimedOut.into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl std::io::Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.check()?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.check()?;
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tcp.flush()
+    }
+}
 
 /// A KMIP client holding one reusable mutual-TLS connection, with no async runtime: each
 /// call writes its request and waits in `read` for the answer.
@@ -23,9 +59,10 @@ type Conn = StreamOwned<ClientConnection, TcpStream>;
 /// It behaves as [`KmipClient`](super::KmipClient): the connection is opened on the first
 /// request and kept; a request that finds it closed by the server reconnects once; responses
 /// are read within the [`ClientConfig::limits`]. Timeouts: `connect_timeout` bounds the TCP
-/// connect to each address and each read or write of the handshake, `request_timeout` each
-/// read or write of a request (a server that keeps sending a byte at a time can stretch a
-/// request past it; the async client bounds the whole round).
+/// connect to each address and each read or write of the handshake; a request fails with
+/// [`KmipError::Timeout`] once `request_timeout` has passed (checked before each read and
+/// write, each of which is itself bounded by it: a server trickling its answer holds a call
+/// at most twice `request_timeout`).
 ///
 /// # Examples
 /// ```no_run
@@ -126,7 +163,13 @@ impl BlockingKmipClient {
                 .map_err(|e| timeout_as("connect", KmipError::io("TLS handshake", e)))?;
         }
         set_timeouts(&tcp, self.config.request_timeout)?;
-        Ok(StreamOwned::new(conn, tcp))
+        Ok(StreamOwned::new(
+            conn,
+            Timed {
+                tcp,
+                deadline: None,
+            },
+        ))
     }
 
     /// Sends one request message and reads one response message, reusing the connection.
@@ -145,6 +188,7 @@ impl BlockingKmipClient {
                 Some(s) => s,
                 None => self.connect()?,
             };
+            stream.sock.deadline = Some(Instant::now() + self.config.request_timeout);
             let result = stream
                 .write_all(&bytes)
                 .and_then(|()| stream.flush())
@@ -192,6 +236,7 @@ impl BlockingKmipClient {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(mut s) = taken {
+            s.sock.deadline = None;
             s.conn.send_close_notify();
             // Closing is best effort: the connection is dropped either way.
             let _ = s.flush();
