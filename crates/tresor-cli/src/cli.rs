@@ -4,6 +4,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod deferred;
+mod groups;
+
+pub use deferred::Deferred;
+pub use groups::{
+    AddCommand, EditArgs, EditCommand, JsonFlag, KeyArgs, KeyringArgs, RmCommand, UsersCommand,
+};
+
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
@@ -512,186 +520,6 @@ pub fn parse_hot(args: &[std::ffi::OsString]) -> Option<Cli> {
     );
     let m = cmd.try_get_matches_from(args).ok()?;
     Cli::from_arg_matches(&m).ok()
-}
-
-#[derive(Args, Debug)]
-pub struct KeyringArgs {
-    /// Print JSON.
-    #[arg(long, global = true)]
-    pub json: bool,
-    #[command(subcommand)]
-    pub cmd: Deferred<tresor_keyring::cli::KeyringCommand>,
-}
-
-#[derive(Args, Debug)]
-pub struct KeyArgs {
-    /// Print JSON (for `show`).
-    #[arg(long, global = true)]
-    pub json: bool,
-    #[command(subcommand)]
-    pub cmd: Deferred<tresor_keys::cli::KeyCommand>,
-}
-
-#[derive(Args, Debug, Clone, Copy)]
-pub struct JsonFlag {
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum AddCommand {
-    /// Add NAME -> VALUE (VALUE absent or '-': read from the terminal without echo, or stdin).
-    #[command(
-        after_help = "Examples:\n  tresor add key DB_PASSWORD --app myapp --env dev\n  printf %s \"$PW\" | tresor add key DB_PASSWORD - --app myapp --env dev --force"
-    )]
-    Key {
-        name: String,
-        value: Option<String>,
-        #[arg(long, default_value = "*")]
-        app: String,
-        #[arg(long, default_value = "*")]
-        env: String,
-        /// Replace an existing value (the old one stays in history).
-        #[arg(long)]
-        force: bool,
-    },
-    /// Add a multi-line text read from stdin.
-    Text {
-        name: String,
-        #[arg(long, default_value = "*")]
-        app: String,
-        #[arg(long, default_value = "*")]
-        env: String,
-        #[arg(long)]
-        force: bool,
-    },
-    /// Add every entry of a .env file.
-    File {
-        path: PathBuf,
-        #[arg(long, default_value = "*")]
-        app: String,
-        #[arg(long, default_value = "*")]
-        env: String,
-        /// Give existing keys a new version.
-        #[arg(long)]
-        update: bool,
-    },
-    /// Add a user from their public key ('tresor public-key' or seeqret's).
-    User {
-        #[arg(long)]
-        username: String,
-        #[arg(long, default_value = "")]
-        email: String,
-        #[arg(long)]
-        pubkey: String,
-    },
-}
-
-/// `tresor edit`: a subcommand, or a sealed file.
-#[derive(Args, Debug)]
-pub struct EditArgs {
-    #[command(subcommand)]
-    pub cmd: Option<EditCommand>,
-    #[command(flatten)]
-    pub file: crate::seal_cmd::EditFileArgs,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum UsersCommand {
-    /// Offboard a user: remove them, revoke their KMIP grants, and print every secret they
-    /// could read ('tresor access-report') as the rotation checklist; with --rotate, rotate
-    /// those that have a rotator ('tresor rotator set').
-    #[command(
-        after_help = "Examples:\n  tresor users rm bob --rotate\n  tresor users rm bob --rotate --yes --json\n\nExports are copies: bob keeps every value he was exported or read. Only rotating them\nmakes those copies useless; the checklist names the secrets to rotate by hand.\nExit code 2 when a rotation failed."
-    )]
-    Rm {
-        /// The user (vault user name or KMIP client identity).
-        name: String,
-        /// Rotate every secret the user could read that has a rotator.
-        #[arg(long)]
-        rotate: bool,
-        /// Do not ask.
-        #[arg(long, short)]
-        yes: bool,
-        /// A 'tresor kmip serve --audit-log' file to include.
-        #[arg(long = "audit-log", value_name = "FILE")]
-        audit_logs: Vec<PathBuf>,
-        #[command(flatten)]
-        out: JsonFlag,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum EditCommand {
-    /// Set the value of the secret FILTER names ('-' reads stdin).
-    Value {
-        filter: String,
-        value: Option<String>,
-        /// Allow the filter to match several secrets.
-        #[arg(long)]
-        all: bool,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum RmCommand {
-    /// Remove the secrets FILTER matches.
-    Key {
-        filter: String,
-        /// Do not ask.
-        #[arg(long, short)]
-        yes: bool,
-        /// Allow a filter that matches every secret ('::', '*', ...).
-        #[arg(long)]
-        all: bool,
-    },
-    /// Remove a user.
-    User {
-        name: String,
-        #[arg(long, short)]
-        yes: bool,
-    },
-}
-
-/// A group of subcommands that clap builds only when the command line enters it.
-///
-/// `tresor get` used to build (and drop) the whole command tree, KMIP's dozens of client
-/// operations included: half of the instructions of a `tresor get` run (callgrind). Deferred
-/// groups cost nothing until used; `--help`, completions and parsing see the same tree.
-#[derive(Debug, Clone)]
-pub struct Deferred<T>(pub T);
-
-impl<T: clap::FromArgMatches> clap::FromArgMatches for Deferred<T> {
-    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
-        T::from_arg_matches(m).map(Deferred)
-    }
-
-    fn from_arg_matches_mut(m: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
-        T::from_arg_matches_mut(m).map(Deferred)
-    }
-
-    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
-        self.0.update_from_arg_matches(m)
-    }
-
-    fn update_from_arg_matches_mut(&mut self, m: &mut clap::ArgMatches) -> Result<(), clap::Error> {
-        self.0.update_from_arg_matches_mut(m)
-    }
-}
-
-impl<T: Subcommand> Subcommand for Deferred<T> {
-    fn augment_subcommands(cmd: clap::Command) -> clap::Command {
-        cmd.defer(|cmd| with_global_opts(T::augment_subcommands(cmd)))
-    }
-
-    fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
-        cmd.defer(|cmd| with_global_opts(T::augment_subcommands_for_update(cmd)))
-    }
-
-    fn has_subcommand(name: &str) -> bool {
-        T::has_subcommand(name)
-    }
 }
 
 #[cfg(test)]
