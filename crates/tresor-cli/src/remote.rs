@@ -29,15 +29,14 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use tresor_crypto::SecretBytes;
 use tresor_kmip::attributes::Attribute;
-use tresor_kmip::client::{ClientConfig, KmipClient};
+use tresor_kmip::client::BlockingKmipClient;
 use tresor_kmip::enums::{
-    BatchErrorContinuationOption, NameType, ObjectType, Operation, ResultReason, ResultStatus,
-    RevocationReasonCode, SecretDataType, State,
+    BatchErrorContinuationOption, ObjectType, Operation, ResultReason, ResultStatus,
+    RevocationReasonCode, State,
 };
 use tresor_kmip::message::{RequestBatchItem, RequestHeader, ResponseBatchItem};
 use tresor_kmip::vendor;
@@ -50,6 +49,15 @@ use tresor_vault::{ImportReport, SecretInfo, VaultError, secret_name};
 
 use crate::door::SecretsDoor;
 
+mod items;
+mod settings;
+
+use items::{
+    Described, info, material_of, missing_reason, name_attr, refusal, secret_data, text_attr,
+    uid_item, view,
+};
+pub use settings::RemoteSettings;
+
 /// The most operations [`RemoteVault`] puts in one write request: `tresor kmip serve`'s
 /// default `--max-batch-items`.
 const MAX_ITEMS_PER_REQUEST: usize = 64;
@@ -57,88 +65,9 @@ const MAX_ITEMS_PER_REQUEST: usize = 64;
 /// A secret to write: a name (new) or uid (new version), and its value.
 type Pending<'a> = (String, &'a [u8]);
 
-/// Where the remote vault is and how to authenticate.
-#[derive(Debug, Clone, Default)]
-pub struct RemoteSettings {
-    /// `HOST:PORT` (port 5696 when absent).
-    pub server: String,
-    /// Client certificate (PEM).
-    pub cert: Option<PathBuf>,
-    /// Client private key (PEM).
-    pub key: Option<PathBuf>,
-    /// CA of the server (PEM).
-    pub ca: Option<PathBuf>,
-    /// A PyKMIP-style `pykmip.conf` whose `[client]` section fills what the flags leave out.
-    pub config: Option<PathBuf>,
-}
-
-impl RemoteSettings {
-    fn client_config(&self) -> Result<ClientConfig> {
-        let (host, port) = match self.server.rsplit_once(':') {
-            Some((h, p)) => (
-                h.trim_matches(['[', ']']).to_owned(),
-                p.parse::<u16>().map_err(|_| {
-                    anyhow!(
-                        "--server '{}': '{p}' is not a port number (HOST:PORT)",
-                        self.server
-                    )
-                })?,
-            ),
-            None => (self.server.clone(), tresor_kmip::client::DEFAULT_PORT),
-        };
-        if host.is_empty() {
-            bail!("--server '{}' names no host (HOST:PORT)", self.server);
-        }
-        let mut cfg = match &self.config {
-            Some(p) => ClientConfig::from_pykmip_conf(p, "client")
-                .with_context(|| format!("client settings in '{}'", p.display()))?,
-            None => {
-                let missing: Vec<&str> = [
-                    ("--cert", self.cert.is_none()),
-                    ("--key", self.key.is_none()),
-                    ("--ca", self.ca.is_none()),
-                ]
-                .into_iter()
-                .filter(|(_, m)| *m)
-                .map(|(f, _)| f)
-                .collect();
-                if !missing.is_empty() {
-                    bail!(VaultError::Refused(format!(
-                        "--server needs a client certificate: {} missing (flags, \
-                         TRESOR_CLIENT_CERT/KEY/CA, or a [client] section with certfile, keyfile \
-                         and ca_certs in VAULT/client.conf)",
-                        missing.join(", ")
-                    )));
-                }
-                ClientConfig::new(host.clone(), PathBuf::new(), PathBuf::new(), PathBuf::new())
-            }
-        };
-        cfg.host = host;
-        cfg.port = port;
-        if let Some(p) = &self.cert {
-            cfg.certfile = p.clone();
-        }
-        if let Some(p) = &self.key {
-            cfg.keyfile = p.clone();
-        }
-        if let Some(p) = &self.ca {
-            cfg.ca_certs = p.clone();
-        }
-        cfg.protocol_version = ProtocolVersion::V1_4;
-        Ok(cfg)
-    }
-
-    /// The `client.conf` of a vault folder, if it exists.
-    pub fn config_in(dir: &Path) -> Option<PathBuf> {
-        let p = dir.join("client.conf");
-        p.is_file().then_some(p)
-    }
-}
-
 /// A vault on a KMIP server.
 pub struct RemoteVault {
-    rt: tokio::runtime::Runtime,
-    client: KmipClient,
+    client: BlockingKmipClient,
     server: String,
     /// Who owns each object described so far, and who the server says this client is:
     /// `uid -> (owner, caller)`.
@@ -153,144 +82,6 @@ impl std::fmt::Debug for RemoteVault {
     }
 }
 
-/// What the server says about one object (vendor Versions).
-struct Described {
-    uid: String,
-    name: Option<String>,
-    kind: Option<String>,
-    owner: Option<String>,
-    caller: Option<String>,
-    object_type: String,
-    state: String,
-    updated: i64,
-    version: u32,
-    versions: Vec<VersionInfo>,
-    value: Option<SecretBytes>,
-}
-
-fn uid_item(uid: &str) -> Ttlv {
-    Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid.to_owned())
-}
-
-fn secret_data(value: &[u8]) -> Ttlv {
-    Ttlv::structure(
-        Tag::SECRET_DATA,
-        vec![
-            Ttlv::enumeration(Tag::SECRET_DATA_TYPE, SecretDataType::PASSWORD),
-            Ttlv::structure(
-                Tag::KEY_BLOCK,
-                vec![
-                    Ttlv::enumeration(
-                        Tag::KEY_FORMAT_TYPE,
-                        tresor_kmip::enums::KeyFormatType::OPAQUE,
-                    ),
-                    Ttlv::structure(
-                        Tag::KEY_VALUE,
-                        vec![Ttlv::bytes(Tag::KEY_MATERIAL, value.to_vec())],
-                    ),
-                ],
-            ),
-        ],
-    )
-}
-
-fn name_attr(name: &str) -> Ttlv {
-    Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING).to_v1()
-}
-
-fn text_attr(attr: &str, value: &str) -> Ttlv {
-    Attribute {
-        name: tresor_kmip::AttributeName::Custom {
-            vendor: None,
-            name: attr.to_owned(),
-        },
-        index: None,
-        value: Value::TextString(value.to_owned()),
-    }
-    .to_v1()
-}
-
-/// The key material (or vendor value) bytes of a response.
-fn material_of(item: &ResponseBatchItem) -> Option<SecretBytes> {
-    fn walk(t: &Ttlv) -> Option<&[u8]> {
-        if t.tag == Tag::KEY_MATERIAL
-            && let Some(b) = t.as_bytes()
-        {
-            return Some(b);
-        }
-        t.items().iter().find_map(walk)
-    }
-    item.payload_items()
-        .iter()
-        .find_map(walk)
-        .map(|b| SecretBytes::new(b.to_vec()))
-}
-
-/// Hides tresor's own objects; names every other object as the local vault does.
-fn view(d: &Described) -> Option<(String, String, String)> {
-    let name = d.name.as_deref().unwrap_or(&d.uid);
-    if name.starts_with("tresor:") || name.starts_with("tresor-key:") {
-        return None;
-    }
-    let parts: Vec<&str> = name.split(':').collect();
-    if let [a, e, k] = parts.as_slice()
-        && validate_full_name(a, e, k).is_ok()
-    {
-        return Some(((*a).into(), (*e).into(), (*k).into()));
-    }
-    Some((
-        "kmip".into(),
-        d.object_type.to_ascii_lowercase(),
-        name.replace(':', "_"),
-    ))
-}
-
-/// Returns true if and only if a Read Names refusal means "no such secret or version" (an
-/// object the identity may not see answers exactly as an absent one).
-fn missing_reason(r: ResultReason) -> bool {
-    r == ResultReason::ITEM_NOT_FOUND
-        || r == ResultReason::OBJECT_NOT_FOUND
-        || r == ResultReason::KEY_VALUE_NOT_PRESENT
-        || r == ResultReason::OBJECT_DESTROYED
-}
-
-/// A Read Names refusal in words.
-fn refusal(r: ResultReason) -> String {
-    let why = match r {
-        ResultReason::PERMISSION_DENIED => "this identity may not read it (no get grant)",
-        ResultReason::NOT_EXTRACTABLE => "it is not extractable",
-        ResultReason::SENSITIVE => "it is sensitive (never sent in clear)",
-        _ => "",
-    };
-    let name = r.name().unwrap_or("error");
-    if why.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{why} ({name})")
-    }
-}
-
-fn info(d: &Described, app: String, env: String, key: String) -> SecretInfo {
-    SecretInfo {
-        uid: d.uid.clone(),
-        name: d.name.clone().unwrap_or_else(|| d.uid.clone()),
-        app,
-        env,
-        key,
-        kind: d.kind.clone().unwrap_or_else(|| {
-            if d.object_type == "SecretData" {
-                "str".into()
-            } else {
-                "key".into()
-            }
-        }),
-        object_type: d.object_type.clone(),
-        state: d.state.clone(),
-        version: d.version,
-        updated: d.updated,
-    }
-}
-
 impl RemoteVault {
     /// Connects (lazily: the first request opens the TLS connection).
     ///
@@ -298,13 +89,8 @@ impl RemoteVault {
     /// Bad `--server`, missing or unreadable certificate files.
     pub fn connect(settings: &RemoteSettings) -> Result<RemoteVault> {
         let cfg = settings.client_config()?;
-        let client = KmipClient::new(cfg)?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("starting the async runtime")?;
+        let client = BlockingKmipClient::new(cfg)?;
         Ok(RemoteVault {
-            rt,
             client,
             server: settings.server.clone(),
             owners: RefCell::new(HashMap::new()),
@@ -329,8 +115,8 @@ impl RemoteVault {
         let ops: Vec<Operation> = msg.batch_items.iter().map(|i| i.operation).collect();
         crate::door::count_read();
         let resp = self
-            .rt
-            .block_on(self.client.request(&msg))
+            .client
+            .request(&msg)
             .with_context(|| format!("KMIP server {}", self.server))?;
         for (i, item) in resp.batch_items.iter().enumerate() {
             if item.result_status != ResultStatus::SUCCESS
@@ -544,8 +330,8 @@ impl RemoteVault {
         };
         crate::door::count_read();
         let resp = self
-            .rt
-            .block_on(self.client.request(&msg))
+            .client
+            .request(&msg)
             .with_context(|| format!("KMIP server {}", self.server))?;
         let [item] = resp.batch_items.as_slice() else {
             bail!(
