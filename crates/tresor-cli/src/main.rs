@@ -4,6 +4,7 @@
 mod access_report;
 mod cli;
 mod door;
+mod error;
 mod heap;
 mod inject;
 mod input;
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
     door::report_reads();
     match r {
         Ok(code) => code,
-        Err(e) => report(&e),
+        Err(e) => error::report(&e),
     }
 }
 
@@ -52,84 +53,4 @@ fn parse() -> cli::Cli {
     std::mem::forget(matches);
     std::mem::forget(cmd);
     cli
-}
-
-/// Prints `error: …` and an optional `hint: …`; returns the exit code for the error.
-fn report(e: &anyhow::Error) -> ExitCode {
-    // A closed pipe (e.g. `tresor list | head`) is not an error.
-    if e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    }) {
-        return ExitCode::SUCCESS;
-    }
-    let (code, hint) = classify(e);
-    let msg = message(e);
-    if output::color_stderr() {
-        eprintln!("\x1b[31merror:\x1b[0m {msg}");
-    } else {
-        eprintln!("error: {msg}");
-    }
-    if let Some(h) = hint {
-        eprintln!("hint: {h}");
-    }
-    ExitCode::from(code)
-}
-
-/// The error and its causes joined by `: `, each cause once: many errors (`VaultError::Io`,
-/// the store's I/O errors) already print their source, which the chain would repeat.
-fn message(e: &anyhow::Error) -> String {
-    let mut msg = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if text.is_empty() || msg.contains(&text) {
-            continue;
-        }
-        if !msg.is_empty() {
-            msg.push_str(": ");
-        }
-        msg.push_str(&text);
-    }
-    msg
-}
-
-fn classify(e: &anyhow::Error) -> (u8, Option<String>) {
-    use tresor_vault::VaultError;
-    for c in e.chain() {
-        // Metadata edited outside tresor (issue 13): an error, with what to do about it.
-        let store = c.downcast_ref::<tresor_store::StoreError>().or_else(|| {
-            match c.downcast_ref::<VaultError>() {
-                Some(VaultError::Store(s)) => Some(s),
-                _ => None,
-            }
-        });
-        if let Some(tresor_store::StoreError::Tampered { .. }) = store {
-            return (
-                2,
-                Some(
-                    "tresor refuses objects whose owner, grants, names, versions or state were changed outside it; run 'tresor audit --verify', then restore from a backup or find who wrote the database"
-                        .into(),
-                ),
-            );
-        }
-        if let Some(v) = c.downcast_ref::<VaultError>() {
-            let code = match v {
-                VaultError::NotFound(_) => 1,
-                VaultError::Ambiguous { .. } => 3,
-                _ => 2,
-            };
-            return (code, v.hint());
-        }
-        #[cfg(feature = "s3")]
-        if let Some(s) = c.downcast_ref::<tresor_s3::S3Error>() {
-            return (s.exit_code(), s.hint());
-        }
-        if let Some(r) = c.downcast_ref::<tresor_rotate::RotateError>() {
-            return (r.exit_code(), r.hint());
-        }
-        if let Some(k) = c.downcast_ref::<tresor_keyring::KeyringError>() {
-            return (k.exit_code(), k.hint().map(|h| h.to_string()));
-        }
-    }
-    (2, None)
 }

@@ -134,14 +134,6 @@ impl RotateError {
             _ => None,
         }
     }
-
-    /// The CLI exit code: 1 for a missing secret or rotator, 2 otherwise.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            RotateError::NotFound(_) | RotateError::NoRotator(_) => 1,
-            _ => 2,
-        }
-    }
 }
 
 /// Results of this crate.

@@ -85,15 +85,6 @@ pub enum S3Error {
 pub type Result<T, E = S3Error> = std::result::Result<T, E>;
 
 impl S3Error {
-    /// The `tresor` exit code for this error: 1 for a secret that is not there (a negative
-    /// answer), 2 for everything else.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            S3Error::NotFound(_) | S3Error::Store(tresor_store::StoreError::NotFound(_)) => 1,
-            _ => 2,
-        }
-    }
-
     /// A suggestion for the user, when there is a useful one.
     pub fn hint(&self) -> Option<String> {
         match self {
