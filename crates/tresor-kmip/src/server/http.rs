@@ -31,8 +31,11 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+use super::Shared;
+use super::accounting::{OpenConnection, count_refusal};
+use super::answer::handle;
+use super::connection::{client_identity, reads_only};
 use super::handshake::{self, Refusal};
-use super::{OpenConnection, Shared, client_identity, count_refusal, handle, reads_only};
 use crate::enums::{Operation, ResultStatus};
 use crate::error::KmipError;
 use crate::json::{JsonError, from_json, parse_value, to_json};

@@ -1,0 +1,158 @@
+//! Signatures: signing with a PKCS#8 private key and verifying with a SubjectPublicKeyInfo
+//! public key (RSA-PSS, RSA PKCS#1 v1.5, ECDSA, Ed25519).
+
+use aws_lc_rs::{rand, rsa, signature};
+
+use super::{OpError, Params, crypto_err};
+use crate::der;
+use crate::enums::{HashingAlgorithm, PaddingMethod, ResultReason};
+
+fn rsa_scheme(
+    p: &Params,
+) -> Result<
+    (
+        &'static dyn signature::RsaEncoding,
+        &'static signature::RsaParameters,
+    ),
+    OpError,
+> {
+    use crate::enums::DigitalSignatureAlgorithm as D;
+    let pss = match (p.padding, p.signature_algorithm.map(D)) {
+        (Some(PaddingMethod::PSS), _) | (_, Some(D::RSASSA_PSS)) => true,
+        (Some(PaddingMethod::PKCS1V1_5), _) => false,
+        (
+            _,
+            Some(
+                D::SHA256_WITH_RSA_ENCRYPTION
+                | D::SHA384_WITH_RSA_ENCRYPTION
+                | D::SHA512_WITH_RSA_ENCRYPTION,
+            ),
+        ) => false,
+        _ => true,
+    };
+    let hash = match (p.hashing, p.signature_algorithm.map(D)) {
+        (Some(h), _) => h,
+        (None, Some(D::SHA384_WITH_RSA_ENCRYPTION)) => HashingAlgorithm::SHA_384,
+        (None, Some(D::SHA512_WITH_RSA_ENCRYPTION)) => HashingAlgorithm::SHA_512,
+        _ => HashingAlgorithm::SHA_256,
+    };
+    Ok(match (pss, hash) {
+        (true, HashingAlgorithm::SHA_256) => (
+            &signature::RSA_PSS_SHA256,
+            &signature::RSA_PSS_2048_8192_SHA256,
+        ),
+        (true, HashingAlgorithm::SHA_384) => (
+            &signature::RSA_PSS_SHA384,
+            &signature::RSA_PSS_2048_8192_SHA384,
+        ),
+        (true, HashingAlgorithm::SHA_512) => (
+            &signature::RSA_PSS_SHA512,
+            &signature::RSA_PSS_2048_8192_SHA512,
+        ),
+        (false, HashingAlgorithm::SHA_256) => (
+            &signature::RSA_PKCS1_SHA256,
+            &signature::RSA_PKCS1_2048_8192_SHA256,
+        ),
+        (false, HashingAlgorithm::SHA_384) => (
+            &signature::RSA_PKCS1_SHA384,
+            &signature::RSA_PKCS1_2048_8192_SHA384,
+        ),
+        (false, HashingAlgorithm::SHA_512) => (
+            &signature::RSA_PKCS1_SHA512,
+            &signature::RSA_PKCS1_2048_8192_SHA512,
+        ),
+        (_, h) => {
+            return Err(OpError::new(
+                ResultReason::UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS,
+                format!("hashing algorithm {h} is not supported for rsa signatures"),
+            ));
+        }
+    })
+}
+
+/// Signs with a PKCS#8 private key (RSA-PSS / RSA PKCS#1 v1.5, ECDSA, Ed25519).
+pub(crate) fn sign(pkcs8: &[u8], p: &Params, data: &[u8]) -> Result<Vec<u8>, OpError> {
+    let rng = rand::SystemRandom::new();
+    if let Ok(k) = rsa::KeyPair::from_pkcs8(pkcs8) {
+        let (enc, _) = rsa_scheme(p)?;
+        let mut sig = vec![0u8; k.public_modulus_len()];
+        k.sign(enc, &rng, data, &mut sig)
+            .map_err(|_| crypto_err("signing failed"))?;
+        return Ok(sig);
+    }
+    for alg in [
+        &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+    ] {
+        if let Ok(k) = signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8) {
+            let s = k
+                .sign(&rng, data)
+                .map_err(|_| crypto_err("signing failed"))?;
+            return Ok(s.as_ref().to_vec());
+        }
+    }
+    if let Ok(k) = signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8) {
+        return Ok(k.sign(data).as_ref().to_vec());
+    }
+    Err(crypto_err(
+        "the private key is not a supported rsa, ec or ed25519 key",
+    ))
+}
+
+/// Verifies a signature with a SubjectPublicKeyInfo public key.
+pub(crate) fn verify(spki: &[u8], p: &Params, data: &[u8], sig: &[u8]) -> Result<bool, OpError> {
+    let (oid, key) =
+        der::spki_parts(spki).ok_or_else(|| crypto_err("the public key is malformed"))?;
+    let alg: &dyn signature::VerificationAlgorithm = if der::is_rsa_oid(oid) {
+        rsa_scheme(p)?.1
+    } else {
+        match key.len() {
+            65 => &signature::ECDSA_P256_SHA256_ASN1,
+            97 => &signature::ECDSA_P384_SHA384_ASN1,
+            32 => &signature::ED25519,
+            _ => {
+                return Err(crypto_err(
+                    "the public key is not a supported rsa, ec or ed25519 key",
+                ));
+            }
+        }
+    };
+    Ok(signature::UnparsedPublicKey::new(alg, key)
+        .verify(data, sig)
+        .is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::enums::CryptographicAlgorithm as Alg;
+    use crate::ops::crypto::{key_bits, key_pair};
+    use tresor_store::ObjectType;
+
+    #[test]
+    fn sign_verify_each_algorithm() {
+        for (alg, bits) in [
+            (Alg::RSA, Some(2048)),
+            (Alg::ECDSA, Some(256)),
+            (Alg::ECDSA, Some(384)),
+            (Alg::ED25519, None),
+        ] {
+            let kp = key_pair(alg, bits, None).unwrap();
+            let p = Params::default();
+            let sig = sign(&kp.private_pkcs8, &p, b"msg").unwrap();
+            assert!(verify(&kp.public_spki, &p, b"msg", &sig).unwrap(), "{alg}");
+            assert!(
+                !verify(&kp.public_spki, &p, b"other", &sig).unwrap(),
+                "{alg}"
+            );
+            assert_eq!(
+                key_bits(ObjectType::PublicKey, &kp.public_spki),
+                Some(kp.bits)
+            );
+            assert_eq!(
+                key_bits(ObjectType::PrivateKey, &kp.private_pkcs8),
+                Some(kp.bits)
+            );
+        }
+    }
+}
