@@ -332,7 +332,7 @@ fn not_found(ns: &str, service: &str, username: &str) -> S3Error {
 /// receives the progress and the one-line summary of `import-s3keyring`.
 ///
 /// # Errors
-/// Any [`S3Error`]; [`S3Error::exit_code`] gives the exit code.
+/// Any [`S3Error`] (the `tresor` binary maps it to an exit code in its `error` module).
 pub fn run(args: S3Args, store: Option<&str>, progress: &dyn Progress) -> Result<ExitCode> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let path = args
