@@ -10,7 +10,8 @@ use tresor_store::{AttrCond, Attributes, Query, StoreError};
 use crate::definition::{ChangeReport, ErrorStrategy, KeyChange};
 use crate::error::{BoxError, CallbackFailure, KeysError, Result};
 use crate::lifecycle::{CallbacksOutcome, run_callbacks};
-use crate::manager::{A_JOURNAL, A_PENDING, Entry, KeyManager, OBJECT_PREFIX, lk, rd};
+use crate::manager::KeyManager;
+use crate::state::{A_JOURNAL, A_PENDING, Entry, OBJECT_PREFIX, lk, rd};
 use crate::value::KeyValue;
 
 /// Where one callback of one rotation stands (keys-management's `CallbackStatus`).

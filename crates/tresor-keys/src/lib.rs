@@ -60,6 +60,7 @@ mod journal;
 pub mod lifecycle;
 mod manager;
 mod source;
+mod state;
 mod transit;
 mod value;
 
@@ -69,7 +70,8 @@ pub use definition::{
 };
 pub use error::{BoxError, CallbackFailure, KeysError, Result, SourceError};
 pub use journal::{CallbackStatus, JournalCallback, JournalEntry};
-pub use manager::{KeyManager, OBJECT_PREFIX};
+pub use manager::KeyManager;
 pub use source::{KeySource, SourceFn};
+pub use state::OBJECT_PREFIX;
 pub use transit::{KeyConfig, KeyInfo, VersionState, VersionView, parse_duration};
 pub use value::{Key, KeyBytes, KeyValue};
