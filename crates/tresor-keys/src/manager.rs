@@ -8,12 +8,15 @@ use tresor_store::Store;
 
 use crate::algo::KeyType;
 use crate::ciphertext::validate_name;
-use crate::definition::{KeyDefinition, OnChangeFn, Purpose};
+use crate::definition::{KeyDefinition, Purpose};
 use crate::error::{KeysError, Result};
 use crate::state::{Def, Entry, OBJECT_PREFIX, Runtime, Snapshot, rd, wr};
 
+mod callbacks;
 mod paths;
 mod versions;
+
+pub use callbacks::{KeyChange, OnChangeFn};
 
 /// Manages named keys: their sources, versions, rotation and on-change callbacks, on a
 /// tresor [`Store`].

@@ -20,8 +20,6 @@ pub(crate) const A_MIN: &str = "x-min-decryption-version";
 pub(crate) const A_AUTO: &str = "x-auto-rotate-secs";
 pub(crate) const A_FLOW: &str = "x-last-flow";
 pub(crate) const A_LAST_FWD: &str = "x-last-forward-version";
-pub(crate) const A_JOURNAL: &str = "x-rotation-journal";
-pub(crate) const A_PENDING: &str = "x-pending-callbacks";
 
 pub(crate) fn rd<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(PoisonError::into_inner)

@@ -11,10 +11,10 @@ use tresor_store::{NewObject, ObjectMeta, StoreError};
 
 use crate::algo::{Engine, KeyType};
 use crate::error::{KeysError, Result};
-use crate::journal::JournalEntry;
+use crate::journal::{A_JOURNAL, JournalEntry};
 use crate::state::{
-    A_AUTO, A_FLOW, A_JOURNAL, A_LAST_FWD, A_MIN, A_PRIMARY, A_PURPOSE, A_TYPE, Entry, Material,
-    Snapshot, Version, lk,
+    A_AUTO, A_FLOW, A_LAST_FWD, A_MIN, A_PRIMARY, A_PURPOSE, A_TYPE, Entry, Material, Snapshot,
+    Version, lk,
 };
 use crate::value::KeyValue;
 
