@@ -1,12 +1,6 @@
-//! Key definitions, purposes, flows, error strategies and on-change callbacks.
+//! Key definitions, purposes, flows, error strategies, and what a key change did.
 
-use std::fmt;
-use std::sync::Arc;
-
-use crate::error::BoxError;
-use crate::manager::KeyManager;
 use crate::source::KeySource;
-use crate::value::KeyValue;
 
 /// What a key is used for (keys-management's `SecretKeyUseCase`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -118,38 +112,6 @@ impl KeyDefinition {
         self
     }
 }
-
-/// What an on-change callback is told.
-pub struct KeyChange<'a> {
-    /// The manager, to call back into (no lock is held while callbacks run).
-    pub manager: &'a KeyManager,
-    /// The key.
-    pub name: &'a str,
-    /// The version that was primary before, if any.
-    pub old_version: Option<u32>,
-    /// The new primary version (0 for a key that keeps no versions).
-    pub new_version: u32,
-    /// The value before, if known.
-    pub old: Option<&'a KeyValue>,
-    /// The new value.
-    pub new: &'a KeyValue,
-    /// True when this run resumes a rotation journaled before a crash or a halt.
-    pub resumed: bool,
-}
-
-impl fmt::Debug for KeyChange<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyChange")
-            .field("name", &self.name)
-            .field("old_version", &self.old_version)
-            .field("new_version", &self.new_version)
-            .field("resumed", &self.resumed)
-            .finish_non_exhaustive()
-    }
-}
-
-/// An on-change callback (keys-management's `KeyChangedCallback`).
-pub type OnChangeFn = Arc<dyn Fn(&KeyChange<'_>) -> Result<(), BoxError> + Send + Sync>;
 
 /// What a key change did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]

@@ -60,16 +60,16 @@ mod journal;
 pub mod lifecycle;
 mod manager;
 mod source;
+mod state;
 mod transit;
 mod value;
 
 pub use algo::KeyType;
-pub use definition::{
-    ChangeReport, ErrorStrategy, Flow, KeyChange, KeyDefinition, OnChangeFn, Purpose,
-};
+pub use definition::{ChangeReport, ErrorStrategy, Flow, KeyDefinition, Purpose};
 pub use error::{BoxError, CallbackFailure, KeysError, Result, SourceError};
 pub use journal::{CallbackStatus, JournalCallback, JournalEntry};
-pub use manager::{KeyManager, OBJECT_PREFIX};
+pub use manager::{KeyChange, KeyManager, OnChangeFn};
 pub use source::{KeySource, SourceFn};
+pub use state::OBJECT_PREFIX;
 pub use transit::{KeyConfig, KeyInfo, VersionState, VersionView, parse_duration};
 pub use value::{Key, KeyBytes, KeyValue};

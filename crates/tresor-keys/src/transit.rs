@@ -13,8 +13,9 @@ use crate::ciphertext::{self, parse_binary, parse_text, to_text, validate_name, 
 use crate::definition::{ChangeReport, Flow};
 use crate::error::{KeysError, Result};
 use crate::journal::JournalEntry;
-use crate::manager::{
-    A_AUTO, A_MIN, A_PRIMARY, A_PURPOSE, A_TYPE, Entry, KeyManager, Material, OBJECT_PREFIX, lk, rd,
+use crate::manager::KeyManager;
+use crate::state::{
+    A_AUTO, A_MIN, A_PRIMARY, A_PURPOSE, A_TYPE, Entry, Material, OBJECT_PREFIX, lk, rd,
 };
 
 /// Settings changed by [`KeyManager::configure`]; `None` leaves a setting as it is.
