@@ -91,7 +91,6 @@ pub fn vault_view(m: &ObjectMeta) -> Option<(String, String, String)> {
     ))
 }
 
-/// The index query that narrows a filter before glob matching.
 /// The index query that narrows a filter before glob matching. Only the most selective
 /// condition is sent (each condition is a separate index lookup that SQLite materialises in
 /// full, so a broad `env = prod` beside a narrow key prefix would cost a scan of every prod
