@@ -106,8 +106,10 @@ impl TestServer {
                     mpsc::RecvTimeoutError::Timeout => format!("nothing within {timeout:?}"),
                     mpsc::RecvTimeoutError::Disconnected => "its stderr closed".to_owned(),
                 };
+                // Reap the child but do not wait for the end of its stderr (a grandchild
+                // could hold it open): the message has the lines read so far.
                 let _ = server.child.kill();
-                server.wait();
+                let _ = server.child.wait();
                 Err(format!(
                     "{what} did not print '{LISTENING_ON}ADDR' ({why}); its stderr:\n{}",
                     server.stderr_lines().join("\n")
@@ -295,8 +297,9 @@ mod tests {
 
     #[test]
     fn a_silent_server_times_out() {
-        let e = TestServer::try_start_with(&mut sh("sleep 30"), Duration::from_millis(200), |e| e)
-            .unwrap_err();
+        let e =
+            TestServer::try_start_with(&mut sh("exec sleep 30"), Duration::from_millis(200), |e| e)
+                .unwrap_err();
         assert!(e.contains("nothing within"), "{e}");
     }
 }
