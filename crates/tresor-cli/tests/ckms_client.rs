@@ -7,23 +7,15 @@
 //! once into a cache outside the checkout and `tests/peers/cosmian/setup.sh` exports
 //! `TRESOR_CKMS` when the cache holds it. Without it this test says so and checks nothing.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use tresor_testkit::{TestServer, port_of};
 
 /// Starts `tresor kmip serve --ephemeral --http-listen`; returns the server and its HTTPS port.
-fn start(home: &Path, certs: &Path) -> (Kill, u16) {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("tresor"))
-        .env_clear()
+fn start(home: &Path, certs: &Path) -> (TestServer, u16) {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("tresor"));
+    cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
         .args([
@@ -37,26 +29,13 @@ fn start(home: &Path, certs: &Path) -> (Kill, u16) {
             "--certs",
         ])
         .arg(certs)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut port = 0;
-    for l in lines.by_ref() {
-        let l = l.unwrap();
-        if l.contains("HTTPS/JSON")
-            && let Some(p) = l.rsplit(':').next().and_then(|p| p.trim().parse().ok())
-        {
-            port = p;
-        }
-        if l.starts_with("listening on") {
-            break;
-        }
-    }
-    assert_ne!(port, 0, "the server printed no HTTPS/JSON listener");
-    std::thread::spawn(move || lines.for_each(drop));
-    (Kill(child), port)
+        .stdout(Stdio::null());
+    let server = TestServer::start(&mut cmd);
+    let https = server
+        .listener("kmip: HTTPS/JSON")
+        .expect("the server printed no HTTPS/JSON listener");
+    let port = port_of(&https);
+    (server, port)
 }
 
 /// `ckms.toml` for the `client` certificate, trusting the ephemeral CA.

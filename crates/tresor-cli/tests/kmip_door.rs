@@ -5,11 +5,11 @@
 #[path = "common/test_logs.rs"]
 mod test_logs;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 
 use assert_cmd::Command;
+use tresor_testkit::{DEFAULT_START_TIMEOUT, TestServer};
 
 fn tresor(home: &Path) -> Command {
     let mut c = Command::cargo_bin("tresor").unwrap();
@@ -20,19 +20,9 @@ fn tresor(home: &Path) -> Command {
     c
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(home: &Path, certs: &Path) -> (Server, String) {
-    let bin = assert_cmd::cargo::cargo_bin("tresor");
-    let mut child = std::process::Command::new(bin)
-        .env_clear()
+fn serve(home: &Path, certs: &Path) -> (TestServer, String) {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("tresor"));
+    cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
         .args(["kmip", "serve", "--listen", "127.0.0.1:0"])
@@ -42,23 +32,11 @@ fn serve(home: &Path, certs: &Path) -> (Server, String) {
         .arg(certs.join("server.key"))
         .arg("--ca")
         .arg(certs.join("ca.crt"))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn server");
-    let mut lines = BufReader::new(test_logs::tee(child.stderr.take().unwrap())).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Some(a) = line.strip_prefix("listening on ") {
-            break a.trim().to_owned();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (Server(child), addr)
+        .stdout(Stdio::null());
+    // The server's stderr is read to the end on a thread (never blocks on a full pipe).
+    let server = TestServer::start_with(&mut cmd, DEFAULT_START_TIMEOUT, test_logs::tee);
+    let addr = server.addr().to_owned();
+    (server, addr)
 }
 
 fn conn(addr: &str, certs: &Path) -> Vec<String> {

@@ -7,17 +7,9 @@ mod test_logs;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use tresor_testkit::{DEFAULT_START_TIMEOUT, TestServer};
 
 fn tresor(home: &Path) -> Command {
     let mut c = Command::new(assert_cmd::cargo::cargo_bin("tresor"));
@@ -30,25 +22,20 @@ fn tresor(home: &Path) -> Command {
 
 /// The started server, its printed `[client]` section, and its private folder.
 struct Started {
-    server: Server,
+    server: TestServer,
     conf: String,
     work: PathBuf,
-    stderr: mpsc::Receiver<String>,
     /// The HTTPS/JSON listener's address, with --http-listen.
     https: Option<String>,
 }
 
 fn start(home: &Path, extra: &[&str]) -> Started {
-    let mut child = tresor(home)
-        .args(["kmip", "serve", "--ephemeral", "--listen", "127.0.0.1:0"])
+    let mut cmd = tresor(home);
+    cmd.args(["kmip", "serve", "--ephemeral", "--listen", "127.0.0.1:0"])
         .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tresor kmip serve --ephemeral");
-    let stdout = child.stdout.take().expect("stdout");
-    let stderr = test_logs::tee(child.stderr.take().expect("stderr"));
-    let server = Server(child);
+        .stdout(Stdio::piped());
+    let mut server = TestServer::start_with(&mut cmd, DEFAULT_START_TIMEOUT, test_logs::tee);
+    let stdout = server.child_mut().stdout.take().expect("stdout");
     let mut conf = String::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.expect("reading stdout");
@@ -59,34 +46,15 @@ fn start(home: &Path, extra: &[&str]) -> Started {
         }
     }
     assert!(conf.starts_with("[client]\n"), "stdout: {conf}");
-    let (tx, rx) = mpsc::channel();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut work = None;
-    let mut https = None;
-    for line in lines.by_ref() {
-        let line = line.expect("reading stderr");
-        if let Some(a) = line.strip_prefix("kmip: HTTPS/JSON (POST /kmip/2_1) listening on ") {
-            https = Some(a.trim().to_owned());
-        }
-        if let Some(rest) = line.split_once("store and key in memory (") {
-            work = rest.1.split_once(')').map(|(p, _)| PathBuf::from(p));
-        }
-        let done = line.starts_with("listening on ");
-        let _ = tx.send(line);
-        if done {
-            break;
-        }
-    }
-    std::thread::spawn(move || {
-        for l in lines.map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
+    let work = server.stderr_lines().iter().find_map(|line| {
+        let rest = line.split_once("store and key in memory (")?.1;
+        rest.split_once(')').map(|(p, _)| PathBuf::from(p))
     });
+    let https = server.listener("kmip: HTTPS/JSON (POST /kmip/2_1)");
     Started {
         server,
         conf,
         work: work.expect("the server names its private folder"),
-        stderr: rx,
         https,
     }
 }
@@ -97,18 +65,10 @@ fn conf_value<'a>(conf: &'a str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {key} in {conf}"))
 }
 
-/// Sends SIGTERM and waits; returns the exit status and the rest of stderr.
+/// Sends SIGTERM and waits; returns the exit status and everything it printed on stderr.
 fn stop(mut s: Started) -> (std::process::ExitStatus, String) {
-    let pid = s.server.0.id().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let status = s.server.0.wait().expect("wait");
-    let rest: Vec<String> = s.stderr.try_iter().collect();
-    let _ = &mut s;
-    (status, rest.join("\n"))
+    let status = s.server.terminate();
+    (status, s.server.stderr_lines().join("\n"))
 }
 
 /// Every entry under `dir`, recursively (to show what was left behind).

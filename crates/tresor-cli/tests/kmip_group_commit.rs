@@ -9,20 +9,18 @@
 mod test_logs;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use assert_cmd::Command;
-use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
+use tresor_kmip::ProtocolVersion;
 use tresor_kmip::client::{ClientConfig, KmipClient};
-use tresor_kmip::enums::{
-    CryptographicAlgorithm, CryptographicUsageMask, NameType, ObjectType, Operation, ResultStatus,
-};
-use tresor_kmip::{ProtocolVersion, Tag, Ttlv, Value};
+use tresor_kmip::enums::{Operation, ResultStatus};
+use tresor_testkit::kmip::create_payload;
+use tresor_testkit::{DEFAULT_START_TIMEOUT, TestServer};
 
 const WRITERS: usize = 16;
 const PER_WRITER: usize = 500;
@@ -37,9 +35,9 @@ fn tresor(home: &Path) -> Command {
     c
 }
 
-fn serve(home: &Path, certs: &Path) -> (Child, u16) {
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tresor"))
-        .env_clear()
+fn serve(home: &Path, certs: &Path) -> TestServer {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("tresor"));
+    cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
         .args(["kmip", "serve", "--listen", "127.0.0.1:0"])
@@ -49,44 +47,8 @@ fn serve(home: &Path, certs: &Path) -> (Child, u16) {
         .arg(certs.join("server.key"))
         .arg("--ca")
         .arg(certs.join("ca.crt"))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn server");
-    let mut lines = BufReader::new(test_logs::tee(child.stderr.take().unwrap())).lines();
-    let port = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Some(a) = line.strip_prefix("listening on ") {
-            break a.trim().rsplit_once(':').unwrap().1.parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, port)
-}
-
-fn create_payload(name: &str) -> Vec<Ttlv> {
-    let mut set = AttributeSet::default();
-    set.push(Attribute::standard(
-        Tag::CRYPTOGRAPHIC_ALGORITHM,
-        Value::Enumeration(CryptographicAlgorithm::AES.0),
-    ));
-    set.push(Attribute::standard(
-        Tag::CRYPTOGRAPHIC_LENGTH,
-        Value::Integer(256),
-    ));
-    let mask = CryptographicUsageMask::ENCRYPT | CryptographicUsageMask::DECRYPT;
-    set.push(Attribute::standard(
-        Tag::CRYPTOGRAPHIC_USAGE_MASK,
-        Value::Integer(i32::try_from(mask.0).unwrap()),
-    ));
-    set.push(Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING));
-    vec![
-        Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SYMMETRIC_KEY),
-        set.to_ttlv(V, Container::Template),
-    ]
+        .stdout(Stdio::null());
+    TestServer::start_with(&mut cmd, DEFAULT_START_TIMEOUT, test_logs::tee)
 }
 
 /// One writer: Creates until the server goes away; returns the names acknowledged.
@@ -172,7 +134,8 @@ fn acknowledged_creates_survive_sigkill_of_a_grouping_server() {
     let all_acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut killed_mid_load = 0;
     for trial in 0..trials {
-        let (mut child, port) = serve(h, &certs);
+        let mut server = serve(h, &certs);
+        let port = server.port();
         let stop = Arc::new(AtomicBool::new(false));
         let threads: Vec<_> = (0..WRITERS)
             .map(|w| {
@@ -187,8 +150,8 @@ fn acknowledged_creates_survive_sigkill_of_a_grouping_server() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         std::thread::sleep(Duration::from_millis(100 + seed % 800));
-        child.kill().expect("SIGKILL the server");
-        child.wait().unwrap();
+        server.child_mut().kill().expect("SIGKILL the server");
+        server.wait();
         stop.store(true, Ordering::Relaxed);
         let mut acked_now = 0;
         for t in threads {

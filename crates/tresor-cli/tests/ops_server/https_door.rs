@@ -27,12 +27,7 @@ fn https_door_connection_lines_carry_tls_version_suite_and_identity() {
         &[("TRESOR_LOG", "info".into())],
     );
     let https = server
-        .log()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("kmip: HTTPS/JSON (POST /kmip/2_1) listening on ")
-                .map(|a| a.trim().to_owned())
-        })
+        .listener("kmip: HTTPS/JSON (POST /kmip/2_1)")
         .unwrap_or_else(|| panic!("no HTTPS address in the log:\n{}", server.log()));
     // One KMIP JSON request over mutual TLS with the client certificate.
     let tls = ClientConfig::new(
@@ -135,12 +130,7 @@ fn https_door_is_counted_in_open_connections_and_logs_its_close() {
     );
     let maddr = server.metrics.clone().expect("metrics address");
     let https = server
-        .log()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("kmip: HTTPS/JSON (POST /kmip/2_1) listening on ")
-                .map(|a| a.trim().to_owned())
-        })
+        .listener("kmip: HTTPS/JSON (POST /kmip/2_1)")
         .unwrap_or_else(|| panic!("no HTTPS address in the log:\n{}", server.log()));
     let gauge = || {
         let (status, text) = http_get(&maddr, "/metrics");

@@ -3,47 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
-use tresor_kmip::enums::{KeyFormatType, NameType, ObjectType, Operation};
-use tresor_kmip::{Tag, Ttlv, Value};
+use tresor_kmip::enums::Operation;
+use tresor_kmip::{Tag, Ttlv};
 
 use super::support::*;
 use super::test_logs;
-
-fn register_secret_payload(name: &str, secret: &[u8]) -> Vec<Ttlv> {
-    let obj = Ttlv::structure(
-        Tag::SECRET_DATA,
-        vec![
-            Ttlv::enumeration(Tag::SECRET_DATA_TYPE, 1u32),
-            Ttlv::structure(
-                Tag::KEY_BLOCK,
-                vec![
-                    Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, KeyFormatType::OPAQUE),
-                    Ttlv::structure(
-                        Tag::KEY_VALUE,
-                        vec![Ttlv::bytes(Tag::KEY_MATERIAL, secret.to_vec())],
-                    ),
-                ],
-            ),
-        ],
-    );
-    let mut set = AttributeSet::default();
-    set.push(Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING));
-    vec![
-        Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SECRET_DATA),
-        set.to_ttlv(V, Container::Template),
-        obj,
-    ]
-}
-
-/// Every byte string in `t` (the key material of a Get response).
-fn byte_strings(t: &Ttlv, out: &mut Vec<Vec<u8>>) {
-    match &t.value {
-        Value::ByteString(b) => out.push(b.clone()),
-        Value::Structure(items) => items.iter().for_each(|i| byte_strings(i, out)),
-        _ => {}
-    }
-}
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()

@@ -10,7 +10,9 @@ use super::support::*;
 /// `/readyz` turns unready when PostgreSQL stops and ready again when it is back.
 #[test]
 fn metrics_count_requests_and_readyz_follows_postgres() {
-    let Some(pg) = Cluster::start() else { return };
+    let Some(pg) = Cluster::start(false) else {
+        return;
+    };
     let home = tempfile::tempdir().unwrap();
     let certs = certs(home.path(), "certs");
     let vault = home.path().join("vault");

@@ -1,20 +1,21 @@
 //! What the service tests share: `tresor kmip serve` processes, a blocking KMIP client and
 //! the payloads they send, HTTP for `/metrics`, and PostgreSQL clusters of a test's own.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
 use tresor_kmip::client::{ClientConfig, KmipClient};
-use tresor_kmip::enums::{
-    CryptographicAlgorithm, CryptographicUsageMask, NameType, ObjectType, Operation, ResultStatus,
-};
+use tresor_kmip::enums::{Operation, ResultStatus};
 use tresor_kmip::message::{RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem};
-use tresor_kmip::{KmipError, ProtocolVersion, Tag, Ttlv, Value};
+use tresor_kmip::{KmipError, ProtocolVersion, Ttlv};
+use tresor_testkit::TestServer;
+pub use tresor_testkit::kmip::{
+    byte_strings, create_payload, register_secret_payload, uid, uid_of,
+};
+pub use tresor_testkit::pg::Cluster;
+pub use tresor_testkit::run_ok;
 
 use super::test_logs;
 
@@ -32,16 +33,6 @@ pub fn tresor(home: &Path) -> Command {
     c
 }
 
-pub fn run_ok(mut c: Command) -> String {
-    let out = c.output().expect("run tresor");
-    assert!(
-        out.status.success(),
-        "tresor failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 pub fn certs(home: &Path, name: &str) -> PathBuf {
     let dir = home.join(name);
     let mut c = tresor(home);
@@ -50,12 +41,12 @@ pub fn certs(home: &Path, name: &str) -> PathBuf {
     dir
 }
 
-/// A `tresor kmip serve` child; everything it prints (stdout and stderr) is kept.
+/// A `tresor kmip serve` child; everything it prints (stdout and stderr) is kept; killed on
+/// drop.
 pub struct Server {
-    pub child: Child,
+    pub server: TestServer,
     pub port: u16,
     pub metrics: Option<String>,
-    pub log: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -65,58 +56,27 @@ impl Server {
         c.args(pre)
             .args(["kmip", "serve", "--listen", "127.0.0.1:0"])
             .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stdout(Stdio::piped());
         for (k, v) in env {
             c.env(k, v);
         }
-        let mut child = c.spawn().expect("spawn tresor kmip serve");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        for stream in [
-            Box::new(test_logs::tee(child.stderr.take().unwrap())) as Box<dyn Read + Send>,
-            Box::new(child.stdout.take().unwrap()),
-        ] {
-            let l = log.clone();
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { break };
-                    if let Some(a) = line.strip_prefix("listening on ") {
-                        let _ = tx.send(("kmip", a.trim().to_owned()));
-                    }
-                    if let Some(a) = line
-                        .strip_prefix("kmip: metrics (/metrics, /healthz, /readyz) listening on ")
-                    {
-                        let _ = tx.send(("metrics", a.trim().to_owned()));
-                    }
-                    let mut l = l.lock().unwrap();
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            });
-        }
-        let mut metrics = None;
-        let port = loop {
-            match rx.recv_timeout(Duration::from_secs(120)) {
-                Ok(("metrics", a)) => metrics = Some(a),
-                Ok((_, a)) => break a.rsplit(':').next().unwrap().parse::<u16>().unwrap(),
-                Err(e) => {
-                    let _ = child.kill();
-                    panic!("server did not start ({e}): {}", log.lock().unwrap());
-                }
-            }
-        };
+        let mut server = TestServer::start_with(&mut c, Duration::from_secs(120), test_logs::tee);
+        server.keep_stdout();
+        let metrics = server.listener("kmip: metrics (/metrics, /healthz, /readyz)");
         Server {
-            child,
-            port,
+            port: server.port(),
             metrics,
-            log,
+            server,
         }
     }
 
     pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.server.log()
+    }
+
+    /// The address a listener announced in a line `PREFIX… listening on ADDR`.
+    pub fn listener(&self, prefix: &str) -> Option<String> {
+        self.server.listener(prefix)
     }
 
     /// Waits (up to 60 s) for a line containing `text`.
@@ -133,7 +93,7 @@ impl Server {
 
     pub fn signal(&self, sig: &str) {
         let st = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
+            .args([sig, &self.server.pid().to_string()])
             .status()
             .expect("kill");
         assert!(st.success(), "kill {sig}");
@@ -143,7 +103,7 @@ impl Server {
     pub fn wait_exit(&mut self, secs: u64) -> std::process::ExitStatus {
         let t = Instant::now();
         loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
+            if let Some(st) = self.server.child_mut().try_wait().unwrap() {
                 return st;
             }
             assert!(
@@ -153,13 +113,6 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -237,41 +190,6 @@ impl Kc {
     }
 }
 
-pub fn uid_of(item: &ResponseBatchItem) -> String {
-    item.payload
-        .as_ref()
-        .and_then(|p| p.find(Tag::UNIQUE_IDENTIFIER))
-        .and_then(Ttlv::as_text)
-        .expect("unique identifier")
-        .to_owned()
-}
-
-pub fn uid(u: &str) -> Ttlv {
-    Ttlv::text(Tag::UNIQUE_IDENTIFIER, u)
-}
-
-pub fn create_payload(name: &str) -> Vec<Ttlv> {
-    let mut set = AttributeSet::default();
-    set.push(Attribute::standard(
-        Tag::CRYPTOGRAPHIC_ALGORITHM,
-        Value::Enumeration(CryptographicAlgorithm::AES.0),
-    ));
-    set.push(Attribute::standard(
-        Tag::CRYPTOGRAPHIC_LENGTH,
-        Value::Integer(256),
-    ));
-    let mask = CryptographicUsageMask::ENCRYPT | CryptographicUsageMask::DECRYPT;
-    set.push(Attribute::standard(
-        Tag::CRYPTOGRAPHIC_USAGE_MASK,
-        Value::Integer(i32::try_from(mask.0).unwrap()),
-    ));
-    set.push(Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING));
-    vec![
-        Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SYMMETRIC_KEY),
-        set.to_ttlv(V, Container::Template),
-    ]
-}
-
 // ---- HTTP ------------------------------------------------------------------------------------
 
 /// `GET path` on `addr` (HTTP/1.0): (status, body).
@@ -306,74 +224,4 @@ pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
             prometheus_parse::Value::Histogram(h) => h.iter().map(|c| c.count).fold(0.0, f64::max),
             prometheus_parse::Value::Summary(_) => f64::NAN,
         })
-}
-
-// ---- PostgreSQL -----------------------------------------------------------------------------
-
-pub fn skip_or_fail(why: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{why} under CI: scripts/test.sh must provide PostgreSQL"
-    );
-    eprintln!("SKIPPED: {why}; run scripts/test.sh");
-}
-
-pub fn pg_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg.sh")
-}
-
-/// A PostgreSQL cluster of this test's own (scripts/pg.sh), removed on drop.
-pub struct Cluster {
-    pub dir: String,
-    pub url: String,
-}
-
-impl Cluster {
-    pub fn start() -> Option<Cluster> {
-        let out = Command::new("bash")
-            .arg(pg_script())
-            .arg("start")
-            .output()
-            .expect("run scripts/pg.sh");
-        if !out.status.success() {
-            skip_or_fail(&format!(
-                "scripts/pg.sh start failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-            return None;
-        }
-        let text = String::from_utf8(out.stdout).unwrap();
-        let mut vars = BTreeMap::new();
-        for part in text.split([';', '\n']) {
-            if let Some((k, v)) = part
-                .trim()
-                .strip_prefix("export ")
-                .and_then(|s| s.split_once('='))
-            {
-                vars.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        Some(Cluster {
-            dir: vars["TRESOR_PG_DIR"].clone(),
-            url: vars["TRESOR_TEST_PG_URL"].clone(),
-        })
-    }
-
-    pub fn verb(&self, verb: &str) {
-        let st = Command::new("bash")
-            .arg(pg_script())
-            .args([verb, &self.dir])
-            .status()
-            .expect("run scripts/pg.sh");
-        assert!(st.success(), "scripts/pg.sh {verb} failed");
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(pg_script())
-            .args(["stop", &self.dir])
-            .status();
-    }
 }

@@ -20,8 +20,8 @@ fn postgres_restart_under_load() {
     let h = home.path();
     let certs = certs(h);
     let (va, _) = two_vaults(h, &url);
-    let mut server = Server::spawn(h, &va, &url, &certs);
-    let (pid, port) = (server.child.id(), server.port);
+    let mut server = spawn_server(h, &va, &url, &certs);
+    let (pid, port) = (server.pid(), server.port());
 
     /// One request's outcome.
     #[derive(Debug)]
@@ -129,12 +129,8 @@ fn postgres_restart_under_load() {
             assert!(msg.contains("unavailable"), "{msg}");
         }
     }
-    assert!(
-        server.still_running(),
-        "tresor exited: {}",
-        server.log.lock().unwrap()
-    );
-    assert_eq!(server.child.id(), pid);
+    assert!(server.running(), "tresor exited: {}", server.log());
+    assert_eq!(server.pid(), pid);
     // Everything acknowledged survived the restart.
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     for u in acked.into_inner().unwrap() {

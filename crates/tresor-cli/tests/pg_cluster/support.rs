@@ -2,35 +2,26 @@
 //! databases, clusters of a test's own), `tresor kmip serve` processes, and a blocking KMIP
 //! client with the payloads the tests send.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Barrier, Mutex};
+use std::process::{Command, Stdio};
+use std::sync::Barrier;
 use std::time::Duration;
 
-use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
+use tresor_kmip::attributes::Attribute;
 use tresor_kmip::client::{ClientConfig, KmipClient};
-use tresor_kmip::enums::{
-    CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, NameType, ObjectType, Operation,
-    ResultStatus, RevocationReasonCode,
-};
+use tresor_kmip::enums::{NameType, Operation, ResultStatus, RevocationReasonCode};
 use tresor_kmip::message::ResponseBatchItem;
 use tresor_kmip::{KmipError, ProtocolVersion, Tag, Ttlv, Value};
+use tresor_testkit::TestServer;
+pub use tresor_testkit::kmip::{byte_strings, create_payload, register_secret_payload, uid};
+pub use tresor_testkit::pg::Cluster;
+pub use tresor_testkit::{run_ok, skip_or_fail};
 
 use super::test_logs;
 
 pub const V: ProtocolVersion = ProtocolVersion::V1_4;
 
 // ---- PostgreSQL ---------------------------------------------------------------------------
-
-pub fn skip_or_fail(why: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{why} under CI: scripts/test.sh must provide PostgreSQL"
-    );
-    eprintln!("SKIPPED: {why}; run scripts/test.sh");
-}
 
 pub fn admin_url() -> Option<String> {
     match std::env::var("TRESOR_TEST_PG_URL") {
@@ -49,77 +40,6 @@ pub fn fresh_db(admin: &str, tag: &str) -> String {
         .unwrap();
     c.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
     format!("{}/{db}", admin.rsplit_once('/').unwrap().0)
-}
-
-pub fn pg_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg.sh")
-}
-
-/// A PostgreSQL cluster of this test's own (scripts/pg.sh), stopped and removed on drop.
-pub struct Cluster {
-    pub dir: String,
-    pub url: String,
-    pub ca: Option<String>,
-}
-
-impl Cluster {
-    pub fn start(ssl: bool) -> Option<Cluster> {
-        let mut cmd = Command::new("bash");
-        cmd.arg(pg_script()).arg("start");
-        if ssl {
-            cmd.arg("--ssl");
-        }
-        let out = cmd.output().expect("run scripts/pg.sh");
-        if !out.status.success() {
-            skip_or_fail(&format!(
-                "scripts/pg.sh start failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-            return None;
-        }
-        let text = String::from_utf8(out.stdout).unwrap();
-        let mut vars = BTreeMap::new();
-        for part in text.split([';', '\n']) {
-            if let Some((k, v)) = part
-                .trim()
-                .strip_prefix("export ")
-                .and_then(|s| s.split_once('='))
-            {
-                vars.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        Some(Cluster {
-            dir: vars["TRESOR_PG_DIR"].clone(),
-            url: vars["TRESOR_TEST_PG_URL"].clone(),
-            ca: vars.get("TRESOR_PG_CA").cloned(),
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        std::fs::read_to_string(Path::new(&self.dir).join("port"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    }
-
-    pub fn verb(&self, verb: &str) {
-        let st = Command::new("bash")
-            .arg(pg_script())
-            .args([verb, &self.dir])
-            .status()
-            .expect("run scripts/pg.sh");
-        assert!(st.success(), "scripts/pg.sh {verb} failed");
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(pg_script())
-            .args(["stop", &self.dir])
-            .status();
-    }
 }
 
 pub fn pg_dump_bin() -> Option<String> {
@@ -146,26 +66,11 @@ pub fn tresor(home: &Path) -> Command {
     c
 }
 
-pub fn run_ok(mut c: Command) -> String {
-    let out = c.output().expect("run tresor");
-    assert!(
-        out.status.success(),
-        "tresor failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A `tresor kmip serve` child process; killed on drop.
-pub struct Server {
-    pub child: Child,
-    pub port: u16,
-    pub log: Arc<Mutex<String>>,
-}
-
-impl Server {
-    pub fn spawn(home: &Path, vault: &Path, url: &str, certs: &Path) -> Server {
-        let mut child = tresor(home)
+/// Starts `tresor --vault VAULT --store URL kmip serve` with the certificates in `certs`;
+/// killed on drop.
+pub fn spawn_server(home: &Path, vault: &Path, url: &str, certs: &Path) -> TestServer {
+    TestServer::start_with(
+        tresor(home)
             .arg("--vault")
             .arg(vault)
             .args(["--store", url, "kmip", "serve", "--listen", "127.0.0.1:0"])
@@ -175,51 +80,10 @@ impl Server {
             .arg(certs.join("server.key"))
             .arg("--ca")
             .arg(certs.join("ca.crt"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tresor kmip serve");
-        let stderr = test_logs::tee(child.stderr.take().unwrap());
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let l = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(addr.rsplit(':').next().unwrap_or("").parse::<u16>());
-                }
-                let mut l = l.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
-        });
-        let port = match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(Ok(p)) => p,
-            other => {
-                let _ = child.kill();
-                panic!("server did not start ({other:?}): {}", log.lock().unwrap());
-            }
-        };
-        Server { child, port, log }
-    }
-
-    pub fn kill9(&mut self) {
-        // std's kill() is SIGKILL on Unix.
-        self.child.kill().expect("SIGKILL the server");
-        let _ = self.child.wait();
-    }
-
-    pub fn still_running(&mut self) -> bool {
-        self.child.try_wait().expect("try_wait").is_none()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            .stdout(Stdio::null()),
+        Duration::from_secs(120),
+        test_logs::tee,
+    )
 }
 
 /// A vault folder (key file, vault.json naming the store) and a copy of it: two machines
@@ -302,10 +166,6 @@ impl Kc {
     }
 }
 
-pub fn uid(u: &str) -> Ttlv {
-    Ttlv::text(Tag::UNIQUE_IDENTIFIER, u)
-}
-
 pub fn text_of(item: &ResponseBatchItem, tag: Tag) -> String {
     item.payload_items()
         .iter()
@@ -313,54 +173,6 @@ pub fn text_of(item: &ResponseBatchItem, tag: Tag) -> String {
         .and_then(Ttlv::as_text)
         .map(str::to_owned)
         .unwrap_or_else(|| panic!("no {tag} in {item:?}"))
-}
-
-pub fn create_payload(name: &str) -> Vec<Ttlv> {
-    let mut set = AttributeSet::default();
-    set.push(Attribute::standard(
-        Tag::CRYPTOGRAPHIC_ALGORITHM,
-        Value::Enumeration(CryptographicAlgorithm::AES.0),
-    ));
-    set.push(Attribute::standard(
-        Tag::CRYPTOGRAPHIC_LENGTH,
-        Value::Integer(256),
-    ));
-    let mask = CryptographicUsageMask::ENCRYPT | CryptographicUsageMask::DECRYPT;
-    set.push(Attribute::standard(
-        Tag::CRYPTOGRAPHIC_USAGE_MASK,
-        Value::Integer(i32::try_from(mask.0).unwrap()),
-    ));
-    set.push(Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING));
-    vec![
-        Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SYMMETRIC_KEY),
-        set.to_ttlv(V, Container::Template),
-    ]
-}
-
-pub fn register_secret_payload(name: &str, secret: &[u8]) -> Vec<Ttlv> {
-    let obj = Ttlv::structure(
-        Tag::SECRET_DATA,
-        vec![
-            Ttlv::enumeration(Tag::SECRET_DATA_TYPE, 1u32),
-            Ttlv::structure(
-                Tag::KEY_BLOCK,
-                vec![
-                    Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, KeyFormatType::OPAQUE),
-                    Ttlv::structure(
-                        Tag::KEY_VALUE,
-                        vec![Ttlv::bytes(Tag::KEY_MATERIAL, secret.to_vec())],
-                    ),
-                ],
-            ),
-        ],
-    );
-    let mut set = AttributeSet::default();
-    set.push(Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING));
-    vec![
-        Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SECRET_DATA),
-        set.to_ttlv(V, Container::Template),
-        obj,
-    ]
 }
 
 pub fn locate_payload(name: &str) -> Vec<Ttlv> {
@@ -415,15 +227,6 @@ pub fn kmip_state(kc: &Kc, u: &str) -> &'static str {
         })
         .expect("state attribute");
     state_name(e)
-}
-
-/// Every byte string under `t` (key material wherever the key format puts it).
-pub fn byte_strings(t: &Ttlv, out: &mut Vec<Vec<u8>>) {
-    match &t.value {
-        Value::ByteString(b) => out.push(b.clone()),
-        Value::Structure(items) => items.iter().for_each(|i| byte_strings(i, out)),
-        _ => {}
-    }
 }
 
 /// Runs `a` and `b` at the same moment on two threads; returns both results.

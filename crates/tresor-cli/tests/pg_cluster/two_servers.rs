@@ -122,9 +122,9 @@ fn two_servers_one_database() {
     let h = home.path();
     let certs = certs(h);
     let (va, vb) = two_vaults(h, &url);
-    let s1 = Server::spawn(h, &va, &url, &certs);
-    let mut s2 = Server::spawn(h, &vb, &url, &certs);
-    let (p1, p2) = (s1.port, s2.port);
+    let s1 = spawn_server(h, &va, &url, &certs);
+    let mut s2 = spawn_server(h, &vb, &url, &certs);
+    let (p1, p2) = (s1.port(), s2.port());
     let (k1, k2) = (Kc::new(&certs, p1), Kc::new(&certs, p2));
     k1.warm();
     k2.warm();
@@ -348,7 +348,7 @@ fn two_servers_one_database() {
             assert!(Instant::now() < deadline, "workload stalled");
             std::thread::sleep(Duration::from_millis(20));
         }
-        s2.kill9();
+        s2.kill();
         killed.store(true, Ordering::SeqCst);
         handles
             .into_iter()
