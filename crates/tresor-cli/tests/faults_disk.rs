@@ -249,7 +249,14 @@ fn kmip_create_on_a_full_disk_is_refused_and_works_after() {
     let Some(c) = Case::new() else { return };
     let certs = certs(c.home.path(), "certs");
     let server = support::Server::spawn(c.home.path(), &c.pre(), &serve_args(&certs), &[]);
-    let kc = Kc::new(&certs, server.port, Duration::from_secs(60)).unwrap();
+    let kc = Kc::new(
+        &certs,
+        "client",
+        server.port,
+        support::V,
+        Duration::from_secs(60),
+    )
+    .unwrap();
     kc.ok(Operation::CREATE, create_payload("before"));
     c.fs.fill(0);
     // The WAL may hold a few more Creates in pages it already has: Create until refused.

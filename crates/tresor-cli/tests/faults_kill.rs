@@ -39,7 +39,7 @@ struct Seen {
 /// until the server goes away or `stop`.
 fn load(certs: &Path, port: u16, prefix: &str, stop: &AtomicBool) -> Seen {
     let mut seen = Seen::default();
-    let Ok(kc) = Kc::new(certs, port, Duration::from_secs(20)) else {
+    let Ok(kc) = Kc::new(certs, "client", port, support::V, Duration::from_secs(20)) else {
         return seen;
     };
     let mut pending: Option<(String, String)> = None;

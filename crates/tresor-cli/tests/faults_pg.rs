@@ -88,7 +88,7 @@ struct Tally {
 }
 
 fn load(certs: std::path::PathBuf, port: u16, c: usize, stop: Arc<AtomicBool>, t: Arc<Tally>) {
-    let mut kc = Kc::new(&certs, port, Duration::from_secs(30)).unwrap();
+    let mut kc = Kc::new(&certs, "client", port, support::V, Duration::from_secs(30)).unwrap();
     for i in 0.. {
         if stop.load(Ordering::Relaxed) {
             break;
@@ -112,7 +112,8 @@ fn load(certs: std::path::PathBuf, port: u16, c: usize, stop: Arc<AtomicBool>, t
             Err(_) => {
                 t.transport.fetch_add(1, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(50));
-                if let Ok(k) = Kc::new(&certs, port, Duration::from_secs(30)) {
+                if let Ok(k) = Kc::new(&certs, "client", port, support::V, Duration::from_secs(30))
+                {
                     kc = k;
                 }
             }

@@ -1,12 +1,17 @@
 //! KMIP request payloads and response readers that several test targets send and read
 //! (KMIP 1.4 attribute templates, as tresor's own tests use them).
 
+use std::path::Path;
+use std::time::Duration;
 use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
 use tresor_kmip::enums::{
     CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, NameType, ObjectType,
 };
-use tresor_kmip::message::ResponseBatchItem;
-use tresor_kmip::{ProtocolVersion, Tag, Ttlv, Value};
+
+use tresor_kmip::client::{ClientConfig, KmipClient};
+use tresor_kmip::enums::{Operation, ResultStatus};
+use tresor_kmip::message::{RequestBatchItem, RequestHeader, ResponseBatchItem};
+use tresor_kmip::{KmipError, ProtocolVersion, RequestMessage, Tag, Ttlv, Value};
 
 /// The protocol version of the templates built here.
 pub const V: ProtocolVersion = ProtocolVersion::V1_4;
@@ -84,5 +89,83 @@ pub fn byte_strings(t: &Ttlv, out: &mut Vec<Vec<u8>>) {
         Value::ByteString(b) => out.push(b.clone()),
         Value::Structure(items) => items.iter().for_each(|i| byte_strings(i, out)),
         _ => {}
+    }
+}
+
+/// tresor's KMIP client on a current-thread runtime, for plain test threads.
+pub struct Client {
+    rt: tokio::runtime::Runtime,
+    c: KmipClient,
+}
+
+impl Client {
+    /// A client with `dir`'s `cert.crt`/`cert.key`, trusting `dir`'s `ca.crt`, speaking
+    /// `version` to `127.0.0.1:port`; 5 s to connect, `request_timeout` per request.
+    ///
+    /// # Errors
+    /// [`KmipError`] if the certificate files cannot be used.
+    pub fn new(
+        dir: &Path,
+        cert: &str,
+        port: u16,
+        version: ProtocolVersion,
+        request_timeout: Duration,
+    ) -> Result<Client, KmipError> {
+        let mut cfg = ClientConfig::new(
+            "127.0.0.1",
+            dir.join(format!("{cert}.crt")),
+            dir.join(format!("{cert}.key")),
+            dir.join("ca.crt"),
+        );
+        cfg.port = port;
+        cfg.protocol_version = version;
+        cfg.connect_timeout = Duration::from_secs(5);
+        cfg.request_timeout = request_timeout;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a current-thread runtime");
+        Ok(Client {
+            rt,
+            c: KmipClient::new(cfg)?,
+        })
+    }
+
+    /// One operation.
+    ///
+    /// # Errors
+    /// The client's transport or decoding error.
+    pub fn call(&self, op: Operation, payload: Vec<Ttlv>) -> Result<ResponseBatchItem, KmipError> {
+        self.rt.block_on(self.c.call(op, payload))
+    }
+
+    /// An operation that must succeed (panics otherwise, naming the reason).
+    pub fn ok(&self, op: Operation, payload: Vec<Ttlv>) -> ResponseBatchItem {
+        let item = self.call(op, payload).expect("transport");
+        assert_eq!(
+            item.result_status,
+            ResultStatus::SUCCESS,
+            "{op}: {:?} {:?}",
+            item.result_reason,
+            item.result_message
+        );
+        item
+    }
+
+    /// `items` in one request message of version `v` (panics on a transport error).
+    pub fn batch(
+        &self,
+        items: Vec<RequestBatchItem>,
+        v: ProtocolVersion,
+    ) -> Vec<ResponseBatchItem> {
+        let n = i32::try_from(items.len()).expect("batch size");
+        let msg = RequestMessage {
+            header: RequestHeader::new(v, n),
+            batch_items: items,
+        };
+        self.rt
+            .block_on(self.c.request(&msg))
+            .expect("batch")
+            .batch_items
     }
 }

@@ -75,7 +75,7 @@ fn config_file_errors_name_the_line() {
         &["--config".into(), good.display().to_string()],
         &[("TRESOR_KMIP_MAX_BATCH_ITEMS", "3".into())],
     );
-    let kc = Kc::new(&certs, "client", server.port, V2);
+    let kc = kmip_client(&certs, "client", server.port, V2);
     let q = || RequestBatchItem::new(Operation::QUERY, vec![]);
     let r = kc.batch(vec![q(), q(), q()], V2);
     assert!(r.iter().all(|i| i.result_status == ResultStatus::SUCCESS));

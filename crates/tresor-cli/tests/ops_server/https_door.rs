@@ -30,19 +30,7 @@ fn https_door_connection_lines_carry_tls_version_suite_and_identity() {
         .listener("kmip: HTTPS/JSON (POST /kmip/2_1)")
         .unwrap_or_else(|| panic!("no HTTPS address in the log:\n{}", server.log()));
     // One KMIP JSON request over mutual TLS with the client certificate.
-    let tls = ClientConfig::new(
-        "127.0.0.1",
-        certs.join("client.crt"),
-        certs.join("client.key"),
-        certs.join("ca.crt"),
-    )
-    .tls_config()
-    .expect("client TLS configuration");
-    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let conn = rustls::ClientConnection::new(Arc::new(tls), name).unwrap();
-    let tcp = std::net::TcpStream::connect(&https).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut s = rustls::StreamOwned::new(conn, tcp);
+    let mut s = tls_to(&certs, &https);
     let body = r#"{"tag":"Query","value":[]}"#;
     write!(
         s,
@@ -164,19 +152,7 @@ fn https_door_is_counted_in_open_connections_and_logs_its_close() {
     };
     assert_eq!(gauge(), (0.0, 0.0, 0.0), "nothing connected yet");
 
-    let tls = ClientConfig::new(
-        "127.0.0.1",
-        certs.join("client.crt"),
-        certs.join("client.key"),
-        certs.join("ca.crt"),
-    )
-    .tls_config()
-    .expect("client TLS configuration");
-    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let conn = rustls::ClientConnection::new(Arc::new(tls), name).unwrap();
-    let tcp = std::net::TcpStream::connect(&https).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut s = rustls::StreamOwned::new(conn, tcp);
+    let mut s = tls_to(&certs, &https);
     let body = r#"{"tag":"Query","value":[]}"#;
     for _ in 0..2 {
         // Two requests on one kept-alive connection.
@@ -226,4 +202,24 @@ fn https_door_is_counted_in_open_connections_and_logs_its_close() {
         line["peer"].as_str().unwrap().starts_with("127.0.0.1:"),
         "{line}"
     );
+}
+
+/// A mutual-TLS stream to `addr` with `certs`' client certificate (30 s read timeout).
+fn tls_to(
+    certs: &std::path::Path,
+    addr: &str,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    let tls = ClientConfig::new(
+        "127.0.0.1",
+        certs.join("client.crt"),
+        certs.join("client.key"),
+        certs.join("ca.crt"),
+    )
+    .tls_config()
+    .expect("client TLS configuration");
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(tls), name).unwrap();
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    rustls::StreamOwned::new(conn, tcp)
 }

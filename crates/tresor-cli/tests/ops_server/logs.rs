@@ -65,7 +65,7 @@ fn json_logs_carry_the_fields_and_no_secret() {
             ("TRESOR_PASSPHRASE", passphrase.into()),
         ],
     );
-    let kc = Kc::new(&certs, "client", server.port, V);
+    let kc = kmip_client(&certs, "client", server.port, V);
     let reg = kc.ok(
         Operation::REGISTER,
         register_secret_payload("ops-secret", &secret),
@@ -99,7 +99,7 @@ fn json_logs_carry_the_fields_and_no_secret() {
         std::fs::copy(other.join(f), strange.join(f)).unwrap();
     }
     std::fs::copy(certs.join("ca.crt"), strange.join("ca.crt")).unwrap();
-    let stranger = Kc::new(&strange, "client", server.port, V);
+    let stranger = kmip_client(&strange, "client", server.port, V);
     assert!(stranger.call(Operation::QUERY, vec![]).is_err());
     server.wait_for("\"reason\":\"unknown-ca\"");
     server.wait_for("\"operation\":\"Encrypt\"");

@@ -30,7 +30,7 @@ fn metrics_count_requests_and_readyz_follows_postgres() {
         &[],
     );
     let maddr = server.metrics.clone().expect("metrics address");
-    let kc = Kc::new(&certs, "client", server.port, V);
+    let kc = kmip_client(&certs, "client", server.port, V);
     let mut uids = Vec::new();
     for i in 0..5 {
         uids.push(uid_of(

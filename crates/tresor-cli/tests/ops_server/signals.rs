@@ -47,7 +47,7 @@ fn sighup_reloads_certificates_and_limits_without_dropping_connections() {
         &["--config".into(), conf.display().to_string()],
         &[],
     );
-    let old = Kc::new(&a, "client", server.port, V2);
+    let old = kmip_client(&a, "client", server.port, V2);
     let q = || RequestBatchItem::new(Operation::QUERY, vec![]);
     assert!(
         old.batch(vec![q(), q(), q()], V2)
@@ -56,7 +56,7 @@ fn sighup_reloads_certificates_and_limits_without_dropping_connections() {
     );
     // Before the reload, CA B's client is a stranger.
     assert!(
-        Kc::new(&b, "client", server.port, V2)
+        kmip_client(&b, "client", server.port, V2)
             .call(Operation::QUERY, vec![])
             .is_err()
     );
@@ -75,9 +75,9 @@ fn sighup_reloads_certificates_and_limits_without_dropping_connections() {
     );
     old.ok(Operation::QUERY, vec![]);
     // A new connection gets the new certificate: CA B's client is served, CA A's is not.
-    Kc::new(&b, "client", server.port, V2).ok(Operation::QUERY, vec![]);
+    kmip_client(&b, "client", server.port, V2).ok(Operation::QUERY, vec![]);
     assert!(
-        Kc::new(&a, "client", server.port, V2)
+        kmip_client(&a, "client", server.port, V2)
             .call(Operation::QUERY, vec![])
             .is_err()
     );
@@ -86,7 +86,7 @@ fn sighup_reloads_certificates_and_limits_without_dropping_connections() {
     std::fs::write(live.join("server.crt"), "not a certificate\n").unwrap();
     server.signal("-HUP");
     server.wait_for("reload failed");
-    Kc::new(&b, "client", server.port, V2).ok(Operation::QUERY, vec![]);
+    kmip_client(&b, "client", server.port, V2).ok(Operation::QUERY, vec![]);
     old.ok(Operation::QUERY, vec![]);
 }
 
@@ -139,7 +139,7 @@ fn sigterm_drains_an_in_flight_batch_and_sd_notify_is_told() {
     let port = server.port;
     let dir = certs.clone();
     let batch = std::thread::spawn(move || {
-        let kc = Kc::new(&dir, "client", port, V2);
+        let kc = kmip_client(&dir, "client", port, V2);
         kc.ok(Operation::QUERY, vec![]);
         let sent = Instant::now();
         let items = kc.batch((0..12).map(|_| key_pair(4096)).collect(), V2);
@@ -151,7 +151,7 @@ fn sigterm_drains_an_in_flight_batch_and_sd_notify_is_told() {
     server.signal("-TERM");
     server.wait_for("draining");
     // No new connection is taken while it drains.
-    let refused = Kc::new(&certs, "client", port, V2).call(Operation::QUERY, vec![]);
+    let refused = kmip_client(&certs, "client", port, V2).call(Operation::QUERY, vec![]);
     assert!(
         refused.is_err(),
         "a new connection was served while draining"

@@ -6,10 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tresor_kmip::client::{ClientConfig, KmipClient};
-use tresor_kmip::enums::{Operation, ResultStatus};
-use tresor_kmip::message::{RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem};
-use tresor_kmip::{KmipError, ProtocolVersion, Ttlv};
+use tresor_kmip::ProtocolVersion;
 use tresor_testkit::TestServer;
 pub use tresor_testkit::kmip::{
     byte_strings, create_payload, register_secret_payload, uid, uid_of,
@@ -129,65 +126,11 @@ pub fn serve_args(certs: &Path) -> Vec<String> {
 
 // ---- a blocking KMIP client -----------------------------------------------------------------
 
-pub struct Kc {
-    rt: tokio::runtime::Runtime,
-    c: KmipClient,
-}
+pub use tresor_testkit::kmip::Client as Kc;
 
-impl Kc {
-    /// A client with `dir`'s `name.crt`/`name.key`, trusting `dir`'s CA.
-    pub fn new(dir: &Path, name: &str, port: u16, version: ProtocolVersion) -> Kc {
-        let mut cfg = ClientConfig::new(
-            "127.0.0.1",
-            dir.join(format!("{name}.crt")),
-            dir.join(format!("{name}.key")),
-            dir.join("ca.crt"),
-        );
-        cfg.port = port;
-        cfg.protocol_version = version;
-        cfg.connect_timeout = Duration::from_secs(5);
-        cfg.request_timeout = Duration::from_secs(120);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        Kc {
-            rt,
-            c: KmipClient::new(cfg).expect("client"),
-        }
-    }
-
-    pub fn call(&self, op: Operation, payload: Vec<Ttlv>) -> Result<ResponseBatchItem, KmipError> {
-        self.rt.block_on(self.c.call(op, payload))
-    }
-
-    pub fn ok(&self, op: Operation, payload: Vec<Ttlv>) -> ResponseBatchItem {
-        let item = self.call(op, payload).expect("transport");
-        assert_eq!(
-            item.result_status,
-            ResultStatus::SUCCESS,
-            "{op}: {:?} {:?}",
-            item.result_reason,
-            item.result_message
-        );
-        item
-    }
-
-    pub fn batch(
-        &self,
-        items: Vec<RequestBatchItem>,
-        v: ProtocolVersion,
-    ) -> Vec<ResponseBatchItem> {
-        let n = i32::try_from(items.len()).unwrap();
-        let msg = RequestMessage {
-            header: RequestHeader::new(v, n),
-            batch_items: items,
-        };
-        self.rt
-            .block_on(self.c.request(&msg))
-            .expect("batch")
-            .batch_items
-    }
+/// A client with `dir`'s `name` certificate speaking `version`, 120 s per request.
+pub fn kmip_client(dir: &Path, name: &str, port: u16, version: ProtocolVersion) -> Kc {
+    Kc::new(dir, name, port, version, Duration::from_secs(120)).expect("client")
 }
 
 // ---- HTTP ------------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ fn postgres_restart_under_load() {
         for t in 0..2 {
             let (certs, log, acked, stop) = (&certs, &log, &acked, &stop);
             s.spawn(move || {
-                let kc = Kc::new(certs, port);
+                let kc = kmip_client(certs, port);
                 let mut i = 0;
                 while !stop.load(Ordering::SeqCst) {
                     let name = format!("r{t}-{i}");

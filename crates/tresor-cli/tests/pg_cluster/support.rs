@@ -8,10 +8,9 @@ use std::sync::Barrier;
 use std::time::Duration;
 
 use tresor_kmip::attributes::Attribute;
-use tresor_kmip::client::{ClientConfig, KmipClient};
 use tresor_kmip::enums::{NameType, Operation, ResultStatus, RevocationReasonCode};
 use tresor_kmip::message::ResponseBatchItem;
-use tresor_kmip::{KmipError, ProtocolVersion, Tag, Ttlv, Value};
+use tresor_kmip::{ProtocolVersion, Tag, Ttlv, Value};
 use tresor_testkit::TestServer;
 pub use tresor_testkit::kmip::{byte_strings, create_payload, register_secret_payload, uid};
 pub use tresor_testkit::pg::Cluster;
@@ -116,54 +115,11 @@ pub fn certs(home: &Path) -> PathBuf {
 
 // ---- a blocking KMIP client ---------------------------------------------------------------
 
-/// tresor's KMIP client on a current-thread runtime, for plain test threads.
-pub struct Kc {
-    rt: tokio::runtime::Runtime,
-    c: KmipClient,
-}
+pub use tresor_testkit::kmip::Client as Kc;
 
-impl Kc {
-    pub fn new(certs: &Path, port: u16) -> Kc {
-        let mut cfg = ClientConfig::new(
-            "127.0.0.1",
-            certs.join("client.crt"),
-            certs.join("client.key"),
-            certs.join("ca.crt"),
-        );
-        cfg.port = port;
-        cfg.protocol_version = V;
-        cfg.connect_timeout = Duration::from_secs(5);
-        cfg.request_timeout = Duration::from_secs(20);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        Kc {
-            rt,
-            c: KmipClient::new(cfg).expect("client"),
-        }
-    }
-
-    pub fn call(&self, op: Operation, payload: Vec<Ttlv>) -> Result<ResponseBatchItem, KmipError> {
-        self.rt.block_on(self.c.call(op, payload))
-    }
-
-    /// A call that must get a successful response.
-    pub fn ok(&self, op: Operation, payload: Vec<Ttlv>) -> ResponseBatchItem {
-        let item = self.call(op, payload).expect("transport");
-        assert_eq!(
-            item.result_status,
-            ResultStatus::SUCCESS,
-            "{op}: {:?} {:?}",
-            item.result_reason,
-            item.result_message
-        );
-        item
-    }
-
-    pub fn warm(&self) {
-        self.ok(Operation::DISCOVER_VERSIONS, vec![]);
-    }
+/// A client with `certs`' `client` certificate, KMIP 1.4, 20 s per request.
+pub fn kmip_client(certs: &Path, port: u16) -> Kc {
+    Kc::new(certs, "client", port, V, Duration::from_secs(20)).expect("client")
 }
 
 pub fn text_of(item: &ResponseBatchItem, tag: Tag) -> String {

@@ -52,7 +52,7 @@ fn worker(
     fallback: u16,
     progress: &AtomicUsize,
 ) -> Vec<Record> {
-    let mut kc = Kc::new(certs, port);
+    let mut kc = kmip_client(certs, port);
     let mut out = Vec::with_capacity(n);
     let mut switched = false;
     for i in 0..n {
@@ -108,7 +108,7 @@ fn worker(
         if lost {
             assert!(!switched, "thread {t}: the fallback server failed too");
             switched = true;
-            kc = Kc::new(certs, fallback);
+            kc = kmip_client(certs, fallback);
         }
     }
     out
@@ -125,9 +125,9 @@ fn two_servers_one_database() {
     let s1 = spawn_server(h, &va, &url, &certs);
     let mut s2 = spawn_server(h, &vb, &url, &certs);
     let (p1, p2) = (s1.port(), s2.port());
-    let (k1, k2) = (Kc::new(&certs, p1), Kc::new(&certs, p2));
-    k1.warm();
-    k2.warm();
+    let (k1, k2) = (kmip_client(&certs, p1), kmip_client(&certs, p2));
+    k1.ok(Operation::DISCOVER_VERSIONS, vec![]);
+    k2.ok(Operation::DISCOVER_VERSIONS, vec![]);
     let mut secrets: Vec<Vec<u8>> = Vec::new();
 
     // 1. Same-name Register on both servers at once. KMIP does not require Name values to be
@@ -410,7 +410,7 @@ fn two_servers_one_database() {
         .get(0);
     assert_eq!(sealed, 0);
     // The surviving server agrees with the database (Locate and GetAttributes).
-    let k1 = Kc::new(&certs, p1);
+    let k1 = kmip_client(&certs, p1);
     for r in records.iter().step_by(7) {
         let Some(u) = &r.uid else { continue };
         // Locate leaves destroyed objects out unless a Storage Status Mask asks for them.

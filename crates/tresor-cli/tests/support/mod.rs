@@ -16,12 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
-use tresor_kmip::client::{ClientConfig, KmipClient};
-use tresor_kmip::enums::{
-    CryptographicAlgorithm, CryptographicUsageMask, NameType, ObjectType, Operation, ResultStatus,
-};
+use tresor_kmip::enums::{CryptographicAlgorithm, CryptographicUsageMask, NameType, ObjectType};
 use tresor_kmip::message::ResponseBatchItem;
-use tresor_kmip::{KmipError, ProtocolVersion, Tag, Ttlv, Value};
+use tresor_kmip::{ProtocolVersion, Tag, Ttlv, Value};
 
 pub const V: ProtocolVersion = ProtocolVersion::V1_4;
 
@@ -155,54 +152,9 @@ impl Drop for Server {
 
 // ---- a blocking KMIP client -----------------------------------------------------------------
 
-/// tresor's KMIP client on a current-thread runtime, for plain test threads.
-pub struct Kc {
-    pub rt: tokio::runtime::Runtime,
-    pub c: KmipClient,
-}
-
-impl Kc {
-    /// A client with `dir`'s `client.crt`/`client.key`, trusting `dir`'s CA, with a request
-    /// timeout of `timeout`.
-    pub fn new(dir: &Path, port: u16, timeout: Duration) -> Result<Kc, KmipError> {
-        let mut cfg = ClientConfig::new(
-            "127.0.0.1",
-            dir.join("client.crt"),
-            dir.join("client.key"),
-            dir.join("ca.crt"),
-        );
-        cfg.port = port;
-        cfg.protocol_version = V;
-        cfg.connect_timeout = Duration::from_secs(5);
-        cfg.request_timeout = timeout;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        Ok(Kc {
-            rt,
-            c: KmipClient::new(cfg)?,
-        })
-    }
-
-    /// One operation.
-    pub fn call(&self, op: Operation, payload: Vec<Ttlv>) -> Result<ResponseBatchItem, KmipError> {
-        self.rt.block_on(self.c.call(op, payload))
-    }
-
-    /// An operation that must succeed.
-    pub fn ok(&self, op: Operation, payload: Vec<Ttlv>) -> ResponseBatchItem {
-        let item = self.call(op, payload).expect("transport");
-        assert_eq!(
-            item.result_status,
-            ResultStatus::SUCCESS,
-            "{op}: {:?} {:?}",
-            item.result_reason,
-            item.result_message
-        );
-        item
-    }
-}
+/// tresor's KMIP client for plain test threads (`Kc::new(dir, "client", port, V, timeout)`).
+#[allow(unused_imports)] // shared by several targets; not every one talks KMIP
+pub use tresor_testkit::kmip::Client as Kc;
 
 /// The Unique Identifier of a response.
 pub fn uid_of(item: &ResponseBatchItem) -> String {
