@@ -15,10 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
-use tresor_kmip::enums::{CryptographicAlgorithm, CryptographicUsageMask, NameType, ObjectType};
-use tresor_kmip::message::ResponseBatchItem;
-use tresor_kmip::{ProtocolVersion, Tag, Ttlv, Value};
+use tresor_kmip::ProtocolVersion;
 
 pub const V: ProtocolVersion = ProtocolVersion::V1_4;
 
@@ -40,17 +37,6 @@ pub fn tresor(home: &Path) -> Command {
         .env("HOME", home)
         .env("NO_COLOR", "1");
     c
-}
-
-/// Runs `c`; its stdout; panics with its stderr on failure.
-pub fn run_ok(mut c: Command) -> String {
-    let out = c.output().expect("run tresor");
-    assert!(
-        out.status.success(),
-        "tresor failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// `tresor kmip certs init home/name`.
@@ -153,46 +139,13 @@ impl Drop for Server {
 // ---- a blocking KMIP client -----------------------------------------------------------------
 
 /// tresor's KMIP client for plain test threads (`Kc::new(dir, "client", port, V, timeout)`).
-#[allow(unused_imports)] // shared by several targets; not every one talks KMIP
-pub use tresor_testkit::kmip::Client as Kc;
-
-/// The Unique Identifier of a response.
-pub fn uid_of(item: &ResponseBatchItem) -> String {
-    item.payload
-        .as_ref()
-        .and_then(|p| p.find(Tag::UNIQUE_IDENTIFIER))
-        .and_then(Ttlv::as_text)
-        .expect("unique identifier")
-        .to_owned()
-}
-
-/// A Unique Identifier field.
-pub fn uid(u: &str) -> Ttlv {
-    Ttlv::text(Tag::UNIQUE_IDENTIFIER, u)
-}
-
-/// Create payload: an AES-256 key named `name` (pre-active, so Destroy needs no Revoke).
-pub fn create_payload(name: &str) -> Vec<Ttlv> {
-    let mut set = AttributeSet::default();
-    set.push(Attribute::standard(
-        Tag::CRYPTOGRAPHIC_ALGORITHM,
-        Value::Enumeration(CryptographicAlgorithm::AES.0),
-    ));
-    set.push(Attribute::standard(
-        Tag::CRYPTOGRAPHIC_LENGTH,
-        Value::Integer(256),
-    ));
-    let mask = CryptographicUsageMask::ENCRYPT | CryptographicUsageMask::DECRYPT;
-    set.push(Attribute::standard(
-        Tag::CRYPTOGRAPHIC_USAGE_MASK,
-        Value::Integer(i32::try_from(mask.0).unwrap()),
-    ));
-    set.push(Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING));
-    vec![
-        Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SYMMETRIC_KEY),
-        set.to_ttlv(V, Container::Template),
-    ]
-}
+// Shared by several targets; not every one uses each of these.
+#[allow(unused_imports)]
+pub use tresor_testkit::kmip::{Client as Kc, create_payload, uid, uid_of};
+#[allow(unused_imports)]
+pub use tresor_testkit::pg::pg_script;
+#[allow(unused_imports)]
+pub use tresor_testkit::{run_ok, skip_or_fail};
 
 /// `tresor list --json` of the vault at `pre` (e.g. `--vault DIR`): name → states of the
 /// objects carrying it.
@@ -250,21 +203,7 @@ impl Rng {
 
 // ---- skips ----------------------------------------------------------------------------------
 
-/// A missing service: a failure under CI (scripts/test.sh provides it), a printed skip
-/// elsewhere.
-pub fn skip_or_fail(why: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{why} under CI: scripts/test.sh must provide it"
-    );
-    eprintln!("SKIPPED: {why}; run scripts/test.sh");
-}
-
 // ---- PostgreSQL -----------------------------------------------------------------------------
-
-pub fn pg_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg.sh")
-}
 
 /// A PostgreSQL cluster of this test's own (scripts/pg.sh), removed on drop.
 pub struct Cluster {
