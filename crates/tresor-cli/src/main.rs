@@ -3,6 +3,7 @@
 
 mod access_report;
 mod cli;
+mod compose;
 mod door;
 mod error;
 mod heap;
@@ -27,6 +28,7 @@ static GLOBAL: heap::Heap = heap::Heap;
 
 fn main() -> ExitCode {
     let cli = parse();
+    compose::install();
     let r = vault_cmd::dispatch(cli);
     door::report_reads();
     match r {

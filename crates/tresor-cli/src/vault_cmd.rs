@@ -75,7 +75,7 @@ impl Ctx {
     fn open(&self) -> Result<Vault> {
         #[cfg(feature = "s3")]
         if let Some(url) = self.store.as_deref()
-            && let Some(v) = tresor_vault::open_remote(&self.dir, url, false)?
+            && let Some(v) = crate::compose::open_kms_vault(&self.dir, url, false)?
         {
             return Ok(v);
         }

@@ -7,6 +7,7 @@
 //! | [`KeyProvider`] | wraps and unwraps data keys (a key file, a passphrase, a KMS) |
 //! | [`envelope`] | seal material with a fresh data key, wrapped by a provider |
 //! | [`keyfile`] | the vault key file format, plain or Argon2id-protected |
+//! | [`outside`] | keys kept outside the store (the kernel keyring), behind two traits |
 //!
 //! # Examples
 //!
@@ -29,6 +30,7 @@ pub mod envelope;
 mod error;
 pub mod hash;
 pub mod keyfile;
+pub mod outside;
 mod provider;
 mod secret;
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use base64::Engine as _;
+use tresor_crypto::outside::NamedKeys;
 use tresor_store::{ObjectType, Store};
 
 use crate::error::{BoxError, SourceError};
@@ -32,12 +33,16 @@ pub enum KeySource {
     Env(String),
     /// A file.
     File(PathBuf),
-    /// A key in a Linux kernel keyring (`user`, `session`, `@name`, ...).
+    /// A key in a Linux kernel keyring (`user`, `session`, `@name`, ...), read through
+    /// `keys` (`tresor_keyring::KernelKeys`, injected by whoever composes the manager, so
+    /// this crate does not depend on the keyring door).
     Keyring {
         /// The keyring, as `tresor keyring` names it.
         ring: String,
         /// The key's name (description).
         name: String,
+        /// Reads the key.
+        keys: Arc<dyn NamedKeys>,
     },
     /// Two sources: the first gives the encrypt (forward-path) key, the second the decrypt
     /// (back-path) key. Each must give a symmetric value.
@@ -52,7 +57,7 @@ impl fmt::Debug for KeySource {
             KeySource::KmipObject(n) => f.debug_tuple("KmipObject").field(n).finish(),
             KeySource::Env(n) => f.debug_tuple("Env").field(n).finish(),
             KeySource::File(p) => f.debug_tuple("File").field(p).finish(),
-            KeySource::Keyring { ring, name } => f
+            KeySource::Keyring { ring, name, .. } => f
                 .debug_struct("Keyring")
                 .field("ring", ring)
                 .field("name", name)
@@ -130,16 +135,11 @@ impl KeySource {
                 let t = t.strip_suffix(b"\r").unwrap_or(t);
                 KeyValue::symmetric(decode_text(t)?)
             }
-            KeySource::Keyring { ring, name } => {
-                let r: tresor_keyring::Ring = ring.parse().map_err(boxed)?;
-                let ring = tresor_keyring::Keyring::open(r).map_err(boxed)?;
-                let v = ring.get(name).map_err(|e| {
-                    if e.is_not_found() {
-                        SourceError::Missing(format!("keyring key '{name}'"))
-                    } else {
-                        boxed(e)
-                    }
-                })?;
+            KeySource::Keyring { ring, name, keys } => {
+                let v = keys
+                    .read(ring, name)
+                    .map_err(SourceError::Failed)?
+                    .ok_or_else(|| SourceError::Missing(format!("keyring key '{name}'")))?;
                 KeyValue::symmetric(decode_text(&v)?)
             }
             KeySource::Pair(a, b) => {

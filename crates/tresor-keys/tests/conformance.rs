@@ -361,6 +361,7 @@ fn keyring_source() {
                 KeySource::Keyring {
                     ring: "user".into(),
                     name: "x".into(),
+                    keys: Arc::new(tresor_keyring::KernelKeys),
                 },
             ))
             .unwrap();
@@ -380,6 +381,7 @@ fn keyring_source() {
         KeySource::Keyring {
             ring: "user".into(),
             name: name.clone(),
+            keys: Arc::new(tresor_keyring::KernelKeys),
         },
     ))
     .unwrap();
@@ -391,6 +393,7 @@ fn keyring_source() {
         KeySource::Keyring {
             ring: "user".into(),
             name: name.clone(),
+            keys: Arc::new(tresor_keyring::KernelKeys),
         },
     ))
     .unwrap();

@@ -32,6 +32,10 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _tresor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // The wheel is a composition root, as the `tresor` binary is (its `compose` module):
+    // `s3://` stores open through tresor-s3's backend, installed once here.
+    #[cfg(feature = "s3")]
+    tresor_store::store_url::install(tresor_s3::S3Backend::open_backend);
     keyring::register(m)?;
     keyutils::register(m)?;
     vault::register(m)?;

@@ -78,6 +78,20 @@ impl S3Backend {
         Self::open_with(S3Location::parse(url)?, &S3Settings::from_env())
     }
 
+    /// Opens the backend of `url` (`s3://bucket/prefix`) with the settings of the environment,
+    /// as a store backend: the [`Opener`](tresor_store::store_url::Opener) a composition root
+    /// [`install`](tresor_store::store_url::install)s so that every door opens `s3://` stores.
+    ///
+    /// # Errors
+    /// As [`S3Backend::open`], as a store error.
+    pub fn open_backend(url: &str) -> tresor_store::Result<Arc<dyn tresor_store::Backend>> {
+        match Self::open(url) {
+            Ok(b) => Ok(Arc::new(b)),
+            Err(S3Error::Store(e)) => Err(e),
+            Err(e) => Err(tresor_store::StoreError::Unsupported(e.to_string())),
+        }
+    }
+
     /// Opens the store at `location` with explicit settings.
     ///
     /// # Errors

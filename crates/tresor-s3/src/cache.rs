@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tresor_crypto::outside::KeyCache;
 use tresor_crypto::{CryptoError, DataKey, KeyProvider, Secret, WrappedKey};
 
 /// A cached key and when it was cached.
@@ -19,8 +20,8 @@ pub struct CachingProvider {
     ttl: Duration,
     max: usize,
     keys: Mutex<HashMap<[u8; 32], Entry>>,
-    /// Also keep unwrapped keys in the kernel user keyring for this long (feature `keyring`).
-    kernel: Option<Duration>,
+    /// Also keep unwrapped keys in an outside cache (the kernel user keyring) for this long.
+    outside: Option<(Arc<dyn KeyCache>, Duration)>,
 }
 
 impl std::fmt::Debug for CachingProvider {
@@ -42,47 +43,34 @@ impl CachingProvider {
             ttl,
             max: 4096,
             keys: Mutex::new(HashMap::new()),
-            kernel: None,
+            outside: None,
         }
     }
 
-    /// Also caches unwrapped keys in the kernel user keyring, possessor-only, expiring after
-    /// `ttl` (as `tresor unlock` does for the vault key), so the next process skips the KMS
-    /// `Decrypt`: a CLI `get` then costs its S3 GETs only. Each entry is named after a SHA-256
-    /// of the wrapped key and its associated data, and serves exactly that blob.
-    #[cfg(feature = "keyring")]
-    pub fn with_kernel_keyring(mut self, ttl: Duration) -> Self {
-        self.kernel = Some(ttl);
+    /// Also caches unwrapped keys in `cache` (the CLI passes `tresor_keyring::KernelKeyCache`:
+    /// the kernel user keyring, possessor-only, as `tresor unlock` keeps the vault key),
+    /// expiring after `ttl`, so the next process skips the KMS `Decrypt`: a CLI `get` then
+    /// costs its S3 GETs only. Each entry is named after a SHA-256 of the wrapped key and its
+    /// associated data, and serves exactly that blob.
+    pub fn with_key_cache(mut self, cache: Arc<dyn KeyCache>, ttl: Duration) -> Self {
+        self.outside = Some((cache, ttl));
         self
     }
 
-    #[cfg(feature = "keyring")]
-    fn kernel_id(slot: &[u8; 32]) -> String {
+    fn outside_id(slot: &[u8; 32]) -> String {
         format!("s3dek:{}", tresor_crypto::hash::hex(slot))
     }
 
-    fn kernel_load(&self, slot: &[u8; 32]) -> Option<[u8; 32]> {
-        self.kernel?;
-        #[cfg(feature = "keyring")]
-        {
-            tresor_keyring::UnlockCache::load(&Self::kernel_id(slot)).map(|k| *k)
-        }
-        #[cfg(not(feature = "keyring"))]
-        {
-            let _ = slot;
-            None
-        }
+    fn outside_load(&self, slot: &[u8; 32]) -> Option<[u8; 32]> {
+        let (cache, _) = self.outside.as_ref()?;
+        cache.load(&Self::outside_id(slot)).map(|k| *k)
     }
 
-    fn kernel_store(&self, slot: &[u8; 32], key: &[u8; 32]) {
-        let Some(_ttl) = self.kernel else { return };
-        #[cfg(feature = "keyring")]
-        {
+    fn outside_store(&self, slot: &[u8; 32], key: &[u8; 32]) {
+        if let Some((cache, ttl)) = &self.outside {
             // A full quota or a private session only costs the next process a KMS call.
-            let _ = tresor_keyring::UnlockCache::store(&Self::kernel_id(slot), key, _ttl);
+            let _ = cache.store(&Self::outside_id(slot), key, *ttl);
         }
-        #[cfg(not(feature = "keyring"))]
-        let _ = (slot, key);
     }
 
     /// Number of keys cached now.
@@ -138,7 +126,7 @@ impl KeyProvider for CachingProvider {
                 None => {}
             }
         }
-        if let Some(key) = self.kernel_load(&slot) {
+        if let Some(key) = self.outside_load(&slot) {
             let dek = DataKey::from_bytes(key);
             if let Ok(mut k) = self.keys.lock()
                 && k.len() < self.max
@@ -149,7 +137,7 @@ impl KeyProvider for CachingProvider {
         }
         let r = self.inner.unwrap(w, aad)?;
         if let Ok(dek) = &r {
-            self.kernel_store(&slot, dek.expose());
+            self.outside_store(&slot, dek.expose());
         }
         if let (Ok(dek), Ok(mut k)) = (&r, self.keys.lock()) {
             if k.len() >= self.max {

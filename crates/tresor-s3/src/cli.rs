@@ -224,7 +224,7 @@ impl Session {
         let kms = Arc::new(KmsProvider::new(&kms_key, &location.url(), &settings)?);
         let mut cache = CachingProvider::new(kms.clone(), Duration::from_secs(300));
         if let Some(ttl) = kernel_cache {
-            cache = cache.with_kernel_keyring(ttl);
+            cache = cache.with_key_cache(Arc::new(tresor_keyring::KernelKeyCache), ttl);
         }
         let provider = Arc::new(cache);
         // Opening sends nothing: the first get, set or delete is the first request, and its

@@ -134,7 +134,10 @@ fn kernel_key_cache_lets_a_fresh_process_skip_kms() {
         let backend = S3Backend::open_with(loc.clone(), &s).unwrap();
         let kms = KmsProvider::new(&key, &loc.url(), &s).unwrap();
         let provider = CachingProvider::new(Arc::new(kms), std::time::Duration::from_secs(300))
-            .with_kernel_keyring(std::time::Duration::from_secs(60));
+            .with_key_cache(
+                Arc::new(tresor_keyring::KernelKeyCache),
+                std::time::Duration::from_secs(60),
+            );
         Store::open(Arc::new(backend), Arc::new(provider), "counter@test").unwrap()
     };
     let first = open_cached();

@@ -44,6 +44,7 @@ mod rekey;
 pub mod reserved;
 mod sqlite;
 mod store;
+pub mod store_url;
 #[doc(hidden)]
 pub mod testing;
 

@@ -42,8 +42,6 @@ pub mod template;
 mod vault;
 
 pub use error::{Result, VaultError};
-#[cfg(feature = "s3")]
-pub use vault::open_remote;
 pub use vault::{
     CONFIG_FILE, DB_FILE, ImportReport, InitOptions, KEY_FILE, KIND, ROLE, SecretInfo, Vault,
     VaultConfig, check_import, default_dir, default_user, open_backend, open_store, secret_name,

@@ -16,8 +16,6 @@ mod names;
 mod secrets;
 
 pub use import::{ImportReport, check_import};
-#[cfg(feature = "s3")]
-pub use location::open_remote;
 pub use location::{open_backend, open_store};
 pub use names::{secret_name, vault_view};
 pub use secrets::SecretInfo;
@@ -109,6 +107,29 @@ impl std::fmt::Debug for Vault {
 }
 
 impl Vault {
+    /// A vault on a store its caller opened: a composition root that unlocks the store
+    /// another way than with the folder's key file (the `tresor` binary opens an S3 vault
+    /// whose data keys AWS KMS wraps). `dir` is the folder for settings and local state.
+    pub fn from_store(dir: &Path, config: VaultConfig, store: Store) -> Vault {
+        Vault {
+            dir: dir.to_owned(),
+            store,
+            config,
+            cache: None,
+        }
+    }
+
+    /// Creates the owner's identity objects (as [`Vault::init`] does) unless they exist.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn ensure_owner(&self) -> Result<()> {
+        match crate::identity::create_owner(self) {
+            Ok(()) | Err(VaultError::Store(tresor_store::StoreError::NameTaken(_))) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The database path of a vault folder.
     pub fn db_path(dir: &Path) -> PathBuf {
         dir.join(DB_FILE)

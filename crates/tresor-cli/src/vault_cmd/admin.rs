@@ -30,7 +30,7 @@ pub(super) fn init(
     // An S3 store with a KMS key needs no local folder: init is idempotent there.
     #[cfg(feature = "s3")]
     if let Some(url) = ctx.store.as_deref()
-        && let Some(v) = tresor_vault::open_remote(&dir, url, true)?
+        && let Some(v) = crate::compose::open_kms_vault(&dir, url, true)?
     {
         writeln!(out, "vault on {url} ready for {}", v.config().user)?;
         return Ok(ExitCode::SUCCESS);
