@@ -100,6 +100,16 @@ impl OpError {
     }
 }
 
+impl From<crate::payload::PayloadError> for OpError {
+    fn from(e: crate::payload::PayloadError) -> Self {
+        use crate::payload::PayloadError as P;
+        match e {
+            P::Missing { parent, field } => OpError::missing(field, parent),
+            P::Invalid(msg) => OpError::invalid_field(msg),
+        }
+    }
+}
+
 impl From<StoreError> for OpError {
     fn from(e: StoreError) -> Self {
         let reason = match &e {
@@ -273,14 +283,22 @@ impl<'s> Session<'s> {
 
     /// The object a request names: its Unique Identifier, else the ID Placeholder.
     pub(crate) fn target_uid(&self, payload: &Ttlv) -> Result<String, OpError> {
-        match payload.find(Tag::UNIQUE_IDENTIFIER) {
-            Some(t) => match t.as_text() {
-                Some(s) => Ok(s.to_owned()),
-                // 2.x Unique Identifier enumerations all refer to a previous result.
-                None => self.placeholder.clone().ok_or_else(|| {
-                    OpError::new(ResultReason::MISSING_DATA, "no id placeholder is set")
-                }),
-            },
+        self.resolve_uid(crate::payload::UidRef::of(payload).as_ref())
+    }
+
+    /// The object a typed request names: its text Unique Identifier, else (a 2.x reference
+    /// to an earlier result, or none) the ID Placeholder.
+    pub(crate) fn resolve_uid(
+        &self,
+        uid: Option<&crate::payload::UidRef>,
+    ) -> Result<String, OpError> {
+        use crate::payload::UidRef;
+        match uid {
+            Some(UidRef::Text(s)) => Ok(s.clone()),
+            // 2.x Unique Identifier enumerations all refer to a previous result.
+            Some(UidRef::Placeholder(_)) => self.placeholder.clone().ok_or_else(|| {
+                OpError::new(ResultReason::MISSING_DATA, "no id placeholder is set")
+            }),
             None => self.placeholder.clone().ok_or_else(|| {
                 OpError::new(
                     ResultReason::MISSING_DATA,

@@ -8,12 +8,17 @@ use super::attrs;
 use super::manage::touch;
 use super::{OpError, Session};
 use crate::enums::{CryptographicUsageMask, ResultReason, RevocationReasonCode};
+use crate::payload::Payload;
+use crate::payload::lifecycle::{
+    ActivateRequest, ActivateResponse, DestroyRequest, DestroyResponse,
+};
 use crate::tags::Tag;
 use crate::ttlv::Ttlv;
 
 /// Activate: Pre-Active → Active.
 pub(crate) fn activate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
+    let req = ActivateRequest::from_ttlv(payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
     let meta = s.load(&uid, "modify")?;
     if meta.state != State::PreActive {
         // KMIP 1.x (Activate errors): "object is not in Pre-Active state" is Permission
@@ -38,7 +43,10 @@ pub(crate) fn activate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
         Ok(())
     })?;
     s.placeholder = Some(uid.clone());
-    Ok(vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)])
+    Ok(ActivateResponse {
+        unique_identifier: uid,
+    }
+    .to_items(s.version))
 }
 
 /// Revoke: to Deactivated, or to Compromised for a key or CA compromise.
@@ -106,7 +114,8 @@ pub(crate) fn revoke(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
 
 /// Destroy: erases the material (metadata kept); refused for an active object.
 pub(crate) fn destroy(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
+    let req = DestroyRequest::from_ttlv(payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
     let meta = s.load(&uid, "destroy")?;
     let to = match meta.state {
         State::PreActive | State::Deactivated => State::Destroyed,
@@ -143,7 +152,10 @@ pub(crate) fn destroy(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
         Ok(())
     })?;
     s.placeholder = Some(uid.clone());
-    Ok(vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)])
+    Ok(DestroyResponse {
+        unique_identifier: uid,
+    }
+    .to_items(s.version))
 }
 
 /// Check: whether the object could be used with the given usage mask.

@@ -1,0 +1,146 @@
+//! Lifecycle operations that name one object and answer with its identifier: Activate and
+//! Destroy.
+
+use super::{Payload, PayloadError, Request, UidRef, push_opt, req_text};
+use crate::enums::Operation;
+use crate::message::ProtocolVersion;
+use crate::tags::Tag;
+use crate::ttlv::Ttlv;
+
+/// Defines a request naming one object and its response holding the identifier.
+macro_rules! uid_operation {
+    ($op:expr, $name:literal, $req:ident, $resp:ident) => {
+        #[doc = concat!("A ", $name, " request.")]
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        pub struct $req {
+            /// The object (absent: the ID Placeholder).
+            pub unique_identifier: Option<UidRef>,
+        }
+
+        impl $req {
+            #[doc = concat!("A ", $name, " of object `uid`.")]
+            pub fn new(uid: impl Into<String>) -> Self {
+                $req {
+                    unique_identifier: Some(UidRef::text(uid)),
+                }
+            }
+        }
+
+        impl Payload for $req {
+            const TAG: Tag = Tag::REQUEST_PAYLOAD;
+
+            fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
+                Ok($req {
+                    unique_identifier: UidRef::of(p),
+                })
+            }
+
+            fn to_items(&self, _: ProtocolVersion) -> Vec<Ttlv> {
+                let mut out = Vec::new();
+                push_opt(
+                    &mut out,
+                    self.unique_identifier.as_ref().map(UidRef::to_ttlv),
+                );
+                out
+            }
+        }
+
+        impl Request for $req {
+            const OPERATION: Operation = $op;
+            type Response = $resp;
+        }
+
+        #[doc = concat!("A ", $name, " response: the object's identifier.")]
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $resp {
+            /// The object's identifier.
+            pub unique_identifier: String,
+        }
+
+        impl Payload for $resp {
+            const TAG: Tag = Tag::RESPONSE_PAYLOAD;
+
+            fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
+                Ok($resp {
+                    unique_identifier: req_text(p, Tag::UNIQUE_IDENTIFIER)?,
+                })
+            }
+
+            fn to_items(&self, _: ProtocolVersion) -> Vec<Ttlv> {
+                vec![Ttlv::text(
+                    Tag::UNIQUE_IDENTIFIER,
+                    self.unique_identifier.clone(),
+                )]
+            }
+        }
+    };
+}
+
+uid_operation!(
+    Operation::ACTIVATE,
+    "Activate",
+    ActivateRequest,
+    ActivateResponse
+);
+uid_operation!(
+    Operation::DESTROY,
+    "Destroy",
+    DestroyRequest,
+    DestroyResponse
+);
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::payload::testing;
+    use crate::ttlv::Value;
+
+    fn uid() -> impl Strategy<Value = Option<UidRef>> {
+        proptest::option::of(prop_oneof![
+            ".{0,16}".prop_map(UidRef::Text),
+            any::<u32>().prop_map(|e| UidRef::Placeholder(Value::Enumeration(e))),
+        ])
+    }
+
+    proptest! {
+        #[test]
+        fn requests_round_trip(u in uid()) {
+            let v = ProtocolVersion::V2_1;
+            let a = ActivateRequest { unique_identifier: u.clone() };
+            prop_assert_eq!(ActivateRequest::from_ttlv(&a.to_ttlv(v))?, a);
+            let d = DestroyRequest { unique_identifier: u };
+            prop_assert_eq!(DestroyRequest::from_ttlv(&d.to_ttlv(v))?, d);
+        }
+
+        #[test]
+        fn responses_round_trip(u in ".{0,16}") {
+            let v = ProtocolVersion::V1_4;
+            let a = ActivateResponse { unique_identifier: u.clone() };
+            prop_assert_eq!(ActivateResponse::from_ttlv(&a.to_ttlv(v))?, a);
+            let d = DestroyResponse { unique_identifier: u };
+            prop_assert_eq!(DestroyResponse::from_ttlv(&d.to_ttlv(v))?, d);
+        }
+
+        #[test]
+        fn never_panics(p in testing::payload()) {
+            let _ = ActivateRequest::from_ttlv(&p);
+            let _ = ActivateResponse::from_ttlv(&p);
+            let _ = DestroyRequest::from_ttlv(&p);
+            let _ = DestroyResponse::from_ttlv(&p);
+        }
+    }
+
+    #[test]
+    fn a_response_needs_its_identifier() {
+        let empty = Ttlv::structure(Tag::RESPONSE_PAYLOAD, vec![]);
+        assert_eq!(
+            DestroyResponse::from_ttlv(&empty),
+            Err(PayloadError::Missing {
+                parent: Tag::RESPONSE_PAYLOAD,
+                field: Tag::UNIQUE_IDENTIFIER
+            })
+        );
+    }
+}
