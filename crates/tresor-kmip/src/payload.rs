@@ -12,8 +12,9 @@
 //! ignored, and an optional field of the wrong item type reads as absent. A required field
 //! that is missing is [`PayloadError::Missing`] (Result Reason Missing Data on the server).
 //!
-//! One module per operation family: [`get`], [`lifecycle`] (Activate, Destroy), [`locate`],
-//! [`register`] (Register, with a typed [`register::SecretData`]).
+//! One module per operation family: [`get`], [`attributes`] (Get Attributes), [`lifecycle`]
+//! (Activate, Destroy, Check), [`locate`], [`register`] (Register, with a typed
+//! [`register::SecretData`]).
 //!
 //! # Examples
 //! ```
@@ -25,6 +26,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod attributes;
 pub mod get;
 pub mod lifecycle;
 pub mod locate;
@@ -138,6 +140,21 @@ pub(crate) fn push_opt(out: &mut Vec<Ttlv>, item: Option<Ttlv>) {
     }
 }
 
+/// The tag of the managed-object structure for a KMIP object type.
+pub(crate) fn object_tag(t: crate::enums::ObjectType) -> Option<Tag> {
+    use crate::enums::ObjectType as T;
+    Some(match t {
+        T::CERTIFICATE => Tag::CERTIFICATE,
+        T::SYMMETRIC_KEY => Tag::SYMMETRIC_KEY,
+        T::PUBLIC_KEY => Tag::PUBLIC_KEY,
+        T::PRIVATE_KEY => Tag::PRIVATE_KEY,
+        T::SPLIT_KEY => Tag::SPLIT_KEY,
+        T::SECRET_DATA => Tag::SECRET_DATA,
+        T::OPAQUE_OBJECT => Tag::OPAQUE_OBJECT,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     //! Arbitrary trees for the never-panics tests of each payload module.
@@ -180,6 +197,9 @@ pub(crate) mod testing {
             Just(Tag::OFFSET_ITEMS),
             Just(Tag::STORAGE_STATUS_MASK),
             Just(Tag::LOCATED_ITEMS),
+            Just(Tag::ATTRIBUTE_REFERENCE),
+            Just(Tag::VENDOR_IDENTIFICATION),
+            Just(Tag::CRYPTOGRAPHIC_USAGE_MASK),
             (0u32..=Tag::MAX).prop_map(|v| Tag::new(v).unwrap_or(Tag::ATTRIBUTE)),
         ]
     }
@@ -197,19 +217,4 @@ pub(crate) mod testing {
         proptest::collection::vec(tree(), 0..6)
             .prop_map(|items| Ttlv::structure(Tag::REQUEST_PAYLOAD, items))
     }
-}
-
-/// The tag of the managed-object structure for a KMIP object type.
-pub(crate) fn object_tag(t: crate::enums::ObjectType) -> Option<Tag> {
-    use crate::enums::ObjectType as T;
-    Some(match t {
-        T::CERTIFICATE => Tag::CERTIFICATE,
-        T::SYMMETRIC_KEY => Tag::SYMMETRIC_KEY,
-        T::PUBLIC_KEY => Tag::PUBLIC_KEY,
-        T::PRIVATE_KEY => Tag::PRIVATE_KEY,
-        T::SPLIT_KEY => Tag::SPLIT_KEY,
-        T::SECRET_DATA => Tag::SECRET_DATA,
-        T::OPAQUE_OBJECT => Tag::OPAQUE_OBJECT,
-        _ => return None,
-    })
 }

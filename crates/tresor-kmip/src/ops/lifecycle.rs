@@ -10,7 +10,7 @@ use super::{OpError, Session};
 use crate::enums::{CryptographicUsageMask, ResultReason, RevocationReasonCode};
 use crate::payload::Payload;
 use crate::payload::lifecycle::{
-    ActivateRequest, ActivateResponse, DestroyRequest, DestroyResponse,
+    ActivateRequest, ActivateResponse, CheckRequest, CheckResponse, DestroyRequest, DestroyResponse,
 };
 use crate::tags::Tag;
 use crate::ttlv::Ttlv;
@@ -160,12 +160,10 @@ pub(crate) fn destroy(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
 
 /// Check: whether the object could be used with the given usage mask.
 pub(crate) fn check(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
+    let req = CheckRequest::from_ttlv(payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
     let meta = s.load(&uid, "get")?;
-    if let Some(mask) = payload
-        .find(Tag::CRYPTOGRAPHIC_USAGE_MASK)
-        .and_then(Ttlv::as_integer)
-    {
+    if let Some(mask) = req.cryptographic_usage_mask {
         let have = meta
             .attributes
             .get("Cryptographic Usage Mask")
@@ -185,5 +183,8 @@ pub(crate) fn check(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, Op
     s.placeholder = Some(uid.clone());
     // The usage mask, usage limits count and lease time come back only when the server
     // rejects them, which is reported as a failure above (BL-M-3-21 expects just the id).
-    Ok(vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)])
+    Ok(CheckResponse {
+        unique_identifier: uid,
+    }
+    .to_items(s.version))
 }

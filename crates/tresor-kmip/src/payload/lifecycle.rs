@@ -1,11 +1,40 @@
-//! Lifecycle operations that name one object and answer with its identifier: Activate and
-//! Destroy.
+//! Lifecycle operations that name one object and answer with its identifier: Activate,
+//! Destroy, and Check (whether the object may be used with a usage mask).
 
-use super::{Payload, PayloadError, Request, UidRef, push_opt, req_text};
+use super::{Payload, PayloadError, Request, UidRef, opt_integer, push_opt, req_text};
 use crate::enums::Operation;
 use crate::message::ProtocolVersion;
 use crate::tags::Tag;
 use crate::ttlv::Ttlv;
+
+/// Defines a response holding the object's identifier.
+macro_rules! uid_response {
+    ($name:literal, $resp:ident) => {
+        #[doc = concat!("A ", $name, " response: the object's identifier.")]
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $resp {
+            /// The object's identifier.
+            pub unique_identifier: String,
+        }
+
+        impl Payload for $resp {
+            const TAG: Tag = Tag::RESPONSE_PAYLOAD;
+
+            fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
+                Ok($resp {
+                    unique_identifier: req_text(p, Tag::UNIQUE_IDENTIFIER)?,
+                })
+            }
+
+            fn to_items(&self, _: ProtocolVersion) -> Vec<Ttlv> {
+                vec![Ttlv::text(
+                    Tag::UNIQUE_IDENTIFIER,
+                    self.unique_identifier.clone(),
+                )]
+            }
+        }
+    };
+}
 
 /// Defines a request naming one object and its response holding the identifier.
 macro_rules! uid_operation {
@@ -50,29 +79,7 @@ macro_rules! uid_operation {
             type Response = $resp;
         }
 
-        #[doc = concat!("A ", $name, " response: the object's identifier.")]
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub struct $resp {
-            /// The object's identifier.
-            pub unique_identifier: String,
-        }
-
-        impl Payload for $resp {
-            const TAG: Tag = Tag::RESPONSE_PAYLOAD;
-
-            fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
-                Ok($resp {
-                    unique_identifier: req_text(p, Tag::UNIQUE_IDENTIFIER)?,
-                })
-            }
-
-            fn to_items(&self, _: ProtocolVersion) -> Vec<Ttlv> {
-                vec![Ttlv::text(
-                    Tag::UNIQUE_IDENTIFIER,
-                    self.unique_identifier.clone(),
-                )]
-            }
-        }
+        uid_response!($name, $resp);
     };
 }
 
@@ -88,6 +95,48 @@ uid_operation!(
     DestroyRequest,
     DestroyResponse
 );
+
+/// A Check request: may the object be used with this usage mask? (Usage Limits Count and
+/// Lease Time are not modelled: the server checks only the mask.)
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckRequest {
+    /// The object (absent: the ID Placeholder).
+    pub unique_identifier: Option<UidRef>,
+    /// The Cryptographic Usage Mask the object must allow.
+    pub cryptographic_usage_mask: Option<i32>,
+}
+
+impl Payload for CheckRequest {
+    const TAG: Tag = Tag::REQUEST_PAYLOAD;
+
+    fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
+        Ok(CheckRequest {
+            unique_identifier: UidRef::of(p),
+            cryptographic_usage_mask: opt_integer(p, Tag::CRYPTOGRAPHIC_USAGE_MASK),
+        })
+    }
+
+    fn to_items(&self, _: ProtocolVersion) -> Vec<Ttlv> {
+        let mut out = Vec::new();
+        push_opt(
+            &mut out,
+            self.unique_identifier.as_ref().map(UidRef::to_ttlv),
+        );
+        push_opt(
+            &mut out,
+            self.cryptographic_usage_mask
+                .map(|m| Ttlv::integer(Tag::CRYPTOGRAPHIC_USAGE_MASK, m)),
+        );
+        out
+    }
+}
+
+impl Request for CheckRequest {
+    const OPERATION: Operation = Operation::CHECK;
+    type Response = CheckResponse;
+}
+
+uid_response!("Check", CheckResponse);
 
 #[cfg(test)]
 mod tests {
@@ -115,6 +164,12 @@ mod tests {
         }
 
         #[test]
+        fn check_round_trips(u in uid(), mask in proptest::option::of(any::<i32>())) {
+            let c = CheckRequest { unique_identifier: u, cryptographic_usage_mask: mask };
+            prop_assert_eq!(CheckRequest::from_ttlv(&c.to_ttlv(ProtocolVersion::V1_4))?, c);
+        }
+
+        #[test]
         fn responses_round_trip(u in ".{0,16}") {
             let v = ProtocolVersion::V1_4;
             let a = ActivateResponse { unique_identifier: u.clone() };
@@ -129,6 +184,7 @@ mod tests {
             let _ = ActivateResponse::from_ttlv(&p);
             let _ = DestroyRequest::from_ttlv(&p);
             let _ = DestroyResponse::from_ttlv(&p);
+            let _ = CheckRequest::from_ttlv(&p);
         }
     }
 
