@@ -5,7 +5,7 @@ use std::fmt;
 
 use zeroize::Zeroize;
 
-use super::{Payload, PayloadError, Request, req_enum, req_text};
+use super::{Payload, PayloadError, Request, opt_enum, push_opt, req_enum, req_text};
 use crate::attributes::{AttributeSet, Container};
 use crate::enums::{KeyFormatType, ObjectType, Operation, SecretDataType};
 use crate::message::ProtocolVersion;
@@ -128,11 +128,13 @@ impl SecretData {
 /// A Register request: the object's type, its attributes and the managed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisterRequest {
-    /// The object's type.
-    pub object_type: ObjectType,
+    /// The object's type (the server also accepts a request without it and takes the
+    /// object's own).
+    pub object_type: Option<ObjectType>,
     /// Its attributes (`TemplateAttribute` in KMIP 1.x, `Attributes` in 2.x).
     pub attributes: AttributeSet,
-    /// The managed object structure, its tag matching `object_type`.
+    /// The managed object structure (`SymmetricKey`, `SecretData`, ...: the payload's first
+    /// field with a managed-object tag).
     pub object: Ttlv,
 }
 
@@ -140,7 +142,7 @@ impl RegisterRequest {
     /// Registers `data` with `attributes`.
     pub fn secret_data(data: &SecretData, attributes: AttributeSet) -> Self {
         RegisterRequest {
-            object_type: ObjectType::SECRET_DATA,
+            object_type: Some(ObjectType::SECRET_DATA),
             attributes,
             object: data.to_ttlv(),
         }
@@ -170,16 +172,22 @@ pub(crate) fn container_attributes(
 impl Payload for RegisterRequest {
     const TAG: Tag = Tag::REQUEST_PAYLOAD;
 
+    /// Reads what the server has always accepted: an optional Object Type, the attributes
+    /// of every `TemplateAttribute` / `Attributes`, and the first managed object.
     fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
-        let object_type = ObjectType(req_enum(p, Tag::OBJECT_TYPE)?);
+        let object_type = opt_enum(p, Tag::OBJECT_TYPE).map(ObjectType);
         let attributes = container_attributes(p, Container::Template)?;
-        let tag = super::object_tag(object_type).ok_or_else(|| {
-            PayloadError::Invalid(format!("object type {object_type} is not a managed object"))
-        })?;
-        let object = p.find(tag).cloned().ok_or(PayloadError::Missing {
-            parent: p.tag,
-            field: tag,
-        })?;
+        let object = p
+            .items()
+            .iter()
+            .find(|i| MANAGED_OBJECTS.contains(&i.tag))
+            .cloned()
+            .ok_or(PayloadError::Missing {
+                parent: p.tag,
+                field: object_type
+                    .and_then(super::object_tag)
+                    .unwrap_or(Tag::SECRET_DATA),
+            })?;
         Ok(RegisterRequest {
             object_type,
             attributes,
@@ -188,13 +196,28 @@ impl Payload for RegisterRequest {
     }
 
     fn to_items(&self, version: ProtocolVersion) -> Vec<Ttlv> {
-        vec![
-            Ttlv::enumeration(Tag::OBJECT_TYPE, self.object_type),
-            self.attributes.to_ttlv(version, Container::Template),
-            self.object.clone(),
-        ]
+        let mut out = Vec::new();
+        push_opt(
+            &mut out,
+            self.object_type
+                .map(|t| Ttlv::enumeration(Tag::OBJECT_TYPE, t)),
+        );
+        out.push(self.attributes.to_ttlv(version, Container::Template));
+        out.push(self.object.clone());
+        out
     }
 }
+
+/// The tags of the managed objects a Register may carry.
+const MANAGED_OBJECTS: [Tag; 7] = [
+    Tag::SYMMETRIC_KEY,
+    Tag::PUBLIC_KEY,
+    Tag::PRIVATE_KEY,
+    Tag::CERTIFICATE,
+    Tag::OPAQUE_OBJECT,
+    Tag::SECRET_DATA,
+    Tag::SPLIT_KEY,
+];
 
 impl Request for RegisterRequest {
     const OPERATION: Operation = Operation::REGISTER;
@@ -319,6 +342,31 @@ mod tests {
         );
         assert_eq!(d.to_ttlv(), by_hand);
         assert!(!format!("{d:?}").contains("104"), "{d:?}");
+    }
+
+    /// Object Type may be absent; the object is the first managed-object field.
+    #[test]
+    fn register_reads_what_the_server_accepts() {
+        let d = SecretData::new(SecretDataType::SEED, vec![7; 8]);
+        let mut req = RegisterRequest::secret_data(&d, AttributeSet::default());
+        req.object_type = None;
+        let tree = req.to_ttlv(ProtocolVersion::V2_1);
+        assert_eq!(tree.items().len(), 2);
+        assert_eq!(RegisterRequest::from_ttlv(&tree), Ok(req));
+        let no_object = Ttlv::structure(
+            Tag::REQUEST_PAYLOAD,
+            vec![Ttlv::enumeration(
+                Tag::OBJECT_TYPE,
+                ObjectType::SYMMETRIC_KEY,
+            )],
+        );
+        assert_eq!(
+            RegisterRequest::from_ttlv(&no_object),
+            Err(PayloadError::Missing {
+                parent: Tag::REQUEST_PAYLOAD,
+                field: Tag::SYMMETRIC_KEY
+            })
+        );
     }
 
     #[test]
