@@ -10,7 +10,8 @@ use super::{OpError, Session};
 use crate::enums::{CryptographicUsageMask, ResultReason, RevocationReasonCode};
 use crate::payload::Payload;
 use crate::payload::lifecycle::{
-    ActivateRequest, ActivateResponse, CheckRequest, CheckResponse, DestroyRequest, DestroyResponse,
+    ActivateRequest, ActivateResponse, CheckRequest, CheckResponse, DestroyRequest,
+    DestroyResponse, RevokeRequest, RevokeResponse,
 };
 use crate::tags::Tag;
 use crate::ttlv::Ttlv;
@@ -51,18 +52,10 @@ pub(crate) fn activate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
 
 /// Revoke: to Deactivated, or to Compromised for a key or CA compromise.
 pub(crate) fn revoke(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
-    let reason = payload
-        .find(Tag::REVOCATION_REASON)
-        .ok_or_else(|| OpError::missing(Tag::REVOCATION_REASON, Tag::REQUEST_PAYLOAD))?;
-    let code = reason
-        .find(Tag::REVOCATION_REASON_CODE)
-        .and_then(Ttlv::as_enumeration)
-        .map(RevocationReasonCode)
-        .ok_or_else(|| OpError::missing(Tag::REVOCATION_REASON_CODE, Tag::REVOCATION_REASON))?;
-    let occurred = payload
-        .find(Tag::COMPROMISE_OCCURRENCE_DATE)
-        .and_then(Ttlv::as_date_time);
+    let req = RevokeRequest::from_ttlv(payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
+    let code = req.revocation_reason.code;
+    let occurred = req.compromise_occurrence_date;
     let meta = s.load(&uid, "modify")?;
     let compromise = matches!(
         code,
@@ -91,7 +84,10 @@ pub(crate) fn revoke(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
     if to != meta.state {
         tresor_store::check_transition(&uid, meta.state, to)?;
     }
-    let reason_json = attrs::to_json(Some(Tag::REVOCATION_REASON), &reason.value);
+    let reason_json = attrs::to_json(
+        Some(Tag::REVOCATION_REASON),
+        &req.revocation_reason.to_ttlv().value,
+    );
     s.txn.update(&uid, &format!("revoke {code}"), |m| {
         m.state = to;
         m.attributes
@@ -109,7 +105,10 @@ pub(crate) fn revoke(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
         Ok(())
     })?;
     s.placeholder = Some(uid.clone());
-    Ok(vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)])
+    Ok(RevokeResponse {
+        unique_identifier: uid,
+    }
+    .to_items(s.version))
 }
 
 /// Destroy: erases the material (metadata kept); refused for an active object.

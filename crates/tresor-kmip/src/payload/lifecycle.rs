@@ -1,8 +1,10 @@
 //! Lifecycle operations that name one object and answer with its identifier: Activate,
-//! Destroy, and Check (whether the object may be used with a usage mask).
+//! Revoke, Destroy, and Check (whether the object may be used with a usage mask).
 
-use super::{Payload, PayloadError, Request, UidRef, opt_integer, push_opt, req_text};
-use crate::enums::Operation;
+use super::{
+    Payload, PayloadError, Request, UidRef, opt_integer, opt_text, push_opt, req_enum, req_text,
+};
+use crate::enums::{Operation, RevocationReasonCode};
 use crate::message::ProtocolVersion;
 use crate::tags::Tag;
 use crate::ttlv::Ttlv;
@@ -138,6 +140,97 @@ impl Request for CheckRequest {
 
 uid_response!("Check", CheckResponse);
 
+/// Why an object is revoked (`RevocationReason` structure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationReason {
+    /// The reason code (Key Compromise, Cessation of Operation, ...).
+    pub code: RevocationReasonCode,
+    /// A free-form message.
+    pub message: Option<String>,
+}
+
+impl RevocationReason {
+    /// Reads a `RevocationReason` structure.
+    ///
+    /// # Errors
+    /// [`PayloadError::Missing`] without its Revocation Reason Code.
+    pub fn from_ttlv(t: &Ttlv) -> Result<Self, PayloadError> {
+        Ok(RevocationReason {
+            code: RevocationReasonCode(req_enum(t, Tag::REVOCATION_REASON_CODE)?),
+            message: opt_text(t, Tag::REVOCATION_MESSAGE),
+        })
+    }
+
+    /// The `RevocationReason` structure.
+    pub fn to_ttlv(&self) -> Ttlv {
+        let mut items = vec![Ttlv::enumeration(Tag::REVOCATION_REASON_CODE, self.code)];
+        push_opt(
+            &mut items,
+            self.message
+                .as_ref()
+                .map(|m| Ttlv::text(Tag::REVOCATION_MESSAGE, m.clone())),
+        );
+        Ttlv::structure(Tag::REVOCATION_REASON, items)
+    }
+}
+
+/// A Revoke request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokeRequest {
+    /// The object (absent: the ID Placeholder).
+    pub unique_identifier: Option<UidRef>,
+    /// Why.
+    pub revocation_reason: RevocationReason,
+    /// When a compromise happened (seconds since the epoch).
+    pub compromise_occurrence_date: Option<i64>,
+}
+
+impl Payload for RevokeRequest {
+    const TAG: Tag = Tag::REQUEST_PAYLOAD;
+
+    fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
+        let reason = p
+            .find(Tag::REVOCATION_REASON)
+            .ok_or(PayloadError::Missing {
+                parent: p.tag,
+                field: Tag::REVOCATION_REASON,
+            })?;
+        Ok(RevokeRequest {
+            unique_identifier: UidRef::of(p),
+            revocation_reason: RevocationReason::from_ttlv(reason)?,
+            compromise_occurrence_date: p
+                .find(Tag::COMPROMISE_OCCURRENCE_DATE)
+                .and_then(Ttlv::as_date_time),
+        })
+    }
+
+    fn to_items(&self, _: ProtocolVersion) -> Vec<Ttlv> {
+        let mut out = Vec::new();
+        push_opt(
+            &mut out,
+            self.unique_identifier.as_ref().map(UidRef::to_ttlv),
+        );
+        out.push(self.revocation_reason.to_ttlv());
+        push_opt(
+            &mut out,
+            self.compromise_occurrence_date.map(|d| {
+                Ttlv::new(
+                    Tag::COMPROMISE_OCCURRENCE_DATE,
+                    crate::ttlv::Value::DateTime(d),
+                )
+            }),
+        );
+        out
+    }
+}
+
+impl Request for RevokeRequest {
+    const OPERATION: Operation = Operation::REVOKE;
+    type Response = RevokeResponse;
+}
+
+uid_response!("Revoke", RevokeResponse);
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -170,6 +263,24 @@ mod tests {
         }
 
         #[test]
+        fn revoke_round_trips(
+            u in uid(),
+            code in any::<u32>(),
+            message in proptest::option::of(".{0,16}"),
+            date in proptest::option::of(any::<i64>()),
+        ) {
+            let r = RevokeRequest {
+                unique_identifier: u,
+                revocation_reason: RevocationReason {
+                    code: RevocationReasonCode(code),
+                    message,
+                },
+                compromise_occurrence_date: date,
+            };
+            prop_assert_eq!(RevokeRequest::from_ttlv(&r.to_ttlv(ProtocolVersion::V2_1))?, r);
+        }
+
+        #[test]
         fn responses_round_trip(u in ".{0,16}") {
             let v = ProtocolVersion::V1_4;
             let a = ActivateResponse { unique_identifier: u.clone() };
@@ -185,6 +296,8 @@ mod tests {
             let _ = DestroyRequest::from_ttlv(&p);
             let _ = DestroyResponse::from_ttlv(&p);
             let _ = CheckRequest::from_ttlv(&p);
+            let _ = RevokeRequest::from_ttlv(&p);
+            let _ = RevokeResponse::from_ttlv(&p);
         }
     }
 
