@@ -6,8 +6,9 @@
 //! - [`tags`] and [`enums`]: KMIP 1.0–2.1 tag and enumeration tables, names <-> numbers.
 //! - [`message`]: typed request and response messages ([`RequestMessage`],
 //!   [`ResponseMessage`]) over [`Ttlv`] payloads, for a server to dispatch on.
-//! - [`payload`]: typed request and response payloads per operation family (Get, Register,
-//!   Locate, Activate/Destroy), read and written by the server and the client alike.
+//! - [`payload`]: typed request and response payloads per operation family (Get, Get
+//!   Attributes, Register, Locate, Activate/Revoke/Destroy/Check), read and written by the
+//!   server and the client alike ([`client::KmipClient::perform`]).
 //! - [`attributes`]: one neutral [`AttributeSet`] for KMIP 1.x `TemplateAttribute` and
 //!   KMIP 2.x `Attributes`.
 //! - [`client`]: a mutual-TLS KMIP client with a PyKMIP-compatible config loader.

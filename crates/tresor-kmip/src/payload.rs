@@ -13,8 +13,8 @@
 //! that is missing is [`PayloadError::Missing`] (Result Reason Missing Data on the server).
 //!
 //! One module per operation family: [`get`], [`attributes`] (Get Attributes), [`lifecycle`]
-//! (Activate, Destroy, Check), [`locate`], [`register`] (Register, with a typed
-//! [`register::SecretData`]).
+//! (Activate, Revoke, Destroy, Check), [`locate`], [`register`] (Register, with a typed
+//! [`register::SecretData`]). The other operations still read their payload tree.
 //!
 //! # Examples
 //! ```
