@@ -35,9 +35,10 @@ use tokio::sync::Mutex;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::enums::Operation;
+use crate::enums::{Operation, ResultStatus};
 use crate::error::KmipError;
 use crate::message::{ProtocolVersion, RequestMessage, ResponseBatchItem, ResponseMessage};
+use crate::payload::{Payload, Request};
 use crate::ttlv::stream::{read_message_bytes, write_message};
 use crate::ttlv::{Limits, Ttlv};
 
@@ -364,6 +365,27 @@ impl KmipClient {
         first_item(self.request(&msg).await?)
     }
 
+    /// Runs a typed request ([`crate::payload`]) in the configured protocol version and
+    /// reads its typed response.
+    ///
+    /// # Errors
+    /// As [`KmipClient::call`]; [`KmipError::Failed`] when the server answers with a failure,
+    /// [`KmipError::Payload`] when its response payload does not fit the response type.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use tresor_kmip::client::KmipClient;
+    /// use tresor_kmip::payload::get::GetRequest;
+    /// # async fn demo(client: &KmipClient) -> Result<(), tresor_kmip::KmipError> {
+    /// let got = client.perform(&GetRequest::new("42")).await?;
+    /// let secret = got.secret_data()?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn perform<R: Request>(&self, request: &R) -> Result<R::Response, KmipError> {
+        let payload = request.to_items(self.config.protocol_version);
+        typed_response::<R>(&self.call(R::OPERATION, payload).await?)
+    }
+
     /// Closes the kept connection, if any (with a TLS close_notify).
     pub async fn close(&self) {
         if let Some(mut s) = self.conn.lock().await.take() {
@@ -409,6 +431,29 @@ impl Round {
             std::io::ErrorKind::ConnectionReset.into(),
         )
     }
+}
+
+/// The typed response of `R` in a result item: its payload when the operation succeeded,
+/// else [`KmipError::Failed`] with the Result Reason and Message.
+pub(crate) fn typed_response<R: Request>(
+    item: &ResponseBatchItem,
+) -> Result<R::Response, KmipError> {
+    if item.result_status != ResultStatus::SUCCESS {
+        return Err(KmipError::Failed {
+            operation: R::OPERATION
+                .name()
+                .map_or_else(|| R::OPERATION.to_string(), str::to_owned),
+            reason: item
+                .result_reason
+                .map(|r| r.name().map_or_else(|| r.to_string(), str::to_owned))
+                .unwrap_or_else(|| "unknown".into()),
+            message: item.result_message.clone().unwrap_or_default(),
+        });
+    }
+    let empty = Ttlv::structure(crate::tags::Tag::RESPONSE_PAYLOAD, Vec::new());
+    Ok(R::Response::from_ttlv(
+        item.payload.as_ref().unwrap_or(&empty),
+    )?)
 }
 
 /// The result item of a one-item response.

@@ -386,3 +386,43 @@ async fn response_too_large_is_refused() {
         );
     }
 }
+
+/// A typed call reads the success payload into the response type and turns a failure into
+/// `KmipError::Failed` with the reason's name.
+#[test]
+fn typed_response_reads_success_and_failure() {
+    use crate::enums::ResultReason;
+    use crate::payload::lifecycle::{DestroyRequest, DestroyResponse};
+    use crate::tags::Tag;
+    let ok = ResponseBatchItem::success(
+        Operation::DESTROY,
+        None,
+        vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, "k1")],
+    );
+    assert_eq!(
+        typed_response::<DestroyRequest>(&ok).expect("success"),
+        DestroyResponse {
+            unique_identifier: "k1".into()
+        }
+    );
+    let failed = ResponseBatchItem::failure(
+        Some(Operation::DESTROY),
+        None,
+        ResultReason::PERMISSION_DENIED,
+        "object 'k1' is active",
+    );
+    match typed_response::<DestroyRequest>(&failed) {
+        Err(KmipError::Failed {
+            operation, reason, ..
+        }) => {
+            assert_eq!(operation, "Destroy");
+            assert_eq!(reason, "PermissionDenied");
+        }
+        other => panic!("{other:?}"),
+    }
+    let empty = ResponseBatchItem::success(Operation::DESTROY, None, vec![]);
+    assert!(matches!(
+        typed_response::<DestroyRequest>(&empty),
+        Err(KmipError::Payload(_))
+    ));
+}

@@ -107,6 +107,25 @@ pub enum TtlvError {
     },
 }
 
+/// A payload that does not fit its operation's type ([`crate::payload`]). The server
+/// answers [`PayloadError::Missing`] with Missing Data and [`PayloadError::Invalid`] with
+/// Invalid Field.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    /// A required field is missing.
+    #[error("{parent} is missing its {field}")]
+    Missing {
+        /// The structure.
+        parent: Tag,
+        /// The field it lacks.
+        field: Tag,
+    },
+    /// A field is present but cannot be used; the message names it.
+    #[error("{0}")]
+    Invalid(String),
+}
+
 /// An error of the KMIP layer.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +133,9 @@ pub enum KmipError {
     /// The bytes are not valid TTLV.
     #[error(transparent)]
     Ttlv(#[from] TtlvError),
+    /// A payload does not fit its operation's type.
+    #[error("kmip: {0}")]
+    Payload(#[from] PayloadError),
     /// A required field is missing from a structure.
     #[error("kmip: {parent} is missing its {field}")]
     MissingField {

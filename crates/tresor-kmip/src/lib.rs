@@ -6,6 +6,9 @@
 //! - [`tags`] and [`enums`]: KMIP 1.0–2.1 tag and enumeration tables, names <-> numbers.
 //! - [`message`]: typed request and response messages ([`RequestMessage`],
 //!   [`ResponseMessage`]) over [`Ttlv`] payloads, for a server to dispatch on.
+//! - [`payload`]: typed request and response payloads per operation family (Get, Get
+//!   Attributes, Register, Locate, Activate/Revoke/Destroy/Check), read and written by the
+//!   server and the client alike ([`client::KmipClient::perform`]).
 //! - [`attributes`]: one neutral [`AttributeSet`] for KMIP 1.x `TemplateAttribute` and
 //!   KMIP 2.x `Attributes`.
 //! - [`client`]: a mutual-TLS KMIP client with a PyKMIP-compatible config loader.
@@ -40,6 +43,7 @@ pub mod server;
 pub mod enums;
 mod error;
 pub mod message;
+pub mod payload;
 pub mod tags;
 pub mod ttlv;
 pub mod vendor;
@@ -50,7 +54,7 @@ pub mod xml;
 pub mod fuzzing;
 
 pub use attributes::{Attribute, AttributeName, AttributeSet};
-pub use error::{KmipError, TtlvError};
+pub use error::{KmipError, PayloadError, TtlvError};
 pub use message::{ProtocolVersion, RequestMessage, ResponseMessage};
 pub use tags::Tag;
 pub use ttlv::{ItemType, Limits, Ttlv, Value};

@@ -9,7 +9,8 @@
 //! objects and key formats), `crypto` (aws-lc-rs), `query` (discover versions, query),
 //! `create` (create, create key pair, register, re-key), `get`, `attribute_ops` (get, add,
 //! set, modify and delete attributes), `lifecycle` (activate, revoke, destroy, check),
-//! `locate`, `manage` (helpers those share), `usage` (encrypt, sign, MAC, RNG), `release`
+//! `locate`, `manage` (helpers those share), `table` (the one table of operations: handler,
+//! read-only, minimum version), `usage` (encrypt, sign, MAC, RNG), `release`
 //! (the one rule for material leaving the store), `reserved` (names and attributes only
 //! tresor sets, refused from clients).
 
@@ -36,13 +37,13 @@ mod lifecycle;
 mod locate;
 mod manage;
 pub(crate) mod objects;
-mod op_versions;
 mod query;
 pub(crate) mod release;
 mod reserved;
 mod split_key;
 mod storage;
 mod stream;
+pub(crate) mod table;
 mod usage;
 mod wrap;
 
@@ -99,6 +100,16 @@ impl OpError {
     }
 }
 
+impl From<crate::payload::PayloadError> for OpError {
+    fn from(e: crate::payload::PayloadError) -> Self {
+        use crate::payload::PayloadError as P;
+        match e {
+            P::Missing { parent, field } => OpError::missing(field, parent),
+            P::Invalid(msg) => OpError::invalid_field(msg),
+        }
+    }
+}
+
 impl From<StoreError> for OpError {
     fn from(e: StoreError) -> Self {
         let reason = match &e {
@@ -144,38 +155,9 @@ impl fmt::Debug for Session<'_> {
     }
 }
 
-/// The operations this server implements (what Query reports).
-pub const OPERATIONS: &[Operation] = &[
-    Operation::CREATE,
-    Operation::CREATE_KEY_PAIR,
-    Operation::REGISTER,
-    Operation::RE_KEY,
-    Operation::DERIVE_KEY,
-    Operation::LOCATE,
-    Operation::CHECK,
-    Operation::GET,
-    Operation::GET_ATTRIBUTES,
-    Operation::GET_ATTRIBUTE_LIST,
-    Operation::ADD_ATTRIBUTE,
-    Operation::MODIFY_ATTRIBUTE,
-    Operation::DELETE_ATTRIBUTE,
-    Operation::SET_ATTRIBUTE,
-    Operation::ACTIVATE,
-    Operation::REVOKE,
-    Operation::DESTROY,
-    Operation::QUERY,
-    Operation::DISCOVER_VERSIONS,
-    Operation::ENCRYPT,
-    Operation::DECRYPT,
-    Operation::SIGN,
-    Operation::SIGNATURE_VERIFY,
-    Operation::MAC,
-    Operation::MAC_VERIFY,
-    Operation::RNG_RETRIEVE,
-    Operation::HASH,
-    Operation::INTEROP,
-    Operation::LOG,
-];
+/// The KMIP operations this server implements (what Query reports), from [`table::TABLE`]
+/// (tresor's vendor operations are not listed).
+pub const OPERATIONS: &[Operation] = &table::STANDARD;
 
 /// KMIP 2.1 Interop: the test-case markers (Begin / End / Reset with an identifier) that
 /// every OASIS BL vector sends. Nothing to do beyond checking the request; answers with an
@@ -281,65 +263,42 @@ impl<'s> Session<'s> {
     }
 
     fn dispatch_op(&mut self, op: Operation, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-        if !op_versions::exists_in(op, self.version) {
+        let Some(entry) = table::lookup(op) else {
+            return Err(OpError::new(
+                ResultReason::OPERATION_NOT_SUPPORTED,
+                format!("operation {op} is not supported"),
+            ));
+        };
+        if self.version < entry.since {
             return Err(OpError::new(
                 ResultReason::OPERATION_NOT_SUPPORTED,
                 format!(
                     "operation {op} is not part of KMIP {}; it needs KMIP {} or later",
-                    self.version,
-                    op_versions::introduced(op).unwrap_or(self.version)
+                    self.version, entry.since
                 ),
             ));
         }
-        match op {
-            Operation::DISCOVER_VERSIONS => Ok(query::discover_versions(payload)),
-            Operation::QUERY => Ok(query::query(self, payload)),
-            Operation::CREATE => create::create(self, payload),
-            Operation::CREATE_KEY_PAIR => create::create_key_pair(self, payload),
-            Operation::REGISTER => create::register(self, payload),
-            Operation::RE_KEY => create::rekey(self, payload),
-            Operation::DERIVE_KEY => derive::derive_key(self, payload),
-            Operation::LOCATE => locate::locate(self, payload),
-            Operation::CHECK => lifecycle::check(self, payload),
-            Operation::GET => get::get(self, payload),
-            Operation::GET_ATTRIBUTES => attribute_ops::get_attributes(self, payload),
-            Operation::GET_ATTRIBUTE_LIST => attribute_ops::get_attribute_list(self, payload),
-            Operation::ADD_ATTRIBUTE => attribute_ops::add_attribute(self, payload),
-            Operation::SET_ATTRIBUTE => attribute_ops::set_attribute(self, payload),
-            Operation::MODIFY_ATTRIBUTE => attribute_ops::modify_attribute(self, payload),
-            Operation::DELETE_ATTRIBUTE => attribute_ops::delete_attribute(self, payload),
-            Operation::ACTIVATE => lifecycle::activate(self, payload),
-            Operation::REVOKE => lifecycle::revoke(self, payload),
-            Operation::DESTROY => lifecycle::destroy(self, payload),
-            Operation::ENCRYPT => usage::encrypt(self, payload),
-            Operation::DECRYPT => usage::decrypt(self, payload),
-            Operation::SIGN => usage::sign(self, payload),
-            Operation::SIGNATURE_VERIFY => usage::verify(self, payload),
-            Operation::MAC => usage::mac(self, payload),
-            Operation::MAC_VERIFY => usage::mac_verify(self, payload),
-            Operation::RNG_RETRIEVE => usage::rng_retrieve(payload),
-            Operation::HASH => usage::hash(payload),
-            Operation::INTEROP => interop(payload),
-            Operation::LOG => log(payload),
-            other => crate::vendor::dispatch(self, other, payload).unwrap_or_else(|| {
-                Err(OpError::new(
-                    ResultReason::OPERATION_NOT_SUPPORTED,
-                    format!("operation {other} is not supported"),
-                ))
-            }),
-        }
+        (entry.handler)(self, payload)
     }
 
     /// The object a request names: its Unique Identifier, else the ID Placeholder.
     pub(crate) fn target_uid(&self, payload: &Ttlv) -> Result<String, OpError> {
-        match payload.find(Tag::UNIQUE_IDENTIFIER) {
-            Some(t) => match t.as_text() {
-                Some(s) => Ok(s.to_owned()),
-                // 2.x Unique Identifier enumerations all refer to a previous result.
-                None => self.placeholder.clone().ok_or_else(|| {
-                    OpError::new(ResultReason::MISSING_DATA, "no id placeholder is set")
-                }),
-            },
+        self.resolve_uid(crate::payload::UidRef::of(payload).as_ref())
+    }
+
+    /// The object a typed request names: its text Unique Identifier, else (a 2.x reference
+    /// to an earlier result, or none) the ID Placeholder.
+    pub(crate) fn resolve_uid(
+        &self,
+        uid: Option<&crate::payload::UidRef>,
+    ) -> Result<String, OpError> {
+        use crate::payload::UidRef;
+        match uid {
+            Some(UidRef::Text(s)) => Ok(s.clone()),
+            // 2.x Unique Identifier enumerations all refer to a previous result.
+            Some(UidRef::Placeholder(_)) => self.placeholder.clone().ok_or_else(|| {
+                OpError::new(ResultReason::MISSING_DATA, "no id placeholder is set")
+            }),
             None => self.placeholder.clone().ok_or_else(|| {
                 OpError::new(
                     ResultReason::MISSING_DATA,

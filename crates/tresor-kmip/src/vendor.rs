@@ -66,22 +66,7 @@ pub const OWNER: Tag = tag(0x54_7409);
 /// it with [`OWNER`] to tell its own objects from ones shared with it.
 pub const CALLER: Tag = tag(0x54_740A);
 
-/// Runs a vendor operation, or returns `None` if `op` is not one.
-pub(crate) fn dispatch(
-    s: &mut Session<'_>,
-    op: Operation,
-    payload: &Ttlv,
-) -> Option<Result<Vec<Ttlv>, OpError>> {
-    Some(match op {
-        ADD_VERSION => add_version(s, payload),
-        VERSIONS => versions(s, payload),
-        PURGE => purge(s, payload),
-        READ_NAMES => read_names::read_names(s, payload),
-        _ => return None,
-    })
-}
-
-fn add_version(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+pub(crate) fn add_version(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
     let uid = s.target_uid(payload)?;
     let meta = s.load(&uid, "modify")?;
     if meta.object_type != tresor_store::ObjectType::SecretData {
@@ -111,7 +96,7 @@ fn add_version(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError
     ])
 }
 
-fn versions(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+pub(crate) fn versions(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
     let uid = s.target_uid(payload)?;
     let meta = s.load(&uid, "get")?;
     if let Some(want) = payload.find(NAME).and_then(Ttlv::as_text)
@@ -168,7 +153,7 @@ fn versions(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
     Ok(out)
 }
 
-fn purge(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+pub(crate) fn purge(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
     let uid = s.target_uid(payload)?;
     let meta = s.load(&uid, "destroy")?;
     if !meta.state.is_destroyed() {

@@ -5,8 +5,10 @@ use std::path::Path;
 use std::time::Duration;
 use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
 use tresor_kmip::enums::{
-    CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, NameType, ObjectType,
+    CryptographicAlgorithm, CryptographicUsageMask, NameType, ObjectType, SecretDataType,
 };
+use tresor_kmip::payload::Payload;
+use tresor_kmip::payload::register::{RegisterRequest, SecretData};
 
 use tresor_kmip::client::{ClientConfig, KmipClient};
 use tresor_kmip::enums::{Operation, ResultStatus};
@@ -55,31 +57,13 @@ pub fn create_payload(name: &str) -> Vec<Ttlv> {
     ]
 }
 
-/// Register payload: Secret Data (type Password, opaque key material `secret`) named `name`.
+/// Register payload: Secret Data (type Password, opaque key material `secret`) named `name`,
+/// built with the typed [`RegisterRequest`] the server parses.
 pub fn register_secret_payload(name: &str, secret: &[u8]) -> Vec<Ttlv> {
-    let obj = Ttlv::structure(
-        Tag::SECRET_DATA,
-        vec![
-            Ttlv::enumeration(Tag::SECRET_DATA_TYPE, 1u32),
-            Ttlv::structure(
-                Tag::KEY_BLOCK,
-                vec![
-                    Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, KeyFormatType::OPAQUE),
-                    Ttlv::structure(
-                        Tag::KEY_VALUE,
-                        vec![Ttlv::bytes(Tag::KEY_MATERIAL, secret.to_vec())],
-                    ),
-                ],
-            ),
-        ],
-    );
     let mut set = AttributeSet::default();
     set.push(Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING));
-    vec![
-        Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SECRET_DATA),
-        set.to_ttlv(V, Container::Template),
-        obj,
-    ]
+    let data = SecretData::new(SecretDataType::PASSWORD, secret.to_vec());
+    RegisterRequest::secret_data(&data, set).to_items(V)
 }
 
 /// Appends every byte string under `t` to `out` (key material wherever the key format puts
@@ -167,5 +151,47 @@ impl Client {
             .block_on(self.c.request(&msg))
             .expect("batch")
             .batch_items
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tresor_kmip::enums::KeyFormatType;
+
+    use super::*;
+
+    /// The payload this module built by hand before the typed request existed.
+    fn by_hand(name: &str, secret: &[u8]) -> Vec<Ttlv> {
+        let obj = Ttlv::structure(
+            Tag::SECRET_DATA,
+            vec![
+                Ttlv::enumeration(Tag::SECRET_DATA_TYPE, 1u32),
+                Ttlv::structure(
+                    Tag::KEY_BLOCK,
+                    vec![
+                        Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, KeyFormatType::OPAQUE),
+                        Ttlv::structure(
+                            Tag::KEY_VALUE,
+                            vec![Ttlv::bytes(Tag::KEY_MATERIAL, secret.to_vec())],
+                        ),
+                    ],
+                ),
+            ],
+        );
+        let mut set = AttributeSet::default();
+        set.push(Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING));
+        vec![
+            Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SECRET_DATA),
+            set.to_ttlv(V, Container::Template),
+            obj,
+        ]
+    }
+
+    #[test]
+    fn register_secret_payload_is_the_hand_built_one() {
+        assert_eq!(
+            register_secret_payload("app:dev:DB", b"s3cret"),
+            by_hand("app:dev:DB", b"s3cret")
+        );
     }
 }

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
 
-use super::{ClientConfig, Round, first_item};
+use super::{ClientConfig, Round, first_item, typed_response};
 use crate::enums::Operation;
 use crate::error::KmipError;
 use crate::message::{RequestMessage, ResponseBatchItem, ResponseMessage};
+use crate::payload::Request;
 use crate::ttlv::Ttlv;
 use crate::ttlv::stream::read_message_bytes_blocking;
 
@@ -226,6 +227,17 @@ impl BlockingKmipClient {
     ) -> Result<ResponseBatchItem, KmipError> {
         let msg = RequestMessage::single(self.config.protocol_version, operation, payload);
         first_item(self.request(&msg)?)
+    }
+
+    /// Runs a typed request ([`crate::payload`]) and reads its typed response, as
+    /// [`super::KmipClient::perform`] does.
+    ///
+    /// # Errors
+    /// As [`BlockingKmipClient::call`]; [`KmipError::Failed`] when the server answers with
+    /// a failure, [`KmipError::Payload`] when its response payload does not fit.
+    pub fn perform<R: Request>(&self, request: &R) -> Result<R::Response, KmipError> {
+        let payload = request.to_items(self.config.protocol_version);
+        typed_response::<R>(&self.call(R::OPERATION, payload)?)
     }
 
     /// Closes the kept connection, if any (with a TLS close_notify).

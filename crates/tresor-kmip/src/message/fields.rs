@@ -157,3 +157,35 @@ impl<'a> Fields<'a> {
         Ok(rest)
     }
 }
+
+/// The header and batch items of a message structure `t` tagged `message` (a request or a
+/// response: the two differ only in their tags and field types), read with `header` and
+/// `item`. Any other field is an error.
+///
+/// # Errors
+/// [`KmipError::UnexpectedTag`] for another structure, [`KmipError::MissingField`] without
+/// the header, [`KmipError::InvalidField`] for an unexpected field, or what `header` and
+/// `item` return.
+pub(crate) fn read_message<'a, H, I>(
+    t: &'a Ttlv,
+    message: Tag,
+    header_tag: Tag,
+    header: impl FnOnce(&'a Ttlv) -> Result<H, KmipError>,
+    item: impl FnMut(&'a Ttlv) -> Result<I, KmipError>,
+) -> Result<(H, Vec<I>), KmipError> {
+    let mut f = Fields::new(t, message)?;
+    let header = header(f.take_req(header_tag)?)?;
+    let items = f
+        .take_all(Tag::BATCH_ITEM)
+        .into_iter()
+        .map(item)
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(other) = f.rest()?.first() {
+        return Err(KmipError::InvalidField {
+            parent: message,
+            field: other.tag,
+            reason: "unexpected field",
+        });
+    }
+    Ok((header, items))
+}

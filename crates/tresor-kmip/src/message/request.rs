@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::fields::Fields;
+use super::fields::{Fields, read_message};
 use super::{ProtocolVersion, push_opt};
 use crate::enums::{BatchErrorContinuationOption, Operation};
 use crate::error::KmipError;
@@ -265,20 +265,14 @@ impl RequestMessage {
     /// # Errors
     /// [`KmipError`] when the tree is not a well-formed request.
     pub fn from_ttlv(t: &Ttlv) -> Result<Self, KmipError> {
-        let mut f = Fields::new(t, Tag::REQUEST_MESSAGE)?;
-        let header = RequestHeader::from_ttlv(f.take_req(Tag::REQUEST_HEADER)?)?;
-        let batch_items = f
-            .take_all(Tag::BATCH_ITEM)
-            .into_iter()
-            .map(RequestBatchItem::from_ttlv)
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some(other) = f.rest()?.first() {
-            return Err(KmipError::InvalidField {
-                parent: Tag::REQUEST_MESSAGE,
-                field: other.tag,
-                reason: "unexpected field",
-            });
-        }
+        let (header, batch_items) = read_message(
+            t,
+            Tag::REQUEST_MESSAGE,
+            Tag::REQUEST_HEADER,
+            RequestHeader::from_ttlv,
+            RequestBatchItem::from_ttlv,
+        )?;
+        // A request needs an item; a response is read without that check, as before.
         if batch_items.is_empty() {
             return Err(KmipError::MissingField {
                 parent: Tag::REQUEST_MESSAGE,
@@ -310,6 +304,39 @@ mod tests {
         ));
         m.batch_items[0].unique_batch_item_id = Some(vec![1, 2]);
         m
+    }
+
+    /// Requests and responses share one reader: both refuse a field that is neither the
+    /// header nor a batch item, naming it; only a request needs a batch item.
+    #[test]
+    fn both_messages_refuse_an_unexpected_field() {
+        use crate::message::ResponseMessage;
+        let mut req = request().to_ttlv();
+        if let Value::Structure(items) = &mut req.value {
+            items.push(Ttlv::text(Tag::COMMENT, "x"));
+        }
+        let resp = ResponseMessage::new(ProtocolVersion::V1_4, 0, Vec::new()).to_ttlv();
+        let mut bad_resp = resp.clone();
+        if let Value::Structure(items) = &mut bad_resp.value {
+            items.push(Ttlv::text(Tag::COMMENT, "x"));
+        }
+        for err in [
+            RequestMessage::from_ttlv(&req).map(|_| ()),
+            ResponseMessage::from_ttlv(&bad_resp).map(|_| ()),
+        ] {
+            assert!(
+                matches!(
+                    err,
+                    Err(KmipError::InvalidField {
+                        field: Tag::COMMENT,
+                        reason: "unexpected field",
+                        ..
+                    })
+                ),
+                "{err:?}"
+            );
+        }
+        assert!(ResponseMessage::from_ttlv(&resp).is_ok());
     }
 
     #[test]

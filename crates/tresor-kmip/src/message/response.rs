@@ -1,7 +1,7 @@
 //! The response side of a message: [`ResponseHeader`], [`ResponseBatchItem`] and
 //! [`ResponseMessage`].
 
-use super::fields::Fields;
+use super::fields::{Fields, read_message};
 use super::{ProtocolVersion, push_opt};
 use crate::enums::{Operation, ResultReason, ResultStatus};
 use crate::error::KmipError;
@@ -257,20 +257,13 @@ impl ResponseMessage {
     /// # Errors
     /// [`KmipError`] when the tree is not a well-formed response.
     pub fn from_ttlv(t: &Ttlv) -> Result<Self, KmipError> {
-        let mut f = Fields::new(t, Tag::RESPONSE_MESSAGE)?;
-        let header = ResponseHeader::from_ttlv(f.take_req(Tag::RESPONSE_HEADER)?)?;
-        let batch_items = f
-            .take_all(Tag::BATCH_ITEM)
-            .into_iter()
-            .map(ResponseBatchItem::from_ttlv)
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some(other) = f.rest()?.first() {
-            return Err(KmipError::InvalidField {
-                parent: Tag::RESPONSE_MESSAGE,
-                field: other.tag,
-                reason: "unexpected field",
-            });
-        }
+        let (header, batch_items) = read_message(
+            t,
+            Tag::RESPONSE_MESSAGE,
+            Tag::RESPONSE_HEADER,
+            ResponseHeader::from_ttlv,
+            ResponseBatchItem::from_ttlv,
+        )?;
         Ok(ResponseMessage {
             header,
             batch_items,

@@ -11,6 +11,8 @@ use super::objects;
 use super::{OpError, Session, effective_state, kmip_state};
 use crate::attributes::{Attribute, AttributeName};
 use crate::enums::ResultReason;
+use crate::payload::Payload;
+use crate::payload::attributes::{GetAttributesRequest, GetAttributesResponse, referenced_names};
 use crate::tags::Tag;
 use crate::ttlv::{Ttlv, Value};
 
@@ -76,61 +78,12 @@ pub(crate) fn object_attributes(s: &Session<'_>, meta: &ObjectMeta) -> Vec<Attri
     out
 }
 
-/// The attribute names a Get Attributes / Delete Attribute request refers to.
-fn referenced_names(payload: &Ttlv) -> Vec<AttributeName> {
-    let mut out = Vec::new();
-    for item in payload.items() {
-        match item.tag {
-            Tag::ATTRIBUTE_NAME => {
-                if let Some(t) = item.as_text() {
-                    out.push(attrs::name_of_key(t).unwrap_or(AttributeName::Custom {
-                        vendor: None,
-                        name: t.to_owned(),
-                    }));
-                }
-            }
-            Tag::ATTRIBUTE_REFERENCE => match &item.value {
-                Value::Enumeration(e) => {
-                    if let Some(t) = Tag::new(*e) {
-                        out.push(AttributeName::Standard(t));
-                    }
-                }
-                Value::Structure(_) => {
-                    let v = item
-                        .find(Tag::VENDOR_IDENTIFICATION)
-                        .and_then(Ttlv::as_text);
-                    let n = item.find(Tag::ATTRIBUTE_NAME).and_then(Ttlv::as_text);
-                    if let (Some(v), Some(n)) = (v, n) {
-                        out.push(match v {
-                            // PyKMIP 2.0 names standard attributes with an empty vendor.
-                            "" => attrs::name_of_key(n).unwrap_or(AttributeName::Custom {
-                                vendor: None,
-                                name: n.to_owned(),
-                            }),
-                            "x" | "y" => AttributeName::Custom {
-                                vendor: None,
-                                name: format!("{v}-{n}"),
-                            },
-                            _ => AttributeName::Custom {
-                                vendor: Some(v.to_owned()),
-                                name: n.to_owned(),
-                            },
-                        });
-                    }
-                }
-                _ => {}
-            },
-            _ => {}
-        }
-    }
-    out
-}
-
 /// Get Attributes: all, or the named ones.
 pub(crate) fn get_attributes(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
+    let req = GetAttributesRequest::from_ttlv(payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
     let meta = s.load(&uid, "get")?;
-    let wanted = referenced_names(payload);
+    let wanted = req.attribute_names;
     let mut all = object_attributes(s, &meta);
     if wanted.is_empty() {
         // No names: the compatibility rule of `attr_versions` (what PyKMIP 0.11 decodes).
@@ -143,17 +96,11 @@ pub(crate) fn get_attributes(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<
         });
     }
     s.placeholder = Some(uid.clone());
-    let mut out = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)];
-    if s.version.is_v2() {
-        out.push(Ttlv::structure(
-            Tag::ATTRIBUTES,
-            all.iter().map(Attribute::to_v2).collect(),
-        ));
-    } else {
+    if !s.version.is_v2() {
         // 1.x: multi-instance attributes carry their index when it is not 0 (an omitted
         // index means 0; the 1.4 vectors, e.g. SKLC-M-1-14's Digest, omit it).
         let mut counts: Vec<(AttributeName, i32)> = Vec::new();
-        for mut a in all {
+        for a in &mut all {
             if attrs::is_multi(&a.name) {
                 let c = match counts.iter_mut().find(|(n, _)| *n == a.name) {
                     Some((_, c)) => {
@@ -167,10 +114,13 @@ pub(crate) fn get_attributes(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<
                 };
                 a.index = (c > 0).then_some(c);
             }
-            out.push(a.to_v1());
         }
     }
-    Ok(out)
+    Ok(GetAttributesResponse {
+        unique_identifier: uid,
+        attributes: all,
+    }
+    .to_items(s.version))
 }
 
 /// Get Attribute List: the names of the object's attributes.

@@ -14,6 +14,8 @@ use crate::enums::{
     CryptographicAlgorithm, KeyFormatType, LinkType, ObjectType as KmipType, RecommendedCurve,
     ResultReason,
 };
+use crate::payload::register::{RegisterRequest, RegisterResponse};
+use crate::payload::{Payload, PayloadError};
 use crate::tags::Tag;
 use crate::ttlv::{Ttlv, Value};
 
@@ -370,32 +372,16 @@ pub(crate) fn create_key_pair(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec
 
 /// Register: stores a client-supplied object.
 pub(crate) fn register(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let ot = payload
-        .find(Tag::OBJECT_TYPE)
-        .and_then(Ttlv::as_enumeration)
-        .map(KmipType);
-    let set = request_attributes(payload, Container::Template)?;
-    let obj = payload
-        .items()
-        .iter()
-        .find(|i| {
-            matches!(
-                i.tag,
-                Tag::SYMMETRIC_KEY
-                    | Tag::PUBLIC_KEY
-                    | Tag::PRIVATE_KEY
-                    | Tag::CERTIFICATE
-                    | Tag::OPAQUE_OBJECT
-                    | Tag::SECRET_DATA
-                    | Tag::SPLIT_KEY
-            )
-        })
-        .ok_or_else(|| {
-            OpError::new(
-                ResultReason::MISSING_DATA,
-                "register needs a managed object (symmetric key, secret data...)",
-            )
-        })?;
+    let req = RegisterRequest::from_ttlv(payload).map_err(|e| match e {
+        PayloadError::Missing { .. } => OpError::new(
+            ResultReason::MISSING_DATA,
+            "register needs a managed object (symmetric key, secret data...)",
+        ),
+        e => e.into(),
+    })?;
+    let ot = req.object_type;
+    let set = req.attributes;
+    let obj = &req.object;
     // A Split Key part is stored as its key block plus its split parameters.
     let (split, obj) = if obj.tag == Tag::SPLIT_KEY {
         let (sym, params) = super::split_key::read(obj)?;
@@ -441,7 +427,10 @@ pub(crate) fn register(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
     }
     let uid = s.txn.create(new)?;
     s.placeholder = Some(uid.clone());
-    Ok(vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)])
+    Ok(RegisterResponse {
+        unique_identifier: uid,
+    }
+    .to_items(s.version))
 }
 
 /// Re-Key: a new symmetric key replacing an existing one, linked both ways.

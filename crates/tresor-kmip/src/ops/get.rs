@@ -8,13 +8,15 @@ use super::objects;
 use super::release::{self, Export};
 use super::{OpError, Session};
 use crate::enums::{CryptographicAlgorithm, KeyFormatType};
-use crate::tags::Tag;
+use crate::payload::Payload;
+use crate::payload::get::{GetRequest, GetResponse};
 use crate::ttlv::Ttlv;
 
 /// Get: the object in its stored or the requested key format.
 pub(crate) fn get(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
-    let wrap_spec = payload.find(Tag::KEY_WRAPPING_SPECIFICATION);
+    let req = GetRequest::from_ttlv(payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
+    let wrap_spec = req.key_wrapping_specification.as_ref();
     let export = match wrap_spec {
         Some(spec) => Export::Wrapped(spec),
         None => Export::Clear,
@@ -23,11 +25,9 @@ pub(crate) fn get(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpEr
     let stored = meta
         .attr_str("Key Format Type")
         .and_then(KeyFormatType::from_name);
-    let requested = payload
-        .find(Tag::KEY_FORMAT_TYPE)
-        .and_then(Ttlv::as_enumeration)
-        .map(KeyFormatType);
-    let format = requested.unwrap_or(objects::default_format(meta.object_type, stored));
+    let format = req
+        .key_format_type
+        .unwrap_or(objects::default_format(meta.object_type, stored));
     let alg = meta
         .attr_str("Cryptographic Algorithm")
         .and_then(CryptographicAlgorithm::from_name);
@@ -85,9 +85,10 @@ pub(crate) fn get(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpEr
         })?;
     }
     s.placeholder = Some(uid.clone());
-    Ok(vec![
-        Ttlv::enumeration(Tag::OBJECT_TYPE, objects::kmip_type(meta.object_type)),
-        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
-        obj,
-    ])
+    Ok(GetResponse {
+        object_type: objects::kmip_type(meta.object_type),
+        unique_identifier: uid,
+        object: obj,
+    }
+    .to_items(s.version))
 }

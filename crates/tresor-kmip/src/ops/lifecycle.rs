@@ -8,12 +8,18 @@ use super::attrs;
 use super::manage::touch;
 use super::{OpError, Session};
 use crate::enums::{CryptographicUsageMask, ResultReason, RevocationReasonCode};
+use crate::payload::Payload;
+use crate::payload::lifecycle::{
+    ActivateRequest, ActivateResponse, CheckRequest, CheckResponse, DestroyRequest,
+    DestroyResponse, RevokeRequest, RevokeResponse,
+};
 use crate::tags::Tag;
 use crate::ttlv::Ttlv;
 
 /// Activate: Pre-Active → Active.
 pub(crate) fn activate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
+    let req = ActivateRequest::from_ttlv(payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
     let meta = s.load(&uid, "modify")?;
     if meta.state != State::PreActive {
         // KMIP 1.x (Activate errors): "object is not in Pre-Active state" is Permission
@@ -38,23 +44,18 @@ pub(crate) fn activate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
         Ok(())
     })?;
     s.placeholder = Some(uid.clone());
-    Ok(vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)])
+    Ok(ActivateResponse {
+        unique_identifier: uid,
+    }
+    .to_items(s.version))
 }
 
 /// Revoke: to Deactivated, or to Compromised for a key or CA compromise.
 pub(crate) fn revoke(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
-    let reason = payload
-        .find(Tag::REVOCATION_REASON)
-        .ok_or_else(|| OpError::missing(Tag::REVOCATION_REASON, Tag::REQUEST_PAYLOAD))?;
-    let code = reason
-        .find(Tag::REVOCATION_REASON_CODE)
-        .and_then(Ttlv::as_enumeration)
-        .map(RevocationReasonCode)
-        .ok_or_else(|| OpError::missing(Tag::REVOCATION_REASON_CODE, Tag::REVOCATION_REASON))?;
-    let occurred = payload
-        .find(Tag::COMPROMISE_OCCURRENCE_DATE)
-        .and_then(Ttlv::as_date_time);
+    let req = RevokeRequest::from_ttlv(payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
+    let code = req.revocation_reason.code;
+    let occurred = req.compromise_occurrence_date;
     let meta = s.load(&uid, "modify")?;
     let compromise = matches!(
         code,
@@ -83,7 +84,10 @@ pub(crate) fn revoke(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
     if to != meta.state {
         tresor_store::check_transition(&uid, meta.state, to)?;
     }
-    let reason_json = attrs::to_json(Some(Tag::REVOCATION_REASON), &reason.value);
+    let reason_json = attrs::to_json(
+        Some(Tag::REVOCATION_REASON),
+        &req.revocation_reason.to_ttlv().value,
+    );
     s.txn.update(&uid, &format!("revoke {code}"), |m| {
         m.state = to;
         m.attributes
@@ -101,12 +105,16 @@ pub(crate) fn revoke(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
         Ok(())
     })?;
     s.placeholder = Some(uid.clone());
-    Ok(vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)])
+    Ok(RevokeResponse {
+        unique_identifier: uid,
+    }
+    .to_items(s.version))
 }
 
 /// Destroy: erases the material (metadata kept); refused for an active object.
 pub(crate) fn destroy(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
+    let req = DestroyRequest::from_ttlv(payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
     let meta = s.load(&uid, "destroy")?;
     let to = match meta.state {
         State::PreActive | State::Deactivated => State::Destroyed,
@@ -143,17 +151,18 @@ pub(crate) fn destroy(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
         Ok(())
     })?;
     s.placeholder = Some(uid.clone());
-    Ok(vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)])
+    Ok(DestroyResponse {
+        unique_identifier: uid,
+    }
+    .to_items(s.version))
 }
 
 /// Check: whether the object could be used with the given usage mask.
 pub(crate) fn check(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
+    let req = CheckRequest::from_ttlv(payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
     let meta = s.load(&uid, "get")?;
-    if let Some(mask) = payload
-        .find(Tag::CRYPTOGRAPHIC_USAGE_MASK)
-        .and_then(Ttlv::as_integer)
-    {
+    if let Some(mask) = req.cryptographic_usage_mask {
         let have = meta
             .attributes
             .get("Cryptographic Usage Mask")
@@ -173,5 +182,8 @@ pub(crate) fn check(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, Op
     s.placeholder = Some(uid.clone());
     // The usage mask, usage limits count and lease time come back only when the server
     // rejects them, which is reported as a failure above (BL-M-3-21 expects just the id).
-    Ok(vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)])
+    Ok(CheckResponse {
+        unique_identifier: uid,
+    }
+    .to_items(s.version))
 }

@@ -6,12 +6,14 @@ use serde_json::Value as Json;
 use tresor_store::{AttrCond, ObjectMeta, Query, State};
 
 use super::attrs;
-use super::manage::{object_names, request_attributes};
+use super::manage::object_names;
 use super::objects;
 use super::{OpError, Session, effective_state, store_state};
-use crate::attributes::{Attribute, AttributeName, AttributeSet, Container};
-use crate::enums::{ObjectType as KmipType, ResultReason};
+use crate::attributes::{AttributeName, AttributeSet};
+use crate::enums::ObjectType as KmipType;
 use crate::message::ProtocolVersion;
+use crate::payload::Payload;
+use crate::payload::locate::{LocateRequest, LocateResponse};
 use crate::tags::Tag;
 use crate::ttlv::{Ttlv, Value};
 
@@ -23,7 +25,8 @@ pub(crate) const MAX_LOCATED: usize = 5_000;
 
 /// Locate: objects matching every given attribute, from the store's indexes.
 pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    locate_with(s, payload, true)
+    let req = LocateRequest::from_ttlv(payload)?;
+    Ok(locate_with(s, &req, true)?.to_items(s.version))
 }
 
 /// Locate; `push_limit`: hand Maximum Items + Offset Items to the store as a row limit. The
@@ -31,32 +34,23 @@ pub(crate) fn locate(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
 /// fewer than asked for the search runs again without the limit.
 fn locate_with(
     s: &mut Session<'_>,
-    payload: &Ttlv,
+    req: &LocateRequest,
     push_limit: bool,
-) -> Result<Vec<Ttlv>, OpError> {
-    let max = payload
-        .find(Tag::MAXIMUM_ITEMS)
-        .and_then(Ttlv::as_integer)
+) -> Result<LocateResponse, OpError> {
+    let max = req
+        .maximum_items
         .map(|m| usize::try_from(m.max(0)).unwrap_or(0));
-    let offset = payload
-        .find(Tag::OFFSET_ITEMS)
-        .and_then(Ttlv::as_integer)
+    let offset = req
+        .offset_items
         .map(|m| usize::try_from(m.max(0)).unwrap_or(0))
         .unwrap_or(0);
     // Storage Status Mask: On-line 1, Archival 2, Destroyed 4 (2.x). tresor archives nothing;
     // a destroyed object keeps its metadata, which 2.x calls Destroyed Storage and 1.x does
     // not store on-line at all: see `storage::located`.
-    let storage = payload
-        .find(Tag::STORAGE_STATUS_MASK)
-        .and_then(Ttlv::as_integer);
-    let mut set = request_attributes(payload, Container::Template)?;
-    // KMIP 1.x puts Locate's attributes directly in the payload.
-    for a in payload.find_all(Tag::ATTRIBUTE) {
-        set.push(
-            Attribute::from_v1(a)
-                .map_err(|e| OpError::new(ResultReason::INVALID_FIELD, e.to_string()))?,
-        );
-    }
+    let storage = req.storage_status_mask;
+    // KMIP 1.x puts Locate's attributes directly in the payload, 2.x in Attributes: the
+    // request type reads both into one set.
+    let set = &req.attributes;
     let mut q = Query::default();
     let mut names = Vec::new();
     let mut dates: Vec<(String, i64)> = Vec::new();
@@ -229,7 +223,7 @@ fn locate_with(
     if let Some(w) = limit
         && found.len() < w
     {
-        return locate_with(s, payload, false);
+        return locate_with(s, req, false);
     }
     found.sort_by(|a, b| (a.name(), &a.uid).cmp(&(b.name(), &b.uid)));
     let total = found.len();
@@ -241,21 +235,21 @@ fn locate_with(
         .collect();
     let mut out = located(s, items);
     if s.version >= ProtocolVersion::V1_3 {
-        out.insert(
-            0,
-            Ttlv::integer(Tag::LOCATED_ITEMS, i32::try_from(total).unwrap_or(i32::MAX)),
-        );
+        out.located_items = Some(i32::try_from(total).unwrap_or(i32::MAX));
     }
     Ok(out)
 }
 
-fn located(s: &mut Session<'_>, uids: Vec<String>) -> Vec<Ttlv> {
+/// The response listing `uids` (without Located Items); the first becomes the ID
+/// Placeholder.
+fn located(s: &mut Session<'_>, uids: Vec<String>) -> LocateResponse {
     if let Some(first) = uids.first() {
         s.placeholder = Some(first.clone());
     }
-    uids.into_iter()
-        .map(|u| Ttlv::text(Tag::UNIQUE_IDENTIFIER, u))
-        .collect()
+    LocateResponse {
+        located_items: None,
+        unique_identifiers: uids,
+    }
 }
 
 /// One date value means equality; two values of the same attribute mean a range.

@@ -7,7 +7,6 @@ use tresor_store::ObjectMeta;
 
 use super::OpError;
 use crate::attributes::{AttributeSet, Container};
-use crate::enums::ResultReason;
 use crate::ttlv::Ttlv;
 
 /// Reads the attributes of a request (1.x TemplateAttribute or 2.x Attributes).
@@ -15,15 +14,9 @@ pub(super) fn request_attributes(
     payload: &Ttlv,
     container: Container,
 ) -> Result<AttributeSet, OpError> {
-    let mut set = AttributeSet::default();
-    for item in payload.items() {
-        if Container::from_tag(item.tag) == Some(container) {
-            let got = AttributeSet::from_ttlv(item)
-                .map_err(|e| OpError::new(ResultReason::INVALID_FIELD, e.to_string()))?;
-            set.merge(&got);
-        }
-    }
-    Ok(set)
+    Ok(crate::payload::register::container_attributes(
+        payload, container,
+    )?)
 }
 
 /// Records a change to an object's metadata: its Last Change Date, the Always Sensitive /

@@ -28,11 +28,11 @@ pub(crate) fn query(s: &Session<'_>, payload: &Ttlv) -> Vec<Ttlv> {
         .filter_map(Ttlv::as_enumeration)
         .collect();
     if functions.contains(&QueryFunction::QUERY_OPERATIONS.0) {
-        for op in super::OPERATIONS
+        let listed = super::table::TABLE
             .iter()
-            .filter(|op| super::op_versions::exists_in(**op, s.version))
-        {
-            out.push(Ttlv::enumeration(Tag::OPERATION, *op));
+            .filter(|e| !super::table::is_vendor(e.op) && e.since <= s.version);
+        for e in listed {
+            out.push(Ttlv::enumeration(Tag::OPERATION, e.op));
         }
     }
     if functions.contains(&QueryFunction::QUERY_OBJECTS.0) {

@@ -279,36 +279,16 @@ fn answer_version(asked: ProtocolVersion) -> ProtocolVersion {
         .unwrap_or(ProtocolVersion::V1_0)
 }
 
-/// Operations that read the store, run inline. They seldom commit: Get once per object, the
-/// first time it is served (its Fresh flag), and a cryptographic operation on an object with
-/// Usage Limits (its count); such a commit then runs on the worker too.
-const READ_OPERATIONS: &[Operation] = &[
-    Operation::GET,
-    Operation::GET_ATTRIBUTES,
-    Operation::GET_ATTRIBUTE_LIST,
-    Operation::LOCATE,
-    Operation::CHECK,
-    Operation::QUERY,
-    Operation::DISCOVER_VERSIONS,
-    Operation::ENCRYPT,
-    Operation::DECRYPT,
-    Operation::SIGN,
-    Operation::SIGNATURE_VERIFY,
-    Operation::MAC,
-    Operation::MAC_VERIFY,
-    Operation::RNG_RETRIEVE,
-    Operation::HASH,
-];
-
 /// Returns true if and only if every batch item of `request` names an operation of
-/// [`READ_OPERATIONS`] (a message that is not a valid request answers an error: no write).
+/// the operation table marks read-only (a message that is not a valid request answers an
+/// error: no write).
 pub(super) fn reads_only(request: &Ttlv) -> bool {
     request
         .find_all(crate::tags::Tag::BATCH_ITEM)
         .filter_map(|item| item.find(crate::tags::Tag::OPERATION))
         .all(|op| {
             op.as_enumeration()
-                .is_some_and(|op| READ_OPERATIONS.contains(&Operation(op)))
+                .is_some_and(|op| crate::ops::table::is_read_only(Operation(op)))
         })
 }
 
