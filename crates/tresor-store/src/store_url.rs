@@ -25,7 +25,7 @@
 //! # Ok::<(), tresor_store::StoreError>(())
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use crate::{Backend, Result, StoreError};
@@ -129,6 +129,7 @@ pub fn open_backend(url: &str) -> Result<Arc<dyn Backend>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn each_form_parses_to_its_backend() {
