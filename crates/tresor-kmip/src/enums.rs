@@ -38,13 +38,26 @@ impl EnumDef {
     }
 
     /// The value named `name`, also when written without the underscores of the OASIS name
-    /// (`SHA256` for `SHA_256`, `P256` for `P_256`: Cosmian's spelling), as long as that
-    /// reading names exactly one value.
+    /// (`SHA256` for `SHA_256`, `P256` for `P_256`: Cosmian's spelling) or in another letter
+    /// case (`SEED`, the Secret Data Type name tresor wrote before it said `Seed`), as long as
+    /// that reading names exactly one value.
+    ///
+    /// ```
+    /// use tresor_kmip::enums::{HashingAlgorithm, SecretDataType};
+    /// assert_eq!(HashingAlgorithm::DEF.value_of_loose("SHA256"), Some(HashingAlgorithm::SHA_256.0));
+    /// assert_eq!(SecretDataType::DEF.value_of_loose("SEED"), Some(SecretDataType::SEED.0));
+    /// assert_eq!(SecretDataType::DEF.value_of_loose("Pin"), None);
+    /// ```
     pub fn value_of_loose(&self, name: &str) -> Option<u32> {
         if let Some(v) = self.value_of(name) {
             return Some(v);
         }
-        let bare = |n: &str| n.chars().filter(|&c| c != '_').collect::<String>();
+        let bare = |n: &str| {
+            n.chars()
+                .filter(|&c| c != '_')
+                .map(|c| c.to_ascii_lowercase())
+                .collect::<String>()
+        };
         let want = bare(name);
         let mut found = self.values.iter().filter(|&&(_, n)| bare(n) == want);
         match (found.next(), found.next()) {
@@ -138,6 +151,20 @@ impl CryptographicUsageMask {
     /// Returns true if and only if every bit of `other` is set in `self`.
     pub fn contains(self, other: Self) -> bool {
         self.0 & other.0 == other.0
+    }
+
+    /// Returns true if and only if a key with this mask may be used for every use in `other`:
+    /// the bits are set, or the mask holds Unrestricted (KMIP 2.0+, 0x00200000: any use; what
+    /// Cosmian's `ckms` gives the keys it creates).
+    ///
+    /// ```
+    /// use tresor_kmip::enums::CryptographicUsageMask as M;
+    /// assert!((M::SIGN | M::VERIFY).allows(M::SIGN));
+    /// assert!(!M::VERIFY.allows(M::SIGN));
+    /// assert!(M::UNRESTRICTED.allows(M::SIGN | M::DECRYPT));
+    /// ```
+    pub fn allows(self, other: Self) -> bool {
+        self.contains(other) || self.contains(Self::UNRESTRICTED)
     }
 }
 

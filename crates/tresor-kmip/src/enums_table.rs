@@ -964,7 +964,7 @@ kmip_enum!(RevocationReasonCode, "RevocationReasonCode", false, {
 
 kmip_enum!(SecretDataType, "SecretDataType", false, {
     PASSWORD = 0x00000001 => "Password",
-    SEED = 0x00000002 => "SEED",
+    SEED = 0x00000002 => "Seed",
 });
 
 kmip_enum!(ShreddingAlgorithm, "ShreddingAlgorithm", false, {

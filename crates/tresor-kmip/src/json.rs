@@ -15,8 +15,9 @@
 //! written as hex too (see [`to_json`]).
 //!
 //! For Cosmian's client (`ckms`), reading also takes enumeration names without the OASIS
-//! underscores (`SHA256` for `SHA_256`) when that names one value, and drops Cosmian's
-//! `Cascade` Boolean, which no KMIP version defines.
+//! underscores (`SHA256` for `SHA_256`) when that names one value, drops Cosmian's
+//! `Cascade` Boolean, which no KMIP version defines, and reads its `ExpectedObjectType` as an
+//! Object Type field (Destroy checks it).
 //!
 //! # Examples
 //! ```
@@ -119,6 +120,19 @@ pub(crate) fn parse_value(text: &[u8], limits: &Limits) -> Result<J, JsonError> 
 /// cascades, so a request asking it to gets the single-object answer).
 const IGNORED_EXTENSION_TAGS: &[(&str, &str)] = &[("Cascade", "Boolean")];
 
+/// Cosmian's vendor tags that tresor reads as a KMIP field: `ExpectedObjectType` in a
+/// Destroy (the type the object must have, else nothing is destroyed) is read as an Object
+/// Type field, which the Destroy payload checks.
+const EXTENSION_ALIASES: &[(&str, Tag)] = &[("ExpectedObjectType", Tag::OBJECT_TYPE)];
+
+/// The tag [`EXTENSION_ALIASES`] reads `name` as.
+fn extension_alias(name: &str) -> Option<Tag> {
+    EXTENSION_ALIASES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, t)| t)
+}
+
 /// True for an item of [`IGNORED_EXTENSION_TAGS`] (name and type both match).
 fn is_ignored_extension(v: &J) -> bool {
     let (Some(tag), Some(ty)) = (
@@ -187,7 +201,9 @@ fn item(v: &J, limits: &Limits, depth: u8, items: &mut u32, at: &str) -> Result<
         .and_then(J::as_str)
         .ok_or_else(|| invalid(at, "'tag' must be a tag name or 0x hex"))?;
     let here = format!("{at}/{tag_s}");
-    let tag = tag_of(tag_s).ok_or_else(|| invalid(&here, "unknown tag"))?;
+    let tag = tag_of(tag_s)
+        .or_else(|| extension_alias(tag_s))
+        .ok_or_else(|| invalid(&here, "unknown tag"))?;
     let ty = match o.get("type") {
         None => "Structure",
         Some(J::String(s)) => s.as_str(),

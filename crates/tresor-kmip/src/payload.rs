@@ -20,7 +20,7 @@
 //! ```
 //! use tresor_kmip::payload::{Payload, UidRef, lifecycle::DestroyRequest};
 //! use tresor_kmip::ProtocolVersion;
-//! let req = DestroyRequest { unique_identifier: Some(UidRef::text("k1")) };
+//! let req = DestroyRequest { unique_identifier: Some(UidRef::text("k1")), ..Default::default() };
 //! let tree = req.to_ttlv(ProtocolVersion::V1_4);
 //! assert_eq!(DestroyRequest::from_ttlv(&tree)?, req);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -314,3 +314,92 @@ impl Http {
         KmipClient::new(self.config(name, dir)).unwrap()
     }
 }
+
+/// Cosmian's client extensions (`ckms`): `GET /version`; Create of Secret Data (KMIP 2.1
+/// only); the `ExpectedObjectType` precondition of its Destroy, which destroys nothing when
+/// the object has another type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cosmian_client_extensions() {
+    let h = start(64).await;
+    let dir = h.certs.clone();
+    let (status, body) = h
+        .request_from("client", &dir, "GET", "/version", b"")
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let v: J = serde_json::from_slice(&body).unwrap();
+    assert!(v.as_str().is_some_and(|s| s.starts_with("tresor ")), "{v}");
+    // Only GET: a POST to /version is still a wrong path.
+    let (status, _) = h
+        .request_from("client", &dir, "POST", "/version", b"{}")
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+
+    // Create Secret Data, as `ckms secret-data create` sends it (a bare 2.1 payload).
+    let create = json!({"tag": "Create", "value": [
+        {"tag": "ObjectType", "type": "Enumeration", "value": "SecretData"},
+        {"tag": "Attributes", "value": [
+            {"tag": "CryptographicUsageMask", "type": "Integer", "value": 1051136},
+            {"tag": "ObjectType", "type": "Enumeration", "value": "SecretData"}]}]});
+    let (status, body) = h.post("client", create.to_string().as_bytes()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let v: J = serde_json::from_slice(&body).unwrap();
+    let uid = v["value"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["tag"] == "UniqueIdentifier"))
+        .and_then(|i| i["value"].as_str())
+        .expect("a UniqueIdentifier")
+        .to_owned();
+    let got = h.message("client", &get(&uid)).await;
+    common::ok(&got.batch_items[0]);
+    let item = &got.batch_items[0];
+    let secret = item
+        .payload_items()
+        .iter()
+        .find(|i| i.tag == Tag::SECRET_DATA)
+        .expect("a Secret Data object");
+    assert_eq!(
+        secret.find(Tag::SECRET_DATA_TYPE).and_then(|t| t.as_enumeration()),
+        Some(tresor_kmip::enums::SecretDataType::SEED.0)
+    );
+    let material = secret
+        .find(Tag::KEY_BLOCK)
+        .and_then(|b| b.find(Tag::KEY_VALUE))
+        .and_then(|v| v.find(Tag::KEY_MATERIAL))
+        .and_then(|m| m.as_bytes())
+        .expect("key material bytes");
+    assert_eq!(material.len(), 32);
+    assert!(material.iter().any(|&b| b != 0));
+
+    // KMIP 1.4 keeps Create for symmetric keys only.
+    let old = RequestMessage::single(
+        ProtocolVersion::V1_4,
+        Operation::CREATE,
+        vec![tresor_kmip::Ttlv::enumeration(
+            Tag::OBJECT_TYPE,
+            tresor_kmip::enums::ObjectType::SECRET_DATA.0,
+        )],
+    );
+    let r = h.message("client", &old).await;
+    assert_eq!(r.batch_items[0].result_status, ResultStatus::OPERATION_FAILED);
+
+    // Destroy expecting another type destroys nothing; expecting Secret Data, it does.
+    let destroy = |expected: &str| {
+        json!({"tag": "Destroy", "value": [
+            {"tag": "UniqueIdentifier", "type": "TextString", "value": uid},
+            {"tag": "Cascade", "type": "Boolean", "value": true},
+            {"tag": "ExpectedObjectType", "type": "Enumeration", "value": expected}]})
+        .to_string()
+    };
+    let (status, body) = h.post("client", destroy("SymmetricKey").as_bytes()).await;
+    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
+    let e: J = serde_json::from_slice(&body).unwrap();
+    assert_eq!(e["result_reason"], "InvalidObjectType", "{e}");
+    common::ok(&h.message("client", &get(&uid)).await.batch_items[0]);
+    let (status, body) = h.post("client", destroy("SecretData").as_bytes()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let r = h.message("client", &get(&uid)).await;
+    assert_eq!(r.batch_items[0].result_status, ResultStatus::OPERATION_FAILED);
+    h.stop().await;
+}

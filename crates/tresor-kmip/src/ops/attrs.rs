@@ -196,7 +196,8 @@ pub(crate) fn from_json(tag: Option<Tag>, j: &Json) -> Option<Value> {
     Some(match j {
         Json::Bool(b) => Value::Boolean(*b),
         Json::String(s) => match tag.and_then(enums::for_tag) {
-            Some(d) if !d.mask => Value::Enumeration(d.value_of(s)?),
+            // Loose: a name stored by an older tresor (`SEED`) still reads.
+            Some(d) if !d.mask => Value::Enumeration(d.value_of_loose(s)?),
             _ => Value::TextString(s.clone()),
         },
         Json::Number(n) => {

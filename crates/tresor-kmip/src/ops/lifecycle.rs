@@ -116,6 +116,18 @@ pub(crate) fn destroy(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
     let req = DestroyRequest::from_ttlv(payload)?;
     let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
     let meta = s.load(&uid, "destroy")?;
+    if let Some(want) = req.expected_object_type
+        && super::objects::kmip_type(meta.object_type).0 != want
+    {
+        return Err(OpError::new(
+            ResultReason::INVALID_OBJECT_TYPE,
+            format!(
+                "object '{uid}' is a {}, not the expected {}; nothing was destroyed",
+                meta.object_type,
+                crate::enums::ObjectType(want)
+            ),
+        ));
+    }
     let to = match meta.state {
         State::PreActive | State::Deactivated => State::Destroyed,
         State::Compromised => State::DestroyedCompromised,
@@ -168,7 +180,7 @@ pub(crate) fn check(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, Op
             .get("Cryptographic Usage Mask")
             .and_then(Json::as_i64)
             .unwrap_or(0) as u32;
-        if !CryptographicUsageMask(have).contains(CryptographicUsageMask(mask as u32)) {
+        if !CryptographicUsageMask(have).allows(CryptographicUsageMask(mask as u32)) {
             return Err(OpError::new(
                 if s.version.is_v2() {
                     ResultReason::INCOMPATIBLE_CRYPTOGRAPHIC_USAGE_MASK

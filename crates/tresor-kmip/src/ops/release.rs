@@ -130,7 +130,7 @@ fn check_protecting_key(s: &mut Session<'_>, uid: &str, kek: &str) -> Result<(),
         .and_then(Json::as_i64)
         .map(|m| CryptographicUsageMask(m as u32));
     match mask {
-        Some(m) if !m.contains(CryptographicUsageMask::DECRYPT) => Ok(()),
+        Some(m) if !m.allows(CryptographicUsageMask::DECRYPT) => Ok(()),
         _ => Err(OpError::new(
             sensitive_reason(s),
             format!(

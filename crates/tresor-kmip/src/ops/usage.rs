@@ -75,7 +75,7 @@ pub(crate) fn key_for(
         .attributes
         .get("Cryptographic Usage Mask")
         .and_then(Json::as_i64)
-        && !CryptographicUsageMask(mask as u32).contains(bit)
+        && !CryptographicUsageMask(mask as u32).allows(bit)
     {
         return Err(OpError::new(
             if s.version.is_v2() {

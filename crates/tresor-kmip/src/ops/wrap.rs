@@ -134,7 +134,7 @@ fn wrapping_key(
         .attributes
         .get("Cryptographic Usage Mask")
         .and_then(serde_json::Value::as_i64)
-        && !CryptographicUsageMask(mask as u32).contains(bit)
+        && !CryptographicUsageMask(mask as u32).allows(bit)
     {
         return Err(OpError::new(
             if s.version.is_v2() {

@@ -2,7 +2,8 @@
 //! Revoke, Destroy, and Check (whether the object may be used with a usage mask).
 
 use super::{
-    Payload, PayloadError, Request, UidRef, opt_integer, opt_text, push_opt, req_enum, req_text,
+    Payload, PayloadError, Request, UidRef, opt_enum, opt_integer, opt_text, push_opt, req_enum,
+    req_text,
 };
 use crate::enums::{Operation, RevocationReasonCode};
 use crate::message::ProtocolVersion;
@@ -91,12 +92,58 @@ uid_operation!(
     ActivateRequest,
     ActivateResponse
 );
-uid_operation!(
-    Operation::DESTROY,
-    "Destroy",
-    DestroyRequest,
-    DestroyResponse
-);
+/// A Destroy request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DestroyRequest {
+    /// The object (absent: the ID Placeholder).
+    pub unique_identifier: Option<UidRef>,
+    /// The type the object must have, or nothing is destroyed: Cosmian's
+    /// `ExpectedObjectType` precondition (its clients send it with every Destroy; the JSON
+    /// reader reads it as an Object Type field, which no KMIP version puts in a Destroy).
+    pub expected_object_type: Option<u32>,
+}
+
+impl DestroyRequest {
+    /// A Destroy of object `uid`.
+    pub fn new(uid: impl Into<String>) -> Self {
+        DestroyRequest {
+            unique_identifier: Some(UidRef::text(uid)),
+            expected_object_type: None,
+        }
+    }
+}
+
+impl Payload for DestroyRequest {
+    const TAG: Tag = Tag::REQUEST_PAYLOAD;
+
+    fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
+        Ok(DestroyRequest {
+            unique_identifier: UidRef::of(p),
+            expected_object_type: opt_enum(p, Tag::OBJECT_TYPE),
+        })
+    }
+
+    fn to_items(&self, _: ProtocolVersion) -> Vec<Ttlv> {
+        let mut out = Vec::new();
+        push_opt(
+            &mut out,
+            self.unique_identifier.as_ref().map(UidRef::to_ttlv),
+        );
+        push_opt(
+            &mut out,
+            self.expected_object_type
+                .map(|t| Ttlv::enumeration(Tag::OBJECT_TYPE, t)),
+        );
+        out
+    }
+}
+
+impl Request for DestroyRequest {
+    const OPERATION: Operation = Operation::DESTROY;
+    type Response = DestroyResponse;
+}
+
+uid_response!("Destroy", DestroyResponse);
 
 /// A Check request: may the object be used with this usage mask? (Usage Limits Count and
 /// Lease Time are not modelled: the server checks only the mask.)
@@ -248,11 +295,11 @@ mod tests {
 
     proptest! {
         #[test]
-        fn requests_round_trip(u in uid()) {
+        fn requests_round_trip(u in uid(), t in proptest::option::of(any::<u32>())) {
             let v = ProtocolVersion::V2_1;
             let a = ActivateRequest { unique_identifier: u.clone() };
             prop_assert_eq!(ActivateRequest::from_ttlv(&a.to_ttlv(v))?, a);
-            let d = DestroyRequest { unique_identifier: u };
+            let d = DestroyRequest { unique_identifier: u, expected_object_type: t };
             prop_assert_eq!(DestroyRequest::from_ttlv(&d.to_ttlv(v))?, d);
         }
 

@@ -14,7 +14,8 @@
 //!   2.1 request; success answers `{"tag":"CreateResponse","value":[payload]}`, a failure
 //!   HTTP 422 with the result reason and message.
 //!
-//! Anything else gets an HTTP error naming what was wrong: 404 (path), 405 (method), 413
+//! `GET /version` answers `"tresor VERSION"` (a JSON string, what Cosmian's `ckms server
+//! version` reads). Anything else gets an HTTP error naming what was wrong: 404 (path), 405 (method), 413
 //! (body over the limit), 408 (body too slow), 400 (not JSON TTLV).
 
 use std::convert::Infallible;
@@ -45,6 +46,9 @@ use crate::ttlv::Ttlv;
 
 /// The paths KMIP JSON requests are posted to.
 pub const PATHS: [&str; 2] = ["/kmip/2_1", "/kmip"];
+
+/// `GET` here answers the server's name and version as a JSON string (Cosmian's path).
+pub const VERSION_PATH: &str = "/version";
 
 /// Serves one HTTPS connection.
 pub(super) async fn connection(
@@ -173,6 +177,14 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response<Full<Bytes>
 
 /// Answers one HTTP request as `identity`.
 async fn answer(shared: &Shared, identity: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    // Cosmian's clients ask `GET /version` (`ckms server version`) for a JSON string; only a
+    // client that passed the mutual-TLS handshake gets here.
+    if req.uri().path() == VERSION_PATH && req.method() == Method::GET {
+        return reply(
+            StatusCode::OK,
+            json!(format!("tresor {}", env!("CARGO_PKG_VERSION"))),
+        );
+    }
     if !PATHS.contains(&req.uri().path()) {
         return error(
             StatusCode::NOT_FOUND,
