@@ -22,14 +22,9 @@ py="${TRESOR_PYKMIP_PY:-$root/target/peers/pykmip/bin/python}"
 cd "$root"
 cargo build --release -q -p tresor-kmip --example kmip_load --example kmip_certs
 if [ -z "${TRESOR_KMIP_CMD:-}" ]; then
-    # The tresor binary if it has 'kmip serve' working, else the crate's kmip example
-    # (the same CLI module).
-    cargo build --release -q -p tresor-cli || true
+    # The tresor binary (the `tresor kmip` commands live in tresor-cli).
+    cargo build --release -q -p tresor-cli
     TRESOR_KMIP_CMD="$root/target/release/tresor kmip"
-    if ! $TRESOR_KMIP_CMD serve --help >/dev/null 2>&1; then
-        cargo build --release -q -p tresor-kmip --example kmip
-        TRESOR_KMIP_CMD="$root/target/release/examples/kmip"
-    fi
 fi
 load="$root/target/release/examples/kmip_load"
 work="$(mktemp -d /tmp/kmip-bench.XXXXXX)"

@@ -439,13 +439,13 @@ pub enum Command {
     Key(KeyArgs),
     /// KMIP: server, client operations, certificates, grants.
     #[command(subcommand)]
-    Kmip(Deferred<tresor_kmip::cli::KmipCommand>),
+    Kmip(Deferred<crate::kmip::KmipCommand>),
     /// Server configuration: `tresor config check FILE` (a tresor.toml or PyKMIP server.conf).
     #[command(subcommand)]
-    Config(Deferred<tresor_kmip::cli::ConfigCommand>),
+    Config(Deferred<crate::kmip::ConfigCommand>),
     /// S3 shared keyring with s3keyring's commands: configure, set, get, delete, list, import-s3keyring.
     #[cfg(feature = "s3")]
-    S3(tresor_s3::cli::S3Args),
+    S3(crate::s3::S3Args),
     /// Copy every object, version and audit entry from one store to another (verified).
     #[command(
         after_help = "Examples:\n  tresor migrate --from sqlite:$HOME/.local/share/tresor/tresor.db --to postgres://tresor@db.internal/tresor\n  tresor migrate --from postgres://tresor@db.internal/tresor --to sqlite:/backup/tresor.db\n\nRows move sealed: no key is needed and nothing is decrypted. Open the target with the\nsame vault key file (e.g. --store URL with the same vault folder)."

@@ -4,9 +4,7 @@
 //! Exit codes: 0 success; 1 a negative answer (no such secret, key, rotator or keyring
 //! key: scripts test for it); 2 any other error; 3 an ambiguous filter; 4 a kernel keyring
 //! refusal (permission or quota). Hints are the libraries' own (`VaultError::hint` and the
-//! like): the Python door shows them too. The kernel keyring's codes are still its own
-//! (`KeyringError::exit_code`), because its library CLI (`tresor_keyring::cli`) reports
-//! errors itself until that CLI moves into this crate.
+//! like): the Python door shows them too. No library decides an exit code.
 
 use std::process::ExitCode;
 
@@ -93,7 +91,13 @@ fn classify(e: &anyhow::Error) -> (u8, Option<String>) {
             return (if missing { 1 } else { 2 }, r.hint());
         }
         if let Some(k) = c.downcast_ref::<tresor_keyring::KeyringError>() {
-            return (k.exit_code(), k.hint().map(|h| h.to_string()));
+            use tresor_keyring::KeyringError;
+            let code = match k {
+                KeyringError::NotFound { .. } | KeyringError::RingNotFound { .. } => 1,
+                KeyringError::PermissionDenied { .. } | KeyringError::QuotaExceeded { .. } => 4,
+                _ => 2,
+            };
+            return (code, k.hint());
         }
     }
     (2, None)
@@ -144,6 +148,28 @@ mod tests {
             name: "k".into(),
         };
         assert_eq!(code(keyring), 1);
+        use tresor_keyring::KeyringError;
+        let ring = KeyringError::RingNotFound { ring: "@x".into() };
+        assert_eq!(code(ring), 1);
+        let denied = KeyringError::PermissionDenied {
+            op: "read",
+            ring: "user".into(),
+            name: "k".into(),
+            errno: libc::EACCES,
+        };
+        assert_eq!(code(denied), 4);
+        let quota = KeyringError::QuotaExceeded {
+            ring: "user".into(),
+            name: "k".into(),
+            maxkeys: "200".into(),
+            maxbytes: "20000".into(),
+            quota_files: "see /proc/sys/kernel/keys/maxkeys and maxbytes",
+        };
+        assert_eq!(code(quota), 4);
+        let bad = KeyringError::InvalidTimeout {
+            input: "soon".into(),
+        };
+        assert_eq!(code(bad), 2);
         let wrapped = anyhow::Error::from(tresor_rotate::RotateError::NoRotator("x".into()))
             .context("rotating x");
         assert_eq!(classify(&wrapped).0, 1);

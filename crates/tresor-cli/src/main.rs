@@ -9,12 +9,17 @@ mod error;
 mod heap;
 mod inject;
 mod input;
+mod key;
+mod keyring;
+mod kmip;
 mod mask;
 mod output;
 mod progress;
 mod remote;
 mod rotate_cmd;
 mod run_watch;
+#[cfg(feature = "s3")]
+mod s3;
 mod seal_cmd;
 mod vault_cmd;
 

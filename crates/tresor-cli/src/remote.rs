@@ -21,6 +21,9 @@
 //! - references (`inject`, `run`) and `importenv`'s lookup: tresor's vendor Read Names, every
 //!   name in one batch item (up to 4,000 per request), answered from one store read.
 //!
+//! The KMIP requests and answers are [`tresor_kmip::client::SecretsClient`]'s; this module
+//! maps the vault's commands, filters and messages onto it.
+//!
 //! Every multi-object write is one request message, which the server runs in one store
 //! transaction (Undo on the first failure), so `rm` and an `importenv` of up to 32 new keys
 //! (64 operations, the server's default `--max-batch-items`) stay all-or-nothing; a larger
@@ -32,16 +35,10 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result, anyhow, bail};
 use tresor_crypto::SecretBytes;
-use tresor_kmip::attributes::Attribute;
-use tresor_kmip::client::BlockingKmipClient;
-use tresor_kmip::enums::{
-    BatchErrorContinuationOption, ObjectType, Operation, ResultReason, ResultStatus,
-    RevocationReasonCode, State,
+use tresor_kmip::client::{
+    BlockingKmipClient, Condition, Removal, SecretDescription, SecretsClient,
 };
-use tresor_kmip::message::{RequestBatchItem, RequestHeader, ResponseBatchItem};
-use tresor_kmip::vendor;
-use tresor_kmip::vendor::read_names::{self, ReadNamesAnswer, ReadNamesRequest, ReadNamesResponse};
-use tresor_kmip::{ProtocolVersion, RequestMessage, Tag, Ttlv, Value};
+use tresor_kmip::vendor::read_names::ReadNamesAnswer;
 use tresor_store::VersionInfo;
 use tresor_vault::filter::{Filter, FilterSet, validate_full_name};
 use tresor_vault::reference::Reference;
@@ -52,10 +49,7 @@ use crate::door::SecretsDoor;
 mod items;
 mod settings;
 
-use items::{
-    Described, info, material_of, missing_reason, name_attr, refusal, secret_data, text_attr,
-    uid_item, view,
-};
+use items::{info, missing_reason, refusal, view};
 pub use settings::RemoteSettings;
 
 /// The most operations [`RemoteVault`] puts in one write request: `tresor kmip serve`'s
@@ -67,7 +61,7 @@ type Pending<'a> = (String, &'a [u8]);
 
 /// A vault on a KMIP server.
 pub struct RemoteVault {
-    client: BlockingKmipClient,
+    client: SecretsClient,
     server: String,
     /// Who owns each object described so far, and who the server says this client is:
     /// `uid -> (owner, caller)`.
@@ -89,7 +83,8 @@ impl RemoteVault {
     /// Bad `--server`, missing or unreadable certificate files.
     pub fn connect(settings: &RemoteSettings) -> Result<RemoteVault> {
         let cfg = settings.client_config()?;
-        let client = BlockingKmipClient::new(cfg)?;
+        let client = SecretsClient::new(BlockingKmipClient::new(cfg)?, settings.server.clone())
+            .on_request(crate::door::count_read);
         Ok(RemoteVault {
             client,
             server: settings.server.clone(),
@@ -97,156 +92,14 @@ impl RemoteVault {
         })
     }
 
-    /// Sends one request message; every item must succeed (with `undo`, a failure rolls the
-    /// whole message back on the server).
-    fn batch(&self, items: Vec<RequestBatchItem>, undo: bool) -> Result<Vec<ResponseBatchItem>> {
-        if items.is_empty() {
-            return Ok(Vec::new());
-        }
-        let n = items.len();
-        let mut header = RequestHeader::new(ProtocolVersion::V1_4, i32::try_from(n)?);
-        if undo {
-            header.batch_error_continuation_option = Some(BatchErrorContinuationOption::UNDO);
-        }
-        let msg = RequestMessage {
-            header,
-            batch_items: items,
-        };
-        let ops: Vec<Operation> = msg.batch_items.iter().map(|i| i.operation).collect();
-        crate::door::count_read();
-        let resp = self
-            .client
-            .request(&msg)
-            .with_context(|| format!("KMIP server {}", self.server))?;
-        for (i, item) in resp.batch_items.iter().enumerate() {
-            if item.result_status != ResultStatus::SUCCESS
-                && item.result_status != ResultStatus::OPERATION_UNDONE
-            {
-                let reason = item.result_reason.unwrap_or(ResultReason::GENERAL_FAILURE);
-                let msg = item.result_message.clone().unwrap_or_default();
-                let op = ops.get(i).copied().unwrap_or(Operation::LOCATE);
-                let op_name = match op {
-                    vendor::ADD_VERSION => "add version".to_owned(),
-                    vendor::VERSIONS => "versions".to_owned(),
-                    vendor::PURGE => "purge".to_owned(),
-                    vendor::READ_NAMES => "read names".to_owned(),
-                    o => o.name().unwrap_or("operation").to_owned(),
-                };
-                bail!(
-                    "the server {} refused {op_name}: {msg} ({})",
-                    self.server,
-                    reason.name().unwrap_or("error")
-                );
-            }
-        }
-        if resp.batch_items.len() != n {
-            bail!(
-                "the server {} answered {} of {n} operations",
-                self.server,
-                resp.batch_items.len()
-            );
-        }
-        Ok(resp.batch_items)
-    }
-
-    fn one(&self, op: Operation, payload: Vec<Ttlv>) -> Result<ResponseBatchItem> {
-        let mut r = self.batch(vec![RequestBatchItem::new(op, payload)], false)?;
-        Ok(r.remove(0))
-    }
-
-    fn uids(item: &ResponseBatchItem) -> Vec<String> {
-        item.payload_items()
-            .iter()
-            .filter(|t| t.tag == Tag::UNIQUE_IDENTIFIER)
-            .filter_map(|t| t.as_text().map(str::to_owned))
-            .collect()
-    }
-
     /// The uid holding exactly `name`, if the identity may see it.
     fn by_names(&self, names: &[String]) -> Result<Vec<Option<String>>> {
-        let items = names
-            .iter()
-            .map(|n| RequestBatchItem::new(Operation::LOCATE, vec![name_attr(n)]))
-            .collect();
-        Ok(self
-            .batch(items, false)?
-            .iter()
-            .map(|r| Self::uids(r).into_iter().next())
-            .collect())
+        Ok(self.client.locate_names(names)?)
     }
 
-    fn describe(&self, uids: &[String], version: Option<u32>) -> Result<Vec<Described>> {
-        let items = uids
-            .iter()
-            .map(|u| {
-                let mut p = vec![uid_item(u)];
-                if let Some(v) = version {
-                    p.push(Ttlv::integer(
-                        vendor::VERSION,
-                        i32::try_from(v).unwrap_or(0),
-                    ));
-                }
-                RequestBatchItem::new(vendor::VERSIONS, p)
-            })
-            .collect();
-        let mut out = Vec::with_capacity(uids.len());
-        for (u, r) in uids.iter().zip(self.batch(items, false)?) {
-            let p = r.payload_items();
-            let find = |t: Tag| p.iter().find(|x| x.tag == t);
-            let text = |t: Tag| find(t).and_then(Ttlv::as_text).map(str::to_owned);
-            let ot = find(Tag::OBJECT_TYPE)
-                .and_then(Ttlv::as_enumeration)
-                .and_then(|e| ObjectType::DEF.name_of(e))
-                .unwrap_or("Unknown");
-            let st = find(Tag::STATE)
-                .and_then(Ttlv::as_enumeration)
-                .and_then(|e| State::DEF.name_of(e))
-                .unwrap_or("Unknown");
-            let versions = p
-                .iter()
-                .filter(|t| t.tag == vendor::VERSION_INFO)
-                .map(|t| VersionInfo {
-                    version: t
-                        .find(vendor::VERSION)
-                        .and_then(Ttlv::as_integer)
-                        .and_then(|v| u32::try_from(v).ok())
-                        .unwrap_or(0),
-                    created: t
-                        .find(vendor::CREATED)
-                        .and_then(Ttlv::as_date_time)
-                        .unwrap_or(0),
-                    created_by: t
-                        .find(vendor::CREATED_BY)
-                        .and_then(Ttlv::as_text)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    destroyed: t
-                        .find(vendor::DESTROYED)
-                        .and_then(Ttlv::as_bool)
-                        .unwrap_or(false),
-                })
-                .collect();
-            out.push(Described {
-                uid: u.clone(),
-                name: text(vendor::NAME),
-                kind: text(vendor::KIND),
-                owner: text(vendor::OWNER),
-                caller: text(vendor::CALLER),
-                object_type: ot.to_owned(),
-                state: st.to_owned(),
-                updated: find(Tag::LAST_CHANGE_DATE)
-                    .and_then(Ttlv::as_date_time)
-                    .unwrap_or(0),
-                version: find(vendor::VERSION)
-                    .and_then(Ttlv::as_integer)
-                    .and_then(|v| u32::try_from(v).ok())
-                    .unwrap_or(0),
-                versions,
-                value: find(vendor::VALUE)
-                    .and_then(Ttlv::as_bytes)
-                    .map(|b| SecretBytes::new(b.to_vec())),
-            });
-        }
+    /// Describes `uids` (vendor Versions) and remembers who owns each.
+    fn describe(&self, uids: &[String], version: Option<u32>) -> Result<Vec<SecretDescription>> {
+        let out = self.client.describe(uids, version)?;
         if let Ok(mut o) = self.owners.try_borrow_mut() {
             for d in &out {
                 if let (Some(owner), Some(caller)) = (&d.owner, &d.caller) {
@@ -272,13 +125,13 @@ impl RemoteVault {
     }
 
     /// The Locate conditions for a filter: its most selective literal part.
-    fn conditions(f: &Filter) -> Vec<Ttlv> {
+    fn conditions(f: &Filter) -> Vec<Condition> {
         let lit = f.literal_parts();
         if lit.app == Some("kmip") {
             return Vec::new();
         }
         match (lit.app, lit.env, lit.key) {
-            (Some(a), Some(e), Some(k)) => vec![name_attr(&secret_name(a, e, k))],
+            (Some(a), Some(e), Some(k)) => vec![Condition::Name(secret_name(a, e, k))],
             (Some(a), Some(e), None) => vec![text_attr("app", a), text_attr("env", e)],
             (_, _, Some(k)) => vec![text_attr("key", k)],
             (Some(a), _, _) => vec![text_attr("app", a)],
@@ -288,90 +141,9 @@ impl RemoteVault {
     }
 
     /// The answers of vendor Read Names for `entries` (`(name, version)`, 0: current), in
-    /// order: one request message per [`read_names::MAX_NAMES`] names (or
-    /// [`read_names::MAX_NAME_BYTES`] bytes of names), each answered from one store read. A
-    /// response over what this client reads (1 MiB) is refused by the server before it is
-    /// sent; the names are then asked again in two halves.
+    /// order (see [`SecretsClient::read_names`]).
     fn read_names(&self, entries: &[(String, u32)]) -> Result<Vec<ReadNamesAnswer>> {
-        let mut out = Vec::with_capacity(entries.len());
-        let mut start = 0;
-        while start < entries.len() {
-            let mut end = start;
-            let mut bytes = 0;
-            while end < entries.len()
-                && end - start < read_names::MAX_NAMES
-                && bytes + entries[end].0.len() <= read_names::MAX_NAME_BYTES
-            {
-                bytes += entries[end].0.len();
-                end += 1;
-            }
-            if end == start {
-                bail!(
-                    "the secret name '{}' is longer than a Read Names request takes",
-                    entries[start].0.escape_debug()
-                );
-            }
-            out.extend(self.read_names_once(&entries[start..end])?);
-            start = end;
-        }
-        Ok(out)
-    }
-
-    fn read_names_once(&self, entries: &[(String, u32)]) -> Result<Vec<ReadNamesAnswer>> {
-        let req = ReadNamesRequest {
-            entries: entries.to_vec(),
-        };
-        let mut header = RequestHeader::new(ProtocolVersion::V1_4, 1);
-        let limit = tresor_kmip::ttlv::Limits::default().max_message;
-        header.maximum_response_size = Some(i32::try_from(limit).unwrap_or(i32::MAX));
-        let msg = RequestMessage {
-            header,
-            batch_items: vec![RequestBatchItem::new(vendor::READ_NAMES, req.to_payload())],
-        };
-        crate::door::count_read();
-        let resp = self
-            .client
-            .request(&msg)
-            .with_context(|| format!("KMIP server {}", self.server))?;
-        let [item] = resp.batch_items.as_slice() else {
-            bail!(
-                "the server {} answered {} items to one Read Names",
-                self.server,
-                resp.batch_items.len()
-            );
-        };
-        if item.result_status != ResultStatus::SUCCESS {
-            let reason = item.result_reason.unwrap_or(ResultReason::GENERAL_FAILURE);
-            if reason == ResultReason::RESPONSE_TOO_LARGE && entries.len() > 1 {
-                let (a, b) = entries.split_at(entries.len() / 2);
-                let mut out = self.read_names_once(a)?;
-                out.extend(self.read_names_once(b)?);
-                return Ok(out);
-            }
-            let hint = if reason == ResultReason::OPERATION_NOT_SUPPORTED {
-                " (the server predates Read Names: upgrade it)"
-            } else {
-                ""
-            };
-            bail!(
-                "the server {} refused to read {} secret(s): {} ({}){hint}",
-                self.server,
-                entries.len(),
-                item.result_message.clone().unwrap_or_default(),
-                reason.name().unwrap_or("error")
-            );
-        }
-        let r = ReadNamesResponse::from_items(item.payload_items())
-            .map_err(|e| anyhow!("the server {}: {e}", self.server))?;
-        if r.answers.len() != entries.len() {
-            bail!(
-                "the server {} answered {} of {} names",
-                self.server,
-                r.answers.len(),
-                entries.len()
-            );
-        }
-        Ok(r.answers)
+        Ok(self.client.read_names(entries)?)
     }
 
     /// [`RemoteVault::write`] for any number of secrets: one all-or-nothing message when
@@ -416,48 +188,15 @@ impl RemoteVault {
 
     /// Registers new secrets and stores new versions, in one all-or-nothing message.
     fn write(&self, new: &[(String, &[u8])], versions: &[(String, &[u8])]) -> Result<Vec<u32>> {
-        let now = tresor_store::now();
-        let mut items = Vec::new();
-        for (name, value) in new {
-            items.push(RequestBatchItem::new(
-                Operation::REGISTER,
-                vec![
-                    Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SECRET_DATA),
-                    Ttlv::structure(
-                        Tag::TEMPLATE_ATTRIBUTE,
-                        vec![
-                            name_attr(name),
-                            Attribute::standard(Tag::ACTIVATION_DATE, Value::DateTime(now)).to_v1(),
-                        ],
-                    ),
-                    secret_data(value),
-                ],
-            ));
-            // Fails (and so undoes the Register) unless the new object holds the name: it
-            // may belong to an object this identity cannot see.
-            items.push(RequestBatchItem::new(
-                vendor::VERSIONS,
-                vec![Ttlv::text(vendor::NAME, name.clone())],
-            ));
-        }
-        for (uid, value) in versions {
-            items.push(RequestBatchItem::new(
-                vendor::ADD_VERSION,
-                vec![uid_item(uid), secret_data(value)],
-            ));
-        }
-        let r = self.batch(items, true)?;
-        Ok(r.iter()
-            .filter(|i| i.operation == Some(vendor::ADD_VERSION))
-            .map(|i| {
-                i.payload_items()
-                    .iter()
-                    .find(|t| t.tag == vendor::VERSION)
-                    .and_then(Ttlv::as_integer)
-                    .and_then(|v| u32::try_from(v).ok())
-                    .unwrap_or(0)
-            })
-            .collect())
+        Ok(self.client.write(new, versions)?)
+    }
+}
+
+/// The condition "custom attribute `attr` is `value`" (the vault's `app`, `env`, `key`).
+fn text_attr(attr: &str, value: &str) -> Condition {
+    Condition::Text {
+        name: attr.to_owned(),
+        value: value.to_owned(),
     }
 }
 
@@ -474,13 +213,10 @@ impl SecretsDoor for RemoteVault {
         } else {
             set.filters().to_vec()
         };
-        let items = filters
-            .iter()
-            .map(|f| RequestBatchItem::new(Operation::LOCATE, Self::conditions(f)))
-            .collect();
+        let queries: Vec<Vec<Condition>> = filters.iter().map(Self::conditions).collect();
         let mut uids: Vec<String> = Vec::new();
-        for r in self.batch(items, false)? {
-            for u in Self::uids(&r) {
+        for found in self.client.locate(&queries)? {
+            for u in found {
                 if !uids.contains(&u) {
                     uids.push(u);
                 }
@@ -528,8 +264,8 @@ impl SecretsDoor for RemoteVault {
 
     fn value(&self, s: &SecretInfo) -> Result<SecretBytes> {
         self.note_foreign(s);
-        let r = self.one(Operation::GET, vec![uid_item(&s.uid)])?;
-        material_of(&r)
+        self.client
+            .get_value(&s.uid)?
             .ok_or_else(|| anyhow!("the server {} sent no value for '{}'", self.server, s.name))
     }
 
@@ -575,30 +311,14 @@ impl SecretsDoor for RemoteVault {
 
     fn remove(&self, targets: &[SecretInfo]) -> Result<()> {
         targets.iter().for_each(|t| self.note_foreign(t));
-        let mut items = Vec::new();
-        for t in targets {
-            if t.state == "Active" {
-                items.push(RequestBatchItem::new(
-                    Operation::REVOKE,
-                    vec![
-                        uid_item(&t.uid),
-                        Ttlv::structure(
-                            Tag::REVOCATION_REASON,
-                            vec![Ttlv::enumeration(
-                                Tag::REVOCATION_REASON_CODE,
-                                RevocationReasonCode::CESSATION_OF_OPERATION,
-                            )],
-                        ),
-                    ],
-                ));
-            }
-            items.push(RequestBatchItem::new(
-                Operation::DESTROY,
-                vec![uid_item(&t.uid)],
-            ));
-            items.push(RequestBatchItem::new(vendor::PURGE, vec![uid_item(&t.uid)]));
-        }
-        self.batch(items, true)?;
+        let removals: Vec<Removal<'_>> = targets
+            .iter()
+            .map(|t| Removal {
+                uid: &t.uid,
+                active: t.state == "Active",
+            })
+            .collect();
+        self.client.remove(&removals)?;
         Ok(())
     }
 

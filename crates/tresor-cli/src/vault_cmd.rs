@@ -301,16 +301,16 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => rekey::passphrase(&ctx, new_passphrase_file, remove, kdf, j.json, out),
         Command::Key(k) => {
             let v = ctx.open()?;
-            Ok(tresor_keys::cli::run(k.cmd.0, v.store(), k.json)?)
+            Ok(crate::key::run(k.cmd.0, v.store(), k.json)?)
         }
-        Command::Keyring(k) => Ok(tresor_keyring::cli::run(k.cmd.0, k.json)?),
+        Command::Keyring(k) => Ok(crate::keyring::run(k.cmd.0, k.json)?),
         #[cfg(feature = "s3")]
         Command::S3(a) => {
             let task = crate::progress::Task::start(a.json);
-            Ok(tresor_s3::cli::run(a, ctx.store.as_deref(), &task)?)
+            Ok(crate::s3::run(a, ctx.store.as_deref(), &task)?)
         }
         Command::Kmip(k) => admin::kmip(&ctx, k),
-        Command::Config(Deferred(c)) => Ok(tresor_kmip::cli::config(c)?),
+        Command::Config(Deferred(c)) => Ok(crate::kmip::config(c)?),
         Command::Migrate {
             from,
             to,

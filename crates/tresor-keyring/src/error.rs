@@ -235,16 +235,6 @@ impl KeyringError {
         )
     }
 
-    /// The CLI exit code for this error: 1 not found, 4 permission or quota,
-    /// 2 anything else.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            KeyringError::NotFound { .. } | KeyringError::RingNotFound { .. } => 1,
-            KeyringError::PermissionDenied { .. } | KeyringError::QuotaExceeded { .. } => 4,
-            _ => 2,
-        }
-    }
-
     /// A one-line suggestion for the user, like age's `rec-*` messages.
     pub fn hint(&self) -> Option<String> {
         match self {
@@ -399,14 +389,14 @@ mod tests {
         let e = KeyringError::from_errno(libc::ENOKEY, "read", "user", "db");
         assert_eq!(e.to_string(), "key 'db' not found in keyring 'user'");
         assert_eq!(e.errno(), Some(libc::ENOKEY));
-        assert_eq!(e.exit_code(), 1);
+        assert!(e.is_not_found());
 
         let e = KeyringError::from_errno(libc::EACCES, "read", "@app", "db");
         assert_eq!(
             e.to_string(),
             "permission denied to read key 'db' in keyring '@app' (EACCES)"
         );
-        assert_eq!(e.exit_code(), 4);
+        assert!(matches!(e, KeyringError::PermissionDenied { .. }));
 
         let e = KeyringError::from_errno(libc::ENOMEM, "write", "session", "x");
         assert_eq!(e.errno(), Some(libc::ENOMEM));
@@ -415,7 +405,7 @@ mod tests {
                 .starts_with("cannot write key 'x' in keyring 'session': ")
         );
         assert!(e.to_string().ends_with("(ENOMEM)"));
-        assert_eq!(e.exit_code(), 2);
+        assert!(matches!(e, KeyringError::Os { .. }));
 
         let e = KeyringError::from_errno(libc::EOPNOTSUPP, "read", "user", "svc:k");
         assert!(matches!(e, KeyringError::NotReadable { .. }));
@@ -429,7 +419,7 @@ mod tests {
         assert!(msg.contains(&format!("{} keys and {} bytes", q.maxkeys, q.maxbytes)));
         assert!(msg.contains(q.files));
         assert_eq!(e.errno(), Some(libc::EDQUOT));
-        assert_eq!(e.exit_code(), 4);
+        assert!(matches!(e, KeyringError::QuotaExceeded { .. }));
     }
 
     #[test]

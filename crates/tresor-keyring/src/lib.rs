@@ -90,7 +90,6 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
-pub mod cli;
 mod error;
 mod ffi;
 mod keyring;

@@ -1,36 +1,20 @@
 //! Integration tests on the real kernel keyrings.
 //!
 //! Keys get names unique to the test and process, and are invalidated at the
-//! end. Tests that need another session or another uid run the crate's
-//! `keyring_cli` example in a child process, so this process's keyrings are
-//! never changed.
+//! end. The tests that run `tresor keyring` in a child process (another
+//! session, another uid, exit codes) are tresor-cli's `tests/keyring_kernel.rs`.
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tresor_keyring::cli::{Io, KeyringCommand, run_with};
 use tresor_keyring::{
-    Create, KeyKind, KeyPermissionsBuilder, Keyring, KeyringError, Permission, Quota, Ring,
-    SetOptions, UnlockCache,
+    Create, KeyKind, KeyPermissionsBuilder, Keyring, KeyringError, Permission, Ring, SetOptions,
+    UnlockCache,
 };
 
 fn uniq(test: &str) -> String {
     format!("tresor-it-{test}-{}", std::process::id())
-}
-
-/// The `keyring_cli` example, which `cargo test` builds next to the tests.
-fn cli_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = dir.join("examples").join("keyring_cli");
-    assert!(
-        bin.exists(),
-        "{} missing: run the tests with `cargo test -p tresor-keyring` (which builds examples)",
-        bin.display()
-    );
-    bin
 }
 
 fn keyctl_available() -> bool {
@@ -44,21 +28,6 @@ fn keyctl_available() -> bool {
         );
     }
     ok
-}
-
-fn run_cli(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(cli_bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn keyring_cli");
-    // The child may exit before reading all (or any) of its input.
-    if let Err(e) = child.stdin.take().expect("stdin").write_all(stdin) {
-        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
-    }
-    child.wait_with_output().expect("wait keyring_cli")
 }
 
 fn round_trip(ring: Ring, test: &str) {
@@ -294,7 +263,7 @@ fn timeout_expires() {
         format!("key '{name}' in keyring 'thread' has expired")
     );
     assert_eq!(err.errno(), Some(libc::EKEYEXPIRED));
-    assert_eq!(err.exit_code(), 2);
+    assert!(matches!(err, KeyringError::Expired { .. }));
 }
 
 #[test]
@@ -330,7 +299,7 @@ fn permission_denied() {
         format!("permission denied to search key '{name}' in keyring 'thread' (EACCES)")
     );
     assert_eq!(e.errno(), Some(libc::EACCES));
-    assert_eq!(e.exit_code(), 4);
+    assert!(matches!(e, KeyringError::PermissionDenied { .. }));
     // The thread keyring (and the key with it) goes away with this test's
     // thread.
 }
@@ -455,122 +424,6 @@ fn unlock_cache_is_unreadable_by_serial_from_a_private_session() {
 }
 
 #[test]
-fn session_in_a_fresh_anonymous_session() {
-    if !keyctl_available() {
-        return;
-    }
-    let name = uniq("fresh-session");
-    let bin = cli_bin();
-    let script = format!(
-        "printf 'in-session' | {b} set {n} --ring session >/dev/null && {b} get {n} --ring session && {b} --json session",
-        b = bin.display(),
-        n = name
-    );
-    let out = Command::new("keyctl")
-        .args(["session", "-", "sh", "-c", &script])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.starts_with("in-session{\"id\":"), "{stdout}");
-    assert!(stdout.contains("\"session\":\"own\""), "{stdout}");
-    // The key lived in the child's session keyring, not in ours.
-    let ours = Keyring::open(Ring::Session).unwrap();
-    assert!(ours.get(&name).unwrap_err().is_not_found());
-}
-
-#[test]
-fn session_set_does_not_start_a_new_session() {
-    // A child process in our session stores a key in `session`; it must land
-    // in the session keyring we share, not in a new private one that dies
-    // with the child.
-    let name = uniq("shared-session");
-    let out = run_cli(&["set", &name, "--ring", "session"], b"shared");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let st = tresor_keyring::session_status().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if st.is_user_session_default() {
-        assert!(stderr.contains(tresor_keyring::NO_SESSION_HINT), "{stderr}");
-    }
-    let ours = Keyring::open(Ring::Session).unwrap();
-    assert_eq!(&ours.get(&name).unwrap()[..], b"shared");
-    ours.invalidate(&name).unwrap();
-}
-
-#[test]
-fn quota_exceeded() {
-    // As root the quota is root_maxkeys/root_maxbytes (huge); run the CLI as
-    // `nobody`, whose quota is maxkeys/maxbytes (200 keys, 20,000 bytes by
-    // default), and store more bytes than that in one key.
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
-    let maxbytes: usize = std::fs::read_to_string("/proc/sys/kernel/keys/maxbytes")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    if maxbytes >= 32767 {
-        eprintln!("SKIPPED: maxbytes {maxbytes} is not below the largest payload");
-        return;
-    }
-    let name = "tresor-it-quota";
-    let mut cmd = Command::new(cli_bin());
-    cmd.args(["set", name, "--ring", "process"]);
-    if root {
-        use std::os::unix::process::CommandExt;
-        cmd.uid(65534).gid(65534);
-    }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&vec![b'q'; 32767])
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let maxkeys = std::fs::read_to_string("/proc/sys/kernel/keys/maxkeys").unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let expected = format!(
-        "error: quota exceeded storing key '{name}' in keyring 'process' (EDQUOT): the kernel limits each user to {} keys and {maxbytes} bytes of key descriptions and payloads (see /proc/sys/kernel/keys/maxkeys and maxbytes)\n",
-        maxkeys.trim()
-    );
-    assert!(stderr.starts_with(&expected), "{stderr}");
-    assert!(
-        stderr.contains("hint: invalidate keys you no longer need"),
-        "{stderr}"
-    );
-    // The root message names root's files.
-    if root {
-        let q = Quota::current();
-        assert_eq!(
-            q.files,
-            "see /proc/sys/kernel/keys/root_maxkeys and root_maxbytes"
-        );
-    }
-}
-
-#[test]
 fn keyctl_interop() {
     if !keyctl_available() {
         return;
@@ -615,15 +468,6 @@ fn keyctl_interop() {
     assert!(child.wait_with_output().unwrap().status.success());
     assert_eq!(&kr.get(&name).unwrap()[..], b"from keyctl\n\x00\xff");
 
-    // The CLI too: get prints raw bytes.
-    let out = run_cli(&["get", &name], b"");
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(out.stdout, b"from keyctl\n\x00\xff");
-    let out = run_cli(&["--json", "get", &name], b"");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["encoding"], "base64");
-    assert_eq!(v["value"], "ZnJvbSBrZXljdGwKAP8=");
-
     // keyctl invalidate, then tresor sees nothing.
     let st = Command::new("keyctl")
         .args(["invalidate", &format!("%user:{name}")])
@@ -649,128 +493,4 @@ fn keyctl_interop() {
     // %user:k searches the process keyrings recursively, @u included.
     assert_eq!(out.stdout, b"in-ring");
     named.invalidate_ring().unwrap();
-}
-
-fn cli(cmd: KeyringCommand, json: bool, stdin: &[u8]) -> (Result<u8, KeyringError>, Vec<u8>) {
-    let mut input = stdin;
-    let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
-    let mut io = Io {
-        stdin: &mut input,
-        stdin_is_tty: false,
-        stdout: &mut stdout,
-        stderr: &mut stderr,
-    };
-    let r = run_with(cmd, json, &mut io).map(|c| {
-        if c == std::process::ExitCode::SUCCESS {
-            0
-        } else {
-            2
-        }
-    });
-    (r, stdout)
-}
-
-#[test]
-fn cli_commands_in_process() {
-    let name = uniq("cli");
-    let ring = Ring::Process;
-    let (r, out) = cli(
-        KeyringCommand::Set {
-            name: name.clone(),
-            ring: ring.clone(),
-            timeout: Some("10m".into()),
-            logon: false,
-            create: tresor_keyring::cli::CreateArg::Always,
-        },
-        false,
-        b"from-stdin",
-    );
-    assert_eq!(r.unwrap(), 0);
-    let id: i32 = String::from_utf8(out).unwrap().trim().parse().unwrap();
-
-    let (r, out) = cli(
-        KeyringCommand::Get {
-            name: name.clone(),
-            ring: ring.clone(),
-        },
-        false,
-        b"",
-    );
-    assert_eq!(r.unwrap(), 0);
-    assert_eq!(out, b"from-stdin");
-
-    let (r, out) = cli(
-        KeyringCommand::Search {
-            name: name.clone(),
-            ring: ring.clone(),
-            recurse: false,
-            logon: false,
-        },
-        true,
-        b"",
-    );
-    assert_eq!(r.unwrap(), 0);
-    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(v["id"], id);
-    assert_eq!(v["type"], "user");
-
-    let (r, out) = cli(KeyringCommand::List { ring: ring.clone() }, true, b"");
-    assert_eq!(r.unwrap(), 0);
-    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    assert!(
-        v.as_array()
-            .unwrap()
-            .iter()
-            .any(|k| k["name"] == name.as_str())
-    );
-
-    let (r, _) = cli(
-        KeyringCommand::Invalidate {
-            name: name.clone(),
-            ring: ring.clone(),
-        },
-        false,
-        b"",
-    );
-    assert_eq!(r.unwrap(), 0);
-    let (r, out) = cli(
-        KeyringCommand::Get {
-            name: name.clone(),
-            ring,
-        },
-        false,
-        b"",
-    );
-    let e = r.unwrap_err();
-    assert_eq!(e.exit_code(), 1);
-    assert!(out.is_empty());
-}
-
-#[test]
-fn cli_process_exit_codes() {
-    let name = uniq("cli-exit");
-    let out = run_cli(&["get", &name], b"");
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        format!("error: key '{name}' not found in keyring 'user'\n")
-    );
-    let out = run_cli(&["set", &name, "--ring", "bogus"], b"x");
-    assert_eq!(out.status.code(), Some(2));
-    let out = run_cli(&["set", &name, "--timeout", "soon"], b"x");
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "error: invalid timeout 'soon': expected a number with an optional unit s, m, h or d (e.g. 10m)\n"
-    );
-    let out = run_cli(&["set", &name, "--ring", "thread"], b"");
-    assert_eq!(out.status.code(), Some(2));
-    let out = run_cli(&["set", &name, "--ring", "process"], &vec![0u8; 40_000]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("payload of 32768 bytes is over"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }

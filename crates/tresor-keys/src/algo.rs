@@ -22,30 +22,23 @@ pub(crate) const fn sealed_len(pt_len: usize) -> usize {
 }
 
 /// What a key is and does.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum KeyType {
     /// AES-256-GCM (aws-lc-rs), random 96-bit nonces: encrypt, decrypt, rewrap.
-    #[value(name = "aes256-gcm")]
     #[serde(rename = "aes256-gcm")]
     Aes256Gcm,
     /// ChaCha20-Poly1305 (RustCrypto), random 96-bit nonces: encrypt, decrypt, rewrap.
-    #[value(name = "chacha20-poly1305")]
     #[serde(rename = "chacha20-poly1305")]
     ChaCha20Poly1305,
     /// HMAC-SHA-256: sign, verify.
-    #[value(name = "hmac-sha256")]
     #[serde(rename = "hmac-sha256")]
     HmacSha256,
     /// Ed25519 (the material is the 32-byte seed): sign, verify.
-    #[value(name = "ed25519")]
     Ed25519,
     /// A defined key whose value comes from its source; encrypts with AES-256-GCM when it is a
     /// 32-byte symmetric key, otherwise it is only handed out.
-    #[value(skip)]
     External,
 }
 

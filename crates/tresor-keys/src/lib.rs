@@ -53,7 +53,6 @@
 
 mod algo;
 pub mod ciphertext;
-pub mod cli;
 mod definition;
 mod error;
 mod journal;

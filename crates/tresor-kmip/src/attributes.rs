@@ -419,6 +419,22 @@ impl AttributeSet {
     }
 }
 
+/// The attribute a key of a store object's attribute map names (`"Cryptographic
+/// Algorithm"`, `"x-owner"`, `"vendor:name"`), or `None` for tresor's own keys (`app`,
+/// `tresor.role`): how the server stores KMIP attributes, for tools that read or write them
+/// by that key (`tresor kmip get-attributes NAME`, `--attr NAME=VALUE`).
+pub fn name_of_store_key(key: &str) -> Option<AttributeName> {
+    crate::ops::attrs::name_of_key(key)
+}
+
+/// A TTLV value in the JSON form the store keeps attributes in (enumerations by name when
+/// `tag` is a standard tag, dates and integers as numbers, structures as objects keyed by
+/// field name, values with no natural JSON form as `{"$t": ItemType, "v": ...}`), for
+/// printing attributes and payloads the way `tresor kmip` does.
+pub fn value_to_store_json(tag: Option<Tag>, v: &Value) -> serde_json::Value {
+    crate::ops::attrs::to_json(tag, v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

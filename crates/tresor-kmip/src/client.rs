@@ -43,7 +43,9 @@ use crate::ttlv::stream::{read_message_bytes, write_message};
 use crate::ttlv::{Limits, Ttlv};
 
 mod blocking;
+mod secrets;
 pub use blocking::BlockingKmipClient;
+pub use secrets::{Condition, Removal, SecretDescription, SecretsClient, SecretsError};
 
 /// The KMIP port registered with IANA.
 pub const DEFAULT_PORT: u16 = 5696;

@@ -218,7 +218,8 @@ pub enum KmipError {
 }
 
 impl KmipError {
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    /// [`KmipError::Io`]: `source` while `context` (`"reading 'key.pem'"`).
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         KmipError::Io {
             context: context.into(),
             source,

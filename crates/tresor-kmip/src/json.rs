@@ -428,6 +428,18 @@ pub(crate) fn rfc3339(t: i64) -> Rfc3339 {
     Rfc3339(b)
 }
 
+/// Unix seconds `t` as `2026-12-06T05:40:01Z` (UTC, proleptic Gregorian; a year outside
+/// 0..=9999 is clamped to it), the form of KMIP's JSON Date-Time values: how `tresor kmip
+/// doctor` prints certificate dates.
+///
+/// # Examples
+/// ```
+/// assert_eq!(tresor_kmip::json::unix_to_rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+/// ```
+pub fn unix_to_rfc3339(t: i64) -> String {
+    rfc3339(t).as_str().to_owned()
+}
+
 /// A timestamp as [`rfc3339`] writes it: ASCII digits and separators only.
 pub(crate) struct Rfc3339([u8; 20]);
 

@@ -12,10 +12,10 @@
 //! - [`attributes`]: one neutral [`AttributeSet`] for KMIP 1.x `TemplateAttribute` and
 //!   KMIP 2.x `Attributes`.
 //! - [`client`]: a mutual-TLS KMIP client with a PyKMIP-compatible config loader.
+//! - [`apps`]: app policies, who may create names under an app.
 //! - [`certs`]: a development CA with server and client certificates.
 //! - [`server`]: the mutual-TLS KMIP server over the tresor store; [`ops`] holds the
 //!   operations it runs (one store transaction per request message).
-//! - `cli` (feature `cli`): the `tresor kmip ...` subcommands.
 //! - `xml` (feature `xml`): the KMIP XML encoding used by the OASIS test vectors.
 //!
 //! # Examples
@@ -30,10 +30,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod apps;
 pub mod attributes;
 pub mod certs;
-#[cfg(feature = "cli")]
-pub mod cli;
 pub mod client;
 mod der;
 pub mod json;

@@ -50,8 +50,6 @@ pub mod config_file;
 mod connection;
 mod handshake;
 pub mod http;
-#[cfg(feature = "cli")]
-pub(crate) use handshake::unix as unix_time;
 mod limits;
 pub mod logging;
 mod metrics;

@@ -360,7 +360,9 @@ async fn cosmian_client_extensions() {
         .find(|i| i.tag == Tag::SECRET_DATA)
         .expect("a Secret Data object");
     assert_eq!(
-        secret.find(Tag::SECRET_DATA_TYPE).and_then(|t| t.as_enumeration()),
+        secret
+            .find(Tag::SECRET_DATA_TYPE)
+            .and_then(|t| t.as_enumeration()),
         Some(tresor_kmip::enums::SecretDataType::SEED.0)
     );
     let material = secret
@@ -382,7 +384,10 @@ async fn cosmian_client_extensions() {
         )],
     );
     let r = h.message("client", &old).await;
-    assert_eq!(r.batch_items[0].result_status, ResultStatus::OPERATION_FAILED);
+    assert_eq!(
+        r.batch_items[0].result_status,
+        ResultStatus::OPERATION_FAILED
+    );
 
     // Destroy expecting another type destroys nothing; expecting Secret Data, it does.
     let destroy = |expected: &str| {
@@ -400,6 +405,9 @@ async fn cosmian_client_extensions() {
     let (status, body) = h.post("client", destroy("SecretData").as_bytes()).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let r = h.message("client", &get(&uid)).await;
-    assert_eq!(r.batch_items[0].result_status, ResultStatus::OPERATION_FAILED);
+    assert_eq!(
+        r.batch_items[0].result_status,
+        ResultStatus::OPERATION_FAILED
+    );
     h.stop().await;
 }

@@ -49,7 +49,7 @@ impl Fixture {
                 ))),
         );
         // The tests register vault-shaped names (app:prod:API_KEY): open every app.
-        tresor_kmip::cli::apps::set(&store, "*", "*", true).expect("app policy");
+        tresor_kmip::apps::set(&store, "*", "*", true).expect("app policy");
         let mut config = ServerConfig::new(
             certs.join("server.crt"),
             certs.join("server.key"),

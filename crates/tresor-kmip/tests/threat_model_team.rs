@@ -426,7 +426,7 @@ async fn names_under_an_app_need_the_apps_permission() {
     );
 
     // The server's owner allows her under shop: she may create there (not elsewhere).
-    tresor_kmip::cli::apps::set(&f.store, "shop", "mallory", true).expect("allow");
+    tresor_kmip::apps::set(&f.store, "shop", "mallory", true).expect("allow");
     uid_of(
         &mallory
             .call(Operation::CREATE, named_key)
@@ -443,11 +443,11 @@ async fn names_under_an_app_need_the_apps_permission() {
         "{r:?}"
     );
     assert_eq!(
-        tresor_kmip::cli::apps::policies(&f.store).expect("policies"),
+        tresor_kmip::apps::policies(&f.store).expect("policies"),
         vec![("shop".to_owned(), vec!["mallory".to_owned()])]
     );
     // Denied again: no new names.
-    tresor_kmip::cli::apps::set(&f.store, "shop", "mallory", false).expect("deny");
+    tresor_kmip::apps::set(&f.store, "shop", "mallory", false).expect("deny");
     let r = mallory
         .call(Operation::REGISTER, register_payload("shop:dev:X", b"x"))
         .await
@@ -458,7 +458,7 @@ async fn names_under_an_app_need_the_apps_permission() {
         "{r:?}"
     );
     // '*' '*' is the old open server.
-    tresor_kmip::cli::apps::set(&f.store, "*", "*", true).expect("open");
+    tresor_kmip::apps::set(&f.store, "*", "*", true).expect("open");
     uid_of(
         &mallory
             .call(Operation::REGISTER, register_payload("bank:prod:PIN", b"x"))
@@ -504,7 +504,7 @@ async fn clients_cannot_forge_an_app_policy() {
         ]
     };
     // Even with every app open to everyone, 'tresor' stays closed.
-    tresor_kmip::cli::apps::set(&f.store, "*", "*", true).expect("open");
+    tresor_kmip::apps::set(&f.store, "*", "*", true).expect("open");
     let r = mallory
         .call(Operation::REGISTER, forged())
         .await
@@ -514,7 +514,7 @@ async fn clients_cannot_forge_an_app_policy() {
         Some(ResultReason::PERMISSION_DENIED),
         "{r:?}"
     );
-    tresor_kmip::cli::apps::set(&f.store, "*", "*", false).expect("close");
+    tresor_kmip::apps::set(&f.store, "*", "*", false).expect("close");
     // An admin's look-alike (or one a later hole lets through) is not a policy.
     let _ = boss
         .call(Operation::REGISTER, forged())
@@ -529,7 +529,7 @@ async fn clients_cannot_forge_an_app_policy() {
         Some(ResultReason::PERMISSION_DENIED),
         "{r:?}"
     );
-    let p = tresor_kmip::cli::apps::policies(&f.store).expect("policies");
+    let p = tresor_kmip::apps::policies(&f.store).expect("policies");
     assert_eq!(p, vec![("*".to_owned(), Vec::<String>::new())]);
     f.stop().await;
 }

@@ -7,7 +7,7 @@
 //! | [`CachingProvider`] | caches unwrapped data keys in memory, so a hot read is one GetObject |
 //! | [`S3Location`], [`S3Settings`] | `s3://bucket/prefix`, and endpoint/region/credentials from the AWS environment |
 //! | [`keys`] | the percent-encoding of names into object keys |
-//! | `cli` | `tresor s3 …`: s3keyring's commands, profiles and variables, `import-s3keyring` (feature `cli`) |
+//! | [`Session`], [`import_s3keyring`] | s3keyring's `(service, username)` secrets on the encrypted store, and the import of an s3keyring bucket (feature `kms`); `tresor s3 …` is their command line |
 //! | [`compat`] | s3keyring's profile file, variables, bucket layout and escaping; `(service, user)` → tresor name |
 //!
 //! Material is sealed by the store before it reaches S3 (a fresh data key per version, wrapped
@@ -18,14 +18,14 @@
 #[cfg(feature = "s3")]
 mod backend;
 mod cache;
-#[cfg(feature = "cli")]
-pub mod cli;
 pub mod compat;
 mod config;
 mod error;
 pub mod keys;
 #[cfg(feature = "kms")]
 mod kms;
+#[cfg(feature = "kms")]
+mod session;
 
 #[cfg(feature = "s3")]
 pub use backend::S3Backend;
@@ -37,3 +37,7 @@ pub use config::{S3Location, S3Settings};
 pub use error::{Result, S3Error};
 #[cfg(feature = "kms")]
 pub use kms::KmsProvider;
+#[cfg(feature = "kms")]
+pub use session::{
+    DEFAULT_PREFIX, ImportFailure, ImportOptions, ImportReport, Session, import_s3keyring,
+};

@@ -13,7 +13,7 @@ pub struct KeyringArgs {
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
-    pub cmd: Deferred<tresor_keyring::cli::KeyringCommand>,
+    pub cmd: Deferred<crate::keyring::KeyringCommand>,
 }
 
 #[derive(Args, Debug)]
@@ -22,7 +22,7 @@ pub struct KeyArgs {
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
-    pub cmd: Deferred<tresor_keys::cli::KeyCommand>,
+    pub cmd: Deferred<crate::key::KeyCommand>,
 }
 
 #[derive(Args, Debug, Clone, Copy)]

@@ -312,7 +312,7 @@ fn audit_problems(r: &tresor_store::AuditReport) -> Vec<String> {
 
 /// `tresor unlock DURATION`: caches the vault key in the kernel keyring for a while.
 pub(super) fn unlock(ctx: &Ctx, duration: &str) -> Result<ExitCode> {
-    let ttl: Duration = tresor_keyring::cli::parse_timeout(duration)?;
+    let ttl: Duration = crate::keyring::parse_timeout(duration)?;
     let kek = Vault::read_key_at(&ctx.dir, ctx.at(), &mut || ctx.passphrase(false))?;
     // Prove the key opens this vault before caching it.
     let v = Vault::open_with_key(&ctx.dir, LocalKek::from_bytes(*kek.expose()))?;
@@ -338,10 +338,10 @@ pub(super) fn lock(ctx: &Ctx) -> Result<ExitCode> {
 
 /// `tresor kmip ...`: the KMIP commands, given a way to open (or, for a server on a fresh
 /// machine, make) the vault's store.
-pub(super) fn kmip(ctx: &Ctx, k: Deferred<tresor_kmip::cli::KmipCommand>) -> Result<ExitCode> {
+pub(super) fn kmip(ctx: &Ctx, k: Deferred<crate::kmip::KmipCommand>) -> Result<ExitCode> {
     // `kmip serve --rotate-due-every D`: the server rotates due secrets itself (tresor-rotate).
     let rotate_every = match &k.0 {
-        tresor_kmip::cli::KmipCommand::Serve(a) => {
+        crate::kmip::KmipCommand::Serve(a) => {
             crate::heap::serve();
             a.rotate_due_every.clone()
         }
@@ -392,5 +392,5 @@ pub(super) fn kmip(ctx: &Ctx, k: Deferred<tresor_kmip::cli::KmipCommand>) -> Res
         }
         Ok(store)
     };
-    Ok(tresor_kmip::cli::run(k.0, &opener)?)
+    Ok(crate::kmip::run(k.0, &opener)?)
 }

@@ -563,7 +563,7 @@ pub fn attribute_names_of(item: &ResponseBatchItem) -> Vec<String> {
 
 /// The command that runs `tresor kmip`: `TRESOR_KMIP_CMD` (whitespace-separated, e.g.
 /// `target/debug/tresor kmip`), else the `tresor` binary of the test's target directory if
-/// it has the `kmip serve` subcommand, else this crate's `kmip` example.
+/// it has the `kmip serve` subcommand (`cargo build -p tresor-cli`).
 pub fn tresor_kmip_cmd() -> Vec<String> {
     static CHOICE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     CHOICE.get_or_init(choose_tresor_kmip_cmd).clone()
@@ -579,19 +579,10 @@ fn choose_tresor_kmip_cmd() -> Vec<String> {
         .parent()
         .and_then(Path::parent)
         .expect("target profile directory");
-    let candidates = [
-        vec![
-            profile_dir.join("tresor").display().to_string(),
-            "kmip".to_owned(),
-        ],
-        vec![
-            profile_dir
-                .join("examples")
-                .join("kmip")
-                .display()
-                .to_string(),
-        ],
-    ];
+    let candidates = [vec![
+        profile_dir.join("tresor").display().to_string(),
+        "kmip".to_owned(),
+    ]];
     for c in candidates {
         if serve_parses(&c) {
             let _ = writeln!(std::io::stderr(), "tresor KMIP server command: {c:?}");
@@ -599,10 +590,7 @@ fn choose_tresor_kmip_cmd() -> Vec<String> {
         }
         let _ = writeln!(std::io::stderr(), "NOTE: {c:?} cannot run 'serve'");
     }
-    panic!(
-        "no tresor KMIP server binary: `cargo build -p tresor-cli` (or \
-         `cargo build -p tresor-kmip --example kmip`), or set TRESOR_KMIP_CMD"
-    );
+    panic!("no tresor KMIP server binary: `cargo build -p tresor-cli`, or set TRESOR_KMIP_CMD");
 }
 
 /// True if `cmd serve` really starts (prints `listening on`) with fresh certificates and

@@ -95,7 +95,7 @@ async fn lifecycle_in_every_version() {
 async fn vault_secrets_are_secret_data() {
     let f = start().await;
     // Names under an app need the app's permission (closed by default).
-    tresor_kmip::cli::apps::set(&f.store, "app", "client", true).expect("app policy");
+    tresor_kmip::apps::set(&f.store, "app", "client", true).expect("app policy");
     let v = ProtocolVersion::V1_4;
     let c = f.client("client", v);
     let obj = Ttlv::structure(

@@ -168,7 +168,7 @@ async fn kmip_clients_cannot_claim_reserved_names() {
         }
     }
     // The legitimate path (`tresor --server add`): a vault name gets app/env/key/role.
-    tresor_kmip::cli::apps::set(&f.store, "shop", "bob", true).expect("app policy");
+    tresor_kmip::apps::set(&f.store, "shop", "bob", true).expect("app policy");
     let bob = f.client("bob", V14);
     let n = Attribute::name("shop:dev:TOKEN", NameType::UNINTERPRETED_TEXT_STRING);
     register(

@@ -61,7 +61,10 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
-    pub(super) fn summary(&self, dry_run: bool) -> String {
+    /// The one-line summary `tresor s3 import-s3keyring` prints: counts per outcome, and the
+    /// keys whose split into service and username was a guess. `dry_run` prefixes it with
+    /// `dry run: `.
+    pub fn summary(&self, dry_run: bool) -> String {
         format!(
             "{}{} s3keyring secret(s) in s3://{}/{} -> {}: {} added, {} updated, {} unchanged, {} kept (value differs; --update overwrites), {} original(s) deleted, {} failed{}",
             if dry_run { "dry run: " } else { "" },

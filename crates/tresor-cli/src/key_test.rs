@@ -1,11 +1,24 @@
-//! The `tresor key` subcommand, driven through `tresor_keys::cli::run_with_io`.
+//! The `tresor key` subcommand, driven through [`run_with_io`](super::run_with_io) (moved
+//! here from tresor-keys' `tests/cli.rs` with the command itself).
 
-#[path = "support/util.rs"]
-mod util;
+use std::sync::Arc;
 
 use clap::Parser;
-use tresor_keys::cli::{KeyCommand, run_with_io};
 use tresor_store::Store;
+
+use super::{KeyCommand, run_with_io};
+
+/// A temp SQLite store.
+mod util {
+    use super::*;
+
+    pub(super) fn store() -> (tempfile::TempDir, Arc<Store>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kek = Arc::new(tresor_crypto::LocalKek::generate().expect("kek"));
+        let s = Store::open_sqlite(&dir.path().join("t.db"), kek, "tester").expect("store");
+        (dir, Arc::new(s))
+    }
+}
 
 #[derive(Parser)]
 struct Cli {

@@ -3,14 +3,13 @@
 
 use clap::Args;
 
-use crate::attributes::{Attribute, AttributeName, AttributeSet};
-use crate::cli::usage;
-use crate::enums::{self, NameType};
-use crate::error::KmipError;
-use crate::message::ProtocolVersion;
-use crate::ops::attrs;
-use crate::tags::Tag;
-use crate::ttlv::{Ttlv, Value};
+use crate::kmip::usage;
+use tresor_kmip::KmipError;
+use tresor_kmip::attributes::{Attribute, AttributeName, AttributeSet};
+use tresor_kmip::enums::{self, NameType};
+use tresor_kmip::message::ProtocolVersion;
+use tresor_kmip::tags::Tag;
+use tresor_kmip::ttlv::{Ttlv, Value};
 
 /// Attribute flags for create, register and locate.
 #[derive(Debug, Clone, Default, Args)]
@@ -43,9 +42,9 @@ pub struct DataArgs {
 }
 
 /// Decodes hex (surrounding whitespace ignored).
-pub(in crate::cli) fn unhex(s: &str) -> Result<Vec<u8>, KmipError> {
+pub(in crate::kmip) fn unhex(s: &str) -> Result<Vec<u8>, KmipError> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(usage(format!("'{s}' is not hex")));
     }
     (0..s.len())
@@ -59,7 +58,7 @@ pub(in crate::cli) fn unhex(s: &str) -> Result<Vec<u8>, KmipError> {
 }
 
 /// Looks up an enumeration value by name, ignoring case, `_` and `-`.
-pub(in crate::cli) fn enum_value(
+pub(in crate::kmip) fn enum_value(
     def: &enums::EnumDef,
     what: &str,
     s: &str,
@@ -79,12 +78,12 @@ pub(in crate::cli) fn enum_value(
 }
 
 /// Parses NAME=VALUE into an attribute, typing VALUE by the attribute's definition.
-pub(in crate::cli) fn parse_attr(spec: &str) -> Result<Attribute, KmipError> {
+pub(in crate::kmip) fn parse_attr(spec: &str) -> Result<Attribute, KmipError> {
     let (name, value) = spec
         .split_once('=')
         .ok_or_else(|| usage(format!("attribute '{spec}' is not NAME=VALUE")))?;
     let name = name.trim();
-    let an = attrs::name_of_key(name).unwrap_or(AttributeName::Custom {
+    let an = tresor_kmip::attributes::name_of_store_key(name).unwrap_or(AttributeName::Custom {
         vendor: None,
         name: name.to_owned(),
     });
@@ -127,7 +126,7 @@ pub(in crate::cli) fn parse_attr(spec: &str) -> Result<Attribute, KmipError> {
 
 impl AttrArgs {
     /// The attributes the flags name.
-    pub(in crate::cli) fn to_set(&self) -> Result<AttributeSet, KmipError> {
+    pub(in crate::kmip) fn to_set(&self) -> Result<AttributeSet, KmipError> {
         let mut set = AttributeSet::default();
         if let Some(n) = &self.name {
             set.push(Attribute::name(n, NameType::UNINTERPRETED_TEXT_STRING));
@@ -149,7 +148,7 @@ impl AttrArgs {
 }
 
 /// Parses MAJOR.MINOR into a supported protocol version.
-pub(in crate::cli) fn parse_version(v: &str) -> Result<ProtocolVersion, KmipError> {
+pub(in crate::kmip) fn parse_version(v: &str) -> Result<ProtocolVersion, KmipError> {
     let (a, b) = v
         .split_once('.')
         .ok_or_else(|| usage(format!("kmip version '{v}' is not MAJOR.MINOR")))?;
@@ -168,14 +167,14 @@ pub(in crate::cli) fn parse_version(v: &str) -> Result<ProtocolVersion, KmipErro
 }
 
 /// Parses a Cryptographic Algorithm name (AES, RSA, HMAC_SHA256...).
-pub(in crate::cli) fn algorithm(s: &str) -> Result<u32, KmipError> {
+pub(in crate::kmip) fn algorithm(s: &str) -> Result<u32, KmipError> {
     enum_value(&enums::CryptographicAlgorithm::DEF, "algorithm", s)
 }
 
 impl DataArgs {
     /// The `--data` bytes as a Data item: hex with `--hex` or when `default_hex`, else the
     /// text's bytes.
-    pub(in crate::cli) fn to_ttlv(&self, default_hex: bool) -> Result<Ttlv, KmipError> {
+    pub(in crate::kmip) fn to_ttlv(&self, default_hex: bool) -> Result<Ttlv, KmipError> {
         let bytes = if self.hex || default_hex {
             unhex(&self.data)?
         } else {

@@ -3,12 +3,12 @@
 use std::process::ExitCode;
 
 use super::{Conn, uid};
-use crate::cli::args::{ConnArgs, enum_value};
-use crate::cli::usage;
-use crate::enums::{self, Operation};
-use crate::error::KmipError;
-use crate::tags::Tag;
-use crate::ttlv::{Ttlv, Value};
+use crate::kmip::args::{ConnArgs, enum_value};
+use crate::kmip::usage;
+use tresor_kmip::KmipError;
+use tresor_kmip::enums::{self, Operation};
+use tresor_kmip::tags::Tag;
+use tresor_kmip::ttlv::{Ttlv, Value};
 
 /// Connects, calls `op` and prints the Unique Identifier of the answer.
 async fn simple(c: &ConnArgs, op: Operation, payload: Vec<Ttlv>) -> Result<ExitCode, KmipError> {

@@ -6,15 +6,15 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use super::{Conn, uid};
-use crate::attributes::{Attribute, AttributeSet, Container};
-use crate::cli::args::{AttrArgs, ConnArgs, algorithm as algorithm_value, enum_value};
-use crate::cli::output::first_text;
-use crate::cli::usage;
-use crate::enums::{self, KeyFormatType, NameType, ObjectType, Operation};
-use crate::error::KmipError;
-use crate::message::ResponseBatchItem;
-use crate::tags::Tag;
-use crate::ttlv::{Ttlv, Value};
+use crate::kmip::args::{AttrArgs, ConnArgs, algorithm as algorithm_value, enum_value};
+use crate::kmip::output::first_text;
+use crate::kmip::usage;
+use tresor_kmip::KmipError;
+use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
+use tresor_kmip::enums::{self, KeyFormatType, NameType, ObjectType, Operation};
+use tresor_kmip::message::ResponseBatchItem;
+use tresor_kmip::tags::Tag;
+use tresor_kmip::ttlv::{Ttlv, Value};
 
 /// A Cryptographic Usage Mask attribute.
 fn usage_mask(mask: enums::CryptographicUsageMask) -> Attribute {

@@ -9,10 +9,36 @@ use std::sync::Arc;
 
 use tresor_store::Store;
 
-use crate::algo::KeyType;
-use crate::error::{KeysError, Result};
-use crate::manager::KeyManager;
-use crate::transit::{KeyConfig, KeyInfo, parse_duration};
+use tresor_keys::{KeyConfig, KeyInfo, KeyManager, KeyType, KeysError, Result, parse_duration};
+
+/// The key types `key create --type` offers (every [`KeyType`] but `External`, which only a
+/// key definition makes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyTypeArg {
+    /// AES-256-GCM (aws-lc-rs), random 96-bit nonces: encrypt, decrypt, rewrap.
+    #[value(name = "aes256-gcm")]
+    Aes256Gcm,
+    /// ChaCha20-Poly1305 (RustCrypto), random 96-bit nonces: encrypt, decrypt, rewrap.
+    #[value(name = "chacha20-poly1305")]
+    ChaCha20Poly1305,
+    /// HMAC-SHA-256: sign, verify.
+    #[value(name = "hmac-sha256")]
+    HmacSha256,
+    /// Ed25519 (the material is the 32-byte seed): sign, verify.
+    #[value(name = "ed25519")]
+    Ed25519,
+}
+
+impl From<KeyTypeArg> for KeyType {
+    fn from(t: KeyTypeArg) -> KeyType {
+        match t {
+            KeyTypeArg::Aes256Gcm => KeyType::Aes256Gcm,
+            KeyTypeArg::ChaCha20Poly1305 => KeyType::ChaCha20Poly1305,
+            KeyTypeArg::HmacSha256 => KeyType::HmacSha256,
+            KeyTypeArg::Ed25519 => KeyType::Ed25519,
+        }
+    }
+}
 
 /// `tresor key ...`
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -26,7 +52,7 @@ pub enum KeyCommand {
         name: String,
         /// The key type.
         #[arg(long = "type", value_enum, default_value = "aes256-gcm")]
-        key_type: KeyType,
+        key_type: KeyTypeArg,
     },
     /// Make a new random version the primary; older versions keep decrypting.
     Rotate {
@@ -220,7 +246,9 @@ fn exec(
 ) -> Result<u8> {
     let aad_of = |a: &Option<String>| a.as_deref().unwrap_or("").as_bytes().to_vec();
     match cmd {
-        KeyCommand::Create { name, key_type } => show(out, &km.create(&name, key_type)?, json)?,
+        KeyCommand::Create { name, key_type } => {
+            show(out, &km.create(&name, key_type.into())?, json)?
+        }
         KeyCommand::Rotate { name } => {
             let r = km.rotate(&name)?;
             if json {
@@ -328,3 +356,7 @@ fn exec(
     }
     Ok(0)
 }
+
+#[cfg(test)]
+#[path = "key_test.rs"]
+mod tests;

@@ -35,8 +35,8 @@ use tresor_store::{ObjectMeta, ObjectType, Query};
 
 use super::args::OpenStore;
 use super::usage;
-use crate::error::KmipError;
-use crate::ops::GRANTS_ATTR;
+use tresor_kmip::KmipError;
+use tresor_kmip::ops::GRANTS_ATTR;
 
 /// The store attribute holding an object's PyKMIP operation policy name.
 pub const POLICY_ATTR: &str = "Operation Policy Name";

@@ -4,19 +4,18 @@
 use std::process::ExitCode;
 
 use super::{Conn, uid};
-use crate::attributes::{Attribute, AttributeName};
-use crate::cli::args::{ConnArgs, parse_attr};
-use crate::cli::usage;
-use crate::enums::Operation;
-use crate::error::KmipError;
-use crate::ops::attrs;
-use crate::tags::Tag;
-use crate::ttlv::Ttlv;
+use crate::kmip::args::{ConnArgs, parse_attr};
+use crate::kmip::usage;
+use tresor_kmip::KmipError;
+use tresor_kmip::attributes::{Attribute, AttributeName};
+use tresor_kmip::enums::Operation;
+use tresor_kmip::tags::Tag;
+use tresor_kmip::ttlv::Ttlv;
 
 /// A KMIP 2.x Attribute Reference to the attribute named `name`: a standard attribute's tag,
 /// or a vendor attribute `VENDOR-NAME` (vendor `x` without a `-`).
 fn attribute_reference(name: &str) -> Ttlv {
-    match attrs::name_of_key(name) {
+    match tresor_kmip::attributes::name_of_store_key(name) {
         Some(AttributeName::Standard(t)) => Ttlv::enumeration(Tag::ATTRIBUTE_REFERENCE, t.value()),
         _ => {
             let (v, n) = name.split_once('-').unwrap_or(("x", name));

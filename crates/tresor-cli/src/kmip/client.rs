@@ -14,13 +14,13 @@ use serde_json::json;
 use super::args::{ConnArgs, KmipCommand, parse_version};
 use super::output::{print_payload, print_uid};
 use super::usage;
-use crate::attributes::{AttributeSet, Container};
-use crate::client::{ClientConfig, KmipClient};
-use crate::enums::{self, Operation, ResultStatus};
-use crate::error::KmipError;
-use crate::message::{ProtocolVersion, RequestMessage, ResponseBatchItem};
-use crate::tags::Tag;
-use crate::ttlv::Ttlv;
+use tresor_kmip::KmipError;
+use tresor_kmip::attributes::{AttributeSet, Container};
+use tresor_kmip::client::{ClientConfig, KmipClient};
+use tresor_kmip::enums::{self, Operation, ResultStatus};
+use tresor_kmip::message::{ProtocolVersion, RequestMessage, ResponseBatchItem};
+use tresor_kmip::tags::Tag;
+use tresor_kmip::ttlv::Ttlv;
 
 /// The client configuration: `--config` (if given) overridden by the other flags.
 pub(super) fn client_config(c: &ConnArgs) -> Result<ClientConfig, KmipError> {
@@ -46,7 +46,7 @@ pub(super) fn client_config(c: &ConnArgs) -> Result<ClientConfig, KmipError> {
                 p.parse()
                     .map_err(|_| usage(format!("--server '{s}': bad port")))?,
             ),
-            None => (s.clone(), crate::client::DEFAULT_PORT),
+            None => (s.clone(), tresor_kmip::client::DEFAULT_PORT),
         };
         cfg.host = h;
         cfg.port = p;

@@ -8,10 +8,10 @@ use serde_json::json;
 
 use super::args::{CertsCommand, OpenStore, ServeArgs};
 use super::{runtime, usage};
-use crate::error::KmipError;
-use crate::ops::{GRANTS_ATTR, PERMISSIONS};
-use crate::server::logging::LogFormat;
-use crate::server::{AuditLog, AuditReads, Server, ServerConfig, config_file};
+use tresor_kmip::KmipError;
+use tresor_kmip::ops::{GRANTS_ATTR, PERMISSIONS};
+use tresor_kmip::server::logging::LogFormat;
+use tresor_kmip::server::{AuditLog, AuditReads, Server, ServerConfig, config_file};
 
 /// `tresor kmip certs init|client|revoke`.
 pub(super) fn certs(cmd: CertsCommand) -> Result<ExitCode, KmipError> {
@@ -22,12 +22,12 @@ pub(super) fn certs(cmd: CertsCommand) -> Result<ExitCode, KmipError> {
             server_days,
             ca_days,
         } => {
-            let lifetimes = crate::certs::Lifetimes {
+            let lifetimes = tresor_kmip::certs::Lifetimes {
                 ca_days,
                 server_days,
                 client_days: days,
             };
-            let f = crate::certs::init_with(&dir, &lifetimes)?;
+            let f = tresor_kmip::certs::init_with(&dir, &lifetimes)?;
             eprintln!(
                 "wrote {}, {}, {}, {}, {}, {}",
                 f.ca_cert.display(),
@@ -39,7 +39,7 @@ pub(super) fn certs(cmd: CertsCommand) -> Result<ExitCode, KmipError> {
             );
         }
         CertsCommand::Client { dir, name, days } => {
-            let f = crate::certs::client_with(&dir, &name, days)?;
+            let f = tresor_kmip::certs::client_with(&dir, &name, days)?;
             eprintln!("wrote {}, {}", f.cert.display(), f.key.display());
         }
         CertsCommand::Revoke {
@@ -48,14 +48,14 @@ pub(super) fn certs(cmd: CertsCommand) -> Result<ExitCode, KmipError> {
             serial,
             cert,
         } => {
-            use crate::certs::RevokeTarget;
+            use tresor_kmip::certs::RevokeTarget;
             let target = match (name, serial, cert) {
                 (Some(n), None, None) => RevokeTarget::Name(n),
                 (None, Some(s), None) => RevokeTarget::Serial(s),
                 (None, None, Some(c)) => RevokeTarget::CertFile(c),
                 _ => return Err(usage("give one of NAME, --serial or --cert".to_owned())),
             };
-            let r = crate::certs::revoke(&dir, &target)?;
+            let r = tresor_kmip::certs::revoke(&dir, &target)?;
             if r.already {
                 eprintln!("serial {} is already in {}", r.serial, r.crl.display());
             } else {
@@ -86,7 +86,7 @@ pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode,
         .map(config_file::load)
         .transpose()?
         .and_then(|f| f.log.level.map(toml::Spanned::into_inner));
-    let _log = crate::server::logging::init(format, level.as_deref())?;
+    let _log = tresor_kmip::server::logging::init(format, level.as_deref())?;
     if a.ephemeral {
         return super::ephemeral::serve_ephemeral(a);
     }
@@ -97,7 +97,7 @@ pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode,
     let reads = AuditReads::parse(
         a.audit_reads
             .as_deref()
-            .unwrap_or(crate::server::DEFAULT_READS),
+            .unwrap_or(tresor_kmip::server::DEFAULT_READS),
     )?;
     let store = open_store(store_dir.as_deref()).map_err(|e| KmipError::Store(e.to_string()))?;
     let audit_log = audit_log_path(&a.audit_log, a.no_audit_log, &store)
@@ -249,7 +249,7 @@ fn server_config(a: &ServeArgs) -> Result<(ServerConfig, Option<PathBuf>), KmipE
         .filter(|s| !s.contains("://"))
         .map(PathBuf::from);
     if let Some(p) = a.config.as_deref().filter(|p| !config_file::is_toml(p)) {
-        let (c, db) = crate::server::from_pykmip_server_conf(p, config)?;
+        let (c, db) = tresor_kmip::server::from_pykmip_server_conf(p, config)?;
         config = c;
         if store_dir.is_none() {
             store_dir = db;
@@ -388,7 +388,7 @@ pub(super) fn apply_limits(l: &super::args::ServeLimitArgs, config: &mut ServerC
 /// On each SIGHUP, re-reads the configuration (the flags, `--config` again) and from it the
 /// certificate, key, CA, CRL and limits, for new handshakes and requests (open connections
 /// go on); a failed reload keeps the old configuration and is logged.
-fn reload_on_sighup(reloader: crate::server::Reloader, args: ServeArgs) {
+fn reload_on_sighup(reloader: tresor_kmip::server::Reloader, args: ServeArgs) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

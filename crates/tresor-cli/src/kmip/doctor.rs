@@ -22,18 +22,22 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::args::ConnArgs;
-use crate::client::ClientConfig;
-use crate::enums::{Operation, QueryFunction, ResultStatus};
-use crate::error::KmipError;
-use crate::message::{ProtocolVersion, RequestMessage, ResponseMessage};
-use crate::server::unix_time;
-use crate::tags::Tag;
-use crate::ttlv::Ttlv;
-use crate::ttlv::stream::{read_message_bytes, write_message};
+use tresor_kmip::KmipError;
+use tresor_kmip::client::ClientConfig;
+use tresor_kmip::enums::{Operation, QueryFunction, ResultStatus};
+use tresor_kmip::message::{ProtocolVersion, RequestMessage, ResponseMessage};
+use tresor_kmip::tags::Tag;
+use tresor_kmip::ttlv::Ttlv;
+use tresor_kmip::ttlv::stream::{read_message_bytes, write_message};
 
 mod certs;
 mod hints;
 mod report;
+
+/// A UNIX time as `YYYY-MM-DDTHH:MM:SSZ` (certificate times: X.509 years end at 9999).
+fn unix_time(secs: u64) -> String {
+    tresor_kmip::json::unix_to_rfc3339(i64::try_from(secs).unwrap_or(i64::MAX))
+}
 
 use certs::{Recording, facts, now, read_files};
 use hints::io_detail;
@@ -58,7 +62,7 @@ where
         KmipError::Io { source, .. } => io_detail(source),
         other => (other.to_string(), closed()),
     };
-    let limits = crate::ttlv::Limits::default();
+    let limits = tresor_kmip::ttlv::Limits::default();
     write_message(stream, &msg.to_ttlv())
         .await
         .map_err(kmip_err)?;

@@ -4,12 +4,12 @@
 use std::process::ExitCode;
 
 use super::{Conn, uid};
-use crate::cli::args::{ConnArgs, DataArgs, enum_value, unhex};
-use crate::cli::output::{first_bytes, hex, print_validity};
-use crate::enums::{self, Operation};
-use crate::error::KmipError;
-use crate::tags::Tag;
-use crate::ttlv::Ttlv;
+use crate::kmip::args::{ConnArgs, DataArgs, enum_value, unhex};
+use crate::kmip::output::{first_bytes, hex, print_validity};
+use tresor_kmip::KmipError;
+use tresor_kmip::enums::{self, Operation};
+use tresor_kmip::tags::Tag;
+use tresor_kmip::ttlv::Ttlv;
 
 fn crypto_params(items: Vec<Ttlv>) -> Ttlv {
     Ttlv::structure(Tag::CRYPTOGRAPHIC_PARAMETERS, items)

@@ -21,8 +21,8 @@ use std::time::Instant;
 
 use super::args::ServeArgs;
 use super::{runtime, usage};
-use crate::error::KmipError;
-use crate::server::{Server, ServerConfig};
+use tresor_kmip::KmipError;
+use tresor_kmip::server::{Server, ServerConfig};
 
 /// The prefix of the private folder an ephemeral server works in.
 pub const EPHEMERAL_PREFIX: &str = "tresor-ephemeral-";
@@ -89,7 +89,11 @@ fn check_flags(a: &ServeArgs) -> Result<(), KmipError> {
 }
 
 /// The `[client]` section of a `pykmip.conf` for the ephemeral server's client certificate.
-pub fn pykmip_client_section(host: &str, port: u16, certs: &crate::certs::CertFiles) -> String {
+pub fn pykmip_client_section(
+    host: &str,
+    port: u16,
+    certs: &tresor_kmip::certs::CertFiles,
+) -> String {
     format!(
         "[client]\nhost={host}\nport={port}\ncertfile={}\nkeyfile={}\nca_certs={}\n\
          cert_reqs=CERT_REQUIRED\nssl_version=PROTOCOL_SSLv23\ndo_handshake_on_connect=True\n\
@@ -131,7 +135,7 @@ pub(super) fn serve_ephemeral(a: ServeArgs) -> Result<ExitCode, KmipError> {
                 "server.key",
                 "client.crt",
                 "client.key",
-                crate::certs::CRL_FILE,
+                tresor_kmip::certs::CRL_FILE,
             ];
             if let Some(n) = names.iter().find(|n| d.join(n).exists()) {
                 return Err(usage(format!(
@@ -149,8 +153,8 @@ pub(super) fn serve_ephemeral(a: ServeArgs) -> Result<ExitCode, KmipError> {
         }
         None => (work.path().join("certs"), None),
     };
-    let certs = crate::certs::init(&certs_dir)?;
-    let client_id = crate::server::identity_of_cert_file(&certs.client_cert)?;
+    let certs = tresor_kmip::certs::init(&certs_dir)?;
+    let client_id = tresor_kmip::server::identity_of_cert_file(&certs.client_cert)?;
     let kek = Arc::new(
         tresor_crypto::LocalKek::generate()
             .map_err(|e| KmipError::Store(format!("making the store key: {e}")))?,
@@ -159,7 +163,7 @@ pub(super) fn serve_ephemeral(a: ServeArgs) -> Result<ExitCode, KmipError> {
         tresor_store::Store::open_sqlite(&work.path().join("store.db"), kek, "tresor-ephemeral")
             .map_err(|e| KmipError::Store(e.to_string()))?,
     );
-    super::apps::set(&store, crate::ops::access::ANY, &client_id, true)
+    tresor_kmip::apps::set(&store, tresor_kmip::ops::access::ANY, &client_id, true)
         .map_err(|e| KmipError::Store(e.to_string()))?;
     let mut config = ServerConfig::new(&certs.server_cert, &certs.server_key, &certs.ca_cert);
     if let Some(l) = &a.listen {

@@ -15,7 +15,7 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectAltName};
 
 use super::report::Report;
-use crate::client::ClientConfig;
+use tresor_kmip::client::ClientConfig;
 
 /// A server certificate verifier that records the real verifier's verdict and the chain,
 /// and lets the handshake finish so the negotiated version and suite can be shown.

@@ -4,12 +4,11 @@ use std::process::ExitCode;
 
 use serde_json::{Value as Json, json};
 
-use crate::attributes::{Attribute, AttributeName};
-use crate::enums;
-use crate::message::ResponseBatchItem;
-use crate::ops::attrs;
-use crate::tags::Tag;
-use crate::ttlv::{Ttlv, Value};
+use tresor_kmip::attributes::{Attribute, AttributeName};
+use tresor_kmip::enums;
+use tresor_kmip::message::ResponseBatchItem;
+use tresor_kmip::tags::Tag;
+use tresor_kmip::ttlv::{Ttlv, Value};
 
 /// Lower-case hex.
 pub(super) fn hex(b: &[u8]) -> String {
@@ -20,7 +19,8 @@ pub(super) fn hex(b: &[u8]) -> String {
 pub(super) fn print_payload(json: bool, item: &ResponseBatchItem) {
     let items = item.payload_items();
     if json {
-        let j = attrs::to_json(None, &Value::Structure(items.to_vec()));
+        let j =
+            tresor_kmip::attributes::value_to_store_json(None, &Value::Structure(items.to_vec()));
         println!("{}", serde_json::to_string_pretty(&j).unwrap_or_default());
     } else {
         for t in items {
@@ -87,10 +87,10 @@ fn print_ttlv(t: &Ttlv, depth: usize) {
 /// One value as text: hex for bytes, enumeration and mask names, JSON for structures.
 fn show_value(tag: Option<Tag>, v: &Value) -> String {
     match v {
-        Value::Structure(_) => attrs::to_json(tag, v).to_string(),
+        Value::Structure(_) => tresor_kmip::attributes::value_to_store_json(tag, v).to_string(),
         Value::ByteString(b) | Value::BigInteger(b) => hex(b),
         Value::TextString(s) => s.clone(),
-        other => match attrs::to_json(tag, other) {
+        other => match tresor_kmip::attributes::value_to_store_json(tag, other) {
             Json::String(s) => s,
             j => j.to_string(),
         },

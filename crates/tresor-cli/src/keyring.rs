@@ -1,8 +1,9 @@
-//! The `tresor keyring` subcommand, as a library: the CLI crate embeds
-//! [`KeyringCommand`] and calls [`run`].
+//! `tresor keyring ...`: secrets in the Linux kernel keyrings (tresor-keyring), with
+//! [`parse_timeout`], the durations `keyring set --timeout`, `unlock` and `s3 --key-cache`
+//! take.
 //!
 //! Exit codes: 0 found / done, 1 not found, 4 permission denied or quota
-//! exceeded, 2 any other error (see [`KeyringError::exit_code`]). A broken
+//! exceeded, 2 any other error (decided in [`crate::error`]). A broken
 //! pipe on stdout counts as success.
 
 use std::io::{IsTerminal, Read, Write};
@@ -12,11 +13,11 @@ use std::time::Duration;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::{Create, KeyInfo, KeyKind, Keyring, KeyringError, Ring, SetOptions};
+use tresor_keyring::{Create, KeyInfo, KeyKind, Keyring, KeyringError, Ring, SetOptions};
 
 /// Most bytes `set` reads from stdin: one more than the largest payload, so
 /// an oversized value is reported instead of silently cut.
-const STDIN_LIMIT: u64 = crate::MAX_PAYLOAD_LEN as u64 + 1;
+const STDIN_LIMIT: u64 = tresor_keyring::MAX_PAYLOAD_LEN as u64 + 1;
 
 /// What to do when the key already exists (`--create`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -120,8 +121,8 @@ pub struct Io<'a> {
 
 /// Runs `cmd` on the process's stdin, stdout and stderr.
 ///
-/// On `Err(e)`, print `error: {e}` and, if any, `hint: {e.hint()}`, then
-/// exit with `e.exit_code()` ([`report`] does exactly that).
+/// On `Err(e)`, [`crate::error::report`] prints `error: {e}` and, if any, `hint:
+/// {e.hint()}`, and picks the exit code.
 ///
 /// # Errors
 ///
@@ -139,15 +140,6 @@ pub fn run(cmd: KeyringCommand, json: bool) -> Result<ExitCode, KeyringError> {
         stderr: &mut stderr,
     };
     run_with(cmd, json, &mut io)
-}
-
-/// Prints `error:` and `hint:` lines for `e` and returns its exit code.
-pub fn report(e: &KeyringError, stderr: &mut dyn Write) -> ExitCode {
-    let _ = writeln!(stderr, "error: {e}");
-    if let Some(h) = e.hint() {
-        let _ = writeln!(stderr, "hint: {h}");
-    }
-    ExitCode::from(e.exit_code())
 }
 
 /// Parses a timeout such as `30s`, `10m`, `2h`, `1d` or `45` (seconds).
@@ -238,8 +230,9 @@ pub fn run_with(
             create,
         } => {
             let timeout = timeout.as_deref().map(parse_timeout).transpose()?;
-            if ring == Ring::Session && crate::session_status()?.is_user_session_default() {
-                let _ = writeln!(io.stderr, "note: {}", crate::NO_SESSION_HINT);
+            if ring == Ring::Session && tresor_keyring::session_status()?.is_user_session_default()
+            {
+                let _ = writeln!(io.stderr, "note: {}", tresor_keyring::NO_SESSION_HINT);
             }
             let value = read_secret(&name, io)?;
             let kr = Keyring::open_or_create(ring)?;
@@ -312,23 +305,23 @@ pub fn run_with(
             };
         }
         KeyringCommand::Session => {
-            let st = crate::session_status()?;
+            let st = tresor_keyring::session_status()?;
             text = match (json, st) {
-                (true, crate::SessionStatus::Own { id }) => {
+                (true, tresor_keyring::SessionStatus::Own { id }) => {
                     format!("{}\n", json!({"session": "own", "id": id}))
                 }
-                (true, crate::SessionStatus::UserSessionDefault { id }) => format!(
+                (true, tresor_keyring::SessionStatus::UserSessionDefault { id }) => format!(
                     "{}\n",
                     json!({"session": "user-session-default", "id": id,
-                           "hint": crate::NO_SESSION_HINT})
+                           "hint": tresor_keyring::NO_SESSION_HINT})
                 ),
-                (false, crate::SessionStatus::Own { id }) => {
+                (false, tresor_keyring::SessionStatus::Own { id }) => {
                     format!("own session keyring {id}\n")
                 }
-                (false, crate::SessionStatus::UserSessionDefault { id }) => {
+                (false, tresor_keyring::SessionStatus::UserSessionDefault { id }) => {
                     format!(
                         "user-session default keyring {id}\nhint: {}\n",
-                        crate::NO_SESSION_HINT
+                        tresor_keyring::NO_SESSION_HINT
                     )
                 }
             }
@@ -347,31 +340,5 @@ fn finish(io: &mut Io<'_>, bytes: &[u8]) -> Result<ExitCode, KeyringError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeouts_parse() {
-        assert_eq!(parse_timeout("10m").unwrap(), Duration::from_secs(600));
-        assert_eq!(parse_timeout("45").unwrap(), Duration::from_secs(45));
-        assert_eq!(parse_timeout("1d").unwrap(), Duration::from_secs(86400));
-        for bad in [
-            "",
-            "m",
-            "0",
-            "-1s",
-            "1.5h",
-            "10x",
-            "1 m",
-            "99999999999999999999d",
-        ] {
-            let e = parse_timeout(bad).unwrap_err();
-            assert_eq!(
-                e.to_string(),
-                format!(
-                    "invalid timeout '{bad}': expected a number with an optional unit s, m, h or d (e.g. 10m)"
-                )
-            );
-        }
-    }
-}
+#[path = "keyring_test.rs"]
+mod tests;

@@ -25,13 +25,10 @@ mod serve;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::error::KmipError;
+use tresor_kmip::KmipError;
 
-pub use args::{
-    AppsCommand, AttrArgs, CertsCommand, ConfigCommand, ConnArgs, DataArgs, KmipCommand, OpenStore,
-    ServeArgs, ServeLimitArgs,
-};
-pub use serve::{config, shutdown_signal, with_config_file};
+pub use args::{ConfigCommand, KmipCommand, OpenStore};
+pub use serve::{config, shutdown_signal};
 
 /// A usage error (exit code 2).
 fn usage(msg: impl Into<String>) -> KmipError {

@@ -1,0 +1,675 @@
+//! [`SecretsClient`]: vault secrets (`app:env:KEY`) on a `tresor kmip serve` server, over a
+//! [`BlockingKmipClient`] (KMIP 1.4, one request message per call).
+//!
+//! It builds the requests and reads the answers of the vault's remote mode
+//! (`tresor --server`): a secret is a Secret Data object whose Name is `app:env:KEY`;
+//! Locate finds names and attributes; tresor's vendor operations ([`crate::vendor`])
+//! describe objects and their versions (Versions), add versions (Add Version), remove them
+//! for good (Purge) and read many names at once (Read Names). Every multi-item write is sent
+//! with Batch Error Continuation Option *Undo*, so the server runs it in one store transaction
+//! and a failure leaves nothing written. It prints nothing and decides nothing about the
+//! vault's names (filters, reserved prefixes): the caller does.
+//!
+//! Errors are [`SecretsError`]s, which name the server and the operation refused.
+
+use tresor_crypto::SecretBytes;
+use tresor_store::VersionInfo;
+
+use super::BlockingKmipClient;
+use crate::ProtocolVersion;
+use crate::attributes::{Attribute, AttributeName};
+use crate::enums::{
+    BatchErrorContinuationOption, KeyFormatType, NameType, ObjectType, Operation, ResultReason,
+    ResultStatus, RevocationReasonCode, SecretDataType, State,
+};
+use crate::error::KmipError;
+use crate::message::{RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem};
+use crate::tags::Tag;
+use crate::ttlv::{Limits, Ttlv, Value};
+use crate::vendor;
+use crate::vendor::read_names::{self, ReadNamesAnswer, ReadNamesRequest, ReadNamesResponse};
+
+/// Why a [`SecretsClient`] call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretsError {
+    /// The request got no usable answer (connection, TLS, timeout, a malformed message).
+    #[error("KMIP server {server}")]
+    Transport {
+        /// The server address.
+        server: String,
+        /// What failed.
+        #[source]
+        source: KmipError,
+    },
+    /// The server answered an operation with a failure (the whole message was undone when
+    /// it was a write).
+    #[error(
+        "the server {server} refused {operation}: {message} ({})",
+        .reason.name().unwrap_or("error")
+    )]
+    Refused {
+        /// The server address.
+        server: String,
+        /// The operation, in words (`register`, `add version`, `read names`...).
+        operation: String,
+        /// The Result Message.
+        message: String,
+        /// The Result Reason.
+        reason: ResultReason,
+    },
+    /// The server refused a Read Names request (one for many names).
+    #[error(
+        "the server {server} refused to read {count} secret(s): {message} ({}){}",
+        .reason.name().unwrap_or("error"),
+        if *reason == ResultReason::OPERATION_NOT_SUPPORTED {
+            " (the server predates Read Names: upgrade it)"
+        } else {
+            ""
+        }
+    )]
+    ReadRefused {
+        /// The server address.
+        server: String,
+        /// How many names the request asked for.
+        count: usize,
+        /// The Result Message.
+        message: String,
+        /// The Result Reason.
+        reason: ResultReason,
+    },
+    /// The server answered, but not what was asked (fewer items, a malformed payload).
+    #[error("the server {server}{detail}")]
+    BadAnswer {
+        /// The server address.
+        server: String,
+        /// What was wrong, starting with a space or `: `.
+        detail: String,
+    },
+    /// A secret name too long for any Read Names request.
+    #[error("the secret name '{}' is longer than a Read Names request takes", .0.escape_debug())]
+    NameTooLong(String),
+}
+
+/// What the server says about one object (tresor's vendor Versions operation).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct SecretDescription {
+    /// The object's Unique Identifier.
+    pub uid: String,
+    /// Its store name (`app:env:KEY` for a vault secret).
+    pub name: Option<String>,
+    /// The vault's kind of value (`str`, ...), when it has one.
+    pub kind: Option<String>,
+    /// The identity owning the object.
+    pub owner: Option<String>,
+    /// The identity the server sees this client as.
+    pub caller: Option<String>,
+    /// The Object Type's name (`SecretData`, `Unknown` when absent).
+    pub object_type: String,
+    /// The State's name (`Active`, `Unknown` when absent).
+    pub state: String,
+    /// The Last Change Date (Unix seconds; 0 when absent).
+    pub updated: i64,
+    /// The current version (0 when absent).
+    pub version: u32,
+    /// Every version.
+    pub versions: Vec<VersionInfo>,
+    /// The value of the version asked for, when one was.
+    pub value: Option<SecretBytes>,
+}
+
+/// One Locate condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// The object holds this Name.
+    Name(String),
+    /// The object has the custom text attribute `name` (`app`, `env`, `key`) with `value`.
+    Text {
+        /// The attribute's name.
+        name: String,
+        /// Its value.
+        value: String,
+    },
+}
+
+impl Condition {
+    fn to_ttlv(&self) -> Ttlv {
+        match self {
+            Condition::Name(n) => name_attr(n),
+            Condition::Text { name, value } => Attribute {
+                name: AttributeName::Custom {
+                    vendor: None,
+                    name: name.clone(),
+                },
+                index: None,
+                value: Value::TextString(value.clone()),
+            }
+            .to_v1(),
+        }
+    }
+}
+
+/// A secret to remove: its uid, and whether it is Active (then it is revoked first).
+#[derive(Debug, Clone, Copy)]
+pub struct Removal<'a> {
+    /// The object's Unique Identifier.
+    pub uid: &'a str,
+    /// True if and only if the object is Active.
+    pub active: bool,
+}
+
+/// Vault secrets on a tresor KMIP server (see the [module](self) docs).
+///
+/// # Examples
+/// ```no_run
+/// use tresor_kmip::client::{BlockingKmipClient, ClientConfig, SecretsClient};
+/// let cfg = ClientConfig::from_pykmip_conf("pykmip.conf".as_ref(), "client")?;
+/// let c = SecretsClient::new(BlockingKmipClient::new(cfg)?, "kmip.example:5696");
+/// let uid = c.locate_names(&["app:dev:DB".to_owned()])?.remove(0);
+/// if let Some(uid) = uid {
+///     let value = c.get_value(&uid)?;
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SecretsClient {
+    client: BlockingKmipClient,
+    server: String,
+    on_request: Option<fn()>,
+}
+
+impl std::fmt::Debug for SecretsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretsClient")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecretsClient {
+    /// A client for the server `server` (its address, as errors name it) over `client`.
+    pub fn new(client: BlockingKmipClient, server: impl Into<String>) -> SecretsClient {
+        SecretsClient {
+            client,
+            server: server.into(),
+            on_request: None,
+        }
+    }
+
+    /// Calls `f` before each request message is sent (e.g. to count round trips).
+    #[must_use]
+    pub fn on_request(mut self, f: fn()) -> SecretsClient {
+        self.on_request = Some(f);
+        self
+    }
+
+    /// The server's address.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    fn send(&self, msg: &RequestMessage) -> Result<crate::ResponseMessage, SecretsError> {
+        if let Some(f) = self.on_request {
+            f();
+        }
+        self.client
+            .request(msg)
+            .map_err(|source| SecretsError::Transport {
+                server: self.server.clone(),
+                source,
+            })
+    }
+
+    fn bad_answer(&self, detail: String) -> SecretsError {
+        SecretsError::BadAnswer {
+            server: self.server.clone(),
+            detail,
+        }
+    }
+
+    /// Sends `items` in one request message; every item must succeed (with `undo`, a
+    /// failure rolls the whole message back on the server).
+    fn batch(
+        &self,
+        items: Vec<RequestBatchItem>,
+        undo: bool,
+    ) -> Result<Vec<ResponseBatchItem>, SecretsError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = items.len();
+        let mut header =
+            RequestHeader::new(ProtocolVersion::V1_4, i32::try_from(n).unwrap_or(i32::MAX));
+        if undo {
+            header.batch_error_continuation_option = Some(BatchErrorContinuationOption::UNDO);
+        }
+        let msg = RequestMessage {
+            header,
+            batch_items: items,
+        };
+        let ops: Vec<Operation> = msg.batch_items.iter().map(|i| i.operation).collect();
+        let resp = self.send(&msg)?;
+        for (i, item) in resp.batch_items.iter().enumerate() {
+            if item.result_status != ResultStatus::SUCCESS
+                && item.result_status != ResultStatus::OPERATION_UNDONE
+            {
+                let reason = item.result_reason.unwrap_or(ResultReason::GENERAL_FAILURE);
+                let op = ops.get(i).copied().unwrap_or(Operation::LOCATE);
+                let operation = match op {
+                    vendor::ADD_VERSION => "add version".to_owned(),
+                    vendor::VERSIONS => "versions".to_owned(),
+                    vendor::PURGE => "purge".to_owned(),
+                    vendor::READ_NAMES => "read names".to_owned(),
+                    o => o.name().unwrap_or("operation").to_owned(),
+                };
+                return Err(SecretsError::Refused {
+                    server: self.server.clone(),
+                    operation,
+                    message: item.result_message.clone().unwrap_or_default(),
+                    reason,
+                });
+            }
+        }
+        if resp.batch_items.len() != n {
+            return Err(self.bad_answer(format!(
+                " answered {} of {n} operations",
+                resp.batch_items.len()
+            )));
+        }
+        Ok(resp.batch_items)
+    }
+
+    fn uids(item: &ResponseBatchItem) -> Vec<String> {
+        item.payload_items()
+            .iter()
+            .filter(|t| t.tag == Tag::UNIQUE_IDENTIFIER)
+            .filter_map(|t| t.as_text().map(str::to_owned))
+            .collect()
+    }
+
+    /// One Locate per condition set, all in one request message: the uids each finds
+    /// (objects the identity owns or may locate), in order.
+    ///
+    /// # Errors
+    /// [`SecretsError`] if the request fails or the server refuses one Locate.
+    pub fn locate(&self, queries: &[Vec<Condition>]) -> Result<Vec<Vec<String>>, SecretsError> {
+        let items = queries
+            .iter()
+            .map(|q| {
+                RequestBatchItem::new(
+                    Operation::LOCATE,
+                    q.iter().map(Condition::to_ttlv).collect(),
+                )
+            })
+            .collect();
+        Ok(self.batch(items, false)?.iter().map(Self::uids).collect())
+    }
+
+    /// The uid holding exactly each name (if the identity may see it), in one request message.
+    ///
+    /// # Errors
+    /// As [`SecretsClient::locate`].
+    pub fn locate_names(&self, names: &[String]) -> Result<Vec<Option<String>>, SecretsError> {
+        let queries: Vec<Vec<Condition>> = names
+            .iter()
+            .map(|n| vec![Condition::Name(n.clone())])
+            .collect();
+        Ok(self
+            .locate(&queries)?
+            .into_iter()
+            .map(|u| u.into_iter().next())
+            .collect())
+    }
+
+    /// Describes `uids` (vendor Versions, one request message): names, owner, state,
+    /// versions, and with `version` that version's value.
+    ///
+    /// # Errors
+    /// [`SecretsError`] if the request fails or the server refuses one object.
+    pub fn describe(
+        &self,
+        uids: &[String],
+        version: Option<u32>,
+    ) -> Result<Vec<SecretDescription>, SecretsError> {
+        let items = uids
+            .iter()
+            .map(|u| {
+                let mut p = vec![uid_item(u)];
+                if let Some(v) = version {
+                    p.push(Ttlv::integer(
+                        vendor::VERSION,
+                        i32::try_from(v).unwrap_or(0),
+                    ));
+                }
+                RequestBatchItem::new(vendor::VERSIONS, p)
+            })
+            .collect();
+        let mut out = Vec::with_capacity(uids.len());
+        for (u, r) in uids.iter().zip(self.batch(items, false)?) {
+            out.push(description(u, &r));
+        }
+        Ok(out)
+    }
+
+    /// The current value of `uid` (Get), `None` if the answer holds no key material.
+    ///
+    /// # Errors
+    /// [`SecretsError`] if the request fails or the server refuses the Get.
+    pub fn get_value(&self, uid: &str) -> Result<Option<SecretBytes>, SecretsError> {
+        let mut r = self.batch(
+            vec![RequestBatchItem::new(Operation::GET, vec![uid_item(uid)])],
+            false,
+        )?;
+        Ok(material_of(&r.remove(0)))
+    }
+
+    /// The answers of vendor Read Names for `entries` (`(name, version)`, 0: current), in
+    /// order: one request message per [`read_names::MAX_NAMES`] names (or
+    /// [`read_names::MAX_NAME_BYTES`] bytes of names), each answered from one store read. A
+    /// response over what this client reads (1 MiB) is refused by the server before it is
+    /// sent; the names are then asked again in two halves.
+    ///
+    /// # Errors
+    /// [`SecretsError::NameTooLong`], a failed request, or a refused Read Names.
+    pub fn read_names(
+        &self,
+        entries: &[(String, u32)],
+    ) -> Result<Vec<ReadNamesAnswer>, SecretsError> {
+        let mut out = Vec::with_capacity(entries.len());
+        let mut start = 0;
+        while start < entries.len() {
+            let mut end = start;
+            let mut bytes = 0;
+            while end < entries.len()
+                && end - start < read_names::MAX_NAMES
+                && bytes + entries[end].0.len() <= read_names::MAX_NAME_BYTES
+            {
+                bytes += entries[end].0.len();
+                end += 1;
+            }
+            if end == start {
+                return Err(SecretsError::NameTooLong(entries[start].0.clone()));
+            }
+            out.extend(self.read_names_once(&entries[start..end])?);
+            start = end;
+        }
+        Ok(out)
+    }
+
+    fn read_names_once(
+        &self,
+        entries: &[(String, u32)],
+    ) -> Result<Vec<ReadNamesAnswer>, SecretsError> {
+        let req = ReadNamesRequest {
+            entries: entries.to_vec(),
+        };
+        let mut header = RequestHeader::new(ProtocolVersion::V1_4, 1);
+        let limit = Limits::default().max_message;
+        header.maximum_response_size = Some(i32::try_from(limit).unwrap_or(i32::MAX));
+        let msg = RequestMessage {
+            header,
+            batch_items: vec![RequestBatchItem::new(vendor::READ_NAMES, req.to_payload())],
+        };
+        let resp = self.send(&msg)?;
+        let [item] = resp.batch_items.as_slice() else {
+            return Err(self.bad_answer(format!(
+                " answered {} items to one Read Names",
+                resp.batch_items.len()
+            )));
+        };
+        if item.result_status != ResultStatus::SUCCESS {
+            let reason = item.result_reason.unwrap_or(ResultReason::GENERAL_FAILURE);
+            if reason == ResultReason::RESPONSE_TOO_LARGE && entries.len() > 1 {
+                let (a, b) = entries.split_at(entries.len() / 2);
+                let mut out = self.read_names_once(a)?;
+                out.extend(self.read_names_once(b)?);
+                return Ok(out);
+            }
+            return Err(SecretsError::ReadRefused {
+                server: self.server.clone(),
+                count: entries.len(),
+                message: item.result_message.clone().unwrap_or_default(),
+                reason,
+            });
+        }
+        let r = ReadNamesResponse::from_items(item.payload_items())
+            .map_err(|e| self.bad_answer(format!(": {e}")))?;
+        if r.answers.len() != entries.len() {
+            return Err(self.bad_answer(format!(
+                " answered {} of {} names",
+                r.answers.len(),
+                entries.len()
+            )));
+        }
+        Ok(r.answers)
+    }
+
+    /// Registers new secrets (`(name, value)`: Secret Data, Active at once) and stores new
+    /// versions (`(uid, value)`, vendor Add Version), all in one message the server runs
+    /// all-or-nothing. Each Register is followed by a vendor Versions of its name, which
+    /// fails (and so undoes everything) unless the new object really holds the name: it may
+    /// belong to an object this identity cannot see. Returns the version numbers the new
+    /// versions got, in order.
+    ///
+    /// # Errors
+    /// [`SecretsError`] if the request fails or the server refuses any item (nothing is
+    /// written then).
+    pub fn write(
+        &self,
+        new: &[(String, &[u8])],
+        versions: &[(String, &[u8])],
+    ) -> Result<Vec<u32>, SecretsError> {
+        let now = tresor_store::now();
+        let mut items = Vec::new();
+        for (name, value) in new {
+            items.push(RequestBatchItem::new(
+                Operation::REGISTER,
+                vec![
+                    Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SECRET_DATA),
+                    Ttlv::structure(
+                        Tag::TEMPLATE_ATTRIBUTE,
+                        vec![
+                            name_attr(name),
+                            Attribute::standard(Tag::ACTIVATION_DATE, Value::DateTime(now)).to_v1(),
+                        ],
+                    ),
+                    secret_data(value),
+                ],
+            ));
+            items.push(RequestBatchItem::new(
+                vendor::VERSIONS,
+                vec![Ttlv::text(vendor::NAME, name.clone())],
+            ));
+        }
+        for (uid, value) in versions {
+            items.push(RequestBatchItem::new(
+                vendor::ADD_VERSION,
+                vec![uid_item(uid), secret_data(value)],
+            ));
+        }
+        let r = self.batch(items, true)?;
+        Ok(r.iter()
+            .filter(|i| i.operation == Some(vendor::ADD_VERSION))
+            .map(|i| {
+                i.payload_items()
+                    .iter()
+                    .find(|t| t.tag == vendor::VERSION)
+                    .and_then(Ttlv::as_integer)
+                    .and_then(|v| u32::try_from(v).ok())
+                    .unwrap_or(0)
+            })
+            .collect())
+    }
+
+    /// Removes secrets for good, all in one message the server runs all-or-nothing: Revoke
+    /// (Cessation of Operation) when Active, Destroy, then vendor Purge.
+    ///
+    /// # Errors
+    /// [`SecretsError`] if the request fails or the server refuses any item (nothing is
+    /// removed then).
+    pub fn remove(&self, targets: &[Removal<'_>]) -> Result<(), SecretsError> {
+        let mut items = Vec::new();
+        for t in targets {
+            if t.active {
+                items.push(RequestBatchItem::new(
+                    Operation::REVOKE,
+                    vec![
+                        uid_item(t.uid),
+                        Ttlv::structure(
+                            Tag::REVOCATION_REASON,
+                            vec![Ttlv::enumeration(
+                                Tag::REVOCATION_REASON_CODE,
+                                RevocationReasonCode::CESSATION_OF_OPERATION,
+                            )],
+                        ),
+                    ],
+                ));
+            }
+            items.push(RequestBatchItem::new(
+                Operation::DESTROY,
+                vec![uid_item(t.uid)],
+            ));
+            items.push(RequestBatchItem::new(vendor::PURGE, vec![uid_item(t.uid)]));
+        }
+        self.batch(items, true)?;
+        Ok(())
+    }
+}
+
+fn uid_item(uid: &str) -> Ttlv {
+    Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid.to_owned())
+}
+
+fn name_attr(name: &str) -> Ttlv {
+    Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING).to_v1()
+}
+
+fn secret_data(value: &[u8]) -> Ttlv {
+    Ttlv::structure(
+        Tag::SECRET_DATA,
+        vec![
+            Ttlv::enumeration(Tag::SECRET_DATA_TYPE, SecretDataType::PASSWORD),
+            Ttlv::structure(
+                Tag::KEY_BLOCK,
+                vec![
+                    Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, KeyFormatType::OPAQUE),
+                    Ttlv::structure(
+                        Tag::KEY_VALUE,
+                        vec![Ttlv::bytes(Tag::KEY_MATERIAL, value.to_vec())],
+                    ),
+                ],
+            ),
+        ],
+    )
+}
+
+/// The key material (or vendor value) bytes of a response.
+fn material_of(item: &ResponseBatchItem) -> Option<SecretBytes> {
+    fn walk(t: &Ttlv) -> Option<&[u8]> {
+        if t.tag == Tag::KEY_MATERIAL
+            && let Some(b) = t.as_bytes()
+        {
+            return Some(b);
+        }
+        t.items().iter().find_map(walk)
+    }
+    item.payload_items()
+        .iter()
+        .find_map(walk)
+        .map(|b| SecretBytes::new(b.to_vec()))
+}
+
+/// A vendor Versions answer read into a [`SecretDescription`].
+fn description(uid: &str, r: &ResponseBatchItem) -> SecretDescription {
+    let p = r.payload_items();
+    let find = |t: Tag| p.iter().find(|x| x.tag == t);
+    let text = |t: Tag| find(t).and_then(Ttlv::as_text).map(str::to_owned);
+    let ot = find(Tag::OBJECT_TYPE)
+        .and_then(Ttlv::as_enumeration)
+        .and_then(|e| ObjectType::DEF.name_of(e))
+        .unwrap_or("Unknown");
+    let st = find(Tag::STATE)
+        .and_then(Ttlv::as_enumeration)
+        .and_then(|e| State::DEF.name_of(e))
+        .unwrap_or("Unknown");
+    let versions = p
+        .iter()
+        .filter(|t| t.tag == vendor::VERSION_INFO)
+        .map(|t| VersionInfo {
+            version: t
+                .find(vendor::VERSION)
+                .and_then(Ttlv::as_integer)
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(0),
+            created: t
+                .find(vendor::CREATED)
+                .and_then(Ttlv::as_date_time)
+                .unwrap_or(0),
+            created_by: t
+                .find(vendor::CREATED_BY)
+                .and_then(Ttlv::as_text)
+                .unwrap_or_default()
+                .to_owned(),
+            destroyed: t
+                .find(vendor::DESTROYED)
+                .and_then(Ttlv::as_bool)
+                .unwrap_or(false),
+        })
+        .collect();
+    SecretDescription {
+        uid: uid.to_owned(),
+        name: text(vendor::NAME),
+        kind: text(vendor::KIND),
+        owner: text(vendor::OWNER),
+        caller: text(vendor::CALLER),
+        object_type: ot.to_owned(),
+        state: st.to_owned(),
+        updated: find(Tag::LAST_CHANGE_DATE)
+            .and_then(Ttlv::as_date_time)
+            .unwrap_or(0),
+        version: find(vendor::VERSION)
+            .and_then(Ttlv::as_integer)
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0),
+        versions,
+        value: find(vendor::VALUE)
+            .and_then(Ttlv::as_bytes)
+            .map(|b| SecretBytes::new(b.to_vec())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_round_trips_through_its_payload() {
+        let item = ResponseBatchItem::success(Operation::GET, None, vec![secret_data(b"s3cret")]);
+        assert_eq!(material_of(&item).unwrap().expose().as_slice(), b"s3cret");
+    }
+
+    #[test]
+    fn errors_name_the_server_and_the_operation() {
+        let e = SecretsError::Refused {
+            server: "kmip:5696".into(),
+            operation: "register".into(),
+            message: "name taken".into(),
+            reason: ResultReason::GENERAL_FAILURE,
+        };
+        let reason = ResultReason::GENERAL_FAILURE.name().unwrap();
+        assert_eq!(
+            e.to_string(),
+            format!("the server kmip:5696 refused register: name taken ({reason})")
+        );
+        let e = SecretsError::ReadRefused {
+            server: "s".into(),
+            count: 2,
+            message: "m".into(),
+            reason: ResultReason::OPERATION_NOT_SUPPORTED,
+        };
+        assert!(
+            e.to_string()
+                .ends_with("(the server predates Read Names: upgrade it)")
+        );
+    }
+}
