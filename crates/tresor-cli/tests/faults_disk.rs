@@ -248,11 +248,11 @@ fn importenv_on_a_full_disk_writes_nothing() {
 fn kmip_create_on_a_full_disk_is_refused_and_works_after() {
     let Some(c) = Case::new() else { return };
     let certs = certs(c.home.path(), "certs");
-    let server = support::Server::spawn(c.home.path(), &c.pre(), &serve_args(&certs), &[]);
+    let server = support::spawn_server(c.home.path(), &c.pre(), &serve_args(&certs), &[]);
     let kc = Kc::new(
         &certs,
         "client",
-        server.port,
+        server.port(),
         support::V,
         Duration::from_secs(60),
     )

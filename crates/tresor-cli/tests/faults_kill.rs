@@ -129,8 +129,8 @@ fn acknowledged_creates_and_destroys_survive_sigkill_under_load() {
             store = Store::new();
         }
         let t0 = Instant::now();
-        let mut server = support::Server::spawn(&store.home, &[], &serve_args(&store.certs), &[]);
-        let port = server.port;
+        let mut server = support::spawn_server(&store.home, &[], &serve_args(&store.certs), &[]);
+        let port = server.port();
         let stop = Arc::new(AtomicBool::new(false));
         let threads: Vec<_> = (0..CONNECTIONS)
             .map(|c| {
@@ -145,7 +145,7 @@ fn acknowledged_creates_and_destroys_survive_sigkill_under_load() {
             "trial {trial}: server exited on its own: {}",
             server.log()
         );
-        server.kill9();
+        server.kill();
         stop.store(true, Ordering::Relaxed);
         for t in threads {
             let seen = t.join().expect("load thread panicked");

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{Cluster, Kc, Server, certs, create_payload, run_ok, serve_args, tresor};
+use support::{Cluster, Kc, certs, create_payload, run_ok, serve_args, tresor};
 use tresor_kmip::enums::{Operation, ResultStatus};
 
 /// A TCP proxy that stops forwarding (both ways, connections kept open) while `stalled`.
@@ -142,11 +142,14 @@ fn terminate_backends(url: &str) -> u64 {
 
 #[test]
 fn postgres_restart_terminate_and_stall_under_load() {
-    let Some(pg) = Cluster::start() else { return };
-    let proxy = StallProxy::start(pg.port);
+    let Some(pg) = Cluster::start(false) else {
+        return;
+    };
+    let pg_port = pg.port();
+    let proxy = StallProxy::start(pg_port);
     let via_proxy = pg
         .url
-        .replace(&format!(":{}/", pg.port), &format!(":{}/", proxy.port));
+        .replace(&format!(":{pg_port}/"), &format!(":{}/", proxy.port));
     assert_ne!(via_proxy, pg.url);
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
@@ -156,13 +159,13 @@ fn postgres_restart_terminate_and_stall_under_load() {
     let mut init = tresor(h);
     init.args(pre).args(["init", "--user", "server@test"]);
     run_ok(init);
-    let mut server = Server::spawn(h, &pre, &serve_args(&certs), &[]);
+    let mut server = support::spawn_server(h, &pre, &serve_args(&certs), &[]);
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = (0..2)
         .map(|c| {
             let (certs, stop, t) = (certs.clone(), stop.clone(), tally.clone());
-            let port = server.port;
+            let port = server.port();
             std::thread::spawn(move || load(certs, port, c, stop, t))
         })
         .collect();

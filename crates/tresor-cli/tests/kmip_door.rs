@@ -9,30 +9,15 @@ use std::path::Path;
 use std::process::Stdio;
 
 use assert_cmd::Command;
-use tresor_testkit::{DEFAULT_START_TIMEOUT, TestServer};
+use tresor_testkit::{DEFAULT_START_TIMEOUT, TestServer, cli};
 
 fn tresor(home: &Path) -> Command {
-    let mut c = Command::cargo_bin("tresor").unwrap();
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("NO_COLOR", "1");
-    c
+    Command::from_std(cli::command(assert_cmd::cargo::cargo_bin("tresor"), home))
 }
 
 fn serve(home: &Path, certs: &Path) -> (TestServer, String) {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("tresor"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .args(["kmip", "serve", "--listen", "127.0.0.1:0"])
-        .arg("--cert")
-        .arg(certs.join("server.crt"))
-        .arg("--key")
-        .arg(certs.join("server.key"))
-        .arg("--ca")
-        .arg(certs.join("ca.crt"))
-        .stdout(Stdio::null());
+    let mut cmd = cli::command(assert_cmd::cargo::cargo_bin("tresor"), home);
+    cli::kmip_serve(&mut cmd, certs).stdout(Stdio::null());
     // The server's stderr is read to the end on a thread (never blocks on a full pipe).
     let server = TestServer::start_with(&mut cmd, DEFAULT_START_TIMEOUT, test_logs::tee);
     let addr = server.addr().to_owned();
@@ -40,16 +25,9 @@ fn serve(home: &Path, certs: &Path) -> (TestServer, String) {
 }
 
 fn conn(addr: &str, certs: &Path) -> Vec<String> {
-    vec![
-        "--server".into(),
-        addr.into(),
-        "--cert".into(),
-        certs.join("client.crt").display().to_string(),
-        "--key".into(),
-        certs.join("client.key").display().to_string(),
-        "--ca".into(),
-        certs.join("ca.crt").display().to_string(),
-    ]
+    let mut args = vec!["--server".into(), addr.into()];
+    args.extend(cli::tls_args(certs, "client"));
+    args
 }
 
 fn list(home: &Path) -> Vec<serde_json::Value> {

@@ -12,12 +12,7 @@ use std::process::{Command, Stdio};
 use tresor_testkit::{DEFAULT_START_TIMEOUT, TestServer};
 
 fn tresor(home: &Path) -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin("tresor"));
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("NO_COLOR", "1");
-    c
+    tresor_testkit::cli::command(assert_cmd::cargo::cargo_bin("tresor"), home)
 }
 
 /// The started server, its printed `[client]` section, and its private folder.

@@ -20,34 +20,19 @@ use tresor_kmip::ProtocolVersion;
 use tresor_kmip::client::{ClientConfig, KmipClient};
 use tresor_kmip::enums::{Operation, ResultStatus};
 use tresor_testkit::kmip::create_payload;
-use tresor_testkit::{DEFAULT_START_TIMEOUT, TestServer};
+use tresor_testkit::{DEFAULT_START_TIMEOUT, TestServer, cli};
 
 const WRITERS: usize = 16;
 const PER_WRITER: usize = 500;
 const V: ProtocolVersion = ProtocolVersion::V1_4;
 
 fn tresor(home: &Path) -> Command {
-    let mut c = Command::cargo_bin("tresor").unwrap();
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("NO_COLOR", "1");
-    c
+    Command::from_std(cli::command(assert_cmd::cargo::cargo_bin("tresor"), home))
 }
 
 fn serve(home: &Path, certs: &Path) -> TestServer {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("tresor"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .args(["kmip", "serve", "--listen", "127.0.0.1:0"])
-        .arg("--cert")
-        .arg(certs.join("server.crt"))
-        .arg("--key")
-        .arg(certs.join("server.key"))
-        .arg("--ca")
-        .arg(certs.join("ca.crt"))
-        .stdout(Stdio::null());
+    let mut cmd = cli::command(assert_cmd::cargo::cargo_bin("tresor"), home);
+    cli::kmip_serve(&mut cmd, certs).stdout(Stdio::null());
     TestServer::start_with(&mut cmd, DEFAULT_START_TIMEOUT, test_logs::tee)
 }
 

@@ -4,55 +4,27 @@
 //! revoke, destroy, rng_retrieve. Each run writes the pass/fail table of
 //! `docs/kmip-clients.md` (the kmip-protocol section) and fails on any failure.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
+use std::time::Duration;
 
 use kmip_protocol::client::ClientBuilder;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tresor_testkit::{TestServer, cli};
 
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `tresor kmip serve --ephemeral --certs DIR`; returns the server and its port.
-fn start(home: &Path, certs: &Path) -> (Kill, u16) {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("tresor"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .args([
-            "kmip",
-            "serve",
-            "--ephemeral",
-            "--listen",
-            "127.0.0.1:0",
-            "--certs",
-        ])
+/// Starts `tresor kmip serve --ephemeral --certs DIR` (its port is the one of its
+/// `listening on ADDR`, as in the `port=` of the `[client]` section it prints); killed on
+/// drop. Waits without a time limit, as this test always has.
+fn start(home: &Path, certs: &Path) -> TestServer {
+    let mut c = cli::command(assert_cmd::cargo::cargo_bin("tresor"), home);
+    c.args(["kmip", "serve", "--ephemeral", "--listen", "127.0.0.1:0"])
+        .arg("--certs")
         .arg(certs)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut port = 0;
-    for l in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let l = l.unwrap();
-        if let Some(p) = l.strip_prefix("port=") {
-            port = p.parse().unwrap();
-        }
-        if l.starts_with("suppress_ragged_eofs") {
-            break;
-        }
-    }
-    (Kill(child), port)
+        .stdout(Stdio::null());
+    TestServer::start_with(&mut c, Duration::MAX, |e| e)
 }
 
 type Stream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
@@ -161,7 +133,8 @@ fn write_docs(outcomes: &[Outcome]) {
 fn kmip_protocol_crate_drives_tresor() {
     let home = tempfile::tempdir().unwrap();
     let certs = home.path().join("certs");
-    let (_server, port) = start(home.path(), &certs);
+    let server = start(home.path(), &certs);
+    let port = server.port();
     let client = ClientBuilder::new(connect(&certs, port)).build();
     let mut out = Vec::new();
 

@@ -7,11 +7,13 @@
 #[path = "common/test_logs.rs"]
 mod test_logs;
 
+use std::cell::Cell;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use tresor_testkit::TestServer;
 
 struct Kill(Child);
 
@@ -23,12 +25,7 @@ impl Drop for Kill {
 }
 
 fn tresor(home: &Path) -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin("tresor"));
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("NO_COLOR", "1");
-    c
+    tresor_testkit::cli::command(assert_cmd::cargo::cargo_bin("tresor"), home)
 }
 
 const CASES: &str = include_str!("kmip_tls/cases.py");
@@ -37,55 +34,32 @@ struct Env {
     home: tempfile::TempDir,
     certs: PathBuf,
     port: u16,
-    log: mpsc::Receiver<String>,
+    /// How many of the server's stderr lines [`Env::refusal`] has read.
+    read: Cell<usize>,
     script: PathBuf,
-    _server: Kill,
+    server: TestServer,
 }
 
 fn start() -> Env {
     let home = tempfile::tempdir().unwrap();
     let certs = home.path().join("certs");
-    let mut child = tresor(home.path())
-        .args([
-            "kmip",
-            "serve",
-            "--ephemeral",
-            "--listen",
-            "127.0.0.1:0",
-            "--certs",
-        ])
+    let mut cmd = tresor(home.path());
+    cmd.args(["kmip", "serve", "--ephemeral", "--listen", "127.0.0.1:0"])
+        .arg("--certs")
         .arg(&certs)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
-    let mut port = 0;
-    for l in out.lines() {
-        let l = l.unwrap();
-        if let Some(p) = l.strip_prefix("port=") {
-            port = p.parse().unwrap();
-        }
-        if l.starts_with("suppress_ragged_eofs") {
-            break;
-        }
-    }
-    let (tx, rx) = mpsc::channel();
-    let err = BufReader::new(test_logs::tee(child.stderr.take().unwrap()));
-    std::thread::spawn(move || {
-        for l in err.lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
+        .stdout(Stdio::null());
+    // Its port is the one of `listening on ADDR` (the `port=` of the `[client]` section it
+    // prints). No time limit, as this test always had.
+    let server = TestServer::start_with(&mut cmd, Duration::MAX, test_logs::tee);
     let script = home.path().join("cases.py");
     std::fs::write(&script, CASES).unwrap();
     Env {
         home,
         certs,
-        port,
-        log: rx,
+        port: server.port(),
+        read: Cell::new(0),
         script,
-        _server: Kill(child),
+        server,
     }
 }
 
@@ -95,7 +69,9 @@ impl Env {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut seen = Vec::new();
         while Instant::now() < deadline {
-            if let Ok(l) = self.log.recv_timeout(Duration::from_millis(200)) {
+            // Each line is read once: the lines after those earlier calls read.
+            for l in self.server.stderr_lines().into_iter().skip(self.read.get()) {
+                self.read.set(self.read.get() + 1);
                 if l.starts_with("kmip: TLS handshake refused:")
                     && l.contains(&format!(" reason={code}"))
                 {
@@ -103,6 +79,7 @@ impl Env {
                 }
                 seen.push(l);
             }
+            std::thread::sleep(Duration::from_millis(50));
         }
         panic!("no refusal line with reason={code}; server log: {seen:#?}");
     }

@@ -30,12 +30,10 @@ fn fresh_db(admin: &str, tag: &str) -> String {
 }
 
 fn tresor(home: &Path) -> Command {
-    let mut c = Command::cargo_bin("tresor").unwrap();
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("NO_COLOR", "1");
-    c
+    Command::from_std(tresor_testkit::cli::command(
+        assert_cmd::cargo::cargo_bin("tresor"),
+        home,
+    ))
 }
 
 #[test]

@@ -5,9 +5,11 @@
 //! harness that the test targets used to carry each did the same thing with small
 //! differences; this is the one definition.
 //!
-//! Also here, once: [`run_ok`] and [`skip_or_fail`], the KMIP payload builders of [`kmip`],
-//! and the throw-away PostgreSQL clusters of [`pg`].
+//! Also here, once: [`run_ok`] and [`skip_or_fail`], the `tresor` commands of [`cli`] (a
+//! clean environment, test certificates, `kmip serve` arguments), the KMIP payload builders
+//! of [`kmip`], and the throw-away PostgreSQL clusters of [`pg`].
 
+pub mod cli;
 pub mod kmip;
 pub mod pg;
 
@@ -16,7 +18,7 @@ use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long [`TestServer::start`] waits for `listening on ADDR` by default.
 /// (Generous: the test command runs many servers at once on a loaded CI machine.)
@@ -37,6 +39,8 @@ pub struct TestServer {
     lines: Arc<Mutex<Vec<String>>>,
     reader: Option<JoinHandle<()>>,
     stdout_reader: Option<JoinHandle<()>>,
+    /// With [`TestServer::log_on_panic`]: the heading of the log printed on a panicking drop.
+    panic_heading: Option<String>,
 }
 
 impl TestServer {
@@ -95,6 +99,7 @@ impl TestServer {
             lines,
             reader: Some(reader),
             stdout_reader: None,
+            panic_heading: None,
         };
         match rx.recv_timeout(timeout) {
             Ok(addr) => {
@@ -115,6 +120,37 @@ impl TestServer {
                     server.stderr_lines().join("\n")
                 ))
             }
+        }
+    }
+
+    /// [`TestServer::start_with`] of `cmd` with its stdout piped too, and kept with stderr's
+    /// lines ([`TestServer::keep_stdout`]): one log of everything the server printed.
+    pub fn start_keeping_stdout<R, F>(cmd: &mut Command, timeout: Duration, wrap: F) -> TestServer
+    where
+        R: Read + Send + 'static,
+        F: FnOnce(ChildStderr) -> R,
+    {
+        let mut server = Self::start_with(cmd.stdout(Stdio::piped()), timeout, wrap);
+        server.keep_stdout();
+        server
+    }
+
+    /// On a drop during a panic (a failing test), prints `--- HEADING ---` and the log.
+    pub fn log_on_panic(&mut self, heading: &str) {
+        self.panic_heading = Some(heading.to_owned());
+    }
+
+    /// Waits (polling every 50 ms, at most `timeout`) until a kept line contains `needle`;
+    /// panics with the log otherwise.
+    pub fn wait_for(&self, needle: &str, timeout: Duration) {
+        let start = Instant::now();
+        while !self.log().contains(needle) {
+            assert!(
+                start.elapsed() < timeout,
+                "no line with {needle:?} within {timeout:?}; server log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -188,15 +224,37 @@ impl TestServer {
     /// Sends SIGTERM (with `kill -TERM PID`) and waits for the process to exit; after it
     /// returns, [`TestServer::stderr_lines`] holds everything the process printed.
     pub fn terminate(&mut self) -> ExitStatus {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("running kill -TERM");
-        assert!(sent.success(), "kill -TERM {} failed", self.child.id());
+        self.signal("-TERM");
         self.wait()
     }
 
-    /// SIGKILL (std's [`Child::kill`]) and reap; returns its exit status.
+    /// Sends `signal` (`kill SIGNAL PID`, e.g. `-HUP`); panics if `kill` fails.
+    pub fn signal(&self, signal: &str) {
+        let st = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(st.success(), "kill {signal} {}", self.child.id());
+    }
+
+    /// Waits (polling every 50 ms, at most `timeout`) for the process to exit; its status.
+    /// Panics with the log if it still runs.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                return st;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "server still running after {timeout:?}: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL (kill -9, std's [`Child::kill`]) and reap; returns its exit status.
     pub fn kill(&mut self) -> ExitStatus {
         self.child.kill().expect("SIGKILL the server");
         self.wait()
@@ -217,6 +275,11 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        if let Some(heading) = &self.panic_heading
+            && std::thread::panicking()
+        {
+            eprintln!("--- {heading} ---\n{}", self.log());
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -281,6 +344,21 @@ mod tests {
         assert!(st.success(), "{st:?}");
         assert_eq!(s.stderr_lines().last().map(String::as_str), Some("bye"));
         assert!(s.log().ends_with("bye\n"));
+    }
+
+    #[test]
+    fn keeps_stdout_waits_for_a_line_and_ends_on_a_signal() {
+        let mut s = TestServer::start_keeping_stdout(
+            &mut sh("echo 'listening on 127.0.0.1:9' >&2; echo 'on stdout'; \
+                     trap 'exit 7' HUP; while :; do sleep 0.05; done"),
+            DEFAULT_START_TIMEOUT,
+            |e| e,
+        );
+        s.log_on_panic("sh log");
+        s.wait_for("on stdout", Duration::from_secs(30));
+        s.signal("-HUP");
+        assert_eq!(s.wait_exit(Duration::from_secs(30)).code(), Some(7));
+        assert!(!s.running());
     }
 
     #[test]

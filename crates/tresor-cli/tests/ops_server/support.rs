@@ -3,16 +3,16 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use tresor_kmip::ProtocolVersion;
-use tresor_testkit::TestServer;
 pub use tresor_testkit::kmip::{
     byte_strings, create_payload, register_secret_payload, uid, uid_of,
 };
 pub use tresor_testkit::pg::Cluster;
 pub use tresor_testkit::run_ok;
+use tresor_testkit::{TestServer, cli};
 
 use super::test_logs;
 
@@ -22,20 +22,11 @@ pub const V2: ProtocolVersion = ProtocolVersion::V2_0;
 // ---- processes ----------------------------------------------------------------------------
 
 pub fn tresor(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tresor"));
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("NO_COLOR", "1");
-    c
+    cli::command(env!("CARGO_BIN_EXE_tresor"), home)
 }
 
 pub fn certs(home: &Path, name: &str) -> PathBuf {
-    let dir = home.join(name);
-    let mut c = tresor(home);
-    c.args(["kmip", "certs", "init"]).arg(&dir);
-    run_ok(c);
-    dir
+    cli::certs_init(tresor(home), home.join(name))
 }
 
 /// A `tresor kmip serve` child; everything it prints (stdout and stderr) is kept; killed on
@@ -50,15 +41,12 @@ impl Server {
     /// Starts `tresor [pre…] kmip serve --listen 127.0.0.1:0 [args…]` with `env`.
     pub fn spawn(home: &Path, pre: &[&str], args: &[String], env: &[(&str, String)]) -> Server {
         let mut c = tresor(home);
-        c.args(pre)
-            .args(["kmip", "serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped());
+        c.args(pre).args(cli::KMIP_SERVE).args(args);
         for (k, v) in env {
             c.env(k, v);
         }
-        let mut server = TestServer::start_with(&mut c, Duration::from_secs(120), test_logs::tee);
-        server.keep_stdout();
+        let server =
+            TestServer::start_keeping_stdout(&mut c, Duration::from_secs(120), test_logs::tee);
         let metrics = server.listener("kmip: metrics (/metrics, /healthz, /readyz)");
         Server {
             port: server.port(),
@@ -78,51 +66,20 @@ impl Server {
 
     /// Waits (up to 60 s) for a line containing `text`.
     pub fn wait_for(&self, text: &str) {
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(60) {
-            if self.log().contains(text) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("no line with {text:?}; server log:\n{}", self.log());
+        self.server.wait_for(text, Duration::from_secs(60));
     }
 
     pub fn signal(&self, sig: &str) {
-        let st = Command::new("kill")
-            .args([sig, &self.server.pid().to_string()])
-            .status()
-            .expect("kill");
-        assert!(st.success(), "kill {sig}");
+        self.server.signal(sig);
     }
 
     /// Waits (up to `secs`) for the process to exit; its status.
     pub fn wait_exit(&mut self, secs: u64) -> std::process::ExitStatus {
-        let t = Instant::now();
-        loop {
-            if let Some(st) = self.server.child_mut().try_wait().unwrap() {
-                return st;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(secs),
-                "server still running after {secs} s: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.server.wait_exit(Duration::from_secs(secs))
     }
 }
 
-pub fn serve_args(certs: &Path) -> Vec<String> {
-    vec![
-        "--cert".into(),
-        certs.join("server.crt").display().to_string(),
-        "--key".into(),
-        certs.join("server.key").display().to_string(),
-        "--ca".into(),
-        certs.join("ca.crt").display().to_string(),
-    ]
-}
+pub use tresor_testkit::cli::serve_args;
 
 // ---- a blocking KMIP client -----------------------------------------------------------------
 

@@ -11,9 +11,9 @@ use tresor_kmip::attributes::Attribute;
 use tresor_kmip::enums::{NameType, Operation, ResultStatus, RevocationReasonCode};
 use tresor_kmip::message::ResponseBatchItem;
 use tresor_kmip::{ProtocolVersion, Tag, Ttlv, Value};
-use tresor_testkit::TestServer;
 pub use tresor_testkit::kmip::{byte_strings, create_payload, register_secret_payload, uid};
 pub use tresor_testkit::pg::Cluster;
+use tresor_testkit::{TestServer, cli};
 pub use tresor_testkit::{run_ok, skip_or_fail};
 
 use super::test_logs;
@@ -57,29 +57,21 @@ pub fn pg_dump_bin() -> Option<String> {
 // ---- tresor processes ---------------------------------------------------------------------
 
 pub fn tresor(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tresor"));
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("NO_COLOR", "1");
-    c
+    cli::command(env!("CARGO_BIN_EXE_tresor"), home)
 }
 
 /// Starts `tresor --vault VAULT --store URL kmip serve` with the certificates in `certs`;
 /// killed on drop.
 pub fn spawn_server(home: &Path, vault: &Path, url: &str, certs: &Path) -> TestServer {
     TestServer::start_with(
-        tresor(home)
-            .arg("--vault")
-            .arg(vault)
-            .args(["--store", url, "kmip", "serve", "--listen", "127.0.0.1:0"])
-            .arg("--cert")
-            .arg(certs.join("server.crt"))
-            .arg("--key")
-            .arg(certs.join("server.key"))
-            .arg("--ca")
-            .arg(certs.join("ca.crt"))
-            .stdout(Stdio::null()),
+        cli::kmip_serve(
+            tresor(home)
+                .arg("--vault")
+                .arg(vault)
+                .args(["--store", url]),
+            certs,
+        )
+        .stdout(Stdio::null()),
         Duration::from_secs(120),
         test_logs::tee,
     )
@@ -106,11 +98,7 @@ pub fn two_vaults(home: &Path, url: &str) -> (PathBuf, PathBuf) {
 }
 
 pub fn certs(home: &Path) -> PathBuf {
-    let dir = home.join("certs");
-    let mut c = tresor(home);
-    c.args(["kmip", "certs", "init"]).arg(&dir);
-    run_ok(c);
-    dir
+    cli::certs_init(tresor(home), home.join("certs"))
 }
 
 // ---- a blocking KMIP client ---------------------------------------------------------------

@@ -9,13 +9,12 @@
 pub mod s3_proxy;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tresor_kmip::ProtocolVersion;
+use tresor_testkit::cli;
 
 pub const V: ProtocolVersion = ProtocolVersion::V1_4;
 
@@ -31,121 +30,42 @@ pub fn tresor_bin() -> PathBuf {
 
 /// `tresor` with a clean environment and `HOME=home`.
 pub fn tresor(home: &Path) -> Command {
-    let mut c = Command::new(tresor_bin());
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("NO_COLOR", "1");
-    c
+    cli::command(tresor_bin(), home)
 }
 
 /// `tresor kmip certs init home/name`.
 pub fn certs(home: &Path, name: &str) -> PathBuf {
-    let dir = home.join(name);
+    cli::certs_init(tresor(home), home.join(name))
+}
+
+/// Starts `tresor [pre…] kmip serve --listen 127.0.0.1:0 [args…]` with `env`; everything it
+/// prints (stdout and stderr) is kept; killed on drop.
+pub fn spawn_server(
+    home: &Path,
+    pre: &[&str],
+    args: &[String],
+    env: &[(&str, String)],
+) -> TestServer {
     let mut c = tresor(home);
-    c.args(["kmip", "certs", "init"]).arg(&dir);
-    run_ok(c);
-    dir
-}
-
-/// `--cert/--key/--ca` for `kmip serve` from a `kmip certs init` folder.
-pub fn serve_args(certs: &Path) -> Vec<String> {
-    vec![
-        "--cert".into(),
-        certs.join("server.crt").display().to_string(),
-        "--key".into(),
-        certs.join("server.key").display().to_string(),
-        "--ca".into(),
-        certs.join("ca.crt").display().to_string(),
-    ]
-}
-
-/// A `tresor kmip serve` child; everything it prints (stdout and stderr) is kept; killed on
-/// drop.
-pub struct Server {
-    pub child: Child,
-    pub port: u16,
-    pub log: Arc<Mutex<String>>,
-}
-
-impl Server {
-    /// Starts `tresor [pre…] kmip serve --listen 127.0.0.1:0 [args…]` with `env`.
-    pub fn spawn(home: &Path, pre: &[&str], args: &[String], env: &[(&str, String)]) -> Server {
-        let mut c = tresor(home);
-        c.args(pre)
-            .args(["kmip", "serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        let mut child = c.spawn().expect("spawn tresor kmip serve");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        for stream in [
-            Box::new(child.stderr.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stdout.take().unwrap()),
-        ] {
-            let l = log.clone();
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { break };
-                    if let Some(a) = line.strip_prefix("listening on ") {
-                        let _ = tx.send(a.trim().to_owned());
-                    }
-                    let mut l = l.lock().unwrap();
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            });
-        }
-        let port = match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(a) => a.rsplit(':').next().unwrap().parse::<u16>().unwrap(),
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("server did not start ({e}): {}", log.lock().unwrap());
-            }
-        };
-        Server { child, port, log }
+    c.args(pre).args(cli::KMIP_SERVE).args(args);
+    for (k, v) in env {
+        c.env(k, v);
     }
-
-    /// Everything the server printed so far.
-    pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// SIGKILL (std's `kill` on Unix) and reap.
-    pub fn kill9(&mut self) {
-        self.child.kill().expect("SIGKILL the server");
-        let _ = self.child.wait();
-    }
-
-    /// Whether the process still runs.
-    pub fn running(&mut self) -> bool {
-        self.child.try_wait().expect("try_wait").is_none()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    TestServer::start_keeping_stdout(&mut c, Duration::from_secs(120), |e| e)
 }
 
 // ---- a blocking KMIP client -----------------------------------------------------------------
 
+#[allow(unused_imports)]
+pub use tresor_testkit::cli::serve_args;
 /// tresor's KMIP client for plain test threads (`Kc::new(dir, "client", port, V, timeout)`).
 // Shared by several targets; not every one uses each of these.
 #[allow(unused_imports)]
 pub use tresor_testkit::kmip::{Client as Kc, create_payload, uid, uid_of};
 #[allow(unused_imports)]
-pub use tresor_testkit::pg::pg_script;
+pub use tresor_testkit::pg::Cluster;
 #[allow(unused_imports)]
-pub use tresor_testkit::{run_ok, skip_or_fail};
+pub use tresor_testkit::{TestServer, run_ok, skip_or_fail};
 
 /// `tresor list --json` of the vault at `pre` (e.g. `--vault DIR`): name → states of the
 /// objects carrying it.
@@ -198,76 +118,6 @@ impl Rng {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         lo + self.0 % (hi - lo).max(1)
-    }
-}
-
-// ---- skips ----------------------------------------------------------------------------------
-
-// ---- PostgreSQL -----------------------------------------------------------------------------
-
-/// A PostgreSQL cluster of this test's own (scripts/pg.sh), removed on drop.
-pub struct Cluster {
-    pub dir: String,
-    pub url: String,
-    pub port: u16,
-}
-
-impl Cluster {
-    /// Starts one; `None` (after [`skip_or_fail`]) when PostgreSQL is not installed.
-    pub fn start() -> Option<Cluster> {
-        let out = Command::new("bash")
-            .arg(pg_script())
-            .arg("start")
-            .output()
-            .expect("run scripts/pg.sh");
-        if !out.status.success() {
-            skip_or_fail(&format!(
-                "scripts/pg.sh start failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-            return None;
-        }
-        let text = String::from_utf8(out.stdout).unwrap();
-        let mut vars = BTreeMap::new();
-        for part in text.split([';', '\n']) {
-            if let Some((k, v)) = part
-                .trim()
-                .strip_prefix("export ")
-                .and_then(|s| s.split_once('='))
-            {
-                vars.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let dir = vars["TRESOR_PG_DIR"].clone();
-        let port = std::fs::read_to_string(Path::new(&dir).join("port"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        Some(Cluster {
-            dir,
-            url: vars["TRESOR_TEST_PG_URL"].clone(),
-            port,
-        })
-    }
-
-    /// `scripts/pg.sh VERB DIR` (`stop-keep`, `start-existing`).
-    pub fn verb(&self, verb: &str) {
-        let st = Command::new("bash")
-            .arg(pg_script())
-            .args([verb, &self.dir])
-            .status()
-            .expect("run scripts/pg.sh");
-        assert!(st.success(), "scripts/pg.sh {verb} failed");
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(pg_script())
-            .args(["stop", &self.dir])
-            .status();
     }
 }
 

@@ -2,119 +2,47 @@
 //! certs revoke` and SIGHUP to a running `tresor kmip serve --crl` refuse the revoked
 //! certificate's new handshakes, without dropping the connections already open.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use assert_cmd::Command;
 use tresor_kmip::client::{ClientConfig, KmipClient};
 use tresor_kmip::enums::{Operation, ResultStatus};
+use tresor_testkit::{TestServer, cli, run_ok};
 
 fn tresor(home: &Path) -> Command {
-    let mut c = Command::cargo_bin("tresor").expect("tresor binary");
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("NO_COLOR", "1");
-    c
+    cli::command(crate::util::BIN, home)
 }
 
-/// A `tresor kmip serve` child; its stderr is collected; killed on drop.
-struct Server {
-    child: Child,
-    log: Arc<Mutex<String>>,
-    addr: String,
+/// `tresor kmip serve --crl` on the certificates in `certs`; its stderr is kept (and printed
+/// if the test fails); killed on drop.
+fn start_server(home: &Path, certs: &Path) -> TestServer {
+    let mut c = tresor(home);
+    cli::kmip_serve(&mut c, certs)
+        .arg("--crl")
+        .arg(certs.join("ca.crl"))
+        .stdout(Stdio::null());
+    let mut server = TestServer::start_with(
+        &mut c,
+        Duration::from_secs(120),
+        crate::util::test_logs::tee,
+    );
+    server.log_on_panic("server log");
+    server
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("--- server log ---\n{}", self.log());
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(home: &Path, certs: &Path) -> Server {
-        let bin = assert_cmd::cargo::cargo_bin("tresor");
-        let mut child = std::process::Command::new(bin)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home)
-            .args(["kmip", "serve", "--listen", "127.0.0.1:0"])
-            .arg("--cert")
-            .arg(certs.join("server.crt"))
-            .arg("--key")
-            .arg(certs.join("server.key"))
-            .arg("--ca")
-            .arg(certs.join("ca.crt"))
-            .arg("--crl")
-            .arg(certs.join("ca.crl"))
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn server");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let lines = BufReader::new(crate::util::test_logs::tee(
-            child.stderr.take().expect("stderr"),
-        ))
-        .lines();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in lines {
-                let Ok(line) = line else { break };
-                if let Some(a) = line.strip_prefix("listening on ")
-                    && let Some(t) = tx.take()
-                {
-                    let _ = t.send(a.trim().to_owned());
-                }
-                if let Ok(mut l) = sink.lock() {
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(120))
-            .expect("server listening");
-        Server { child, log, addr }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-
-    /// Waits until the log holds `needle`.
-    fn wait_for(&self, needle: &str) {
-        let start = Instant::now();
-        while !self.log().contains(needle) {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "no '{needle}' in the server log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn client(&self, certs: &Path, name: &str) -> KmipClient {
-        let (host, port) = self.addr.rsplit_once(':').expect("host:port");
-        let mut cfg = ClientConfig::new(
-            host,
-            certs.join(format!("{name}.crt")),
-            certs.join(format!("{name}.key")),
-            certs.join("ca.crt"),
-        );
-        cfg.server_name = Some("localhost".into());
-        cfg.port = port.parse().expect("port");
-        KmipClient::new(cfg).expect("client")
-    }
+/// A client of `server` with the certificate `name` from `certs`.
+fn client(server: &TestServer, certs: &Path, name: &str) -> KmipClient {
+    let (host, port) = server.addr().rsplit_once(':').expect("host:port");
+    let mut cfg = ClientConfig::new(
+        host,
+        certs.join(format!("{name}.crt")),
+        certs.join(format!("{name}.key")),
+        certs.join("ca.crt"),
+    );
+    cfg.server_name = Some("localhost".into());
+    cfg.port = port.parse().expect("port");
+    KmipClient::new(cfg).expect("client")
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -136,59 +64,47 @@ async fn served(c: &KmipClient) -> bool {
 fn revoked_client_is_refused_after_sighup() {
     let home = tempfile::tempdir().expect("home");
     let h = home.path();
-    let certs = h.join("certs");
-    tresor(h)
-        .args(["kmip", "certs", "init"])
-        .arg(&certs)
-        .assert()
-        .success();
+    let certs = cli::certs_init(tresor(h), h.join("certs"));
     for name in ["alice", "bob"] {
-        tresor(h)
-            .args(["kmip", "certs", "client"])
-            .arg(&certs)
-            .arg(name)
-            .assert()
-            .success();
+        let mut c = tresor(h);
+        c.args(["kmip", "certs", "client"]).arg(&certs).arg(name);
+        run_ok(c);
     }
-    let server = Server::start(h, &certs);
+    let server = start_server(h, &certs);
     let rt = rt();
     // alice's connection opened before the revocation.
-    let alice_open = server.client(&certs, "alice");
+    let alice_open = client(&server, &certs, "alice");
     assert!(
         rt.block_on(served(&alice_open)),
         "alice before the revocation"
     );
-    tresor(h)
+    let mut revoke = tresor(h);
+    revoke
         .args(["kmip", "certs", "revoke"])
         .arg(&certs)
-        .arg("alice")
-        .assert()
-        .success();
+        .arg("alice");
+    run_ok(revoke);
     // Not yet reloaded: the server still has the old (empty) CRL.
-    let alice_before = server.client(&certs, "alice");
+    let alice_before = client(&server, &certs, "alice");
     assert!(
         rt.block_on(served(&alice_before)),
         "CRL applied before SIGHUP?"
     );
-    let hup = std::process::Command::new("kill")
-        .args(["-HUP", &server.child.id().to_string()])
-        .status()
-        .expect("kill -HUP");
-    assert!(hup.success(), "SIGHUP");
-    server.wait_for("reloaded the certificates and CRL");
-    let alice_new = server.client(&certs, "alice");
+    server.signal("-HUP");
+    server.wait_for("reloaded the certificates and CRL", Duration::from_secs(60));
+    let alice_new = client(&server, &certs, "alice");
     assert!(
         !rt.block_on(served(&alice_new)),
         "revoked alice was served after the reload"
     );
-    server.wait_for("reason=client-certificate-revoked");
+    server.wait_for("reason=client-certificate-revoked", Duration::from_secs(60));
     // Connections open before the reload go on: alice's old one answers (a reconnect
     // would be refused, so this is the same connection), and bob connects afresh.
     assert!(
         rt.block_on(served(&alice_open)),
         "an open connection was dropped"
     );
-    let bob = server.client(&certs, "bob");
+    let bob = client(&server, &certs, "bob");
     assert!(rt.block_on(served(&bob)), "bob after the reload");
     assert!(
         server.log().contains("reason=client-certificate-revoked"),

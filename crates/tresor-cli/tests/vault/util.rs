@@ -8,7 +8,10 @@ pub mod test_logs;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use tresor_testkit::{TestServer, cli};
 
 /// The `tresor` binary cargo built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_tresor");
@@ -27,7 +30,7 @@ pub struct TestVault {
 /// `tresor kmip certs init HOME/certs`), killed on drop.
 #[derive(Debug)]
 pub struct RemoteServer {
-    child: Child,
+    _server: TestServer,
     /// `127.0.0.1:PORT`.
     pub addr: String,
     /// The certificate folder (`ca.crt`, `client.crt`, `client.key`, …).
@@ -37,13 +40,6 @@ pub struct RemoteServer {
     pub vault: PathBuf,
     /// The client certificate name commands use (`client` unless changed).
     identity: std::sync::Mutex<String>,
-}
-
-impl Drop for RemoteServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl TestVault {
@@ -103,40 +99,17 @@ impl TestVault {
                 .args(["kmip", "apps", "allow", app, identity])
                 .stdout();
         }
-        let mut child = tv
-            .cmd()
-            .arg("--vault")
-            .arg(&vault)
-            .args(["kmip", "serve", "--listen", "127.0.0.1:0"])
-            .arg("--cert")
-            .arg(certs.join("server.crt"))
-            .arg("--key")
-            .arg(certs.join("server.key"))
-            .arg("--ca")
-            .arg(certs.join("ca.crt"))
-            .command()
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tresor kmip serve");
-        use std::io::BufRead as _;
-        let mut lines =
-            std::io::BufReader::new(test_logs::tee(child.stderr.take().unwrap())).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("the KMIP server exited before listening")
-                .unwrap();
-            if let Some(a) = line.strip_prefix("listening on ") {
-                break a.trim().to_owned();
-            }
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        // No time limit: this harness has always waited for the server as long as it runs.
+        let server = TestServer::start_with(
+            cli::kmip_serve(tv.cmd().arg("--vault").arg(&vault).command(), &certs)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null()),
+            Duration::MAX,
+            test_logs::tee,
+        );
         tv.remote = Some(RemoteServer {
-            child,
-            addr,
+            addr: server.addr().to_owned(),
+            _server: server,
             certs,
             vault,
             identity: std::sync::Mutex::new("client".into()),

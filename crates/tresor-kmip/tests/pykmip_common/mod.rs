@@ -17,6 +17,7 @@ use tresor_kmip::enums::{
 };
 use tresor_kmip::message::ResponseBatchItem;
 use tresor_kmip::{ProtocolVersion, Tag, Ttlv, Value};
+use tresor_testkit::{TestServer, cli};
 
 /// The venv python from `TRESOR_PYKMIP_PY`, or `None` (with a loud notice) when unset.
 ///
@@ -612,16 +613,6 @@ fn serve_parses(cmd: &[String]) -> bool {
     }
 }
 
-/// A running `tresor kmip serve` on an ephemeral port; SIGTERM then SIGKILL on drop.
-pub struct TresorServer {
-    /// Where it listens.
-    pub addr: std::net::SocketAddr,
-    /// The store directory.
-    pub store: PathBuf,
-    child: Child,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
 /// Opens every app to every client on the store in `store` (`kmip apps --store DIR allow '*'
 /// '*'`): interop peers create vault-shaped names, which a server refuses by default.
 pub fn allow_all_apps(store: &Path) {
@@ -641,6 +632,16 @@ pub fn allow_all_apps(store: &Path) {
     );
 }
 
+/// A running `tresor kmip serve` on an ephemeral port: a [`TestServer`] (its stderr kept,
+/// and printed if the test fails; killed on drop) with the address and store.
+pub struct TresorServer {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    /// The store directory.
+    pub store: PathBuf,
+    server: TestServer,
+}
+
 impl TresorServer {
     /// Starts `serve --listen 127.0.0.1:0` with the server certificate from `certs`, the
     /// store in `store`, and `extra` arguments; waits for `listening on ADDR` on stderr.
@@ -657,61 +658,27 @@ impl TresorServer {
         extra: &[&str],
         stdin: Stdio,
     ) -> Result<TresorServer, String> {
-        use std::io::BufRead;
-        let mut child = Command::new(&cmd[0])
-            .args(&cmd[1..])
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
-            .arg("--cert")
-            .arg(certs.join("server.crt"))
-            .arg("--key")
-            .arg(certs.join("server.key"))
-            .arg("--ca")
-            .arg(certs.join("ca.crt"))
+        let mut c = Command::new(&cmd[0]);
+        // `cmd` runs `tresor kmip` (or the `kmip` example): `serve --listen 127.0.0.1:0`.
+        c.args(&cmd[1..])
+            .args(&cli::KMIP_SERVE[1..])
+            .args(cli::serve_args(certs))
             .arg("--store")
             .arg(store)
             .args(extra)
             .env("TRESOR_LOG", "info")
             .stdin(stdin)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("starting {cmd:?}: {e}"))?;
-        let stderr = child.stderr.take().expect("stderr");
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in std::io::BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(addr) = line.split("listening on ").nth(1) {
-                    if let (Some(t), Ok(a)) = (tx.take(), addr.trim().parse()) {
-                        let _ = t.send(a);
-                    }
-                }
-                if let Ok(mut l) = sink.lock() {
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            }
-        });
-        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(a) => a,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "{cmd:?} serve did not print 'listening on ADDR':\n{}",
-                    log.lock().map(|l| l.clone()).unwrap_or_default()
-                ));
-            }
-        };
+            .stdout(Stdio::null());
+        let mut server = TestServer::try_start_with(&mut c, Duration::from_secs(60), |e| e)?;
+        server.log_on_panic("tresor server log");
+        let addr = server
+            .addr()
+            .parse()
+            .map_err(|e| format!("{cmd:?} serve: listening on {:?}: {e}", server.addr()))?;
         Ok(TresorServer {
             addr,
             store: store.to_owned(),
-            child,
-            log,
+            server,
         })
     }
 
@@ -722,36 +689,21 @@ impl TresorServer {
 
     /// Its stderr so far.
     pub fn log(&self) -> String {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+        self.server.log()
     }
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.server.pid()
     }
 
     /// True while the process runs.
     pub fn running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.server.running()
     }
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        self.child.wait().expect("waiting for the server")
-    }
-}
-
-impl Drop for TresorServer {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("--- tresor server log ---\n{}", self.log());
-        }
-        if self.running() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
+        self.server.terminate()
     }
 }
