@@ -7,8 +7,8 @@ use tresor_kmip::enums::{NameType, ResultReason, SecretDataType};
 use tresor_kmip::message::ResponseBatchItem;
 use tresor_kmip::{Tag, Ttlv, Value};
 use tresor_store::VersionInfo;
+use tresor_store::secret_name::SecretName;
 use tresor_vault::SecretInfo;
-use tresor_vault::filter::validate_full_name;
 
 /// What the server says about one object (vendor Versions).
 pub(super) struct Described {
@@ -83,23 +83,17 @@ pub(super) fn material_of(item: &ResponseBatchItem) -> Option<SecretBytes> {
         .map(|b| SecretBytes::new(b.to_vec()))
 }
 
-/// Hides tresor's own objects; names every other object as the local vault does.
+/// Hides tresor's own objects; names every other object as the local vault does
+/// ([`SecretName::view`] of its name, without attributes).
 pub(super) fn view(d: &Described) -> Option<(String, String, String)> {
-    let name = d.name.as_deref().unwrap_or(&d.uid);
-    if name.starts_with("tresor:") || name.starts_with("tresor-key:") {
-        return None;
-    }
-    let parts: Vec<&str> = name.split(':').collect();
-    if let [a, e, k] = parts.as_slice()
-        && validate_full_name(a, e, k).is_ok()
-    {
-        return Some(((*a).into(), (*e).into(), (*k).into()));
-    }
-    Some((
-        "kmip".into(),
-        d.object_type.to_ascii_lowercase(),
-        name.replace(':', "_"),
-    ))
+    SecretName::view(
+        None,
+        |_| None,
+        d.name.as_deref(),
+        &d.uid,
+        || d.object_type.to_ascii_lowercase(),
+    )
+    .map(SecretName::into_parts)
 }
 
 /// Returns true if and only if a Read Names refusal means "no such secret or version" (an
