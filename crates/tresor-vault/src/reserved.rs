@@ -54,13 +54,13 @@ pub fn check_secret_target(
             why: "names under the 'tresor' app are reserved for tresor's own objects",
         });
     }
-    if let Some(m) = existing {
-        if !SecretName::is_secret(m, app, env, key) {
-            return Err(VaultError::Reserved {
-                name,
-                why: "an object with that name exists and is not a vault secret",
-            });
-        }
+    if let Some(m) = existing
+        && !SecretName::is_secret(m, app, env, key)
+    {
+        return Err(VaultError::Reserved {
+            name,
+            why: "an object with that name exists and is not a vault secret",
+        });
     }
     Ok(())
 }

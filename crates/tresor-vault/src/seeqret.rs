@@ -761,7 +761,7 @@ pub fn parse_command_line(
             "unsupported command version '{version}'"
         )));
     }
-    let name = crate::secret_name(&app, &env, &key);
+    let name = crate::secret_name(app, env, key);
     let plain = box_open(my_x25519_secret, sender_pubkey, b64)?;
     let secret = SeeqretSecret {
         app: (*app).to_owned(),
