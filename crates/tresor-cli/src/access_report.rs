@@ -31,7 +31,7 @@ use tresor_vault::{Vault, vault_view};
 use crate::output;
 
 /// The store attribute holding KMIP grants (`{"IDENTITY": "get,locate"}`).
-const GRANTS_ATTR: &str = "tresor.grants";
+const GRANTS_ATTR: &str = tresor_store::secret_name::GRANTS;
 
 /// One way a user could read a secret.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]

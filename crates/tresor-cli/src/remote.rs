@@ -40,6 +40,7 @@ use tresor_kmip::client::{
 };
 use tresor_kmip::vendor::read_names::ReadNamesAnswer;
 use tresor_store::VersionInfo;
+use tresor_store::secret_name::{APP, ENV, KEY, KMIP_APP};
 use tresor_vault::filter::{Filter, FilterSet, validate_full_name};
 use tresor_vault::reference::Reference;
 use tresor_vault::{ImportReport, SecretInfo, VaultError, secret_name};
@@ -127,15 +128,15 @@ impl RemoteVault {
     /// The Locate conditions for a filter: its most selective literal part.
     fn conditions(f: &Filter) -> Vec<Condition> {
         let lit = f.literal_parts();
-        if lit.app == Some("kmip") {
+        if lit.app == Some(KMIP_APP) {
             return Vec::new();
         }
         match (lit.app, lit.env, lit.key) {
             (Some(a), Some(e), Some(k)) => vec![Condition::Name(secret_name(a, e, k))],
-            (Some(a), Some(e), None) => vec![text_attr("app", a), text_attr("env", e)],
-            (_, _, Some(k)) => vec![text_attr("key", k)],
-            (Some(a), _, _) => vec![text_attr("app", a)],
-            (_, Some(e), _) => vec![text_attr("env", e)],
+            (Some(a), Some(e), None) => vec![text_attr(APP, a), text_attr(ENV, e)],
+            (_, _, Some(k)) => vec![text_attr(KEY, k)],
+            (Some(a), _, _) => vec![text_attr(APP, a)],
+            (_, Some(e), _) => vec![text_attr(ENV, e)],
             _ => Vec::new(),
         }
     }

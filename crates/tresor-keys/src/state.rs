@@ -12,7 +12,7 @@ use crate::source::KeySource;
 use crate::value::KeyValue;
 
 /// Prefix of the store object name of a key: `tresor-key:NAME`.
-pub const OBJECT_PREFIX: &str = "tresor-key:";
+pub const OBJECT_PREFIX: &str = tresor_store::secret_name::KEY_PREFIX;
 pub(crate) const A_TYPE: &str = "x-key-type";
 pub(crate) const A_PURPOSE: &str = "x-key-purpose";
 pub(crate) const A_PRIMARY: &str = "x-primary-version";

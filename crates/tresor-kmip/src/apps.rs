@@ -76,9 +76,11 @@ pub fn set(store: &Store, app: &str, identity: &str, allow: bool) -> Result<bool
             let mut new = NewObject::new(ObjectType::OpaqueObject);
             new.names.push(name.clone());
             new.attributes
-                .insert("tresor.role".into(), json!(POLICY_ROLE));
-            new.attributes
-                .insert("tresor.type".into(), json!(APP_POLICY_TYPE));
+                .insert(tresor_store::secret_name::ROLE.into(), json!(POLICY_ROLE));
+            new.attributes.insert(
+                tresor_store::secret_name::TYPE.into(),
+                json!(APP_POLICY_TYPE),
+            );
             new.attributes
                 .insert(APP_ALLOW_ATTR.into(), json!([identity]));
             tx.create(new)?;

@@ -125,7 +125,7 @@ impl From<StoreError> for OpError {
 }
 
 /// The attribute holding access grants: `{"bob": "get,locate,use"}`.
-pub const GRANTS_ATTR: &str = "tresor.grants";
+pub const GRANTS_ATTR: &str = tresor_store::secret_name::GRANTS;
 
 /// The permissions a grant may hold.
 pub const PERMISSIONS: &[&str] = &["get", "locate", "use", "modify", "destroy", "all"];

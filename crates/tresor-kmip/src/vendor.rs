@@ -111,7 +111,7 @@ pub(crate) fn versions(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
     if let Some(n) = meta.names.first() {
         out.push(Ttlv::text(NAME, n.clone()));
     }
-    if let Some(k) = meta.attr_str("tresor.type") {
+    if let Some(k) = meta.attr_str(tresor_store::secret_name::TYPE) {
         out.push(Ttlv::text(KIND, k));
     }
     out.push(Ttlv::text(OWNER, meta.owner.clone()));

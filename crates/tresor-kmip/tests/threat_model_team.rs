@@ -367,6 +367,19 @@ async fn names_under_an_app_need_the_apps_permission() {
             .contains("tresor kmip apps allow shop mallory"),
         "{taken:?}"
     );
+    // The vault's name rules, not stricter ones: a name with a space, or an empty env, is
+    // still shop's secret to the vault (KMIP used to let these through without the policy).
+    for name in ["shop:prod:DB PASSWORD", "shop::DB_PASSWORD"] {
+        let r = mallory
+            .call(Operation::REGISTER, register_payload(name, b"squat"))
+            .await
+            .expect("answer");
+        assert_eq!(
+            r.result_reason,
+            Some(ResultReason::PERMISSION_DENIED),
+            "{name}: {r:?}"
+        );
+    }
     // Nor as a Name added to her own object, nor on a new key.
     let own = uid_of(
         &mallory

@@ -17,7 +17,7 @@ use crate::rotator::{Rotator, StepCtx};
 use crate::schedule::{Clock, SystemClock, due_at};
 
 /// Name prefix of the companion object that carries a secret's rotator and journal.
-pub const COMPANION_PREFIX: &str = "tresor:rotator:";
+pub const COMPANION_PREFIX: &str = tresor_store::secret_name::ROTATOR_PREFIX;
 /// `tresor.role` of a companion object.
 pub const COMPANION_ROLE: &str = "rotator";
 /// Attribute: the uid of the secret a companion rotates.
@@ -27,7 +27,7 @@ pub const ATTR_CONFIG: &str = "tresor.rotator";
 /// Attribute: the [`Journal`].
 pub const ATTR_JOURNAL: &str = "tresor.rotation";
 
-pub(crate) const ROLE: &str = "tresor.role";
+pub(crate) use tresor_store::secret_name::ROLE;
 
 /// Seconds after which `--due` takes over a rotation another process left unfinished.
 const UNFINISHED_LEASE: i64 = 600;

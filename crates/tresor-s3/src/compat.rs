@@ -238,7 +238,7 @@ pub fn tresor_parts(namespace: &str, service: &str, username: &str) -> (String, 
 /// The full tresor name `SERVICE:NAMESPACE:USERNAME` of an s3keyring secret.
 pub fn tresor_name(namespace: &str, service: &str, username: &str) -> String {
     let (a, e, k) = tresor_parts(namespace, service, username);
-    format!("{a}:{e}:{k}")
+    tresor_store::secret_name::SecretName::join(&a, &e, &k)
 }
 
 /// `(namespace, service, username)` of a tresor name made by [`tresor_name`].

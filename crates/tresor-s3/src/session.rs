@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tresor_crypto::outside::KeyCache;
+use tresor_store::secret_name::{self, SecretName};
 use tresor_store::{NewObject, ObjectType, Store, StoreError};
 
 use crate::compat::{self, Profile};
@@ -142,7 +143,7 @@ impl Session {
     /// Store and KMS errors; nothing is written on error.
     pub fn set(&self, service: &str, username: &str, value: &[u8]) -> Result<u32> {
         let (app, env, key) = compat::tresor_parts(&self.namespace, service, username);
-        let name = format!("{app}:{env}:{key}");
+        let name = SecretName::join(&app, &env, &key);
         Ok(self.store.write(|tx| match tx.get_by_name(&name)? {
             Some(m) => tx.put_material(&m.uid, value),
             None => {
@@ -200,17 +201,9 @@ impl Session {
 
 fn new_secret(app: &str, env: &str, key: &str, value: &[u8]) -> NewObject {
     let mut n = NewObject::new(ObjectType::SecretData);
-    n.names.push(format!("{app}:{env}:{key}"));
+    n.names.push(SecretName::join(app, env, key));
     // The vault's attributes, so `tresor list` and `tresor get` see an ordinary secret.
-    for (k, v) in [
-        ("app", app),
-        ("env", env),
-        ("key", key),
-        ("tresor.role", "secret"),
-        ("tresor.type", "str"),
-    ] {
-        n.attributes.insert(k.into(), v.into());
-    }
+    n.attributes = SecretName::attributes_of(app, env, key, secret_name::DEFAULT_TYPE);
     n.material = Some(value.to_vec());
     n
 }

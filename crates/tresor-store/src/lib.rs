@@ -42,6 +42,7 @@ pub mod progress;
 mod query;
 mod rekey;
 pub mod reserved;
+pub mod secret_name;
 mod sqlite;
 mod store;
 pub mod store_url;

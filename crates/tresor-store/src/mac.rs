@@ -299,7 +299,7 @@ mod tests {
 
     fn meta() -> ObjectMeta {
         let mut attributes = crate::Attributes::new();
-        attributes.insert("tresor.grants".into(), json!({"bob": ["get"]}));
+        attributes.insert(crate::secret_name::GRANTS.into(), json!({"bob": ["get"]}));
         attributes.insert("n".into(), json!(5));
         ObjectMeta {
             uid: "u1".into(),
@@ -373,8 +373,10 @@ mod tests {
             Box::new(|m| m.names.reverse()),
             Box::new(|m| m.names.pop().map(drop).unwrap_or(())),
             Box::new(|m| {
-                m.attributes
-                    .insert("tresor.grants".into(), json!({"mallory": ["get"]}));
+                m.attributes.insert(
+                    crate::secret_name::GRANTS.into(),
+                    json!({"mallory": ["get"]}),
+                );
             }),
             Box::new(|m| {
                 m.attributes.insert("n".into(), json!(5.0));

@@ -9,9 +9,14 @@
 //!   `tresor.type`, `tresor.grants`), the identity attributes of `tresor:user:*` objects and
 //!   the key-manager attributes of `tresor-key:*` objects;
 //! - the vault attributes `app`, `env`, `key`, which the server derives from a vault name.
+//!
+//! The names and attributes themselves are spelled once, in [`crate::secret_name`]; this
+//! module holds the rules built on them.
+
+use crate::secret_name::{APP, ENV, KEY, KEY_PREFIX, RESERVED_PREFIX};
 
 /// Prefixes of names only tresor creates.
-pub const NAME_PREFIXES: &[&str] = &["tresor:", "tresor-key:"];
+pub const NAME_PREFIXES: &[&str] = &[RESERVED_PREFIX, KEY_PREFIX];
 
 /// Prefixes of attribute keys only tresor sets.
 pub const ATTRIBUTE_PREFIXES: &[&str] = &["tresor.", "tresor:"];
@@ -33,7 +38,7 @@ pub const KEY_ATTRIBUTES: &[&str] = &[
 ];
 
 /// The attributes that place a secret in the vault's `app:env:KEY` view.
-pub const VAULT_ATTRIBUTES: &[&str] = &["app", "env", "key"];
+pub const VAULT_ATTRIBUTES: &[&str] = &[APP, ENV, KEY];
 
 /// Lower-cased and without leading white space: the form reserved names are compared in.
 fn folded(s: &str) -> String {
@@ -55,6 +60,21 @@ fn folded(s: &str) -> String {
 pub fn is_reserved_name(name: &str) -> bool {
     let f = folded(name);
     NAME_PREFIXES.iter().any(|p| f.starts_with(p))
+}
+
+/// Returns true if and only if `app` is an app name reserved for tresor (`tresor` or
+/// `tresor-key`, any letter case, after leading white space): a secret `APP:ENV:KEY` under
+/// it is a reserved name.
+///
+/// # Examples
+///
+/// ```
+/// use tresor_store::reserved::is_reserved_app;
+/// assert!(is_reserved_app("TRESOR") && is_reserved_app("tresor-key"));
+/// assert!(!is_reserved_app("tresor2"));
+/// ```
+pub fn is_reserved_app(app: &str) -> bool {
+    is_reserved_name(&format!("{app}:"))
 }
 
 /// Returns true if and only if attribute `key` is one only tresor sets: `tresor.*`/`tresor:*`

@@ -53,15 +53,17 @@ use std::str::FromStr;
 
 mod error;
 mod glob;
-mod name;
 mod part;
 mod set;
 
 pub use error::{FilterError, FilterErrorKind};
 pub use glob::Glob;
-pub use name::{NameError, NameErrorKind, NamePart, validate_full_name, validate_name};
+// The name rules are the store's (one `SecretName` for every door).
 pub use part::Part;
 pub use set::FilterSet;
+pub use tresor_store::secret_name::{
+    NameError, NameErrorKind, NamePart, validate_full_name, validate_name,
+};
 
 use part::compile_part;
 

@@ -14,6 +14,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use tresor_crypto::SecretBytes;
+use tresor_store::secret_name::{identity_name, user_name};
 use tresor_store::{AttrCond, NewObject, ObjectMeta, ObjectType, Query};
 use zeroize::Zeroizing;
 
@@ -70,14 +71,6 @@ impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Identity([REDACTED])")
     }
-}
-
-fn user_name(u: &str) -> String {
-    format!("tresor:user:{u}")
-}
-
-fn identity_name(u: &str) -> String {
-    format!("tresor:identity:{u}")
 }
 
 fn random32() -> Result<Zeroizing<[u8; 32]>> {

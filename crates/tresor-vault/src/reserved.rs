@@ -7,8 +7,8 @@
 //! identity, a user's public keys or a managed key.
 
 use tresor_store::ObjectMeta;
+use tresor_store::secret_name::SecretName;
 
-use crate::vault::ROLE;
 use crate::{Result, VaultError};
 
 /// Name prefixes owned by tresor, compared without regard to ASCII case (one list for every
@@ -29,9 +29,10 @@ pub fn is_reserved_name(name: &str) -> bool {
 }
 
 /// Returns true if and only if `app` is an app name reserved for tresor (`tresor` or
-/// `tresor-key`, any ASCII case): a secret `APP:ENV:KEY` under it would be a reserved name.
+/// `tresor-key`, any ASCII case): a secret `APP:ENV:KEY` under it would be a reserved name
+/// (the store's rule, [`tresor_store::reserved::is_reserved_app`]).
 pub fn is_reserved_app(app: &str) -> bool {
-    is_reserved_name(&format!("{app}:"))
+    tresor_store::reserved::is_reserved_app(app)
 }
 
 /// Checks that a secret write from outside input may target `APP:ENV:KEY`: the name is not
@@ -53,17 +54,13 @@ pub fn check_secret_target(
             why: "names under the 'tresor' app are reserved for tresor's own objects",
         });
     }
-    if let Some(m) = existing {
-        let is_secret = m.attr_str(ROLE) == Some("secret")
-            && m.attr_str("app") == Some(app)
-            && m.attr_str("env") == Some(env)
-            && m.attr_str("key") == Some(key);
-        if !is_secret {
-            return Err(VaultError::Reserved {
-                name,
-                why: "an object with that name exists and is not a vault secret",
-            });
-        }
+    if let Some(m) = existing
+        && !SecretName::is_secret(m, app, env, key)
+    {
+        return Err(VaultError::Reserved {
+            name,
+            why: "an object with that name exists and is not a vault secret",
+        });
     }
     Ok(())
 }
@@ -74,12 +71,13 @@ mod tests {
 
     #[test]
     fn reserved_names_any_case() {
+        use tresor_store::secret_name::{KEY_PREFIX, identity_name, user_name};
         for n in [
-            "tresor:identity:me",
-            "tresor:user:bob",
+            identity_name("me").as_str(),
+            user_name("bob").as_str(),
             "TRESOR:USER:bob",
             "Tresor-Key:k",
-            "tresor-key:",
+            KEY_PREFIX,
         ] {
             assert!(is_reserved_name(n), "{n}");
         }

@@ -331,7 +331,7 @@ impl SeeqretVault {
                 _ => return Err(SeeqretError::Decrypt),
             };
             let plain = fernet_decrypt(&self.fernet, token)?;
-            let name = format!("{app}:{env}:{key}");
+            let name = crate::secret_name(&app, &env, &key);
             let value = utf8(plain, &name)?;
             out.push(SeeqretSecret {
                 app,
@@ -761,7 +761,7 @@ pub fn parse_command_line(
             "unsupported command version '{version}'"
         )));
     }
-    let name = format!("{app}:{env}:{key}");
+    let name = crate::secret_name(app, env, key);
     let plain = box_open(my_x25519_secret, sender_pubkey, b64)?;
     let secret = SeeqretSecret {
         app: (*app).to_owned(),

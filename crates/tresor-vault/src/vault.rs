@@ -27,10 +27,10 @@ pub const KEY_FILE: &str = "vault.key";
 /// The settings file inside a vault folder.
 pub const CONFIG_FILE: &str = "vault.json";
 
-/// Attribute that says what an object is to tresor's doors.
-pub const ROLE: &str = "tresor.role";
-/// Attribute with the secret's seeqret-style type (`str`, `text`, `file`).
-pub const KIND: &str = "tresor.type";
+/// Attribute that says what an object is to tresor's doors (`tresor.role`).
+pub use tresor_store::secret_name::ROLE;
+/// Attribute with the secret's seeqret-style type (`str`, `text`, `file`): `tresor.type`.
+pub use tresor_store::secret_name::TYPE as KIND;
 
 /// The vault folder: `$TRESOR_VAULT`, else `$XDG_DATA_HOME/tresor`, else `~/.local/share/tresor`.
 pub fn default_dir() -> PathBuf {

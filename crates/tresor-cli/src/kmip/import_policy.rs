@@ -319,7 +319,11 @@ pub(super) fn import_policy(
         .locate(&Query::default())
         .map_err(|e| KmipError::Store(e.to_string()))?
         .into_iter()
-        .filter(|m| !m.names.iter().any(|n| n.starts_with("tresor:")))
+        .filter(|m| {
+            !m.names
+                .iter()
+                .any(|n| n.starts_with(tresor_store::secret_name::RESERVED_PREFIX))
+        })
         .collect();
     let p = plan(&policies, &objects, &everyone, &groups);
     if !dry_run && !p.grants.is_empty() {

@@ -3,26 +3,19 @@
 
 use tresor_kmip::client::SecretDescription;
 use tresor_kmip::enums::ResultReason;
+use tresor_store::secret_name::SecretName;
 use tresor_vault::SecretInfo;
-use tresor_vault::filter::validate_full_name;
 
 /// Hides tresor's own objects; names every other object as the local vault does.
 pub(super) fn view(d: &SecretDescription) -> Option<(String, String, String)> {
-    let name = d.name.as_deref().unwrap_or(&d.uid);
-    if name.starts_with("tresor:") || name.starts_with("tresor-key:") {
-        return None;
-    }
-    let parts: Vec<&str> = name.split(':').collect();
-    if let [a, e, k] = parts.as_slice()
-        && validate_full_name(a, e, k).is_ok()
-    {
-        return Some(((*a).into(), (*e).into(), (*k).into()));
-    }
-    Some((
-        "kmip".into(),
-        d.object_type.to_ascii_lowercase(),
-        name.replace(':', "_"),
-    ))
+    SecretName::view(
+        None,
+        |_| None,
+        d.name.as_deref(),
+        &d.uid,
+        || d.object_type.to_ascii_lowercase(),
+    )
+    .map(SecretName::into_parts)
 }
 
 /// Returns true if and only if a Read Names refusal means "no such secret or version" (an

@@ -21,6 +21,7 @@
 
 use serde_json::Value as Json;
 use tresor_store::ObjectMeta;
+use tresor_store::secret_name::{ROLE, SecretName, TYPE};
 
 use super::{GRANTS_ATTR, OpError, Session};
 use crate::attributes::{Attribute, AttributeName};
@@ -29,7 +30,7 @@ use crate::tags::Tag;
 use crate::ttlv::Value;
 
 /// The store name prefix of app policies: `tresor:app:APP`.
-pub const APP_POLICY_PREFIX: &str = "tresor:app:";
+pub const APP_POLICY_PREFIX: &str = tresor_store::secret_name::APP_POLICY_PREFIX;
 /// The attribute of an app policy listing the identities that may create names under it.
 pub const APP_ALLOW_ATTR: &str = "tresor.allow";
 /// The `tresor.role` of a policy object.
@@ -47,13 +48,10 @@ pub fn app_policy_name(app: &str) -> String {
     format!("{APP_POLICY_PREFIX}{app}")
 }
 
-/// The app of a name of the vault's form `APP:ENV:KEY` (three non-empty parts without
-/// spaces), else `None`.
+/// The app of a name of the vault's form `APP:ENV:KEY` ([`SecretName::parse`]), else
+/// `None`.
 pub fn app_of(name: &str) -> Option<&str> {
-    let mut it = name.split(':');
-    let (a, e, k) = (it.next()?, it.next()?, it.next()?);
-    let ok = |p: &str| !p.is_empty() && !p.contains(char::is_whitespace);
-    (it.next().is_none() && ok(a) && ok(e) && ok(k)).then_some(a)
+    SecretName::parse(name).ok().and(name.split(':').next())
 }
 
 /// The identities an app policy object allows.
@@ -73,8 +71,8 @@ pub fn allowed_of(meta: &ObjectMeta) -> Vec<String> {
 /// is not a policy.
 pub fn is_app_policy(meta: &ObjectMeta, local_owner: &str) -> bool {
     meta.owner == local_owner
-        && meta.attr_str("tresor.role") == Some(POLICY_ROLE)
-        && meta.attr_str("tresor.type") == Some(APP_POLICY_TYPE)
+        && meta.attr_str(ROLE) == Some(POLICY_ROLE)
+        && meta.attr_str(TYPE) == Some(APP_POLICY_TYPE)
         && meta.names.iter().any(|n| n.starts_with(APP_POLICY_PREFIX))
 }
 

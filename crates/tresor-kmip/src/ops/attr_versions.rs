@@ -234,7 +234,7 @@ mod tests {
         };
         assert!(in_all_attributes(&custom("x-owner"), ProtocolVersion::V1_2));
         assert!(!in_all_attributes(
-            &custom("tresor.grants"),
+            &custom(tresor_store::secret_name::GRANTS),
             ProtocolVersion::V1_2
         ));
     }

@@ -400,7 +400,7 @@ mod tests {
         };
         let j = attr_to_json(&x);
         assert_eq!(attrs_from_json("x-blob", &j), vec![x]);
-        assert!(attrs_from_json("tresor.role", &json!("secret")).is_empty());
+        assert!(attrs_from_json(tresor_store::secret_name::ROLE, &json!("secret")).is_empty());
         assert!(name_of_key("app").is_none());
     }
 }

@@ -3,6 +3,7 @@
 //! and names are built.
 
 use serde_json::{Value as Json, json};
+use tresor_store::secret_name::{self, SecretName};
 use tresor_store::{NewObject, ObjectType, State};
 
 use super::attrs;
@@ -36,11 +37,9 @@ fn apply_new_attributes(
     attrs_map: &mut tresor_store::Attributes,
 ) -> Result<(), OpError> {
     let first = set.names().into_iter().next().map(|(n, _)| n);
-    let vault = first
-        .as_deref()
-        .and_then(vault_name)
-        .map(|(a, e, k)| [a, e, k]);
-    super::reserved::check_request(set, vault)?;
+    let vault = first.as_deref().and_then(vault_name);
+    let parts = vault.as_ref().map(|n| [n.app(), n.env(), n.key()]);
+    super::reserved::check_request(set, parts)?;
     for a in &set.attributes {
         // A name under an app needs the app's permission (before anything else is decided).
         super::access::may_set_name(s, a)?;
@@ -180,13 +179,9 @@ pub(crate) fn new_object(
     {
         new.names.push(first.clone());
         if object_type == ObjectType::SecretData
-            && let Some((app, env, key)) = vault_name(first)
+            && let Some(name) = vault_name(first)
         {
-            a.insert("app".into(), json!(app));
-            a.insert("env".into(), json!(env));
-            a.insert("key".into(), json!(key));
-            a.insert("tresor.role".into(), json!("secret"));
-            a.insert("tresor.type".into(), json!("str"));
+            a.extend(name.attributes(secret_name::DEFAULT_TYPE));
         }
     }
     new.owner = Some(s.identity.clone());
@@ -194,12 +189,9 @@ pub(crate) fn new_object(
     Ok(new)
 }
 
-/// `app:env:KEY` with three non-empty parts without spaces.
-fn vault_name(n: &str) -> Option<(&str, &str, &str)> {
-    let mut it = n.split(':');
-    let (a, e, k) = (it.next()?, it.next()?, it.next()?);
-    let ok = |p: &str| !p.is_empty() && !p.contains(char::is_whitespace);
-    (it.next().is_none() && ok(a) && ok(e) && ok(k)).then_some((a, e, k))
+/// The vault name `app:env:KEY` an object named `n` gets, if `n` is one.
+fn vault_name(n: &str) -> Option<SecretName> {
+    SecretName::parse(n).ok()
 }
 
 /// Create: a symmetric key (AES, HMAC, ChaCha20) of the requested length.

@@ -84,8 +84,8 @@ pub(crate) fn check_attribute(a: &Attribute, vault: Option<[&str; 3]>) -> Result
         && is_vault_attribute(&key)
     {
         let expected = vault.map(|[app, env, k]| match key.to_lowercase().as_str() {
-            "app" => app,
-            "env" => env,
+            tresor_store::secret_name::APP => app,
+            tresor_store::secret_name::ENV => env,
             _ => k,
         });
         let sent = match &a.value {
@@ -132,10 +132,11 @@ mod tests {
 
     #[test]
     fn reserved_names_and_attributes_are_refused() {
+        use tresor_store::secret_name::{GRANTS, ROLE, TYPE, key_name, user_name};
         for n in [
-            "tresor:user:x",
+            user_name("x").as_str(),
             "TRESOR:USER:x",
-            "tresor-key:k",
+            key_name("k").as_str(),
             "Tresor:Identity:me",
         ] {
             let a = Attribute::name(n, NameType::UNINTERPRETED_TEXT_STRING);
@@ -143,13 +144,7 @@ mod tests {
             assert_eq!(e.reason, ResultReason::PERMISSION_DENIED);
             assert!(e.message.contains(n), "{}", e.message);
         }
-        for k in [
-            "tresor.role",
-            "tresor.type",
-            "tresor.grants",
-            "TRESOR.ROLE",
-            "ed25519",
-        ] {
+        for k in [ROLE, TYPE, GRANTS, "TRESOR.ROLE", "ed25519"] {
             let e = check_attribute(&custom(k, "x"), None).unwrap_err();
             assert!(e.message.contains(k), "{}", e.message);
         }

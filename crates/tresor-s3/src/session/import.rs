@@ -205,7 +205,7 @@ fn import_one(
     };
     let value = zeroize::Zeroizing::new(compat::decode_body(&e.key, &body)?);
     let (app, env, key) = compat::tresor_parts(&s.namespace, &e.service, &e.username);
-    let name = format!("{app}:{env}:{key}");
+    let name = tresor_store::secret_name::SecretName::join(&app, &env, &key);
     #[derive(PartialEq)]
     enum Did {
         Added,

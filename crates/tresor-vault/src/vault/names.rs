@@ -1,30 +1,25 @@
-//! How vault secrets appear in the store: their `app:env:KEY` names and attributes, which
-//! objects the vault shows, and the index query a filter narrows to.
+//! How vault secrets appear in the store (names, attributes and which objects the vault
+//! shows are [`tresor_store::secret_name`]'s), and the index query a filter narrows to.
 
+use tresor_store::secret_name::{APP, ENV, KEY, KMIP_APP, SecretName};
 use tresor_store::{AttrCond, ObjectMeta, Query};
 
-use crate::filter::{Filter, validate_full_name};
+use crate::filter::Filter;
 
-use super::{KIND, ROLE};
-
+/// The attributes of the vault secret `app:env:key` of type `kind`
+/// ([`SecretName::attributes_of`]).
 pub(super) fn secret_attrs(
     app: &str,
     env: &str,
     key: &str,
     kind: &str,
 ) -> tresor_store::Attributes {
-    let mut a = tresor_store::Attributes::new();
-    a.insert("app".into(), app.into());
-    a.insert("env".into(), env.into());
-    a.insert("key".into(), key.into());
-    a.insert(ROLE.into(), "secret".into());
-    a.insert(KIND.into(), kind.into());
-    a
+    SecretName::attributes_of(app, env, key, kind)
 }
 
-/// The full stored name of a vault secret.
+/// The full stored name of a vault secret ([`SecretName::join`]).
 pub fn secret_name(app: &str, env: &str, key: &str) -> String {
-    format!("{app}:{env}:{key}")
+    SecretName::join(app, env, key)
 }
 
 /// True if `s` is `APP:ENV:KEY` with three non-empty parts free of glob syntax (`*?[,`) and
@@ -51,44 +46,14 @@ pub(super) fn is_literal_name(s: &str) -> bool {
 
 /// `vault_view(m).is_some()`, without building the three strings (the `get` hot path).
 pub(super) fn is_vault_object(m: &ObjectMeta) -> bool {
-    match m.attr_str(ROLE) {
-        Some("secret") => ["app", "env", "key"]
-            .iter()
-            .all(|a| m.attr_str(a).is_some()),
-        Some(_) => false,
-        None => {
-            let name = m.name().unwrap_or(&m.uid);
-            !(name.starts_with("tresor:") || name.starts_with("tresor-key:"))
-        }
-    }
+    SecretName::is_vault_object(m)
 }
 
-/// How an object appears to the vault: `(app, env, key)`, or `None` for internal objects.
+/// How an object appears to the vault: `(app, env, key)`, or `None` for internal objects
+/// ([`SecretName::from_meta`]; objects made over KMIP without a vault name show under the
+/// app `kmip`).
 pub fn vault_view(m: &ObjectMeta) -> Option<(String, String, String)> {
-    match m.attr_str(ROLE) {
-        Some("secret") => {
-            let (a, e, k) = (m.attr_str("app")?, m.attr_str("env")?, m.attr_str("key")?);
-            return Some((a.to_owned(), e.to_owned(), k.to_owned()));
-        }
-        Some(_) => return None,
-        None => {}
-    }
-    let name = m.name().unwrap_or(&m.uid);
-    if name.starts_with("tresor:") || name.starts_with("tresor-key:") {
-        return None;
-    }
-    let parts: Vec<&str> = name.split(':').collect();
-    if let [a, e, k] = parts.as_slice()
-        && validate_full_name(a, e, k).is_ok()
-    {
-        return Some(((*a).into(), (*e).into(), (*k).into()));
-    }
-    // Objects made over KMIP without a vault name: app "kmip", env = their type.
-    Some((
-        "kmip".into(),
-        m.object_type.as_str().to_ascii_lowercase(),
-        name.replace(':', "_"),
-    ))
+    SecretName::from_meta(m).map(SecretName::into_parts)
 }
 
 /// The index query that narrows a filter before glob matching. Only the most selective
@@ -99,7 +64,7 @@ pub fn vault_view(m: &ObjectMeta) -> Option<(String, String, String)> {
 pub(super) fn query_for(f: &Filter) -> Query {
     let mut q = Query::default();
     let lit = f.literal_parts();
-    if lit.app == Some("kmip") {
+    if lit.app == Some(KMIP_APP) {
         return q;
     }
     let key_prefix = f
@@ -131,9 +96,9 @@ pub(super) fn query_for(f: &Filter) -> Query {
                     .map(|p| AttrCond::Prefix(attr.into(), p[0].to_owned()))
             }
         };
-    if let Some(c) = cond("key", f.key(), lit.key)
-        .or_else(|| cond("app", f.app(), lit.app))
-        .or_else(|| cond("env", f.env(), lit.env))
+    if let Some(c) = cond(KEY, f.key(), lit.key)
+        .or_else(|| cond(APP, f.app(), lit.app))
+        .or_else(|| cond(ENV, f.env(), lit.env))
     {
         q.attrs.push(c);
     }
