@@ -239,7 +239,7 @@ impl SecretsDoor for RemoteVault {
         Ok(out)
     }
 
-    /// One Read Names item ([`vendor::read_names`]) in one request message for up to
+    /// One Read Names item ([`tresor_kmip::vendor::read_names`]) in one request message for up to
     /// 4,000 references (more: one message per 4,000); the server answers it from one store
     /// read. A reference the identity may not see answers as a missing one.
     fn read_references(&self, refs: &[Reference]) -> Result<Vec<Option<SecretBytes>>> {

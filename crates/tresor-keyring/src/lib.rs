@@ -11,7 +11,7 @@
 //! | [`Ring`] | which keyring: the seven special ones or a named one (`@name`) |
 //! | [`UnlockCache`] | the vault's unlock key, cached with a timeout |
 //! | [`session_status`] | does this process have a session keyring of its own? |
-//! | [`cli`] | the `tresor keyring` subcommand |
+//! | `tresor keyring` | the command line, in the `tresor` binary (crates/tresor-cli/src/keyring.rs) |
 //! | [`KeyringError`] | every error, with its `errno`, keyring and key |
 //!
 //! # Rings

@@ -16,7 +16,7 @@
 //! | [`KeyValue`], [`KeyBytes`], [`Key`] | key material: zeroized on drop, never printed |
 //! | [`KeyType`] | aes256-gcm, chacha20-poly1305, hmac-sha256, ed25519, external |
 //! | [`ciphertext`] | `tresor:NAME:vN:BASE64` and the binary form |
-//! | [`cli`] | the `tresor key` subcommand |
+//! | `tresor key` | the command line, in the `tresor` binary (crates/tresor-cli/src/key.rs) |
 //!
 //! # Store layout
 //!

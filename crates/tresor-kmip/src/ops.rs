@@ -155,7 +155,7 @@ impl fmt::Debug for Session<'_> {
     }
 }
 
-/// The KMIP operations this server implements (what Query reports), from [`table::TABLE`]
+/// The KMIP operations this server implements (what Query reports), from the table of operations (`ops/table.rs`)
 /// (tresor's vendor operations are not listed).
 pub const OPERATIONS: &[Operation] = &table::STANDARD;
 

@@ -13,8 +13,8 @@ use serde_json::Value as Json;
 use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
 use tresor_kmip::client::{ClientConfig, KmipClient};
 use tresor_kmip::enums::{
-    BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, NameType,
-    ObjectType, Operation, ResultStatus,
+    BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, ObjectType, Operation,
+    ResultStatus,
 };
 use tresor_kmip::message::ResponseBatchItem;
 use tresor_kmip::server::{AuditLog, AuditReads, Server, ServerConfig};
@@ -149,32 +149,10 @@ fn uid(u: &str) -> Ttlv {
 }
 
 async fn register_secret(c: &KmipClient, name: &str) -> String {
-    let obj = Ttlv::structure(
-        Tag::SECRET_DATA,
-        vec![
-            Ttlv::enumeration(Tag::SECRET_DATA_TYPE, 1u32),
-            Ttlv::structure(
-                Tag::KEY_BLOCK,
-                vec![
-                    Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, KeyFormatType::OPAQUE),
-                    Ttlv::structure(
-                        Tag::KEY_VALUE,
-                        vec![Ttlv::bytes(Tag::KEY_MATERIAL, SECRET.to_vec())],
-                    ),
-                ],
-            ),
-        ],
-    );
-    let mut set = AttributeSet::default();
-    set.push(Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING));
     let r = c
         .call(
             Operation::REGISTER,
-            vec![
-                Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SECRET_DATA),
-                set.to_ttlv(V, Container::Template),
-                obj,
-            ],
+            tresor_testkit::kmip::register_secret_payload(name, SECRET),
         )
         .await
         .expect("register");

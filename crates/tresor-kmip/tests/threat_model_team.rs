@@ -13,8 +13,8 @@ use serde_json::json;
 use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
 use tresor_kmip::client::{ClientConfig, KmipClient};
 use tresor_kmip::enums::{
-    CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, NameType, ObjectType, Operation,
-    ResultReason, ResultStatus, RevocationReasonCode,
+    CryptographicAlgorithm, CryptographicUsageMask, NameType, ObjectType, Operation, ResultReason,
+    ResultStatus, RevocationReasonCode,
 };
 use tresor_kmip::message::ResponseBatchItem;
 use tresor_kmip::server::{Server, ServerConfig};
@@ -118,32 +118,15 @@ fn uid_of(r: &ResponseBatchItem) -> String {
 }
 
 fn secret_data(value: &[u8]) -> Ttlv {
-    Ttlv::structure(
-        Tag::SECRET_DATA,
-        vec![
-            Ttlv::enumeration(Tag::SECRET_DATA_TYPE, 1u32),
-            Ttlv::structure(
-                Tag::KEY_BLOCK,
-                vec![
-                    Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, KeyFormatType::OPAQUE),
-                    Ttlv::structure(
-                        Tag::KEY_VALUE,
-                        vec![Ttlv::bytes(Tag::KEY_MATERIAL, value.to_vec())],
-                    ),
-                ],
-            ),
-        ],
+    tresor_kmip::payload::register::SecretData::new(
+        tresor_kmip::enums::SecretDataType::PASSWORD,
+        value.to_vec(),
     )
+    .to_ttlv()
 }
 
 fn register_payload(name: &str, value: &[u8]) -> Vec<Ttlv> {
-    let mut set = AttributeSet::default();
-    set.push(Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING));
-    vec![
-        Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SECRET_DATA),
-        set.to_ttlv(ProtocolVersion::V1_4, Container::Template),
-        secret_data(value),
-    ]
+    tresor_testkit::kmip::register_secret_payload(name, value)
 }
 
 fn aes_payload() -> Vec<Ttlv> {

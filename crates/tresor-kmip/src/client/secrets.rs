@@ -19,11 +19,12 @@ use super::BlockingKmipClient;
 use crate::ProtocolVersion;
 use crate::attributes::{Attribute, AttributeName};
 use crate::enums::{
-    BatchErrorContinuationOption, KeyFormatType, NameType, ObjectType, Operation, ResultReason,
-    ResultStatus, RevocationReasonCode, SecretDataType, State,
+    BatchErrorContinuationOption, NameType, ObjectType, Operation, ResultReason, ResultStatus,
+    RevocationReasonCode, SecretDataType, State,
 };
 use crate::error::KmipError;
 use crate::message::{RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem};
+use crate::payload::register::SecretData;
 use crate::tags::Tag;
 use crate::ttlv::{Limits, Ttlv, Value};
 use crate::vendor;
@@ -159,7 +160,7 @@ pub struct Removal<'a> {
     pub active: bool,
 }
 
-/// Vault secrets on a tresor KMIP server (see the [module](self) docs).
+/// Vault secrets on a tresor KMIP server (the KMIP half of `tresor --server`: Locate, Get, Read Names, Register, Add Version).
 ///
 /// # Examples
 /// ```no_run
@@ -545,22 +546,7 @@ fn name_attr(name: &str) -> Ttlv {
 }
 
 fn secret_data(value: &[u8]) -> Ttlv {
-    Ttlv::structure(
-        Tag::SECRET_DATA,
-        vec![
-            Ttlv::enumeration(Tag::SECRET_DATA_TYPE, SecretDataType::PASSWORD),
-            Ttlv::structure(
-                Tag::KEY_BLOCK,
-                vec![
-                    Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, KeyFormatType::OPAQUE),
-                    Ttlv::structure(
-                        Tag::KEY_VALUE,
-                        vec![Ttlv::bytes(Tag::KEY_MATERIAL, value.to_vec())],
-                    ),
-                ],
-            ),
-        ],
-    )
+    SecretData::new(SecretDataType::PASSWORD, value.to_vec()).to_ttlv()
 }
 
 /// The key material (or vendor value) bytes of a response.
