@@ -1,10 +1,9 @@
 //! Objects: the lifecycle in every version, vault secrets as Secret Data, and Locate (within
 //! a batch, by storage status, paged over many objects).
 
-use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
 use tresor_kmip::enums::{
-    BatchErrorContinuationOption, KeyFormatType, NameType, ObjectType, Operation, ResultReason,
-    ResultStatus, RevocationReasonCode, State,
+    BatchErrorContinuationOption, Operation, ResultReason, ResultStatus, RevocationReasonCode,
+    State,
 };
 use tresor_kmip::{ProtocolVersion, Tag, Ttlv};
 
@@ -98,35 +97,10 @@ async fn vault_secrets_are_secret_data() {
     tresor_kmip::apps::set(&f.store, "app", "client", true).expect("app policy");
     let v = ProtocolVersion::V1_4;
     let c = f.client("client", v);
-    let obj = Ttlv::structure(
-        Tag::SECRET_DATA,
-        vec![
-            Ttlv::enumeration(Tag::SECRET_DATA_TYPE, 1u32),
-            Ttlv::structure(
-                Tag::KEY_BLOCK,
-                vec![
-                    Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, KeyFormatType::OPAQUE),
-                    Ttlv::structure(
-                        Tag::KEY_VALUE,
-                        vec![Ttlv::bytes(Tag::KEY_MATERIAL, b"hunter2".to_vec())],
-                    ),
-                ],
-            ),
-        ],
-    );
-    let mut set = AttributeSet::default();
-    set.push(Attribute::name(
-        "app:dev:DB_PASSWORD",
-        NameType::UNINTERPRETED_TEXT_STRING,
-    ));
     let r = c
         .call(
             Operation::REGISTER,
-            vec![
-                Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SECRET_DATA),
-                set.to_ttlv(v, Container::Template),
-                obj,
-            ],
+            tresor_testkit::kmip::register_secret_payload("app:dev:DB_PASSWORD", b"hunter2"),
         )
         .await
         .expect("register");
