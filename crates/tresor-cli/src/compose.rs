@@ -37,7 +37,7 @@ pub(crate) fn open_kms_vault(
 ) -> anyhow::Result<Option<tresor_vault::Vault>> {
     use std::sync::Arc;
     use std::time::Duration;
-    use tresor_vault::{CONFIG_FILE, Vault, VaultConfig, VaultError, default_user};
+    use tresor_vault::{Vault, VaultConfig, VaultError, default_user};
 
     if !url.starts_with("s3://") {
         return Ok(None);
@@ -54,19 +54,13 @@ pub(crate) fn open_kms_vault(
     }
     let backend = tresor_s3::S3Backend::open_with(loc.clone(), &settings).map_err(refused)?;
     let provider = tresor_s3::CachingProvider::new(Arc::new(kms), Duration::from_secs(300));
-    let config = match std::fs::read(dir.join(CONFIG_FILE)) {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| VaultError::Rejected {
-            what: "vault settings",
-            why: e.to_string(),
-        })?,
-        Err(_) => VaultConfig {
-            version: 1,
-            user: default_user(),
-            email: String::new(),
-            created: tresor_store::now(),
-            store: Some(loc.url()),
-        },
-    };
+    let config = VaultConfig::read(dir)?.unwrap_or_else(|| VaultConfig {
+        version: 1,
+        user: default_user(),
+        email: String::new(),
+        created: tresor_store::now(),
+        store: Some(loc.url()),
+    });
     let store = tresor_store::Store::open(Arc::new(backend), Arc::new(provider), &config.user)
         .map_err(VaultError::from)?;
     let v = Vault::from_store(dir, config, store);

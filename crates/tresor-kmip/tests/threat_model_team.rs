@@ -13,12 +13,12 @@ use serde_json::json;
 use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
 use tresor_kmip::client::{ClientConfig, KmipClient};
 use tresor_kmip::enums::{
-    CryptographicAlgorithm, CryptographicUsageMask, NameType, ObjectType, Operation, ResultReason,
-    ResultStatus, RevocationReasonCode,
+    NameType, ObjectType, Operation, ResultReason, ResultStatus, RevocationReasonCode,
 };
 use tresor_kmip::message::ResponseBatchItem;
 use tresor_kmip::server::{Server, ServerConfig};
 use tresor_kmip::{ProtocolVersion, Tag, Ttlv, Value, vendor};
+use tresor_testkit::kmip::{create_payload, create_unnamed_payload, register_secret_payload};
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -125,31 +125,6 @@ fn secret_data(value: &[u8]) -> Ttlv {
     .to_ttlv()
 }
 
-fn register_payload(name: &str, value: &[u8]) -> Vec<Ttlv> {
-    tresor_testkit::kmip::register_secret_payload(name, value)
-}
-
-fn aes_payload() -> Vec<Ttlv> {
-    let mut set = AttributeSet::default();
-    set.push(Attribute::standard(
-        Tag::CRYPTOGRAPHIC_ALGORITHM,
-        Value::Enumeration(CryptographicAlgorithm::AES.0),
-    ));
-    set.push(Attribute::standard(
-        Tag::CRYPTOGRAPHIC_LENGTH,
-        Value::Integer(256),
-    ));
-    let mask = CryptographicUsageMask::ENCRYPT | CryptographicUsageMask::DECRYPT;
-    set.push(Attribute::standard(
-        Tag::CRYPTOGRAPHIC_USAGE_MASK,
-        Value::Integer(mask.0 as i32),
-    ));
-    vec![
-        Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SYMMETRIC_KEY),
-        set.to_ttlv(ProtocolVersion::V1_4, Container::Template),
-    ]
-}
-
 /// Every operation that names an object by uid, as a payload for that uid.
 fn probes(uid: &str) -> Vec<(Operation, Vec<Ttlv>)> {
     let name_attr = Attribute::name("probe-name", NameType::UNINTERPRETED_TEXT_STRING).to_v1();
@@ -200,14 +175,14 @@ async fn no_grant_gets_the_answer_for_an_absent_uid() {
         &alice
             .call(
                 Operation::REGISTER,
-                register_payload("alice-db-password", b"s3cret-a1"),
+                register_secret_payload("alice-db-password", b"s3cret-a1"),
             )
             .await
             .expect("register"),
     );
     let key = uid_of(
         &alice
-            .call(Operation::CREATE, aes_payload())
+            .call(Operation::CREATE, create_unnamed_payload())
             .await
             .expect("create"),
     );
@@ -313,7 +288,7 @@ async fn names_under_an_app_need_the_apps_permission() {
         &boss
             .call(
                 Operation::REGISTER,
-                register_payload("shop:prod:DB_PASSWORD", b"real-value"),
+                register_secret_payload("shop:prod:DB_PASSWORD", b"real-value"),
             )
             .await
             .expect("register"),
@@ -322,14 +297,14 @@ async fn names_under_an_app_need_the_apps_permission() {
     let taken = mallory
         .call(
             Operation::REGISTER,
-            register_payload("shop:prod:DB_PASSWORD", b"squat"),
+            register_secret_payload("shop:prod:DB_PASSWORD", b"squat"),
         )
         .await
         .expect("answer");
     let free = mallory
         .call(
             Operation::REGISTER,
-            register_payload("shop:prod:DB_PASSWORX", b"squat"),
+            register_secret_payload("shop:prod:DB_PASSWORX", b"squat"),
         )
         .await
         .expect("answer");
@@ -354,7 +329,7 @@ async fn names_under_an_app_need_the_apps_permission() {
     // still shop's secret to the vault (KMIP used to let these through without the policy).
     for name in ["shop:prod:DB PASSWORD", "shop::DB_PASSWORD"] {
         let r = mallory
-            .call(Operation::REGISTER, register_payload(name, b"squat"))
+            .call(Operation::REGISTER, register_secret_payload(name, b"squat"))
             .await
             .expect("answer");
         assert_eq!(
@@ -366,7 +341,7 @@ async fn names_under_an_app_need_the_apps_permission() {
     // Nor as a Name added to her own object, nor on a new key.
     let own = uid_of(
         &mallory
-            .call(Operation::CREATE, aes_payload())
+            .call(Operation::CREATE, create_unnamed_payload())
             .await
             .expect("create"),
     );
@@ -386,15 +361,7 @@ async fn names_under_an_app_need_the_apps_permission() {
         Some(ResultReason::PERMISSION_DENIED),
         "{r:?}"
     );
-    let mut named_key = aes_payload();
-    if let Some(t) = named_key.get_mut(1) {
-        let mut set = AttributeSet::from_ttlv(t).expect("template");
-        set.push(Attribute::name(
-            "shop:prod:KEY",
-            NameType::UNINTERPRETED_TEXT_STRING,
-        ));
-        *t = set.to_ttlv(ProtocolVersion::V1_4, Container::Template);
-    }
+    let named_key = create_payload("shop:prod:KEY");
     let r = mallory
         .call(Operation::CREATE, named_key.clone())
         .await
@@ -416,7 +383,10 @@ async fn names_under_an_app_need_the_apps_permission() {
     // Names outside the APP:ENV:KEY form stay open to everyone.
     uid_of(
         &mallory
-            .call(Operation::REGISTER, register_payload("mallory-notes", b"x"))
+            .call(
+                Operation::REGISTER,
+                register_secret_payload("mallory-notes", b"x"),
+            )
             .await
             .expect("register"),
     );
@@ -430,7 +400,10 @@ async fn names_under_an_app_need_the_apps_permission() {
             .expect("create"),
     );
     let r = mallory
-        .call(Operation::REGISTER, register_payload("bank:prod:PIN", b"x"))
+        .call(
+            Operation::REGISTER,
+            register_secret_payload("bank:prod:PIN", b"x"),
+        )
         .await
         .expect("answer");
     assert_eq!(
@@ -445,7 +418,10 @@ async fn names_under_an_app_need_the_apps_permission() {
     // Denied again: no new names.
     tresor_kmip::apps::set(&f.store, "shop", "mallory", false).expect("deny");
     let r = mallory
-        .call(Operation::REGISTER, register_payload("shop:dev:X", b"x"))
+        .call(
+            Operation::REGISTER,
+            register_secret_payload("shop:dev:X", b"x"),
+        )
         .await
         .expect("answer");
     assert_eq!(
@@ -457,7 +433,10 @@ async fn names_under_an_app_need_the_apps_permission() {
     tresor_kmip::apps::set(&f.store, "*", "*", true).expect("open");
     uid_of(
         &mallory
-            .call(Operation::REGISTER, register_payload("bank:prod:PIN", b"x"))
+            .call(
+                Operation::REGISTER,
+                register_secret_payload("bank:prod:PIN", b"x"),
+            )
             .await
             .expect("register"),
     );
@@ -517,7 +496,10 @@ async fn clients_cannot_forge_an_app_policy() {
         .await
         .expect("answer");
     let r = mallory
-        .call(Operation::REGISTER, register_payload("shop:prod:DB", b"x"))
+        .call(
+            Operation::REGISTER,
+            register_secret_payload("shop:prod:DB", b"x"),
+        )
         .await
         .expect("answer");
     assert_eq!(

@@ -36,6 +36,15 @@ pub fn uid_of(item: &ResponseBatchItem) -> String {
 /// Create payload: an AES-256 key (Encrypt|Decrypt) named `name` (pre-active, so Destroy
 /// needs no Revoke).
 pub fn create_payload(name: &str) -> Vec<Ttlv> {
+    aes_create(Some(name))
+}
+
+/// Create payload: an AES-256 key (Encrypt|Decrypt) without a name.
+pub fn create_unnamed_payload() -> Vec<Ttlv> {
+    aes_create(None)
+}
+
+fn aes_create(name: Option<&str>) -> Vec<Ttlv> {
     let mut set = AttributeSet::default();
     set.push(Attribute::standard(
         Tag::CRYPTOGRAPHIC_ALGORITHM,
@@ -50,7 +59,9 @@ pub fn create_payload(name: &str) -> Vec<Ttlv> {
         Tag::CRYPTOGRAPHIC_USAGE_MASK,
         Value::Integer(i32::try_from(mask.0).unwrap()),
     ));
-    set.push(Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING));
+    if let Some(name) = name {
+        set.push(Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING));
+    }
     vec![
         Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SYMMETRIC_KEY),
         set.to_ttlv(V, Container::Template),

@@ -44,6 +44,5 @@ mod vault;
 pub use error::{Result, VaultError};
 pub use vault::{
     CONFIG_FILE, DB_FILE, ImportReport, InitOptions, KEY_FILE, KIND, ROLE, SecretInfo, Vault,
-    VaultConfig, check_import, default_dir, default_user, open_backend, open_store, secret_name,
-    vault_view,
+    VaultConfig, check_import, default_dir, default_user, open_store, secret_name, vault_view,
 };

@@ -26,7 +26,7 @@ use tresor_crypto::{KeyProvider, LocalKek, SecretBytes};
 use tresor_store::{KEK_ID_META, RekeyReport, fsutil};
 use zeroize::Zeroizing;
 
-use crate::vault::{CONFIG_FILE, DB_FILE, KEY_FILE, VaultConfig, open_backend};
+use crate::vault::{CONFIG_FILE, DB_FILE, KEY_FILE, VaultConfig};
 use crate::{Result, Vault, VaultError};
 
 /// The new key file a rekey writes before it commits; renamed over `vault.key` after.
@@ -123,7 +123,7 @@ fn recorded_key_id(dir: &Path, location: Option<&str>) -> Result<Option<Vec<u8>>
         .and_then(|b| serde_json::from_slice::<VaultConfig>(&b).ok())
         .and_then(|c| c.store);
     let backend = match location.map(str::to_owned).or(configured) {
-        Some(url) => open_backend(&url)?,
+        Some(url) => tresor_store::store_url::open_backend(&url)?,
         None => {
             let db = dir.join(DB_FILE);
             if !db.exists() {

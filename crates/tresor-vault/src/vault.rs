@@ -16,7 +16,7 @@ mod names;
 mod secrets;
 
 pub use import::{ImportReport, check_import};
-pub use location::{open_backend, open_store};
+pub use location::open_store;
 pub use names::{secret_name, vault_view};
 pub use secrets::SecretInfo;
 
@@ -72,6 +72,24 @@ pub struct VaultConfig {
     /// Where the objects live when not in the folder's SQLite file (`postgres://…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
+}
+
+impl VaultConfig {
+    /// The settings saved in `dir` (`vault.json`), or `None` when there are none to read.
+    ///
+    /// # Errors
+    /// [`VaultError::Rejected`] for a settings file that is not valid.
+    pub fn read(dir: &Path) -> Result<Option<VaultConfig>> {
+        match std::fs::read(dir.join(CONFIG_FILE)) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| VaultError::Rejected {
+                    what: "vault settings",
+                    why: e.to_string(),
+                }),
+            Err(_) => Ok(None),
+        }
+    }
 }
 
 /// How to initialise a vault.
@@ -282,19 +300,13 @@ impl Vault {
         if !dir.join(DB_FILE).exists() && !cfg_path.exists() {
             return Err(VaultError::NotInitialized(dir.to_owned()));
         }
-        let config: VaultConfig = match std::fs::read(&cfg_path) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| VaultError::Rejected {
-                what: "vault settings",
-                why: e.to_string(),
-            })?,
-            Err(_) => VaultConfig {
-                version: 1,
-                user: default_user(),
-                email: String::new(),
-                created: 0,
-                store: None,
-            },
-        };
+        let config = VaultConfig::read(dir)?.unwrap_or_else(|| VaultConfig {
+            version: 1,
+            user: default_user(),
+            email: String::new(),
+            created: 0,
+            store: None,
+        });
         let location = location.or(config.store.as_deref());
         if location.is_none() {
             // SQLite would silently make a fresh, empty store in place of a deleted or

@@ -102,8 +102,8 @@ pub(super) fn migrate(
     json: bool,
     out: &mut dyn Write,
 ) -> Result<ExitCode> {
-    let src = tresor_vault::open_backend(from)?;
-    let dst = tresor_vault::open_backend(to)?;
+    let src = tresor_store::store_url::open_backend(from)?;
+    let dst = tresor_store::store_url::open_backend(to)?;
     if dst.count()? > 0 && !force {
         bail!(VaultError::Refused(format!(
             "the target store '{to}' is not empty; pass --force to replace its content"

@@ -47,12 +47,3 @@ pub fn open_store(dir: &Path, location: Option<&str>, kek: LocalKek, actor: &str
     }
     Ok(store)
 }
-
-/// Opens a backend by URL: `sqlite:PATH`, a plain path (SQLite), `postgres://…`, `s3://…`
-/// ([`tresor_store::store_url::open_backend`]).
-///
-/// # Errors
-/// [`tresor_store::StoreError::Unsupported`] for an unsupported scheme, store errors.
-pub fn open_backend(url: &str) -> Result<Arc<dyn tresor_store::Backend>> {
-    Ok(tresor_store::store_url::open_backend(url)?)
-}
