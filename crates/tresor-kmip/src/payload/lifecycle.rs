@@ -92,6 +92,7 @@ uid_operation!(
     ActivateRequest,
     ActivateResponse
 );
+
 /// A Destroy request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DestroyRequest {
