@@ -397,6 +397,13 @@ async fn cosmian_client_extensions() {
             {"tag": "ExpectedObjectType", "type": "Enumeration", "value": expected}]})
         .to_string()
     };
+    // A precondition of the wrong type refuses the Destroy too (never skips the check).
+    let unreadable = json!({"tag": "Destroy", "value": [
+        {"tag": "UniqueIdentifier", "type": "TextString", "value": uid},
+        {"tag": "ExpectedObjectType", "type": "TextString", "value": "SymmetricKey"}]});
+    let (status, body) = h.post("client", unreadable.to_string().as_bytes()).await;
+    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
+    common::ok(&h.message("client", &get(&uid)).await.batch_items[0]);
     let (status, body) = h.post("client", destroy("SymmetricKey").as_bytes()).await;
     assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
     let e: J = serde_json::from_slice(&body).unwrap();

@@ -2,8 +2,7 @@
 //! Revoke, Destroy, and Check (whether the object may be used with a usage mask).
 
 use super::{
-    Payload, PayloadError, Request, UidRef, opt_enum, opt_integer, opt_text, push_opt, req_enum,
-    req_text,
+    Payload, PayloadError, Request, UidRef, opt_integer, opt_text, push_opt, req_enum, req_text,
 };
 use crate::enums::{Operation, RevocationReasonCode};
 use crate::message::ProtocolVersion;
@@ -118,9 +117,18 @@ impl Payload for DestroyRequest {
     const TAG: Tag = Tag::REQUEST_PAYLOAD;
 
     fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
+        // A precondition that cannot be read refuses the Destroy rather than skip the check.
+        let expected_object_type = match p.find(Tag::OBJECT_TYPE) {
+            None => None,
+            Some(t) => Some(t.as_enumeration().ok_or_else(|| {
+                PayloadError::Invalid(
+                    "a Destroy's expected Object Type must be an enumeration".into(),
+                )
+            })?),
+        };
         Ok(DestroyRequest {
             unique_identifier: UidRef::of(p),
-            expected_object_type: opt_enum(p, Tag::OBJECT_TYPE),
+            expected_object_type,
         })
     }
 
