@@ -10,7 +10,7 @@ use tresor_crypto::SecretBytes;
 use tresor_store::VersionInfo;
 use tresor_vault::filter::{Filter, FilterSet};
 use tresor_vault::reference::Reference;
-use tresor_vault::{ImportReport, SecretInfo, Vault, VaultError};
+use tresor_vault::{ImportReport, SecretInfo, Vault};
 
 /// Read requests this process made of the store: one per local read call (`get`, `list`,
 /// `value`, `history`, `read_references`, …), one per request message to a KMIP server.
@@ -96,22 +96,13 @@ pub trait SecretsDoor {
         Ok(r)
     }
 
-    /// The one secret `f` matches.
+    /// The one secret `f` matches ([`SecretInfo::only_match`]).
     ///
     /// # Errors
-    /// [`VaultError::NotFound`], [`VaultError::Ambiguous`].
+    /// [`tresor_vault::VaultError::NotFound`], [`tresor_vault::VaultError::Ambiguous`].
     fn find_one(&self, f: &Filter) -> Result<SecretInfo> {
-        let mut found = self.list(&FilterSet::from_iter([f.clone()]))?;
-        match found.len() {
-            0 => Err(VaultError::NotFound(f.to_string()).into()),
-            1 => Ok(found.remove(0)),
-            n => Err(VaultError::Ambiguous {
-                filter: f.to_string(),
-                count: n,
-                names: found.iter().take(5).map(|s| s.name.clone()).collect(),
-            }
-            .into()),
-        }
+        let found = self.list(&FilterSet::from_iter([f.clone()]))?;
+        Ok(SecretInfo::only_match(f, found)?)
     }
 }
 

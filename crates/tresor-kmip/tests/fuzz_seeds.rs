@@ -9,9 +9,10 @@ use std::path::PathBuf;
 use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
 use tresor_kmip::enums::{
     BatchErrorContinuationOption, CryptographicAlgorithm, CryptographicUsageMask, NameType,
-    ObjectType, Operation, ResultStatus,
+    ObjectType, Operation, ResultStatus, SecretDataType,
 };
 use tresor_kmip::message::{RequestBatchItem, RequestHeader, RequestMessage, ResponseMessage};
+use tresor_kmip::payload::register::SecretData;
 use tresor_kmip::{ProtocolVersion, Tag, Ttlv, Value};
 
 fn seeds(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
@@ -136,25 +137,7 @@ fn write_dispatch_seeds() {
                     vec![
                         Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SECRET_DATA),
                         Ttlv::structure(Tag::TEMPLATE_ATTRIBUTE, vec![]),
-                        Ttlv::structure(
-                            Tag::SECRET_DATA,
-                            vec![
-                                Ttlv::enumeration(Tag::SECRET_DATA_TYPE, 1u32),
-                                Ttlv::structure(
-                                    Tag::KEY_BLOCK,
-                                    vec![
-                                        Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, 2u32),
-                                        Ttlv::structure(
-                                            Tag::KEY_VALUE,
-                                            vec![Ttlv::bytes(
-                                                Tag::KEY_MATERIAL,
-                                                b"hunter2".to_vec(),
-                                            )],
-                                        ),
-                                    ],
-                                ),
-                            ],
-                        ),
+                        SecretData::new(SecretDataType::PASSWORD, b"hunter2".to_vec()).to_ttlv(),
                     ],
                 ),
                 op(Operation::LOCATE, vec![]),

@@ -26,6 +26,7 @@ use tresor_kmip::enums::{
 };
 use tresor_kmip::message::ResponseBatchItem;
 use tresor_kmip::ops::GRANTS_ATTR;
+use tresor_kmip::payload::register::SecretData;
 use tresor_kmip::{ProtocolVersion, Tag, Ttlv, Value};
 
 #[path = "threat_model/gcm.rs"]
@@ -65,32 +66,20 @@ fn flag(tag: Tag, b: bool) -> Attribute {
     Attribute::standard(tag, Value::Boolean(b))
 }
 
-fn key_block(material: &[u8], symmetric: bool) -> Ttlv {
-    let mut block = vec![
-        Ttlv::enumeration(
-            Tag::KEY_FORMAT_TYPE,
-            if symmetric {
-                KeyFormatType::RAW
-            } else {
-                KeyFormatType::OPAQUE
-            },
-        ),
-        Ttlv::structure(
-            Tag::KEY_VALUE,
-            vec![Ttlv::bytes(Tag::KEY_MATERIAL, material.to_vec())],
-        ),
-    ];
-    if symmetric {
-        block.push(Ttlv::enumeration(
-            Tag::CRYPTOGRAPHIC_ALGORITHM,
-            CryptographicAlgorithm::AES,
-        ));
-        block.push(Ttlv::integer(
-            Tag::CRYPTOGRAPHIC_LENGTH,
-            material.len() as i32 * 8,
-        ));
-    }
-    Ttlv::structure(Tag::KEY_BLOCK, block)
+/// The key block of a raw AES key holding `material`.
+fn key_block(material: &[u8]) -> Ttlv {
+    Ttlv::structure(
+        Tag::KEY_BLOCK,
+        vec![
+            Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, KeyFormatType::RAW),
+            Ttlv::structure(
+                Tag::KEY_VALUE,
+                vec![Ttlv::bytes(Tag::KEY_MATERIAL, material.to_vec())],
+            ),
+            Ttlv::enumeration(Tag::CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm::AES),
+            Ttlv::integer(Tag::CRYPTOGRAPHIC_LENGTH, material.len() as i32 * 8),
+        ],
+    )
 }
 
 fn register_payload(
@@ -103,18 +92,12 @@ fn register_payload(
     let (ot, obj) = if secret_data {
         (
             ObjectType::SECRET_DATA,
-            Ttlv::structure(
-                Tag::SECRET_DATA,
-                vec![
-                    Ttlv::enumeration(Tag::SECRET_DATA_TYPE, SecretDataType::PASSWORD),
-                    key_block(material, false),
-                ],
-            ),
+            SecretData::new(SecretDataType::PASSWORD, material.to_vec()).to_ttlv(),
         )
     } else {
         (
             ObjectType::SYMMETRIC_KEY,
-            Ttlv::structure(Tag::SYMMETRIC_KEY, vec![key_block(material, true)]),
+            Ttlv::structure(Tag::SYMMETRIC_KEY, vec![key_block(material)]),
         )
     };
     vec![

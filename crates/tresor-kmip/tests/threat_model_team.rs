@@ -459,7 +459,7 @@ async fn clients_cannot_forge_an_app_policy() {
             NameType::UNINTERPRETED_TEXT_STRING,
         ));
         for (k, v) in [
-            ("tresor.allow", "mallory"),
+            (tresor_store::secret_name::ALLOW, "mallory"),
             ("tresor.role", "policy"),
             ("tresor.type", "app"),
         ] {

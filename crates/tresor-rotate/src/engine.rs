@@ -21,11 +21,11 @@ pub const COMPANION_PREFIX: &str = tresor_store::secret_name::ROTATOR_PREFIX;
 /// `tresor.role` of a companion object.
 pub const COMPANION_ROLE: &str = "rotator";
 /// Attribute: the uid of the secret a companion rotates.
-pub const ATTR_TARGET: &str = "tresor.rotates";
+pub const ATTR_TARGET: &str = tresor_store::secret_name::ROTATES;
 /// Attribute: the [`RotatorConfig`].
-pub const ATTR_CONFIG: &str = "tresor.rotator";
+pub const ATTR_CONFIG: &str = tresor_store::secret_name::ROTATOR;
 /// Attribute: the [`Journal`].
-pub const ATTR_JOURNAL: &str = "tresor.rotation";
+pub const ATTR_JOURNAL: &str = tresor_store::secret_name::ROTATION;
 
 pub(crate) use tresor_store::secret_name::ROLE;
 

@@ -59,6 +59,17 @@ pub const ROLE: &str = "tresor.role";
 pub const TYPE: &str = "tresor.type";
 /// Attribute: the KMIP grants on an object (`{"IDENTITY": "get,locate"}`).
 pub const GRANTS: &str = "tresor.grants";
+/// Attribute: the identities that may create names under a KMIP app policy
+/// (tresor-kmip's `access` module).
+pub const ALLOW: &str = "tresor.allow";
+/// Attribute: a split key part's parameters (tresor-kmip's Split Key objects).
+pub const SPLIT_KEY: &str = "tresor.split_key";
+/// Attribute: the uid of the secret a rotator companion rotates (tresor-rotate).
+pub const ROTATES: &str = "tresor.rotates";
+/// Attribute: a rotator companion's configuration (tresor-rotate).
+pub const ROTATOR: &str = "tresor.rotator";
+/// Attribute: a rotator companion's journal (tresor-rotate).
+pub const ROTATION: &str = "tresor.rotation";
 /// Attribute: a vault secret's app.
 pub const APP: &str = "app";
 /// Attribute: a vault secret's env.
@@ -257,11 +268,27 @@ impl SecretName {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn parse(s: &str) -> Result<Self, NameError> {
+        let (app, env, key) = Self::split(s);
+        Self::new(app, env, key)
+    }
+
+    /// The three parts of the text `APP:ENV:KEY`, unchecked: the inverse of
+    /// [`SecretName::join`], for a caller that must see an invalid name's parts (the key
+    /// keeps any further colon; a missing part is empty).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tresor_store::secret_name::SecretName;
+    /// assert_eq!(SecretName::split("a:dev:K:x"), ("a", "dev", "K:x"));
+    /// assert_eq!(SecretName::split("a"), ("a", "", ""));
+    /// ```
+    pub fn split(s: &str) -> (&str, &str, &str) {
         let mut it = s.splitn(3, ':');
         let app = it.next().unwrap_or_default();
         let env = it.next().unwrap_or_default();
         let key = it.next().unwrap_or_default();
-        Self::new(app, env, key)
+        (app, env, key)
     }
 
     /// The text `APP:ENV:KEY` of three parts, unchecked: what [`Display`](std::fmt::Display)

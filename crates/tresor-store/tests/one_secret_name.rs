@@ -9,16 +9,28 @@
 
 use std::path::{Path, PathBuf};
 
-/// String literals (with their opening quote) that must appear in the allowed files only.
+/// Openings of the literals that must appear in the allowed files only: every `tresor.NAME`
+/// attribute name, whatever follows, and the reserved name prefixes. (`tresor:` alone opens
+/// other things too: ciphertext envelopes, messages, `tresor://` references.)
 const SPELLED_ONCE: &[&str] = &[
-    "\"tresor.role\"",
-    "\"tresor.type\"",
-    "\"tresor.grants\"",
+    "\"tresor.",
+    "\"tresor-key:",
     "\"tresor:user:",
     "\"tresor:identity:",
-    "\"tresor-key:",
     "\"tresor:app:",
     "\"tresor:rotator:",
+];
+
+/// Literals that open like an attribute name but are not one: file names and the Python
+/// wheel's module names.
+const NOT_ATTRIBUTES: &[&str] = &[
+    "\"tresor.db",
+    "\"tresor.toml\"",
+    "\"tresor.errors\"",
+    "\"tresor.vault\"",
+    "\"tresor.kmip\"",
+    "\"tresor.keys\"",
+    "\"tresor._tresor\"",
 ];
 
 /// The files that may spell them, relative to `crates/`.
@@ -49,8 +61,14 @@ fn copies(file: &str, text: &str) -> Vec<String> {
             continue;
         }
         for lit in SPELLED_ONCE {
-            if line.contains(lit) {
-                found.push(format!("{file}:{}: {lit}", i + 1));
+            for (at, _) in line.match_indices(lit) {
+                let rest = &line[at..];
+                if NOT_ATTRIBUTES.iter().any(|n| rest.starts_with(n)) {
+                    continue;
+                }
+                // The literal up to its closing quote (or the line's end).
+                let end = rest[1..].find('"').map_or(rest.len(), |e| e + 2);
+                found.push(format!("{file}:{}: {}", i + 1, &rest[..end]));
             }
         }
     }
@@ -97,9 +115,14 @@ fn conventions_are_spelled_in_one_module() {
 #[test]
 fn the_check_sees_a_copy() {
     let code = "let r = m.attr_str(\"tresor.role\");\n// \"tresor.type\" in a comment\n\
-                let n = format!(\"tresor:user:{u}\");";
+                let n = format!(\"tresor:user:{u}\");\n\
+                let db = dir.join(\"tresor.db-wal\"); let a = \"tresor.newattr\";";
     assert_eq!(
         copies("x.rs", code),
-        ["x.rs:1: \"tresor.role\"", "x.rs:3: \"tresor:user:"]
+        [
+            "x.rs:1: \"tresor.role\"",
+            "x.rs:3: \"tresor:user:{u}\"",
+            "x.rs:4: \"tresor.newattr\""
+        ]
     );
 }

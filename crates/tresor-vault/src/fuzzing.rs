@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
+use tresor_store::secret_name::SecretName;
 use zeroize::Zeroizing;
 
 use crate::filter::{Filter, FilterSet, Glob, NamePart, Part, validate_name};
@@ -133,11 +134,12 @@ pub fn fuzz_filter(data: &[u8]) {
         }
     });
     for name in names {
-        let mut p = name.splitn(3, ':');
-        let (a, e, k) = match (p.next(), p.next(), p.next()) {
-            (Some(a), Some(e), Some(k)) => (a, e, k),
-            (Some(k), _, _) => ("app", "env", k),
-            _ => continue,
+        // A line without a colon is a key; otherwise the name's parts, unchecked (the
+        // filter must agree with its parts on invalid names too).
+        let (a, e, k) = if name.contains(':') {
+            SecretName::split(name)
+        } else {
+            ("app", "env", name)
         };
         let parts = [(NamePart::App, a), (NamePart::Env, e), (NamePart::Key, k)];
         let each = parts.iter().all(|&(w, v)| f.part(w).is_match(v));

@@ -32,7 +32,7 @@ use crate::ttlv::Value;
 /// The store name prefix of app policies: `tresor:app:APP`.
 pub const APP_POLICY_PREFIX: &str = tresor_store::secret_name::APP_POLICY_PREFIX;
 /// The attribute of an app policy listing the identities that may create names under it.
-pub const APP_ALLOW_ATTR: &str = "tresor.allow";
+pub const APP_ALLOW_ATTR: &str = tresor_store::secret_name::ALLOW;
 /// The `tresor.role` of a policy object.
 pub const POLICY_ROLE: &str = "policy";
 /// The `tresor.type` of an app policy.

@@ -13,7 +13,7 @@ use crate::tags::Tag;
 use crate::ttlv::{Ttlv, Value};
 
 /// The store attribute holding a split key part's parameters.
-pub(crate) const SPLIT_ATTR: &str = "tresor.split_key";
+pub(crate) const SPLIT_ATTR: &str = tresor_store::secret_name::SPLIT_KEY;
 
 /// Reads a Register request's Split Key: returns a Symmetric Key structure with the same key
 /// block (for `objects::read_object`) and the split parameters to store.

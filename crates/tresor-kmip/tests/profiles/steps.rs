@@ -6,9 +6,10 @@ use tresor_kmip::attributes::{Attribute, AttributeName, AttributeSet, Container}
 use tresor_kmip::client::KmipClient;
 use tresor_kmip::enums::{
     CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, NameType, ObjectType, Operation,
-    ResultReason, ResultStatus,
+    ResultReason, ResultStatus, SecretDataType,
 };
 use tresor_kmip::message::ResponseBatchItem;
+use tresor_kmip::payload::register::SecretData;
 use tresor_kmip::{ProtocolVersion, Tag, Ttlv, Value};
 
 /// A profile's client: which product, which version.
@@ -149,16 +150,6 @@ impl Appliance {
 
     /// Register Secret Data (type Seed, 0x02... here Password 0x01 or Seed 0x02).
     pub async fn register_secret(&self, secret: &[u8], kind: u32, attrs: Vec<Attribute>) -> String {
-        let block = Ttlv::structure(
-            Tag::KEY_BLOCK,
-            vec![
-                Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, KeyFormatType::OPAQUE),
-                Ttlv::structure(
-                    Tag::KEY_VALUE,
-                    vec![Ttlv::bytes(Tag::KEY_MATERIAL, secret.to_vec())],
-                ),
-            ],
-        );
         let item = self
             .must(
                 "register secret data",
@@ -166,10 +157,7 @@ impl Appliance {
                 vec![
                     Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SECRET_DATA),
                     self.set(attrs),
-                    Ttlv::structure(
-                        Tag::SECRET_DATA,
-                        vec![Ttlv::enumeration(Tag::SECRET_DATA_TYPE, kind), block],
-                    ),
+                    SecretData::new(SecretDataType(kind), secret.to_vec()).to_ttlv(),
                 ],
             )
             .await;

@@ -13,9 +13,10 @@ use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
 use tresor_kmip::client::{ClientConfig, KmipClient};
 use tresor_kmip::enums::{
     BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, HashingAlgorithm, NameType,
-    ObjectType, Operation, PaddingMethod, ResultStatus,
+    ObjectType, Operation, PaddingMethod, ResultStatus, SecretDataType,
 };
 use tresor_kmip::message::ResponseBatchItem;
+use tresor_kmip::payload::register::SecretData;
 use tresor_kmip::{ProtocolVersion, Tag, Ttlv, Value};
 use tresor_testkit::{TestServer, cli};
 
@@ -325,13 +326,7 @@ impl Req {
                 mask_attr(CryptographicUsageMask::DERIVE_KEY),
                 Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING),
             ],
-            Ttlv::structure(
-                Tag::SECRET_DATA,
-                vec![
-                    Ttlv::enumeration(Tag::SECRET_DATA_TYPE, 1u32),
-                    Self::key_block(2, secret, None),
-                ],
-            ),
+            SecretData::new(SecretDataType::PASSWORD, secret.to_vec()).to_ttlv(),
         )
     }
 

@@ -8,12 +8,12 @@ use tresor_kmip::enums::{
 };
 use tresor_kmip::message::{RequestBatchItem, RequestHeader, RequestMessage};
 use tresor_kmip::ops::OPERATIONS;
+use tresor_kmip::payload::register::SecretData;
 use tresor_kmip::{ProtocolVersion, Tag, Ttlv, vendor};
 
 use super::common::*;
 use super::{
-    V14, V21, all_uses, flag, grant, key_block, random_key, refused, register, register_payload,
-    template,
+    V14, V21, all_uses, flag, grant, random_key, refused, register, register_payload, template,
 };
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -319,13 +319,7 @@ fn payloads(
         vendor::ADD_VERSION => {
             out.push(vec![
                 uid(u),
-                Ttlv::structure(
-                    Tag::SECRET_DATA,
-                    vec![
-                        Ttlv::enumeration(Tag::SECRET_DATA_TYPE, SecretDataType::PASSWORD),
-                        key_block(b"new value", false),
-                    ],
-                ),
+                SecretData::new(SecretDataType::PASSWORD, b"new value".to_vec()).to_ttlv(),
             ]);
         }
         _ => {}

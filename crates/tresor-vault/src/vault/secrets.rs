@@ -40,6 +40,25 @@ pub struct SecretInfo {
     pub updated: i64,
 }
 
+impl SecretInfo {
+    /// The one secret of `found`, what `f` matched: the rule every door's `find_one` shares.
+    ///
+    /// # Errors
+    /// [`VaultError::NotFound`] when `found` is empty, [`VaultError::Ambiguous`] (naming the
+    /// first five) when it holds more than one.
+    pub fn only_match(f: &Filter, mut found: Vec<SecretInfo>) -> Result<SecretInfo> {
+        match found.len() {
+            0 => Err(VaultError::NotFound(f.to_string())),
+            1 => Ok(found.remove(0)),
+            n => Err(VaultError::Ambiguous {
+                filter: f.to_string(),
+                count: n,
+                names: found.iter().take(5).map(|s| s.name.clone()).collect(),
+            }),
+        }
+    }
+}
+
 impl Vault {
     /// The value of the one secret `filter` names (`APP:ENV:KEY` is an index lookup).
     ///
@@ -84,16 +103,7 @@ impl Vault {
     /// # Errors
     /// [`VaultError::NotFound`], [`VaultError::Ambiguous`].
     pub fn find_one(&self, f: &Filter) -> Result<SecretInfo> {
-        let mut found = self.list(&FilterSet::from_iter([f.clone()]))?;
-        match found.len() {
-            0 => Err(VaultError::NotFound(f.to_string())),
-            1 => Ok(found.remove(0)),
-            n => Err(VaultError::Ambiguous {
-                filter: f.to_string(),
-                count: n,
-                names: found.iter().take(5).map(|s| s.name.clone()).collect(),
-            }),
-        }
+        SecretInfo::only_match(f, self.list(&FilterSet::from_iter([f.clone()]))?)
     }
 
     /// The current value of a listed secret.
