@@ -650,6 +650,7 @@ pub(crate) fn rng_retrieve(payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
         .filter(|&n| n > 0 && n <= 65536)
         .ok_or_else(|| OpError::new(ResultReason::INVALID_FIELD, "data length must be 1..65536"))?;
     let r = crypto::random(n)?;
+    // The payload is the same in every version (no Session here to name one).
     Ok(RngRetrieveResponse { data: r.to_vec() }.to_items(crate::ProtocolVersion::V1_4))
 }
 
@@ -701,6 +702,7 @@ pub(crate) fn hash(payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
         }
     };
     let data = data(req.data.as_ref())?;
+    // The payload is the same in every version, like RNG Retrieve's.
     Ok(HashResponse {
         data: Some(digest::digest(d, data).as_ref().to_vec()),
         correlation_value: None,
