@@ -267,8 +267,7 @@ fn stream_part(
     let key = s.txn.material(uid, 0)?;
     let mut buf = zeroize::Zeroizing::new(part.data.cloned().unwrap_or_default());
     let mut generated_iv = None;
-    let (mut stream, correlation) = match part.correlation_value.and_then(CorrelationValue::bytes)
-    {
+    let (mut stream, correlation) = match part.correlation_value.and_then(CorrelationValue::bytes) {
         Some(c) => (streams.take(c, &s.identity, uid, encrypt)?, c.to_vec()),
         None => {
             let p = params(part.cryptographic_parameters, meta);
@@ -451,9 +450,7 @@ pub(crate) fn decrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
     let tag = req.authenticated_encryption_tag.as_deref();
     let cipher_text = data(req.data.as_ref());
     let plain = match other {
-        Some(alg) => {
-            super::ciphers::decrypt(alg, key.expose(), &p, cipher_text?, iv, aad, tag)?
-        }
+        Some(alg) => super::ciphers::decrypt(alg, key.expose(), &p, cipher_text?, iv, aad, tag)?,
         None => crypto::decrypt(key.expose(), &p, cipher_text?, iv, aad, tag)?,
     };
     s.placeholder = Some(uid.clone());
@@ -663,9 +660,7 @@ pub(crate) fn hash(payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
     // One request is the whole data: no Correlation Value, and no Init Indicator that opens a
     // stream (Init without Final). Cosmian's client sends both indicators false for one part.
     let flag = |f: Option<bool>| f.unwrap_or(false);
-    if req.correlation_value.is_some()
-        || (flag(req.init_indicator) && !flag(req.final_indicator))
-    {
+    if req.correlation_value.is_some() || (flag(req.init_indicator) && !flag(req.final_indicator)) {
         return Err(OpError::new(
             ResultReason::INVALID_FIELD,
             "Hash in parts (Init Indicator without Final, Correlation Value) is not supported; \

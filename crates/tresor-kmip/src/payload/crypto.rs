@@ -62,10 +62,12 @@ pub enum CorrelationValue {
 impl CorrelationValue {
     /// The Correlation Value of `payload`, if it has one (of any item type).
     pub fn of(payload: &Ttlv) -> Option<Self> {
-        payload.find(Tag::CORRELATION_VALUE).map(|t| match &t.value {
-            Value::ByteString(b) => CorrelationValue::Bytes(b.clone()),
-            other => CorrelationValue::Other(other.clone()),
-        })
+        payload
+            .find(Tag::CORRELATION_VALUE)
+            .map(|t| match &t.value {
+                Value::ByteString(b) => CorrelationValue::Bytes(b.clone()),
+                other => CorrelationValue::Other(other.clone()),
+            })
     }
 
     /// The bytes, when it is a byte string.

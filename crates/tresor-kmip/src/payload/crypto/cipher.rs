@@ -4,8 +4,7 @@
 use std::fmt;
 
 use super::{
-    CorrelationValue, CryptographicParameters, Redacted, bool_item, bytes_item, opt_bool,
-    opt_bytes,
+    CorrelationValue, CryptographicParameters, Redacted, bool_item, bytes_item, opt_bool, opt_bytes,
 };
 use crate::enums::Operation;
 use crate::message::ProtocolVersion;
@@ -94,7 +93,10 @@ impl Payload for EncryptRequest {
                 .as_ref()
                 .map(CorrelationValue::to_ttlv),
         );
-        push_opt(&mut out, bool_item(Tag::INIT_INDICATOR, self.init_indicator));
+        push_opt(
+            &mut out,
+            bool_item(Tag::INIT_INDICATOR, self.init_indicator),
+        );
         push_opt(
             &mut out,
             bool_item(Tag::FINAL_INDICATOR, self.final_indicator),

@@ -99,9 +99,15 @@ impl CryptographicParameters {
         let e = |tag, v: Option<u32>| v.map(|v| Ttlv::enumeration(tag, v));
         let int = |tag, v: Option<i32>| v.map(|v| Ttlv::integer(tag, v));
         let items = [
-            e(Tag::BLOCK_CIPHER_MODE, self.block_cipher_mode.map(u32::from)),
+            e(
+                Tag::BLOCK_CIPHER_MODE,
+                self.block_cipher_mode.map(u32::from),
+            ),
             e(Tag::PADDING_METHOD, self.padding_method.map(u32::from)),
-            e(Tag::HASHING_ALGORITHM, self.hashing_algorithm.map(u32::from)),
+            e(
+                Tag::HASHING_ALGORITHM,
+                self.hashing_algorithm.map(u32::from),
+            ),
             e(Tag::KEY_ROLE_TYPE, self.key_role_type.map(u32::from)),
             e(
                 Tag::DIGITAL_SIGNATURE_ALGORITHM,

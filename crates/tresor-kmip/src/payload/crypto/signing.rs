@@ -247,8 +247,7 @@ macro_rules! verify_response {
             fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
                 Ok($resp {
                     unique_identifier: req_text(p, Tag::UNIQUE_IDENTIFIER)?,
-                    validity_indicator: opt_enum(p, Tag::VALIDITY_INDICATOR)
-                        .map(ValidityIndicator),
+                    validity_indicator: opt_enum(p, Tag::VALIDITY_INDICATOR).map(ValidityIndicator),
                     correlation_value: opt_bytes(p, Tag::CORRELATION_VALUE),
                 })
             }
