@@ -14,7 +14,9 @@
 //!
 //! One module per operation family: [`get`], [`attributes`] (Get Attributes), [`lifecycle`]
 //! (Activate, Revoke, Destroy, Check), [`locate`], [`register`] (Register, with a typed
-//! [`register::SecretData`]). The other operations still read their payload tree.
+//! [`register::SecretData`]), [`crypto`] (Encrypt, Decrypt, Sign, Signature Verify, MAC,
+//! MAC Verify, RNG Retrieve, Hash, with a typed [`crypto::CryptographicParameters`]). The
+//! other operations still read their payload tree.
 //!
 //! # Examples
 //! ```
@@ -27,6 +29,7 @@
 //! ```
 
 pub mod attributes;
+pub mod crypto;
 pub mod get;
 pub mod lifecycle;
 pub mod locate;
@@ -200,6 +203,22 @@ pub(crate) mod testing {
             Just(Tag::ATTRIBUTE_REFERENCE),
             Just(Tag::VENDOR_IDENTIFICATION),
             Just(Tag::CRYPTOGRAPHIC_USAGE_MASK),
+            Just(Tag::CRYPTOGRAPHIC_PARAMETERS),
+            Just(Tag::BLOCK_CIPHER_MODE),
+            Just(Tag::HASHING_ALGORITHM),
+            Just(Tag::TAG_LENGTH),
+            Just(Tag::RANDOM_IV),
+            Just(Tag::DATA),
+            Just(Tag::DATA_LENGTH),
+            Just(Tag::IV_COUNTER_NONCE),
+            Just(Tag::CORRELATION_VALUE),
+            Just(Tag::INIT_INDICATOR),
+            Just(Tag::FINAL_INDICATOR),
+            Just(Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA),
+            Just(Tag::AUTHENTICATED_ENCRYPTION_TAG),
+            Just(Tag::SIGNATURE_DATA),
+            Just(Tag::MAC_DATA),
+            Just(Tag::VALIDITY_INDICATOR),
             (0u32..=Tag::MAX).prop_map(|v| Tag::new(v).unwrap_or(Tag::ATTRIBUTE)),
         ]
     }

@@ -18,7 +18,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use tresor_kmip::client::{ClientConfig, KmipClient};
-use tresor_kmip::enums::{BlockCipherMode, CryptographicAlgorithm, Operation, ResultStatus};
+use tresor_kmip::enums::{BlockCipherMode, CryptographicAlgorithm, ResultStatus};
+use tresor_kmip::payload::crypto::{CryptographicParameters, DecryptRequest, EncryptRequest};
+use tresor_kmip::payload::{Request, UidRef};
 use tresor_kmip::{ProtocolVersion, Tag, Ttlv};
 use zeroize::Zeroizing;
 
@@ -103,13 +105,14 @@ impl Services {
         Ok(cfg)
     }
 
-    /// Runs one KMIP operation against the server of `recipient` (`kmip://HOST:PORT/UID`).
-    fn kmip_call(
+    /// Runs one KMIP operation against the server of `recipient` (`kmip://HOST:PORT/UID`):
+    /// the request `request` makes for the recipient's key.
+    fn kmip_call<R: Request>(
         &self,
         recipient: &str,
-        op: Operation,
-        payload: impl FnOnce(Ttlv) -> Vec<Ttlv>,
+        request: impl FnOnce(UidRef) -> R,
     ) -> Result<tresor_kmip::message::ResponseBatchItem, String> {
+        let op = R::OPERATION;
         let (addr, uid) = tresor_seal::kmip_parts(recipient).map_err(|e| e.to_string())?;
         let mut rt = self.rt.borrow_mut();
         if rt.is_none() {
@@ -128,7 +131,7 @@ impl Services {
             clients.insert(addr.clone(), c);
         }
         let client = &clients[&addr];
-        let items = payload(Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid));
+        let items = request(UidRef::text(uid)).to_items(client.config().protocol_version);
         let item = rt
             .block_on(client.call(op, items))
             .map_err(|e| format!("KMIP server {addr}: {e}"))?;
@@ -161,15 +164,14 @@ impl Services {
     }
 }
 
-fn gcm_params() -> Ttlv {
-    Ttlv::structure(
-        Tag::CRYPTOGRAPHIC_PARAMETERS,
-        vec![
-            Ttlv::enumeration(Tag::BLOCK_CIPHER_MODE, BlockCipherMode::GCM),
-            Ttlv::integer(Tag::TAG_LENGTH, 16),
-            Ttlv::enumeration(Tag::CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm::AES),
-        ],
-    )
+/// AES-GCM with a 16-byte tag.
+fn gcm_params() -> Option<CryptographicParameters> {
+    Some(CryptographicParameters {
+        block_cipher_mode: Some(BlockCipherMode::GCM),
+        cryptographic_algorithm: Some(CryptographicAlgorithm::AES),
+        tag_length: Some(16),
+        ..CryptographicParameters::default()
+    })
 }
 
 fn payload_bytes(item: &tresor_kmip::message::ResponseBatchItem, tag: Tag) -> Option<Vec<u8>> {
@@ -183,16 +185,12 @@ fn payload_bytes(item: &tresor_kmip::message::ResponseBatchItem, tag: Tag) -> Op
 impl tresor_seal::KeyService for Services {
     fn wrap(&self, recipient: &str, key: &[u8; 32], context: &str) -> Result<Vec<u8>, String> {
         if recipient.starts_with("kmip://") {
-            let item = self.kmip_call(recipient, Operation::ENCRYPT, |uid| {
-                vec![
-                    uid,
-                    gcm_params(),
-                    Ttlv::bytes(Tag::DATA, key.to_vec()),
-                    Ttlv::bytes(
-                        Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA,
-                        context.as_bytes().to_vec(),
-                    ),
-                ]
+            let item = self.kmip_call(recipient, |uid| EncryptRequest {
+                unique_identifier: Some(uid),
+                cryptographic_parameters: gcm_params(),
+                data: Some(key.to_vec()),
+                authenticated_encryption_additional_data: Some(context.as_bytes().to_vec()),
+                ..EncryptRequest::default()
             })?;
             let ct = payload_bytes(&item, Tag::DATA).ok_or("KMIP Encrypt returned no data")?;
             let iv =
@@ -234,18 +232,14 @@ impl tresor_seal::KeyService for Services {
             }
             let (iv, rest) = wrapped[1..].split_at(n);
             let (tag, ct) = rest.split_at(16);
-            let item = self.kmip_call(recipient, Operation::DECRYPT, |uid| {
-                vec![
-                    uid,
-                    gcm_params(),
-                    Ttlv::bytes(Tag::DATA, ct.to_vec()),
-                    Ttlv::bytes(Tag::IV_COUNTER_NONCE, iv.to_vec()),
-                    Ttlv::bytes(
-                        Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA,
-                        context.as_bytes().to_vec(),
-                    ),
-                    Ttlv::bytes(Tag::AUTHENTICATED_ENCRYPTION_TAG, tag.to_vec()),
-                ]
+            let item = self.kmip_call(recipient, |uid| DecryptRequest {
+                unique_identifier: Some(uid),
+                cryptographic_parameters: gcm_params(),
+                data: Some(ct.to_vec()),
+                iv_counter_nonce: Some(iv.to_vec()),
+                authenticated_encryption_additional_data: Some(context.as_bytes().to_vec()),
+                authenticated_encryption_tag: Some(tag.to_vec()),
+                ..DecryptRequest::default()
             })?;
             return payload_bytes(&item, Tag::DATA)
                 .map(Zeroizing::new)

@@ -10,8 +10,15 @@ use super::crypto::{self, Params};
 use super::{OpError, Session};
 use crate::enums::{
     BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, HashingAlgorithm,
-    PaddingMethod, ResultReason, ValidityIndicator,
+    ResultReason, ValidityIndicator,
 };
+use crate::payload::crypto::{
+    CorrelationValue, CryptographicParameters, DecryptRequest, DecryptResponse, EncryptRequest,
+    EncryptResponse, HashRequest, HashResponse, MacRequest, MacResponse, MacVerifyRequest,
+    MacVerifyResponse, RngRetrieveRequest, RngRetrieveResponse, SignRequest, SignResponse,
+    SignatureVerifyRequest, SignatureVerifyResponse,
+};
+use crate::payload::{Payload, UidRef};
 use crate::tags::Tag;
 use crate::ttlv::{Ttlv, Value};
 
@@ -23,7 +30,18 @@ pub(crate) fn key_for(
     protect: bool,
     types: &[ObjectType],
 ) -> Result<(String, ObjectMeta), OpError> {
-    let uid = s.target_uid(payload)?;
+    key_for_uid(s, UidRef::of(payload).as_ref(), bit, protect, types)
+}
+
+/// [`key_for`] the key a typed request names (`uid`; absent: the ID Placeholder).
+fn key_for_uid(
+    s: &mut Session<'_>,
+    uid: Option<&UidRef>,
+    bit: CryptographicUsageMask,
+    protect: bool,
+    types: &[ObjectType],
+) -> Result<(String, ObjectMeta), OpError> {
+    let uid = s.resolve_uid(uid)?;
     let meta = s.load(&uid, "use")?;
     if !types.contains(&meta.object_type) {
         return Err(OpError::new(
@@ -95,13 +113,16 @@ pub(crate) fn key_for(
 }
 
 /// The object's stored Cryptographic Parameters (the first instance).
-fn stored_params(meta: &ObjectMeta) -> Option<Ttlv> {
+fn stored_params(meta: &ObjectMeta) -> Option<CryptographicParameters> {
     let j = match meta.attributes.get("Cryptographic Parameters")? {
         Json::Array(a) => a.first()?.clone(),
         other => other.clone(),
     };
     match super::attrs::from_json(Some(Tag::CRYPTOGRAPHIC_PARAMETERS), &j)? {
-        Value::Structure(items) => Some(Ttlv::structure(Tag::CRYPTOGRAPHIC_PARAMETERS, items)),
+        Value::Structure(items) => Some(CryptographicParameters::from_ttlv(&Ttlv::structure(
+            Tag::CRYPTOGRAPHIC_PARAMETERS,
+            items,
+        ))),
         _ => None,
     }
 }
@@ -113,40 +134,25 @@ fn gcm_rule(s: &Session<'_>, meta: &ObjectMeta) -> crypto::GcmRule {
     crypto::GcmRule::of(stored_params(meta).as_ref(), privileged)
 }
 
-/// Reads Cryptographic Parameters from the request, else from the object.
-fn params(payload: &Ttlv, meta: &ObjectMeta) -> Params {
-    let from_request = payload.find(Tag::CRYPTOGRAPHIC_PARAMETERS).cloned();
-    let Some(cp) = from_request.or_else(|| stored_params(meta)) else {
-        return Params {
-            algorithm: meta
-                .attr_str("Cryptographic Algorithm")
-                .and_then(CryptographicAlgorithm::from_name),
-            ..Params::default()
-        };
+/// The request's Cryptographic Parameters (`from_request`), else the object's.
+fn params(from_request: Option<&CryptographicParameters>, meta: &ObjectMeta) -> Params {
+    let key_algorithm = || {
+        meta.attr_str("Cryptographic Algorithm")
+            .and_then(CryptographicAlgorithm::from_name)
     };
-    let e = |t: Tag| cp.find(t).and_then(Ttlv::as_enumeration);
-    Params {
-        mode: e(Tag::BLOCK_CIPHER_MODE).map(BlockCipherMode),
-        padding: e(Tag::PADDING_METHOD).map(PaddingMethod),
-        hashing: e(Tag::HASHING_ALGORITHM).map(HashingAlgorithm),
-        algorithm: e(Tag::CRYPTOGRAPHIC_ALGORITHM)
-            .map(CryptographicAlgorithm)
-            .or_else(|| {
-                meta.attr_str("Cryptographic Algorithm")
-                    .and_then(CryptographicAlgorithm::from_name)
-            }),
-        signature_algorithm: e(Tag::DIGITAL_SIGNATURE_ALGORITHM),
-        tag_length: cp.find(Tag::TAG_LENGTH).and_then(Ttlv::as_integer),
-        ..Params::default()
+    match from_request.cloned().or_else(|| stored_params(meta)) {
+        Some(cp) => Params::of(&cp, key_algorithm),
+        None => Params {
+            algorithm: key_algorithm(),
+            ..Params::default()
+        },
     }
 }
 
-fn bytes(payload: &Ttlv, tag: Tag) -> Option<&[u8]> {
-    payload.find(tag).and_then(Ttlv::as_bytes)
-}
-
-fn data(payload: &Ttlv) -> Result<&[u8], OpError> {
-    bytes(payload, Tag::DATA).ok_or_else(|| OpError::missing(Tag::DATA, Tag::REQUEST_PAYLOAD))
+/// The request's Data, which the operation needs.
+fn data(data: Option<&Vec<u8>>) -> Result<&[u8], OpError> {
+    data.map(Vec::as_slice)
+        .ok_or_else(|| OpError::missing(Tag::DATA, Tag::REQUEST_PAYLOAD))
 }
 
 /// The non-AES cipher of `super::ciphers` an Encrypt/Decrypt uses: the key's own algorithm
@@ -222,22 +228,34 @@ fn spend_usage(
     Ok(())
 }
 
-fn flag(payload: &Ttlv, tag: Tag) -> bool {
-    matches!(
-        payload.find(tag).map(|t| &t.value),
-        Some(Value::Boolean(true))
-    )
+/// The fields of one part of a streaming Encrypt or Decrypt.
+struct Part<'r> {
+    cryptographic_parameters: Option<&'r CryptographicParameters>,
+    data: Option<&'r Vec<u8>>,
+    iv_counter_nonce: Option<&'r Vec<u8>>,
+    correlation_value: Option<&'r CorrelationValue>,
+    final_indicator: Option<bool>,
+    aad: Option<&'r Vec<u8>>,
+    tag: Option<&'r Vec<u8>>,
+}
+
+/// What one part answers after the Unique Identifier.
+struct PartOut {
+    data: Vec<u8>,
+    iv_counter_nonce: Option<Vec<u8>>,
+    correlation_value: Option<Vec<u8>>,
+    tag: Option<Vec<u8>>,
 }
 
 /// One part of a streaming Encrypt or Decrypt (Init Indicator, Correlation Value, Final
-/// Indicator): AES-GCM only. Returns the response fields after the Unique Identifier.
+/// Indicator): AES-GCM only.
 fn stream_part(
     s: &mut Session<'_>,
-    payload: &Ttlv,
+    part: &Part<'_>,
     uid: &str,
     meta: &ObjectMeta,
     encrypt: bool,
-) -> Result<Vec<Ttlv>, OpError> {
+) -> Result<PartOut, OpError> {
     use super::stream::Stream;
     let streams = s.streams.ok_or_else(|| {
         OpError::new(
@@ -245,14 +263,14 @@ fn stream_part(
             "streaming encrypt/decrypt is not available here",
         )
     })?;
-    let final_part = flag(payload, Tag::FINAL_INDICATOR);
+    let final_part = part.final_indicator == Some(true);
     let key = s.txn.material(uid, 0)?;
-    let mut buf = zeroize::Zeroizing::new(bytes(payload, Tag::DATA).unwrap_or_default().to_vec());
-    let mut out = Vec::new();
-    let (mut stream, correlation) = match bytes(payload, Tag::CORRELATION_VALUE) {
+    let mut buf = zeroize::Zeroizing::new(part.data.cloned().unwrap_or_default());
+    let mut generated_iv = None;
+    let (mut stream, correlation) = match part.correlation_value.and_then(CorrelationValue::bytes) {
         Some(c) => (streams.take(c, &s.identity, uid, encrypt)?, c.to_vec()),
         None => {
-            let p = params(payload, meta);
+            let p = params(part.cryptographic_parameters, meta);
             check_aes(&p, uid)?;
             if p.mode.unwrap_or(BlockCipherMode::GCM) != BlockCipherMode::GCM {
                 return Err(OpError::new(
@@ -262,16 +280,16 @@ fn stream_part(
             }
             let rule = gcm_rule(s, meta);
             let tag_len = rule.check_tag(crypto::gcm_tag_length(p.tag_length)?)?;
-            let iv = match bytes(payload, Tag::IV_COUNTER_NONCE) {
+            let iv = match part.iv_counter_nonce {
                 Some(iv) => {
                     if encrypt {
-                        rule.check_iv(Some(iv))?;
+                        rule.check_iv(Some(iv.as_slice()))?;
                     }
-                    iv.to_vec()
+                    iv.clone()
                 }
                 None if encrypt => {
                     let iv = crypto::random(12)?.to_vec();
-                    out.push(Ttlv::bytes(Tag::IV_COUNTER_NONCE, iv.clone()));
+                    generated_iv = Some(iv.clone());
                     iv
                 }
                 None => {
@@ -281,22 +299,26 @@ fn stream_part(
                     ));
                 }
             };
-            let aad =
-                bytes(payload, Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA).unwrap_or_default();
+            let aad = part.aad.map(Vec::as_slice).unwrap_or_default();
             let gcm = crypto::GcmStream::start(key.expose(), &iv, aad, encrypt)?;
             (Stream::new(&s.identity, uid, tag_len, gcm), Vec::new())
         }
     };
     stream.gcm.update(key.expose(), &mut buf)?;
-    out.insert(0, Ttlv::bytes(Tag::DATA, buf.to_vec()));
+    let mut out = PartOut {
+        data: buf.to_vec(),
+        iv_counter_nonce: generated_iv,
+        correlation_value: None,
+        tag: None,
+    };
     if final_part {
         let tag_len = stream.tag_len;
         let tag = stream.gcm.finish(key.expose())?;
         let tag = tag.get(..tag_len).unwrap_or(&tag);
         if encrypt {
-            out.push(Ttlv::bytes(Tag::AUTHENTICATED_ENCRYPTION_TAG, tag.to_vec()));
+            out.tag = Some(tag.to_vec());
         } else {
-            let got = bytes(payload, Tag::AUTHENTICATED_ENCRYPTION_TAG).ok_or_else(|| {
+            let got = part.tag.ok_or_else(|| {
                 OpError::new(
                     ResultReason::BAD_CRYPTOGRAPHIC_PARAMETERS,
                     "the final part of a gcm decryption needs the authenticated encryption tag",
@@ -310,100 +332,134 @@ fn stream_part(
             })?;
         }
     } else if correlation.is_empty() {
-        out.push(Ttlv::bytes(Tag::CORRELATION_VALUE, streams.open(stream)?));
+        out.correlation_value = Some(streams.open(stream)?);
     } else {
         streams.put_back(&correlation, stream);
-        out.push(Ttlv::bytes(Tag::CORRELATION_VALUE, correlation));
+        out.correlation_value = Some(correlation);
     }
     Ok(out)
 }
 
-/// Returns true if and only if the request is a part of a streaming operation.
-fn is_stream(payload: &Ttlv) -> bool {
-    flag(payload, Tag::INIT_INDICATOR) || payload.find(Tag::CORRELATION_VALUE).is_some()
+/// Returns true if and only if the request is a part of a streaming operation: it starts a
+/// stream, or carries a Correlation Value (of any item type).
+fn is_stream(init_indicator: Option<bool>, correlation: Option<&CorrelationValue>) -> bool {
+    init_indicator == Some(true) || correlation.is_some()
 }
 
 /// Encrypt with a symmetric key (AES-GCM, AES-CBC-PKCS5, AES-ECB), in one request or as a
 /// stream of parts.
 pub(crate) fn encrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let (uid, meta) = key_for(
+    let req = EncryptRequest::from_ttlv(payload)?;
+    let (uid, meta) = key_for_uid(
         s,
-        payload,
+        req.unique_identifier.as_ref(),
         CryptographicUsageMask::ENCRYPT,
         true,
         &[ObjectType::SymmetricKey],
     )?;
-    let input_len = bytes(payload, Tag::DATA).map_or(0, <[u8]>::len);
+    let input_len = req.data.as_ref().map_or(0, Vec::len);
     spend_usage(s, &uid, &meta, input_len)?;
-    if is_stream(payload) {
-        let rest = stream_part(s, payload, &uid, &meta, true)?;
+    let aad = req.authenticated_encryption_additional_data.as_ref();
+    if is_stream(req.init_indicator, req.correlation_value.as_ref()) {
+        let part = Part {
+            cryptographic_parameters: req.cryptographic_parameters.as_ref(),
+            data: req.data.as_ref(),
+            iv_counter_nonce: req.iv_counter_nonce.as_ref(),
+            correlation_value: req.correlation_value.as_ref(),
+            final_indicator: req.final_indicator,
+            aad,
+            tag: None,
+        };
+        let out = stream_part(s, &part, &uid, &meta, true)?;
         s.placeholder = Some(uid.clone());
-        let mut out = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)];
-        out.extend(rest);
-        return Ok(out);
+        return Ok(EncryptResponse {
+            unique_identifier: uid,
+            data: Some(out.data),
+            iv_counter_nonce: out.iv_counter_nonce,
+            correlation_value: out.correlation_value,
+            authenticated_encryption_tag: out.tag,
+        }
+        .to_items(s.version));
     }
-    let mut p = params(payload, &meta);
+    let mut p = params(req.cryptographic_parameters.as_ref(), &meta);
     p.gcm = gcm_rule(s, &meta);
     let other = other_cipher(&p, &meta);
     if other.is_none() {
         check_aes(&p, &uid)?;
     }
     let key = s.txn.material(&uid, 0)?;
-    let iv = bytes(payload, Tag::IV_COUNTER_NONCE);
-    let aad = bytes(payload, Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA).unwrap_or_default();
+    let iv = req.iv_counter_nonce.as_deref();
+    let aad = aad.map(Vec::as_slice).unwrap_or_default();
+    let plain = data(req.data.as_ref());
     let e = match other {
-        Some(alg) => super::ciphers::encrypt(alg, key.expose(), &p, data(payload)?, iv, aad)?,
-        None => crypto::encrypt(key.expose(), &p, data(payload)?, iv, aad)?,
+        Some(alg) => super::ciphers::encrypt(alg, key.expose(), &p, plain?, iv, aad)?,
+        None => crypto::encrypt(key.expose(), &p, plain?, iv, aad)?,
     };
     s.placeholder = Some(uid.clone());
-    let mut out = vec![
-        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
-        Ttlv::bytes(Tag::DATA, e.data),
-    ];
-    if let Some(iv) = e.iv {
-        out.push(Ttlv::bytes(Tag::IV_COUNTER_NONCE, iv));
+    Ok(EncryptResponse {
+        unique_identifier: uid,
+        data: Some(e.data),
+        iv_counter_nonce: e.iv,
+        correlation_value: None,
+        authenticated_encryption_tag: e.tag,
     }
-    if let Some(t) = e.tag {
-        out.push(Ttlv::bytes(Tag::AUTHENTICATED_ENCRYPTION_TAG, t));
-    }
-    Ok(out)
+    .to_items(s.version))
 }
 
 /// Decrypt with a symmetric key, in one request or as a stream of parts.
 pub(crate) fn decrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let (uid, meta) = key_for(
+    let req = DecryptRequest::from_ttlv(payload)?;
+    let (uid, meta) = key_for_uid(
         s,
-        payload,
+        req.unique_identifier.as_ref(),
         CryptographicUsageMask::DECRYPT,
         false,
         &[ObjectType::SymmetricKey],
     )?;
-    if is_stream(payload) {
-        let rest = stream_part(s, payload, &uid, &meta, false)?;
+    let aad = req.authenticated_encryption_additional_data.as_ref();
+    if is_stream(req.init_indicator, req.correlation_value.as_ref()) {
+        let part = Part {
+            cryptographic_parameters: req.cryptographic_parameters.as_ref(),
+            data: req.data.as_ref(),
+            iv_counter_nonce: req.iv_counter_nonce.as_ref(),
+            correlation_value: req.correlation_value.as_ref(),
+            final_indicator: req.final_indicator,
+            aad,
+            tag: req.authenticated_encryption_tag.as_ref(),
+        };
+        // A decryption part returns no IV and no tag: only the data and, until the final
+        // part, the Correlation Value.
+        let out = stream_part(s, &part, &uid, &meta, false)?;
         s.placeholder = Some(uid.clone());
-        let mut out = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)];
-        out.extend(rest);
-        return Ok(out);
+        return Ok(DecryptResponse {
+            unique_identifier: uid,
+            data: Some(out.data),
+            correlation_value: out.correlation_value,
+        }
+        .to_items(s.version));
     }
-    let mut p = params(payload, &meta);
+    let mut p = params(req.cryptographic_parameters.as_ref(), &meta);
     p.gcm = gcm_rule(s, &meta);
     let other = other_cipher(&p, &meta);
     if other.is_none() {
         check_aes(&p, &uid)?;
     }
     let key = s.txn.material(&uid, 0)?;
-    let iv = bytes(payload, Tag::IV_COUNTER_NONCE);
-    let aad = bytes(payload, Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA).unwrap_or_default();
-    let tag = bytes(payload, Tag::AUTHENTICATED_ENCRYPTION_TAG);
+    let iv = req.iv_counter_nonce.as_deref();
+    let aad = aad.map(Vec::as_slice).unwrap_or_default();
+    let tag = req.authenticated_encryption_tag.as_deref();
+    let cipher_text = data(req.data.as_ref());
     let plain = match other {
-        Some(alg) => super::ciphers::decrypt(alg, key.expose(), &p, data(payload)?, iv, aad, tag)?,
-        None => crypto::decrypt(key.expose(), &p, data(payload)?, iv, aad, tag)?,
+        Some(alg) => super::ciphers::decrypt(alg, key.expose(), &p, cipher_text?, iv, aad, tag)?,
+        None => crypto::decrypt(key.expose(), &p, cipher_text?, iv, aad, tag)?,
     };
     s.placeholder = Some(uid.clone());
-    Ok(vec![
-        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
-        Ttlv::bytes(Tag::DATA, plain.to_vec()),
-    ])
+    Ok(DecryptResponse {
+        unique_identifier: uid,
+        data: Some(plain.to_vec()),
+        correlation_value: None,
+    }
+    .to_items(s.version))
 }
 
 /// The key a one-shot Sign / Signature Verify / MAC / MAC Verify uses, found and checked by
@@ -417,18 +473,25 @@ struct KeyUse {
     material: tresor_crypto::SecretBytes,
 }
 
+/// What [`key_use`] reads from the request: the key, its parameters and the Data.
+struct UseOf<'r> {
+    uid: Option<&'r UidRef>,
+    params: Option<&'r CryptographicParameters>,
+    data: Option<&'r Vec<u8>>,
+}
+
 fn key_use(
     s: &mut Session<'_>,
-    payload: &Ttlv,
+    req: &UseOf<'_>,
     mask: CryptographicUsageMask,
     produces: bool,
     types: &[ObjectType],
 ) -> Result<KeyUse, OpError> {
-    let (uid, meta) = key_for(s, payload, mask, produces, types)?;
+    let (uid, meta) = key_for_uid(s, req.uid, mask, produces, types)?;
     if produces {
-        spend_usage(s, &uid, &meta, data(payload)?.len())?;
+        spend_usage(s, &uid, &meta, data(req.data)?.len())?;
     }
-    let params = params(payload, &meta);
+    let params = params(req.params, &meta);
     let material = s.txn.material(&uid, 0)?;
     Ok(KeyUse {
         uid,
@@ -437,100 +500,155 @@ fn key_use(
     })
 }
 
-/// The response payload: the key's Unique Identifier (also the batch's ID Placeholder from
-/// now on), then `item`.
-fn answer(s: &mut Session<'_>, uid: String, item: Ttlv) -> Vec<Ttlv> {
+/// The key's Unique Identifier becomes the batch's ID Placeholder; returns it.
+fn answer_for(s: &mut Session<'_>, uid: String) -> String {
     s.placeholder = Some(uid.clone());
-    vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid), item]
+    uid
 }
 
-fn validity(ok: bool) -> Ttlv {
-    Ttlv::enumeration(
-        Tag::VALIDITY_INDICATOR,
-        if ok {
-            ValidityIndicator::VALID
-        } else {
-            ValidityIndicator::INVALID
-        },
-    )
+fn validity(ok: bool) -> Option<ValidityIndicator> {
+    Some(if ok {
+        ValidityIndicator::VALID
+    } else {
+        ValidityIndicator::INVALID
+    })
 }
 
 /// Sign with a private key (RSA-PSS, RSA PKCS#1 v1.5, ECDSA, Ed25519).
 pub(crate) fn sign(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    let req = SignRequest::from_ttlv(payload)?;
+    let use_of = UseOf {
+        uid: req.unique_identifier.as_ref(),
+        params: req.cryptographic_parameters.as_ref(),
+        data: req.data.as_ref(),
+    };
     let k = key_use(
         s,
-        payload,
+        &use_of,
         CryptographicUsageMask::SIGN,
         true,
         &[ObjectType::PrivateKey],
     )?;
-    let sig = crypto::sign(k.material.expose(), &k.params, data(payload)?)?;
-    Ok(answer(s, k.uid, Ttlv::bytes(Tag::SIGNATURE_DATA, sig)))
+    let sig = crypto::sign(k.material.expose(), &k.params, data(req.data.as_ref())?)?;
+    Ok(SignResponse {
+        unique_identifier: answer_for(s, k.uid),
+        signature_data: Some(sig),
+        correlation_value: None,
+    }
+    .to_items(s.version))
 }
 
 /// Signature Verify with a public key.
 pub(crate) fn verify(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    let req = SignatureVerifyRequest::from_ttlv(payload)?;
+    let use_of = UseOf {
+        uid: req.unique_identifier.as_ref(),
+        params: req.cryptographic_parameters.as_ref(),
+        data: req.data.as_ref(),
+    };
     let k = key_use(
         s,
-        payload,
+        &use_of,
         CryptographicUsageMask::VERIFY,
         false,
         &[ObjectType::PublicKey],
     )?;
-    let sig = bytes(payload, Tag::SIGNATURE_DATA)
+    let sig = req
+        .signature_data
+        .as_deref()
         .ok_or_else(|| OpError::missing(Tag::SIGNATURE_DATA, Tag::REQUEST_PAYLOAD))?;
-    let ok = crypto::verify(k.material.expose(), &k.params, data(payload)?, sig)?;
-    Ok(answer(s, k.uid, validity(ok)))
+    let ok = crypto::verify(
+        k.material.expose(),
+        &k.params,
+        data(req.data.as_ref())?,
+        sig,
+    )?;
+    Ok(SignatureVerifyResponse {
+        unique_identifier: answer_for(s, k.uid),
+        validity_indicator: validity(ok),
+        correlation_value: None,
+    }
+    .to_items(s.version))
 }
 
 /// MAC with an HMAC key.
 pub(crate) fn mac(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    let req = MacRequest::from_ttlv(payload)?;
+    let use_of = UseOf {
+        uid: req.unique_identifier.as_ref(),
+        params: req.cryptographic_parameters.as_ref(),
+        data: req.data.as_ref(),
+    };
     let k = key_use(
         s,
-        payload,
+        &use_of,
         CryptographicUsageMask::MAC_GENERATE,
         true,
         &[ObjectType::SymmetricKey],
     )?;
     let p = &k.params;
-    let tag = crypto::mac(k.material.expose(), p.algorithm, p.hashing, data(payload)?)?;
-    Ok(answer(s, k.uid, Ttlv::bytes(Tag::MAC_DATA, tag)))
+    let tag = crypto::mac(
+        k.material.expose(),
+        p.algorithm,
+        p.hashing,
+        data(req.data.as_ref())?,
+    )?;
+    Ok(MacResponse {
+        unique_identifier: answer_for(s, k.uid),
+        mac_data: Some(tag),
+        correlation_value: None,
+    }
+    .to_items(s.version))
 }
 
 /// MAC Verify.
 pub(crate) fn mac_verify(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    let req = MacVerifyRequest::from_ttlv(payload)?;
+    let use_of = UseOf {
+        uid: req.unique_identifier.as_ref(),
+        params: req.cryptographic_parameters.as_ref(),
+        data: req.data.as_ref(),
+    };
     let k = key_use(
         s,
-        payload,
+        &use_of,
         CryptographicUsageMask::MAC_VERIFY,
         false,
         &[ObjectType::SymmetricKey],
     )?;
-    let tag = bytes(payload, Tag::MAC_DATA)
+    let tag = req
+        .mac_data
+        .as_deref()
         .ok_or_else(|| OpError::missing(Tag::MAC_DATA, Tag::REQUEST_PAYLOAD))?;
     let p = &k.params;
     let ok = crypto::mac_verify(
         k.material.expose(),
         p.algorithm,
         p.hashing,
-        data(payload)?,
+        data(req.data.as_ref())?,
         tag,
     )?;
-    Ok(answer(s, k.uid, validity(ok)))
+    Ok(MacVerifyResponse {
+        unique_identifier: answer_for(s, k.uid),
+        validity_indicator: validity(ok),
+        correlation_value: None,
+    }
+    .to_items(s.version))
 }
 
 /// RNG Retrieve: up to 64 KiB of random bytes.
 pub(crate) fn rng_retrieve(payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let n = payload
-        .find(Tag::DATA_LENGTH)
-        .and_then(Ttlv::as_integer)
+    let req = RngRetrieveRequest::from_ttlv(payload)?;
+    let n = req
+        .data_length
         .ok_or_else(|| OpError::missing(Tag::DATA_LENGTH, Tag::REQUEST_PAYLOAD))?;
     let n = usize::try_from(n)
         .ok()
         .filter(|&n| n > 0 && n <= 65536)
         .ok_or_else(|| OpError::new(ResultReason::INVALID_FIELD, "data length must be 1..65536"))?;
     let r = crypto::random(n)?;
-    Ok(vec![Ttlv::bytes(Tag::DATA, r.to_vec())])
+    // The payload is the same in every version (no Session here to name one).
+    Ok(RngRetrieveResponse { data: r.to_vec() }.to_items(crate::ProtocolVersion::V1_4))
 }
 
 /// Hash (KMIP 1.2): the digest of Data under the Hashing Algorithm of the request's
@@ -538,25 +656,24 @@ pub(crate) fn rng_retrieve(payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
 /// by a Correlation Value is refused, naming what to send instead). No object is read.
 pub(crate) fn hash(payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
     use aws_lc_rs::digest;
+    let req = HashRequest::from_ttlv(payload)?;
     // One request is the whole data: no Correlation Value, and no Init Indicator that opens a
     // stream (Init without Final). Cosmian's client sends both indicators false for one part.
-    let flag = |t: Tag| payload.find(t).and_then(Ttlv::as_bool).unwrap_or(false);
-    if payload.find(Tag::CORRELATION_VALUE).is_some()
-        || (flag(Tag::INIT_INDICATOR) && !flag(Tag::FINAL_INDICATOR))
-    {
+    let flag = |f: Option<bool>| f.unwrap_or(false);
+    if req.correlation_value.is_some() || (flag(req.init_indicator) && !flag(req.final_indicator)) {
         return Err(OpError::new(
             ResultReason::INVALID_FIELD,
             "Hash in parts (Init Indicator without Final, Correlation Value) is not supported; \
              send all the data in one Hash request",
         ));
     }
-    let alg = payload
-        .find(Tag::CRYPTOGRAPHIC_PARAMETERS)
+    let alg = req
+        .cryptographic_parameters
+        .as_ref()
         .ok_or_else(|| OpError::missing(Tag::CRYPTOGRAPHIC_PARAMETERS, Tag::REQUEST_PAYLOAD))?
-        .find(Tag::HASHING_ALGORITHM)
-        .and_then(Ttlv::as_enumeration)
+        .hashing_algorithm
         .ok_or_else(|| OpError::missing(Tag::HASHING_ALGORITHM, Tag::CRYPTOGRAPHIC_PARAMETERS))?;
-    let d = match HashingAlgorithm(alg) {
+    let d = match alg {
         HashingAlgorithm::SHA_1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
         HashingAlgorithm::SHA_224 => &digest::SHA224,
         HashingAlgorithm::SHA_256 => &digest::SHA256,
@@ -566,7 +683,7 @@ pub(crate) fn hash(payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
         HashingAlgorithm::SHA3_256 => &digest::SHA3_256,
         HashingAlgorithm::SHA3_384 => &digest::SHA3_384,
         HashingAlgorithm::SHA3_512 => &digest::SHA3_512,
-        _ => {
+        HashingAlgorithm(alg) => {
             let name = crate::enums::for_tag(Tag::HASHING_ALGORITHM)
                 .and_then(|d| d.name_of(alg))
                 .map_or_else(|| format!("{alg:#010x}"), str::to_owned);
@@ -579,12 +696,11 @@ pub(crate) fn hash(payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
             ));
         }
     };
-    let data = payload
-        .find(Tag::DATA)
-        .and_then(Ttlv::as_bytes)
-        .ok_or_else(|| OpError::missing(Tag::DATA, Tag::REQUEST_PAYLOAD))?;
-    Ok(vec![Ttlv::bytes(
-        Tag::DATA,
-        digest::digest(d, data).as_ref().to_vec(),
-    )])
+    let data = data(req.data.as_ref())?;
+    // The payload is the same in every version, like RNG Retrieve's.
+    Ok(HashResponse {
+        data: Some(digest::digest(d, data).as_ref().to_vec()),
+        correlation_value: None,
+    }
+    .to_items(crate::ProtocolVersion::V1_4))
 }

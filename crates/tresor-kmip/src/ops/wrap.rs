@@ -18,6 +18,7 @@ use super::{OpError, Session};
 use crate::enums::{
     BlockCipherMode, CryptographicUsageMask, EncodingOption, ResultReason, WrappingMethod,
 };
+use crate::payload::crypto::CryptographicParameters;
 use crate::tags::Tag;
 use crate::ttlv::{Ttlv, Value};
 
@@ -64,11 +65,7 @@ fn read_spec(s: &Session<'_>, t: &Ttlv) -> Result<Spec, OpError> {
         .find(Tag::ENCRYPTION_KEY_INFORMATION)
         .ok_or_else(|| OpError::missing(Tag::ENCRYPTION_KEY_INFORMATION, t.tag))?;
     let uid = s.target_uid(info)?;
-    let mode = info
-        .find(Tag::CRYPTOGRAPHIC_PARAMETERS)
-        .and_then(|p| p.find(Tag::BLOCK_CIPHER_MODE))
-        .and_then(Ttlv::as_enumeration)
-        .map(BlockCipherMode);
+    let mode = CryptographicParameters::of(info).and_then(|cp| cp.block_cipher_mode);
     let padded = match mode {
         None | Some(BlockCipherMode::NIST_KEY_WRAP) => false,
         Some(BlockCipherMode::AES_KEY_WRAP_PADDING) => true,

@@ -429,3 +429,140 @@ async fn hash_gives_the_standard_digests() {
     assert_eq!(r.result_reason, Some(ResultReason::OPERATION_NOT_SUPPORTED));
     f.stop().await;
 }
+
+/// The typed payloads (`payload::crypto`) through `KmipClient::perform`, and the request
+/// fields the server has always read leniently: a Correlation Value that is not a byte
+/// string still makes an Encrypt a stream part (and starts one), Cryptographic Parameters
+/// that are not a structure set nothing, a missing Data is reported only after the key was
+/// checked, and a Hash in parts is refused before its missing parameters are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_payloads_and_lenient_fields() {
+    use tresor_kmip::payload::UidRef;
+    use tresor_kmip::payload::crypto::{
+        CryptographicParameters, DecryptRequest, EncryptRequest, HashRequest, RngRetrieveRequest,
+        SignRequest,
+    };
+    let f = start().await;
+    let v = ProtocolVersion::V2_1;
+    let c = f.client("client", v);
+    let u = create(&c, v, None).await;
+    ok(&c
+        .call(Operation::ACTIVATE, vec![uid(&u)])
+        .await
+        .expect("activate"));
+
+    let gcm = CryptographicParameters {
+        block_cipher_mode: Some(BlockCipherMode::GCM),
+        cryptographic_algorithm: Some(CryptographicAlgorithm::AES),
+        ..CryptographicParameters::default()
+    };
+    let e = c
+        .perform(&EncryptRequest {
+            unique_identifier: Some(UidRef::text(&u)),
+            cryptographic_parameters: Some(gcm.clone()),
+            data: Some(b"typed".to_vec()),
+            authenticated_encryption_additional_data: Some(b"ad".to_vec()),
+            ..EncryptRequest::default()
+        })
+        .await
+        .expect("typed encrypt");
+    assert_eq!(e.unique_identifier, u);
+    assert_eq!(
+        e.authenticated_encryption_tag.as_ref().map(Vec::len),
+        Some(16)
+    );
+    let d = c
+        .perform(&DecryptRequest {
+            unique_identifier: Some(UidRef::text(&u)),
+            cryptographic_parameters: Some(gcm),
+            data: e.data.clone(),
+            iv_counter_nonce: e.iv_counter_nonce.clone(),
+            authenticated_encryption_additional_data: Some(b"ad".to_vec()),
+            authenticated_encryption_tag: e.authenticated_encryption_tag.clone(),
+            ..DecryptRequest::default()
+        })
+        .await
+        .expect("typed decrypt");
+    assert_eq!(d.data.as_deref(), Some(&b"typed"[..]));
+    let r = c.perform(&RngRetrieveRequest::new(24)).await.expect("rng");
+    assert_eq!(r.data.len(), 24);
+    let h = c
+        .perform(&HashRequest::new(
+            tresor_kmip::enums::HashingAlgorithm::SHA_256,
+            b"abc".to_vec(),
+        ))
+        .await
+        .expect("hash");
+    assert_eq!(h.data.as_ref().map(Vec::len), Some(32));
+
+    // A Correlation Value of another type: a stream part, which starts a stream.
+    let r = c
+        .call(
+            Operation::ENCRYPT,
+            vec![
+                uid(&u),
+                Ttlv::bytes(Tag::DATA, b"part".to_vec()),
+                Ttlv::integer(Tag::CORRELATION_VALUE, 7),
+            ],
+        )
+        .await
+        .expect("odd correlation");
+    ok(&r);
+    assert_eq!(bytes(&r, Tag::CORRELATION_VALUE).len(), 16);
+    assert!(
+        r.payload_items()
+            .iter()
+            .all(|t| t.tag != Tag::AUTHENTICATED_ENCRYPTION_TAG)
+    );
+
+    // Cryptographic Parameters that are not a structure: the defaults (AES-GCM).
+    let r = c
+        .call(
+            Operation::ENCRYPT,
+            vec![
+                uid(&u),
+                Ttlv::integer(Tag::CRYPTOGRAPHIC_PARAMETERS, 1),
+                Ttlv::bytes(Tag::DATA, b"x".to_vec()),
+            ],
+        )
+        .await
+        .expect("odd parameters");
+    ok(&r);
+    assert_eq!(bytes(&r, Tag::AUTHENTICATED_ENCRYPTION_TAG).len(), 16);
+
+    // No Data: the key is looked up first.
+    let r = c
+        .call(Operation::ENCRYPT, vec![uid("no-such-key")])
+        .await
+        .expect("no key");
+    assert_eq!(r.result_reason, Some(ResultReason::OBJECT_NOT_FOUND));
+    let r = c
+        .call(Operation::ENCRYPT, vec![uid(&u)])
+        .await
+        .expect("no data");
+    assert_eq!(r.result_reason, Some(ResultReason::MISSING_DATA));
+    let err = c
+        .perform(&SignRequest {
+            unique_identifier: Some(UidRef::text(&u)),
+            ..SignRequest::default()
+        })
+        .await
+        .expect_err("an AES key does not sign");
+    assert!(err.to_string().contains("InvalidObjectType"), "{err}");
+
+    // A Hash in parts is refused before its missing Cryptographic Parameters.
+    let r = c
+        .call(
+            Operation::HASH,
+            vec![Ttlv::bytes(Tag::CORRELATION_VALUE, vec![1])],
+        )
+        .await
+        .expect("hash parts");
+    assert_eq!(r.result_reason, Some(ResultReason::INVALID_FIELD));
+    let r = c
+        .call(Operation::HASH, vec![Ttlv::bytes(Tag::DATA, vec![1])])
+        .await
+        .expect("hash without parameters");
+    assert_eq!(r.result_reason, Some(ResultReason::MISSING_DATA));
+    f.stop().await;
+}

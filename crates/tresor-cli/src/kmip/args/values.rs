@@ -9,7 +9,7 @@ use tresor_kmip::attributes::{Attribute, AttributeName, AttributeSet};
 use tresor_kmip::enums::{self, NameType};
 use tresor_kmip::message::ProtocolVersion;
 use tresor_kmip::tags::Tag;
-use tresor_kmip::ttlv::{Ttlv, Value};
+use tresor_kmip::ttlv::Value;
 
 /// Attribute flags for create, register and locate.
 #[derive(Debug, Clone, Default, Args)]
@@ -172,15 +172,13 @@ pub(in crate::kmip) fn algorithm(s: &str) -> Result<u32, KmipError> {
 }
 
 impl DataArgs {
-    /// The `--data` bytes as a Data item: hex with `--hex` or when `default_hex`, else the
-    /// text's bytes.
-    pub(in crate::kmip) fn to_ttlv(&self, default_hex: bool) -> Result<Ttlv, KmipError> {
-        let bytes = if self.hex || default_hex {
-            unhex(&self.data)?
+    /// The `--data` bytes: hex with `--hex` or when `default_hex`, else the text's bytes.
+    pub(in crate::kmip) fn bytes(&self, default_hex: bool) -> Result<Vec<u8>, KmipError> {
+        if self.hex || default_hex {
+            unhex(&self.data)
         } else {
-            self.data.as_bytes().to_vec()
-        };
-        Ok(Ttlv::bytes(Tag::DATA, bytes))
+            Ok(self.data.as_bytes().to_vec())
+        }
     }
 }
 

@@ -3,53 +3,62 @@
 
 use std::process::ExitCode;
 
-use super::{Conn, uid};
+use super::Conn;
 use crate::kmip::args::{ConnArgs, DataArgs, enum_value, unhex};
 use crate::kmip::output::{first_bytes, hex, print_validity};
 use tresor_kmip::KmipError;
-use tresor_kmip::enums::{self, Operation};
+use tresor_kmip::enums::{self, BlockCipherMode, PaddingMethod};
+use tresor_kmip::message::ResponseBatchItem;
+use tresor_kmip::payload::crypto::{
+    CryptographicParameters, DecryptRequest, EncryptRequest, MacRequest, MacVerifyRequest,
+    RngRetrieveRequest, SignRequest, SignatureVerifyRequest,
+};
+use tresor_kmip::payload::{Request, UidRef};
 use tresor_kmip::tags::Tag;
-use tresor_kmip::ttlv::Ttlv;
 
-fn crypto_params(items: Vec<Ttlv>) -> Ttlv {
-    Ttlv::structure(Tag::CRYPTOGRAPHIC_PARAMETERS, items)
+impl Conn {
+    /// Sends a typed request and returns the answer (refused: the error).
+    async fn send<R: Request>(&self, req: &R) -> Result<ResponseBatchItem, KmipError> {
+        self.call(R::OPERATION, req.to_items(self.version)).await
+    }
+
+    /// Sends a typed request and prints the whole response payload.
+    async fn send_print<R: Request>(&self, req: &R) -> Result<ExitCode, KmipError> {
+        self.call_print(R::OPERATION, req.to_items(self.version))
+            .await
+    }
 }
 
-/// The block cipher mode named `mode` and the Cryptographic Parameters items both directions
-/// share: the mode, and PKCS#5 padding for CBC.
-fn cipher_params(mode: &str) -> Result<(u32, Vec<Ttlv>), KmipError> {
-    let m = enum_value(&enums::BlockCipherMode::DEF, "mode", mode)?;
-    let mut cp = vec![Ttlv::enumeration(Tag::BLOCK_CIPHER_MODE, m)];
-    if m == enums::BlockCipherMode::CBC.0 {
-        cp.push(Ttlv::enumeration(
-            Tag::PADDING_METHOD,
-            enums::PaddingMethod::PKCS5,
-        ));
-    }
-    Ok((m, cp))
+/// The Cryptographic Parameters both directions share for block cipher mode `mode`: the
+/// mode, and PKCS#5 padding for CBC.
+fn cipher_params(mode: &str) -> Result<CryptographicParameters, KmipError> {
+    let m = BlockCipherMode(enum_value(&BlockCipherMode::DEF, "mode", mode)?);
+    Ok(CryptographicParameters {
+        block_cipher_mode: Some(m),
+        padding_method: (m == BlockCipherMode::CBC).then_some(PaddingMethod::PKCS5),
+        ..CryptographicParameters::default()
+    })
 }
 
 /// Cryptographic Parameters with the `--padding` method of sign/verify, if given.
-fn padding_params(padding: Option<String>) -> Result<Option<Ttlv>, KmipError> {
+fn padding_params(padding: Option<String>) -> Result<Option<CryptographicParameters>, KmipError> {
     padding
         .map(|p| {
-            Ok(crypto_params(vec![Ttlv::enumeration(
-                Tag::PADDING_METHOD,
-                enum_value(&enums::PaddingMethod::DEF, "padding", &p)?,
-            )]))
+            Ok(CryptographicParameters {
+                padding_method: Some(PaddingMethod(enum_value(
+                    &PaddingMethod::DEF,
+                    "padding",
+                    &p,
+                )?)),
+                ..CryptographicParameters::default()
+            })
         })
         .transpose()
 }
 
-/// An Authenticated Encryption Additional Data item from hex `--aad`.
-fn aad_item(aad: Option<String>) -> Result<Option<Ttlv>, KmipError> {
-    aad.map(|a| {
-        Ok(Ttlv::bytes(
-            Tag::AUTHENTICATED_ENCRYPTION_ADDITIONAL_DATA,
-            unhex(&a)?,
-        ))
-    })
-    .transpose()
+/// Hex `--iv`, `--tag`, `--aad` values.
+fn opt_hex(v: Option<String>) -> Result<Option<Vec<u8>>, KmipError> {
+    v.map(|h| unhex(&h)).transpose()
 }
 
 /// `encrypt`: AES-GCM (16-byte tag) or AES-CBC (PKCS#5); prints the response payload.
@@ -61,20 +70,20 @@ pub(super) async fn encrypt(
     aad: Option<String>,
 ) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    let (m, mut cp) = cipher_params(mode)?;
-    if m != enums::BlockCipherMode::CBC.0 {
-        cp.push(Ttlv::integer(Tag::TAG_LENGTH, 16));
+    let mut cp = cipher_params(mode)?;
+    if cp.block_cipher_mode != Some(BlockCipherMode::CBC) {
+        cp.tag_length = Some(16);
     }
-    cp.push(Ttlv::enumeration(
-        Tag::CRYPTOGRAPHIC_ALGORITHM,
-        enums::CryptographicAlgorithm::AES,
-    ));
-    let mut payload = vec![uid(&data.uid), crypto_params(cp), data.to_ttlv(false)?];
-    if let Some(iv) = iv {
-        payload.push(Ttlv::bytes(Tag::IV_COUNTER_NONCE, unhex(&iv)?));
-    }
-    payload.extend(aad_item(aad)?);
-    conn.call_print(Operation::ENCRYPT, payload).await
+    cp.cryptographic_algorithm = Some(enums::CryptographicAlgorithm::AES);
+    let req = EncryptRequest {
+        unique_identifier: Some(UidRef::text(&data.uid)),
+        cryptographic_parameters: Some(cp),
+        data: Some(data.bytes(false)?),
+        iv_counter_nonce: opt_hex(iv)?,
+        authenticated_encryption_additional_data: opt_hex(aad)?,
+        ..EncryptRequest::default()
+    };
+    conn.send_print(&req).await
 }
 
 /// `decrypt`: prints the plaintext (as text if UTF-8, else hex).
@@ -87,18 +96,16 @@ pub(super) async fn decrypt(
     aad: Option<String>,
 ) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    let (_, cp) = cipher_params(mode)?;
-    let mut payload = vec![
-        uid(&data.uid),
-        crypto_params(cp),
-        data.to_ttlv(true)?,
-        Ttlv::bytes(Tag::IV_COUNTER_NONCE, unhex(iv)?),
-    ];
-    payload.extend(aad_item(aad)?);
-    if let Some(t) = tag {
-        payload.push(Ttlv::bytes(Tag::AUTHENTICATED_ENCRYPTION_TAG, unhex(&t)?));
-    }
-    let item = conn.call(Operation::DECRYPT, payload).await?;
+    let req = DecryptRequest {
+        unique_identifier: Some(UidRef::text(&data.uid)),
+        cryptographic_parameters: Some(cipher_params(mode)?),
+        data: Some(data.bytes(true)?),
+        iv_counter_nonce: Some(unhex(iv)?),
+        authenticated_encryption_additional_data: opt_hex(aad)?,
+        authenticated_encryption_tag: opt_hex(tag)?,
+        ..DecryptRequest::default()
+    };
+    let item = conn.send(&req).await?;
     if c.json {
         conn.print(&item);
     } else {
@@ -118,10 +125,13 @@ pub(super) async fn sign(
     padding: Option<String>,
 ) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    let mut payload = vec![uid(&data.uid)];
-    payload.extend(padding_params(padding)?);
-    payload.push(data.to_ttlv(false)?);
-    conn.call_print(Operation::SIGN, payload).await
+    let req = SignRequest {
+        unique_identifier: Some(UidRef::text(&data.uid)),
+        cryptographic_parameters: padding_params(padding)?,
+        data: Some(data.bytes(false)?),
+        ..SignRequest::default()
+    };
+    conn.send_print(&req).await
 }
 
 /// `verify`: prints valid/invalid; exit code 1 if invalid.
@@ -132,19 +142,26 @@ pub(super) async fn verify(
     padding: Option<String>,
 ) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    let mut payload = vec![uid(&data.uid)];
-    payload.extend(padding_params(padding)?);
-    payload.push(data.to_ttlv(false)?);
-    payload.push(Ttlv::bytes(Tag::SIGNATURE_DATA, unhex(signature)?));
-    let item = conn.call(Operation::SIGNATURE_VERIFY, payload).await?;
+    let req = SignatureVerifyRequest {
+        unique_identifier: Some(UidRef::text(&data.uid)),
+        cryptographic_parameters: padding_params(padding)?,
+        data: Some(data.bytes(false)?),
+        signature_data: Some(unhex(signature)?),
+        ..SignatureVerifyRequest::default()
+    };
+    let item = conn.send(&req).await?;
     Ok(print_validity(conn.json, &item))
 }
 
 /// `mac`: prints the response payload (the MAC).
 pub(super) async fn mac(c: &ConnArgs, data: &DataArgs) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    let payload = vec![uid(&data.uid), data.to_ttlv(false)?];
-    conn.call_print(Operation::MAC, payload).await
+    let req = MacRequest {
+        unique_identifier: Some(UidRef::text(&data.uid)),
+        data: Some(data.bytes(false)?),
+        ..MacRequest::default()
+    };
+    conn.send_print(&req).await
 }
 
 /// `mac-verify`: prints valid/invalid; exit code 1 if invalid.
@@ -154,21 +171,18 @@ pub(super) async fn mac_verify(
     mac: &str,
 ) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    let payload = vec![
-        uid(&data.uid),
-        data.to_ttlv(false)?,
-        Ttlv::bytes(Tag::MAC_DATA, unhex(mac)?),
-    ];
-    let item = conn.call(Operation::MAC_VERIFY, payload).await?;
+    let req = MacVerifyRequest {
+        unique_identifier: Some(UidRef::text(&data.uid)),
+        data: Some(data.bytes(false)?),
+        mac_data: Some(unhex(mac)?),
+        ..MacVerifyRequest::default()
+    };
+    let item = conn.send(&req).await?;
     Ok(print_validity(conn.json, &item))
 }
 
 /// `rng --length N`: prints the response payload (the random bytes, as hex).
 pub(super) async fn rng(c: &ConnArgs, length: i32) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    conn.call_print(
-        Operation::RNG_RETRIEVE,
-        vec![Ttlv::integer(Tag::DATA_LENGTH, length)],
-    )
-    .await
+    conn.send_print(&RngRetrieveRequest::new(length)).await
 }

@@ -3,8 +3,10 @@
 
 use super::OpError;
 use crate::enums::{
-    BlockCipherMode, CryptographicAlgorithm as Alg, HashingAlgorithm, PaddingMethod, ResultReason,
+    BlockCipherMode, CryptographicAlgorithm as Alg, DigitalSignatureAlgorithm, HashingAlgorithm,
+    PaddingMethod, ResultReason,
 };
+use crate::payload::crypto::CryptographicParameters;
 
 /// Parameters of an Encrypt/Decrypt/Sign/MAC request.
 #[derive(Debug, Clone, Default)]
@@ -13,10 +15,29 @@ pub(crate) struct Params {
     pub(crate) padding: Option<PaddingMethod>,
     pub(crate) hashing: Option<HashingAlgorithm>,
     pub(crate) algorithm: Option<Alg>,
-    pub(crate) signature_algorithm: Option<u32>,
+    pub(crate) signature_algorithm: Option<DigitalSignatureAlgorithm>,
     pub(crate) tag_length: Option<i32>,
     /// What the key allows for AES-GCM (tag lengths, caller-chosen IVs).
     pub(crate) gcm: GcmRule,
+}
+
+impl Params {
+    /// The parameters `cp` sets, the algorithm defaulting to `key_algorithm` (the key's
+    /// own); values are kept as sent, for the operations to refuse what they do not offer.
+    pub(crate) fn of(
+        cp: &CryptographicParameters,
+        key_algorithm: impl FnOnce() -> Option<Alg>,
+    ) -> Self {
+        Params {
+            mode: cp.block_cipher_mode,
+            padding: cp.padding_method,
+            hashing: cp.hashing_algorithm,
+            algorithm: cp.cryptographic_algorithm.or_else(key_algorithm),
+            signature_algorithm: cp.digital_signature_algorithm,
+            tag_length: cp.tag_length,
+            ..Params::default()
+        }
+    }
 }
 
 /// What a key allows for AES-GCM, from its stored Cryptographic Parameters.
@@ -42,19 +63,11 @@ pub(crate) struct GcmRule {
 impl GcmRule {
     /// The rule for a key with stored Cryptographic Parameters `stored`, used by its owner
     /// or an admin (`privileged`) or by a grantee.
-    pub(crate) fn of(stored: Option<&crate::ttlv::Ttlv>, privileged: bool) -> Self {
-        use crate::tags::Tag;
-        use crate::ttlv::{Ttlv, Value};
+    pub(crate) fn of(stored: Option<&CryptographicParameters>, privileged: bool) -> Self {
         let tag_length = stored
-            .and_then(|p| p.find(Tag::TAG_LENGTH))
-            .and_then(Ttlv::as_integer)
+            .and_then(|p| p.tag_length)
             .and_then(|n| usize::try_from(n).ok());
-        let random_iv = stored
-            .and_then(|p| p.find(Tag::RANDOM_IV))
-            .and_then(|t| match t.value {
-                Value::Boolean(b) => Some(b),
-                _ => None,
-            });
+        let random_iv = stored.and_then(|p| p.random_iv);
         GcmRule {
             tag_length,
             server_iv: random_iv.unwrap_or(!privileged),

@@ -17,7 +17,7 @@ fn rsa_scheme(
     OpError,
 > {
     use crate::enums::DigitalSignatureAlgorithm as D;
-    let pss = match (p.padding, p.signature_algorithm.map(D)) {
+    let pss = match (p.padding, p.signature_algorithm) {
         (Some(PaddingMethod::PSS), _) | (_, Some(D::RSASSA_PSS)) => true,
         (Some(PaddingMethod::PKCS1V1_5), _) => false,
         (
@@ -30,7 +30,7 @@ fn rsa_scheme(
         ) => false,
         _ => true,
     };
-    let hash = match (p.hashing, p.signature_algorithm.map(D)) {
+    let hash = match (p.hashing, p.signature_algorithm) {
         (Some(h), _) => h,
         (None, Some(D::SHA384_WITH_RSA_ENCRYPTION)) => HashingAlgorithm::SHA_384,
         (None, Some(D::SHA512_WITH_RSA_ENCRYPTION)) => HashingAlgorithm::SHA_512,
