@@ -3,9 +3,10 @@
 # `cosmian_kms_cli`, which has no binary of its own since 5.x) ONCE into a cache
 # outside the checkout, reused by every later run and every checkout:
 #   ${TRESOR_PEERS_CACHE:-$HOME/.cache/tresor-peers}/cosmian-cli/bin/ckms
-# Its build target dir stays in the cache too, so an interrupted build resumes.
-# Takes long on 2 cores (it pulls Cosmian's whole KMS client stack and OpenSSL bindings):
-# run it niced, in the background, before the tests that use it.
+# A debug build (`cargo install --debug`): an interop client needs no optimisation, and it
+# costs ~5 CPU-minutes (about 3 minutes on 2 idle cores) where the release profile's LTO
+# costs over 30. Its build target dir stays in the cache until it succeeds, so an
+# interrupted build resumes. tests/peers/cosmian/setup.sh runs it when the cache is empty.
 set -euo pipefail
 version=${COSMIAN_CLI_VERSION:-5.28.0}
 cache="${TRESOR_PEERS_CACHE:-$HOME/.cache/tresor-peers}/cosmian-cli"
@@ -20,7 +21,7 @@ if ! pkg-config --exists openssl 2>/dev/null; then
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends libssl-dev pkg-config >&2
 fi
-CARGO_TARGET_DIR="$cache/target" nice -n 19 cargo install --locked ckms \
+CARGO_TARGET_DIR="$cache/target" nice -n 10 cargo install --locked --debug ckms \
     --version "$version" --features non-fips --root "$cache" >&2
 echo "$version" > "$cache/version"
 # The build directory is large; the binary is all the tests need.
