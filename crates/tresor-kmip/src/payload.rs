@@ -14,7 +14,9 @@
 //!
 //! One module per operation family: [`get`], [`attributes`] (Get Attributes), [`lifecycle`]
 //! (Activate, Revoke, Destroy, Check), [`locate`], [`register`] (Register, with a typed
-//! [`register::SecretData`]). The other operations still read their payload tree.
+//! [`register::SecretData`]), [`create`] (Create, Create Key Pair, Re-Key), [`derive`]
+//! (Derive Key), [`object`] (the managed objects a Register carries). The other operations
+//! still read their payload tree.
 //!
 //! # Examples
 //! ```
@@ -27,9 +29,12 @@
 //! ```
 
 pub mod attributes;
+pub mod create;
+pub mod derive;
 pub mod get;
 pub mod lifecycle;
 pub mod locate;
+pub mod object;
 pub mod register;
 
 use crate::enums::Operation;
@@ -200,6 +205,9 @@ pub(crate) mod testing {
             Just(Tag::ATTRIBUTE_REFERENCE),
             Just(Tag::VENDOR_IDENTIFICATION),
             Just(Tag::CRYPTOGRAPHIC_USAGE_MASK),
+            Just(Tag::DERIVATION_PARAMETERS),
+            Just(Tag::COMMON_TEMPLATE_ATTRIBUTE),
+            Just(Tag::SYMMETRIC_KEY),
             (0u32..=Tag::MAX).prop_map(|v| Tag::new(v).unwrap_or(Tag::ATTRIBUTE)),
         ]
     }
