@@ -14,7 +14,7 @@
 //!
 //! One module per operation family: [`get`], [`attributes`] (Get Attributes), [`lifecycle`]
 //! (Activate, Revoke, Destroy, Check), [`locate`], [`register`] (Register, with a typed
-//! [`register::SecretData`]), [`create`] (Create, Create Key Pair, Re-Key), [`derive`]
+//! [`register::SecretData`]), [`create`] (Create, Create Key Pair, Re-Key), [`derive`](mod@derive)
 //! (Derive Key), [`object`] (the managed objects a Register carries). The other operations
 //! still read their payload tree.
 //!
