@@ -14,9 +14,10 @@
 //!
 //! One module per operation family: [`get`], [`attributes`] (Get Attributes), [`lifecycle`]
 //! (Activate, Revoke, Destroy, Check), [`locate`], [`register`] (Register, with a typed
-//! [`register::SecretData`]), [`crypto`] (Encrypt, Decrypt, Sign, Signature Verify, MAC,
-//! MAC Verify, RNG Retrieve, Hash, with a typed [`crypto::CryptographicParameters`]). The
-//! other operations still read their payload tree.
+//! [`register::SecretData`]), [`create`] (Create, Create Key Pair, Re-Key), [`derive`](mod@derive)
+//! (Derive Key), [`object`] (the managed objects a Register carries), [`crypto`] (Encrypt,
+//! Decrypt, Sign, Signature Verify, MAC, MAC Verify, RNG Retrieve, Hash, with a typed
+//! [`crypto::CryptographicParameters`]). The other operations still read their payload tree.
 //!
 //! # Examples
 //! ```
@@ -29,10 +30,13 @@
 //! ```
 
 pub mod attributes;
+pub mod create;
 pub mod crypto;
+pub mod derive;
 pub mod get;
 pub mod lifecycle;
 pub mod locate;
+pub mod object;
 pub mod register;
 
 use crate::enums::Operation;
@@ -219,6 +223,9 @@ pub(crate) mod testing {
             Just(Tag::SIGNATURE_DATA),
             Just(Tag::MAC_DATA),
             Just(Tag::VALIDITY_INDICATOR),
+            Just(Tag::DERIVATION_PARAMETERS),
+            Just(Tag::COMMON_TEMPLATE_ATTRIBUTE),
+            Just(Tag::SYMMETRIC_KEY),
             (0u32..=Tag::MAX).prop_map(|v| Tag::new(v).unwrap_or(Tag::ATTRIBUTE)),
         ]
     }

@@ -7,6 +7,7 @@
 //! - `objects.rs`: the object lifecycle, secret data, Locate.
 //! - `crypto.rs`: Encrypt/Decrypt, key pairs, streaming GCM, usage limits, Hash.
 //! - `key_wrapping.rs`: Get wrapped, Register of a wrapped key block.
+//! - `make_objects.rs`: the object-making operations with their typed requests.
 
 use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
 use tresor_kmip::client::KmipClient;
@@ -27,6 +28,8 @@ mod access;
 mod crypto;
 #[path = "server/key_wrapping.rs"]
 mod key_wrapping;
+#[path = "server/make_objects.rs"]
+mod make_objects;
 #[path = "server/objects.rs"]
 mod objects;
 #[path = "server/protocol.rs"]

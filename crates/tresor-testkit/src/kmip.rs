@@ -3,11 +3,12 @@
 
 use std::path::Path;
 use std::time::Duration;
-use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
+use tresor_kmip::attributes::{Attribute, AttributeSet};
 use tresor_kmip::enums::{
     CryptographicAlgorithm, CryptographicUsageMask, NameType, ObjectType, SecretDataType,
 };
 use tresor_kmip::payload::Payload;
+use tresor_kmip::payload::create::CreateRequest;
 use tresor_kmip::payload::register::{RegisterRequest, SecretData};
 
 use tresor_kmip::client::{ClientConfig, KmipClient};
@@ -39,7 +40,8 @@ pub fn create_payload(name: &str) -> Vec<Ttlv> {
     aes_create(Some(name))
 }
 
-/// Create payload: an AES-256 key (Encrypt|Decrypt) without a name.
+/// Create payload: an AES-256 key (Encrypt|Decrypt) without a name, built with the typed
+/// [`CreateRequest`] the server parses.
 pub fn create_unnamed_payload() -> Vec<Ttlv> {
     aes_create(None)
 }
@@ -62,10 +64,7 @@ fn aes_create(name: Option<&str>) -> Vec<Ttlv> {
     if let Some(name) = name {
         set.push(Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING));
     }
-    vec![
-        Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SYMMETRIC_KEY),
-        set.to_ttlv(V, Container::Template),
-    ]
+    CreateRequest::new(ObjectType::SYMMETRIC_KEY, set).to_items(V)
 }
 
 /// Register payload: Secret Data (type Password, opaque key material `secret`) named `name`,
@@ -167,6 +166,7 @@ impl Client {
 
 #[cfg(test)]
 mod tests {
+    use tresor_kmip::attributes::Container;
     use tresor_kmip::enums::KeyFormatType;
 
     use super::*;
@@ -196,6 +196,35 @@ mod tests {
             set.to_ttlv(V, Container::Template),
             obj,
         ]
+    }
+
+    /// The Create payload as this module built it by hand.
+    #[test]
+    fn create_payload_is_the_hand_built_one() {
+        let mut set = AttributeSet::default();
+        set.push(Attribute::standard(
+            Tag::CRYPTOGRAPHIC_ALGORITHM,
+            Value::Enumeration(CryptographicAlgorithm::AES.0),
+        ));
+        set.push(Attribute::standard(
+            Tag::CRYPTOGRAPHIC_LENGTH,
+            Value::Integer(256),
+        ));
+        set.push(Attribute::standard(
+            Tag::CRYPTOGRAPHIC_USAGE_MASK,
+            Value::Integer(12),
+        ));
+        let unnamed = vec![
+            Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SYMMETRIC_KEY),
+            set.to_ttlv(V, Container::Template),
+        ];
+        assert_eq!(create_unnamed_payload(), unnamed);
+        set.push(Attribute::name("k", NameType::UNINTERPRETED_TEXT_STRING));
+        let named = vec![
+            Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SYMMETRIC_KEY),
+            set.to_ttlv(V, Container::Template),
+        ];
+        assert_eq!(create_payload("k"), named);
     }
 
     #[test]

@@ -4,20 +4,23 @@
 
 use serde_json::{Value as Json, json};
 use tresor_store::secret_name::{self, SecretName};
-use tresor_store::{NewObject, ObjectType, State};
+use tresor_store::{NewObject, ObjectMeta, ObjectType, State};
 
 use super::attrs;
-use super::manage::request_attributes;
 use super::objects::{self, Incoming};
 use super::{OpError, Session, crypto};
-use crate::attributes::{AttributeName, AttributeSet, Container};
+use crate::attributes::{AttributeName, AttributeSet};
 use crate::enums::{
     CryptographicAlgorithm, KeyFormatType, LinkType, ObjectType as KmipType, RecommendedCurve,
     ResultReason,
 };
 use crate::message::ProtocolVersion;
+use crate::payload::create::{
+    CreateKeyPairRequest, CreateKeyPairResponse, CreateRequest, CreateResponse, ReKeyRequest,
+    ReKeyResponse,
+};
 use crate::payload::register::{RegisterRequest, RegisterResponse};
-use crate::payload::{Payload, PayloadError};
+use crate::payload::{Payload, PayloadError, UidRef};
 use crate::tags::Tag;
 use crate::ttlv::{Ttlv, Value};
 
@@ -194,23 +197,37 @@ fn vault_name(n: &str) -> Option<SecretName> {
     SecretName::parse(n).ok()
 }
 
+/// Refuses an object type Create does not make: it makes symmetric keys, and Secret Data in
+/// KMIP 2.1.
+fn check_create_type(s: &Session<'_>, ot: KmipType) -> Result<(), OpError> {
+    if ot == KmipType::SYMMETRIC_KEY
+        || (ot == KmipType::SECRET_DATA && s.version >= ProtocolVersion::V2_1)
+    {
+        return Ok(());
+    }
+    Err(OpError::new(
+        ResultReason::INVALID_FIELD,
+        format!("create makes symmetric keys, not {ot}; use create key pair or register"),
+    ))
+}
+
 /// Create: a symmetric key (AES, HMAC, ChaCha20) of the requested length.
 pub(crate) fn create(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let ot = payload
-        .find(Tag::OBJECT_TYPE)
-        .and_then(Ttlv::as_enumeration)
-        .map(KmipType)
-        .ok_or_else(|| OpError::missing(Tag::OBJECT_TYPE, Tag::REQUEST_PAYLOAD))?;
-    if ot == KmipType::SECRET_DATA && s.version >= ProtocolVersion::V2_1 {
-        return create_secret_data(s, payload);
+    let req = match CreateRequest::from_ttlv(payload) {
+        Ok(req) => req,
+        Err(e) => {
+            // A type Create does not make is refused before its attributes are read.
+            if let Some(ot) = crate::payload::opt_enum(payload, Tag::OBJECT_TYPE) {
+                check_create_type(s, KmipType(ot))?;
+            }
+            return Err(e.into());
+        }
+    };
+    check_create_type(s, req.object_type)?;
+    if req.object_type == KmipType::SECRET_DATA {
+        return create_secret_data(s, &req.attributes);
     }
-    if ot != KmipType::SYMMETRIC_KEY {
-        return Err(OpError::new(
-            ResultReason::INVALID_FIELD,
-            format!("create makes symmetric keys, not {ot}; use create key pair or register"),
-        ));
-    }
-    let set = request_attributes(payload, Container::Template)?;
+    let set = req.attributes;
     let alg = set.cryptographic_algorithm().ok_or_else(|| {
         OpError::new(
             ResultReason::MISSING_DATA,
@@ -237,10 +254,11 @@ pub(crate) fn create(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
         .insert("Random Number Generator".into(), rng_json());
     let uid = s.txn.create(new)?;
     s.placeholder = Some(uid.clone());
-    Ok(vec![
-        Ttlv::enumeration(Tag::OBJECT_TYPE, ot),
-        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
-    ])
+    Ok(CreateResponse {
+        object_type: KmipType::SYMMETRIC_KEY,
+        unique_identifier: uid,
+    }
+    .to_items(s.version))
 }
 
 /// The most random Secret Data one Create makes: 64 KiB.
@@ -250,8 +268,7 @@ const MAX_SECRET_DATA_BITS: i32 = 65_536 * 8;
 /// Data"): random bytes, `Cryptographic Length` bits of them (256 when not given), stored as
 /// a Secret Data of type Seed, as Cosmian's `ckms secret-data create` asks. Earlier versions
 /// create symmetric keys only and keep refusing it.
-fn create_secret_data(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let set = request_attributes(payload, Container::Template)?;
+fn create_secret_data(s: &mut Session<'_>, set: &AttributeSet) -> Result<Vec<Ttlv>, OpError> {
     let bits = set.cryptographic_length().unwrap_or(256);
     if bits <= 0 || bits % 8 != 0 || bits > MAX_SECRET_DATA_BITS {
         return Err(OpError::new(
@@ -268,7 +285,7 @@ fn create_secret_data(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
     let mut new = new_object(
         s,
         ObjectType::SecretData,
-        &set,
+        set,
         material.to_vec(),
         Some(KeyFormatType::OPAQUE),
         None,
@@ -286,10 +303,11 @@ fn create_secret_data(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
         .insert("Random Number Generator".into(), rng_json());
     let uid = s.txn.create(new)?;
     s.placeholder = Some(uid.clone());
-    Ok(vec![
-        Ttlv::enumeration(Tag::OBJECT_TYPE, KmipType::SECRET_DATA),
-        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
-    ])
+    Ok(CreateResponse {
+        object_type: KmipType::SECRET_DATA,
+        unique_identifier: uid,
+    }
+    .to_items(s.version))
 }
 
 fn link(kind: LinkType, uid: &str) -> Json {
@@ -312,9 +330,10 @@ fn push_multi(a: &mut tresor_store::Attributes, key: &str, v: Json) {
 
 /// Create Key Pair: RSA, EC (P-256/P-384) or Ed25519, linked to each other.
 pub(crate) fn create_key_pair(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let common = request_attributes(payload, Container::Common)?;
-    let mut private = request_attributes(payload, Container::PrivateKey)?;
-    let mut public = request_attributes(payload, Container::PublicKey)?;
+    let req = CreateKeyPairRequest::from_ttlv(payload)?;
+    let common = req.common_attributes;
+    let mut private = req.private_key_attributes;
+    let mut public = req.public_key_attributes;
     let pick = |f: &dyn Fn(&AttributeSet) -> Option<i64>| {
         f(&private).or_else(|| f(&public)).or_else(|| f(&common))
     };
@@ -409,10 +428,11 @@ pub(crate) fn create_key_pair(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec
     s.txn.create(new_private)?;
     s.txn.create(new_public)?;
     s.placeholder = Some(private_uid.clone());
-    Ok(vec![
-        Ttlv::text(Tag::PRIVATE_KEY_UNIQUE_IDENTIFIER, private_uid),
-        Ttlv::text(Tag::PUBLIC_KEY_UNIQUE_IDENTIFIER, public_uid),
-    ])
+    Ok(CreateKeyPairResponse {
+        private_key_unique_identifier: private_uid,
+        public_key_unique_identifier: public_uid,
+    }
+    .to_items(s.version))
 }
 
 /// Register: stores a client-supplied object.
@@ -478,9 +498,12 @@ pub(crate) fn register(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
     .to_items(s.version))
 }
 
-/// Re-Key: a new symmetric key replacing an existing one, linked both ways.
-pub(crate) fn rekey(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
+/// The key a Re-Key replaces: loaded for `modify`, a symmetric key, not destroyed.
+fn rekey_target(
+    s: &mut Session<'_>,
+    uid: Option<&UidRef>,
+) -> Result<(String, ObjectMeta), OpError> {
+    let uid = s.resolve_uid(uid)?;
     let old = s.load(&uid, "modify")?;
     if old.object_type != ObjectType::SymmetricKey {
         return Err(OpError::new(
@@ -497,6 +520,20 @@ pub(crate) fn rekey(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, Op
             format!("object '{uid}' is destroyed"),
         ));
     }
+    Ok((uid, old))
+}
+
+/// Re-Key: a new symmetric key replacing an existing one, linked both ways.
+pub(crate) fn rekey(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
+    let req = match ReKeyRequest::from_ttlv(payload) {
+        Ok(req) => req,
+        Err(e) => {
+            // Unreadable attributes are reported after the checks of the key replaced.
+            rekey_target(s, UidRef::of(payload).as_ref())?;
+            return Err(e.into());
+        }
+    };
+    let (uid, old) = rekey_target(s, req.unique_identifier.as_ref())?;
     let alg = old
         .attr_str("Cryptographic Algorithm")
         .and_then(CryptographicAlgorithm::from_name)
@@ -507,7 +544,7 @@ pub(crate) fn rekey(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, Op
         .and_then(Json::as_i64)
         .and_then(|l| i32::try_from(l).ok())
         .unwrap_or(256);
-    let set = request_attributes(payload, Container::Template)?;
+    let set = req.attributes;
     let key = crypto::symmetric_key(alg, len)?;
     let now = tresor_store::now();
     let mut new = NewObject::new(ObjectType::SymmetricKey);
@@ -542,10 +579,7 @@ pub(crate) fn rekey(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, Op
     new.attributes.insert("Fresh".into(), json!(true));
     new.attributes
         .insert("Digest".into(), digest_json(&key, KeyFormatType::RAW));
-    let offset = payload.find(Tag::OFFSET).and_then(|t| match t.value {
-        Value::Interval(i) => Some(i64::from(i)),
-        _ => None,
-    });
+    let offset = req.offset.map(i64::from);
     let activation = match (
         offset,
         old.attributes.get("Activation Date").and_then(Json::as_i64),
@@ -590,5 +624,8 @@ pub(crate) fn rekey(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, Op
     new.names = moved_names;
     s.txn.create(new)?;
     s.placeholder = Some(new_uid.clone());
-    Ok(vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, new_uid)])
+    Ok(ReKeyResponse {
+        unique_identifier: new_uid,
+    }
+    .to_items(s.version))
 }

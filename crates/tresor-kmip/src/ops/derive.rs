@@ -28,13 +28,13 @@ use tresor_store::ObjectType;
 use zeroize::Zeroizing;
 
 use super::crypto::Params;
-use super::manage::request_attributes;
 use super::{OpError, Session, crypto};
-use crate::attributes::Container;
 use crate::enums::{
     BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, DerivationMethod,
     HashingAlgorithm, KeyFormatType, ObjectType as KmipType, PaddingMethod, ResultReason,
 };
+use crate::payload::derive::{DeriveKeyRequest, DeriveKeyResponse};
+use crate::payload::{Payload, UidRef};
 use crate::tags::Tag;
 use crate::ttlv::Ttlv;
 
@@ -63,35 +63,33 @@ pub(crate) struct Inputs<'a> {
     pub(crate) params: Params,
 }
 
+/// The store type of the object a Derive Key makes (Symmetric Key or Secret Data).
+fn derived_type(ot: KmipType) -> Result<ObjectType, OpError> {
+    match ot {
+        KmipType::SYMMETRIC_KEY => Ok(ObjectType::SymmetricKey),
+        KmipType::SECRET_DATA => Ok(ObjectType::SecretData),
+        other => Err(invalid(format!(
+            "derive key makes a symmetric key or secret data, not {other}"
+        ))),
+    }
+}
+
 /// Derive Key: a Symmetric Key or Secret Data derived from the first named object.
 pub(crate) fn derive_key(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let ot = payload
-        .find(Tag::OBJECT_TYPE)
-        .and_then(Ttlv::as_enumeration)
-        .map(KmipType)
-        .ok_or_else(|| OpError::missing(Tag::OBJECT_TYPE, Tag::REQUEST_PAYLOAD))?;
-    let store_type = match ot {
-        KmipType::SYMMETRIC_KEY => ObjectType::SymmetricKey,
-        KmipType::SECRET_DATA => ObjectType::SecretData,
-        other => {
-            return Err(invalid(format!(
-                "derive key makes a symmetric key or secret data, not {other}"
-            )));
+    let req = match DeriveKeyRequest::from_ttlv(payload) {
+        Ok(req) => req,
+        Err(e) => {
+            // A type Derive Key does not make is refused before the rest is read.
+            if let Some(ot) = crate::payload::opt_enum(payload, Tag::OBJECT_TYPE) {
+                derived_type(KmipType(ot))?;
+            }
+            return Err(e.into());
         }
     };
-    let method = payload
-        .find(Tag::DERIVATION_METHOD)
-        .and_then(Ttlv::as_enumeration)
-        .map(DerivationMethod)
-        .ok_or_else(|| OpError::missing(Tag::DERIVATION_METHOD, Tag::REQUEST_PAYLOAD))?;
-    let dp = payload
-        .find(Tag::DERIVATION_PARAMETERS)
-        .ok_or_else(|| OpError::missing(Tag::DERIVATION_PARAMETERS, Tag::REQUEST_PAYLOAD))?;
-    let set = {
-        let mut set = request_attributes(payload, Container::Template)?;
-        set.merge(&request_attributes(payload, Container::Common)?);
-        set
-    };
+    let store_type = derived_type(req.object_type)?;
+    let method = req.derivation_method;
+    let dp = &req.derivation_parameters;
+    let set = &req.attributes;
     let bits = set.cryptographic_length().ok_or_else(|| {
         invalid("derive key needs a cryptographic length attribute (bits) for the new object")
     })?;
@@ -114,7 +112,8 @@ pub(crate) fn derive_key(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv
         ));
     }
     // The base object: the first Unique Identifier (or the ID Placeholder), used like an
-    // encryption key: `use` permission, Active, Derive Key in its usage mask.
+    // encryption key: `use` permission, Active, Derive Key in its usage mask (`key_for`
+    // reads the identifier from the payload, as the cryptographic operations do).
     let (base_uid, _base) = super::usage::key_for(
         s,
         payload,
@@ -130,12 +129,16 @@ pub(crate) fn derive_key(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv
     let material = s.txn.material(&base_uid, 0)?;
     // Derivation Data may also come from a second object (Secret Data) named in the request.
     let mut extra_data: Option<Zeroizing<Vec<u8>>> = None;
-    let uids: Vec<String> = payload
-        .find_all(Tag::UNIQUE_IDENTIFIER)
-        .filter_map(|t| t.as_text().map(str::to_owned))
+    let uids: Vec<&str> = req
+        .unique_identifiers
+        .iter()
+        .filter_map(|u| match u {
+            UidRef::Text(t) => Some(t.as_str()),
+            UidRef::Placeholder(_) => None,
+        })
         .collect();
-    if dp.find(Tag::DERIVATION_DATA).is_none() {
-        for other in uids.iter().skip(1) {
+    if !derivation_data_sent(payload) {
+        for &other in uids.iter().skip(1) {
             let m = s.load(other, "use")?;
             if m.object_type == ObjectType::SecretData {
                 extra_data = Some(Zeroizing::new(s.txn.material(other, 0)?.expose().to_vec()));
@@ -143,17 +146,17 @@ pub(crate) fn derive_key(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv
             }
         }
     }
-    let cp = dp.find(Tag::CRYPTOGRAPHIC_PARAMETERS);
+    let cp = dp.cryptographic_parameters.as_ref();
     let e = |t: Tag| cp.and_then(|c| c.find(t)).and_then(Ttlv::as_enumeration);
     let inputs = Inputs {
         hashing: e(Tag::HASHING_ALGORITHM).map(HashingAlgorithm),
         data: dp
-            .find(Tag::DERIVATION_DATA)
-            .and_then(Ttlv::as_bytes)
+            .derivation_data
+            .as_deref()
             .or(extra_data.as_deref().map(Vec::as_slice)),
-        salt: dp.find(Tag::SALT).and_then(Ttlv::as_bytes),
-        iterations: dp.find(Tag::ITERATION_COUNT).and_then(Ttlv::as_integer),
-        iv: dp.find(Tag::INITIALIZATION_VECTOR).and_then(Ttlv::as_bytes),
+        salt: dp.salt.as_deref(),
+        iterations: dp.iteration_count,
+        iv: dp.initialization_vector.as_deref(),
         params: Params {
             mode: e(Tag::BLOCK_CIPHER_MODE).map(BlockCipherMode),
             padding: e(Tag::PADDING_METHOD).map(PaddingMethod),
@@ -165,7 +168,7 @@ pub(crate) fn derive_key(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv
     let mut new = super::create::new_object(
         s,
         store_type,
-        &set,
+        set,
         out.to_vec(),
         Some(KeyFormatType::RAW),
         algorithm.filter(|_| store_type == ObjectType::SymmetricKey),
@@ -192,7 +195,20 @@ pub(crate) fn derive_key(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv
         Ok(())
     })?;
     s.placeholder = Some(uid.clone());
-    Ok(vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)])
+    Ok(DeriveKeyResponse {
+        unique_identifier: uid,
+    }
+    .to_items(s.version))
+}
+
+/// Returns true if and only if the request's Derivation Parameters hold a Derivation Data
+/// field of any item type: only then is no second object's material used as the data
+/// ([`crate::payload::derive::DerivationParameters`] reads a field of the wrong type as
+/// absent, and such a request has always been answered without the second object).
+fn derivation_data_sent(payload: &Ttlv) -> bool {
+    payload
+        .find(Tag::DERIVATION_PARAMETERS)
+        .is_some_and(|dp| dp.find(Tag::DERIVATION_DATA).is_some())
 }
 
 /// Runs derivation `method` over `key` and returns exactly `len` bytes.

@@ -1,23 +1,9 @@
 //! Helpers shared by the object-management operations (`create`, `attribute_ops`,
-//! `lifecycle`, `locate`): reading a request's attributes, recording a change to an
-//! object's metadata, and listing an object's names.
+//! `lifecycle`, `locate`): recording a change to an object's metadata, and listing an
+//! object's names (a request's attributes are read by its typed payload).
 
 use serde_json::{Value as Json, json};
 use tresor_store::ObjectMeta;
-
-use super::OpError;
-use crate::attributes::{AttributeSet, Container};
-use crate::ttlv::Ttlv;
-
-/// Reads the attributes of a request (1.x TemplateAttribute or 2.x Attributes).
-pub(super) fn request_attributes(
-    payload: &Ttlv,
-    container: Container,
-) -> Result<AttributeSet, OpError> {
-    Ok(crate::payload::register::container_attributes(
-        payload, container,
-    )?)
-}
 
 /// Records a change to an object's metadata: its Last Change Date, the Always Sensitive /
 /// Never Extractable flags, and store names that follow the Name attribute.

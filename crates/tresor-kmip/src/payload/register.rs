@@ -1,10 +1,12 @@
 //! Register: a managed object the client supplies, with its attributes; and
-//! [`SecretData`], the object the vault's secrets travel as.
+//! [`SecretData`], the object the vault's secrets travel as. Every other object type is
+//! built with [`super::object::ManagedObject`] ([`RegisterRequest::new`]).
 
 use std::fmt;
 
 use zeroize::Zeroize;
 
+use super::object::ManagedObject;
 use super::{Payload, PayloadError, Request, opt_enum, push_opt, req_enum, req_text};
 use crate::attributes::{AttributeSet, Container};
 use crate::enums::{KeyFormatType, ObjectType, Operation, SecretDataType};
@@ -134,11 +136,21 @@ pub struct RegisterRequest {
     /// Its attributes (`TemplateAttribute` in KMIP 1.x, `Attributes` in 2.x).
     pub attributes: AttributeSet,
     /// The managed object structure (`SymmetricKey`, `SecretData`, ...: the payload's first
-    /// field with a managed-object tag).
+    /// field with a managed-object tag), kept as sent: the server reads Transparent and
+    /// wrapped keys too. [`ManagedObject::from_ttlv`] types the plain ones.
     pub object: Ttlv,
 }
 
 impl RegisterRequest {
+    /// Registers `object` (its Object Type sent too) with `attributes`.
+    pub fn new(object: &ManagedObject, attributes: AttributeSet) -> Self {
+        RegisterRequest {
+            object_type: Some(object.object_type()),
+            attributes,
+            object: object.to_ttlv(),
+        }
+    }
+
     /// Registers `data` with `attributes`.
     pub fn secret_data(data: &SecretData, attributes: AttributeSet) -> Self {
         RegisterRequest {
@@ -149,8 +161,8 @@ impl RegisterRequest {
     }
 }
 
-/// The attributes of every `container` structure of `payload`, merged in order (the one
-/// reading `ops::manage::request_attributes` does on the server).
+/// The attributes of every `container` structure of `payload`, merged in order (how the
+/// server has always read a request's attributes).
 ///
 /// # Errors
 /// [`PayloadError::Invalid`] naming an attribute that cannot be read.
@@ -297,6 +309,35 @@ mod tests {
             let req = RegisterRequest::secret_data(&d, attributes(&name));
             for v in VERSIONS {
                 prop_assert_eq!(RegisterRequest::from_ttlv(&req.to_ttlv(v))?, req.clone());
+            }
+        }
+
+        #[test]
+        fn register_of_any_object_round_trips(
+            m in proptest::collection::vec(any::<u8>(), 0..32),
+            name in "[a-z:_]{1,16}",
+        ) {
+            let objects = [
+                ManagedObject::SymmetricKey(crate::payload::object::KeyBlock::new(
+                    KeyFormatType::RAW,
+                    m.clone(),
+                )),
+                ManagedObject::Certificate {
+                    certificate_type: crate::enums::CertificateType::X_509,
+                    certificate_value: m.clone(),
+                },
+                ManagedObject::OpaqueObject {
+                    opaque_data_type: crate::enums::OpaqueDataType::NONE,
+                    opaque_data_value: m,
+                },
+            ];
+            for o in &objects {
+                let req = RegisterRequest::new(o, attributes(&name));
+                for v in VERSIONS {
+                    let back = RegisterRequest::from_ttlv(&req.to_ttlv(v))?;
+                    prop_assert_eq!(ManagedObject::from_ttlv(&back.object)?, o.clone());
+                    prop_assert_eq!(back, req.clone());
+                }
             }
         }
 

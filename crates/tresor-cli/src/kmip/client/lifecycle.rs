@@ -7,6 +7,8 @@ use crate::kmip::args::{ConnArgs, enum_value};
 use crate::kmip::usage;
 use tresor_kmip::KmipError;
 use tresor_kmip::enums::{self, Operation};
+use tresor_kmip::payload::Payload;
+use tresor_kmip::payload::create::ReKeyRequest;
 use tresor_kmip::tags::Tag;
 use tresor_kmip::ttlv::{Ttlv, Value};
 
@@ -76,9 +78,11 @@ pub(super) async fn re_key(
     u: &str,
     offset: Option<u32>,
 ) -> Result<ExitCode, KmipError> {
-    let mut payload = vec![uid(u)];
-    if let Some(o) = offset {
-        payload.push(Ttlv::new(Tag::OFFSET, Value::Interval(o)));
-    }
-    simple(c, Operation::RE_KEY, payload).await
+    let conn = Conn::open(c).await?;
+    let req = ReKeyRequest {
+        offset,
+        ..ReKeyRequest::new(u)
+    };
+    conn.call_uid(Operation::RE_KEY, req.to_items(conn.version))
+        .await
 }

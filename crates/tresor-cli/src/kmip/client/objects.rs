@@ -13,6 +13,10 @@ use tresor_kmip::KmipError;
 use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
 use tresor_kmip::enums::{self, KeyFormatType, NameType, ObjectType, Operation};
 use tresor_kmip::message::ResponseBatchItem;
+use tresor_kmip::payload::Payload;
+use tresor_kmip::payload::create::{CreateKeyPairRequest, CreateRequest};
+use tresor_kmip::payload::object::{KeyBlock, ManagedObject};
+use tresor_kmip::payload::register::RegisterRequest;
 use tresor_kmip::tags::Tag;
 use tresor_kmip::ttlv::{Ttlv, Value};
 
@@ -49,10 +53,7 @@ pub(super) async fn create(
     }
     conn.call_uid(
         Operation::CREATE,
-        vec![
-            Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SYMMETRIC_KEY),
-            conn.template(&set, Container::Template),
-        ],
+        CreateRequest::new(ObjectType::SYMMETRIC_KEY, set).to_items(conn.version),
     )
     .await
 }
@@ -90,15 +91,14 @@ pub(super) async fn create_key_pair(
         public.push(Attribute::name(n, NameType::UNINTERPRETED_TEXT_STRING));
     }
     public.push(usage_mask(enums::CryptographicUsageMask::VERIFY));
+    // Each set has attributes (the algorithm, a usage mask), so all three are sent.
+    let req = CreateKeyPairRequest {
+        common_attributes: common,
+        private_key_attributes: private,
+        public_key_attributes: public,
+    };
     let item = conn
-        .call(
-            Operation::CREATE_KEY_PAIR,
-            vec![
-                conn.template(&common, Container::Common),
-                conn.template(&private, Container::PrivateKey),
-                conn.template(&public, Container::PublicKey),
-            ],
-        )
+        .call(Operation::CREATE_KEY_PAIR, req.to_items(conn.version))
         .await?;
     if c.json {
         conn.print(&item);
@@ -142,11 +142,7 @@ pub(super) async fn register(
     let set = attrs.to_set()?;
     conn.call_uid(
         Operation::REGISTER,
-        vec![
-            Ttlv::enumeration(Tag::OBJECT_TYPE, ot),
-            conn.template(&set, Container::Template),
-            obj,
-        ],
+        RegisterRequest::new(&obj, set).to_items(conn.version),
     )
     .await
 }
@@ -261,39 +257,33 @@ fn pem_to_der(bytes: Vec<u8>) -> Vec<u8> {
     }
 }
 
-/// The object structure Register sends for `ot` holding `bytes`.
+/// The object Register sends for `ot` holding `bytes`.
 fn register_object(
     ot: ObjectType,
     bytes: Vec<u8>,
     format: Option<&str>,
     alg: Option<u32>,
     length: Option<i32>,
-) -> Result<Ttlv, KmipError> {
-    let tag = match ot {
+) -> Result<ManagedObject, KmipError> {
+    match ot {
         ObjectType::CERTIFICATE => {
-            return Ok(Ttlv::structure(
-                Tag::CERTIFICATE,
-                vec![
-                    Ttlv::enumeration(Tag::CERTIFICATE_TYPE, enums::CertificateType::X_509),
-                    Ttlv::bytes(Tag::CERTIFICATE_VALUE, bytes),
-                ],
-            ));
+            return Ok(ManagedObject::Certificate {
+                certificate_type: enums::CertificateType::X_509,
+                certificate_value: bytes,
+            });
         }
         ObjectType::OPAQUE_OBJECT => {
-            return Ok(Ttlv::structure(
-                Tag::OPAQUE_OBJECT,
-                vec![
-                    Ttlv::enumeration(Tag::OPAQUE_DATA_TYPE, enums::OpaqueDataType::NONE),
-                    Ttlv::bytes(Tag::OPAQUE_DATA_VALUE, bytes),
-                ],
-            ));
+            return Ok(ManagedObject::OpaqueObject {
+                opaque_data_type: enums::OpaqueDataType::NONE,
+                opaque_data_value: bytes,
+            });
         }
-        ObjectType::SYMMETRIC_KEY => Tag::SYMMETRIC_KEY,
-        ObjectType::SECRET_DATA => Tag::SECRET_DATA,
-        ObjectType::PRIVATE_KEY => Tag::PRIVATE_KEY,
-        ObjectType::PUBLIC_KEY => Tag::PUBLIC_KEY,
+        ObjectType::SYMMETRIC_KEY
+        | ObjectType::SECRET_DATA
+        | ObjectType::PRIVATE_KEY
+        | ObjectType::PUBLIC_KEY => {}
         other => return Err(usage(format!("cannot register a {other}"))),
-    };
+    }
     let default = match ot {
         ObjectType::SECRET_DATA => "Opaque",
         ObjectType::PRIVATE_KEY => "PKCS_8",
@@ -303,25 +293,21 @@ fn register_object(
     let f = enum_value(&KeyFormatType::DEF, "key format", format.unwrap_or(default))?;
     let length =
         length.or_else(|| (ot == ObjectType::SYMMETRIC_KEY).then(|| (bytes.len() * 8) as i32));
-    let mut block = vec![
-        Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, f),
-        Ttlv::structure(Tag::KEY_VALUE, vec![Ttlv::bytes(Tag::KEY_MATERIAL, bytes)]),
-    ];
-    if let Some(a) = alg {
-        block.push(Ttlv::enumeration(Tag::CRYPTOGRAPHIC_ALGORITHM, a));
-    }
-    if let Some(l) = length {
-        block.push(Ttlv::integer(Tag::CRYPTOGRAPHIC_LENGTH, l));
-    }
-    let mut items = Vec::new();
-    if ot == ObjectType::SECRET_DATA {
-        items.push(Ttlv::enumeration(
-            Tag::SECRET_DATA_TYPE,
-            enums::SecretDataType::PASSWORD,
-        ));
-    }
-    items.push(Ttlv::structure(Tag::KEY_BLOCK, block));
-    Ok(Ttlv::structure(tag, items))
+    let block = KeyBlock {
+        key_format_type: KeyFormatType(f),
+        key_material: bytes,
+        cryptographic_algorithm: alg.map(enums::CryptographicAlgorithm),
+        cryptographic_length: length,
+    };
+    Ok(match ot {
+        ObjectType::SECRET_DATA => ManagedObject::SecretData {
+            secret_data_type: enums::SecretDataType::PASSWORD,
+            key_block: block,
+        },
+        ObjectType::PRIVATE_KEY => ManagedObject::PrivateKey(block),
+        ObjectType::PUBLIC_KEY => ManagedObject::PublicKey(block),
+        _ => ManagedObject::SymmetricKey(block),
+    })
 }
 
 /// The key material or value bytes of a Get response.
@@ -345,4 +331,86 @@ fn material_of(item: &ResponseBatchItem) -> Option<Vec<u8>> {
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KmipError> {
     tresor_store::fsutil::write_private_atomic(path, bytes)
         .map_err(|(what, p, e)| KmipError::io(format!("{what} '{}'", p.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The key object `register` built by hand before the typed objects.
+    fn by_hand(tag: Tag, secret: bool, alg: Option<u32>, length: Option<i32>) -> Ttlv {
+        let f = match tag {
+            Tag::SECRET_DATA => KeyFormatType::OPAQUE,
+            Tag::PRIVATE_KEY => KeyFormatType::PKCS_8,
+            Tag::PUBLIC_KEY => KeyFormatType::X_509,
+            _ => KeyFormatType::RAW,
+        };
+        let mut block = vec![
+            Ttlv::enumeration(Tag::KEY_FORMAT_TYPE, f),
+            Ttlv::structure(
+                Tag::KEY_VALUE,
+                vec![Ttlv::bytes(Tag::KEY_MATERIAL, vec![7u8; 16])],
+            ),
+        ];
+        if let Some(a) = alg {
+            block.push(Ttlv::enumeration(Tag::CRYPTOGRAPHIC_ALGORITHM, a));
+        }
+        if let Some(l) = length {
+            block.push(Ttlv::integer(Tag::CRYPTOGRAPHIC_LENGTH, l));
+        }
+        let mut items = Vec::new();
+        if secret {
+            items.push(Ttlv::enumeration(
+                Tag::SECRET_DATA_TYPE,
+                enums::SecretDataType::PASSWORD,
+            ));
+        }
+        items.push(Ttlv::structure(Tag::KEY_BLOCK, block));
+        Ttlv::structure(tag, items)
+    }
+
+    #[test]
+    fn register_objects_are_the_hand_built_ones() -> Result<(), KmipError> {
+        let obj =
+            |ot, alg, len| register_object(ot, vec![7u8; 16], None, alg, len).map(|o| o.to_ttlv());
+        let aes = Some(enums::CryptographicAlgorithm::AES.0);
+        assert_eq!(
+            obj(ObjectType::SYMMETRIC_KEY, aes, None)?,
+            by_hand(Tag::SYMMETRIC_KEY, false, aes, Some(128))
+        );
+        assert_eq!(
+            obj(ObjectType::SECRET_DATA, None, None)?,
+            by_hand(Tag::SECRET_DATA, true, None, None)
+        );
+        assert_eq!(
+            obj(ObjectType::PRIVATE_KEY, None, Some(2048))?,
+            by_hand(Tag::PRIVATE_KEY, false, None, Some(2048))
+        );
+        assert_eq!(
+            obj(ObjectType::PUBLIC_KEY, None, None)?,
+            by_hand(Tag::PUBLIC_KEY, false, None, None)
+        );
+        assert_eq!(
+            obj(ObjectType::CERTIFICATE, None, None)?,
+            Ttlv::structure(
+                Tag::CERTIFICATE,
+                vec![
+                    Ttlv::enumeration(Tag::CERTIFICATE_TYPE, enums::CertificateType::X_509),
+                    Ttlv::bytes(Tag::CERTIFICATE_VALUE, vec![7u8; 16]),
+                ],
+            )
+        );
+        assert_eq!(
+            obj(ObjectType::OPAQUE_OBJECT, None, None)?,
+            Ttlv::structure(
+                Tag::OPAQUE_OBJECT,
+                vec![
+                    Ttlv::enumeration(Tag::OPAQUE_DATA_TYPE, enums::OpaqueDataType::NONE),
+                    Ttlv::bytes(Tag::OPAQUE_DATA_VALUE, vec![7u8; 16]),
+                ],
+            )
+        );
+        assert!(obj(ObjectType::SPLIT_KEY, None, None).is_err());
+        Ok(())
+    }
 }
