@@ -124,6 +124,16 @@ pub(crate) fn opt_integer(p: &Ttlv, tag: Tag) -> Option<i32> {
     p.find(tag).and_then(Ttlv::as_integer)
 }
 
+/// The bytes of the first `tag` field (`None` when absent or not a byte string).
+pub(crate) fn opt_bytes(p: &Ttlv, tag: Tag) -> Option<Vec<u8>> {
+    p.find(tag).and_then(Ttlv::as_bytes).map(<[u8]>::to_vec)
+}
+
+/// The first `tag` field as a boolean (`None` when absent or not a boolean).
+pub(crate) fn opt_bool(p: &Ttlv, tag: Tag) -> Option<bool> {
+    p.find(tag).and_then(Ttlv::as_bool)
+}
+
 /// The text of the required `tag` field of `p`.
 pub(crate) fn req_text(p: &Ttlv, tag: Tag) -> Result<String, PayloadError> {
     opt_text(p, tag).ok_or(PayloadError::Missing {

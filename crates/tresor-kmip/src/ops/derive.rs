@@ -30,8 +30,8 @@ use zeroize::Zeroizing;
 use super::crypto::Params;
 use super::{OpError, Session, crypto};
 use crate::enums::{
-    BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, DerivationMethod,
-    HashingAlgorithm, KeyFormatType, ObjectType as KmipType, PaddingMethod, ResultReason,
+    CryptographicAlgorithm, CryptographicUsageMask, DerivationMethod, HashingAlgorithm,
+    KeyFormatType, ObjectType as KmipType, ResultReason,
 };
 use crate::payload::derive::{DeriveKeyRequest, DeriveKeyResponse};
 use crate::payload::{Payload, UidRef};
@@ -146,10 +146,9 @@ pub(crate) fn derive_key(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv
             }
         }
     }
-    let cp = dp.cryptographic_parameters.as_ref();
-    let e = |t: Tag| cp.and_then(|c| c.find(t)).and_then(Ttlv::as_enumeration);
+    let cp = dp.cryptographic_parameters.clone().unwrap_or_default();
     let inputs = Inputs {
-        hashing: e(Tag::HASHING_ALGORITHM).map(HashingAlgorithm),
+        hashing: cp.hashing_algorithm,
         data: dp
             .derivation_data
             .as_deref()
@@ -158,9 +157,9 @@ pub(crate) fn derive_key(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv
         iterations: dp.iteration_count,
         iv: dp.initialization_vector.as_deref(),
         params: Params {
-            mode: e(Tag::BLOCK_CIPHER_MODE).map(BlockCipherMode),
-            padding: e(Tag::PADDING_METHOD).map(PaddingMethod),
-            algorithm: e(Tag::CRYPTOGRAPHIC_ALGORITHM).map(CryptographicAlgorithm),
+            mode: cp.block_cipher_mode,
+            padding: cp.padding_method,
+            algorithm: cp.cryptographic_algorithm,
             ..Params::default()
         },
     };
@@ -415,6 +414,7 @@ fn kdf_counter<M: Mac + hmac::digest::KeyInit>(key: &[u8], fixed: &[u8], out: &m
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::enums::{BlockCipherMode, PaddingMethod};
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len())

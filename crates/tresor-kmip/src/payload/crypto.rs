@@ -87,16 +87,6 @@ impl CorrelationValue {
     }
 }
 
-/// The bytes of the first `tag` field (`None` when absent or not a byte string).
-pub(crate) fn opt_bytes(p: &Ttlv, tag: Tag) -> Option<Vec<u8>> {
-    p.find(tag).and_then(Ttlv::as_bytes).map(<[u8]>::to_vec)
-}
-
-/// The first `tag` field as a boolean (`None` when absent or not a boolean).
-pub(crate) fn opt_bool(p: &Ttlv, tag: Tag) -> Option<bool> {
-    p.find(tag).and_then(Ttlv::as_bool)
-}
-
 /// A byte string item, when there are bytes.
 pub(crate) fn bytes_item(tag: Tag, v: Option<&Vec<u8>>) -> Option<Ttlv> {
     v.map(|b| Ttlv::bytes(tag, b.clone()))

@@ -1,8 +1,11 @@
 //! Derive Key: a new Symmetric Key or Secret Data derived from the material of existing
 //! objects, with a [`DerivationMethod`] and its [`DerivationParameters`].
 
+use super::crypto::CryptographicParameters;
 use super::register::container_attributes;
-use super::{Payload, PayloadError, Request, UidRef, opt_integer, push_opt, req_enum, req_text};
+use super::{
+    Payload, PayloadError, Request, UidRef, opt_bytes, opt_integer, push_opt, req_enum, req_text,
+};
 use crate::attributes::{AttributeSet, Container};
 use crate::enums::{DerivationMethod, ObjectType, Operation};
 use crate::message::ProtocolVersion;
@@ -14,9 +17,9 @@ use crate::ttlv::{Ttlv, Value};
 /// Every field is optional and read leniently (absent when of the wrong item type).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DerivationParameters {
-    /// The `CryptographicParameters` structure as sent (Hashing Algorithm for PBKDF2, HMAC
-    /// and HKDF; Cryptographic Algorithm, Block Cipher Mode and Padding Method for Encrypt).
-    pub cryptographic_parameters: Option<Ttlv>,
+    /// The Cryptographic Parameters (Hashing Algorithm for PBKDF2, HMAC and HKDF;
+    /// Cryptographic Algorithm, Block Cipher Mode and Padding Method for Encrypt).
+    pub cryptographic_parameters: Option<CryptographicParameters>,
     /// The Initialization Vector of the Encrypt method.
     pub initialization_vector: Option<Vec<u8>>,
     /// The Derivation Data (HKDF's info, the data to hash or encrypt).
@@ -27,16 +30,11 @@ pub struct DerivationParameters {
     pub iteration_count: Option<i32>,
 }
 
-/// The bytes of the first `tag` field of `t` (`None` when absent or not a byte string).
-fn opt_bytes(t: &Ttlv, tag: Tag) -> Option<Vec<u8>> {
-    t.find(tag).and_then(Ttlv::as_bytes).map(<[u8]>::to_vec)
-}
-
 impl DerivationParameters {
     /// Reads a `DerivationParameters` structure (never fails: every field is optional).
     pub fn from_ttlv(t: &Ttlv) -> Self {
         DerivationParameters {
-            cryptographic_parameters: t.find(Tag::CRYPTOGRAPHIC_PARAMETERS).cloned(),
+            cryptographic_parameters: CryptographicParameters::of(t),
             initialization_vector: opt_bytes(t, Tag::INITIALIZATION_VECTOR),
             derivation_data: opt_bytes(t, Tag::DERIVATION_DATA),
             salt: opt_bytes(t, Tag::SALT),
@@ -47,7 +45,12 @@ impl DerivationParameters {
     /// The `DerivationParameters` structure.
     pub fn to_ttlv(&self) -> Ttlv {
         let mut items = Vec::new();
-        push_opt(&mut items, self.cryptographic_parameters.clone());
+        push_opt(
+            &mut items,
+            self.cryptographic_parameters
+                .as_ref()
+                .map(CryptographicParameters::to_ttlv),
+        );
         let bytes = |tag, b: &Option<Vec<u8>>| b.as_ref().map(|b| Ttlv::bytes(tag, b.clone()));
         push_opt(
             &mut items,
@@ -181,14 +184,9 @@ mod tests {
             proptest::option::of(any::<i32>()),
         )
             .prop_map(|(h, iv, data, salt, n)| DerivationParameters {
-                cryptographic_parameters: h.map(|h| {
-                    Ttlv::structure(
-                        Tag::CRYPTOGRAPHIC_PARAMETERS,
-                        vec![Ttlv::enumeration(
-                            Tag::HASHING_ALGORITHM,
-                            HashingAlgorithm(h),
-                        )],
-                    )
+                cryptographic_parameters: h.map(|h| CryptographicParameters {
+                    hashing_algorithm: Some(HashingAlgorithm(h)),
+                    ..Default::default()
                 }),
                 initialization_vector: iv,
                 derivation_data: data,

@@ -13,6 +13,7 @@ use tresor_kmip::enums::{
 };
 use tresor_kmip::payload::UidRef;
 use tresor_kmip::payload::create::{CreateKeyPairRequest, CreateRequest, ReKeyRequest};
+use tresor_kmip::payload::crypto::CryptographicParameters;
 use tresor_kmip::payload::derive::{DerivationParameters, DeriveKeyRequest};
 use tresor_kmip::payload::object::{KeyBlock, ManagedObject};
 use tresor_kmip::payload::register::RegisterRequest;
@@ -115,13 +116,10 @@ async fn make_everything(c: &KmipClient, v: ProtocolVersion) {
             unique_identifiers: vec![UidRef::text(rekeyed.unique_identifier.clone())],
             derivation_method: DerivationMethod::HMAC,
             derivation_parameters: DerivationParameters {
-                cryptographic_parameters: Some(Ttlv::structure(
-                    Tag::CRYPTOGRAPHIC_PARAMETERS,
-                    vec![Ttlv::enumeration(
-                        Tag::HASHING_ALGORITHM,
-                        HashingAlgorithm::SHA_256,
-                    )],
-                )),
+                cryptographic_parameters: Some(CryptographicParameters {
+                    hashing_algorithm: Some(HashingAlgorithm::SHA_256),
+                    ..CryptographicParameters::default()
+                }),
                 derivation_data: Some(b"info".to_vec()),
                 salt: Some(b"salt".to_vec()),
                 ..DerivationParameters::default()

@@ -3,12 +3,11 @@
 
 use std::fmt;
 
-use super::{
-    CorrelationValue, CryptographicParameters, Redacted, bool_item, bytes_item, opt_bool, opt_bytes,
-};
+use super::{CorrelationValue, CryptographicParameters, Redacted, bool_item, bytes_item};
 use crate::enums::Operation;
 use crate::message::ProtocolVersion;
 use crate::payload::{Payload, PayloadError, Request, UidRef, push_opt, req_text};
+use crate::payload::{opt_bool, opt_bytes};
 use crate::tags::Tag;
 use crate::ttlv::Ttlv;
 

@@ -9,7 +9,8 @@ use crate::payload::{opt_enum, opt_integer, push_opt};
 use crate::tags::Tag;
 use crate::ttlv::Ttlv;
 
-use super::{bool_item, bytes_item, opt_bool, opt_bytes};
+use super::{bool_item, bytes_item};
+use crate::payload::{opt_bool, opt_bytes};
 
 /// A `CryptographicParameters` structure (KMIP 1.0 to 2.1).
 ///

@@ -1,12 +1,11 @@
 //! Sign, Signature Verify, MAC and MAC Verify: a signature or MAC of data with a managed
 //! key, and its check (answered with a Validity Indicator).
 
-use super::{
-    CorrelationValue, CryptographicParameters, bool_item, bytes_item, opt_bool, opt_bytes,
-};
+use super::{CorrelationValue, CryptographicParameters, bool_item, bytes_item};
 use crate::enums::{Operation, ValidityIndicator};
 use crate::message::ProtocolVersion;
 use crate::payload::{Payload, PayloadError, Request, UidRef, opt_enum, push_opt, req_text};
+use crate::payload::{opt_bool, opt_bytes};
 use crate::tags::Tag;
 use crate::ttlv::Ttlv;
 
