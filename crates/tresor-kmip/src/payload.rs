@@ -14,7 +14,10 @@
 //!
 //! One module per operation family: [`get`], [`attributes`] (Get Attributes), [`lifecycle`]
 //! (Activate, Revoke, Destroy, Check), [`locate`], [`register`] (Register, with a typed
-//! [`register::SecretData`]). The other operations still read their payload tree.
+//! [`register::SecretData`]), [`attribute_ops`] (Add, Set, Modify and Delete Attribute, Get
+//! Attribute List), [`query`] (Query, Discover Versions), [`interop`] (Interop, Log) and
+//! [`vendor`] (tresor's vendor operations). The other operations still read their payload
+//! tree.
 //!
 //! # Examples
 //! ```
@@ -26,11 +29,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod attribute_ops;
 pub mod attributes;
 pub mod get;
+pub mod interop;
 pub mod lifecycle;
 pub mod locate;
+pub mod query;
 pub mod register;
+pub mod vendor;
 
 use crate::enums::Operation;
 pub use crate::error::PayloadError;
@@ -200,6 +207,24 @@ pub(crate) mod testing {
             Just(Tag::ATTRIBUTE_REFERENCE),
             Just(Tag::VENDOR_IDENTIFICATION),
             Just(Tag::CRYPTOGRAPHIC_USAGE_MASK),
+            Just(Tag::NEW_ATTRIBUTE),
+            Just(Tag::CURRENT_ATTRIBUTE),
+            Just(Tag::ATTRIBUTE_INDEX),
+            Just(Tag::QUERY_FUNCTION),
+            Just(Tag::OPERATION),
+            Just(Tag::SERVER_INFORMATION),
+            Just(Tag::SERVER_NAME),
+            Just(Tag::PROTOCOL_VERSION),
+            Just(Tag::PROTOCOL_VERSION_MAJOR),
+            Just(Tag::PROTOCOL_VERSION_MINOR),
+            Just(Tag::INTEROP_FUNCTION),
+            Just(Tag::INTEROP_IDENTIFIER),
+            Just(Tag::LOG_MESSAGE),
+            Just(Tag::RESULT_REASON),
+            Just(crate::vendor::NAME),
+            Just(crate::vendor::VERSION),
+            Just(crate::vendor::VERSION_INFO),
+            Just(crate::vendor::VALUE),
             (0u32..=Tag::MAX).prop_map(|v| Tag::new(v).unwrap_or(Tag::ATTRIBUTE)),
         ]
     }
