@@ -163,38 +163,20 @@ pub const OPERATIONS: &[Operation] = &table::STANDARD;
 /// every OASIS BL vector sends. Nothing to do beyond checking the request; answers with an
 /// empty payload.
 fn interop(payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    use crate::enums::InteropFunction;
-    let f = payload
-        .find(Tag::INTEROP_FUNCTION)
-        .and_then(Ttlv::as_enumeration)
-        .ok_or_else(|| OpError::missing(Tag::INTEROP_FUNCTION, Tag::REQUEST_PAYLOAD))?;
-    if ![
-        InteropFunction::BEGIN.0,
-        InteropFunction::END.0,
-        InteropFunction::RESET.0,
-    ]
-    .contains(&f)
-    {
-        return Err(OpError::invalid_field(format!(
-            "interop function {f:#x} is not Begin, End or Reset"
-        )));
-    }
-    payload
-        .find(Tag::INTEROP_IDENTIFIER)
-        .and_then(Ttlv::as_text)
-        .ok_or_else(|| OpError::missing(Tag::INTEROP_IDENTIFIER, Tag::REQUEST_PAYLOAD))?;
-    Ok(Vec::new())
+    use crate::payload::Payload;
+    use crate::payload::interop::{InteropRequest, InteropResponse};
+    InteropRequest::from_ttlv(payload)?;
+    Ok(InteropResponse.to_items(ProtocolVersion::V2_1))
 }
 
 /// KMIP 2.1 Log: writes the client's Log Message to the server log (stderr), one line,
 /// control characters escaped.
 fn log(payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let msg = payload
-        .find(Tag::LOG_MESSAGE)
-        .and_then(Ttlv::as_text)
-        .ok_or_else(|| OpError::missing(Tag::LOG_MESSAGE, Tag::REQUEST_PAYLOAD))?;
-    eprintln!("kmip: log: {}", msg.escape_debug());
-    Ok(Vec::new())
+    use crate::payload::Payload;
+    use crate::payload::interop::{LogRequest, LogResponse};
+    let req = LogRequest::from_ttlv(payload)?;
+    eprintln!("kmip: log: {}", req.log_message.escape_debug());
+    Ok(LogResponse.to_items(ProtocolVersion::V2_1))
 }
 
 impl<'s> Session<'s> {

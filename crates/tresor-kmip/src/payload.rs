@@ -17,7 +17,9 @@
 //! [`register::SecretData`]), [`create`] (Create, Create Key Pair, Re-Key), [`derive`](mod@derive)
 //! (Derive Key), [`object`] (the managed objects a Register carries), [`crypto`] (Encrypt,
 //! Decrypt, Sign, Signature Verify, MAC, MAC Verify, RNG Retrieve, Hash, with a typed
-//! [`crypto::CryptographicParameters`]). The other operations still read their payload tree.
+//! [`crypto::CryptographicParameters`]), [`attribute_ops`] (Add, Set, Modify and Delete
+//! Attribute, Get Attribute List), [`query`] (Query, Discover Versions), [`interop`] (Interop,
+//! Log) and [`vendor`] (tresor's vendor operations): every operation the server offers.
 //!
 //! # Examples
 //! ```
@@ -29,15 +31,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod attribute_ops;
 pub mod attributes;
 pub mod create;
 pub mod crypto;
 pub mod derive;
 pub mod get;
+pub mod interop;
 pub mod lifecycle;
 pub mod locate;
 pub mod object;
+pub mod query;
 pub mod register;
+pub mod vendor;
 
 use crate::enums::Operation;
 pub use crate::error::PayloadError;
@@ -236,6 +242,24 @@ pub(crate) mod testing {
             Just(Tag::DERIVATION_PARAMETERS),
             Just(Tag::COMMON_TEMPLATE_ATTRIBUTE),
             Just(Tag::SYMMETRIC_KEY),
+            Just(Tag::NEW_ATTRIBUTE),
+            Just(Tag::CURRENT_ATTRIBUTE),
+            Just(Tag::ATTRIBUTE_INDEX),
+            Just(Tag::QUERY_FUNCTION),
+            Just(Tag::OPERATION),
+            Just(Tag::SERVER_INFORMATION),
+            Just(Tag::SERVER_NAME),
+            Just(Tag::PROTOCOL_VERSION),
+            Just(Tag::PROTOCOL_VERSION_MAJOR),
+            Just(Tag::PROTOCOL_VERSION_MINOR),
+            Just(Tag::INTEROP_FUNCTION),
+            Just(Tag::INTEROP_IDENTIFIER),
+            Just(Tag::LOG_MESSAGE),
+            Just(Tag::RESULT_REASON),
+            Just(crate::vendor::NAME),
+            Just(crate::vendor::VERSION),
+            Just(crate::vendor::VERSION_INFO),
+            Just(crate::vendor::VALUE),
             (0u32..=Tag::MAX).prop_map(|v| Tag::new(v).unwrap_or(Tag::ATTRIBUTE)),
         ]
     }

@@ -25,8 +25,13 @@ pub mod read_names;
 use crate::enums::{Operation, ResultReason};
 use crate::ops::release::{self, Export};
 use crate::ops::{OpError, Session};
+use crate::payload::Payload;
+use crate::payload::vendor::{
+    AddVersionRequest, AddVersionResponse, PurgeRequest, PurgeResponse, VersionsRequest,
+    VersionsResponse,
+};
 use crate::tags::Tag;
-use crate::ttlv::{Ttlv, Value};
+use crate::ttlv::Ttlv;
 
 const fn tag(v: u32) -> Tag {
     match Tag::new(v) {
@@ -67,7 +72,8 @@ pub const OWNER: Tag = tag(0x54_7409);
 pub const CALLER: Tag = tag(0x54_740A);
 
 pub(crate) fn add_version(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
+    let req = AddVersionRequest::from_ttlv(payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
     let meta = s.load(&uid, "modify")?;
     if meta.object_type != tresor_store::ObjectType::SecretData {
         return Err(OpError::new(
@@ -84,22 +90,24 @@ pub(crate) fn add_version(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttl
             format!("object '{uid}' is destroyed"),
         ));
     }
-    let obj = payload
-        .find(Tag::SECRET_DATA)
+    let obj = req
+        .secret_data
         .ok_or_else(|| OpError::missing(Tag::SECRET_DATA, Tag::REQUEST_PAYLOAD))?;
-    let inc = crate::ops::objects::read_object(obj)?;
+    let inc = crate::ops::objects::read_object(&obj)?;
     let v = s.txn.put_material(&uid, &inc.material)?;
     s.placeholder = Some(uid.clone());
-    Ok(vec![
-        Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid),
-        Ttlv::integer(VERSION, i32::try_from(v).unwrap_or(i32::MAX)),
-    ])
+    Ok(AddVersionResponse {
+        unique_identifier: uid,
+        version: v,
+    }
+    .to_items(s.version))
 }
 
 pub(crate) fn versions(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
+    let req = VersionsRequest::from_ttlv(payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
     let meta = s.load(&uid, "get")?;
-    if let Some(want) = payload.find(NAME).and_then(Ttlv::as_text)
+    if let Some(want) = &req.name
         && !meta.names.iter().any(|n| n == want)
     {
         return Err(OpError::new(
@@ -107,54 +115,36 @@ pub(crate) fn versions(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>,
             format!("the name '{want}' belongs to another object"),
         ));
     }
-    let mut out = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid.clone())];
-    if let Some(n) = meta.names.first() {
-        out.push(Ttlv::text(NAME, n.clone()));
-    }
-    if let Some(k) = meta.attr_str(tresor_store::secret_name::TYPE) {
-        out.push(Ttlv::text(KIND, k));
-    }
-    out.push(Ttlv::text(OWNER, meta.owner.clone()));
-    out.push(Ttlv::text(CALLER, s.identity.clone()));
-    out.push(Ttlv::enumeration(
-        Tag::OBJECT_TYPE,
-        crate::ops::objects::kmip_type(meta.object_type),
-    ));
-    out.push(Ttlv::enumeration(
-        Tag::STATE,
-        crate::ops::kmip_state(crate::ops::effective_state(&meta, tresor_store::now())),
-    ));
-    out.push(Ttlv::new(
-        Tag::LAST_CHANGE_DATE,
-        Value::DateTime(meta.updated),
-    ));
-    let int = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
-    out.push(Ttlv::integer(VERSION, int(meta.current_version)));
-    for v in s.store.versions(&uid)? {
-        out.push(Ttlv::structure(
-            VERSION_INFO,
-            vec![
-                Ttlv::integer(VERSION, int(v.version)),
-                Ttlv::new(CREATED, Value::DateTime(v.created)),
-                Ttlv::text(CREATED_BY, v.created_by),
-                Ttlv::new(DESTROYED, Value::Boolean(v.destroyed)),
-            ],
-        ));
-    }
-    if let Some(want) = payload.find(VERSION).and_then(Ttlv::as_integer) {
+    let mut resp = VersionsResponse::new(uid.clone());
+    resp.name = meta.names.first().cloned();
+    resp.kind = meta
+        .attr_str(tresor_store::secret_name::TYPE)
+        .map(Into::into);
+    resp.owner = Some(meta.owner.clone());
+    resp.caller = Some(s.identity.clone());
+    resp.object_type = Some(crate::ops::objects::kmip_type(meta.object_type));
+    resp.state = Some(crate::ops::kmip_state(crate::ops::effective_state(
+        &meta,
+        tresor_store::now(),
+    )));
+    resp.last_change_date = Some(meta.updated);
+    resp.version = Some(meta.current_version);
+    resp.versions = s.store.versions(&uid)?;
+    if let Some(want) = req.version {
         let version = u32::try_from(want)
             .map_err(|_| OpError::invalid_field(format!("version {want} is negative")))?;
         // The same rule as Get (permission, state, Extractable, Sensitive): a value is
         // returned in clear only when Get would return it in clear.
         let (_, material) = release::material(s, &uid, version, Export::Clear)?;
-        out.push(Ttlv::bytes(VALUE, material.expose().to_vec()));
+        resp.value = Some(material);
     }
     s.placeholder = Some(uid);
-    Ok(out)
+    Ok(resp.to_items(s.version))
 }
 
 pub(crate) fn purge(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
+    let req = PurgeRequest::from_ttlv(payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
     let meta = s.load(&uid, "destroy")?;
     if !meta.state.is_destroyed() {
         return Err(OpError::new(
@@ -166,5 +156,8 @@ pub(crate) fn purge(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, Op
         ));
     }
     s.txn.delete(&uid)?;
-    Ok(vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)])
+    Ok(PurgeResponse {
+        unique_identifier: uid,
+    }
+    .to_items(s.version))
 }

@@ -24,8 +24,12 @@ use tokio_rustls::TlsConnector;
 use super::args::ConnArgs;
 use tresor_kmip::KmipError;
 use tresor_kmip::client::ClientConfig;
-use tresor_kmip::enums::{Operation, QueryFunction, ResultStatus};
-use tresor_kmip::message::{ProtocolVersion, RequestMessage, ResponseMessage};
+use tresor_kmip::enums::{QueryFunction, ResultStatus};
+use tresor_kmip::message::{ProtocolVersion, RequestMessage, ResponseBatchItem, ResponseMessage};
+use tresor_kmip::payload::query::{
+    DiscoverVersionsRequest, DiscoverVersionsResponse, QueryRequest, QueryResponse,
+};
+use tresor_kmip::payload::{Payload, Request};
 use tresor_kmip::tags::Tag;
 use tresor_kmip::ttlv::Ttlv;
 use tresor_kmip::ttlv::stream::{read_message_bytes, write_message};
@@ -383,20 +387,14 @@ async fn diagnose(cfg: &ClientConfig, timeout: Duration) -> Report {
         return r;
     }
     let asked = cfg.protocol_version;
-    let payload = ProtocolVersion::SUPPORTED
-        .iter()
-        .map(|v| v.to_ttlv())
-        .collect();
-    let msg = RequestMessage::single(asked, Operation::DISCOVER_VERSIONS, payload);
+    let msg = request(asked, &DiscoverVersionsRequest::supported());
     let mut version = asked;
     match tokio::time::timeout(timeout, exchange(&mut stream, &msg)).await {
         Ok(Ok(resp)) => match resp.batch_items.first() {
             Some(b) if b.result_status == ResultStatus::SUCCESS => {
-                let vs: Vec<ProtocolVersion> = b
-                    .payload_items()
-                    .iter()
-                    .filter_map(|t| ProtocolVersion::from_ttlv(t).ok())
-                    .collect();
+                let vs: Vec<ProtocolVersion> = answer::<DiscoverVersionsResponse>(b)
+                    .map(|r| r.protocol_versions)
+                    .unwrap_or_default();
                 if let Some(v) = vs.first() {
                     version = *v;
                 }
@@ -442,27 +440,22 @@ async fn diagnose(cfg: &ClientConfig, timeout: Duration) -> Report {
             return r;
         }
     }
-    let payload = [
-        QueryFunction::QUERY_OPERATIONS,
-        QueryFunction::QUERY_OBJECTS,
-        QueryFunction::QUERY_SERVER_INFORMATION,
-    ]
-    .into_iter()
-    .map(|f| Ttlv::enumeration(Tag::QUERY_FUNCTION, f))
-    .collect();
-    let msg = RequestMessage::single(version, Operation::QUERY, payload);
+    let msg = request(
+        version,
+        &QueryRequest::new([
+            QueryFunction::QUERY_OPERATIONS,
+            QueryFunction::QUERY_OBJECTS,
+            QueryFunction::QUERY_SERVER_INFORMATION,
+        ]),
+    );
     match tokio::time::timeout(timeout, exchange(&mut stream, &msg)).await {
         Ok(Ok(resp)) => {
             match resp.batch_items.first() {
                 Some(b) if b.result_status == ResultStatus::SUCCESS => {
-                    let items = b.payload_items();
-                    let ops = items.iter().filter(|t| t.tag == Tag::OPERATION).count();
-                    let objs = items.iter().filter(|t| t.tag == Tag::OBJECT_TYPE).count();
-                    let vendor = items
-                        .iter()
-                        .find(|t| t.tag == Tag::VENDOR_IDENTIFICATION)
-                        .and_then(Ttlv::as_text)
-                        .unwrap_or("?");
+                    let q = answer::<QueryResponse>(b).unwrap_or_default();
+                    let ops = q.operations.len();
+                    let objs = q.object_types.len();
+                    let vendor = q.vendor_identification.as_deref().unwrap_or("?");
                     r.ok(
                     "query",
                     format!("KMIP {version}: {ops} operations, {objs} object types, vendor '{vendor}'"),
@@ -486,6 +479,17 @@ async fn diagnose(cfg: &ClientConfig, timeout: Duration) -> Report {
     use tokio::io::AsyncWriteExt;
     let _ = stream.shutdown().await;
     r
+}
+
+/// A one-item request message in `version` carrying typed request `req`.
+fn request<R: Request>(version: ProtocolVersion, req: &R) -> RequestMessage {
+    RequestMessage::single(version, R::OPERATION, req.to_items(version))
+}
+
+/// The payload of the successful answer `b`, read as `P`.
+fn answer<P: Payload>(b: &ResponseBatchItem) -> Option<P> {
+    let empty = Ttlv::structure(Tag::RESPONSE_PAYLOAD, Vec::new());
+    P::from_ttlv(b.payload.as_ref().unwrap_or(&empty)).ok()
 }
 
 /// `tresor kmip doctor`.

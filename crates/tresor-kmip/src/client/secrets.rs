@@ -22,9 +22,13 @@ use crate::enums::{
     BatchErrorContinuationOption, NameType, ObjectType, Operation, ResultReason, ResultStatus,
     RevocationReasonCode, SecretDataType, State,
 };
-use crate::error::KmipError;
+use crate::error::{KmipError, PayloadError};
 use crate::message::{RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem};
 use crate::payload::register::SecretData;
+use crate::payload::vendor::{
+    AddVersionRequest, AddVersionResponse, PurgeRequest, VersionsRequest, VersionsResponse,
+};
+use crate::payload::{Payload, Request, UidRef};
 use crate::tags::Tag;
 use crate::ttlv::{Limits, Ttlv, Value};
 use crate::vendor;
@@ -335,19 +339,18 @@ impl SecretsClient {
         let items = uids
             .iter()
             .map(|u| {
-                let mut p = vec![uid_item(u)];
-                if let Some(v) = version {
-                    p.push(Ttlv::integer(
-                        vendor::VERSION,
-                        i32::try_from(v).unwrap_or(0),
-                    ));
-                }
-                RequestBatchItem::new(vendor::VERSIONS, p)
+                typed_item(&VersionsRequest {
+                    unique_identifier: Some(UidRef::text(u.as_str())),
+                    version: version.map(|v| i32::try_from(v).unwrap_or(0)),
+                    name: None,
+                })
             })
             .collect();
         let mut out = Vec::with_capacity(uids.len());
         for (u, r) in uids.iter().zip(self.batch(items, false)?) {
-            out.push(description(u, &r));
+            let resp = typed_payload::<VersionsResponse>(&r)
+                .map_err(|e| self.bad_answer(format!(": {e}")))?;
+            out.push(description(u, resp));
         }
         Ok(out)
     }
@@ -409,7 +412,7 @@ impl SecretsClient {
         header.maximum_response_size = Some(i32::try_from(limit).unwrap_or(i32::MAX));
         let msg = RequestMessage {
             header,
-            batch_items: vec![RequestBatchItem::new(vendor::READ_NAMES, req.to_payload())],
+            batch_items: vec![typed_item(&req)],
         };
         let resp = self.send(&msg)?;
         let [item] = resp.batch_items.as_slice() else {
@@ -433,7 +436,7 @@ impl SecretsClient {
                 reason,
             });
         }
-        let r = ReadNamesResponse::from_items(item.payload_items())
+        let r = typed_payload::<ReadNamesResponse>(item)
             .map_err(|e| self.bad_answer(format!(": {e}")))?;
         if r.answers.len() != entries.len() {
             return Err(self.bad_answer(format!(
@@ -477,28 +480,19 @@ impl SecretsClient {
                     secret_data(value),
                 ],
             ));
-            items.push(RequestBatchItem::new(
-                vendor::VERSIONS,
-                vec![Ttlv::text(vendor::NAME, name.clone())],
-            ));
+            items.push(typed_item(&VersionsRequest {
+                name: Some(name.clone()),
+                ..VersionsRequest::default()
+            }));
         }
         for (uid, value) in versions {
-            items.push(RequestBatchItem::new(
-                vendor::ADD_VERSION,
-                vec![uid_item(uid), secret_data(value)],
-            ));
+            let data = SecretData::new(SecretDataType::PASSWORD, value.to_vec());
+            items.push(typed_item(&AddVersionRequest::new(uid.as_str(), &data)));
         }
         let r = self.batch(items, true)?;
         Ok(r.iter()
             .filter(|i| i.operation == Some(vendor::ADD_VERSION))
-            .map(|i| {
-                i.payload_items()
-                    .iter()
-                    .find(|t| t.tag == vendor::VERSION)
-                    .and_then(Ttlv::as_integer)
-                    .and_then(|v| u32::try_from(v).ok())
-                    .unwrap_or(0)
-            })
+            .map(|i| typed_payload::<AddVersionResponse>(i).map_or(0, |a| a.version))
             .collect())
     }
 
@@ -530,11 +524,22 @@ impl SecretsClient {
                 Operation::DESTROY,
                 vec![uid_item(t.uid)],
             ));
-            items.push(RequestBatchItem::new(vendor::PURGE, vec![uid_item(t.uid)]));
+            items.push(typed_item(&PurgeRequest::new(t.uid)));
         }
         self.batch(items, true)?;
         Ok(())
     }
+}
+
+/// The batch item of typed request `r` (in KMIP 1.4, the version every message is sent in).
+fn typed_item<R: Request>(r: &R) -> RequestBatchItem {
+    RequestBatchItem::new(R::OPERATION, r.to_items(ProtocolVersion::V1_4))
+}
+
+/// The payload of response `item` read as `P` (no payload: an empty one).
+fn typed_payload<P: Payload>(item: &ResponseBatchItem) -> Result<P, PayloadError> {
+    let empty = Ttlv::structure(Tag::RESPONSE_PAYLOAD, Vec::new());
+    P::from_ttlv(item.payload.as_ref().unwrap_or(&empty))
 }
 
 fn uid_item(uid: &str) -> Ttlv {
@@ -566,61 +571,27 @@ fn material_of(item: &ResponseBatchItem) -> Option<SecretBytes> {
 }
 
 /// A vendor Versions answer read into a [`SecretDescription`].
-fn description(uid: &str, r: &ResponseBatchItem) -> SecretDescription {
-    let p = r.payload_items();
-    let find = |t: Tag| p.iter().find(|x| x.tag == t);
-    let text = |t: Tag| find(t).and_then(Ttlv::as_text).map(str::to_owned);
-    let ot = find(Tag::OBJECT_TYPE)
-        .and_then(Ttlv::as_enumeration)
-        .and_then(|e| ObjectType::DEF.name_of(e))
-        .unwrap_or("Unknown");
-    let st = find(Tag::STATE)
-        .and_then(Ttlv::as_enumeration)
-        .and_then(|e| State::DEF.name_of(e))
-        .unwrap_or("Unknown");
-    let versions = p
-        .iter()
-        .filter(|t| t.tag == vendor::VERSION_INFO)
-        .map(|t| VersionInfo {
-            version: t
-                .find(vendor::VERSION)
-                .and_then(Ttlv::as_integer)
-                .and_then(|v| u32::try_from(v).ok())
-                .unwrap_or(0),
-            created: t
-                .find(vendor::CREATED)
-                .and_then(Ttlv::as_date_time)
-                .unwrap_or(0),
-            created_by: t
-                .find(vendor::CREATED_BY)
-                .and_then(Ttlv::as_text)
-                .unwrap_or_default()
-                .to_owned(),
-            destroyed: t
-                .find(vendor::DESTROYED)
-                .and_then(Ttlv::as_bool)
-                .unwrap_or(false),
-        })
-        .collect();
+fn description(uid: &str, r: VersionsResponse) -> SecretDescription {
     SecretDescription {
         uid: uid.to_owned(),
-        name: text(vendor::NAME),
-        kind: text(vendor::KIND),
-        owner: text(vendor::OWNER),
-        caller: text(vendor::CALLER),
-        object_type: ot.to_owned(),
-        state: st.to_owned(),
-        updated: find(Tag::LAST_CHANGE_DATE)
-            .and_then(Ttlv::as_date_time)
-            .unwrap_or(0),
-        version: find(vendor::VERSION)
-            .and_then(Ttlv::as_integer)
-            .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(0),
-        versions,
-        value: find(vendor::VALUE)
-            .and_then(Ttlv::as_bytes)
-            .map(|b| SecretBytes::new(b.to_vec())),
+        name: r.name,
+        kind: r.kind,
+        owner: r.owner,
+        caller: r.caller,
+        object_type: r
+            .object_type
+            .and_then(ObjectType::name)
+            .unwrap_or("Unknown")
+            .to_owned(),
+        state: r
+            .state
+            .and_then(State::name)
+            .unwrap_or("Unknown")
+            .to_owned(),
+        updated: r.last_change_date.unwrap_or(0),
+        version: r.version.unwrap_or(0),
+        versions: r.versions,
+        value: r.value,
     }
 }
 

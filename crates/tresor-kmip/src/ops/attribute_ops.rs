@@ -12,7 +12,12 @@ use super::{OpError, Session, effective_state, kmip_state};
 use crate::attributes::{Attribute, AttributeName};
 use crate::enums::ResultReason;
 use crate::payload::Payload;
-use crate::payload::attributes::{GetAttributesRequest, GetAttributesResponse, referenced_names};
+use crate::payload::attribute_ops::{
+    AddAttributeRequest, AddAttributeResponse, DeleteAttributeRequest, DeleteAttributeResponse,
+    DeleteTarget, GetAttributeListRequest, GetAttributeListResponse, ModifyAttributeRequest,
+    ModifyAttributeResponse, SetAttributeRequest, SetAttributeResponse, read_new_attribute,
+};
+use crate::payload::attributes::{GetAttributesRequest, GetAttributesResponse};
 use crate::tags::Tag;
 use crate::ttlv::{Ttlv, Value};
 
@@ -128,7 +133,8 @@ pub(crate) fn get_attribute_list(
     s: &mut Session<'_>,
     payload: &Ttlv,
 ) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
+    let req = GetAttributeListRequest::from_ttlv(payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
     let meta = s.load(&uid, "get")?;
     let mut names: Vec<AttributeName> = Vec::new();
     for a in object_attributes(s, &meta) {
@@ -141,35 +147,20 @@ pub(crate) fn get_attribute_list(
         }
     }
     s.placeholder = Some(uid.clone());
-    let mut out = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)];
-    for n in names {
-        if s.version.is_v2() {
-            out.push(match &n {
-                AttributeName::Standard(t) => {
-                    Ttlv::enumeration(Tag::ATTRIBUTE_REFERENCE, t.value())
-                }
-                AttributeName::Custom { .. } => {
-                    let a = Attribute {
-                        name: n.clone(),
-                        index: None,
-                        value: Value::Integer(0),
-                    }
-                    .to_v2();
-                    let mut items: Vec<Ttlv> = a
-                        .items()
-                        .iter()
-                        .filter(|i| i.tag != Tag::ATTRIBUTE_VALUE)
-                        .cloned()
-                        .collect();
-                    items.truncate(2);
-                    Ttlv::structure(Tag::ATTRIBUTE_REFERENCE, items)
-                }
-            });
-        } else {
-            out.push(Ttlv::text(Tag::ATTRIBUTE_NAME, attrs::key_of(&n)));
-        }
+    Ok(GetAttributeListResponse {
+        unique_identifier: uid,
+        attribute_names: names,
     }
-    Ok(out)
+    .to_items(s.version))
+}
+
+/// Reads request `R`. A request that cannot be read is refused for a missing identifier
+/// first, as when the handlers read the identifier before anything else.
+fn parse<R: Payload>(s: &Session<'_>, payload: &Ttlv) -> Result<R, OpError> {
+    R::from_ttlv(payload).map_err(|e| match s.target_uid(payload) {
+        Err(no_uid) => no_uid,
+        Ok(_) => e.into(),
+    })
 }
 
 fn read_only_error(s: &Session<'_>, name: &AttributeName) -> OpError {
@@ -193,43 +184,11 @@ fn check_writable(s: &Session<'_>, a: &AttributeName) -> Result<(), OpError> {
     }
 }
 
-/// The attribute carried by an Add/Set/Modify request (1.x `Attribute`, 2.x `NewAttribute`).
-fn carried_attribute(payload: &Ttlv, tag_v2: Tag) -> Result<Attribute, OpError> {
-    let bad = |e: crate::KmipError| OpError::new(ResultReason::INVALID_FIELD, e.to_string());
-    if let Some(a) = payload.find(tag_v2) {
-        let inner = a
-            .items()
-            .first()
-            .ok_or_else(|| OpError::missing(Tag::ATTRIBUTE, tag_v2))?;
-        return Attribute::from_v2(inner).map_err(bad);
-    }
-    let a = payload
-        .find(Tag::ATTRIBUTE)
-        .ok_or_else(|| OpError::missing(Tag::ATTRIBUTE, Tag::REQUEST_PAYLOAD))?;
-    Attribute::from_v1(a).map_err(bad)
-}
-
-/// The 2.x Current Attribute of a Modify/Delete Attribute request, if it has one.
-fn current_attribute(payload: &Ttlv) -> Result<Option<Attribute>, OpError> {
-    payload
-        .find(Tag::CURRENT_ATTRIBUTE)
-        .map(|c| {
-            c.items()
-                .first()
-                .map(Attribute::from_v2)
-                .transpose()
-                .map_err(|e| OpError::new(ResultReason::INVALID_FIELD, e.to_string()))?
-                .ok_or_else(|| OpError::missing(Tag::ATTRIBUTE, Tag::CURRENT_ATTRIBUTE))
-        })
-        .transpose()
-}
-
-fn attribute_echo(s: &Session<'_>, uid: &str, a: &Attribute, with_attr: bool) -> Vec<Ttlv> {
-    let mut out = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid.to_owned())];
-    if with_attr && !s.version.is_v2() {
-        out.push(a.to_v1());
-    }
-    out
+/// The checks on the attribute an Add/Set/Modify Attribute request writes.
+fn check_new_attribute(s: &Session<'_>, a: &Attribute) -> Result<(), OpError> {
+    check_writable(s, &a.name)?;
+    super::reserved::check_attribute(a, None)?;
+    super::access::may_set_name(s, a)
 }
 
 /// Refuses a Name the object already has, or another object has (Non Unique Name
@@ -263,11 +222,10 @@ fn check_name_free(
 
 /// Add Attribute: a new instance of a multi-instance attribute, or a first value.
 pub(crate) fn add_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
-    let a = carried_attribute(payload, Tag::NEW_ATTRIBUTE)?;
-    check_writable(s, &a.name)?;
-    super::reserved::check_attribute(&a, None)?;
-    super::access::may_set_name(s, &a)?;
+    let req: AddAttributeRequest = parse(s, payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
+    let a = req.attribute;
+    check_new_attribute(s, &a)?;
     let meta = s.load(&uid, "modify")?;
     let key = attrs::key_of(&a.name);
     let j = attrs::attr_to_json(&a);
@@ -311,18 +269,23 @@ pub(crate) fn add_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<T
     s.placeholder = Some(uid.clone());
     // 1.x: the response names the instance it assigned (KMIP 1.x Add Attribute: "the added
     // attribute with the Attribute Index assigned"; 0 for a single-valued attribute).
-    let mut echo = a.clone();
-    echo.index = Some(index);
-    Ok(attribute_echo(s, &uid, &echo, true))
+    let echo = Attribute {
+        index: Some(index),
+        ..a
+    };
+    Ok(AddAttributeResponse {
+        unique_identifier: uid,
+        attribute: Some(echo),
+    }
+    .to_items(s.version))
 }
 
 /// Set Attribute (2.x): sets a single-valued attribute.
 pub(crate) fn set_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
-    let a = carried_attribute(payload, Tag::NEW_ATTRIBUTE)?;
-    check_writable(s, &a.name)?;
-    super::reserved::check_attribute(&a, None)?;
-    super::access::may_set_name(s, &a)?;
+    let req: SetAttributeRequest = parse(s, payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
+    let a = req.attribute;
+    check_new_attribute(s, &a)?;
     let meta = s.load(&uid, "modify")?;
     if attrs::is_multi(&a.name) && matches!(a.name, AttributeName::Standard(_)) {
         return Err(OpError::new(
@@ -341,17 +304,28 @@ pub(crate) fn set_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<T
         Ok(())
     })?;
     s.placeholder = Some(uid.clone());
-    Ok(vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)])
+    Ok(SetAttributeResponse {
+        unique_identifier: uid,
+    }
+    .to_items(s.version))
 }
 
 /// Modify Attribute: replaces one instance (1.x by index, 2.x by current value).
 pub(crate) fn modify_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
-    let new = carried_attribute(payload, Tag::NEW_ATTRIBUTE)?;
-    check_writable(s, &new.name)?;
-    super::reserved::check_attribute(&new, None)?;
-    super::access::may_set_name(s, &new)?;
-    let current = current_attribute(payload)?;
+    let req = match ModifyAttributeRequest::from_ttlv(payload) {
+        Ok(r) => r,
+        Err(e) => {
+            // Refused in the order the checks always ran: the identifier, the new attribute
+            // and its checks, then the current attribute.
+            s.target_uid(payload)?;
+            check_new_attribute(s, &read_new_attribute(payload)?)?;
+            return Err(e.into());
+        }
+    };
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
+    let new = req.new_attribute;
+    check_new_attribute(s, &new)?;
+    let current = req.current_attribute;
     let meta = s.load(&uid, "modify")?;
     // The Activation Date may change only while the object is Pre-Active (SKLC-M-3 and
     // AKLC-M-3: 2.x Wrong Key Lifecycle State, 1.x Permission Denied).
@@ -422,23 +396,20 @@ pub(crate) fn modify_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Ve
         index: Some(echo_index),
         ..new
     };
-    Ok(attribute_echo(s, &uid, &echo, true))
+    Ok(ModifyAttributeResponse {
+        unique_identifier: uid,
+        attribute: Some(echo),
+    }
+    .to_items(s.version))
 }
 
 /// Delete Attribute: removes one instance (by index or value) or all of them.
 pub(crate) fn delete_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let uid = s.target_uid(payload)?;
-    let (name, index, value) = if let Some(a) = current_attribute(payload)? {
-        (a.name.clone(), None, Some(attrs::attr_to_json(&a)))
-    } else {
-        let n = referenced_names(payload)
-            .into_iter()
-            .next()
-            .ok_or_else(|| OpError::missing(Tag::ATTRIBUTE_NAME, Tag::REQUEST_PAYLOAD))?;
-        let idx = payload
-            .find(Tag::ATTRIBUTE_INDEX)
-            .and_then(Ttlv::as_integer);
-        (n, idx, None)
+    let req: DeleteAttributeRequest = parse(s, payload)?;
+    let uid = s.resolve_uid(req.unique_identifier.as_ref())?;
+    let (name, index, value) = match req.target {
+        DeleteTarget::Current(a) => (a.name.clone(), None, Some(attrs::attr_to_json(&a))),
+        DeleteTarget::Reference { name, index } => (name, index, None),
     };
     check_writable(s, &name)?;
     let meta = s.load(&uid, "modify")?;
@@ -491,13 +462,14 @@ pub(crate) fn delete_attribute(s: &mut Session<'_>, payload: &Ttlv) -> Result<Ve
             Ok(())
         })?;
     s.placeholder = Some(uid.clone());
-    let mut out = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid)];
-    if !s.version.is_v2()
-        && let Some(a) = deleted
-            .into_iter()
-            .nth(usize::try_from(index.unwrap_or(0)).unwrap_or(0))
-    {
-        out.push(Attribute { index, ..a }.to_v1());
+    // 1.x echoes the instance deleted (the response type writes it in 1.x only).
+    let attribute = deleted
+        .into_iter()
+        .nth(usize::try_from(index.unwrap_or(0)).unwrap_or(0))
+        .map(|a| Attribute { index, ..a });
+    Ok(DeleteAttributeResponse {
+        unique_identifier: uid,
+        attribute,
     }
-    Ok(out)
+    .to_items(s.version))
 }

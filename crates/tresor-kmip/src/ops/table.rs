@@ -114,13 +114,13 @@ pub(crate) const TABLE: &[OpEntry] = &[
     entry(Operation::ACTIVATE, lifecycle::activate, WRITE, V1_0),
     entry(Operation::REVOKE, lifecycle::revoke, WRITE, V1_0),
     entry(Operation::DESTROY, lifecycle::destroy, WRITE, V1_0),
-    entry(Operation::QUERY, |s, p| Ok(query::query(s, p)), READ, V1_0),
+    entry(Operation::QUERY, |s, p| query::query(s, p), READ, V1_0),
     // KMIP 1.1, but answered in every version: a client bootstraps with it under the lowest
     // header it knows, and PyKMIP's client fails on the refusal (it reads the missing
     // payload).
     entry(
         Operation::DISCOVER_VERSIONS,
-        |_, p| Ok(query::discover_versions(p)),
+        |s, p| query::discover_versions(s, p),
         READ,
         V1_0,
     ),

@@ -29,7 +29,7 @@ impl GetAttributesRequest {
 }
 
 /// The `Attribute Reference` (2.x) or `Attribute Name` (1.x) item naming `name`.
-fn reference(name: &AttributeName, version: ProtocolVersion) -> Ttlv {
+pub(crate) fn reference(name: &AttributeName, version: ProtocolVersion) -> Ttlv {
     if !version.is_v2() {
         return Ttlv::text(Tag::ATTRIBUTE_NAME, key_of(name));
     }

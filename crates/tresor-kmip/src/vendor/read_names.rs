@@ -31,11 +31,13 @@
 
 use tresor_crypto::SecretBytes;
 
-use super::{NAME, VALUE, VERSION};
-use crate::enums::ResultReason;
+use super::{NAME, READ_NAMES, VALUE, VERSION};
+use crate::enums::{Operation, ResultReason};
+use crate::message::ProtocolVersion;
 use crate::ops::access;
 use crate::ops::release::{self, Export};
 use crate::ops::{OpError, Session};
+use crate::payload::{Payload, PayloadError, Request};
 use crate::tags::Tag;
 use crate::ttlv::Ttlv;
 
@@ -74,8 +76,8 @@ pub struct ReadNamesResponse {
     pub answers: Vec<ReadNamesAnswer>,
 }
 
-fn invalid(msg: impl Into<String>) -> OpError {
-    OpError::invalid_field(msg)
+fn invalid(msg: impl Into<String>) -> PayloadError {
+    PayloadError::Invalid(msg.into())
 }
 
 impl ReadNamesRequest {
@@ -94,12 +96,28 @@ impl ReadNamesRequest {
         out
     }
 
+    /// Reads a request payload, enforcing the bounds (as [`Payload::from_ttlv`], the
+    /// refusal as the server answers it).
+    ///
+    /// # Errors
+    /// Missing Data without names; Invalid Field naming what is wrong: more than
+    /// [`MAX_NAMES`] or [`MAX_NAME_BYTES`], a version not ≥ 1 or not after a name, any other
+    /// item.
+    pub fn from_payload(payload: &Ttlv) -> Result<Self, OpError> {
+        Ok(Self::from_ttlv(payload)?)
+    }
+}
+
+impl Payload for ReadNamesRequest {
+    const TAG: Tag = Tag::REQUEST_PAYLOAD;
+
     /// Reads a request payload, enforcing the bounds.
     ///
     /// # Errors
-    /// Invalid Field naming what is wrong: no names, more than [`MAX_NAMES`] or
-    /// [`MAX_NAME_BYTES`], a version not ≥ 1 or not after a name, any other item.
-    pub fn from_payload(payload: &Ttlv) -> Result<Self, OpError> {
+    /// [`PayloadError::Invalid`] naming what is wrong: more than [`MAX_NAMES`] or
+    /// [`MAX_NAME_BYTES`], a version not ≥ 1 or not after a name, any other item;
+    /// [`PayloadError::Missing`] for no names.
+    fn from_ttlv(payload: &Ttlv) -> Result<Self, PayloadError> {
         let mut entries: Vec<(String, u32)> = Vec::new();
         let mut bytes = 0usize;
         let mut versioned = false;
@@ -149,10 +167,22 @@ impl ReadNamesRequest {
             }
         }
         if entries.is_empty() {
-            return Err(OpError::missing(NAME, Tag::REQUEST_PAYLOAD));
+            return Err(PayloadError::Missing {
+                parent: Tag::REQUEST_PAYLOAD,
+                field: NAME,
+            });
         }
         Ok(ReadNamesRequest { entries })
     }
+
+    fn to_items(&self, _: ProtocolVersion) -> Vec<Ttlv> {
+        self.to_payload()
+    }
+}
+
+impl Request for ReadNamesRequest {
+    const OPERATION: Operation = READ_NAMES;
+    type Response = ReadNamesResponse;
 }
 
 impl ReadNamesResponse {
@@ -210,9 +240,22 @@ impl ReadNamesResponse {
     }
 }
 
+impl Payload for ReadNamesResponse {
+    const TAG: Tag = Tag::RESPONSE_PAYLOAD;
+
+    /// Reads a response payload ([`ReadNamesResponse::from_items`]).
+    fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
+        Self::from_items(p.items()).map_err(PayloadError::Invalid)
+    }
+
+    fn to_items(&self, _: ProtocolVersion) -> Vec<Ttlv> {
+        self.to_payload()
+    }
+}
+
 /// Runs Read Names (see the module's rule).
 pub(crate) fn read_names(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
-    let req = ReadNamesRequest::from_payload(payload)?;
+    let req = ReadNamesRequest::from_ttlv(payload)?;
     let wanted: Vec<(&str, u32)> = req.entries.iter().map(|(n, v)| (n.as_str(), *v)).collect();
     // One read of the store for every name.
     let found = s.txn.get_many_by_name(&wanted)?;
@@ -223,7 +266,7 @@ pub(crate) fn read_names(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv
             Err(e) => ReadNamesAnswer::Refused(e.reason),
         });
     }
-    Ok(ReadNamesResponse { answers }.to_payload())
+    Ok(ReadNamesResponse { answers }.to_items(s.version))
 }
 
 fn answer(

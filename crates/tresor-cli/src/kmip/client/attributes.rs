@@ -3,40 +3,45 @@
 
 use std::process::ExitCode;
 
-use super::{Conn, uid};
+use super::Conn;
 use crate::kmip::args::{ConnArgs, parse_attr};
 use crate::kmip::usage;
 use tresor_kmip::KmipError;
-use tresor_kmip::attributes::{Attribute, AttributeName};
-use tresor_kmip::enums::Operation;
-use tresor_kmip::tags::Tag;
-use tresor_kmip::ttlv::Ttlv;
+use tresor_kmip::attributes::AttributeName;
+use tresor_kmip::payload::Request;
+use tresor_kmip::payload::attribute_ops::{
+    AddAttributeRequest, DeleteAttributeRequest, GetAttributeListRequest, ModifyAttributeRequest,
+    SetAttributeRequest,
+};
+use tresor_kmip::payload::attributes::GetAttributesRequest;
 
-/// A KMIP 2.x Attribute Reference to the attribute named `name`: a standard attribute's tag,
-/// or a vendor attribute `VENDOR-NAME` (vendor `x` without a `-`).
-fn attribute_reference(name: &str) -> Ttlv {
+/// The attribute `name` names, as this command sends it: KMIP 1.x sends the name as typed;
+/// 2.x a standard attribute's tag, or a vendor attribute `VENDOR-NAME` (vendor `x` without
+/// a `-`).
+fn attribute_name(conn: &Conn, name: &str) -> AttributeName {
+    if !conn.version.is_v2() {
+        return AttributeName::Custom {
+            vendor: None,
+            name: name.to_owned(),
+        };
+    }
     match tresor_kmip::attributes::name_of_store_key(name) {
-        Some(AttributeName::Standard(t)) => Ttlv::enumeration(Tag::ATTRIBUTE_REFERENCE, t.value()),
+        Some(AttributeName::Standard(t)) => AttributeName::Standard(t),
         _ => {
             let (v, n) = name.split_once('-').unwrap_or(("x", name));
-            Ttlv::structure(
-                Tag::ATTRIBUTE_REFERENCE,
-                vec![
-                    Ttlv::text(Tag::VENDOR_IDENTIFICATION, v),
-                    Ttlv::text(Tag::ATTRIBUTE_NAME, n),
-                ],
-            )
+            AttributeName::Custom {
+                vendor: Some(v.to_owned()),
+                name: n.to_owned(),
+            }
         }
     }
 }
 
-/// The attribute item of an Add/Modify Attribute request: a 2.x New Attribute, or the 1.x
-/// Attribute.
-fn new_attribute(conn: &Conn, a: &Attribute) -> Ttlv {
-    if conn.version.is_v2() {
-        Ttlv::structure(Tag::NEW_ATTRIBUTE, vec![a.to_v2()])
-    } else {
-        a.to_v1()
+impl Conn {
+    /// Sends typed request `req` in this connection's version and prints the response.
+    async fn perform_print<R: Request>(&self, req: &R) -> Result<ExitCode, KmipError> {
+        self.call_print(R::OPERATION, req.to_items(self.version))
+            .await
     }
 }
 
@@ -47,22 +52,17 @@ pub(super) async fn get_attributes(
     names: Vec<String>,
 ) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    let mut payload = vec![uid(u)];
-    for n in names {
-        if conn.version.is_v2() {
-            payload.push(attribute_reference(&n));
-        } else {
-            payload.push(Ttlv::text(Tag::ATTRIBUTE_NAME, n));
-        }
-    }
-    conn.call_print(Operation::GET_ATTRIBUTES, payload).await
+    let req = GetAttributesRequest {
+        attribute_names: names.iter().map(|n| attribute_name(&conn, n)).collect(),
+        ..GetAttributesRequest::new(u)
+    };
+    conn.perform_print(&req).await
 }
 
 /// `get-attribute-list`: the attribute names.
 pub(super) async fn get_attribute_list(c: &ConnArgs, u: &str) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    conn.call_print(Operation::GET_ATTRIBUTE_LIST, vec![uid(u)])
-        .await
+    conn.perform_print(&GetAttributeListRequest::new(u)).await
 }
 
 /// `add-attribute UID NAME=VALUE`.
@@ -73,8 +73,7 @@ pub(super) async fn add_attribute(
 ) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
     let a = parse_attr(attribute)?;
-    let payload = vec![uid(u), new_attribute(&conn, &a)];
-    conn.call_print(Operation::ADD_ATTRIBUTE, payload).await
+    conn.perform_print(&AddAttributeRequest::new(u, a)).await
 }
 
 /// `set-attribute UID NAME=VALUE` (KMIP 2.x only).
@@ -90,8 +89,7 @@ pub(super) async fn set_attribute(
         ));
     }
     let a = parse_attr(attribute)?;
-    let payload = vec![uid(u), new_attribute(&conn, &a)];
-    conn.call_print(Operation::SET_ATTRIBUTE, payload).await
+    conn.perform_print(&SetAttributeRequest::new(u, a)).await
 }
 
 /// `modify-attribute UID NAME=VALUE [--index N]`.
@@ -104,8 +102,7 @@ pub(super) async fn modify_attribute(
     let conn = Conn::open(c).await?;
     let mut a = parse_attr(attribute)?;
     a.index = index;
-    let payload = vec![uid(u), new_attribute(&conn, &a)];
-    conn.call_print(Operation::MODIFY_ATTRIBUTE, payload).await
+    conn.perform_print(&ModifyAttributeRequest::new(u, a)).await
 }
 
 /// `delete-attribute UID NAME [--index N]` (the index is sent to 1.x servers only).
@@ -116,14 +113,6 @@ pub(super) async fn delete_attribute(
     index: Option<i32>,
 ) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    let mut payload = vec![uid(u)];
-    if conn.version.is_v2() {
-        payload.push(attribute_reference(&name));
-    } else {
-        payload.push(Ttlv::text(Tag::ATTRIBUTE_NAME, name));
-        if let Some(i) = index {
-            payload.push(Ttlv::integer(Tag::ATTRIBUTE_INDEX, i));
-        }
-    }
-    conn.call_print(Operation::DELETE_ATTRIBUTE, payload).await
+    let req = DeleteAttributeRequest::new(u, attribute_name(&conn, &name), index);
+    conn.perform_print(&req).await
 }
