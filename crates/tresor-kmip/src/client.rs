@@ -45,7 +45,7 @@ use crate::ttlv::{Limits, Ttlv};
 mod blocking;
 mod secrets;
 pub use blocking::BlockingKmipClient;
-pub use secrets::{Condition, Removal, SecretDescription, SecretsClient, SecretsError};
+pub use secrets::{Condition, Removal, SecretDescription, SecretsClient};
 
 /// The KMIP port registered with IANA.
 pub const DEFAULT_PORT: u16 = 5696;

@@ -1,5 +1,6 @@
 //! Errors of the KMIP layer: [`TtlvError`] for the wire codec and [`KmipError`] for the rest.
 
+use crate::enums::ResultReason;
 use crate::tags::Tag;
 use crate::ttlv::ItemType;
 
@@ -215,6 +216,63 @@ pub enum KmipError {
     /// A command-line argument is invalid.
     #[error("kmip: {0}")]
     Usage(String),
+    /// A [`crate::client::SecretsClient`] request got no usable answer (connection, TLS,
+    /// timeout, a malformed message).
+    #[error("KMIP server {server}")]
+    Remote {
+        /// The server address.
+        server: String,
+        /// What failed.
+        #[source]
+        source: Box<KmipError>,
+    },
+    /// The server answered an operation with a failure (the whole message was undone when
+    /// it was a write).
+    #[error(
+        "the server {server} refused {operation}: {message} ({})",
+        .reason.name().unwrap_or("error")
+    )]
+    Refused {
+        /// The server address.
+        server: String,
+        /// The operation, in words (`register`, `add version`, `read names`...).
+        operation: String,
+        /// The Result Message.
+        message: String,
+        /// The Result Reason.
+        reason: ResultReason,
+    },
+    /// The server refused a Read Names request (one for many names).
+    #[error(
+        "the server {server} refused to read {count} secret(s): {message} ({}){}",
+        .reason.name().unwrap_or("error"),
+        if *reason == ResultReason::OPERATION_NOT_SUPPORTED {
+            " (the server predates Read Names: upgrade it)"
+        } else {
+            ""
+        }
+    )]
+    ReadRefused {
+        /// The server address.
+        server: String,
+        /// How many names the request asked for.
+        count: usize,
+        /// The Result Message.
+        message: String,
+        /// The Result Reason.
+        reason: ResultReason,
+    },
+    /// The server answered, but not what was asked (fewer items, a malformed payload).
+    #[error("the server {server}{detail}")]
+    BadAnswer {
+        /// The server address.
+        server: String,
+        /// What was wrong, starting with a space or `: `.
+        detail: String,
+    },
+    /// A secret name too long for any Read Names request.
+    #[error("the secret name '{}' is longer than a Read Names request takes", .0.escape_debug())]
+    NameTooLong(String),
 }
 
 impl KmipError {

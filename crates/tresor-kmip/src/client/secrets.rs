@@ -10,21 +10,24 @@
 //! and a failure leaves nothing written. It prints nothing and decides nothing about the
 //! vault's names (filters, reserved prefixes): the caller does.
 //!
-//! Errors are [`SecretsError`]s, which name the server and the operation refused.
+//! Errors are [`KmipError`]s, which name the server and the operation refused.
 
 use tresor_crypto::SecretBytes;
 use tresor_store::VersionInfo;
 
 use super::BlockingKmipClient;
 use crate::ProtocolVersion;
-use crate::attributes::{Attribute, AttributeName};
+use crate::attributes::{Attribute, AttributeName, AttributeSet};
 use crate::enums::{
     BatchErrorContinuationOption, NameType, ObjectType, Operation, ResultReason, ResultStatus,
     RevocationReasonCode, SecretDataType, State,
 };
 use crate::error::{KmipError, PayloadError};
 use crate::message::{RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem};
-use crate::payload::register::SecretData;
+use crate::payload::get::GetRequest;
+use crate::payload::lifecycle::{DestroyRequest, RevocationReason, RevokeRequest};
+use crate::payload::locate::LocateRequest;
+use crate::payload::register::{RegisterRequest, SecretData};
 use crate::payload::vendor::{
     AddVersionRequest, AddVersionResponse, PurgeRequest, VersionsRequest, VersionsResponse,
 };
@@ -33,68 +36,6 @@ use crate::tags::Tag;
 use crate::ttlv::{Limits, Ttlv, Value};
 use crate::vendor;
 use crate::vendor::read_names::{self, ReadNamesAnswer, ReadNamesRequest, ReadNamesResponse};
-
-/// Why a [`SecretsClient`] call failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SecretsError {
-    /// The request got no usable answer (connection, TLS, timeout, a malformed message).
-    #[error("KMIP server {server}")]
-    Transport {
-        /// The server address.
-        server: String,
-        /// What failed.
-        #[source]
-        source: KmipError,
-    },
-    /// The server answered an operation with a failure (the whole message was undone when
-    /// it was a write).
-    #[error(
-        "the server {server} refused {operation}: {message} ({})",
-        .reason.name().unwrap_or("error")
-    )]
-    Refused {
-        /// The server address.
-        server: String,
-        /// The operation, in words (`register`, `add version`, `read names`...).
-        operation: String,
-        /// The Result Message.
-        message: String,
-        /// The Result Reason.
-        reason: ResultReason,
-    },
-    /// The server refused a Read Names request (one for many names).
-    #[error(
-        "the server {server} refused to read {count} secret(s): {message} ({}){}",
-        .reason.name().unwrap_or("error"),
-        if *reason == ResultReason::OPERATION_NOT_SUPPORTED {
-            " (the server predates Read Names: upgrade it)"
-        } else {
-            ""
-        }
-    )]
-    ReadRefused {
-        /// The server address.
-        server: String,
-        /// How many names the request asked for.
-        count: usize,
-        /// The Result Message.
-        message: String,
-        /// The Result Reason.
-        reason: ResultReason,
-    },
-    /// The server answered, but not what was asked (fewer items, a malformed payload).
-    #[error("the server {server}{detail}")]
-    BadAnswer {
-        /// The server address.
-        server: String,
-        /// What was wrong, starting with a space or `: `.
-        detail: String,
-    },
-    /// A secret name too long for any Read Names request.
-    #[error("the secret name '{}' is longer than a Read Names request takes", .0.escape_debug())]
-    NameTooLong(String),
-}
 
 /// What the server says about one object (tresor's vendor Versions operation).
 #[derive(Debug)]
@@ -139,9 +80,9 @@ pub enum Condition {
 }
 
 impl Condition {
-    fn to_ttlv(&self) -> Ttlv {
+    fn to_attribute(&self) -> Attribute {
         match self {
-            Condition::Name(n) => name_attr(n),
+            Condition::Name(n) => Attribute::name(n, NameType::UNINTERPRETED_TEXT_STRING),
             Condition::Text { name, value } => Attribute {
                 name: AttributeName::Custom {
                     vendor: None,
@@ -149,8 +90,7 @@ impl Condition {
                 },
                 index: None,
                 value: Value::TextString(value.clone()),
-            }
-            .to_v1(),
+            },
         }
     }
 }
@@ -213,20 +153,20 @@ impl SecretsClient {
         &self.server
     }
 
-    fn send(&self, msg: &RequestMessage) -> Result<crate::ResponseMessage, SecretsError> {
+    fn send(&self, msg: &RequestMessage) -> Result<crate::ResponseMessage, KmipError> {
         if let Some(f) = self.on_request {
             f();
         }
         self.client
             .request(msg)
-            .map_err(|source| SecretsError::Transport {
+            .map_err(|source| KmipError::Remote {
                 server: self.server.clone(),
-                source,
+                source: Box::new(source),
             })
     }
 
-    fn bad_answer(&self, detail: String) -> SecretsError {
-        SecretsError::BadAnswer {
+    fn bad_answer(&self, detail: String) -> KmipError {
+        KmipError::BadAnswer {
             server: self.server.clone(),
             detail,
         }
@@ -238,7 +178,7 @@ impl SecretsClient {
         &self,
         items: Vec<RequestBatchItem>,
         undo: bool,
-    ) -> Result<Vec<ResponseBatchItem>, SecretsError> {
+    ) -> Result<Vec<ResponseBatchItem>, KmipError> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
@@ -267,7 +207,7 @@ impl SecretsClient {
                     vendor::READ_NAMES => "read names".to_owned(),
                     o => o.name().unwrap_or("operation").to_owned(),
                 };
-                return Err(SecretsError::Refused {
+                return Err(KmipError::Refused {
                     server: self.server.clone(),
                     operation,
                     message: item.result_message.clone().unwrap_or_default(),
@@ -296,15 +236,16 @@ impl SecretsClient {
     /// (objects the identity owns or may locate), in order.
     ///
     /// # Errors
-    /// [`SecretsError`] if the request fails or the server refuses one Locate.
-    pub fn locate(&self, queries: &[Vec<Condition>]) -> Result<Vec<Vec<String>>, SecretsError> {
+    /// [`KmipError`] if the request fails or the server refuses one Locate.
+    pub fn locate(&self, queries: &[Vec<Condition>]) -> Result<Vec<Vec<String>>, KmipError> {
         let items = queries
             .iter()
             .map(|q| {
-                RequestBatchItem::new(
-                    Operation::LOCATE,
-                    q.iter().map(Condition::to_ttlv).collect(),
-                )
+                let mut attributes = AttributeSet::default();
+                for c in q {
+                    attributes.push(c.to_attribute());
+                }
+                typed_item(&LocateRequest::new(attributes))
             })
             .collect();
         Ok(self.batch(items, false)?.iter().map(Self::uids).collect())
@@ -314,7 +255,7 @@ impl SecretsClient {
     ///
     /// # Errors
     /// As [`SecretsClient::locate`].
-    pub fn locate_names(&self, names: &[String]) -> Result<Vec<Option<String>>, SecretsError> {
+    pub fn locate_names(&self, names: &[String]) -> Result<Vec<Option<String>>, KmipError> {
         let queries: Vec<Vec<Condition>> = names
             .iter()
             .map(|n| vec![Condition::Name(n.clone())])
@@ -330,12 +271,12 @@ impl SecretsClient {
     /// versions, and with `version` that version's value.
     ///
     /// # Errors
-    /// [`SecretsError`] if the request fails or the server refuses one object.
+    /// [`KmipError`] if the request fails or the server refuses one object.
     pub fn describe(
         &self,
         uids: &[String],
         version: Option<u32>,
-    ) -> Result<Vec<SecretDescription>, SecretsError> {
+    ) -> Result<Vec<SecretDescription>, KmipError> {
         let items = uids
             .iter()
             .map(|u| {
@@ -358,12 +299,9 @@ impl SecretsClient {
     /// The current value of `uid` (Get), `None` if the answer holds no key material.
     ///
     /// # Errors
-    /// [`SecretsError`] if the request fails or the server refuses the Get.
-    pub fn get_value(&self, uid: &str) -> Result<Option<SecretBytes>, SecretsError> {
-        let mut r = self.batch(
-            vec![RequestBatchItem::new(Operation::GET, vec![uid_item(uid)])],
-            false,
-        )?;
+    /// [`KmipError`] if the request fails or the server refuses the Get.
+    pub fn get_value(&self, uid: &str) -> Result<Option<SecretBytes>, KmipError> {
+        let mut r = self.batch(vec![typed_item(&GetRequest::new(uid))], false)?;
         Ok(material_of(&r.remove(0)))
     }
 
@@ -374,11 +312,8 @@ impl SecretsClient {
     /// sent; the names are then asked again in two halves.
     ///
     /// # Errors
-    /// [`SecretsError::NameTooLong`], a failed request, or a refused Read Names.
-    pub fn read_names(
-        &self,
-        entries: &[(String, u32)],
-    ) -> Result<Vec<ReadNamesAnswer>, SecretsError> {
+    /// [`KmipError::NameTooLong`], a failed request, or a refused Read Names.
+    pub fn read_names(&self, entries: &[(String, u32)]) -> Result<Vec<ReadNamesAnswer>, KmipError> {
         let mut out = Vec::with_capacity(entries.len());
         let mut start = 0;
         while start < entries.len() {
@@ -392,7 +327,7 @@ impl SecretsClient {
                 end += 1;
             }
             if end == start {
-                return Err(SecretsError::NameTooLong(entries[start].0.clone()));
+                return Err(KmipError::NameTooLong(entries[start].0.clone()));
             }
             out.extend(self.read_names_once(&entries[start..end])?);
             start = end;
@@ -403,7 +338,7 @@ impl SecretsClient {
     fn read_names_once(
         &self,
         entries: &[(String, u32)],
-    ) -> Result<Vec<ReadNamesAnswer>, SecretsError> {
+    ) -> Result<Vec<ReadNamesAnswer>, KmipError> {
         let req = ReadNamesRequest {
             entries: entries.to_vec(),
         };
@@ -429,7 +364,7 @@ impl SecretsClient {
                 out.extend(self.read_names_once(b)?);
                 return Ok(out);
             }
-            return Err(SecretsError::ReadRefused {
+            return Err(KmipError::ReadRefused {
                 server: self.server.clone(),
                 count: entries.len(),
                 message: item.result_message.clone().unwrap_or_default(),
@@ -456,30 +391,24 @@ impl SecretsClient {
     /// versions got, in order.
     ///
     /// # Errors
-    /// [`SecretsError`] if the request fails or the server refuses any item (nothing is
+    /// [`KmipError`] if the request fails or the server refuses any item (nothing is
     /// written then).
     pub fn write(
         &self,
         new: &[(String, &[u8])],
         versions: &[(String, &[u8])],
-    ) -> Result<Vec<u32>, SecretsError> {
+    ) -> Result<Vec<u32>, KmipError> {
         let now = tresor_store::now();
         let mut items = Vec::new();
         for (name, value) in new {
-            items.push(RequestBatchItem::new(
-                Operation::REGISTER,
-                vec![
-                    Ttlv::enumeration(Tag::OBJECT_TYPE, ObjectType::SECRET_DATA),
-                    Ttlv::structure(
-                        Tag::TEMPLATE_ATTRIBUTE,
-                        vec![
-                            name_attr(name),
-                            Attribute::standard(Tag::ACTIVATION_DATE, Value::DateTime(now)).to_v1(),
-                        ],
-                    ),
-                    secret_data(value),
-                ],
+            let mut attributes = AttributeSet::default();
+            attributes.push(Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING));
+            attributes.push(Attribute::standard(
+                Tag::ACTIVATION_DATE,
+                Value::DateTime(now),
             ));
+            let data = SecretData::new(SecretDataType::PASSWORD, value.to_vec());
+            items.push(typed_item(&RegisterRequest::secret_data(&data, attributes)));
             items.push(typed_item(&VersionsRequest {
                 name: Some(name.clone()),
                 ..VersionsRequest::default()
@@ -500,30 +429,22 @@ impl SecretsClient {
     /// (Cessation of Operation) when Active, Destroy, then vendor Purge.
     ///
     /// # Errors
-    /// [`SecretsError`] if the request fails or the server refuses any item (nothing is
+    /// [`KmipError`] if the request fails or the server refuses any item (nothing is
     /// removed then).
-    pub fn remove(&self, targets: &[Removal<'_>]) -> Result<(), SecretsError> {
+    pub fn remove(&self, targets: &[Removal<'_>]) -> Result<(), KmipError> {
         let mut items = Vec::new();
         for t in targets {
             if t.active {
-                items.push(RequestBatchItem::new(
-                    Operation::REVOKE,
-                    vec![
-                        uid_item(t.uid),
-                        Ttlv::structure(
-                            Tag::REVOCATION_REASON,
-                            vec![Ttlv::enumeration(
-                                Tag::REVOCATION_REASON_CODE,
-                                RevocationReasonCode::CESSATION_OF_OPERATION,
-                            )],
-                        ),
-                    ],
-                ));
+                items.push(typed_item(&RevokeRequest {
+                    unique_identifier: Some(UidRef::text(t.uid)),
+                    revocation_reason: RevocationReason {
+                        code: RevocationReasonCode::CESSATION_OF_OPERATION,
+                        message: None,
+                    },
+                    compromise_occurrence_date: None,
+                }));
             }
-            items.push(RequestBatchItem::new(
-                Operation::DESTROY,
-                vec![uid_item(t.uid)],
-            ));
+            items.push(typed_item(&DestroyRequest::new(t.uid)));
             items.push(typed_item(&PurgeRequest::new(t.uid)));
         }
         self.batch(items, true)?;
@@ -540,18 +461,6 @@ fn typed_item<R: Request>(r: &R) -> RequestBatchItem {
 fn typed_payload<P: Payload>(item: &ResponseBatchItem) -> Result<P, PayloadError> {
     let empty = Ttlv::structure(Tag::RESPONSE_PAYLOAD, Vec::new());
     P::from_ttlv(item.payload.as_ref().unwrap_or(&empty))
-}
-
-fn uid_item(uid: &str) -> Ttlv {
-    Ttlv::text(Tag::UNIQUE_IDENTIFIER, uid.to_owned())
-}
-
-fn name_attr(name: &str) -> Ttlv {
-    Attribute::name(name, NameType::UNINTERPRETED_TEXT_STRING).to_v1()
-}
-
-fn secret_data(value: &[u8]) -> Ttlv {
-    SecretData::new(SecretDataType::PASSWORD, value.to_vec()).to_ttlv()
 }
 
 /// The key material (or vendor value) bytes of a response.
@@ -601,13 +510,17 @@ mod tests {
 
     #[test]
     fn a_secret_round_trips_through_its_payload() {
-        let item = ResponseBatchItem::success(Operation::GET, None, vec![secret_data(b"s3cret")]);
+        let item = ResponseBatchItem::success(
+            Operation::GET,
+            None,
+            vec![SecretData::new(SecretDataType::PASSWORD, b"s3cret".to_vec()).to_ttlv()],
+        );
         assert_eq!(material_of(&item).unwrap().expose().as_slice(), b"s3cret");
     }
 
     #[test]
     fn errors_name_the_server_and_the_operation() {
-        let e = SecretsError::Refused {
+        let e = KmipError::Refused {
             server: "kmip:5696".into(),
             operation: "register".into(),
             message: "name taken".into(),
@@ -618,7 +531,7 @@ mod tests {
             e.to_string(),
             format!("the server kmip:5696 refused register: name taken ({reason})")
         );
-        let e = SecretsError::ReadRefused {
+        let e = KmipError::ReadRefused {
             server: "s".into(),
             count: 2,
             message: "m".into(),
