@@ -32,6 +32,7 @@ use clap::FromArgMatches;
 static GLOBAL: heap::Heap = heap::Heap;
 
 fn main() -> ExitCode {
+    output::quiet_on_closed_stdout();
     let cli = parse();
     compose::install();
     let r = vault_cmd::dispatch(cli);

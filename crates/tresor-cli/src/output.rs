@@ -75,3 +75,24 @@ mod tests {
         assert_eq!(super::date(1_700_000_000), "2023-11-14 22:13:20");
     }
 }
+
+/// Makes a closed standard output (`tresor kmip query | head -1`) end the process quietly
+/// with exit code 0, as [`crate::error::report`] does for a `BrokenPipe` error: `print!` and
+/// `println!` panic on a closed pipe ("failed printing to stdout"), and this hook turns that
+/// one panic into a quiet exit. Every other panic goes to the default hook. (SIGPIPE stays
+/// ignored, as Rust sets it: the KMIP server and clients must see EPIPE on a socket, not die.)
+pub fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}

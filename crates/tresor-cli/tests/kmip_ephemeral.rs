@@ -325,3 +325,34 @@ fn ephemeral_https_json_door_answers() {
     assert!(!work.exists());
     assert!(tree(home.path()).is_empty(), "{:?}", tree(home.path()));
 }
+
+/// A client command whose standard output is closed before it prints (`| head -0`) ends
+/// with exit code 0 and says nothing: no "failed printing to stdout" panic.
+#[test]
+fn client_output_to_a_closed_pipe_ends_quietly() {
+    let home = tempfile::tempdir().unwrap();
+    let s = start(home.path(), &[]);
+    let conf = home.path().join("pykmip.conf");
+    std::fs::write(&conf, &s.conf).unwrap();
+    for cmd in ["query", "discover-versions"] {
+        let mut child = tresor(home.path())
+            .args(["kmip", cmd, "--config"])
+            .arg(&conf)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the only reader before the command has answered: its first print fails.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "{cmd}: {:?}, stderr: {err}",
+            out.status
+        );
+        assert!(!err.contains("panicked"), "{cmd}: {err}");
+    }
+    let (status, _) = stop(s);
+    assert!(status.success());
+}

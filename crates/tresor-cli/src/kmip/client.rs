@@ -15,12 +15,12 @@ use super::args::{ConnArgs, KmipCommand, parse_version};
 use super::output::{print_payload, print_uid};
 use super::usage;
 use tresor_kmip::KmipError;
-use tresor_kmip::attributes::{AttributeSet, Container};
 use tresor_kmip::client::{ClientConfig, KmipClient};
 use tresor_kmip::enums::{self, Operation, ResultStatus};
 use tresor_kmip::message::{ProtocolVersion, RequestMessage, ResponseBatchItem};
+use tresor_kmip::payload::query::{DiscoverVersionsRequest, QueryRequest};
+use tresor_kmip::payload::{Payload, Request};
 use tresor_kmip::tags::Tag;
-use tresor_kmip::ttlv::Ttlv;
 
 /// The client configuration: `--config` (if given) overridden by the other flags.
 pub(super) fn client_config(c: &ConnArgs) -> Result<ClientConfig, KmipError> {
@@ -83,14 +83,10 @@ impl Conn {
         let mut version = cfg.protocol_version;
         let client = KmipClient::new(cfg)?;
         if !explicit {
-            let payload = ProtocolVersion::SUPPORTED
-                .iter()
-                .map(|v| v.to_ttlv())
-                .collect();
             let msg = RequestMessage::single(
                 ProtocolVersion::V1_2,
                 Operation::DISCOVER_VERSIONS,
-                payload,
+                DiscoverVersionsRequest::supported().to_items(ProtocolVersion::V1_2),
             );
             let resp = client.request(&msg).await?;
             if let Some(v) = resp
@@ -110,12 +106,9 @@ impl Conn {
         })
     }
 
-    async fn call(
-        &self,
-        op: Operation,
-        payload: Vec<Ttlv>,
-    ) -> Result<ResponseBatchItem, KmipError> {
-        let msg = RequestMessage::single(self.version, op, payload);
+    async fn call<R: Request>(&self, req: &R) -> Result<ResponseBatchItem, KmipError> {
+        let op = R::OPERATION;
+        let msg = RequestMessage::single(self.version, op, req.to_items(self.version));
         let resp = self.client.request(&msg).await?;
         let item = resp
             .batch_items
@@ -138,33 +131,24 @@ impl Conn {
         Ok(item)
     }
 
-    fn template(&self, set: &AttributeSet, container: Container) -> Ttlv {
-        set.to_ttlv(self.version, container)
-    }
-
     /// Prints a payload: JSON, or `Tag: value` lines.
     fn print(&self, item: &ResponseBatchItem) {
         print_payload(self.json, item);
     }
 
     /// Calls `op` and prints the whole response payload.
-    async fn call_print(&self, op: Operation, payload: Vec<Ttlv>) -> Result<ExitCode, KmipError> {
-        let item = self.call(op, payload).await?;
+    async fn call_print<R: Request>(&self, req: &R) -> Result<ExitCode, KmipError> {
+        let item = self.call(req).await?;
         self.print(&item);
         Ok(ExitCode::SUCCESS)
     }
 
     /// Calls `op` and prints the Unique Identifier of the response (the payload with --json).
-    async fn call_uid(&self, op: Operation, payload: Vec<Ttlv>) -> Result<ExitCode, KmipError> {
-        let item = self.call(op, payload).await?;
+    async fn call_uid<R: Request>(&self, req: &R) -> Result<ExitCode, KmipError> {
+        let item = self.call(req).await?;
         print_uid(self.json, &item);
         Ok(ExitCode::SUCCESS)
     }
-}
-
-/// A Unique Identifier item.
-fn uid(u: &str) -> Ttlv {
-    Ttlv::text(Tag::UNIQUE_IDENTIFIER, u)
 }
 
 fn not_found(e: &KmipError) -> bool {
@@ -329,11 +313,7 @@ async fn client_command_inner(cmd: KmipCommand) -> Result<ExitCode, KmipError> {
 /// `discover-versions`: the versions the server speaks, one a line.
 async fn discover_versions(c: &ConnArgs) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    let payload = ProtocolVersion::SUPPORTED
-        .iter()
-        .map(|v| v.to_ttlv())
-        .collect();
-    let item = conn.call(Operation::DISCOVER_VERSIONS, payload).await?;
+    let item = conn.call(&DiscoverVersionsRequest::supported()).await?;
     let versions: Vec<String> = item
         .payload_items()
         .iter()
@@ -351,13 +331,10 @@ async fn discover_versions(c: &ConnArgs) -> Result<ExitCode, KmipError> {
 /// `query`: the server's operations, object types and information.
 async fn query(c: &ConnArgs) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    let payload = [
+    conn.call_print(&QueryRequest::new([
         enums::QueryFunction::QUERY_OPERATIONS,
         enums::QueryFunction::QUERY_OBJECTS,
         enums::QueryFunction::QUERY_SERVER_INFORMATION,
-    ]
-    .into_iter()
-    .map(|f| Ttlv::enumeration(Tag::QUERY_FUNCTION, f))
-    .collect();
-    conn.call_print(Operation::QUERY, payload).await
+    ]))
+    .await
 }

@@ -8,7 +8,6 @@ use crate::kmip::args::{ConnArgs, parse_attr};
 use crate::kmip::usage;
 use tresor_kmip::KmipError;
 use tresor_kmip::attributes::AttributeName;
-use tresor_kmip::payload::Request;
 use tresor_kmip::payload::attribute_ops::{
     AddAttributeRequest, DeleteAttributeRequest, GetAttributeListRequest, ModifyAttributeRequest,
     SetAttributeRequest,
@@ -37,14 +36,6 @@ fn attribute_name(conn: &Conn, name: &str) -> AttributeName {
     }
 }
 
-impl Conn {
-    /// Sends typed request `req` in this connection's version and prints the response.
-    async fn perform_print<R: Request>(&self, req: &R) -> Result<ExitCode, KmipError> {
-        self.call_print(R::OPERATION, req.to_items(self.version))
-            .await
-    }
-}
-
 /// `get-attributes`: all attributes, or the named ones.
 pub(super) async fn get_attributes(
     c: &ConnArgs,
@@ -56,13 +47,13 @@ pub(super) async fn get_attributes(
         attribute_names: names.iter().map(|n| attribute_name(&conn, n)).collect(),
         ..GetAttributesRequest::new(u)
     };
-    conn.perform_print(&req).await
+    conn.call_print(&req).await
 }
 
 /// `get-attribute-list`: the attribute names.
 pub(super) async fn get_attribute_list(c: &ConnArgs, u: &str) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    conn.perform_print(&GetAttributeListRequest::new(u)).await
+    conn.call_print(&GetAttributeListRequest::new(u)).await
 }
 
 /// `add-attribute UID NAME=VALUE`.
@@ -73,7 +64,7 @@ pub(super) async fn add_attribute(
 ) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
     let a = parse_attr(attribute)?;
-    conn.perform_print(&AddAttributeRequest::new(u, a)).await
+    conn.call_print(&AddAttributeRequest::new(u, a)).await
 }
 
 /// `set-attribute UID NAME=VALUE` (KMIP 2.x only).
@@ -89,7 +80,7 @@ pub(super) async fn set_attribute(
         ));
     }
     let a = parse_attr(attribute)?;
-    conn.perform_print(&SetAttributeRequest::new(u, a)).await
+    conn.call_print(&SetAttributeRequest::new(u, a)).await
 }
 
 /// `modify-attribute UID NAME=VALUE [--index N]`.
@@ -102,7 +93,7 @@ pub(super) async fn modify_attribute(
     let conn = Conn::open(c).await?;
     let mut a = parse_attr(attribute)?;
     a.index = index;
-    conn.perform_print(&ModifyAttributeRequest::new(u, a)).await
+    conn.call_print(&ModifyAttributeRequest::new(u, a)).await
 }
 
 /// `delete-attribute UID NAME [--index N]` (the index is sent to 1.x servers only).
@@ -114,5 +105,5 @@ pub(super) async fn delete_attribute(
 ) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
     let req = DeleteAttributeRequest::new(u, attribute_name(&conn, &name), index);
-    conn.perform_print(&req).await
+    conn.call_print(&req).await
 }

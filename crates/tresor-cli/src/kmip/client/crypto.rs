@@ -8,26 +8,12 @@ use crate::kmip::args::{ConnArgs, DataArgs, enum_value, unhex};
 use crate::kmip::output::{first_bytes, hex, print_validity};
 use tresor_kmip::KmipError;
 use tresor_kmip::enums::{self, BlockCipherMode, PaddingMethod};
-use tresor_kmip::message::ResponseBatchItem;
+use tresor_kmip::payload::UidRef;
 use tresor_kmip::payload::crypto::{
     CryptographicParameters, DecryptRequest, EncryptRequest, MacRequest, MacVerifyRequest,
     RngRetrieveRequest, SignRequest, SignatureVerifyRequest,
 };
-use tresor_kmip::payload::{Request, UidRef};
 use tresor_kmip::tags::Tag;
-
-impl Conn {
-    /// Sends a typed request and returns the answer (refused: the error).
-    async fn send<R: Request>(&self, req: &R) -> Result<ResponseBatchItem, KmipError> {
-        self.call(R::OPERATION, req.to_items(self.version)).await
-    }
-
-    /// Sends a typed request and prints the whole response payload.
-    async fn send_print<R: Request>(&self, req: &R) -> Result<ExitCode, KmipError> {
-        self.call_print(R::OPERATION, req.to_items(self.version))
-            .await
-    }
-}
 
 /// The Cryptographic Parameters both directions share for block cipher mode `mode`: the
 /// mode, and PKCS#5 padding for CBC.
@@ -83,7 +69,7 @@ pub(super) async fn encrypt(
         authenticated_encryption_additional_data: opt_hex(aad)?,
         ..EncryptRequest::default()
     };
-    conn.send_print(&req).await
+    conn.call_print(&req).await
 }
 
 /// `decrypt`: prints the plaintext (as text if UTF-8, else hex).
@@ -105,7 +91,7 @@ pub(super) async fn decrypt(
         authenticated_encryption_tag: opt_hex(tag)?,
         ..DecryptRequest::default()
     };
-    let item = conn.send(&req).await?;
+    let item = conn.call(&req).await?;
     if c.json {
         conn.print(&item);
     } else {
@@ -131,7 +117,7 @@ pub(super) async fn sign(
         data: Some(data.bytes(false)?),
         ..SignRequest::default()
     };
-    conn.send_print(&req).await
+    conn.call_print(&req).await
 }
 
 /// `verify`: prints valid/invalid; exit code 1 if invalid.
@@ -149,7 +135,7 @@ pub(super) async fn verify(
         signature_data: Some(unhex(signature)?),
         ..SignatureVerifyRequest::default()
     };
-    let item = conn.send(&req).await?;
+    let item = conn.call(&req).await?;
     Ok(print_validity(conn.json, &item))
 }
 
@@ -161,7 +147,7 @@ pub(super) async fn mac(c: &ConnArgs, data: &DataArgs) -> Result<ExitCode, KmipE
         data: Some(data.bytes(false)?),
         ..MacRequest::default()
     };
-    conn.send_print(&req).await
+    conn.call_print(&req).await
 }
 
 /// `mac-verify`: prints valid/invalid; exit code 1 if invalid.
@@ -177,12 +163,12 @@ pub(super) async fn mac_verify(
         mac_data: Some(unhex(mac)?),
         ..MacVerifyRequest::default()
     };
-    let item = conn.send(&req).await?;
+    let item = conn.call(&req).await?;
     Ok(print_validity(conn.json, &item))
 }
 
 /// `rng --length N`: prints the response payload (the random bytes, as hex).
 pub(super) async fn rng(c: &ConnArgs, length: i32) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    conn.send_print(&RngRetrieveRequest::new(length)).await
+    conn.call_print(&RngRetrieveRequest::new(length)).await
 }

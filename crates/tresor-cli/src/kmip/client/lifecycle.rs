@@ -2,20 +2,21 @@
 
 use std::process::ExitCode;
 
-use super::{Conn, uid};
+use super::Conn;
 use crate::kmip::args::{ConnArgs, enum_value};
 use crate::kmip::usage;
 use tresor_kmip::KmipError;
-use tresor_kmip::enums::{self, Operation};
-use tresor_kmip::payload::Payload;
+use tresor_kmip::enums;
 use tresor_kmip::payload::create::ReKeyRequest;
-use tresor_kmip::tags::Tag;
-use tresor_kmip::ttlv::{Ttlv, Value};
+use tresor_kmip::payload::lifecycle::{
+    ActivateRequest, CheckRequest, DestroyRequest, RevocationReason, RevokeRequest,
+};
+use tresor_kmip::payload::{Request, UidRef};
 
-/// Connects, calls `op` and prints the Unique Identifier of the answer.
-async fn simple(c: &ConnArgs, op: Operation, payload: Vec<Ttlv>) -> Result<ExitCode, KmipError> {
+/// Connects, sends `req` and prints the Unique Identifier of the answer.
+async fn simple<R: Request>(c: &ConnArgs, req: &R) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    conn.call_uid(op, payload).await
+    conn.call_uid(req).await
 }
 
 /// `check UID [--usage MASK]`.
@@ -25,24 +26,29 @@ pub(super) async fn check(
     mask: Option<String>,
 ) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    let mut payload = vec![uid(u)];
-    if let Some(m) = mask {
-        let v = enums::CryptographicUsageMask::DEF
-            .parse_mask(&m)
-            .ok_or_else(|| usage(format!("'{m}' is not a usage mask")))?;
-        payload.push(Ttlv::integer(Tag::CRYPTOGRAPHIC_USAGE_MASK, v as i32));
-    }
-    conn.call_print(Operation::CHECK, payload).await
+    let cryptographic_usage_mask = match mask {
+        Some(m) => Some(
+            enums::CryptographicUsageMask::DEF
+                .parse_mask(&m)
+                .ok_or_else(|| usage(format!("'{m}' is not a usage mask")))? as i32,
+        ),
+        None => None,
+    };
+    conn.call_print(&CheckRequest {
+        unique_identifier: Some(UidRef::text(u)),
+        cryptographic_usage_mask,
+    })
+    .await
 }
 
 /// `activate UID`.
 pub(super) async fn activate(c: &ConnArgs, u: &str) -> Result<ExitCode, KmipError> {
-    simple(c, Operation::ACTIVATE, vec![uid(u)]).await
+    simple(c, &ActivateRequest::new(u)).await
 }
 
 /// `destroy UID`.
 pub(super) async fn destroy(c: &ConnArgs, u: &str) -> Result<ExitCode, KmipError> {
-    simple(c, Operation::DESTROY, vec![uid(u)]).await
+    simple(c, &DestroyRequest::new(u)).await
 }
 
 /// `revoke UID [--reason R] [--message M] [--compromise-date SECONDS]`.
@@ -58,18 +64,18 @@ pub(super) async fn revoke(
         "revocation reason",
         reason,
     )?;
-    let mut r = vec![Ttlv::enumeration(Tag::REVOCATION_REASON_CODE, code)];
-    if let Some(m) = message {
-        r.push(Ttlv::text(Tag::REVOCATION_MESSAGE, m));
-    }
-    let mut payload = vec![uid(u), Ttlv::structure(Tag::REVOCATION_REASON, r)];
-    if let Some(d) = compromise_date {
-        payload.push(Ttlv::new(
-            Tag::COMPROMISE_OCCURRENCE_DATE,
-            Value::DateTime(d),
-        ));
-    }
-    simple(c, Operation::REVOKE, payload).await
+    simple(
+        c,
+        &RevokeRequest {
+            unique_identifier: Some(UidRef::text(u)),
+            revocation_reason: RevocationReason {
+                code: enums::RevocationReasonCode(code),
+                message,
+            },
+            compromise_occurrence_date: compromise_date,
+        },
+    )
+    .await
 }
 
 /// `re-key UID [--offset SECONDS]`.
@@ -83,6 +89,5 @@ pub(super) async fn re_key(
         offset,
         ..ReKeyRequest::new(u)
     };
-    conn.call_uid(Operation::RE_KEY, req.to_items(conn.version))
-        .await
+    conn.call_uid(&req).await
 }

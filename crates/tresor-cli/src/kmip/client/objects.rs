@@ -5,16 +5,17 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use super::{Conn, uid};
+use super::Conn;
 use crate::kmip::args::{AttrArgs, ConnArgs, algorithm as algorithm_value, enum_value};
 use crate::kmip::output::first_text;
 use crate::kmip::usage;
 use tresor_kmip::KmipError;
-use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
-use tresor_kmip::enums::{self, KeyFormatType, NameType, ObjectType, Operation};
+use tresor_kmip::attributes::{Attribute, AttributeSet};
+use tresor_kmip::enums::{self, KeyFormatType, NameType, ObjectType};
 use tresor_kmip::message::ResponseBatchItem;
-use tresor_kmip::payload::Payload;
 use tresor_kmip::payload::create::{CreateKeyPairRequest, CreateRequest};
+use tresor_kmip::payload::get::GetRequest;
+use tresor_kmip::payload::locate::LocateRequest;
 use tresor_kmip::payload::object::{KeyBlock, ManagedObject};
 use tresor_kmip::payload::register::RegisterRequest;
 use tresor_kmip::tags::Tag;
@@ -51,11 +52,8 @@ pub(super) async fn create(
         };
         set.push(usage_mask(mask));
     }
-    conn.call_uid(
-        Operation::CREATE,
-        CreateRequest::new(ObjectType::SYMMETRIC_KEY, set).to_items(conn.version),
-    )
-    .await
+    conn.call_uid(&CreateRequest::new(ObjectType::SYMMETRIC_KEY, set))
+        .await
 }
 
 /// `create-key-pair`: prints `private UID` and `public UID`.
@@ -97,9 +95,7 @@ pub(super) async fn create_key_pair(
         private_key_attributes: private,
         public_key_attributes: public,
     };
-    let item = conn
-        .call(Operation::CREATE_KEY_PAIR, req.to_items(conn.version))
-        .await?;
+    let item = conn.call(&req).await?;
     if c.json {
         conn.print(&item);
     } else {
@@ -140,11 +136,7 @@ pub(super) async fn register(
     let alg = algorithm.as_deref().map(algorithm_value).transpose()?;
     let obj = register_object(ot, bytes, format.as_deref(), alg, length)?;
     let set = attrs.to_set()?;
-    conn.call_uid(
-        Operation::REGISTER,
-        RegisterRequest::new(&obj, set).to_items(conn.version),
-    )
-    .await
+    conn.call_uid(&RegisterRequest::new(&obj, set)).await
 }
 
 /// `get`: the material goes to `--out` (0600), else the payload is printed.
@@ -155,14 +147,20 @@ pub(super) async fn get(
     out: Option<PathBuf>,
 ) -> Result<ExitCode, KmipError> {
     let conn = Conn::open(c).await?;
-    let mut payload = vec![uid(u)];
-    if let Some(f) = format {
-        payload.push(Ttlv::enumeration(
-            Tag::KEY_FORMAT_TYPE,
-            enum_value(&KeyFormatType::DEF, "key format", &f)?,
-        ));
-    }
-    let item = conn.call(Operation::GET, payload).await?;
+    let key_format_type = match format {
+        Some(f) => Some(KeyFormatType(enum_value(
+            &KeyFormatType::DEF,
+            "key format",
+            &f,
+        )?)),
+        None => None,
+    };
+    let item = conn
+        .call(&GetRequest {
+            key_format_type,
+            ..GetRequest::new(u)
+        })
+        .await?;
     let material = material_of(&item);
     match (out, material) {
         (Some(path), Some(m)) => {
@@ -212,19 +210,13 @@ pub(super) async fn locate(
             Value::Integer(l),
         ));
     }
-    let mut payload = Vec::new();
-    if let Some(m) = max {
-        payload.push(Ttlv::integer(Tag::MAXIMUM_ITEMS, m));
-    }
-    if let Some(o) = offset {
-        payload.push(Ttlv::integer(Tag::OFFSET_ITEMS, o));
-    }
-    if conn.version.is_v2() {
-        payload.push(conn.template(&set, Container::Template));
-    } else {
-        payload.extend(set.attributes.iter().map(Attribute::to_v1));
-    }
-    let item = conn.call(Operation::LOCATE, payload).await?;
+    let item = conn
+        .call(&LocateRequest {
+            maximum_items: max,
+            offset_items: offset,
+            ..LocateRequest::new(set)
+        })
+        .await?;
     let uids: Vec<String> = item
         .payload_items()
         .iter()
