@@ -67,15 +67,6 @@ pub fn date(ts: i64) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn dates() {
-        assert_eq!(super::date(0), "1970-01-01 00:00:00");
-        assert_eq!(super::date(1_700_000_000), "2023-11-14 22:13:20");
-    }
-}
-
 /// Makes a closed standard output (`tresor kmip query | head -1`) end the process quietly
 /// with exit code 0, as [`crate::error::report`] does for a `BrokenPipe` error: `print!` and
 /// `println!` panic on a closed pipe ("failed printing to stdout"), and this hook turns that
@@ -95,4 +86,13 @@ pub fn quiet_on_closed_stdout() {
         }
         default(info);
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates() {
+        assert_eq!(super::date(0), "1970-01-01 00:00:00");
+        assert_eq!(super::date(1_700_000_000), "2023-11-14 22:13:20");
+    }
 }
