@@ -31,6 +31,39 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+/// Defines a response holding the object's identifier: `uid_response!("Destroy",
+/// DestroyResponse)`. Defined before the modules below, so each of them can use it.
+macro_rules! uid_response {
+    ($name:literal, $resp:ident) => {
+        #[doc = concat!("A ", $name, " response: the object's identifier.")]
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $resp {
+            /// The object's identifier.
+            pub unique_identifier: String,
+        }
+
+        impl $crate::payload::Payload for $resp {
+            const TAG: $crate::tags::Tag = $crate::tags::Tag::RESPONSE_PAYLOAD;
+
+            fn from_ttlv(p: &$crate::ttlv::Ttlv) -> Result<Self, $crate::payload::PayloadError> {
+                Ok($resp {
+                    unique_identifier: $crate::payload::req_text(
+                        p,
+                        $crate::tags::Tag::UNIQUE_IDENTIFIER,
+                    )?,
+                })
+            }
+
+            fn to_items(&self, _: $crate::message::ProtocolVersion) -> Vec<$crate::ttlv::Ttlv> {
+                vec![$crate::ttlv::Ttlv::text(
+                    $crate::tags::Tag::UNIQUE_IDENTIFIER,
+                    self.unique_identifier.clone(),
+                )]
+            }
+        }
+    };
+}
+
 pub mod attribute_ops;
 pub mod attributes;
 pub mod create;

@@ -173,29 +173,7 @@ new_attribute_request!(
     SetAttributeResponse
 );
 
-/// A Set Attribute response: the object's identifier.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SetAttributeResponse {
-    /// The object's identifier.
-    pub unique_identifier: String,
-}
-
-impl Payload for SetAttributeResponse {
-    const TAG: Tag = Tag::RESPONSE_PAYLOAD;
-
-    fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
-        Ok(SetAttributeResponse {
-            unique_identifier: req_text(p, Tag::UNIQUE_IDENTIFIER)?,
-        })
-    }
-
-    fn to_items(&self, _: ProtocolVersion) -> Vec<Ttlv> {
-        vec![Ttlv::text(
-            Tag::UNIQUE_IDENTIFIER,
-            self.unique_identifier.clone(),
-        )]
-    }
-}
+uid_response!("Set Attribute", SetAttributeResponse);
 
 /// A Modify Attribute request: KMIP 1.x names the instance by the new attribute's index,
 /// 2.x by its current value.

@@ -256,29 +256,7 @@ impl Request for ReKeyRequest {
     type Response = ReKeyResponse;
 }
 
-/// A Re-Key response: the replacement's identifier.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReKeyResponse {
-    /// The replacement key's identifier.
-    pub unique_identifier: String,
-}
-
-impl Payload for ReKeyResponse {
-    const TAG: Tag = Tag::RESPONSE_PAYLOAD;
-
-    fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
-        Ok(ReKeyResponse {
-            unique_identifier: req_text(p, Tag::UNIQUE_IDENTIFIER)?,
-        })
-    }
-
-    fn to_items(&self, _: ProtocolVersion) -> Vec<Ttlv> {
-        vec![Ttlv::text(
-            Tag::UNIQUE_IDENTIFIER,
-            self.unique_identifier.clone(),
-        )]
-    }
-}
+uid_response!("Re-Key", ReKeyResponse);
 
 #[cfg(test)]
 pub(crate) mod tests {

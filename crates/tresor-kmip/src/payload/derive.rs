@@ -3,9 +3,7 @@
 
 use super::crypto::CryptographicParameters;
 use super::register::container_attributes;
-use super::{
-    Payload, PayloadError, Request, UidRef, opt_bytes, opt_integer, push_opt, req_enum, req_text,
-};
+use super::{Payload, PayloadError, Request, UidRef, opt_bytes, opt_integer, push_opt, req_enum};
 use crate::attributes::{AttributeSet, Container};
 use crate::enums::{DerivationMethod, ObjectType, Operation};
 use crate::message::ProtocolVersion;
@@ -138,29 +136,7 @@ impl Request for DeriveKeyRequest {
     type Response = DeriveKeyResponse;
 }
 
-/// A Derive Key response: the new object's identifier.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeriveKeyResponse {
-    /// The new object's identifier.
-    pub unique_identifier: String,
-}
-
-impl Payload for DeriveKeyResponse {
-    const TAG: Tag = Tag::RESPONSE_PAYLOAD;
-
-    fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
-        Ok(DeriveKeyResponse {
-            unique_identifier: req_text(p, Tag::UNIQUE_IDENTIFIER)?,
-        })
-    }
-
-    fn to_items(&self, _: ProtocolVersion) -> Vec<Ttlv> {
-        vec![Ttlv::text(
-            Tag::UNIQUE_IDENTIFIER,
-            self.unique_identifier.clone(),
-        )]
-    }
-}
+uid_response!("Derive Key", DeriveKeyResponse);
 
 #[cfg(test)]
 mod tests {

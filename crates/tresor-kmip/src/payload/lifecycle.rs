@@ -1,42 +1,11 @@
 //! Lifecycle operations that name one object and answer with its identifier: Activate,
 //! Revoke, Destroy, and Check (whether the object may be used with a usage mask).
 
-use super::{
-    Payload, PayloadError, Request, UidRef, opt_integer, opt_text, push_opt, req_enum, req_text,
-};
+use super::{Payload, PayloadError, Request, UidRef, opt_integer, opt_text, push_opt, req_enum};
 use crate::enums::{Operation, RevocationReasonCode};
 use crate::message::ProtocolVersion;
 use crate::tags::Tag;
 use crate::ttlv::Ttlv;
-
-/// Defines a response holding the object's identifier.
-macro_rules! uid_response {
-    ($name:literal, $resp:ident) => {
-        #[doc = concat!("A ", $name, " response: the object's identifier.")]
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub struct $resp {
-            /// The object's identifier.
-            pub unique_identifier: String,
-        }
-
-        impl Payload for $resp {
-            const TAG: Tag = Tag::RESPONSE_PAYLOAD;
-
-            fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
-                Ok($resp {
-                    unique_identifier: req_text(p, Tag::UNIQUE_IDENTIFIER)?,
-                })
-            }
-
-            fn to_items(&self, _: ProtocolVersion) -> Vec<Ttlv> {
-                vec![Ttlv::text(
-                    Tag::UNIQUE_IDENTIFIER,
-                    self.unique_identifier.clone(),
-                )]
-            }
-        }
-    };
-}
 
 /// Defines a request naming one object and its response holding the identifier.
 macro_rules! uid_operation {

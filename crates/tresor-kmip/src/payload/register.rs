@@ -7,7 +7,7 @@ use std::fmt;
 use zeroize::Zeroize;
 
 use super::object::ManagedObject;
-use super::{Payload, PayloadError, Request, opt_enum, push_opt, req_enum, req_text};
+use super::{Payload, PayloadError, Request, opt_enum, push_opt, req_enum};
 use crate::attributes::{AttributeSet, Container};
 use crate::enums::{KeyFormatType, ObjectType, Operation, SecretDataType};
 use crate::message::ProtocolVersion;
@@ -236,29 +236,7 @@ impl Request for RegisterRequest {
     type Response = RegisterResponse;
 }
 
-/// A Register response: the new object's identifier.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegisterResponse {
-    /// The new object's identifier.
-    pub unique_identifier: String,
-}
-
-impl Payload for RegisterResponse {
-    const TAG: Tag = Tag::RESPONSE_PAYLOAD;
-
-    fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
-        Ok(RegisterResponse {
-            unique_identifier: req_text(p, Tag::UNIQUE_IDENTIFIER)?,
-        })
-    }
-
-    fn to_items(&self, _: ProtocolVersion) -> Vec<Ttlv> {
-        vec![Ttlv::text(
-            Tag::UNIQUE_IDENTIFIER,
-            self.unique_identifier.clone(),
-        )]
-    }
-}
+uid_response!("Register", RegisterResponse);
 
 #[cfg(test)]
 mod tests {

@@ -315,29 +315,7 @@ impl Request for PurgeRequest {
     type Response = PurgeResponse;
 }
 
-/// A Purge response: the identifier the object had.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PurgeResponse {
-    /// The purged object's identifier.
-    pub unique_identifier: String,
-}
-
-impl Payload for PurgeResponse {
-    const TAG: Tag = Tag::RESPONSE_PAYLOAD;
-
-    fn from_ttlv(p: &Ttlv) -> Result<Self, PayloadError> {
-        Ok(PurgeResponse {
-            unique_identifier: super::req_text(p, Tag::UNIQUE_IDENTIFIER)?,
-        })
-    }
-
-    fn to_items(&self, _: ProtocolVersion) -> Vec<Ttlv> {
-        vec![Ttlv::text(
-            Tag::UNIQUE_IDENTIFIER,
-            self.unique_identifier.clone(),
-        )]
-    }
-}
+uid_response!("Purge", PurgeResponse);
 
 #[cfg(test)]
 #[path = "vendor_test.rs"]
