@@ -349,14 +349,16 @@ mod tests {
     #[test]
     fn keeps_stdout_waits_for_a_line_and_ends_on_a_signal() {
         let mut s = TestServer::start_keeping_stdout(
-            &mut sh("echo 'listening on 127.0.0.1:9' >&2; echo 'on stdout'; \
-                     trap 'exit 7' HUP; while :; do sleep 0.05; done"),
+            // USR1, not HUP: a shell cannot trap a signal ignored when it started, and HUP is
+            // ignored under `nohup`. The trap is set before the lines that say it is ready.
+            &mut sh("trap 'exit 7' USR1; echo 'listening on 127.0.0.1:9' >&2; \
+                     echo 'on stdout'; while :; do sleep 0.05; done"),
             DEFAULT_START_TIMEOUT,
             |e| e,
         );
         s.log_on_panic("sh log");
         s.wait_for("on stdout", Duration::from_secs(30));
-        s.signal("-HUP");
+        s.signal("-USR1");
         assert_eq!(s.wait_exit(Duration::from_secs(30)).code(), Some(7));
         assert!(!s.running());
     }
