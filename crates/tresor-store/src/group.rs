@@ -4,9 +4,10 @@
 //! A commit is bounded by its fsync (a few hundred microseconds on this class of disk), not
 //! by its CPU work. Writers that arrive while a commit is in flight queue here; when it
 //! ends, the first of them becomes the *leader*: it takes every queued batch (up to
-//! [`MAX_GROUP`]), applies them in arrival order inside one transaction, each under its own
-//! savepoint, and commits once. A batch that fails (a conflict, a taken name, a rotated
-//! key) is rolled back to its savepoint and fails alone; the others commit. Every writer
+//! [`MAX_GROUP`]), applies them in arrival order inside one transaction and commits once. A
+//! batch that fails (a conflict, a taken name, a rotated key) fails alone; the others commit
+//! (PostgreSQL rolls back to the batch's savepoint; SQLite applies the group again without
+//! it, see `sqlite::write`). Every writer
 //! returns only after the transaction holding its batch has committed (or failed).
 //!
 //! There is no timer: a writer that finds no commit in flight leads at once with a group of
@@ -15,8 +16,8 @@
 //! bounded by the number of threads that can block in it (a server's connection limit);
 //! [`MAX_GROUP`] bounds the work (and the transaction) one leader does.
 //!
-//! Audit entries are appended inside each batch's savepoint, after the entries of the
-//! batches before it in the group: the chain stays one chain, in commit order.
+//! Audit entries are appended with each batch, after the entries of the batches before it
+//! in the group: the chain stays one chain, in commit order.
 //!
 //! The same module was the model for LevelDB's and RocksDB's writer queues; the idea is
 //! older (IBM's IMS Fast Path, 1980s).
@@ -38,6 +39,17 @@ pub(crate) struct Slot {
     /// MACs this batch's audit entries (its `last_issued` is copied back to the writer's).
     pub(crate) signer: AuditSigner,
     outcome: Mutex<Option<Result<()>>>,
+}
+
+impl Slot {
+    /// A slot for `batch`, its outcome not known yet.
+    pub(crate) fn new(batch: Batch, signer: AuditSigner) -> Arc<Slot> {
+        Arc::new(Slot {
+            batch,
+            signer,
+            outcome: Mutex::new(None),
+        })
+    }
 }
 
 struct Queue {
@@ -86,11 +98,7 @@ impl GroupCommit {
         signer: &AuditSigner,
         apply: impl FnOnce(&[Arc<Slot>]) -> Vec<Result<()>>,
     ) -> Result<()> {
-        let mine = Arc::new(Slot {
-            batch: batch.clone(),
-            signer: signer.for_commit(),
-            outcome: Mutex::new(None),
-        });
+        let mine = Slot::new(batch.clone(), signer.for_commit());
         let mut q = lock(&self.queue);
         q.waiting.push_back(mine.clone());
         loop {

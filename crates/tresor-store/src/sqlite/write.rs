@@ -1,5 +1,6 @@
-//! Writing to SQLite: a group of batches in one transaction, each batch's objects, index
-//! rows and versions, and its audit entries appended to the chain.
+//! Writing to SQLite: a group of batches in one transaction (a failing batch taken out and
+//! the rest applied again), each batch's objects, index rows and versions, and its audit
+//! entries appended to the chain.
 
 use std::sync::Arc;
 
@@ -15,41 +16,60 @@ use super::SqliteBackend;
 
 impl SqliteBackend {
     /// Applies a group of batches (see [`crate::group`]) in one `BEGIN IMMEDIATE`
-    /// transaction, each under its own savepoint, and commits once.
+    /// transaction and commits once.
+    ///
+    /// Optimistically, without a savepoint per batch: a savepoint makes SQLite copy every
+    /// page a batch touches into its statement journal first (about 17 pages per KMIP
+    /// Create, over the 64 KiB that stays in memory, so a temp file written per batch: 11 %
+    /// of the server's CPU under 16 writers, `perf`). Batches almost never fail. When one
+    /// does, the whole transaction is rolled back and the group applied again without it:
+    /// the batches before it see what they saw, the ones after it see the store as if it
+    /// had never been there, exactly what rolling back its savepoint would give. A group of
+    /// `n` batches with `k` failures is applied at most `k + 1` times, and `k < n`.
     pub(super) fn apply_group(&self, group: &[Arc<Slot>]) -> Vec<Result<()>> {
         let fail_all = |e: StoreError| fail_group(e, group.len(), copy_err);
         let mut c = match self.take() {
             Ok(c) => c,
             Err(e) => return fail_all(e),
         };
-        let out = (|| -> std::result::Result<Vec<Result<()>>, rusqlite::Error> {
-            let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut out = Vec::with_capacity(group.len());
-            if let [only] = group {
-                // A group of one (a lone writer): no savepoint, the transaction is its scope.
-                match apply_batch(&tx, &only.batch, &only.signer) {
-                    Ok(()) => out.push(Ok(())),
-                    Err(e) => return Ok(vec![Err(e)]),
+        let mut failed: Vec<Option<StoreError>> = group.iter().map(|_| None).collect();
+        let out = (|| -> std::result::Result<(), rusqlite::Error> {
+            loop {
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let mut bad = None;
+                for (i, slot) in group.iter().enumerate() {
+                    if failed.get(i).is_some_and(Option::is_some) {
+                        continue;
+                    }
+                    if let Err(e) = apply_batch(&tx, &slot.batch, &slot.signer) {
+                        bad = Some((i, e));
+                        break;
+                    }
                 }
-            } else {
-                for slot in group {
-                    let sp = tx.savepoint()?;
-                    match apply_batch(&sp, &slot.batch, &slot.signer) {
-                        Ok(()) => {
-                            sp.commit()?;
-                            out.push(Ok(()));
+                match bad {
+                    None => return tx.commit(),
+                    Some((i, e)) => {
+                        // Dropping `tx` rolls the whole group back; apply it again without `i`.
+                        drop(tx);
+                        if let Some(f) = failed.get_mut(i) {
+                            *f = Some(e);
                         }
-                        // Dropping the savepoint rolls this batch back, and only it.
-                        Err(e) => out.push(Err(e)),
+                        if failed.iter().all(Option::is_some) {
+                            return Ok(());
+                        }
                     }
                 }
             }
-            tx.commit()?;
-            Ok(out)
         })();
         self.release(c);
         match out {
-            Ok(out) => out,
+            Ok(()) => failed
+                .into_iter()
+                .map(|f| match f {
+                    None => Ok(()),
+                    Some(e) => Err(e),
+                })
+                .collect(),
             Err(e) => fail_all(StoreError::Sqlite(e)),
         }
     }
@@ -153,7 +173,7 @@ pub(super) fn append_audit(
     Ok(())
 }
 
-/// Applies one batch on `tx` (a transaction or a savepoint in one), audit entries last.
+/// Applies one batch on `tx` (the group's transaction), audit entries last.
 fn apply_batch(tx: &Connection, batch: &Batch, signer: &AuditSigner) -> Result<()> {
     for w in &batch.writes {
         match w {
@@ -287,5 +307,99 @@ mod index_tests {
             .unwrap();
         rows.sort();
         assert_eq!(rows, ["Cryptographic Algorithm", "Digest.DigestValue"]);
+    }
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+    use crate::backend::Backend;
+    use crate::group::Slot;
+    use crate::model::{ObjectType, State};
+    use crate::{AuditDraft, StoreError};
+
+    /// A batch creating object `uid` named `name`, with one audit entry.
+    fn create(uid: &str, name: &str) -> Batch {
+        let meta = ObjectMeta {
+            uid: uid.into(),
+            object_type: ObjectType::SecretData,
+            state: State::Active,
+            owner: "t".into(),
+            names: vec![name.into()],
+            attributes: Default::default(),
+            current_version: 0,
+            created: 1,
+            updated: 1,
+            rev: 1,
+            mac: None,
+        };
+        Batch {
+            writes: vec![Write::PutObject {
+                meta,
+                expect: Precondition::Absent,
+            }],
+            audit: vec![AuditDraft {
+                actor: "t".into(),
+                action: "create".into(),
+                uid: Some(uid.into()),
+                detail: name.into(),
+            }],
+        }
+    }
+
+    /// One group of five batches where the 2nd and 4th take names the 1st and 3rd took: the
+    /// two fail alone (the group is applied again without each), the other three commit in
+    /// one transaction, and the audit chain holds their three entries, linked in order.
+    #[test]
+    fn a_failing_batch_is_taken_out_and_the_rest_applied_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = SqliteBackend::open(&dir.path().join("g.db")).unwrap();
+        let signer = AuditSigner::new(tresor_crypto::Secret::new(vec![7u8; 32]));
+        let plan = [
+            ("u1", "a"),
+            ("u2", "a"),
+            ("u3", "b"),
+            ("u4", "b"),
+            ("u5", "c"),
+        ];
+        let group: Vec<Arc<Slot>> = plan
+            .iter()
+            .map(|(u, n)| Slot::new(create(u, n), signer.for_commit()))
+            .collect();
+        let out = b.apply_group(&group);
+        assert!(
+            out[0].is_ok() && out[2].is_ok() && out[4].is_ok(),
+            "{out:?}"
+        );
+        assert!(
+            matches!(&out[1], Err(StoreError::NameTaken(n)) if n == "a"),
+            "{out:?}"
+        );
+        assert!(
+            matches!(&out[3], Err(StoreError::NameTaken(n)) if n == "b"),
+            "{out:?}"
+        );
+        for (u, n) in plan {
+            let got = b.get(u).unwrap();
+            assert_eq!(got.is_some(), ["u1", "u3", "u5"].contains(&u), "{u}");
+            if let Some(m) = got {
+                assert_eq!(m.names, vec![n.to_owned()]);
+            }
+        }
+        let entries = b.audit(0, 100).unwrap();
+        let uids: Vec<_> = entries.iter().filter_map(|e| e.uid.clone()).collect();
+        assert_eq!(uids, ["u1", "u3", "u5"]);
+        assert_eq!(signer.verify(&entries), Ok(3));
+        // A group where every batch fails commits nothing and answers each.
+        let all_bad: Vec<Arc<Slot>> = (0..3)
+            .map(|i| Slot::new(create(&format!("x{i}"), "a"), signer.for_commit()))
+            .collect();
+        let out = b.apply_group(&all_bad);
+        assert!(
+            out.iter()
+                .all(|r| matches!(r, Err(StoreError::NameTaken(_)))),
+            "{out:?}"
+        );
+        assert_eq!(b.audit(0, 100).unwrap().len(), 3);
     }
 }

@@ -1,6 +1,8 @@
 //! The audit chain as the [`Store`] keeps it: the audit head recorded outside the
 //! database, moved forward by each commit, and the verification of the whole chain.
 
+use std::sync::atomic::Ordering;
+
 use crate::Result;
 #[cfg(doc)]
 use crate::StoreError;
@@ -55,6 +57,10 @@ impl Store {
         let Some(sink) = &self.head else {
             return Ok(());
         };
+        if self.last_head_seq.load(Ordering::Acquire) >= new.seq {
+            // This process already recorded a newer head (another writer of the same group).
+            return Ok(());
+        }
         let new_bytes = new.to_bytes();
         let mut written = false;
         sink.update(&mut |cur| {
@@ -86,6 +92,7 @@ impl Store {
         if written && let Ok(mut l) = self.last_head.lock() {
             // In the form the sink gives back, so the next commit's comparison can match.
             *l = Some(crate::head::recorded(&new_bytes).to_vec());
+            self.last_head_seq.fetch_max(new.seq, Ordering::AcqRel);
         }
         Ok(())
     }
@@ -96,6 +103,7 @@ impl Store {
         let Some(sink) = &self.head else {
             return Ok(());
         };
+        self.last_head_seq.store(0, Ordering::Release);
         let Some(head) = head else {
             return Ok(());
         };
