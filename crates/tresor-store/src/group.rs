@@ -39,6 +39,11 @@ pub(crate) struct Slot {
     /// MACs this batch's audit entries (its `last_issued` is copied back to the writer's).
     pub(crate) signer: AuditSigner,
     outcome: Mutex<Option<Result<()>>>,
+    /// Wakes this writer alone (waited on with the queue's mutex): when its outcome is set,
+    /// or when it has become the first in line with no leader. One condition variable per
+    /// writer, not one for all: a group's end then wakes its own writers and the next
+    /// leader, not every writer in the queue (16 writers: ~1 needless wake-up per Create).
+    wake: Condvar,
 }
 
 impl Slot {
@@ -48,6 +53,7 @@ impl Slot {
             batch,
             signer,
             outcome: Mutex::new(None),
+            wake: Condvar::new(),
         })
     }
 }
@@ -60,7 +66,6 @@ struct Queue {
 /// The writer queue of one backend.
 pub(crate) struct GroupCommit {
     queue: Mutex<Queue>,
-    wake: Condvar,
     /// Sizes of the groups committed so far: `sizes[i]` counts groups of `i + 1` batches
     /// (the last bucket: [`MAX_GROUP`]).
     sizes: Mutex<Vec<u64>>,
@@ -79,7 +84,6 @@ impl Default for GroupCommit {
                 waiting: VecDeque::new(),
                 leading: false,
             }),
-            wake: Condvar::new(),
             sizes: Mutex::new(vec![0; MAX_GROUP]),
         }
     }
@@ -111,7 +115,7 @@ impl GroupCommit {
             if first && !q.leading {
                 break;
             }
-            q = self.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+            q = mine.wake.wait(q).unwrap_or_else(|p| p.into_inner());
         }
         // Leader: take the group, apply it without holding the queue.
         q.leading = true;
@@ -145,8 +149,19 @@ impl GroupCommit {
         if let Some(c) = lock(&self.sizes).get_mut(group.len().clamp(1, MAX_GROUP) - 1) {
             *c += 1;
         }
-        lock(&self.queue).leading = false;
-        self.wake.notify_all();
+        // The outcomes were set before the queue's lock is taken here, so a writer that found
+        // none is already waiting (it checks and waits under that lock): no wake-up is lost.
+        let next = {
+            let mut q = lock(&self.queue);
+            q.leading = false;
+            q.waiting.front().cloned()
+        };
+        for slot in group {
+            slot.wake.notify_one();
+        }
+        if let Some(next) = next {
+            next.wake.notify_one();
+        }
     }
 
     /// How many groups of each size were committed: `(size, count)` for sizes seen.

@@ -222,6 +222,11 @@ impl Gate {
         })
     }
 
+    /// How many connections are open now.
+    pub(super) fn open_now(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
     /// Counts one more open connection; `None` (and nothing counted) when the server already
     /// holds `max_connections`.
     pub(super) fn connection(self: &Arc<Self>) -> Option<ConnectionSlot> {
