@@ -9,7 +9,7 @@
 #![allow(dead_code)] // each test binary uses part of it
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -80,7 +80,7 @@ pub fn start_writers(
         .collect()
 }
 
-fn writer(certs: &PathBuf, port: u16, prefix: &str, refusals_ok: &AtomicBool, t: &Tally) {
+fn writer(certs: &Path, port: u16, prefix: &str, refusals_ok: &AtomicBool, t: &Tally) {
     let Ok(kc) = Kc::new(certs, "client", port, support::V, Duration::from_secs(20)) else {
         t.interrupted.fetch_add(1, Ordering::Relaxed);
         return;
