@@ -10,6 +10,8 @@
 #                           TRESOR_PG_CA (the CA file) and the URL carries sslmode=require.
 #   pg.sh stop DIR          stops the server and removes DIR.
 #   pg.sh stop-keep DIR     stops the server, keeps DIR (data, port, certificates).
+#   pg.sh crash DIR         stops the server as a crash would (immediate shutdown: no
+#                           checkpoint, crash recovery at the next start), keeps DIR.
 #   pg.sh start-existing DIR  starts a server stopped with stop-keep again, on the same port.
 set -euo pipefail
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
@@ -67,10 +69,14 @@ stop-keep)
     dir=${2:?usage: pg.sh stop-keep DIR}
     as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
     ;;
+crash)
+    dir=${2:?usage: pg.sh crash DIR}
+    as_pg "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+    ;;
 start-existing)
     dir=${2:?usage: pg.sh start-existing DIR}
     [ -f "$dir/opts" ] || { echo "$dir was not made by pg.sh start" >&2; exit 2; }
     pg_start "$dir"
     ;;
-*) echo "usage: pg.sh start [--ssl] | stop DIR | stop-keep DIR | start-existing DIR" >&2; exit 2 ;;
+*) echo "usage: pg.sh start [--ssl] | stop DIR | stop-keep DIR | crash DIR | start-existing DIR" >&2; exit 2 ;;
 esac

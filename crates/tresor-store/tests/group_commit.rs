@@ -1,7 +1,9 @@
 //! Group commit on a real SQLite file and a real PostgreSQL database: concurrent writers share commits, a batch that fails
 //! inside a group fails alone, and the audit chain stays one chain.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use tresor_crypto::LocalKek;
 use tresor_store::{Backend, NewObject, ObjectType, SqliteBackend, Store, StoreError};
@@ -30,6 +32,19 @@ fn sqlite_a_failing_batch_fails_alone_and_its_group_commits() {
 #[cfg(feature = "postgres")]
 #[test]
 fn postgres_a_failing_batch_fails_alone_and_its_group_commits() {
+    let Some(url) = pg_database("group") else {
+        return;
+    };
+    let backend = Arc::new(tresor_store::PostgresBackend::connect(&url).unwrap());
+    race_for_names(backend, &|| {
+        Arc::new(tresor_store::PostgresBackend::connect(&url).unwrap()) as Arc<dyn Backend>
+    });
+}
+
+/// A fresh database `tresor_{tag}_{pid}` on `TRESOR_TEST_PG_URL`'s server; `None` (skipped)
+/// when it is not set, which CI does not allow.
+#[cfg(feature = "postgres")]
+fn pg_database(tag: &str) -> Option<String> {
     let admin = match std::env::var("TRESOR_TEST_PG_URL") {
         Ok(u) if !u.is_empty() => u,
         _ => {
@@ -38,20 +53,206 @@ fn postgres_a_failing_batch_fails_alone_and_its_group_commits() {
                 "TRESOR_TEST_PG_URL is not set under CI: scripts/test.sh must start PostgreSQL"
             );
             eprintln!("SKIPPED: TRESOR_TEST_PG_URL not set");
-            return;
+            return None;
         }
     };
     let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("connect admin");
-    let db = format!("tresor_group_{}", std::process::id());
+    let db = format!("tresor_{tag}_{}", std::process::id());
     c.batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
         .unwrap();
     c.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
     let (base, _) = admin.rsplit_once('/').unwrap();
-    let url = format!("{base}/{db}");
+    Some(format!("{base}/{db}"))
+}
+
+/// Injected failures inside one group (SQLite): while another connection holds the write
+/// lock (`BEGIN IMMEDIATE`), a lone leader waits on it and every other writer queues behind
+/// it; when the lock is released they commit as ONE group, in which two batches fail (a uid
+/// that exists, a name another batch of the group takes first) and the rest commit.
+#[test]
+fn sqlite_injected_failures_inside_one_group_leave_the_others_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.db");
+    let backend = Arc::new(SqliteBackend::open(&path).unwrap());
+    let hold_path = path.clone();
+    injected_failures_in_one_group(
+        backend,
+        &|| Arc::new(SqliteBackend::open(&path).unwrap()) as Arc<dyn Backend>,
+        &move || {
+            let c = rusqlite::Connection::open(&hold_path).unwrap();
+            c.execute_batch("BEGIN IMMEDIATE").unwrap();
+            Box::new(move || c.execute_batch("COMMIT").unwrap())
+        },
+        // SQLite shows no waiter from outside: the leader has had time to reach the lock.
+        &|| std::thread::sleep(SETTLE),
+    );
+}
+
+/// The same on PostgreSQL: another session holds `LOCK TABLE audit IN EXCLUSIVE MODE` (the
+/// leader blocks on its audit insert, inside its transaction and the writers' advisory
+/// lock), and the test sees the leader waiting in `pg_stat_activity`.
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_injected_failures_inside_one_group_leave_the_others_committed() {
+    let Some(url) = pg_database("inject") else {
+        return;
+    };
     let backend = Arc::new(tresor_store::PostgresBackend::connect(&url).unwrap());
-    race_for_names(backend, &|| {
-        Arc::new(tresor_store::PostgresBackend::connect(&url).unwrap()) as Arc<dyn Backend>
+    let (hold_url, watch_url) = (url.clone(), url.clone());
+    injected_failures_in_one_group(
+        backend,
+        &|| Arc::new(tresor_store::PostgresBackend::connect(&url).unwrap()) as Arc<dyn Backend>,
+        &move || {
+            let mut c = postgres::Client::connect(&hold_url, postgres::NoTls).unwrap();
+            c.batch_execute("BEGIN; LOCK TABLE audit IN EXCLUSIVE MODE")
+                .unwrap();
+            Box::new(move || c.batch_execute("COMMIT").unwrap())
+        },
+        &move || {
+            let mut c = postgres::Client::connect(&watch_url, postgres::NoTls).unwrap();
+            let t = Instant::now();
+            loop {
+                let waiting: i64 = c
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity \
+                         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                        &[],
+                    )
+                    .unwrap()
+                    .get(0);
+                if waiting > 0 {
+                    break;
+                }
+                assert!(
+                    t.elapsed() < Duration::from_secs(10),
+                    "the leader never waited on the held lock"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        },
+    );
+}
+
+/// Time for spawned writers to reach the writer queue (they read a name or two first).
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// The groups committed between two readings of `group_sizes`, as size → count.
+fn new_groups(before: &[(usize, u64)], after: &[(usize, u64)]) -> BTreeMap<usize, u64> {
+    let before: BTreeMap<usize, u64> = before.iter().copied().collect();
+    after
+        .iter()
+        .filter_map(|(size, n)| {
+            let d = n - before.get(size).copied().unwrap_or(0);
+            (d > 0).then_some((*size, d))
+        })
+        .collect()
+}
+
+/// `hold` takes the database's write lock from outside the store and returns its release;
+/// `leader_waits` returns once a lone writer is blocked on it.
+fn injected_failures_in_one_group(
+    backend: Arc<dyn Backend>,
+    reopen: &dyn Fn() -> Arc<dyn Backend>,
+    hold: &dyn Fn() -> Box<dyn FnOnce() + Send>,
+    leader_waits: &dyn Fn(),
+) {
+    const UNIQUE: usize = 12;
+    let kek = Arc::new(LocalKek::generate().unwrap());
+    let store = Arc::new(Store::open(backend.clone(), kek.clone(), "alice").unwrap());
+    store.check_key().unwrap();
+    let existing = store.create(secret("app:dev:EXISTING")).unwrap().uid;
+    let count_before = store.count().unwrap();
+    let sizes_before = backend.group_sizes();
+
+    let release = hold();
+    // The leader: a group of one, blocked on the held lock while the others queue.
+    let s = store.clone();
+    let leader = std::thread::spawn(move || s.create(secret("app:dev:LEADER")).map(|_| ()));
+    leader_waits();
+    let mut writers: Vec<(String, std::thread::JoinHandle<Result<(), StoreError>>)> = Vec::new();
+    for i in 0..UNIQUE {
+        let s = store.clone();
+        let name = format!("app:dev:U{i}");
+        let n = name.clone();
+        writers.push((
+            name,
+            std::thread::spawn(move || s.create(secret(&n)).map(|_| ())),
+        ));
+    }
+    // Injected failure 1: a create whose uid exists (precondition `Absent` fails in the
+    // backend). One commit, no retry: `Store::write` would retry a conflict.
+    let s = store.clone();
+    let uid = existing.clone();
+    let collide = std::thread::spawn(move || {
+        let mut tx = s.begin();
+        let mut n = secret("app:dev:COLLIDE");
+        n.uid = Some(uid);
+        tx.create(n)?;
+        tx.commit()
     });
+    // Injected failure 2: two creates of one new name; both pass the store's name check
+    // (neither is committed yet), the first in the group takes it, the second fails with
+    // the database's unique constraint.
+    let twins: Vec<_> = (0..2)
+        .map(|_| {
+            let s = store.clone();
+            std::thread::spawn(move || s.create(secret("app:dev:TWIN")).map(|_| ()))
+        })
+        .collect();
+    std::thread::sleep(SETTLE);
+    release();
+
+    leader.join().unwrap().expect("the leader's create");
+    for (name, w) in writers {
+        w.join()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{name} failed beside the injected failures: {e}"));
+    }
+    let c = collide.join().unwrap();
+    assert!(
+        matches!(c, Err(StoreError::Conflict(_))),
+        "a create of an existing uid: {c:?}"
+    );
+    let twins: Vec<_> = twins.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(
+        twins.iter().filter(|t| t.is_ok()).count(),
+        1,
+        "one twin must win: {twins:?}"
+    );
+    assert!(
+        twins
+            .iter()
+            .any(|t| matches!(t, Err(StoreError::NameTaken(n)) if n == "app:dev:TWIN")),
+        "the other twin fails on the name: {twins:?}"
+    );
+
+    // The proof that they shared a group: the leader committed alone, then ONE group held
+    // every other batch, the two failing ones included.
+    let groups = new_groups(&sizes_before, &backend.group_sizes());
+    let others = UNIQUE + 1 + 2;
+    assert_eq!(
+        groups,
+        BTreeMap::from([(1, 1), (others, 1)]),
+        "expected the lone leader's group and one group of {others} batches"
+    );
+
+    // Committed (seen through a new connection): the leader, every unique writer, one twin;
+    // nothing of the failed batches.
+    drop(store);
+    let again = Store::open(reopen(), kek, "alice").unwrap();
+    assert_eq!(again.count().unwrap(), count_before + 1 + UNIQUE as u64 + 1);
+    for i in 0..UNIQUE {
+        let n = format!("app:dev:U{i}");
+        assert!(again.get_by_name(&n).unwrap().is_some(), "{n} lost");
+    }
+    assert!(again.get_by_name("app:dev:COLLIDE").unwrap().is_none());
+    assert_eq!(
+        again.get(&existing).unwrap().unwrap().names,
+        vec!["app:dev:EXISTING".to_owned()],
+        "the existing object was left as it was"
+    );
+    let report = again.verify_audit().unwrap();
+    assert!(report.is_ok(), "audit chain broken: {report:?}");
 }
 
 fn race_for_names(backend: Arc<dyn Backend>, reopen: &dyn Fn() -> Arc<dyn Backend>) {

@@ -66,7 +66,7 @@ impl Cluster {
             .unwrap()
     }
 
-    /// `scripts/pg.sh VERB DIR` (`stop-keep`, `start-existing`).
+    /// `scripts/pg.sh VERB DIR` (`stop-keep`, `crash`, `start-existing`).
     pub fn verb(&self, verb: &str) {
         let st = Command::new("bash")
             .arg(pg_script())
