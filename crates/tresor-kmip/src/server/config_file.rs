@@ -20,6 +20,7 @@
 //! http_listen = "127.0.0.1:5697"
 //! metrics_listen = "127.0.0.1:9464"
 //! drain_timeout = 10                  # seconds
+//! key_cache_entries = 1024            # unsealed keys kept for crypto operations; 0: none
 //!
 //! [limits]
 //! max_batch_items = 64
@@ -100,6 +101,8 @@ pub struct ServerTable {
     pub metrics_listen: Option<String>,
     /// `--drain-timeout` (seconds).
     pub drain_timeout: Option<u64>,
+    /// `--key-cache-entries`.
+    pub key_cache_entries: Option<usize>,
 }
 
 /// `[limits]` of `tresor.toml` (the limit flags; 0 turns a count or rate limit off).
