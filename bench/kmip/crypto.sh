@@ -36,8 +36,14 @@ export HOME="$work/home"; mkdir -p "$HOME"
 samples="$work/samples.txt"; : >"$samples"
 log "start $(date -u +%FT%TZ); uptime: $(uptime)"
 
-log "floor (TCP round trip)"
+log "floor (TCP round trip: unpinned, one core, two cores)"
 "$root/bench/kmip/floor.sh" 20000 >"$work/floor.txt" 2>&1 || true
+floor_bin="$root/target/floor/floor"
+{
+    printf 'same core (%s): ' "$CORE_B"; taskset -c "$CORE_B" "$floor_bin" rtt 20000
+    printf 'cross core (%s, %s): ' "$CORE_A" "$CORE_B"
+    FLOOR_CHILD_CPU="$CORE_B" taskset -c "$CORE_A" "$floor_bin" rtt 20000
+} >>"$work/floor.txt" 2>&1 || true
 sed 's/^/# /' "$work/floor.txt" >&2
 
 # serve LABEL BIN [taskset CPU] -> sets port, pid (the server's own pid, for /proc)
