@@ -313,7 +313,7 @@ mod tests {
     #[test]
     fn full_file_reads() {
         let text = "[server]\nlisten = \"127.0.0.1:0\"\ncert = \"s.crt\"\nclient_auth_eku = false\n\
-                    admins = [\"ops\"]\n[limits]\nmax_batch_items = 8\n[log]\nformat = \"json\"\n\
+                    admins = [\"ops\"]\nkey_cache_entries = 0\n[limits]\nmax_batch_items = 8\n[log]\nformat = \"json\"\n\
                     level = \"warn\"\n";
         let c = from_str(text, Path::new("/etc/tresor/tresor.toml")).unwrap();
         assert_eq!(c.server.listen.as_deref(), Some("127.0.0.1:0"));
@@ -322,6 +322,7 @@ mod tests {
             PathBuf::from("/etc/tresor/s.crt")
         );
         assert_eq!(c.server.client_auth_eku, Some(false));
+        assert_eq!(c.server.key_cache_entries, Some(0));
         assert_eq!(c.limits.max_batch_items, Some(8));
     }
 
