@@ -3,12 +3,14 @@
  *            sockets, TCP_NODELAY, no TLS, no parsing): the least a request/response costs.
  *   fsync N  N times: write 16 pages (4 KiB) to a file and fsync it, as a SQLite WAL commit
  *            of a KMIP Create does: the least a durable Create costs.
- * Prints "rtt|fsync N ops_per_s us_per_op". */
+ * Prints "rtt|fsync N ops_per_s us_per_op". With FLOOR_CHILD_CPU=C in the environment the
+ * echoing process of rtt runs on CPU C (pin the other with taskset: a cross-core floor). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,13 @@ static int rtt(int n) {
     if (bind(ls, (void *)&a, sizeof a) || listen(ls, 1) || getsockname(ls, (void *)&a, &l)) return 1;
     pid_t child = fork();
     if (child == 0) {
+        const char *cpu = getenv("FLOOR_CHILD_CPU");
+        if (cpu) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(atoi(cpu), &set);
+            if (sched_setaffinity(0, sizeof set, &set)) _exit(1);
+        }
         int c = accept(ls, 0, 0);
         setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         char b[512];

@@ -5,11 +5,15 @@
 //!   create:N            N Creates (AES-256) over one connection
 //!   get:N               N Gets of one key over one connection
 //!   encrypt:N           N Encrypts (AES-256-GCM, 1 KiB, server-chosen IV) over one connection
+//!   sign:ALG:N          N Signs of a 32-byte message over one connection; ALG is p256
+//!                       (ECDSA P-256 with SHA-256) or ed25519 (a key pair created first)
 //!   seed:FROM:TO        Creates keys named load-FROM .. load-(TO-1), 100 per batch message
 //!   locate:N:RANGE      N Locates by name of random load-<i>, i < RANGE, over one connection
 //!   connect-get:N       N times: new connection (TCP + TLS handshake) and one Get
 //!   concurrent:C:N      C connections in parallel, N Gets each
 //!   concurrent-create:C:N  C connections in parallel, N Creates each
+//!   concurrent-encrypt:C:N C connections in parallel, N Encrypts each (as encrypt:N, one key)
+//!   concurrent-sign:ALG:C:N  C connections in parallel, N Signs each (as sign:ALG:N, one key)
 //!   churn:N             N times: Create a key, then Destroy it (the store keeps its size;
 //!                       2 N requests over one connection)
 //! ```
@@ -24,7 +28,8 @@ use std::time::{Duration, Instant};
 use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
 use tresor_kmip::client::{ClientConfig, KmipClient};
 use tresor_kmip::enums::{
-    CryptographicAlgorithm, CryptographicUsageMask, NameType, ObjectType, Operation, ResultStatus,
+    CryptographicAlgorithm, CryptographicUsageMask, NameType, ObjectType, Operation,
+    RecommendedCurve, ResultStatus,
 };
 use tresor_kmip::message::{RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem};
 use tresor_kmip::{ProtocolVersion, Tag, Ttlv, Value};
@@ -180,6 +185,140 @@ impl Rng {
     }
 }
 
+/// An active AES-256 key for the encrypt benches (created, then activated).
+async fn encrypt_key(c: &KmipClient, v: ProtocolVersion) -> Result<String, Error> {
+    let created = c.call(Operation::CREATE, create_payload(v, None)).await?;
+    check("create", &created)?;
+    let id = uid(&created)?;
+    check(
+        "activate",
+        &c.call(
+            Operation::ACTIVATE,
+            vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, id.clone())],
+        )
+        .await?,
+    )?;
+    Ok(id)
+}
+
+/// The Encrypt of the encrypt benches: 1 KiB under `id`, AES-GCM (the key's default mode),
+/// the IV chosen by the server.
+fn encrypt_payload(id: &str) -> Vec<Ttlv> {
+    vec![
+        Ttlv::text(Tag::UNIQUE_IDENTIFIER, id),
+        Ttlv::bytes(Tag::DATA, vec![0x5a_u8; 1024]),
+    ]
+}
+
+/// An active private key for the sign benches: `p256` (ECDSA on P-256) or `ed25519`.
+async fn sign_key(c: &KmipClient, v: ProtocolVersion, alg: &str) -> Result<String, Error> {
+    let mut common = AttributeSet::default();
+    match alg {
+        "p256" => {
+            common.push(Attribute::standard(
+                Tag::CRYPTOGRAPHIC_ALGORITHM,
+                Value::Enumeration(CryptographicAlgorithm::ECDSA.0),
+            ));
+            common.push(Attribute::standard(
+                Tag::RECOMMENDED_CURVE,
+                Value::Enumeration(RecommendedCurve::P_256.0),
+            ));
+            common.push(Attribute::standard(
+                Tag::CRYPTOGRAPHIC_LENGTH,
+                Value::Integer(256),
+            ));
+        }
+        "ed25519" => common.push(Attribute::standard(
+            Tag::CRYPTOGRAPHIC_ALGORITHM,
+            Value::Enumeration(CryptographicAlgorithm::ED25519.0),
+        )),
+        other => return Err(format!("sign algorithm '{other}' is not p256 or ed25519").into()),
+    }
+    // Active from the start.
+    common.push(Attribute::standard(
+        Tag::ACTIVATION_DATE,
+        Value::DateTime(1),
+    ));
+    let mask = |m: CryptographicUsageMask| {
+        let mut set = AttributeSet::default();
+        set.push(Attribute::standard(
+            Tag::CRYPTOGRAPHIC_USAGE_MASK,
+            Value::Integer(i32::try_from(m.0).unwrap_or(0)),
+        ));
+        set
+    };
+    let kp = c
+        .call(
+            Operation::CREATE_KEY_PAIR,
+            vec![
+                common.to_ttlv(v, Container::Common),
+                mask(CryptographicUsageMask::SIGN).to_ttlv(v, Container::PrivateKey),
+                mask(CryptographicUsageMask::VERIFY).to_ttlv(v, Container::PublicKey),
+            ],
+        )
+        .await?;
+    check("create key pair", &kp)?;
+    kp.payload_items()
+        .iter()
+        .find(|t| t.tag == Tag::PRIVATE_KEY_UNIQUE_IDENTIFIER)
+        .and_then(Ttlv::as_text)
+        .map(str::to_owned)
+        .ok_or_else(|| "create key pair: no private key identifier".into())
+}
+
+/// The Sign of the sign benches: a 32-byte message under `id` (the key's default scheme).
+fn sign_payload(id: &str) -> Vec<Ttlv> {
+    vec![
+        Ttlv::text(Tag::UNIQUE_IDENTIFIER, id),
+        Ttlv::bytes(Tag::DATA, vec![0x5a_u8; 32]),
+    ]
+}
+
+/// `n` calls of `op` with `payload` over one connection, timed.
+async fn one_connection(
+    c: &KmipClient,
+    n: usize,
+    op: Operation,
+    payload: Vec<Ttlv>,
+) -> Result<Stats, Error> {
+    timed(n, |_| {
+        let (c, p) = (c, payload.clone());
+        async move { check(&op.to_string(), &c.call(op, p).await?) }
+    })
+    .await
+}
+
+/// `conns` connections in parallel (spread over the servers), `n` calls of `op` with
+/// `payload` each; the clock starts before the connections are made, as for `concurrent`.
+async fn parallel(
+    o: &Arc<Opts>,
+    conns: usize,
+    n: usize,
+    op: Operation,
+    payload: Vec<Ttlv>,
+) -> Result<Stats, Error> {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for k in 0..conns {
+        let (o, payload) = (o.clone(), payload.clone());
+        tasks.push(tokio::spawn(async move {
+            let c = o.client_for(k)?;
+            let s = one_connection(&c, n, op, payload).await?;
+            c.close().await;
+            Ok::<_, Error>(s.lat)
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await??);
+    }
+    Ok(Stats {
+        n: lat.len(),
+        wall: start.elapsed(),
+        lat,
+    })
+}
+
 fn num(s: Option<&str>, what: &str) -> Result<usize, Error> {
     s.ok_or_else(|| format!("{what} missing"))?
         .parse()
@@ -230,36 +369,38 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
             // N AES-256-GCM Encrypts of 1 KiB under one key (IV chosen by the server).
             let n = num(parts.next(), "N")?;
             let c = o.client()?;
-            let created = c.call(Operation::CREATE, create_payload(v, None)).await?;
-            check("create", &created)?;
-            let id = uid(&created)?;
-            check(
-                "activate",
-                &c.call(
-                    Operation::ACTIVATE,
-                    vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, id.clone())],
-                )
-                .await?,
-            )?;
-            let data = vec![0x5a_u8; 1024];
-            let mut s = timed(n, |_| {
-                let (c, id, data) = (&c, id.clone(), data.clone());
-                async move {
-                    let item = c
-                        .call(
-                            Operation::ENCRYPT,
-                            vec![
-                                Ttlv::text(Tag::UNIQUE_IDENTIFIER, id),
-                                Ttlv::bytes(Tag::DATA, data),
-                            ],
-                        )
-                        .await?;
-                    check("encrypt", &item)
-                }
-            })
-            .await?;
+            let id = encrypt_key(&c, v).await?;
+            let mut s = one_connection(&c, n, Operation::ENCRYPT, encrypt_payload(&id)).await?;
             s.print(&o.label, bench);
             c.close().await;
+        }
+        "sign" => {
+            let alg = parts.next().unwrap_or_default();
+            let n = num(parts.next(), "N")?;
+            let c = o.client()?;
+            let id = sign_key(&c, v, alg).await?;
+            let mut s = one_connection(&c, n, Operation::SIGN, sign_payload(&id)).await?;
+            s.print(&o.label, bench);
+            c.close().await;
+        }
+        "concurrent-encrypt" => {
+            let conns = num(parts.next(), "C")?;
+            let n = num(parts.next(), "N")?;
+            let setup = o.client()?;
+            let id = encrypt_key(&setup, v).await?;
+            setup.close().await;
+            let mut s = parallel(&o, conns, n, Operation::ENCRYPT, encrypt_payload(&id)).await?;
+            s.print(&o.label, &format!("encrypt-{conns}-connections"));
+        }
+        "concurrent-sign" => {
+            let alg = parts.next().unwrap_or_default();
+            let conns = num(parts.next(), "C")?;
+            let n = num(parts.next(), "N")?;
+            let setup = o.client()?;
+            let id = sign_key(&setup, v, alg).await?;
+            setup.close().await;
+            let mut s = parallel(&o, conns, n, Operation::SIGN, sign_payload(&id)).await?;
+            s.print(&o.label, &format!("sign-{alg}-{conns}-connections"));
         }
         "seed" => {
             let from = num(parts.next(), "FROM")?;
@@ -382,35 +523,8 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
             check("create", &created)?;
             let id = uid(&created)?;
             setup.close().await;
-            let start = Instant::now();
-            let mut tasks = Vec::new();
-            for k in 0..conns {
-                let (o, id) = (o.clone(), id.clone());
-                tasks.push(tokio::spawn(async move {
-                    let c = o.client_for(k)?;
-                    let s = timed(n, |_| {
-                        let (c, id) = (&c, id.clone());
-                        async move {
-                            let item = c
-                                .call(Operation::GET, vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, id)])
-                                .await?;
-                            check("get", &item)
-                        }
-                    })
-                    .await?;
-                    c.close().await;
-                    Ok::<_, Error>(s.lat)
-                }));
-            }
-            let mut lat = Vec::new();
-            for t in tasks {
-                lat.extend(t.await??);
-            }
-            let mut s = Stats {
-                n: lat.len(),
-                wall: start.elapsed(),
-                lat,
-            };
+            let get = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, id)];
+            let mut s = parallel(&o, conns, n, Operation::GET, get).await?;
             s.print(&o.label, &format!("get-{conns}-connections"));
         }
         "concurrent-create" => {

@@ -33,6 +33,7 @@ mod create;
 pub(crate) mod crypto;
 mod derive;
 mod get;
+mod key_cache;
 mod lifecycle;
 mod locate;
 mod manage;
@@ -47,6 +48,7 @@ pub(crate) mod table;
 mod usage;
 mod wrap;
 
+pub use key_cache::{DEFAULT_KEY_CACHE_ENTRIES, KeyCache, MAX_CACHED_KEY_BYTES};
 pub use stream::Streams;
 
 /// A failed operation: the Result Reason and Result Message to send.
@@ -140,6 +142,12 @@ pub struct Session<'s> {
     pub(crate) admins: &'s [String],
     /// The server's open Encrypt/Decrypt streams (none: streaming is refused).
     pub(crate) streams: Option<&'s Streams>,
+    /// The server's cache of unsealed keys for the cryptographic operations (none: every use
+    /// unseals).
+    pub(crate) key_cache: Option<&'s KeyCache>,
+    /// Objects the items of this batch wrote (the request's Unique Identifier and the ones
+    /// answered): their key-cache entries are dropped once the batch commits.
+    pub(crate) changed: Vec<String>,
     /// Objects earlier items of this batch created or changed (uncommitted: Locate checks
     /// them itself, since the store's indexes hold only committed rows).
     pub(crate) written: Vec<String>,
@@ -196,6 +204,8 @@ impl<'s> Session<'s> {
             placeholder: None,
             admins,
             streams: None,
+            key_cache: None,
+            changed: Vec::new(),
             written: Vec::new(),
         }
     }
@@ -225,6 +235,12 @@ impl<'s> Session<'s> {
         let pending = self.txn.pending();
         let out = self.dispatch_op(op, payload);
         if self.txn.pending() != pending
+            && self.key_cache.is_some()
+            && let Some(crate::payload::UidRef::Text(u)) = crate::payload::UidRef::of(payload)
+        {
+            self.changed.push(u);
+        }
+        if self.txn.pending() != pending
             && let Ok(items) = &out
         {
             let ids = items.iter().filter(|t| {
@@ -236,6 +252,9 @@ impl<'s> Session<'s> {
                 )
             });
             for uid in ids.filter_map(Ttlv::as_text) {
+                if self.key_cache.is_some() {
+                    self.changed.push(uid.to_owned());
+                }
                 if !self.written.iter().any(|w| w == uid) {
                     self.written.push(uid.to_owned());
                 }

@@ -119,6 +119,10 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// Most keys whose unsealed material the server keeps for Encrypt, Decrypt, Sign,
+    /// Signature Verify, MAC and MAC Verify (0: unseal on every use); see
+    /// [`crate::ops::KeyCache`].
+    pub key_cache_entries: usize,
 }
 
 impl ServerConfig {
@@ -137,6 +141,7 @@ impl ServerConfig {
             limits: Limits::default(),
             idle_timeout: Duration::from_secs(300),
             shutdown_grace: Duration::from_millis(800),
+            key_cache_entries: crate::ops::DEFAULT_KEY_CACHE_ENTRIES,
         }
     }
 }
@@ -204,6 +209,8 @@ struct Shared {
     gate: Arc<limits::Gate>,
     /// Open streaming Encrypt/Decrypt operations (bounded, expiring).
     streams: crate::ops::Streams,
+    /// Unsealed keys of the cryptographic operations ([`ServerConfig::key_cache_entries`]).
+    key_cache: crate::ops::KeyCache,
     /// The audit stream, if one is written ([`Server::with_audit_log`]).
     audit_log: Option<AuditLog>,
     /// The server limits in force (replaced by a reload).
@@ -258,6 +265,7 @@ impl Server {
                 store,
                 gate: limits::Gate::new(config.server_limits),
                 bounds: RwLock::new(config.server_limits),
+                key_cache: crate::ops::KeyCache::new(config.key_cache_entries),
                 config,
                 streams: crate::ops::Streams::default(),
                 audit_log: None,

@@ -6,6 +6,7 @@
 //! - `access.rs`: identities from certificates, other identities and grants.
 //! - `objects.rs`: the object lifecycle, secret data, Locate.
 //! - `crypto.rs`: Encrypt/Decrypt, key pairs, streaming GCM, usage limits, Hash.
+//! - `key_cache.rs`: the key cache of the cryptographic operations against other writers.
 //! - `key_wrapping.rs`: Get wrapped, Register of a wrapped key block.
 //! - `make_objects.rs`: the object-making operations with their typed requests.
 
@@ -26,6 +27,8 @@ use common::*;
 mod access;
 #[path = "server/crypto.rs"]
 mod crypto;
+#[path = "server/key_cache.rs"]
+mod key_cache;
 #[path = "server/key_wrapping.rs"]
 mod key_wrapping;
 #[path = "server/make_objects.rs"]

@@ -170,6 +170,9 @@ pub(super) fn serve_ephemeral(a: ServeArgs) -> Result<ExitCode, KmipError> {
         config.listen.clone_from(l);
     }
     super::serve::apply_limits(&a.limits, &mut config);
+    if let Some(n) = a.key_cache_entries {
+        config.key_cache_entries = n;
+    }
     config.admins.clone_from(&a.admin);
     if a.no_client_auth_eku {
         config.require_client_auth_eku = false;

@@ -214,6 +214,7 @@ pub fn with_config_file(mut a: ServeArgs) -> Result<ServeArgs, KmipError> {
     a.http_listen = a.http_listen.or(s.http_listen);
     a.metrics_listen = a.metrics_listen.or(s.metrics_listen);
     a.drain_timeout = a.drain_timeout.or(s.drain_timeout);
+    a.key_cache_entries = a.key_cache_entries.or(s.key_cache_entries);
     a.log_format = a.log_format.or(f.log.format.map(toml::Spanned::into_inner));
     let l = &mut a.limits;
     let t = f.limits;
@@ -279,6 +280,9 @@ fn server_config(a: &ServeArgs) -> Result<(ServerConfig, Option<PathBuf>), KmipE
     apply_limits(&a.limits, &mut config);
     config.admins.clone_from(&a.admin);
     config.shutdown_grace = std::time::Duration::from_secs(a.drain_timeout.unwrap_or(10));
+    if let Some(n) = a.key_cache_entries {
+        config.key_cache_entries = n;
+    }
     for (p, f) in [
         (&config.cert, "--cert"),
         (&config.key, "--key"),

@@ -490,3 +490,72 @@ fn two_servers_one_database() {
     drop(s1);
     drop(s2);
 }
+
+/// The key cache of the cryptographic operations across servers: server 1 encrypts and
+/// decrypts with a key (so keeps it unsealed), server 2 revokes, then destroys it; server 1
+/// refuses each use the new state forbids. A key's cache entry never outlives a change made
+/// elsewhere, because every request still reads the key's state from the database.
+#[test]
+fn a_key_changed_on_one_server_is_refused_by_the_other() {
+    let Some(admin) = admin_url() else { return };
+    let url = fresh_db(&admin, "keycache");
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let certs = certs(h);
+    let (va, vb) = two_vaults(h, &url);
+    let s1 = spawn_server(h, &va, &url, &certs);
+    let s2 = spawn_server(h, &vb, &url, &certs);
+    let (k1, k2) = (
+        kmip_client(&certs, s1.port()),
+        kmip_client(&certs, s2.port()),
+    );
+    let u = text_of(
+        &k1.ok(Operation::CREATE, create_payload("cached-key")),
+        Tag::UNIQUE_IDENTIFIER,
+    );
+    k1.ok(Operation::ACTIVATE, vec![uid(&u)]);
+    let encrypt = || {
+        vec![
+            uid(&u),
+            tresor_kmip::Ttlv::bytes(Tag::DATA, b"sixteen byte msg".to_vec()),
+        ]
+    };
+    let e = k1.ok(Operation::ENCRYPT, encrypt());
+    let bytes_of = |tag| {
+        e.payload
+            .as_ref()
+            .and_then(|p| p.find(tag))
+            .and_then(tresor_kmip::Ttlv::as_bytes)
+            .expect("field")
+            .to_vec()
+    };
+    let decrypt = vec![
+        uid(&u),
+        tresor_kmip::Ttlv::bytes(Tag::DATA, bytes_of(Tag::DATA)),
+        tresor_kmip::Ttlv::bytes(Tag::IV_COUNTER_NONCE, bytes_of(Tag::IV_COUNTER_NONCE)),
+        tresor_kmip::Ttlv::bytes(
+            Tag::AUTHENTICATED_ENCRYPTION_TAG,
+            bytes_of(Tag::AUTHENTICATED_ENCRYPTION_TAG),
+        ),
+    ];
+    k1.ok(Operation::ENCRYPT, encrypt());
+    k1.ok(Operation::DECRYPT, decrypt.clone());
+    k2.ok(Operation::REVOKE, revoke_payload(&u));
+    let refused = k1.call(Operation::ENCRYPT, encrypt()).expect("transport");
+    assert!(
+        !succeeded(&refused),
+        "encrypt after a revoke elsewhere: {refused:?}"
+    );
+    assert_eq!(
+        refused.result_reason,
+        Some(ResultReason::WRONG_KEY_LIFECYCLE_STATE),
+        "{refused:?}"
+    );
+    k1.ok(Operation::DECRYPT, decrypt.clone());
+    k2.ok(Operation::DESTROY, vec![uid(&u)]);
+    let refused = k1.call(Operation::DECRYPT, decrypt).expect("transport");
+    assert!(
+        !succeeded(&refused),
+        "decrypt after a destroy elsewhere: {refused:?}"
+    );
+}

@@ -18,7 +18,7 @@ pub(crate) use gcm::{GcmStream, gcm_tag_length};
 pub(crate) use keys::{key_bits, key_pair, random, symmetric_key};
 pub(crate) use mac::{mac, mac_verify};
 pub(crate) use params::{GcmRule, Params};
-pub(crate) use signatures::{sign, verify};
+pub(crate) use signatures::{Signer, verify};
 
 fn crypto_err(what: &str) -> OpError {
     OpError::new(ResultReason::CRYPTOGRAPHIC_FAILURE, what.to_owned())

@@ -3,10 +3,13 @@
 //! Every operation checks the key's state (protecting operations need Active; processing
 //! operations also accept Deactivated and Compromised) and its Cryptographic Usage Mask.
 
+use std::sync::Arc;
+
 use serde_json::Value as Json;
 use tresor_store::{ObjectMeta, ObjectType, State};
 
 use super::crypto::{self, Params};
+use super::key_cache::UnsealedKey;
 use super::{OpError, Session};
 use crate::enums::{
     BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, HashingAlgorithm,
@@ -110,6 +113,18 @@ fn key_for_uid(
         ));
     }
     Ok((uid, meta))
+}
+
+/// The material of the current version of the key `meta` (just read and checked by
+/// [`key_for`]): the server's cached copy when it was unsealed from the same stored state
+/// ([`super::key_cache`]) and this request's transaction has written nothing (so `meta` is
+/// the committed object, not one this batch changed), else unsealed from the store.
+fn key_material(s: &Session<'_>, meta: &ObjectMeta) -> Result<Arc<UnsealedKey>, OpError> {
+    let unseal = || s.txn.material(&meta.uid, 0);
+    Ok(match s.key_cache {
+        Some(cache) if s.txn.pending() == 0 => cache.get_or_open(meta, unseal)?,
+        _ => Arc::new(UnsealedKey::new(unseal()?)),
+    })
 }
 
 /// The object's stored Cryptographic Parameters (the first instance).
@@ -264,7 +279,7 @@ fn stream_part(
         )
     })?;
     let final_part = part.final_indicator == Some(true);
-    let key = s.txn.material(uid, 0)?;
+    let key = key_material(s, meta)?;
     let mut buf = zeroize::Zeroizing::new(part.data.cloned().unwrap_or_default());
     let mut generated_iv = None;
     let (mut stream, correlation) = match part.correlation_value.and_then(CorrelationValue::bytes) {
@@ -387,7 +402,7 @@ pub(crate) fn encrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
     if other.is_none() {
         check_aes(&p, &uid)?;
     }
-    let key = s.txn.material(&uid, 0)?;
+    let key = key_material(s, &meta)?;
     let iv = req.iv_counter_nonce.as_deref();
     let aad = aad.map(Vec::as_slice).unwrap_or_default();
     let plain = data(req.data.as_ref());
@@ -444,7 +459,7 @@ pub(crate) fn decrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
     if other.is_none() {
         check_aes(&p, &uid)?;
     }
-    let key = s.txn.material(&uid, 0)?;
+    let key = key_material(s, &meta)?;
     let iv = req.iv_counter_nonce.as_deref();
     let aad = aad.map(Vec::as_slice).unwrap_or_default();
     let tag = req.authenticated_encryption_tag.as_deref();
@@ -470,7 +485,7 @@ pub(crate) fn decrypt(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, 
 struct KeyUse {
     uid: String,
     params: Params,
-    material: tresor_crypto::SecretBytes,
+    material: Arc<UnsealedKey>,
 }
 
 /// What [`key_use`] reads from the request: the key, its parameters and the Data.
@@ -492,7 +507,7 @@ fn key_use(
         spend_usage(s, &uid, &meta, data(req.data)?.len())?;
     }
     let params = params(req.params, &meta);
-    let material = s.txn.material(&uid, 0)?;
+    let material = key_material(s, &meta)?;
     Ok(KeyUse {
         uid,
         params,
@@ -529,7 +544,8 @@ pub(crate) fn sign(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, OpE
         true,
         &[ObjectType::PrivateKey],
     )?;
-    let sig = crypto::sign(k.material.expose(), &k.params, data(req.data.as_ref())?)?;
+    let message = data(req.data.as_ref())?;
+    let sig = k.material.signer()?.sign(&k.params, message)?;
     Ok(SignResponse {
         unique_identifier: answer_for(s, k.uid),
         signature_data: Some(sig),

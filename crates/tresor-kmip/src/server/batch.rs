@@ -24,6 +24,7 @@ pub(super) fn run_batch(
     let began = shared.metrics.as_ref().map(|_| std::time::Instant::now());
     let mut session = Session::new(&shared.store, identity, version, &shared.config.admins);
     session.streams = Some(&shared.streams);
+    session.key_cache = Some(&shared.key_cache);
     let mut items: Vec<ResponseBatchItem> = Vec::with_capacity(msg.batch_items.len());
     let mut failed = false;
     let empty = Ttlv::structure(crate::tags::Tag::REQUEST_PAYLOAD, Vec::new());
@@ -72,7 +73,13 @@ pub(super) fn run_batch(
         return Ok((items, None));
     }
     let started = shared.metrics.as_ref().map(|_| std::time::Instant::now());
+    let changed = std::mem::take(&mut session.changed);
     let head = session.commit_head()?;
+    // Prompt zeroization only: an entry of a changed object no longer matches its stored
+    // state (its revision moved), so it would never be used again anyway.
+    for uid in &changed {
+        shared.key_cache.forget(uid);
+    }
     if let (Some(m), Some(t), Some(b)) = (&shared.metrics, started, began) {
         match &head {
             // A write: the commit's own time.

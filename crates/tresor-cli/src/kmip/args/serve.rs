@@ -94,6 +94,12 @@ pub struct ServeArgs {
     /// SECONDS, then close (default 10).
     #[arg(long, value_name = "SECONDS", env = "TRESOR_KMIP_DRAIN_TIMEOUT")]
     pub drain_timeout: Option<u64>,
+    /// Most keys whose unsealed material is kept in memory for Encrypt, Decrypt, Sign,
+    /// Signature Verify, MAC and MAC Verify (default 1024; 0: unseal the key on every use).
+    /// Each request still reads and checks the key's state, dates and usage mask; a key
+    /// changed by any writer is unsealed again.
+    #[arg(long, value_name = "N", env = "TRESOR_KMIP_KEY_CACHE_ENTRIES")]
+    pub key_cache_entries: Option<usize>,
 }
 
 /// The server limits of `tresor kmip serve` (each also a `[server]` key of --config, the flag

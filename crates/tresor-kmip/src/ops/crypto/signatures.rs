@@ -70,33 +70,72 @@ fn rsa_scheme(
     })
 }
 
-/// Signs with a PKCS#8 private key (RSA-PSS / RSA PKCS#1 v1.5, ECDSA, Ed25519).
-pub(crate) fn sign(pkcs8: &[u8], p: &Params, data: &[u8]) -> Result<Vec<u8>, OpError> {
-    let rng = rand::SystemRandom::new();
-    if let Ok(k) = rsa::KeyPair::from_pkcs8(pkcs8) {
-        let (enc, _) = rsa_scheme(p)?;
-        let mut sig = vec![0u8; k.public_modulus_len()];
-        k.sign(enc, &rng, data, &mut sig)
-            .map_err(|_| crypto_err("signing failed"))?;
-        return Ok(sig);
+/// A PKCS#8 private key parsed for signing (RSA, ECDSA P-256 / P-384, Ed25519). The parse
+/// checks the key (an EC or Ed25519 key's public half is derived or checked, about the cost
+/// of one signature), so the server keeps it with the cached key (`ops/key_cache.rs`).
+pub(crate) enum Signer {
+    /// RSA-PSS or RSA PKCS#1 v1.5, the scheme chosen per request.
+    Rsa(rsa::KeyPair),
+    /// ECDSA with the curve's hash (SHA-256 for P-256, SHA-384 for P-384), ASN.1 signatures.
+    Ecdsa(signature::EcdsaKeyPair),
+    /// Ed25519.
+    Ed25519(signature::Ed25519KeyPair),
+}
+
+impl Signer {
+    /// Parses a PKCS#8 private key: RSA, then ECDSA P-256 and P-384, then Ed25519.
+    ///
+    /// # Errors
+    /// Cryptographic Failure if it is none of them.
+    pub(crate) fn parse(pkcs8: &[u8]) -> Result<Self, OpError> {
+        if let Ok(k) = rsa::KeyPair::from_pkcs8(pkcs8) {
+            return Ok(Signer::Rsa(k));
+        }
+        for alg in [
+            &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+        ] {
+            if let Ok(k) = signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8) {
+                return Ok(Signer::Ecdsa(k));
+            }
+        }
+        if let Ok(k) = signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8) {
+            return Ok(Signer::Ed25519(k));
+        }
+        Err(crypto_err(
+            "the private key is not a supported rsa, ec or ed25519 key",
+        ))
     }
-    for alg in [
-        &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-        &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
-    ] {
-        if let Ok(k) = signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8) {
-            let s = k
+
+    /// Signs `data` (RSA with the scheme `p` names).
+    ///
+    /// # Errors
+    /// Unsupported Cryptographic Parameters for an RSA scheme not offered, Cryptographic
+    /// Failure if signing fails.
+    pub(crate) fn sign(&self, p: &Params, data: &[u8]) -> Result<Vec<u8>, OpError> {
+        let rng = rand::SystemRandom::new();
+        match self {
+            Signer::Rsa(k) => {
+                let (enc, _) = rsa_scheme(p)?;
+                let mut sig = vec![0u8; k.public_modulus_len()];
+                k.sign(enc, &rng, data, &mut sig)
+                    .map_err(|_| crypto_err("signing failed"))?;
+                Ok(sig)
+            }
+            Signer::Ecdsa(k) => Ok(k
                 .sign(&rng, data)
-                .map_err(|_| crypto_err("signing failed"))?;
-            return Ok(s.as_ref().to_vec());
+                .map_err(|_| crypto_err("signing failed"))?
+                .as_ref()
+                .to_vec()),
+            Signer::Ed25519(k) => Ok(k.sign(data).as_ref().to_vec()),
         }
     }
-    if let Ok(k) = signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8) {
-        return Ok(k.sign(data).as_ref().to_vec());
-    }
-    Err(crypto_err(
-        "the private key is not a supported rsa, ec or ed25519 key",
-    ))
+}
+
+/// Signs with a PKCS#8 private key (RSA-PSS / RSA PKCS#1 v1.5, ECDSA, Ed25519).
+#[cfg(test)]
+pub(crate) fn sign(pkcs8: &[u8], p: &Params, data: &[u8]) -> Result<Vec<u8>, OpError> {
+    Signer::parse(pkcs8)?.sign(p, data)
 }
 
 /// Verifies a signature with a SubjectPublicKeyInfo public key.
