@@ -5,7 +5,8 @@
 # 1 KiB) and Sign (ECDSA P-256, Ed25519; 32-byte message) at 1, 4 and 16 connections, with
 # rate, p50, p99 and the server's CPU time per operation (utime+stime of the server process
 # from /proc/PID/stat, bench/capacity/cpu_ops.py); the fsync and TCP round-trip floors
-# (bench/kmip/floor.sh) measured in the same run, and tresor's commit-group sizes.
+# (bench/kmip/floor.sh) measured in the same run, the request floor of each server (Discover
+# Versions: TLS, TTLV and dispatch, no store, no crypto) and tresor's commit-group sizes.
 #
 #   bench/kmip/peers19.sh                      # writes bench/kmip/PEERS19.md
 #   N=4000 PY_N=100 bench/kmip/peers19.sh
@@ -65,13 +66,14 @@ bench_arg() {
         sign-p256:*) echo "concurrent-sign:p256:$c:$per" ;;
         sign-ed25519:1) echo "sign:ed25519:$n" ;;
         sign-ed25519:*) echo "concurrent-sign:ed25519:$c:$per" ;;
+        floor:*) echo "concurrent-discover:$c:$per" ;;
     esac
 }
 
 # measure SERVER PID PORT N: every operation at every connection count against one server.
 measure() {
     local who=$1 pid=$2 port=$3 n=$4 op c arg o
-    for op in create get encrypt sign-p256 sign-ed25519; do
+    for op in floor create get encrypt sign-p256 sign-ed25519; do
         for c in $CONNS; do
             arg=$(bench_arg "$op" "$c" "$n")
             if o=$($py bench/capacity/cpu_ops.py --label "$who" --op "$op-$c" --server-pid "$pid" \

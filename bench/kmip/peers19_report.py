@@ -11,6 +11,7 @@ import os
 import sys
 
 OPS = [
+    ("floor", "Discover Versions (request floor)"),
     ("create", "Create AES-256"),
     ("get", "Get"),
     ("encrypt", "Encrypt AES-GCM 1 KiB"),

@@ -14,6 +14,8 @@
 //!   concurrent-create:C:N  C connections in parallel, N Creates each
 //!   concurrent-encrypt:C:N C connections in parallel, N Encrypts each (as encrypt:N, one key)
 //!   concurrent-sign:ALG:C:N  C connections in parallel, N Signs each (as sign:ALG:N, one key)
+//!   concurrent-discover:C:N  C connections in parallel, N Discover Versions each (the floor
+//!                       of any request: TLS and TTLV, no store, no crypto)
 //!   churn:N             N times: Create a key, then Destroy it (the store keeps its size;
 //!                       2 N requests over one connection)
 //! ```
@@ -382,6 +384,14 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
             let mut s = one_connection(&c, n, Operation::SIGN, sign_payload(&id)).await?;
             s.print(&o.label, bench);
             c.close().await;
+        }
+        "concurrent-discover" => {
+            // The floor under every operation: Discover Versions (TLS, TTLV, the server's
+            // dispatch; no store, no crypto) on C connections.
+            let conns = num(parts.next(), "C")?;
+            let n = num(parts.next(), "N")?;
+            let mut s = parallel(&o, conns, n, Operation::DISCOVER_VERSIONS, vec![]).await?;
+            s.print(&o.label, &format!("discover-{conns}-connections"));
         }
         "concurrent-encrypt" => {
             let conns = num(parts.next(), "C")?;
