@@ -22,6 +22,7 @@ kms="${TRESOR_COSMIAN_KMS:-$cache/cosmian-kms/bin/cosmian_kms}"
 py=python3
 
 cd "$root"
+source "$root/bench/kmip/peers_lib.sh"
 cargo build --release -q -p tresor-kmip --example kmip_load --example kmip_certs
 cargo build --release -q -p tresor-cli
 tresor="$root/target/release/tresor"
@@ -40,12 +41,7 @@ benches=(create:"$CREATE_N" get:"$GET_N" concurrent:4:"$GET_N" concurrent-create
 run_cosmian() { # round
     local dir="$work/cosmian-$1" sock http pid ms rss
     mkdir -p "$dir"; sock=$(free_port); http=$(free_port)
-    read -r pid ms < <($py bench/kmip/startup.py --log "$dir/log" --port "$sock" -- \
-        env RUST_LOG=error "$kms" --database-type sqlite --sqlite-path "$dir/db" \
-        --socket-server-start --socket-server-port "$sock" --socket-server-hostname 127.0.0.1 \
-        --port "$http" --hostname 127.0.0.1 \
-        --tls-cert-file "$work/certs/server.crt" --tls-key-file "$work/certs/server.key" \
-        --clients-ca-cert-file "$work/certs/ca.crt")
+    read -r pid ms < <(cosmian_start "$kms" "$dir" "$work/certs" "$sock" "$http")
     pids+=("$pid"); sleep 1; rss=$(rss_kb "$pid")
     echo "START cosmian $1 ms $ms rss-kb $rss" | tee -a "$results"
     "$load" --server "127.0.0.1:$sock" --certs "$work/certs" --label "cosmian" "${benches[@]}" \

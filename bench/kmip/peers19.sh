@@ -32,6 +32,7 @@ kms="${TRESOR_COSMIAN_KMS:-$cache/cosmian-kms/bin/cosmian_kms}"
 pykmip_py="${TRESOR_PYKMIP_PY:-$root/target/peers/pykmip/bin/python}"
 py=python3
 cd "$root"
+source "$root/bench/kmip/peers_lib.sh"
 if [ -z "${TRESOR:-}" ]; then
     [ -x "$root/target/release/tresor" ] || cargo build --release -q -p tresor-cli
     TRESOR=$root/target/release/tresor
@@ -99,12 +100,7 @@ grep -h "groups" "$dir/log" | sed 's/^/GROUPS tresor /' | tee -a "$raw" || true
 # ---- Cosmian KMS ----------------------------------------------------------------------------
 if [ -x "$kms" ]; then
     dir="$work/cosmian"; mkdir -p "$dir"; sock=$(free_port); http=$(free_port)
-    read -r pid ms < <($py bench/kmip/startup.py --log "$dir/log" --port "$sock" -- \
-        env RUST_LOG=error "$kms" --database-type sqlite --sqlite-path "$dir/db" \
-        --socket-server-start --socket-server-port "$sock" --socket-server-hostname 127.0.0.1 \
-        --port "$http" --hostname 127.0.0.1 \
-        --tls-cert-file "$work/certs/server.crt" --tls-key-file "$work/certs/server.key" \
-        --clients-ca-cert-file "$work/certs/ca.crt")
+    read -r pid ms < <(cosmian_start "$kms" "$dir" "$work/certs" "$sock" "$http")
     pids+=("$pid"); sleep 1
     measure cosmian "$pid" "$sock" "$N"
     kill "$pid"; wait "$pid" 2>/dev/null || true
@@ -114,22 +110,8 @@ fi
 
 # ---- PyKMIP ---------------------------------------------------------------------------------
 if [ -x "$pykmip_py" ]; then
-    pyport=$(free_port); mkdir -p "$work/policies"
-    cat >"$work/server.conf" <<CONF
-[server]
-hostname=127.0.0.1
-port=$pyport
-certificate_path=$work/certs/server.crt
-key_path=$work/certs/server.key
-ca_path=$work/certs/ca.crt
-auth_suite=TLS1.2
-policy_path=$work/policies
-enable_tls_client_auth=True
-logging_level=WARNING
-database_path=$work/pykmip.db
-CONF
-    read -r pid ms < <($py bench/kmip/startup.py --log "$work/pykmip.log" --port "$pyport" -- \
-        "$(dirname "$pykmip_py")/pykmip-server" -f "$work/server.conf" -l "$work/pykmip-server.log")
+    pyport=$(free_port)
+    read -r pid ms < <(pykmip_start "$pykmip_py" "$work" "$pyport")
     pids+=("$pid"); sleep 1
     measure pykmip "$pid" "$pyport" "$PY_N"
     kill "$pid"; wait "$pid" 2>/dev/null || true

@@ -20,6 +20,7 @@ py="${TRESOR_PYKMIP_PY:-$root/target/peers/pykmip/bin/python}"
 [ -x "$py" ] || { echo "PyKMIP venv missing: run tests/peers/pykmip/setup.sh" >&2; exit 2; }
 
 cd "$root"
+source "$root/bench/kmip/peers_lib.sh"
 cargo build --release -q -p tresor-kmip --example kmip_load --example kmip_certs
 if [ -z "${TRESOR_KMIP_CMD:-}" ]; then
     # The tresor binary (the `tresor kmip` commands live in tresor-cli).
@@ -37,22 +38,7 @@ results="$work/results.txt"; : >"$results"
 
 # ---- PyKMIP ------------------------------------------------------------------------
 pyport=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$work/policies"
-cat >"$work/server.conf" <<CONF
-[server]
-hostname=127.0.0.1
-port=$pyport
-certificate_path=$work/certs/server.crt
-key_path=$work/certs/server.key
-ca_path=$work/certs/ca.crt
-auth_suite=TLS1.2
-policy_path=$work/policies
-enable_tls_client_auth=True
-logging_level=WARNING
-database_path=$work/pykmip.db
-CONF
-read -r pypid pystart < <("$py" bench/kmip/startup.py --log "$work/pykmip.log" --port "$pyport" -- \
-    "$(dirname "$py")/pykmip-server" -f "$work/server.conf" -l "$work/pykmip-server.log")
+read -r pypid pystart < <(pykmip_start "$py" "$work" "$pyport")
 pids+=("$pypid")
 sleep 1; pyrss=$(rss_kb "$pypid")
 echo "pykmip-server pid $pypid ready in $pystart ms, idle RSS $pyrss kB" >&2

@@ -19,6 +19,7 @@ py="${TRESOR_PYKMIP_PY:-$root/target/peers/pykmip/bin/python}"
 [ -x "$py" ] || { echo "PyKMIP venv missing: run tests/peers/pykmip/setup.sh" >&2; exit 2; }
 
 cd "$root"
+source "$root/bench/kmip/peers_lib.sh"
 cargo build --release -q -p tresor-kmip --example kmip_load --example kmip_certs
 cargo build --release -q -p tresor-cli
 tresor="$root/target/release/tresor"
@@ -106,22 +107,7 @@ stop_all
 
 # ---- PyKMIP (its own SQLite store) ---------------------------------------------------------
 pyport=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$work/policies"
-cat >"$work/server.conf" <<CONF
-[server]
-hostname=127.0.0.1
-port=$pyport
-certificate_path=$work/certs/server.crt
-key_path=$work/certs/server.key
-ca_path=$work/certs/ca.crt
-auth_suite=TLS1.2
-policy_path=$work/policies
-enable_tls_client_auth=True
-logging_level=WARNING
-database_path=$work/pykmip.db
-CONF
-read -r pypid _ < <("$py" bench/kmip/startup.py --log "$work/pykmip.log" --port "$pyport" -- \
-    "$(dirname "$py")/pykmip-server" -f "$work/server.conf" -l "$work/pykmip-server.log")
+read -r pypid _ < <(pykmip_start "$py" "$work" "$pyport")
 pids+=("$pypid")
 bench pykmip-1 "$pyport"
 stop_all
