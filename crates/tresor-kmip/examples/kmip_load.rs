@@ -290,14 +290,23 @@ async fn one_connection(
     .await
 }
 
+/// Whether each connection of [`parallel`] connects (TCP + TLS, by a Discover Versions)
+/// before its first timed call, so that no call's latency holds the handshake.
+#[derive(Clone, Copy, PartialEq)]
+enum Connect {
+    First,
+    WithFirstCall,
+}
+
 /// `conns` connections in parallel (spread over the servers), `n` calls of `op` with
-/// `payload` each; the clock starts before the connections are made, as for `concurrent`.
+/// `payload` each; the wall clock starts before the connections are made.
 async fn parallel(
     o: &Arc<Opts>,
     conns: usize,
     n: usize,
     op: Operation,
     payload: Vec<Ttlv>,
+    connect: Connect,
 ) -> Result<Stats, Error> {
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -305,6 +314,12 @@ async fn parallel(
         let (o, payload) = (o.clone(), payload.clone());
         tasks.push(tokio::spawn(async move {
             let c = o.client_for(k)?;
+            if connect == Connect::First {
+                check(
+                    "discover",
+                    &c.call(Operation::DISCOVER_VERSIONS, vec![]).await?,
+                )?;
+            }
             let s = one_connection(&c, n, op, payload).await?;
             c.close().await;
             Ok::<_, Error>(s.lat)
@@ -390,7 +405,15 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
             // dispatch; no store, no crypto) on C connections.
             let conns = num(parts.next(), "C")?;
             let n = num(parts.next(), "N")?;
-            let mut s = parallel(&o, conns, n, Operation::DISCOVER_VERSIONS, vec![]).await?;
+            let mut s = parallel(
+                &o,
+                conns,
+                n,
+                Operation::DISCOVER_VERSIONS,
+                vec![],
+                Connect::WithFirstCall,
+            )
+            .await?;
             s.print(&o.label, &format!("discover-{conns}-connections"));
         }
         "concurrent-encrypt" => {
@@ -399,7 +422,15 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
             let setup = o.client()?;
             let id = encrypt_key(&setup, v).await?;
             setup.close().await;
-            let mut s = parallel(&o, conns, n, Operation::ENCRYPT, encrypt_payload(&id)).await?;
+            let mut s = parallel(
+                &o,
+                conns,
+                n,
+                Operation::ENCRYPT,
+                encrypt_payload(&id),
+                Connect::WithFirstCall,
+            )
+            .await?;
             s.print(&o.label, &format!("encrypt-{conns}-connections"));
         }
         "concurrent-sign" => {
@@ -409,7 +440,15 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
             let setup = o.client()?;
             let id = sign_key(&setup, v, alg).await?;
             setup.close().await;
-            let mut s = parallel(&o, conns, n, Operation::SIGN, sign_payload(&id)).await?;
+            let mut s = parallel(
+                &o,
+                conns,
+                n,
+                Operation::SIGN,
+                sign_payload(&id),
+                Connect::WithFirstCall,
+            )
+            .await?;
             s.print(&o.label, &format!("sign-{alg}-{conns}-connections"));
         }
         "seed" => {
@@ -534,46 +573,14 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
             let id = uid(&created)?;
             setup.close().await;
             let get = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, id)];
-            let mut s = parallel(&o, conns, n, Operation::GET, get).await?;
+            let mut s = parallel(&o, conns, n, Operation::GET, get, Connect::WithFirstCall).await?;
             s.print(&o.label, &format!("get-{conns}-connections"));
         }
         "concurrent-create" => {
             let conns = num(parts.next(), "C")?;
             let n = num(parts.next(), "N")?;
-            let start = Instant::now();
-            let mut tasks = Vec::new();
-            for k in 0..conns {
-                let o = o.clone();
-                tasks.push(tokio::spawn(async move {
-                    let c = o.client_for(k)?;
-                    // Connect (TCP + TLS) before the clock of this connection starts.
-                    check(
-                        "discover",
-                        &c.call(Operation::DISCOVER_VERSIONS, vec![]).await?,
-                    )?;
-                    let s = timed(n, |_| {
-                        let c = &c;
-                        async move {
-                            check(
-                                "create",
-                                &c.call(Operation::CREATE, create_payload(v, None)).await?,
-                            )
-                        }
-                    })
-                    .await?;
-                    c.close().await;
-                    Ok::<_, Error>(s.lat)
-                }));
-            }
-            let mut lat = Vec::new();
-            for t in tasks {
-                lat.extend(t.await??);
-            }
-            let mut s = Stats {
-                n: lat.len(),
-                wall: start.elapsed(),
-                lat,
-            };
+            let create = create_payload(v, None);
+            let mut s = parallel(&o, conns, n, Operation::CREATE, create, Connect::First).await?;
             s.print(&o.label, &format!("create-{conns}-connections"));
         }
         _ => return Err(format!("unknown bench '{bench}'").into()),

@@ -234,15 +234,17 @@ impl<'s> Session<'s> {
     pub fn dispatch(&mut self, op: Operation, payload: &Ttlv) -> Result<Vec<Ttlv>, OpError> {
         let pending = self.txn.pending();
         let out = self.dispatch_op(op, payload);
-        if self.txn.pending() != pending
-            && self.key_cache.is_some()
-            && let Some(crate::payload::UidRef::Text(u)) = crate::payload::UidRef::of(payload)
+        if self.txn.pending() == pending {
+            return out;
+        }
+        // This item wrote: its objects' key-cache entries go once the batch commits, and
+        // Locate must see the objects it answered.
+        let cached = self.key_cache.is_some();
+        if cached && let Some(crate::payload::UidRef::Text(u)) = crate::payload::UidRef::of(payload)
         {
             self.changed.push(u);
         }
-        if self.txn.pending() != pending
-            && let Ok(items) = &out
-        {
+        if let Ok(items) = &out {
             let ids = items.iter().filter(|t| {
                 matches!(
                     t.tag,
@@ -252,7 +254,7 @@ impl<'s> Session<'s> {
                 )
             });
             for uid in ids.filter_map(Ttlv::as_text) {
-                if self.key_cache.is_some() {
+                if cached {
                     self.changed.push(uid.to_owned());
                 }
                 if !self.written.iter().any(|w| w == uid) {

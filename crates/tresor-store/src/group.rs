@@ -7,8 +7,8 @@
 //! [`MAX_GROUP`]), applies them in arrival order inside one transaction and commits once. A
 //! batch that fails (a conflict, a taken name, a rotated key) fails alone; the others commit
 //! (PostgreSQL rolls back to the batch's savepoint; SQLite applies the group again without
-//! it, see `sqlite::write`). Every writer
-//! returns only after the transaction holding its batch has committed (or failed).
+//! it, see `sqlite::write`). Every writer returns only after the transaction holding its
+//! batch has committed (or failed).
 //!
 //! There is no timer: a writer that finds no commit in flight leads at once with a group of
 //! one, so a single writer waits for nothing but its own fsync. Groups form only from

@@ -21,8 +21,9 @@
 //! material is a [`SecretBytes`] in an [`UnsealedKey`] behind an [`Arc`]: zeroized when the
 //! last holder drops it, i.e. when it is evicted, replaced or forgotten and no request is
 //! still using it, and when the cache drops; a parsed signing key is aws-lc memory, which
-//! aws-lc clears when it frees it (`OPENSSL_free` cleanses every allocation). The entries are split over shards, each with its own lock, so requests on
-//! different cores rarely wait for each other (no global lock on the read path).
+//! aws-lc clears when it frees it (`OPENSSL_free` cleanses every allocation). The entries
+//! are split over shards, each with its own lock, so requests on different cores rarely
+//! wait for each other (no global lock on the read path).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};

@@ -36,40 +36,31 @@ impl SqliteBackend {
         let out = (|| -> std::result::Result<(), rusqlite::Error> {
             loop {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let mut bad = None;
-                for (i, slot) in group.iter().enumerate() {
-                    if failed.get(i).is_some_and(Option::is_some) {
-                        continue;
-                    }
-                    if let Err(e) = apply_batch(&tx, &slot.batch, &slot.signer) {
-                        bad = Some((i, e));
-                        break;
-                    }
-                }
-                match bad {
-                    None => return tx.commit(),
-                    Some((i, e)) => {
-                        // Dropping `tx` rolls the whole group back; apply it again without `i`.
-                        drop(tx);
-                        if let Some(f) = failed.get_mut(i) {
-                            *f = Some(e);
-                        }
-                        if failed.iter().all(Option::is_some) {
-                            return Ok(());
-                        }
-                    }
+                // The first batch not yet taken out that fails, if any.
+                let bad = group
+                    .iter()
+                    .zip(&failed)
+                    .enumerate()
+                    .filter(|(_, (_, f))| f.is_none())
+                    .find_map(|(i, (slot, _))| {
+                        apply_batch(&tx, &slot.batch, &slot.signer)
+                            .err()
+                            .map(|e| (i, e))
+                    });
+                let Some((i, e)) = bad else {
+                    return tx.commit();
+                };
+                // Dropping `tx` rolls the whole group back; apply it again without `i`.
+                drop(tx);
+                failed[i] = Some(e);
+                if failed.iter().all(Option::is_some) {
+                    return Ok(());
                 }
             }
         })();
         self.release(c);
         match out {
-            Ok(()) => failed
-                .into_iter()
-                .map(|f| match f {
-                    None => Ok(()),
-                    Some(e) => Err(e),
-                })
-                .collect(),
+            Ok(()) => failed.into_iter().map(|f| f.map_or(Ok(()), Err)).collect(),
             Err(e) => fail_all(StoreError::Sqlite(e)),
         }
     }
