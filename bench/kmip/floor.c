@@ -3,7 +3,9 @@
  *            sockets, TCP_NODELAY, no TLS, no parsing): the least a request/response costs.
  *   fsync N  N times: write 16 pages (4 KiB) to a file and fsync it, as a SQLite WAL commit
  *            of a KMIP Create does: the least a durable Create costs.
- * Prints "rtt|fsync N ops_per_s us_per_op". With FLOOR_CHILD_CPU=C in the environment the
+ *   fdatasync N  the same with fdatasync (the file's size is unchanged after the first 256
+ *            rounds, as a reused WAL's is), which tresor's SQLite calls since session 18.
+ * Prints "rtt|fsync|fdatasync N ops_per_s us_per_op". With FLOOR_CHILD_CPU=C in the environment the
  * echoing process of rtt runs on CPU C (pin the other with taskset: a cross-core floor). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -71,7 +73,7 @@ static int rtt(int n) {
     return 0;
 }
 
-static int fsyncs(int n, const char *path) {
+static int fsyncs(int n, const char *path, int data_only) {
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) return 1;
     char page[4096];
@@ -80,12 +82,12 @@ static int fsyncs(int n, const char *path) {
     for (int i = 0; i < n; i++) {
         for (int p = 0; p < 16; p++)
             if (pwrite(fd, page, sizeof page, ((off_t)(i % 256) * 16 + p) * 4096) != sizeof page) return 1;
-        if (fsync(fd)) return 1;
+        if (data_only ? fdatasync(fd) : fsync(fd)) return 1;
     }
     double dt = now() - t0;
     close(fd);
     unlink(path);
-    printf("fsync %d %.0f %.1f\n", n, n / dt, dt / n * 1e6);
+    printf("%s %d %.0f %.1f\n", data_only ? "fdatasync" : "fsync", n, n / dt, dt / n * 1e6);
     return 0;
 }
 
@@ -93,6 +95,7 @@ int main(int argc, char **argv) {
     if (argc < 3) return 2;
     int n = atoi(argv[2]);
     if (!strcmp(argv[1], "rtt")) return rtt(n);
-    if (!strcmp(argv[1], "fsync") && argc > 3) return fsyncs(n, argv[3]);
+    if (!strcmp(argv[1], "fsync") && argc > 3) return fsyncs(n, argv[3], 0);
+    if (!strcmp(argv[1], "fdatasync") && argc > 3) return fsyncs(n, argv[3], 1);
     return 2;
 }

@@ -36,8 +36,24 @@ fn usage(msg: impl Into<String>) -> KmipError {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, KmipError> {
+    runtime_with(2)
+}
+
+/// The runtime of a KMIP server: `workers` threads (see `tresor_kmip::server::blocking`).
+fn server_runtime(workers: Option<u16>) -> Result<tokio::runtime::Runtime, KmipError> {
+    match workers {
+        // The flag's parser refuses these; a configuration file's value comes here unchecked.
+        Some(n) if n == 0 || n > 1024 => Err(usage(format!(
+            "worker_threads = {n}: give 1 to 1024 threads serving connections"
+        ))),
+        Some(n) => runtime_with(usize::from(n)),
+        None => runtime_with(tresor_kmip::server::blocking::DEFAULT_WORKER_THREADS),
+    }
+}
+
+fn runtime_with(workers: usize) -> Result<tokio::runtime::Runtime, KmipError> {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers.max(1))
         .enable_all()
         .build()
         .map_err(|e| KmipError::io("starting the async runtime", e))

@@ -45,6 +45,7 @@ mod accounting;
 mod answer;
 mod audit_log;
 mod batch;
+pub mod blocking;
 pub(crate) mod conf;
 pub mod config_file;
 mod connection;
@@ -217,6 +218,8 @@ struct Shared {
     bounds: RwLock<ServerLimits>,
     /// The metrics, when a metrics listener is open ([`Server::with_metrics`]).
     metrics: Option<Arc<metrics::Metrics>>,
+    /// Writes waiting for their commit on a worker now ([`blocking`]).
+    inline_writes: blocking::InlineWrites,
 }
 
 impl Shared {
@@ -270,6 +273,7 @@ impl Server {
                 streams: crate::ops::Streams::default(),
                 audit_log: None,
                 metrics: None,
+                inline_writes: blocking::InlineWrites::default(),
             }),
         })
     }

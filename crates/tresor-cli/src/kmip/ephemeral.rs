@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::args::ServeArgs;
-use super::{runtime, usage};
+use super::{server_runtime, usage};
 use tresor_kmip::KmipError;
 use tresor_kmip::server::{Server, ServerConfig};
 
@@ -183,7 +183,7 @@ pub(super) fn serve_ephemeral(a: ServeArgs) -> Result<ExitCode, KmipError> {
     let work_path = work.path().to_owned();
     let shown = work_path.clone();
     let http_listen = a.http_listen.clone();
-    let rt = runtime()?;
+    let rt = server_runtime(a.worker_threads)?;
     let result = rt.block_on(async move {
         let mut server = Server::bind(config, store).await?;
         if let Some(h) = &http_listen {

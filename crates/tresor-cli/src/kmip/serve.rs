@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use super::args::{CertsCommand, OpenStore, ServeArgs};
-use super::{runtime, usage};
+use super::{server_runtime, usage};
 use tresor_kmip::KmipError;
 use tresor_kmip::ops::{GRANTS_ATTR, PERMISSIONS};
 use tresor_kmip::server::logging::LogFormat;
@@ -103,7 +103,7 @@ pub(super) fn serve(a: ServeArgs, open_store: OpenStore<'_>) -> Result<ExitCode,
     let audit_log = audit_log_path(&a.audit_log, a.no_audit_log, &store)
         .map(|p| AuditLog::open(&p, reads))
         .transpose()?;
-    let rt = runtime()?;
+    let rt = server_runtime(a.worker_threads)?;
     let http_listen = a.http_listen.clone();
     let metrics_listen = a.metrics_listen.clone();
     let backend = store.backend().clone();
@@ -215,6 +215,7 @@ pub fn with_config_file(mut a: ServeArgs) -> Result<ServeArgs, KmipError> {
     a.metrics_listen = a.metrics_listen.or(s.metrics_listen);
     a.drain_timeout = a.drain_timeout.or(s.drain_timeout);
     a.key_cache_entries = a.key_cache_entries.or(s.key_cache_entries);
+    a.worker_threads = a.worker_threads.or(s.worker_threads);
     a.log_format = a.log_format.or(f.log.format.map(toml::Spanned::into_inner));
     let l = &mut a.limits;
     let t = f.limits;

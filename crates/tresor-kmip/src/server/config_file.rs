@@ -21,6 +21,7 @@
 //! metrics_listen = "127.0.0.1:9464"
 //! drain_timeout = 10                  # seconds
 //! key_cache_entries = 1024            # unsealed keys kept for crypto operations; 0: none
+//! worker_threads = 16                 # threads serving connections (read at start)
 //!
 //! [limits]
 //! max_batch_items = 64
@@ -103,6 +104,8 @@ pub struct ServerTable {
     pub drain_timeout: Option<u64>,
     /// `--key-cache-entries`.
     pub key_cache_entries: Option<usize>,
+    /// `--worker-threads` (read at start, not on a reload).
+    pub worker_threads: Option<u16>,
 }
 
 /// `[limits]` of `tresor.toml` (the limit flags; 0 turns a count or rate limit off).
@@ -313,7 +316,7 @@ mod tests {
     #[test]
     fn full_file_reads() {
         let text = "[server]\nlisten = \"127.0.0.1:0\"\ncert = \"s.crt\"\nclient_auth_eku = false\n\
-                    admins = [\"ops\"]\nkey_cache_entries = 0\n[limits]\nmax_batch_items = 8\n[log]\nformat = \"json\"\n\
+                    admins = [\"ops\"]\nkey_cache_entries = 0\nworker_threads = 4\n[limits]\nmax_batch_items = 8\n[log]\nformat = \"json\"\n\
                     level = \"warn\"\n";
         let c = from_str(text, Path::new("/etc/tresor/tresor.toml")).unwrap();
         assert_eq!(c.server.listen.as_deref(), Some("127.0.0.1:0"));
@@ -323,6 +326,7 @@ mod tests {
         );
         assert_eq!(c.server.client_auth_eku, Some(false));
         assert_eq!(c.server.key_cache_entries, Some(0));
+        assert_eq!(c.server.worker_threads, Some(4));
         assert_eq!(c.limits.max_batch_items, Some(8));
     }
 

@@ -172,18 +172,15 @@ pub(super) async fn connection(
         // The store is synchronous. A request that only reads (a Get is ~10 µs of work) runs
         // inline on this worker: block_in_place would hand the worker's core to another
         // thread and back on every request, several futex wake-ups that cost more than the
-        // read. A request that writes waits for its commit's fsync, so on a multi-thread
-        // runtime it runs under block_in_place when other connections are open (they keep a
-        // worker); alone, it runs inline: the hand-over costs a lone writer latency and
-        // there is nobody to hand the worker to (a connection that arrives meanwhile is
-        // accepted by the other worker). On a current-thread runtime block_in_place is not
-        // allowed, so it is called inline too.
-        let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
-            == tokio::runtime::RuntimeFlavor::MultiThread;
-        let response = if multi_thread && !reads_only(&request) && shared.gate.open_now() > 1 {
-            tokio::task::block_in_place(|| handle(&shared, &identity, &request))
-        } else {
+        // read. A request that writes waits for its commit's fsync: see `blocking` for where
+        // it runs.
+        let response = if reads_only(&request) {
             handle(&shared, &identity, &request)
+        } else {
+            let lone = shared.gate.open_now() <= 1;
+            shared
+                .inline_writes
+                .run(lone, || handle(&shared, &identity, &request))
         };
         tokio::time::timeout(bounds.write_timeout, write_message(&mut stream, &response))
             .await

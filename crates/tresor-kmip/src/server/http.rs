@@ -317,14 +317,14 @@ async fn answer(shared: &Shared, identity: &str, req: Request<Incoming>) -> Resp
     }
 }
 
-/// Runs a request message exactly as the binary door does (writes under block_in_place on
-/// a multi-thread runtime, reads inline).
+/// Runs a request message exactly as the binary door does (reads inline, writes as
+/// [`super::blocking`] decides).
 fn run(shared: &Shared, identity: &str, request: &Ttlv) -> Ttlv {
-    let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
-        == tokio::runtime::RuntimeFlavor::MultiThread;
-    if multi_thread && !reads_only(request) {
-        tokio::task::block_in_place(|| handle(shared, identity, request))
-    } else {
+    if reads_only(request) {
         handle(shared, identity, request)
+    } else {
+        shared
+            .inline_writes
+            .run(false, || handle(shared, identity, request))
     }
 }

@@ -100,6 +100,12 @@ pub struct ServeArgs {
     /// changed by any writer is unsealed again.
     #[arg(long, value_name = "N", env = "TRESOR_KMIP_KEY_CACHE_ENTRIES")]
     pub key_cache_entries: Option<usize>,
+    /// Threads serving connections (default 16). Up to N-1 requests that write wait for
+    /// their commit on their own thread, so concurrent writers share one fsync without
+    /// handing their connections over; idle threads sleep. Read once at start.
+    #[arg(long, value_name = "N", env = "TRESOR_KMIP_WORKER_THREADS",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub worker_threads: Option<u16>,
 }
 
 /// The server limits of `tresor kmip serve` (each also a `[server]` key of --config, the flag
