@@ -47,9 +47,14 @@ one() { # SERVER_LABEL SERVER_BIN LOAD_LABEL LOAD_BIN
     serve "$1" "$2"
     for c in $CONNS; do
         if [ "$c" = 1 ]; then b="get:$N"; else b="concurrent:$c:$((N / c))"; fi
-        o=$(python3 "$root/bench/capacity/cpu_ops.py" --label "$label" --op "get-$c" \
+        if ! o=$(python3 "$root/bench/capacity/cpu_ops.py" --label "$label" --op "get-$c" \
             --server-pid "$pid" -- "$4" --server "127.0.0.1:$port" --certs "$work/certs" \
-            --label "$label" "$b")
+            --label "$label" "$b" 2>&1); then
+            # Shown, counted, and left out of the medians: nothing is invented.
+            log "FAILED $label get-$c: $(echo "$o" | tail -2 | tr '\n' ' ')"
+            echo "FAILED_$c $label 1" >>"$samples"
+            continue
+        fi
         # CAP label op n wall_s ops_per_s server_us pg_us loadgen_us loadavg1
         echo "$o" | awk -v l="$label" -v c="$c" '
             $1 == "RESULT" { print "GET_" c "_PER_S", l, $6; print "GET_" c "_P50_US", l, $7 }
@@ -83,7 +88,9 @@ print()
 print("| measure | " + " | ".join(order) + " |")
 print("|---|" + "---|" * len(order))
 def key(k):
-    _, c, *rest = k.split("_")
+    _, c, *rest = k.split("_") + [""]
+    if k.startswith("FAILED"):
+        return (int(c), 9)
     return (int(c), ["PER", "P50", "SERVER", "CLIENT", "LOADAVG"].index(rest[0]))
 for k in sorted(rows, key=key):
     cells = []
