@@ -34,7 +34,8 @@ use tresor_kmip::enums::{
     RecommendedCurve, ResultStatus,
 };
 use tresor_kmip::message::{RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem};
-use tresor_kmip::{ProtocolVersion, Tag, Ttlv, Value};
+use tresor_kmip::ttlv::{HEADER_LEN, message_len};
+use tresor_kmip::{Limits, ProtocolVersion, Tag, Ttlv, Value};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -60,6 +61,10 @@ impl Opts {
     }
 
     fn client_to(&self, host: &str, port: u16) -> Result<KmipClient, Error> {
+        Ok(KmipClient::new(self.config_to(host, port))?)
+    }
+
+    fn config_to(&self, host: &str, port: u16) -> ClientConfig {
         let mut c = ClientConfig::new(
             host.to_owned(),
             self.certs.join("client.crt"),
@@ -69,8 +74,128 @@ impl Opts {
         c.port = port;
         c.protocol_version = self.version;
         c.request_timeout = Duration::from_secs(300);
-        Ok(KmipClient::new(c)?)
+        c
     }
+}
+
+/// One connection of the Get benches, lean on the load generator's side: the request is
+/// encoded once, each response is read into one reused buffer and decoded only to check it
+/// ([`check_get`]). [`KmipClient::call`] builds a request tree and encodes it, allocates a
+/// buffer for every response and turns it into a `ResponseMessage`, and arms a timer per
+/// call: load-generator CPU on the same cores as the server, which a server benchmark
+/// should not spend.
+struct GetConn {
+    stream: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    request: Vec<u8>,
+    id: String,
+    buf: Vec<u8>,
+    limits: Limits,
+}
+
+impl GetConn {
+    /// Connects (TCP, TLS) to server `k` of the parallel benches, to Get object `id`.
+    async fn open(o: &Opts, k: usize, id: &str) -> Result<GetConn, Error> {
+        let (host, port) = &o.servers[k % o.servers.len()];
+        let config = o.config_to(host, *port);
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config.tls_config()?));
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+        tcp.set_nodelay(true)?;
+        let stream = connector.connect(config.tls_server_name()?, tcp).await?;
+        let get = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, id)];
+        let request = RequestMessage::single(o.version, Operation::GET, get)
+            .to_ttlv()
+            .encode();
+        Ok(GetConn {
+            stream,
+            request,
+            id: id.to_owned(),
+            buf: Vec::new(),
+            limits: config.limits,
+        })
+    }
+
+    /// One Get: writes the request, reads the whole response, checks it.
+    async fn get(&mut self) -> Result<(), Error> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.stream.write_all(&self.request).await?;
+        self.stream.flush().await?;
+        let mut header = [0u8; HEADER_LEN];
+        self.stream.read_exact(&mut header).await?;
+        let len = message_len(&header, &self.limits)?;
+        self.buf.clear();
+        self.buf.extend_from_slice(&header);
+        self.buf.resize(HEADER_LEN + len, 0);
+        let body = self.buf.get_mut(HEADER_LEN..).unwrap_or_default();
+        self.stream.read_exact(body).await?;
+        check_get(&Ttlv::decode_with(&self.buf, &self.limits)?, &self.id)
+    }
+
+    /// Sends the TLS close_notify.
+    async fn close(mut self) {
+        // Best effort: the connection is dropped either way.
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut self.stream).await;
+    }
+}
+
+/// Checks a Get's response message: its (first) batch item is a Get whose Result Status is
+/// Success and whose payload names object `id`.
+fn check_get(resp: &Ttlv, id: &str) -> Result<(), Error> {
+    let item = resp
+        .find(Tag::BATCH_ITEM)
+        .ok_or("get: a response without a batch item")?;
+    let op = item.find(Tag::OPERATION).and_then(Ttlv::as_enumeration);
+    let status = item.find(Tag::RESULT_STATUS).and_then(Ttlv::as_enumeration);
+    if op != Some(Operation::GET.0) || status != Some(ResultStatus::SUCCESS.0) {
+        let message = item.find(Tag::RESULT_MESSAGE).and_then(Ttlv::as_text);
+        return Err(format!("get: operation {op:?}, result status {status:?}: {message:?}").into());
+    }
+    let got = item
+        .find(Tag::RESPONSE_PAYLOAD)
+        .and_then(|p| p.find(Tag::UNIQUE_IDENTIFIER))
+        .and_then(Ttlv::as_text);
+    if got == Some(id) {
+        Ok(())
+    } else {
+        Err(format!("get of '{id}' answered {got:?}").into())
+    }
+}
+
+/// `conns` [`GetConn`]s in parallel (spread over the servers), `n` Gets of `id` each; the
+/// wall clock starts before the connections are made (each connects with its first Get's
+/// clock running, as [`Connect::WithFirstCall`]). Each connection is bounded by 300 s.
+async fn parallel_get(o: &Arc<Opts>, conns: usize, n: usize, id: &str) -> Result<Stats, Error> {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for k in 0..conns {
+        let (o, id) = (o.clone(), id.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let run = async {
+                let mut lat = Vec::with_capacity(n);
+                let mut t = Instant::now();
+                let mut c = GetConn::open(&o, k, &id).await?;
+                for _ in 0..n {
+                    c.get().await?;
+                    let now = Instant::now();
+                    lat.push(now - t);
+                    t = now;
+                }
+                c.close().await;
+                Ok::<_, Error>(lat)
+            };
+            tokio::time::timeout(Duration::from_secs(300), run)
+                .await
+                .map_err(|_| "get: a connection took more than 300 s")?
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await??);
+    }
+    Ok(Stats {
+        n: lat.len(),
+        wall: start.elapsed(),
+        lat,
+    })
 }
 
 fn create_payload(version: ProtocolVersion, name: Option<String>) -> Vec<Ttlv> {
@@ -365,20 +490,28 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
         }
         "get" => {
             let n = num(parts.next(), "N")?;
-            let c = o.client()?;
-            let created = c.call(Operation::CREATE, create_payload(v, None)).await?;
+            let setup = o.client()?;
+            let created = setup
+                .call(Operation::CREATE, create_payload(v, None))
+                .await?;
             check("create", &created)?;
             let id = uid(&created)?;
-            let mut s = timed(n, |_| {
-                let (c, id) = (&c, id.clone());
-                async move {
-                    let item = c
-                        .call(Operation::GET, vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, id)])
-                        .await?;
-                    check("get", &item)
-                }
-            })
-            .await?;
+            setup.close().await;
+            // Connected before the clock starts (the Create's connection was, before).
+            let mut c = GetConn::open(&o, 0, &id).await?;
+            c.get().await?;
+            let mut lat = Vec::with_capacity(n);
+            let start = Instant::now();
+            for _ in 0..n {
+                let t = Instant::now();
+                c.get().await?;
+                lat.push(t.elapsed());
+            }
+            let mut s = Stats {
+                n,
+                wall: start.elapsed(),
+                lat,
+            };
             s.print(&o.label, bench);
             c.close().await;
         }
@@ -572,8 +705,7 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
             check("create", &created)?;
             let id = uid(&created)?;
             setup.close().await;
-            let get = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, id)];
-            let mut s = parallel(&o, conns, n, Operation::GET, get, Connect::WithFirstCall).await?;
+            let mut s = parallel_get(&o, conns, n, &id).await?;
             s.print(&o.label, &format!("get-{conns}-connections"));
         }
         "concurrent-create" => {
