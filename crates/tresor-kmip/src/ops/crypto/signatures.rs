@@ -170,7 +170,7 @@ pub(crate) enum Verifier {
     /// RSA: the key (PKCS#1 `RSAPublicKey`) and its parse for each of [`RSA_SCHEMES`].
     Rsa {
         key: Vec<u8>,
-        schemes: [OnceLock<Option<signature::ParsedPublicKey>>; RSA_SCHEMES.len()],
+        schemes: Box<[OnceLock<Option<signature::ParsedPublicKey>>; RSA_SCHEMES.len()]>,
     },
 }
 
