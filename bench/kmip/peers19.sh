@@ -18,14 +18,19 @@
 # (default: the peers cache, tests/peers/cosmian/build-server.sh), TRESOR_PYKMIP_PY (the
 # PyKMIP venv's python, tests/peers/pykmip/setup.sh). A peer that is missing is left out, a
 # request a peer refuses is printed as "refused" with its reason: nothing is invented.
-# Each server gets a fresh store; durability differs and is stated: tresor fsyncs each commit
-# (SQLite synchronous=FULL; group commit shares one fsync among concurrent Creates), Cosmian's
-# SQLite runs synchronous=NORMAL in WAL mode (no fsync per commit), PyKMIP uses SQLAlchemy's
-# SQLite defaults.
+# kmip_load runs with --peer tresor|cosmian|pykmip: the few set-up and Encrypt requests a peer
+# takes only in its own form are shaped for it (kmip_load.rs's module documentation); tresor
+# gets its standard requests.
+# Each server gets a fresh store; durability differs and is measured: after its timed runs,
+# each server's fsync, fdatasync and sync_file_range calls (all threads, strace -f -c) are
+# counted during FSYNC_N (default 2000) Creates on one connection (needs strace; not timed).
+# tresor fsyncs each commit (SQLite synchronous=FULL; group commit shares one fsync among
+# concurrent Creates), Cosmian's SQLite runs synchronous=NORMAL in WAL mode, PyKMIP uses
+# SQLAlchemy's SQLite defaults.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="$root/bench/kmip/PEERS19.md"
-N=${N:-4000}; PY_N=${PY_N:-200}
+N=${N:-4000}; PY_N=${PY_N:-200}; FSYNC_N=${FSYNC_N:-2000}
 CONNS=${CONNS:-"1 4 16"}
 cache="${TRESOR_PEERS_CACHE:-$HOME/.cache/tresor-peers}"
 kms="${TRESOR_COSMIAN_KMS:-$cache/cosmian-kms/bin/cosmian_kms}"
@@ -78,13 +83,35 @@ measure() {
         for c in $CONNS; do
             arg=$(bench_arg "$op" "$c" "$n")
             if o=$($py bench/capacity/cpu_ops.py --label "$who" --op "$op-$c" --server-pid "$pid" \
-                -- "$LOAD" --server "127.0.0.1:$port" --certs "$work/certs" --label "$who" "$arg" 2>&1); then
+                -- "$LOAD" --server "127.0.0.1:$port" --certs "$work/certs" --label "$who" \
+                --peer "$who" "$arg" 2>&1); then
                 echo "$o" | grep -E '^(RESULT|CAP)' | sed "s/^/$op $c /" | tee -a "$raw"
             else
-                echo "REFUSED $who $op $c $(echo "$o" | grep -v '^RESULT' | tail -1 | cut -c1-160)" | tee -a "$raw"
+                echo "REFUSED $who $op $c $(echo "$o" | grep -v '^RESULT' | tail -1 | cut -c1-300)" | tee -a "$raw"
             fi
         done
     done
+}
+
+# fsyncs WHO PID PORT N: the server's fsync-family system calls (all threads) during N Creates
+# on one connection, printed as `FSYNC who n total fsync=.. fdatasync=..`. Not timed: strace
+# slows every system call of the server.
+fsyncs() {
+    local who=$1 pid=$2 port=$3 n=$4 st="$work/strace-$1.txt" s
+    if ! command -v strace >/dev/null; then
+        echo "MISSING fsync count: no strace" | tee -a "$raw"; return
+    fi
+    strace -f -c -e trace=fsync,fdatasync,sync_file_range -o "$st" -p "$pid" 2>/dev/null &
+    s=$!
+    sleep 1
+    "$LOAD" --server "127.0.0.1:$port" --certs "$work/certs" --label "$who" --peer "$who" \
+        "create:$n" >/dev/null
+    sleep 1 # a commit or checkpoint that follows the last answer
+    kill -INT "$s"; wait "$s" 2>/dev/null || true
+    # strace -c rows: % time, seconds, usecs/call, calls, [errors], syscall.
+    awk -v who="$who" -v n="$n" '$NF ~ /^(fsync|fdatasync|sync_file_range)$/ {
+        t += $4; d = d " " $NF "=" $4 } END { print "FSYNC " who " " n " " t+0 d }' "$st" |
+        tee -a "$raw"
 }
 
 # ---- tresor ---------------------------------------------------------------------------------
@@ -94,6 +121,7 @@ read -r pid ms line < <($py bench/kmip/startup.py --log "$dir/log" --stderr-line
     --key "$work/certs/server.key" --ca "$work/certs/ca.crt" --store "$dir/store")
 pids+=("$pid"); port="${line##*:}"
 measure tresor "$pid" "$port" "$N"
+fsyncs tresor "$pid" "$port" "$FSYNC_N"
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || sleep 1
 grep -h "groups" "$dir/log" | sed 's/^/GROUPS tresor /' | tee -a "$raw" || true
 
@@ -103,6 +131,7 @@ if [ -x "$kms" ]; then
     read -r pid ms < <(cosmian_start "$kms" "$dir" "$work/certs" "$sock" "$http")
     pids+=("$pid"); sleep 1
     measure cosmian "$pid" "$sock" "$N"
+    fsyncs cosmian "$pid" "$sock" "$FSYNC_N"
     kill "$pid"; wait "$pid" 2>/dev/null || true
 else
     echo "MISSING cosmian: no $kms (tests/peers/cosmian/build-server.sh)" | tee -a "$raw"
@@ -114,6 +143,7 @@ if [ -x "$pykmip_py" ]; then
     read -r pid ms < <(pykmip_start "$pykmip_py" "$work" "$pyport")
     pids+=("$pid"); sleep 1
     measure pykmip "$pid" "$pyport" "$PY_N"
+    fsyncs pykmip "$pid" "$pyport" "$PY_N"
     kill "$pid"; wait "$pid" 2>/dev/null || true
 else
     echo "MISSING pykmip: no $pykmip_py (tests/peers/pykmip/setup.sh)" | tee -a "$raw"

@@ -1,12 +1,13 @@
 //! A KMIP load generator on [`KmipClient`], for comparing KMIP servers (tresor, PyKMIP).
 //!
 //! ```text
-//! kmip_load --server HOST:PORT --certs DIR [--version 1.4] [--label NAME] BENCH...
+//! kmip_load --server HOST:PORT --certs DIR [--version 1.4] [--label NAME] [--peer PEER] BENCH...
 //!   create:N            N Creates (AES-256) over one connection
 //!   get:N               N Gets of one key over one connection
 //!   encrypt:N           N Encrypts (AES-256-GCM, 1 KiB, server-chosen IV) over one connection
 //!   sign:ALG:N          N Signs of a 32-byte message over one connection; ALG is p256
-//!                       (ECDSA P-256 with SHA-256) or ed25519 (a key pair created first)
+//!                       (ECDSA P-256 with SHA-256) or ed25519 (a key pair created first,
+//!                       then one untimed Sign whose signature size must fit ALG)
 //!   seed:FROM:TO        Creates keys named load-FROM .. load-(TO-1), 100 per batch message
 //!   locate:N:RANGE      N Locates by name of random load-<i>, i < RANGE, over one connection
 //!   connect-get:N       N times: new connection (TCP + TLS handshake) and one Get
@@ -21,6 +22,17 @@
 //! ```
 //! `--server` may be given several times (servers sharing one database): the parallel
 //! benches spread their connections round-robin over them; the others use the first.
+//! `--peer` shapes the few requests a server takes only in its own form (default `tresor`,
+//! whose standard requests are the ones above):
+//! - `cosmian` (Cosmian KMS 5.x): the ECDSA key pair names its curve in a Cryptographic Domain
+//!   Parameters attribute (its KMIP 1.4 parser refuses a Recommended Curve attribute, its
+//!   KMIP 2.1 one ignores it and makes an X25519 key), and the Ed25519 key pair is created by
+//!   a KMIP 2.1 request (Cosmian's KMIP 1.4 has no Ed25519); the timed Signs stay the same
+//!   KMIP 1.4 requests;
+//! - `pykmip` (PyKMIP 0.11): Encrypt names its Cryptographic Parameters (AES, GCM, 16-byte tag;
+//!   PyKMIP takes no defaults from the key), and the key pair states a Cryptographic Length and
+//!   no curve (PyKMIP parses neither Recommended Curve nor Cryptographic Domain Parameters).
+//!
 //! DIR holds `ca.crt`, `client.crt`, `client.key`. Prints one line per bench:
 //! `RESULT label bench n secs ops_per_s p50_us p99_us`.
 
@@ -30,14 +42,22 @@ use std::time::{Duration, Instant};
 use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
 use tresor_kmip::client::{ClientConfig, KmipClient};
 use tresor_kmip::enums::{
-    CryptographicAlgorithm, CryptographicUsageMask, NameType, ObjectType, Operation,
-    RecommendedCurve, ResultStatus,
+    BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, NameType, ObjectType,
+    Operation, RecommendedCurve, ResultStatus,
 };
 use tresor_kmip::message::{RequestBatchItem, RequestHeader, RequestMessage, ResponseBatchItem};
 use tresor_kmip::ttlv::{HEADER_LEN, message_len};
 use tresor_kmip::{Limits, ProtocolVersion, Tag, Ttlv, Value};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The server the requests are shaped for (`--peer`).
+#[derive(Clone, Copy, PartialEq)]
+enum Peer {
+    Tresor,
+    Cosmian,
+    Pykmip,
+}
 
 struct Opts {
     host: String,
@@ -47,6 +67,7 @@ struct Opts {
     certs: std::path::PathBuf,
     version: ProtocolVersion,
     label: String,
+    peer: Peer,
 }
 
 impl Opts {
@@ -61,10 +82,17 @@ impl Opts {
     }
 
     fn client_to(&self, host: &str, port: u16) -> Result<KmipClient, Error> {
-        Ok(KmipClient::new(self.config_to(host, port))?)
+        Ok(KmipClient::new(self.config_to(host, port, self.version))?)
     }
 
-    fn config_to(&self, host: &str, port: u16) -> ClientConfig {
+    /// A client to the first server speaking `version` (for set-up requests only).
+    fn client_version(&self, version: ProtocolVersion) -> Result<KmipClient, Error> {
+        Ok(KmipClient::new(
+            self.config_to(&self.host, self.port, version),
+        )?)
+    }
+
+    fn config_to(&self, host: &str, port: u16, version: ProtocolVersion) -> ClientConfig {
         let mut c = ClientConfig::new(
             host.to_owned(),
             self.certs.join("client.crt"),
@@ -72,7 +100,7 @@ impl Opts {
             self.certs.join("ca.crt"),
         );
         c.port = port;
-        c.protocol_version = self.version;
+        c.protocol_version = version;
         c.request_timeout = Duration::from_secs(300);
         c
     }
@@ -96,7 +124,7 @@ impl GetConn {
     /// Connects (TCP, TLS) to server `k` of the parallel benches, to Get object `id`.
     async fn open(o: &Opts, k: usize, id: &str) -> Result<GetConn, Error> {
         let (host, port) = &o.servers[k % o.servers.len()];
-        let config = o.config_to(host, *port);
+        let config = o.config_to(host, *port, o.version);
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config.tls_config()?));
         let tcp = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
         tcp.set_nodelay(true)?;
@@ -329,38 +357,68 @@ async fn encrypt_key(c: &KmipClient, v: ProtocolVersion) -> Result<String, Error
 }
 
 /// The Encrypt of the encrypt benches: 1 KiB under `id`, AES-GCM (the key's default mode),
-/// the IV chosen by the server.
-fn encrypt_payload(id: &str) -> Vec<Ttlv> {
-    vec![
-        Ttlv::text(Tag::UNIQUE_IDENTIFIER, id),
-        Ttlv::bytes(Tag::DATA, vec![0x5a_u8; 1024]),
-    ]
+/// the IV chosen by the server. For PyKMIP the parameters are named (it has no defaults).
+fn encrypt_payload(peer: Peer, id: &str) -> Vec<Ttlv> {
+    let mut p = vec![Ttlv::text(Tag::UNIQUE_IDENTIFIER, id)];
+    if peer == Peer::Pykmip {
+        p.push(Ttlv::structure(
+            Tag::CRYPTOGRAPHIC_PARAMETERS,
+            vec![
+                Ttlv::enumeration(Tag::BLOCK_CIPHER_MODE, BlockCipherMode::GCM.0),
+                Ttlv::enumeration(Tag::CRYPTOGRAPHIC_ALGORITHM, CryptographicAlgorithm::AES.0),
+                Ttlv::integer(Tag::TAG_LENGTH, 16),
+            ],
+        ));
+    }
+    p.push(Ttlv::bytes(Tag::DATA, vec![0x5a_u8; 1024]));
+    p
 }
 
-/// An active private key for the sign benches: `p256` (ECDSA on P-256) or `ed25519`.
-async fn sign_key(c: &KmipClient, v: ProtocolVersion, alg: &str) -> Result<String, Error> {
+/// The Cryptographic Domain Parameters attribute naming `curve`.
+fn domain_parameters(curve: u32) -> Attribute {
+    Attribute::standard(
+        Tag::CRYPTOGRAPHIC_DOMAIN_PARAMETERS,
+        Value::Structure(vec![Ttlv::enumeration(Tag::RECOMMENDED_CURVE, curve)]),
+    )
+}
+
+/// An active private key for the sign benches: `p256` (ECDSA on P-256) or `ed25519`, created
+/// over `c` in the form `o.peer` takes (module documentation).
+async fn sign_key(o: &Opts, c: &KmipClient, alg: &str) -> Result<String, Error> {
     let mut common = AttributeSet::default();
-    match alg {
-        "p256" => {
-            common.push(Attribute::standard(
-                Tag::CRYPTOGRAPHIC_ALGORITHM,
-                Value::Enumeration(CryptographicAlgorithm::ECDSA.0),
-            ));
+    let algorithm = match alg {
+        "p256" => CryptographicAlgorithm::ECDSA,
+        "ed25519" => CryptographicAlgorithm::ED25519,
+        other => return Err(format!("sign algorithm '{other}' is not p256 or ed25519").into()),
+    };
+    common.push(Attribute::standard(
+        Tag::CRYPTOGRAPHIC_ALGORITHM,
+        Value::Enumeration(algorithm.0),
+    ));
+    let length = Attribute::standard(Tag::CRYPTOGRAPHIC_LENGTH, Value::Integer(256));
+    // Cosmian takes an Ed25519 key pair only in KMIP 2.1: a set-up connection speaks it.
+    let mut v = o.version;
+    let mut own = None;
+    match (o.peer, alg) {
+        (Peer::Tresor, "p256") => {
             common.push(Attribute::standard(
                 Tag::RECOMMENDED_CURVE,
                 Value::Enumeration(RecommendedCurve::P_256.0),
             ));
-            common.push(Attribute::standard(
-                Tag::CRYPTOGRAPHIC_LENGTH,
-                Value::Integer(256),
-            ));
+            common.push(length);
         }
-        "ed25519" => common.push(Attribute::standard(
-            Tag::CRYPTOGRAPHIC_ALGORITHM,
-            Value::Enumeration(CryptographicAlgorithm::ED25519.0),
-        )),
-        other => return Err(format!("sign algorithm '{other}' is not p256 or ed25519").into()),
+        (Peer::Cosmian, "p256") => {
+            common.push(domain_parameters(RecommendedCurve::P_256.0));
+            common.push(length);
+        }
+        (Peer::Cosmian, _) => {
+            v = ProtocolVersion::V2_1;
+            own = Some(o.client_version(v)?);
+        }
+        (Peer::Pykmip, _) => common.push(length),
+        (Peer::Tresor, _) => {}
     }
+    let setup = own.as_ref().unwrap_or(c);
     // Active from the start.
     common.push(Attribute::standard(
         Tag::ACTIVATION_DATE,
@@ -374,7 +432,7 @@ async fn sign_key(c: &KmipClient, v: ProtocolVersion, alg: &str) -> Result<Strin
         ));
         set
     };
-    let kp = c
+    let kp = setup
         .call(
             Operation::CREATE_KEY_PAIR,
             vec![
@@ -385,12 +443,34 @@ async fn sign_key(c: &KmipClient, v: ProtocolVersion, alg: &str) -> Result<Strin
         )
         .await?;
     check("create key pair", &kp)?;
-    kp.payload_items()
+    if let Some(own) = own {
+        own.close().await;
+    }
+    let id = kp
+        .payload_items()
         .iter()
         .find(|t| t.tag == Tag::PRIVATE_KEY_UNIQUE_IDENTIFIER)
         .and_then(Ttlv::as_text)
         .map(str::to_owned)
-        .ok_or_else(|| "create key pair: no private key identifier".into())
+        .ok_or("create key pair: no private key identifier")?;
+    // One Sign before the clock: the key is the kind asked for (an Ed25519 signature is 64
+    // bytes, an ECDSA P-256 one a DER sequence of at most 72), not another the server chose.
+    let signed = c.call(Operation::SIGN, sign_payload(&id)).await?;
+    check("sign", &signed)?;
+    let len = signed
+        .payload_items()
+        .iter()
+        .find(|t| t.tag == Tag::SIGNATURE_DATA)
+        .and_then(Ttlv::as_bytes)
+        .map_or(0, <[u8]>::len);
+    let fits = match alg {
+        "ed25519" => len == 64,
+        _ => (8..=72).contains(&len),
+    };
+    if !fits {
+        return Err(format!("sign: a {len}-byte signature is not {alg}").into());
+    }
+    Ok(id)
 }
 
 /// The Sign of the sign benches: a 32-byte message under `id` (the key's default scheme).
@@ -520,7 +600,8 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
             let n = num(parts.next(), "N")?;
             let c = o.client()?;
             let id = encrypt_key(&c, v).await?;
-            let mut s = one_connection(&c, n, Operation::ENCRYPT, encrypt_payload(&id)).await?;
+            let mut s =
+                one_connection(&c, n, Operation::ENCRYPT, encrypt_payload(o.peer, &id)).await?;
             s.print(&o.label, bench);
             c.close().await;
         }
@@ -528,7 +609,7 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
             let alg = parts.next().unwrap_or_default();
             let n = num(parts.next(), "N")?;
             let c = o.client()?;
-            let id = sign_key(&c, v, alg).await?;
+            let id = sign_key(&o, &c, alg).await?;
             let mut s = one_connection(&c, n, Operation::SIGN, sign_payload(&id)).await?;
             s.print(&o.label, bench);
             c.close().await;
@@ -560,7 +641,7 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
                 conns,
                 n,
                 Operation::ENCRYPT,
-                encrypt_payload(&id),
+                encrypt_payload(o.peer, &id),
                 Connect::WithFirstCall,
             )
             .await?;
@@ -571,7 +652,7 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
             let conns = num(parts.next(), "C")?;
             let n = num(parts.next(), "N")?;
             let setup = o.client()?;
-            let id = sign_key(&setup, v, alg).await?;
+            let id = sign_key(&o, &setup, alg).await?;
             setup.close().await;
             let mut s = parallel(
                 &o,
@@ -726,12 +807,21 @@ fn main() -> Result<(), Error> {
     let mut certs = None;
     let mut version = ProtocolVersion::V1_4;
     let mut label = "server".to_owned();
+    let mut peer = Peer::Tresor;
     let mut benches = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--server" => servers.extend(args.next()),
             "--certs" => certs = args.next(),
             "--label" => label = args.next().ok_or("--label needs a value")?,
+            "--peer" => {
+                peer = match args.next().as_deref() {
+                    Some("tresor") => Peer::Tresor,
+                    Some("cosmian") => Peer::Cosmian,
+                    Some("pykmip") => Peer::Pykmip,
+                    _ => return Err("--peer must be tresor, cosmian or pykmip".into()),
+                }
+            }
             "--version" => {
                 let s = args.next().ok_or("--version needs a value")?;
                 version = ProtocolVersion::SUPPORTED
@@ -760,6 +850,7 @@ fn main() -> Result<(), Error> {
         certs: certs.ok_or("--certs DIR is required")?.into(),
         version,
         label,
+        peer,
     });
     // The parallel benches need worker threads; the one-connection benches run on a
     // current-thread runtime. On the multi-thread runtime a one-connection request cost two

@@ -33,7 +33,7 @@ mod create;
 pub(crate) mod crypto;
 mod derive;
 mod get;
-mod key_cache;
+pub(crate) mod key_cache;
 mod lifecycle;
 mod locate;
 mod manage;

@@ -185,8 +185,11 @@ impl Reloader {
     }
 
     /// Like [`Reloader::reload`] with the certificate, key, CA and CRL files named by `new`
-    /// (a re-read configuration file), and `new`'s server limits for the requests and
-    /// connections that follow. Nothing changes unless the new TLS files all load.
+    /// (a re-read configuration file), `new`'s server limits for the requests and
+    /// connections that follow, and `new`'s bound on the key cache
+    /// ([`ServerConfig::key_cache_entries`]; a smaller bound evicts, and the evicted material
+    /// is zeroized once no request holds it). Nothing changes unless the new TLS files all
+    /// load.
     ///
     /// # Errors
     /// [`KmipError::Tls`] for unusable files (the old configuration stays).
@@ -199,6 +202,7 @@ impl Reloader {
         *a = TlsAcceptor::from(Arc::new(tls));
         drop(a);
         self.shared.set_bounds(new.server_limits);
+        self.shared.key_cache.set_capacity(new.key_cache_entries);
         Ok(())
     }
 }
@@ -479,4 +483,51 @@ pub fn identity_of_cert_file(path: &Path) -> Result<String, KmipError> {
     let der = CertificateDer::from_pem_file(path)
         .map_err(|e| KmipError::Tls(format!("reading '{}': {e}", path.display())))?;
     tls::identity(&der, false, IdentitySource::CommonName)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::key_cache::{Stamp, UnsealedKey};
+
+    /// A reload (SIGHUP in `tresor kmip serve`) carries the re-read `key_cache_entries` to
+    /// the server's cache: a smaller bound evicts at once, a larger one is used after.
+    #[tokio::test]
+    async fn a_reload_sets_the_key_cache_bound() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = crate::certs::init(&dir.path().join("certs")).expect("certs");
+        let kek = Arc::new(tresor_crypto::LocalKek::generate().expect("kek"));
+        let store =
+            Arc::new(Store::open_sqlite(&dir.path().join("t.db"), kek, "s").expect("store"));
+        let mut config = ServerConfig::new(&files.server_cert, &files.server_key, &files.ca_cert);
+        config.listen = "127.0.0.1:0".into();
+        config.key_cache_entries = 64;
+        let server = Server::bind(config.clone(), store).await.expect("bind");
+        let cache = &server.shared.key_cache;
+        let fill = || {
+            for i in 0..500 {
+                let m = Arc::new(UnsealedKey::new(tresor_crypto::SecretBytes::new(vec![
+                    1;
+                    32
+                ])));
+                cache.put(&format!("k{i}"), Stamp::for_test(1), m);
+            }
+        };
+        fill();
+        assert_eq!(cache.len(), 64);
+        let reloader = server.reloader();
+        for (entries, held) in [(8, 8), (0, 0), (100, 100)] {
+            config.key_cache_entries = entries;
+            reloader.reload_with(&config).expect("reload");
+            assert_eq!(cache.capacity(), entries);
+            assert!(cache.len() <= entries, "{entries}: {} held", cache.len());
+            fill();
+            assert_eq!(cache.len(), held, "after a reload to {entries}");
+        }
+        // A reload whose TLS files do not load changes nothing, the bound included.
+        config.key_cache_entries = 1;
+        config.cert = dir.path().join("missing.crt");
+        assert!(reloader.reload_with(&config).is_err());
+        assert_eq!(cache.capacity(), 100);
+    }
 }

@@ -2,7 +2,8 @@
 //! inside a group fails alone, and the audit chain stays one chain.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tresor_crypto::LocalKek;
@@ -13,6 +14,70 @@ fn secret(name: &str) -> NewObject {
     n.names.push(name.into());
     n.material = Some(name.as_bytes().to_vec());
     n
+}
+
+/// How long a wait in these tests may last before it counts as a hang: generous (each step
+/// takes milliseconds), so that a regression that deadlocks a writer fails the test with a
+/// message instead of hanging the run. A guard, not a performance bound.
+const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// A barrier for `n` threads whose wait fails after [`HANG_GUARD`] (a thread that never
+/// arrives panicked or hangs) where `std::sync::Barrier` would wait forever.
+struct GuardedBarrier {
+    n: usize,
+    /// Threads arrived in this generation, and the generation.
+    state: Mutex<(usize, u64)>,
+    all_in: Condvar,
+}
+
+impl GuardedBarrier {
+    fn new(n: usize) -> Self {
+        GuardedBarrier {
+            n,
+            state: Mutex::new((0, 0)),
+            all_in: Condvar::new(),
+        }
+    }
+
+    /// Waits until all `n` threads have called `wait`; panics naming `what` after
+    /// [`HANG_GUARD`].
+    fn wait(&self, what: &str) {
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let generation = st.1;
+        st.0 += 1;
+        if st.0 == self.n {
+            *st = (0, generation + 1);
+            self.all_in.notify_all();
+            return;
+        }
+        let (st, _) = self
+            .all_in
+            .wait_timeout_while(st, HANG_GUARD, |st| st.1 == generation)
+            .unwrap_or_else(PoisonError::into_inner);
+        assert!(
+            st.1 != generation,
+            "{what}: only {} of {} threads reached the barrier within {HANG_GUARD:?} \
+             (another writer panicked or hangs)",
+            st.0,
+            self.n
+        );
+    }
+}
+
+/// Joins `h` (named `what`), failing the test if it has not finished by `deadline` (a hang)
+/// rather than waiting forever; a panic in the thread fails the test with its message.
+fn join_by<T>(h: JoinHandle<T>, deadline: Instant, what: &str) -> T {
+    while !h.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not finish within {HANG_GUARD:?}: a hang (group commit deadlocked?)"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    match h.join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 /// 16 writers; in every round all of them create one unique name each AND race for one
@@ -202,18 +267,21 @@ fn injected_failures_in_one_group(
     std::thread::sleep(SETTLE);
     release();
 
-    leader.join().unwrap().expect("the leader's create");
+    let deadline = Instant::now() + HANG_GUARD;
+    join_by(leader, deadline, "the leader").expect("the leader's create");
     for (name, w) in writers {
-        w.join()
-            .unwrap()
+        join_by(w, deadline, &name)
             .unwrap_or_else(|e| panic!("{name} failed beside the injected failures: {e}"));
     }
-    let c = collide.join().unwrap();
+    let c = join_by(collide, deadline, "the colliding create");
     assert!(
         matches!(c, Err(StoreError::Conflict(_))),
         "a create of an existing uid: {c:?}"
     );
-    let twins: Vec<_> = twins.into_iter().map(|t| t.join().unwrap()).collect();
+    let twins: Vec<_> = twins
+        .into_iter()
+        .map(|t| join_by(t, deadline, "a twin"))
+        .collect();
     assert_eq!(
         twins.iter().filter(|t| t.is_ok()).count(),
         1,
@@ -261,7 +329,7 @@ fn race_for_names(backend: Arc<dyn Backend>, reopen: &dyn Fn() -> Arc<dyn Backen
     let kek = Arc::new(LocalKek::generate().unwrap());
     let store = Arc::new(Store::open(backend.clone(), kek.clone(), "alice").unwrap());
     store.check_key().unwrap();
-    let barrier = Arc::new(Barrier::new(WRITERS));
+    let barrier = Arc::new(GuardedBarrier::new(WRITERS));
     let threads: Vec<_> = (0..WRITERS)
         .map(|t| {
             let store = store.clone();
@@ -269,7 +337,7 @@ fn race_for_names(backend: Arc<dyn Backend>, reopen: &dyn Fn() -> Arc<dyn Backen
             std::thread::spawn(move || {
                 let mut won = Vec::new();
                 for r in 0..ROUNDS {
-                    barrier.wait();
+                    barrier.wait(&format!("writer {t}, round {r}"));
                     store
                         .create(secret(&format!("app:dev:U{t}_{r}")))
                         .unwrap_or_else(|e| panic!("unique create {t}/{r} failed: {e}"));
@@ -284,8 +352,10 @@ fn race_for_names(backend: Arc<dyn Backend>, reopen: &dyn Fn() -> Arc<dyn Backen
         })
         .collect();
     let mut winners = vec![0usize; ROUNDS];
-    for t in threads {
-        for r in t.join().unwrap() {
+    // Each round takes milliseconds; a writer stuck at the barrier fails there first.
+    let deadline = Instant::now() + 2 * HANG_GUARD;
+    for (t, h) in threads.into_iter().enumerate() {
+        for r in join_by(h, deadline, &format!("writer {t}")) {
             winners[r] += 1;
         }
     }

@@ -391,8 +391,8 @@ pub(super) fn apply_limits(l: &super::args::ServeLimitArgs, config: &mut ServerC
 }
 
 /// On each SIGHUP, re-reads the configuration (the flags, `--config` again) and from it the
-/// certificate, key, CA, CRL and limits, for new handshakes and requests (open connections
-/// go on); a failed reload keeps the old configuration and is logged.
+/// certificate, key, CA, CRL, limits and key cache bound, for new handshakes and requests
+/// (open connections go on); a failed reload keeps the old configuration and is logged.
 fn reload_on_sighup(reloader: tresor_kmip::server::Reloader, args: ServeArgs) {
     #[cfg(unix)]
     {
@@ -408,7 +408,7 @@ fn reload_on_sighup(reloader: tresor_kmip::server::Reloader, args: ServeArgs) {
                         match r {
                             Ok(()) => tracing::info!(
                                 target: "tresor::kmip",
-                                "reloaded the certificates and CRL (and limits)"
+                                "reloaded the certificates and CRL (and limits, key cache bound)"
                             ),
                             Err(e) => tracing::error!(
                                 target: "tresor::kmip",

@@ -18,7 +18,9 @@ pub(crate) use gcm::{GcmStream, gcm_tag_length};
 pub(crate) use keys::{key_bits, key_pair, random, symmetric_key};
 pub(crate) use mac::{mac, mac_verify};
 pub(crate) use params::{GcmRule, Params};
-pub(crate) use signatures::{Signer, verify};
+#[cfg(test)]
+pub(crate) use signatures::verify;
+pub(crate) use signatures::{Signer, Verifier};
 
 fn crypto_err(what: &str) -> OpError {
     OpError::new(ResultReason::CRYPTOGRAPHIC_FAILURE, what.to_owned())

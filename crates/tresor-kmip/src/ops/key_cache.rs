@@ -4,7 +4,9 @@
 //! What it saves is the *unsealing* of a key's stored version (the backend's read of the
 //! sealed blob, the unwrap of its data key by the store's key provider, the AEAD open) and,
 //! for a private key, its parse into a signing key ([`UnsealedKey::signer`]: an EC or
-//! Ed25519 key's parse derives or checks its public key, about the cost of a signature):
+//! Ed25519 key's parse derives or checks its public key, about the cost of a signature), for
+//! a public key its parse for Signature Verify ([`UnsealedKey::verifier`]: an EC point is
+//! decoded and checked on the curve):
 //! every request still reads the object's metadata from the store and checks its state,
 //! dates, usage mask and owner exactly as before. An entry is filed under the object's uid
 //! and answers only a request whose freshly read metadata has the same [`Stamp`] (current
@@ -17,7 +19,9 @@
 //!
 //! Bounded: at most the configured number of entries (`tresor kmip serve
 //! --key-cache-entries`, default [`DEFAULT_KEY_CACHE_ENTRIES`]; 0 turns the cache off), each
-//! at most [`MAX_CACHED_KEY_BYTES`] of material (a larger key is unsealed on every use). The
+//! at most [`MAX_CACHED_KEY_BYTES`] of material (a larger key is unsealed on every use). A
+//! reload (SIGHUP) sets the bound again ([`KeyCache::set_capacity`]): a smaller bound evicts
+//! the least recently used entries at once. The
 //! material is a [`SecretBytes`] in an [`UnsealedKey`] behind an [`Arc`]: zeroized when the
 //! last holder drops it, i.e. when it is evicted, replaced or forgotten and no request is
 //! still using it, and when the cache drops; a parsed signing key is aws-lc memory, which
@@ -27,13 +31,14 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tresor_crypto::SecretBytes;
 use tresor_store::{ObjectMeta, ObjectType};
 
 use super::OpError;
-use super::crypto::Signer;
+use super::crypto::{Signer, Verifier};
 
 /// The default bound on cached keys.
 pub const DEFAULT_KEY_CACHE_ENTRIES: usize = 1024;
@@ -66,10 +71,24 @@ impl Stamp {
     }
 }
 
-/// A key's unsealed material, and the signing key parsed from it once asked for.
+#[cfg(test)]
+impl Stamp {
+    /// A stamp of revision `rev` (tests that fill a cache without a store).
+    pub(crate) fn for_test(rev: u64) -> Self {
+        Stamp {
+            version: 1,
+            rev,
+            created: 1,
+            object_type: ObjectType::SymmetricKey,
+        }
+    }
+}
+
+/// A key's unsealed material, and the signing or verifying key parsed from it once asked for.
 pub(crate) struct UnsealedKey {
     material: SecretBytes,
     signer: OnceLock<Signer>,
+    verifier: OnceLock<Verifier>,
 }
 
 impl UnsealedKey {
@@ -78,6 +97,7 @@ impl UnsealedKey {
         UnsealedKey {
             material,
             signer: OnceLock::new(),
+            verifier: OnceLock::new(),
         }
     }
 
@@ -97,6 +117,19 @@ impl UnsealedKey {
         let parsed = Signer::parse(self.expose())?;
         Ok(self.signer.get_or_init(|| parsed))
     }
+
+    /// The material parsed as a SubjectPublicKeyInfo public key for verifying (parsed on the
+    /// first call).
+    ///
+    /// # Errors
+    /// [`Verifier::parse`]'s, on every call, for material that is not a supported public key.
+    pub(crate) fn verifier(&self) -> Result<&Verifier, OpError> {
+        if let Some(v) = self.verifier.get() {
+            return Ok(v);
+        }
+        let parsed = Verifier::parse(self.expose())?;
+        Ok(self.verifier.get_or_init(|| parsed))
+    }
 }
 
 struct Entry {
@@ -110,14 +143,39 @@ struct Entry {
 struct Shard {
     entries: HashMap<String, Entry>,
     clock: u64,
+    /// The most entries this shard holds (its share of the cache's bound).
+    limit: usize,
+}
+
+impl Shard {
+    /// Drops least recently used entries until at most `keep` remain.
+    fn evict_to(&mut self, keep: usize) {
+        while self.entries.len() > keep {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => self.entries.remove(&k),
+                None => break,
+            };
+        }
+    }
+}
+
+/// Shard `i`'s share of `bound` entries over `shards` shards: the shares add up to `bound`.
+fn share(bound: usize, i: usize, shards: usize) -> usize {
+    let shards = shards.max(1);
+    bound / shards + usize::from(i < bound % shards)
 }
 
 /// A bounded cache of unsealed key material, shared by a server's connections (see the
 /// module documentation for what it holds and when an entry is used).
 pub struct KeyCache {
     shards: Box<[Mutex<Shard>]>,
-    /// Entries per shard, at most.
-    per_shard: usize,
+    /// The most entries over all shards (0: the cache is off); each shard keeps its share.
+    bound: AtomicUsize,
     hasher: RandomState,
 }
 
@@ -137,19 +195,42 @@ impl Default for KeyCache {
 }
 
 impl KeyCache {
-    /// A cache of at most `entries` keys (0: a cache that keeps nothing).
+    /// A cache of at most `entries` keys (0: a cache that keeps nothing). The number of
+    /// shards is set here (at most 16, one per entry below that) and kept by
+    /// [`KeyCache::set_capacity`].
     pub fn new(entries: usize) -> Self {
         let shards = SHARDS.min(entries).max(1);
         KeyCache {
-            shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
-            per_shard: entries / shards,
+            shards: (0..shards)
+                .map(|i| {
+                    Mutex::new(Shard {
+                        limit: share(entries, i, shards),
+                        ..Shard::default()
+                    })
+                })
+                .collect(),
+            bound: AtomicUsize::new(entries),
             hasher: RandomState::new(),
         }
     }
 
     /// The most entries it holds.
     pub fn capacity(&self) -> usize {
-        self.per_shard * self.shards.len()
+        self.bound.load(Ordering::Relaxed)
+    }
+
+    /// Holds at most `entries` keys from now on (0: nothing). A smaller bound evicts the
+    /// least recently used entries of each shard now; their material is dropped, hence
+    /// zeroized, as soon as no request still holds it.
+    pub fn set_capacity(&self, entries: usize) {
+        self.bound.store(entries, Ordering::Relaxed);
+        let n = self.shards.len();
+        for (i, m) in self.shards.iter().enumerate() {
+            let mut shard = lock(m);
+            shard.limit = share(entries, i, n);
+            let keep = shard.limit;
+            shard.evict_to(keep);
+        }
     }
 
     /// The entries it holds now.
@@ -170,7 +251,7 @@ impl KeyCache {
 
     /// The material of `uid` unsealed from the stored state `stamp`, if cached.
     pub(crate) fn get(&self, uid: &str, stamp: Stamp) -> Option<Arc<UnsealedKey>> {
-        if self.per_shard == 0 {
+        if self.capacity() == 0 {
             return None;
         }
         let mut shard = lock(self.shard(uid));
@@ -188,21 +269,18 @@ impl KeyCache {
     /// cache held for `uid` and evicting the least recently used entry of its shard if full.
     /// Material over [`MAX_CACHED_KEY_BYTES`] is not kept.
     pub(crate) fn put(&self, uid: &str, stamp: Stamp, material: Arc<UnsealedKey>) {
-        if self.per_shard == 0 || material.expose().len() > MAX_CACHED_KEY_BYTES {
+        if self.capacity() == 0 || material.expose().len() > MAX_CACHED_KEY_BYTES {
             return;
         }
         let mut shard = lock(self.shard(uid));
+        if shard.limit == 0 {
+            return;
+        }
         shard.clock += 1;
         let used = shard.clock;
-        if !shard.entries.contains_key(uid) && shard.entries.len() >= self.per_shard {
-            let oldest = shard
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| e.used)
-                .map(|(k, _)| k.clone());
-            if let Some(k) = oldest {
-                shard.entries.remove(&k);
-            }
+        if !shard.entries.contains_key(uid) {
+            let keep = shard.limit - 1;
+            shard.evict_to(keep);
         }
         let entry = Entry {
             stamp,
@@ -233,7 +311,7 @@ impl KeyCache {
 
     /// Drops the entry of `uid` (an object this server changed).
     pub fn forget(&self, uid: &str) {
-        if self.per_shard == 0 {
+        if self.capacity() == 0 {
             return;
         }
         lock(self.shard(uid)).entries.remove(uid);
@@ -272,6 +350,19 @@ mod tests {
 
     fn unsealed(b: u8) -> Arc<UnsealedKey> {
         Arc::new(UnsealedKey::new(key(b)))
+    }
+
+    /// A cache of one shard of `entries` (which entry is evicted is then known).
+    fn one_shard(entries: usize) -> KeyCache {
+        KeyCache {
+            shards: vec![Mutex::new(Shard {
+                limit: entries,
+                ..Shard::default()
+            })]
+            .into_boxed_slice(),
+            bound: AtomicUsize::new(entries),
+            hasher: RandomState::new(),
+        }
     }
 
     #[test]
@@ -328,6 +419,52 @@ mod tests {
     }
 
     #[test]
+    fn a_new_bound_evicts_down_to_it_and_drops_the_material() {
+        let c = KeyCache::new(64);
+        let s = Stamp::of(&meta("x", 1, 1));
+        let mut held = Vec::new();
+        for i in 0..200 {
+            let m = unsealed(1);
+            held.push(Arc::downgrade(&m));
+            c.put(&format!("k{i}"), s, m);
+        }
+        let live = |held: &[std::sync::Weak<UnsealedKey>]| {
+            held.iter().filter(|w| w.upgrade().is_some()).count()
+        };
+        assert_eq!(live(&held), c.len(), "the cache is the only holder");
+        for bound in [40, 5, 1, 0] {
+            c.set_capacity(bound);
+            assert_eq!(c.capacity(), bound);
+            assert!(c.len() <= bound, "bound {bound}: {} entries", c.len());
+            // Dropped material is zeroized (`tresor_crypto::Secret`'s Drop).
+            assert_eq!(
+                live(&held),
+                c.len(),
+                "bound {bound}: evicted material dropped"
+            );
+        }
+        c.put("k", s, unsealed(2));
+        assert!(c.get("k", s).is_none(), "0 turns the cache off");
+        // Growing again: the 16 shards take their shares of the new bound.
+        c.set_capacity(100);
+        for i in 0..1000 {
+            c.put(&format!("k{i}"), s, unsealed(1));
+            assert!(c.len() <= 100);
+        }
+        assert_eq!(c.len(), 100, "every shard fills its share");
+
+        // The least recently used entries go first.
+        let c = one_shard(3);
+        for k in ["a", "b", "c"] {
+            c.put(k, s, unsealed(1));
+        }
+        c.get("a", s);
+        c.set_capacity(1);
+        assert!(c.get("a", s).is_some(), "a was the most recently used");
+        assert_eq!(c.len(), 1);
+    }
+
+    #[test]
     fn too_large_material_is_not_kept() {
         let c = KeyCache::new(4);
         let big = Arc::new(UnsealedKey::new(SecretBytes::new(vec![
@@ -342,11 +479,7 @@ mod tests {
     #[test]
     fn eviction_replacement_and_forget_drop_the_material() {
         // One shard of two entries: the third key evicts the least recently used.
-        let c = KeyCache {
-            shards: vec![Mutex::new(Shard::default())].into_boxed_slice(),
-            per_shard: 2,
-            hasher: RandomState::new(),
-        };
+        let c = one_shard(2);
         let s = Stamp::of(&meta("x", 1, 1));
         let a = unsealed(1);
         let weak_a = Arc::downgrade(&a);
@@ -396,5 +529,41 @@ mod tests {
         let not_a_key = UnsealedKey::new(key(1));
         assert!(not_a_key.signer().is_err());
         assert!(not_a_key.signer().is_err(), "a failed parse is not kept");
+    }
+
+    #[test]
+    fn a_public_key_is_parsed_once_and_verifies() {
+        use crate::enums::CryptographicAlgorithm as Alg;
+        use crate::enums::PaddingMethod;
+        use crate::ops::crypto::{Params, key_pair};
+        let pss = Params::default();
+        let pkcs1 = Params {
+            padding: Some(PaddingMethod::PKCS1V1_5),
+            ..Params::default()
+        };
+        for (alg, bits) in [
+            (Alg::ECDSA, Some(256)),
+            (Alg::ED25519, None),
+            (Alg::RSA, Some(2048)),
+        ] {
+            let kp = key_pair(alg, bits, None).unwrap();
+            let k = UnsealedKey::new(SecretBytes::new(kp.public_spki.to_vec()));
+            let first: *const Verifier = k.verifier().unwrap();
+            let again: *const Verifier = k.verifier().unwrap();
+            assert_eq!(first, again, "{alg}: parsed once");
+            // An RSA key verifies under each scheme asked for (parsed once per scheme).
+            for p in [&pss, &pkcs1, &pss] {
+                let sig = Signer::parse(&kp.private_pkcs8)
+                    .unwrap()
+                    .sign(p, b"msg")
+                    .unwrap();
+                let v = k.verifier().unwrap();
+                assert!(v.verify(p, b"msg", &sig).unwrap(), "{alg}");
+                assert!(!v.verify(p, b"other", &sig).unwrap(), "{alg}");
+            }
+        }
+        let not_a_key = UnsealedKey::new(key(1));
+        assert!(not_a_key.verifier().is_err());
+        assert!(not_a_key.verifier().is_err(), "a failed parse is not kept");
     }
 }

@@ -573,12 +573,8 @@ pub(crate) fn verify(s: &mut Session<'_>, payload: &Ttlv) -> Result<Vec<Ttlv>, O
         .signature_data
         .as_deref()
         .ok_or_else(|| OpError::missing(Tag::SIGNATURE_DATA, Tag::REQUEST_PAYLOAD))?;
-    let ok = crypto::verify(
-        k.material.expose(),
-        &k.params,
-        data(req.data.as_ref())?,
-        sig,
-    )?;
+    let message = data(req.data.as_ref())?;
+    let ok = k.material.verifier()?.verify(&k.params, message, sig)?;
     Ok(SignatureVerifyResponse {
         unique_identifier: answer_for(s, k.uid),
         validity_indicator: validity(ok),

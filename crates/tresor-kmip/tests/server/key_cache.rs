@@ -7,11 +7,15 @@
 use std::sync::Arc;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use tresor_kmip::attributes::{Attribute, AttributeSet, Container};
 use tresor_kmip::client::{ClientConfig, KmipClient};
-use tresor_kmip::enums::{Operation, ResultReason, ResultStatus, RevocationReasonCode};
+use tresor_kmip::enums::{
+    CryptographicAlgorithm, CryptographicUsageMask, Operation, ResultReason, ResultStatus,
+    RevocationReasonCode, ValidityIndicator,
+};
 use tresor_kmip::message::ResponseBatchItem;
 use tresor_kmip::server::{Server, ServerConfig};
-use tresor_kmip::{ProtocolVersion, Tag, Ttlv};
+use tresor_kmip::{ProtocolVersion, Tag, Ttlv, Value};
 
 use super::common::*;
 use super::create;
@@ -249,4 +253,137 @@ async fn its_own_writes_reach_the_cache_and_the_cache_can_be_off() {
         );
         c.close().await;
     }
+}
+
+/// An active ECDSA P-256 key pair: (private, public) uids.
+async fn key_pair(c: &KmipClient) -> (String, String) {
+    let mut common = AttributeSet::default();
+    common.push(Attribute::standard(
+        Tag::CRYPTOGRAPHIC_ALGORITHM,
+        Value::Enumeration(CryptographicAlgorithm::ECDSA.0),
+    ));
+    common.push(Attribute::standard(
+        Tag::CRYPTOGRAPHIC_LENGTH,
+        Value::Integer(256),
+    ));
+    common.push(Attribute::standard(
+        Tag::ACTIVATION_DATE,
+        Value::DateTime(1),
+    ));
+    let mask = |m: CryptographicUsageMask, container| {
+        let mut set = AttributeSet::default();
+        set.push(Attribute::standard(
+            Tag::CRYPTOGRAPHIC_USAGE_MASK,
+            Value::Integer(m.0 as i32),
+        ));
+        set.to_ttlv(V, container)
+    };
+    let kp = c
+        .call(
+            Operation::CREATE_KEY_PAIR,
+            vec![
+                common.to_ttlv(V, Container::Common),
+                mask(CryptographicUsageMask::SIGN, Container::PrivateKey),
+                mask(CryptographicUsageMask::VERIFY, Container::PublicKey),
+            ],
+        )
+        .await
+        .expect("create key pair");
+    ok(&kp);
+    (
+        text(&kp, Tag::PRIVATE_KEY_UNIQUE_IDENTIFIER),
+        text(&kp, Tag::PUBLIC_KEY_UNIQUE_IDENTIFIER),
+    )
+}
+
+async fn sign(c: &KmipClient, sk: &str, data: &[u8]) -> Vec<u8> {
+    let s = c
+        .call(
+            Operation::SIGN,
+            vec![uid(sk), Ttlv::bytes(Tag::DATA, data.to_vec())],
+        )
+        .await
+        .expect("sign");
+    ok(&s);
+    bytes(&s, Tag::SIGNATURE_DATA)
+}
+
+async fn verify(c: &KmipClient, pk: &str, data: &[u8], sig: &[u8]) -> ResponseBatchItem {
+    c.call(
+        Operation::SIGNATURE_VERIFY,
+        vec![
+            uid(pk),
+            Ttlv::bytes(Tag::DATA, data.to_vec()),
+            Ttlv::bytes(Tag::SIGNATURE_DATA, sig.to_vec()),
+        ],
+    )
+    .await
+    .expect("verify")
+}
+
+/// The Validity Indicator of a successful Signature Verify.
+fn validity(item: &ResponseBatchItem) -> Option<u32> {
+    ok(item);
+    item.payload_items()
+        .iter()
+        .find(|t| t.tag == Tag::VALIDITY_INDICATOR)
+        .and_then(Ttlv::as_enumeration)
+}
+
+/// Signature Verify keeps the parsed public key with the cached key: server A verifies
+/// (parses and caches), then another writer gives the public key a new version (another
+/// key's material) or destroys it. A verifies with the new key at once and refuses the
+/// destroyed one: the cached parse is never used for a changed object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_key_changed_by_another_writer_is_not_verified_from_the_cache() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certs = dir.path().join("certs");
+    let files = tresor_kmip::certs::init(&certs).expect("certs");
+    let kek = Arc::new(tresor_crypto::LocalKek::generate().expect("kek"));
+    let db = dir.path().join("t.db");
+    let open =
+        |actor| Arc::new(tresor_store::Store::open_sqlite(&db, kek.clone(), actor).expect("store"));
+    let (store_a, store_b) = (open("server-a"), open("server-b"));
+    let (node_a, node_b) = (
+        serve(store_a, &files).await,
+        serve(store_b.clone(), &files).await,
+    );
+    let (a, b) = (client(&certs, node_a.port), client(&certs, node_b.port));
+    let msg = b"the message";
+    let (sk1, pk1) = key_pair(&a).await;
+    let (sk2, pk2) = key_pair(&a).await;
+    let (sig1, sig2) = (sign(&a, &sk1, msg).await, sign(&a, &sk2, msg).await);
+    let (valid, invalid) = (
+        Some(ValidityIndicator::VALID.0),
+        Some(ValidityIndicator::INVALID.0),
+    );
+    for _ in 0..2 {
+        assert_eq!(validity(&verify(&a, &pk1, msg, &sig1).await), valid);
+        assert_eq!(validity(&verify(&a, &pk1, msg, &sig2).await), invalid);
+    }
+
+    // A new version of pk1 holding pk2's key, written through B's store.
+    let mut tx = store_b.begin_as("client");
+    let other = tx.material(&pk2, 0).expect("pk2's key");
+    tx.put_material(&pk1, other.expose()).expect("new version");
+    tx.commit().expect("commit");
+    assert_eq!(
+        validity(&verify(&a, &pk1, msg, &sig2).await),
+        valid,
+        "server A verified with the public key it had parsed before the new version"
+    );
+    assert_eq!(validity(&verify(&a, &pk1, msg, &sig1).await), invalid);
+
+    // Revoked and destroyed through B: A refuses to verify with it.
+    revoke(&b, &pk1).await;
+    ok(&b
+        .call(Operation::DESTROY, vec![uid(&pk1)])
+        .await
+        .expect("destroy"));
+    refused(
+        &verify(&a, &pk1, msg, &sig2).await,
+        ResultReason::WRONG_KEY_LIFECYCLE_STATE,
+    );
+    a.close().await;
+    b.close().await;
 }

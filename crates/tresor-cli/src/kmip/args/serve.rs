@@ -35,7 +35,7 @@ pub struct ServeArgs {
     /// see docs/SERVER.md) or a PyKMIP server.conf (`[server]` hostname, port,
     /// certificate_path, key_path, ca_path, auth_suite, enable_tls_client_auth,
     /// database_path). A flag or its environment variable wins over the file; SIGHUP
-    /// re-reads it (certificates, CA, CRL, limits).
+    /// re-reads it (certificates, CA, CRL, limits, key cache bound).
     #[arg(long, value_name = "FILE", env = "TRESOR_KMIP_CONFIG")]
     pub config: Option<PathBuf>,
     /// Store directory (default: the tresor vault).
@@ -97,7 +97,7 @@ pub struct ServeArgs {
     /// Most keys whose unsealed material is kept in memory for Encrypt, Decrypt, Sign,
     /// Signature Verify, MAC and MAC Verify (default 1024; 0: unseal the key on every use).
     /// Each request still reads and checks the key's state, dates and usage mask; a key
-    /// changed by any writer is unsealed again.
+    /// changed by any writer is unsealed again. Re-read on SIGHUP (a smaller bound evicts).
     #[arg(long, value_name = "N", env = "TRESOR_KMIP_KEY_CACHE_ENTRIES")]
     pub key_cache_entries: Option<usize>,
     /// Threads serving connections (default 16). Up to N-1 requests that write wait for

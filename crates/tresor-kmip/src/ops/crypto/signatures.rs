@@ -1,21 +1,44 @@
 //! Signatures: signing with a PKCS#8 private key and verifying with a SubjectPublicKeyInfo
 //! public key (RSA-PSS, RSA PKCS#1 v1.5, ECDSA, Ed25519).
 
+use std::sync::OnceLock;
+
 use aws_lc_rs::{rand, rsa, signature};
 
 use super::{OpError, Params, crypto_err};
 use crate::der;
 use crate::enums::{HashingAlgorithm, PaddingMethod, ResultReason};
 
-fn rsa_scheme(
-    p: &Params,
-) -> Result<
+/// The RSA signature schemes offered: PSS or PKCS#1 v1.5, each with SHA-256, -384 or -512.
+const RSA_SCHEMES: [(&dyn signature::RsaEncoding, &signature::RsaParameters); 6] = [
     (
-        &'static dyn signature::RsaEncoding,
-        &'static signature::RsaParameters,
+        &signature::RSA_PSS_SHA256,
+        &signature::RSA_PSS_2048_8192_SHA256,
     ),
-    OpError,
-> {
+    (
+        &signature::RSA_PSS_SHA384,
+        &signature::RSA_PSS_2048_8192_SHA384,
+    ),
+    (
+        &signature::RSA_PSS_SHA512,
+        &signature::RSA_PSS_2048_8192_SHA512,
+    ),
+    (
+        &signature::RSA_PKCS1_SHA256,
+        &signature::RSA_PKCS1_2048_8192_SHA256,
+    ),
+    (
+        &signature::RSA_PKCS1_SHA384,
+        &signature::RSA_PKCS1_2048_8192_SHA384,
+    ),
+    (
+        &signature::RSA_PKCS1_SHA512,
+        &signature::RSA_PKCS1_2048_8192_SHA512,
+    ),
+];
+
+/// The RSA scheme `p` names: its index in [`RSA_SCHEMES`].
+fn rsa_scheme(p: &Params) -> Result<usize, OpError> {
     use crate::enums::DigitalSignatureAlgorithm as D;
     let pss = match (p.padding, p.signature_algorithm) {
         (Some(PaddingMethod::PSS), _) | (_, Some(D::RSASSA_PSS)) => true,
@@ -36,38 +59,35 @@ fn rsa_scheme(
         (None, Some(D::SHA512_WITH_RSA_ENCRYPTION)) => HashingAlgorithm::SHA_512,
         _ => HashingAlgorithm::SHA_256,
     };
-    Ok(match (pss, hash) {
-        (true, HashingAlgorithm::SHA_256) => (
-            &signature::RSA_PSS_SHA256,
-            &signature::RSA_PSS_2048_8192_SHA256,
-        ),
-        (true, HashingAlgorithm::SHA_384) => (
-            &signature::RSA_PSS_SHA384,
-            &signature::RSA_PSS_2048_8192_SHA384,
-        ),
-        (true, HashingAlgorithm::SHA_512) => (
-            &signature::RSA_PSS_SHA512,
-            &signature::RSA_PSS_2048_8192_SHA512,
-        ),
-        (false, HashingAlgorithm::SHA_256) => (
-            &signature::RSA_PKCS1_SHA256,
-            &signature::RSA_PKCS1_2048_8192_SHA256,
-        ),
-        (false, HashingAlgorithm::SHA_384) => (
-            &signature::RSA_PKCS1_SHA384,
-            &signature::RSA_PKCS1_2048_8192_SHA384,
-        ),
-        (false, HashingAlgorithm::SHA_512) => (
-            &signature::RSA_PKCS1_SHA512,
-            &signature::RSA_PKCS1_2048_8192_SHA512,
-        ),
-        (_, h) => {
+    let by_hash = match hash {
+        HashingAlgorithm::SHA_256 => 0,
+        HashingAlgorithm::SHA_384 => 1,
+        HashingAlgorithm::SHA_512 => 2,
+        h => {
             return Err(OpError::new(
                 ResultReason::UNSUPPORTED_CRYPTOGRAPHIC_PARAMETERS,
                 format!("hashing algorithm {h} is not supported for rsa signatures"),
             ));
         }
-    })
+    };
+    Ok(if pss { by_hash } else { 3 + by_hash })
+}
+
+/// The encoding and parameters of the RSA scheme `p` names.
+fn rsa_scheme_of(
+    p: &Params,
+) -> Result<
+    (
+        &'static dyn signature::RsaEncoding,
+        &'static signature::RsaParameters,
+    ),
+    OpError,
+> {
+    let i = rsa_scheme(p)?;
+    RSA_SCHEMES
+        .get(i)
+        .copied()
+        .ok_or_else(|| crypto_err("no such rsa scheme"))
 }
 
 /// A PKCS#8 private key parsed for signing (RSA, ECDSA P-256 / P-384, Ed25519). The parse
@@ -116,7 +136,7 @@ impl Signer {
         let rng = rand::SystemRandom::new();
         match self {
             Signer::Rsa(k) => {
-                let (enc, _) = rsa_scheme(p)?;
+                let (enc, _) = rsa_scheme_of(p)?;
                 let mut sig = vec![0u8; k.public_modulus_len()];
                 k.sign(enc, &rng, data, &mut sig)
                     .map_err(|_| crypto_err("signing failed"))?;
@@ -138,14 +158,38 @@ pub(crate) fn sign(pkcs8: &[u8], p: &Params, data: &[u8]) -> Result<Vec<u8>, OpE
     Signer::parse(pkcs8)?.sign(p, data)
 }
 
-/// Verifies a signature with a SubjectPublicKeyInfo public key.
-pub(crate) fn verify(spki: &[u8], p: &Params, data: &[u8], sig: &[u8]) -> Result<bool, OpError> {
-    let (oid, key) =
-        der::spki_parts(spki).ok_or_else(|| crypto_err("the public key is malformed"))?;
-    let alg: &dyn signature::VerificationAlgorithm = if der::is_rsa_oid(oid) {
-        rsa_scheme(p)?.1
-    } else {
-        match key.len() {
+/// A SubjectPublicKeyInfo public key parsed for Signature Verify, kept with the cached key
+/// (`ops/key_cache.rs`) as [`Signer`] is: an EC key's parse decodes its point and checks it
+/// on the curve. An EC or Ed25519 key verifies under one algorithm, so it is parsed once; an
+/// RSA key's scheme (PSS or PKCS#1 v1.5, the hash) comes with each request, so it is parsed
+/// once per scheme asked for. A key aws-lc rejects verifies no signature (as when it was
+/// parsed per request: the verify failed, the answer was Invalid).
+pub(crate) enum Verifier {
+    /// ECDSA P-256 / P-384 or Ed25519 (`None`: a key aws-lc rejects).
+    Fixed(Option<signature::ParsedPublicKey>),
+    /// RSA: the key (PKCS#1 `RSAPublicKey`) and its parse for each of [`RSA_SCHEMES`].
+    Rsa {
+        key: Vec<u8>,
+        schemes: Box<[OnceLock<Option<signature::ParsedPublicKey>>; RSA_SCHEMES.len()]>,
+    },
+}
+
+impl Verifier {
+    /// Parses a SubjectPublicKeyInfo: RSA, ECDSA P-256 or P-384, Ed25519 (told apart by the
+    /// key's OID and length).
+    ///
+    /// # Errors
+    /// Cryptographic Failure for a malformed SubjectPublicKeyInfo or another kind of key.
+    pub(crate) fn parse(spki: &[u8]) -> Result<Self, OpError> {
+        let (oid, key) =
+            der::spki_parts(spki).ok_or_else(|| crypto_err("the public key is malformed"))?;
+        if der::is_rsa_oid(oid) {
+            return Ok(Verifier::Rsa {
+                key: key.to_vec(),
+                schemes: Default::default(),
+            });
+        }
+        let alg: &'static dyn signature::VerificationAlgorithm = match key.len() {
             65 => &signature::ECDSA_P256_SHA256_ASN1,
             97 => &signature::ECDSA_P384_SHA384_ASN1,
             32 => &signature::ED25519,
@@ -154,11 +198,37 @@ pub(crate) fn verify(spki: &[u8], p: &Params, data: &[u8], sig: &[u8]) -> Result
                     "the public key is not a supported rsa, ec or ed25519 key",
                 ));
             }
-        }
-    };
-    Ok(signature::UnparsedPublicKey::new(alg, key)
-        .verify(data, sig)
-        .is_ok())
+        };
+        Ok(Verifier::Fixed(
+            signature::ParsedPublicKey::new(alg, key).ok(),
+        ))
+    }
+
+    /// Whether `sig` is a signature of `data` (an RSA key with the scheme `p` names).
+    ///
+    /// # Errors
+    /// Unsupported Cryptographic Parameters for an RSA scheme not offered.
+    pub(crate) fn verify(&self, p: &Params, data: &[u8], sig: &[u8]) -> Result<bool, OpError> {
+        let parsed = match self {
+            Verifier::Fixed(k) => k.as_ref(),
+            Verifier::Rsa { key, schemes } => {
+                let i = rsa_scheme(p)?;
+                let (slot, (_, params)) = schemes
+                    .get(i)
+                    .zip(RSA_SCHEMES.get(i).copied())
+                    .ok_or_else(|| crypto_err("no such rsa scheme"))?;
+                slot.get_or_init(|| signature::ParsedPublicKey::new(params, key).ok())
+                    .as_ref()
+            }
+        };
+        Ok(parsed.is_some_and(|k| k.verify_sig(data, sig).is_ok()))
+    }
+}
+
+/// Verifies a signature with a SubjectPublicKeyInfo public key.
+#[cfg(test)]
+pub(crate) fn verify(spki: &[u8], p: &Params, data: &[u8], sig: &[u8]) -> Result<bool, OpError> {
+    Verifier::parse(spki)?.verify(p, data, sig)
 }
 
 #[cfg(test)]
