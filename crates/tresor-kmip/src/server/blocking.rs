@@ -5,21 +5,26 @@
 //! microseconds, longer when it waits for a group to form). A tokio worker that waits does
 //! not poll its other connections, so a server with two workers and inline writes was 4×
 //! slower at Create (session 4). `block_in_place` avoids that by handing the worker's core
-//! to another thread, but each hand-over costs two context switches and a thread wake-up:
-//! under 16 writers that was ~2 of the ~6 switches per Create and a fifth of the server's CPU.
+//! to another thread, but each hand-over costs a thread wake-up and context switches (under
+//! 16 writers ~6 switches per Create in all, measured system-wide).
 //!
-//! The server therefore runs many workers (`tresor kmip serve --worker-threads`, default
-//! [`DEFAULT_WORKER_THREADS`]) and lets up to *workers − 1* writes wait inline at once: one
-//! worker is always free for everyone else's I/O and reads, and a writer beyond that count
-//! still steps aside with `block_in_place`. A lone connection's write runs inline whatever
-//! the count (there is no other connection to serve meanwhile). Idle workers sleep; they
-//! cost a thread's stack, not CPU.
+//! So up to *workers − 1* writes wait inline at once (`tresor kmip serve --worker-threads`,
+//! default [`DEFAULT_WORKER_THREADS`]): one worker is always free for everyone else's I/O and
+//! reads, and a writer beyond that count still steps aside with `block_in_place`. A lone
+//! connection's write runs inline whatever the count (there is no other connection to serve
+//! meanwhile).
+//!
+//! Measured on this 2-core machine (session 18, `bench/kmip/group.sh`, release builds): with
+//! 16 workers, ~6 context switches per Create under 16 writers became ~4.5, and the server
+//! won when other processes competed for the cores; on an idle machine it lost instead
+//! (Create on 16 connections −10 %, Get on 16 connections −10 %: idle workers woken to steal
+//! work cost more than the hand-overs saved). The default stays at 2 workers, where one write
+//! at a time waits inline; a machine with more cores can give more.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Worker threads of `tresor kmip serve` unless `--worker-threads` says otherwise: up to 15
-/// writers wait for their commit without a hand-over (group commits of 15).
-pub const DEFAULT_WORKER_THREADS: usize = 16;
+/// Worker threads of `tresor kmip serve` unless `--worker-threads` says otherwise.
+pub const DEFAULT_WORKER_THREADS: usize = 2;
 
 /// Counts the writes waiting inline on a worker now.
 #[derive(Debug, Default)]

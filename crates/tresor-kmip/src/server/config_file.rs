@@ -21,7 +21,7 @@
 //! metrics_listen = "127.0.0.1:9464"
 //! drain_timeout = 10                  # seconds
 //! key_cache_entries = 1024            # unsealed keys kept for crypto operations; 0: none
-//! worker_threads = 16                 # threads serving connections (read at start)
+//! worker_threads = 2                  # threads serving connections (read at start)
 //!
 //! [limits]
 //! max_batch_items = 64

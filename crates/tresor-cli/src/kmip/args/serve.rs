@@ -100,9 +100,9 @@ pub struct ServeArgs {
     /// changed by any writer is unsealed again. Re-read on SIGHUP (a smaller bound evicts).
     #[arg(long, value_name = "N", env = "TRESOR_KMIP_KEY_CACHE_ENTRIES")]
     pub key_cache_entries: Option<usize>,
-    /// Threads serving connections (default 16). Up to N-1 requests that write wait for
-    /// their commit on their own thread, so concurrent writers share one fsync without
-    /// handing their connections over; idle threads sleep. Read once at start.
+    /// Threads serving connections (default 2). Up to N-1 requests that write wait for
+    /// their commit on their own thread; more hand their connections to another thread
+    /// first. More than the machine's cores rarely helps. Read once at start.
     #[arg(long, value_name = "N", env = "TRESOR_KMIP_WORKER_THREADS",
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub worker_threads: Option<u16>,
