@@ -215,6 +215,14 @@ async fn parallel_get(o: &Arc<Opts>, conns: usize, n: usize, id: &str) -> Result
                 .map_err(|_| "get: a connection took more than 300 s")?
         }));
     }
+    gather(tasks, start).await
+}
+
+/// Every connection's latencies in one [`Stats`], the wall clock from `start` to the last.
+async fn gather(
+    tasks: Vec<tokio::task::JoinHandle<Result<Vec<Duration>, Error>>>,
+    start: Instant,
+) -> Result<Stats, Error> {
     let mut lat = Vec::new();
     for t in tasks {
         lat.extend(t.await??);
@@ -530,15 +538,7 @@ async fn parallel(
             Ok::<_, Error>(s.lat)
         }));
     }
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await??);
-    }
-    Ok(Stats {
-        n: lat.len(),
-        wall: start.elapsed(),
-        lat,
-    })
+    gather(tasks, start).await
 }
 
 fn num(s: Option<&str>, what: &str) -> Result<usize, Error> {

@@ -40,6 +40,41 @@ async fn serve(store: Arc<tresor_store::Store>, f: &tresor_kmip::certs::CertFile
     Node { port, _stop: tx }
 }
 
+/// Two servers on one SQLite store (each with its own `Store`, as two processes would have),
+/// a client of each, and B's store for writes made outside KMIP.
+struct TwoServers {
+    a: KmipClient,
+    b: KmipClient,
+    store_b: Arc<tresor_store::Store>,
+    _nodes: (Node, Node),
+    _dir: tempfile::TempDir,
+}
+
+impl TwoServers {
+    async fn start() -> TwoServers {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let certs = dir.path().join("certs");
+        let files = tresor_kmip::certs::init(&certs).expect("certs");
+        let kek = Arc::new(tresor_crypto::LocalKek::generate().expect("kek"));
+        let db = dir.path().join("t.db");
+        let open = |actor| {
+            Arc::new(tresor_store::Store::open_sqlite(&db, kek.clone(), actor).expect("store"))
+        };
+        let (store_a, store_b) = (open("server-a"), open("server-b"));
+        let nodes = (
+            serve(store_a, &files).await,
+            serve(store_b.clone(), &files).await,
+        );
+        TwoServers {
+            a: client(&certs, nodes.0.port),
+            b: client(&certs, nodes.1.port),
+            store_b,
+            _nodes: nodes,
+            _dir: dir,
+        }
+    }
+}
+
 fn client(certs: &std::path::Path, port: u16) -> KmipClient {
     let mut cfg = ClientConfig::new(
         "127.0.0.1",
@@ -131,19 +166,14 @@ async fn active_key(c: &KmipClient) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_changed_by_another_server_is_not_used_from_the_cache() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let certs = dir.path().join("certs");
-    let files = tresor_kmip::certs::init(&certs).expect("certs");
-    let kek = Arc::new(tresor_crypto::LocalKek::generate().expect("kek"));
-    let db = dir.path().join("t.db");
-    let open =
-        |actor| Arc::new(tresor_store::Store::open_sqlite(&db, kek.clone(), actor).expect("store"));
-    let (store_a, store_b) = (open("server-a"), open("server-b"));
-    let (node_a, node_b) = (
-        serve(store_a, &files).await,
-        serve(store_b.clone(), &files).await,
-    );
-    let (a, b) = (client(&certs, node_a.port), client(&certs, node_b.port));
+    // The nodes and the folder are bound too: unbound fields would drop here.
+    let TwoServers {
+        a,
+        b,
+        store_b,
+        _nodes,
+        _dir,
+    } = TwoServers::start().await;
     let data = b"sixteen byte msg";
 
     // Revoke on B: A refuses to encrypt (a protecting use needs Active), still decrypts.
@@ -336,19 +366,14 @@ fn validity(item: &ResponseBatchItem) -> Option<u32> {
 /// destroyed one: the cached parse is never used for a changed object.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_public_key_changed_by_another_writer_is_not_verified_from_the_cache() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let certs = dir.path().join("certs");
-    let files = tresor_kmip::certs::init(&certs).expect("certs");
-    let kek = Arc::new(tresor_crypto::LocalKek::generate().expect("kek"));
-    let db = dir.path().join("t.db");
-    let open =
-        |actor| Arc::new(tresor_store::Store::open_sqlite(&db, kek.clone(), actor).expect("store"));
-    let (store_a, store_b) = (open("server-a"), open("server-b"));
-    let (node_a, node_b) = (
-        serve(store_a, &files).await,
-        serve(store_b.clone(), &files).await,
-    );
-    let (a, b) = (client(&certs, node_a.port), client(&certs, node_b.port));
+    // The nodes and the folder are bound too: unbound fields would drop here.
+    let TwoServers {
+        a,
+        b,
+        store_b,
+        _nodes,
+        _dir,
+    } = TwoServers::start().await;
     let msg = b"the message";
     let (sk1, pk1) = key_pair(&a).await;
     let (sk2, pk2) = key_pair(&a).await;
