@@ -28,23 +28,16 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/tresor-get.XXXXXX")"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
+# shellcheck source=peers_lib.sh
+source "$root/bench/kmip/peers_lib.sh"
 log() { printf '# %s\n' "$*" >&2; }
 "$CERTS" "$work/certs" >/dev/null
 samples="$work/samples.txt"; : >"$samples"
 log "$(date -u +%FT%TZ) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') ($(nproc) CPUs); uptime: $(uptime)"
 
-serve() { # LABEL BIN -> sets port, pid
-    local store="$work/store-$1-$RANDOM"
-    "$2" kmip serve --listen 127.0.0.1:0 --cert "$work/certs/server.crt" \
-        --key "$work/certs/server.key" --ca "$work/certs/ca.crt" --store "$store" \
-        2>"$work/serve-$1.log" &
-    pid=$!; pids+=("$pid")
-    for _ in $(seq 1 200); do grep -q "listening on" "$work/serve-$1.log" 2>/dev/null && break; sleep 0.05; done
-    local line; line=$(grep -m1 "listening on" "$work/serve-$1.log"); port="${line##*:}"
-}
 one() { # SERVER_LABEL SERVER_BIN LOAD_LABEL LOAD_BIN
     local label="$1+$3" c b o
-    serve "$1" "$2"
+    tresor_serve "$work" "$1" "$2"
     for c in $CONNS; do
         if [ "$c" = 1 ]; then b="get:$N"; else b="concurrent:$c:$((N / c))"; fi
         if ! o=$(python3 "$root/bench/capacity/cpu_ops.py" --label "$label" --op "get-$c" \

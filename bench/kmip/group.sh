@@ -17,6 +17,8 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/tresor-group.XXXXXX")"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
+# shellcheck source=peers_lib.sh
+source "$root/bench/kmip/peers_lib.sh"
 log() { printf '# %s\n' "$*" >&2; }
 
 (cd "$root" && cargo build --release -q -p tresor-kmip --example kmip_load --example kmip_certs)
@@ -28,18 +30,9 @@ log "floors (fsync, TCP round trip)"
 "$root/bench/kmip/floor.sh" 20000 >"$work/floor.txt" 2>&1 || true
 sed 's/^/# /' "$work/floor.txt" >&2
 
-serve() { # LABEL BIN -> sets port, pid
-    local store="$work/store-$1-$RANDOM"
-    "$2" kmip serve --listen 127.0.0.1:0 --cert "$work/certs/server.crt" \
-        --key "$work/certs/server.key" --ca "$work/certs/ca.crt" --store "$store" \
-        2>"$work/serve-$1.log" &
-    pid=$!; pids+=("$pid")
-    for _ in $(seq 1 200); do grep -q "listening on" "$work/serve-$1.log" 2>/dev/null && break; sleep 0.05; done
-    local line; line=$(grep -m1 "listening on" "$work/serve-$1.log"); port="${line##*:}"
-}
 one() { # LABEL BIN
     local c
-    serve "$1" "$2"
+    tresor_serve "$work" "$1" "$2"
     for c in 1 4 16; do
         if [ "$c" = 1 ]; then b="create:$CREATE_N"; else b="concurrent-create:$c:$((CREATE_N / c * 2))"; fi
         "$load" --server "127.0.0.1:$port" --certs "$work/certs" --label "$1" "$b" |

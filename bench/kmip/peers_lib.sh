@@ -1,5 +1,6 @@
 # Starting the KMIP peers the benchmarks compare with, the same way in every script.
-# Sourced (not run) by bench/kmip/run.sh, cosmian.sh, peers19.sh and bench/team/run.sh.
+# Sourced (not run) by bench/kmip/run.sh, cosmian.sh, peers19.sh, group.sh, get.sh and
+# bench/team/run.sh.
 # Each function starts one server in the background with bench/kmip/startup.py (from the
 # repository root) and prints "PID MILLISECONDS", the time it took to become ready.
 
@@ -36,4 +37,18 @@ cosmian_start() {
         --port "$http" --hostname 127.0.0.1 \
         --tls-cert-file "$certs/server.crt" --tls-key-file "$certs/server.key" \
         --clients-ca-cert-file "$certs/ca.crt"
+}
+
+# tresor_serve WORK LABEL BIN: `BIN kmip serve` on a free port of 127.0.0.1 with a fresh store
+# in WORK, mutual TLS with the certificates in WORK/certs, stderr in WORK/serve-LABEL.log.
+# Unlike the functions above it prints nothing: it sets the caller's `pid` and `port` and
+# appends the pid to the caller's `pids` array (which its cleanup kills).
+tresor_serve() {
+    local work=$1 label=$2 bin=$3 line
+    "$bin" kmip serve --listen 127.0.0.1:0 --cert "$work/certs/server.crt" \
+        --key "$work/certs/server.key" --ca "$work/certs/ca.crt" \
+        --store "$work/store-$label-$RANDOM" 2>"$work/serve-$label.log" &
+    pid=$!; pids+=("$pid")
+    for _ in $(seq 1 200); do grep -q "listening on" "$work/serve-$label.log" 2>/dev/null && break; sleep 0.05; done
+    line=$(grep -m1 "listening on" "$work/serve-$label.log"); port="${line##*:}"
 }
