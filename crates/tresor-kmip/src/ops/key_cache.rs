@@ -111,11 +111,7 @@ impl UnsealedKey {
     /// # Errors
     /// [`Signer::parse`]'s, on every call, for material that is not a supported private key.
     pub(crate) fn signer(&self) -> Result<&Signer, OpError> {
-        if let Some(s) = self.signer.get() {
-            return Ok(s);
-        }
-        let parsed = Signer::parse(self.expose())?;
-        Ok(self.signer.get_or_init(|| parsed))
+        parsed_once(&self.signer, || Signer::parse(self.expose()))
     }
 
     /// The material parsed as a SubjectPublicKeyInfo public key for verifying (parsed on the
@@ -124,12 +120,22 @@ impl UnsealedKey {
     /// # Errors
     /// [`Verifier::parse`]'s, on every call, for material that is not a supported public key.
     pub(crate) fn verifier(&self) -> Result<&Verifier, OpError> {
-        if let Some(v) = self.verifier.get() {
-            return Ok(v);
-        }
-        let parsed = Verifier::parse(self.expose())?;
-        Ok(self.verifier.get_or_init(|| parsed))
+        parsed_once(&self.verifier, || Verifier::parse(self.expose()))
     }
+}
+
+/// The value in `cell`, or `parse`'s, kept in `cell` when it succeeds (a failed parse is not
+/// kept: it fails again on the next call). Two threads may both parse the first time; one
+/// result is kept.
+fn parsed_once<T>(
+    cell: &OnceLock<T>,
+    parse: impl FnOnce() -> Result<T, OpError>,
+) -> Result<&T, OpError> {
+    if let Some(v) = cell.get() {
+        return Ok(v);
+    }
+    let parsed = parse()?;
+    Ok(cell.get_or_init(|| parsed))
 }
 
 struct Entry {
