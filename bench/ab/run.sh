@@ -4,7 +4,7 @@
 #   - vault API get: criterion `vault_get_exact` (crates/tresor-vault/benches/get.rs, 100k vault)
 #   - CLI `tresor get` median wall time (hyperfine, a vault of N secrets made by that binary;
 #     both binaries interleaved in blocks of 20 runs within each round)
-#   - KMIP Get and Create (durable), one connection (crates/tresor-kmip/examples/kmip_load.rs,
+#   - KMIP Get and Create (durable), one connection (crates/tresor-kmip/examples/kmip_load/main.rs,
 #     the load generator of the NEW checkout for both servers)
 #
 #   bench/ab/run.sh OLD_CHECKOUT NEW_CHECKOUT     # e.g. a `git worktree add /tmp/old 0ada303`

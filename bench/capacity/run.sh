@@ -11,7 +11,7 @@
 # PostgreSQL + the load generator, default 0 and 1).
 #
 # Method: the tresor server runs pinned (taskset) to SERVER_CPU; a private PostgreSQL
-# (scripts/pg.sh, fsync=off) and the load generator (crates/tresor-kmip/examples/kmip_load.rs,
+# (scripts/pg.sh, fsync=off) and the load generator (crates/tresor-kmip/examples/kmip_load/main.rs,
 # niced) run on OTHER_CPU. CPU time is /proc/PID/stat utime+stime of the server and of every
 # PostgreSQL process, and getrusage of the load generator (bench/capacity/cpu_ops.py), so
 # other work on the machine changes it little (the load average is printed with each line).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # KMIP benchmark peer row: tresor against Cosmian KMS 5.28.0 (`cosmian_kms`, non-FIPS, its
 # SQLite store, binary KMIP on its socket server over mutual TLS), both driven by the same
-# Rust load generator (crates/tresor-kmip/examples/kmip_load.rs, KMIP 1.4, AES-256 keys) with
+# Rust load generator (crates/tresor-kmip/examples/kmip_load/main.rs, KMIP 1.4, AES-256 keys) with
 # the same ECDSA P-256 certificates, alternated ROUNDS times in one run.
 #
 #   bench/kmip/cosmian.sh        # writes bench/kmip/COSMIAN.md

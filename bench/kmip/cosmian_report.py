@@ -55,7 +55,7 @@ def main():
         f"{rounds} rounds, the two servers alternated, a fresh store each round.",
         "",
         "Both servers listen on 127.0.0.1 with the same ECDSA P-256 certificates (mutual TLS) and",
-        "are driven by the same load generator (`crates/tresor-kmip/examples/kmip_load.rs`, release",
+        "are driven by the same load generator (`crates/tresor-kmip/examples/kmip_load/main.rs`, release",
         "build, KMIP 1.4, AES-256 keys). Cosmian KMS: `cosmian_kms` 5.28.0 built from crates.io",
         "with `--features non-fips` (`tests/peers/cosmian/build-server.sh`), SQLite store, binary",
         "KMIP on its socket server. tresor: `target/release/tresor kmip serve`, SQLite store.",

@@ -9,7 +9,7 @@
 #   bench/kmip/crypto.sh OLD_TRESOR NEW_TRESOR
 #   ROUNDS=3 N=4000 SIGN_N=2000 bench/kmip/crypto.sh ...
 #
-# The load generator is crates/tresor-kmip/examples/kmip_load.rs (release, this checkout; or
+# The load generator is crates/tresor-kmip/examples/kmip_load/main.rs (release, this checkout; or
 # LOAD=... CERTS=... to skip the build), the same for every server. Server CPU per operation
 # is utime+stime of the server process from /proc/PID/stat before and after each load
 # (bench/capacity/cpu_ops.py); every server keeps its defaults (SQLite store, audit stream

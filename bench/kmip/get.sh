@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Get benchmark (issue 19, the read path under concurrency): KMIP Gets of one AES-256 key at
 # 1, 4 and 16 connections, an OLD and a NEW `tresor` binary, each driven by an OLD and a NEW
-# load generator (crates/tresor-kmip/examples/kmip_load.rs), all four pairs alternated in one
+# load generator (crates/tresor-kmip/examples/kmip_load/main.rs), all four pairs alternated in one
 # run (the order turns each round). Per sample: the rate, p50, and the CPU time per Get of the
 # server (utime+stime of its process from /proc/PID/stat) and of the load generator
 # (getrusage of the child), both from bench/capacity/cpu_ops.py. Prints every sample and a

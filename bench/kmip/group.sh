@@ -6,7 +6,7 @@
 #   bench/kmip/group.sh OLD_TRESOR NEW_TRESOR        # e.g. a pre-group-commit release build
 #   ROUNDS=3 CREATE_N=400 GET_N=4000 bench/kmip/group.sh ...
 #
-# The load generator is crates/tresor-kmip/examples/kmip_load.rs (release, this checkout).
+# The load generator is crates/tresor-kmip/examples/kmip_load/main.rs (release, this checkout).
 # Prints every sample, a markdown table of medians, and the commit-group sizes the NEW server
 # reported when it shut down (`commit groups:` line).
 set -euo pipefail

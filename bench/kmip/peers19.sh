@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 19's table in one run: tresor, Cosmian KMS and PyKMIP side by side, each driven by the
-# same load generator (crates/tresor-kmip/examples/kmip_load.rs, KMIP 1.4, binary TTLV over
+# same load generator (crates/tresor-kmip/examples/kmip_load/main.rs, KMIP 1.4, binary TTLV over
 # mutual TLS, the same ECDSA P-256 certificates): Create (AES-256), Get, Encrypt (AES-256-GCM,
 # 1 KiB) and Sign (ECDSA P-256, Ed25519; 32-byte message) at 1, 4 and 16 connections, with
 # rate, p50, p99 and the server's CPU time per operation (utime+stime of the server process
@@ -19,7 +19,7 @@
 # PyKMIP venv's python, tests/peers/pykmip/setup.sh). A peer that is missing is left out, a
 # request a peer refuses is printed as "refused" with its reason: nothing is invented.
 # kmip_load runs with --peer tresor|cosmian|pykmip: the few set-up and Encrypt requests a peer
-# takes only in its own form are shaped for it (kmip_load.rs's module documentation); tresor
+# takes only in its own form are shaped for it (kmip_load/main.rs's module documentation); tresor
 # gets its standard requests.
 # Each server gets a fresh store; durability differs and is measured: after its timed runs,
 # each server's fsync, fdatasync and sync_file_range calls (all threads, strace -f -c) are

@@ -44,7 +44,7 @@ lines = [
     "Command: `%s` (run %s on %s)." % (cmd, E["WHEN"], E["CPU"]),
     "",
     "Both servers listen on 127.0.0.1 with the same ECDSA P-256 certificates (mutual TLS) and are",
-    "driven by the same Rust load generator (`crates/tresor-kmip/examples/kmip_load.rs`, release",
+    "driven by the same Rust load generator (`crates/tresor-kmip/examples/kmip_load/main.rs`, release",
     "build, KMIP 1.4, AES-256 keys, one TLS connection unless stated). PyKMIP: `pykmip-server`",
     "0.11.0 (SQLite database, TLS1.2 auth suite). tresor: `%s serve` (release build, store on" % E["TRESOR_KMIP_CMD"].replace(E["ROOT"] + "/", ""),
     "local disk). ops/s is operations divided by wall time; p50/p99 are per-request latencies.",

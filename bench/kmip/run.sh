@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # KMIP benchmark: the tresor KMIP server against pykmip-server (PyKMIP 0.11, ECDSA certs),
-# both driven by the same Rust load generator (crates/tresor-kmip/examples/kmip_load.rs,
+# both driven by the same Rust load generator (crates/tresor-kmip/examples/kmip_load/main.rs,
 # built on tresor_kmip::client::KmipClient, KMIP 1.4, one TLS connection unless stated).
 #
 #   bench/kmip/run.sh            # writes bench/kmip/RESULTS.md

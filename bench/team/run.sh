@@ -2,7 +2,7 @@
 # Team scale benchmark (issue 8): KMIP Create and Get per second, tresor on SQLite and on
 # PostgreSQL, one and two `tresor kmip serve` processes, 1 and 4 connections; pykmip-server
 # (PyKMIP 0.11, its SQLite store, ECDSA certificates) beside them. Every server is driven by the
-# same load generator (crates/tresor-kmip/examples/kmip_load.rs, tresor_kmip::client, KMIP 1.4;
+# same load generator (crates/tresor-kmip/examples/kmip_load/main.rs, tresor_kmip::client, KMIP 1.4;
 # with two servers its connections are spread round-robin over both).
 #
 #   bench/team/run.sh            # prints a Markdown table, writes bench/team/RESULTS.md
