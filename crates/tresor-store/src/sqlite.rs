@@ -77,7 +77,15 @@ impl SqliteBackend {
 
     fn connect(&self) -> Result<Connection> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let c = Connection::open_with_flags(&self.path, flags).map_err(|e| self.corrupt(e))?;
+        // The default VFS with each commit's WAL frames written in one system call (see
+        // tresor_sqlite_vfs); a process that cannot register it uses the default VFS itself.
+        let c = match tresor_sqlite_vfs::register() {
+            Ok(()) => {
+                Connection::open_with_flags_and_vfs(&self.path, flags, tresor_sqlite_vfs::VFS_NAME)
+            }
+            Err(_) => Connection::open_with_flags(&self.path, flags),
+        }
+        .map_err(|e| self.corrupt(e))?;
         // wal_autocheckpoint: WAL frames (pages) after which the committing connection
         // checkpoints (SQLite's default: 1000). A KMIP Create writes ~30 frames, most of them
         // the same hot pages (the tail of each attribute's index range, the objects and audit
