@@ -46,6 +46,9 @@ pub struct AuditSigner {
     /// Where the entries MAC'd by [`AuditSigner::mac`] were chained (a per-commit signer from
     /// [`AuditSigner::for_commit`] tells the store where its commit found and left the chain).
     last: std::sync::Mutex<Option<Issued>>,
+    /// Set by a group commit: the run of entries of the whole group this signer's commit was
+    /// part of (every batch of the group that committed, in commit order).
+    group: std::sync::Mutex<Option<Issued>>,
 }
 
 /// The run of consecutive entries a per-commit signer MAC'd last.
@@ -72,6 +75,7 @@ impl AuditSigner {
             prepared: tresor_crypto::hash::HmacSha256::new(key.expose()),
             key,
             last: std::sync::Mutex::new(None),
+            group: std::sync::Mutex::new(None),
         }
     }
 
@@ -83,6 +87,7 @@ impl AuditSigner {
             key: self.key.clone(),
             prepared: self.prepared.clone(),
             last: std::sync::Mutex::new(None),
+            group: std::sync::Mutex::new(None),
         }
     }
 
@@ -96,6 +101,23 @@ impl AuditSigner {
     pub(crate) fn set_last_issued(&self, last: Option<Issued>) {
         if let Ok(mut g) = self.last.lock() {
             *g = last;
+        }
+    }
+
+    /// The run of entries of the commit group this signer's commit was part of, when a group
+    /// commit recorded one ([`AuditSigner::set_group_issued`]); else its own run.
+    pub(crate) fn group_issued(&self) -> Option<Issued> {
+        self.group
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+            .or_else(|| self.last_issued())
+    }
+
+    /// Records the run of entries of the whole commit group (see [`AuditSigner::group_issued`]).
+    pub(crate) fn set_group_issued(&self, group: Option<Issued>) {
+        if let Ok(mut g) = self.group.lock() {
+            *g = group;
         }
     }
 

@@ -25,7 +25,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use crate::audit::AuditSigner;
+use crate::audit::{AuditSigner, Issued};
 use crate::backend::Batch;
 use crate::error::{Result, StoreError};
 
@@ -39,6 +39,8 @@ pub(crate) struct Slot {
     /// MACs this batch's audit entries (its `last_issued` is copied back to the writer's).
     pub(crate) signer: AuditSigner,
     outcome: Mutex<Option<Result<()>>>,
+    /// The run of audit entries of the whole group, once committed (see [`group_run`]).
+    group: Mutex<Option<Issued>>,
     /// Wakes this writer alone (waited on with the queue's mutex): when its outcome is set,
     /// or when it has become the first in line with no leader. One condition variable per
     /// writer, not one for all: a group's end then wakes its own writers and the next
@@ -53,6 +55,7 @@ impl Slot {
             batch,
             signer,
             outcome: Mutex::new(None),
+            group: Mutex::new(None),
             wake: Condvar::new(),
         })
     }
@@ -108,7 +111,7 @@ impl GroupCommit {
         loop {
             if let Some(outcome) = take(&mine) {
                 drop(q);
-                signer.set_last_issued(mine.signer.last_issued());
+                hand_back(&mine, signer);
                 return outcome;
             }
             let first = q.waiting.front().is_some_and(|s| Arc::ptr_eq(s, &mine));
@@ -135,15 +138,25 @@ impl GroupCommit {
         };
         self.finish(&group, results);
         let outcome = take(&mine).unwrap_or_else(|| Err(group_lost()));
-        signer.set_last_issued(mine.signer.last_issued());
+        hand_back(&mine, signer);
         outcome
     }
 
     /// Hands the outcomes to the group's writers and leadership to the next in line.
     fn finish(&self, group: &[Arc<Slot>], results: Vec<Result<()>>) {
         let mut results = results.into_iter();
+        let mut committed = Vec::with_capacity(group.len());
+        let mut outcomes = Vec::with_capacity(group.len());
         for slot in group {
             let r = results.next().unwrap_or_else(|| Err(group_lost()));
+            if r.is_ok() {
+                committed.push(slot);
+            }
+            outcomes.push(r);
+        }
+        let run = group_run(&committed);
+        for (slot, r) in group.iter().zip(outcomes) {
+            *lock(&slot.group) = run.clone();
             *lock(&slot.outcome) = Some(r);
         }
         if let Some(c) = lock(&self.sizes).get_mut(group.len().clamp(1, MAX_GROUP) - 1) {
@@ -173,6 +186,35 @@ impl GroupCommit {
             .map(|(i, c)| (i + 1, *c))
             .collect()
     }
+}
+
+/// Copies what the leader recorded in `mine` (where its entries went, and the group's run)
+/// to the writer's own signer.
+fn hand_back(mine: &Slot, signer: &AuditSigner) {
+    signer.set_last_issued(mine.signer.last_issued());
+    signer.set_group_issued(lock(&mine.group).take());
+}
+
+/// The run of audit entries of a group's committed batches (in commit order), when they form
+/// one unbroken run: each batch's entries chained onto the previous batch's last. Every writer
+/// of the group then moves the audit head to the group's last entry, so the first to get
+/// there writes it and the others find it written (one head write per group, not one per
+/// writer). `None` (each writer records its own run) if a batch wrote no entry or the runs
+/// do not join.
+fn group_run(committed: &[&Arc<Slot>]) -> Option<Issued> {
+    let mut run: Option<Issued> = None;
+    for slot in committed {
+        let mine = slot.signer.last_issued()?;
+        run = Some(match run {
+            None => mine,
+            Some(r) if r.last == mine.chained_onto => Issued {
+                chained_onto: r.chained_onto,
+                last: mine.last,
+            },
+            Some(_) => return None,
+        });
+    }
+    run
 }
 
 /// Gives the leadership back if the leader's `apply` panics.
@@ -221,6 +263,33 @@ mod tests {
 
     fn signer() -> AuditSigner {
         AuditSigner::new(tresor_crypto::Secret::new(vec![1u8; 32]))
+    }
+
+    /// A slot whose (per-commit) signer issued entries `from..=to`, chained onto `from - 1`.
+    fn issued(from: u64, to: u64) -> Arc<Slot> {
+        let slot = Slot::new(Batch::default(), signer());
+        slot.signer.set_last_issued(Some(Issued {
+            chained_onto: (from - 1, format!("mac{}", from - 1)),
+            last: (to, format!("mac{to}")),
+        }));
+        slot
+    }
+
+    /// The group's run joins runs that follow each other; a gap or a batch without entries
+    /// gives none (each writer then records its own head).
+    #[test]
+    fn a_group_run_joins_only_unbroken_runs() {
+        let (a, b, c) = (issued(5, 6), issued(7, 7), issued(8, 10));
+        let run = group_run(&[&a, &b, &c]).unwrap();
+        assert_eq!(run.chained_onto, (4, "mac4".to_owned()));
+        assert_eq!(run.last, (10, "mac10".to_owned()));
+        assert!(group_run(&[&a, &c]).is_none(), "a gap between 6 and 8");
+        let silent = Slot::new(Batch::default(), signer());
+        assert!(
+            group_run(&[&a, &silent]).is_none(),
+            "a batch without entries"
+        );
+        assert!(group_run(&[]).is_none());
     }
 
     /// Many threads: every writer gets exactly its own result, groups form, and no group

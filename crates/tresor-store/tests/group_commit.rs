@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tresor_crypto::LocalKek;
-use tresor_store::{Backend, NewObject, ObjectType, SqliteBackend, Store, StoreError};
+use tresor_store::{Backend, HeadSink, NewObject, ObjectType, SqliteBackend, Store, StoreError};
 
 fn secret(name: &str) -> NewObject {
     let mut n = NewObject::new(ObjectType::SecretData);
@@ -223,7 +223,16 @@ fn injected_failures_in_one_group(
 ) {
     const UNIQUE: usize = 12;
     let kek = Arc::new(LocalKek::generate().unwrap());
-    let store = Arc::new(Store::open(backend.clone(), kek.clone(), "alice").unwrap());
+    let head_dir = tempfile::tempdir().unwrap();
+    let head = Arc::new(CountingHead {
+        file: tresor_store::FileHead::new(head_dir.path().join("audit.head")),
+        writes: Default::default(),
+    });
+    let store = Arc::new(
+        Store::open(backend.clone(), kek.clone(), "alice")
+            .unwrap()
+            .with_audit_head(head.clone()),
+    );
     store.check_key().unwrap();
     let existing = store.create(secret("app:dev:EXISTING")).unwrap().uid;
     let count_before = store.count().unwrap();
@@ -304,6 +313,15 @@ fn injected_failures_in_one_group(
         "expected the lone leader's group and one group of {others} batches"
     );
 
+    // One audit head write per commit group, not per writer: the existing object's, the
+    // leader's, and one for the group of 15 (its first writer moves the head to the group's
+    // last entry; the others find it there).
+    assert_eq!(
+        head.writes.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "audit head writes"
+    );
+
     // Committed (seen through a new connection): the leader, every unique writer, one twin;
     // nothing of the failed batches.
     drop(store);
@@ -321,6 +339,40 @@ fn injected_failures_in_one_group(
     );
     let report = again.verify_audit().unwrap();
     assert!(report.is_ok(), "audit chain broken: {report:?}");
+    // The head written once for the group names the chain's last entry.
+    let again = again.with_audit_head(head.clone());
+    let report = again.verify_audit().unwrap();
+    assert!(
+        report.is_ok(),
+        "the head does not reach the chain's end: {report:?}"
+    );
+    let recorded = tresor_store::AuditHead::from_bytes(&head.read().unwrap().unwrap()).unwrap();
+    let last = again.audit(0, usize::MAX).unwrap().last().unwrap().seq;
+    assert_eq!(recorded.seq, last, "the head names the chain's last entry");
+}
+
+/// A [`FileHead`](tresor_store::FileHead) that counts the head writes it makes.
+#[derive(Debug)]
+struct CountingHead {
+    file: tresor_store::FileHead,
+    writes: std::sync::atomic::AtomicUsize,
+}
+
+impl tresor_store::HeadSink for CountingHead {
+    fn read(&self) -> tresor_store::Result<Option<Vec<u8>>> {
+        self.file.read()
+    }
+
+    fn update(&self, next: &mut tresor_store::HeadUpdate<'_>) -> tresor_store::Result<()> {
+        self.file.update(&mut |cur| {
+            let out = next(cur)?;
+            if out.is_some() {
+                self.writes
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            Ok(out)
+        })
+    }
 }
 
 fn race_for_names(backend: Arc<dyn Backend>, reopen: &dyn Fn() -> Arc<dyn Backend>) {

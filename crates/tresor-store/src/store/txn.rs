@@ -547,10 +547,17 @@ impl Txn<'_> {
         let Some(issued) = issuing.last_issued() else {
             return Ok(None);
         };
-        let (seq, mac) = &issued.last;
-        let head = AuditHead::new(&signer, *seq, mac);
+        let head = AuditHead::new(&signer, issued.last.0, &issued.last.1);
+        // The head moves to the last entry of the whole commit group (committed with this
+        // batch): one head write per group.
+        let group = issuing.group_issued().unwrap_or(issued);
+        let to = if group.last.0 == head.seq {
+            head.clone()
+        } else {
+            AuditHead::new(&signer, group.last.0, &group.last.1)
+        };
         self.store
-            .advance_head(&signer, &head, &issued.chained_onto)
+            .advance_head(&signer, &to, &group.chained_onto)
             .map_err(|e| match e {
                 StoreError::Io { path, source, .. } => StoreError::Io {
                     what: "the write was committed, but the audit head could not be updated",
