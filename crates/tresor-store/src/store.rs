@@ -49,6 +49,11 @@ pub struct Store {
     /// head is not above it has nothing to record: the sink already holds a newer head. Under
     /// group commit this spares most writers of a group the sink's lock, read and write.
     last_head_seq: std::sync::atomic::AtomicU64,
+    /// Held while this process moves the head: a writer that waited for another's update
+    /// checks `last_head_seq` again before it touches the sink (a group's writers wake
+    /// together; without it each took the sink's lock and read it only to find the group's
+    /// head already there).
+    head_writer: Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -85,6 +90,7 @@ impl Store {
             head: None,
             last_head: Mutex::new(None),
             last_head_seq: std::sync::atomic::AtomicU64::new(0),
+            head_writer: Mutex::new(()),
         })
     }
 
@@ -180,6 +186,7 @@ impl Store {
             head: self.head.clone(),
             last_head: Mutex::new(None),
             last_head_seq: std::sync::atomic::AtomicU64::new(0),
+            head_writer: Mutex::new(()),
         }
     }
 

@@ -227,6 +227,7 @@ fn injected_failures_in_one_group(
     let head = Arc::new(CountingHead {
         file: tresor_store::FileHead::new(head_dir.path().join("audit.head")),
         writes: Default::default(),
+        updates: Default::default(),
     });
     let store = Arc::new(
         Store::open(backend.clone(), kek.clone(), "alice")
@@ -315,11 +316,16 @@ fn injected_failures_in_one_group(
 
     // One audit head write per commit group, not per writer: the existing object's, the
     // leader's, and one for the group of 15 (its first writer moves the head to the group's
-    // last entry; the others find it there).
+    // last entry; the others find it there without taking the sink's lock or reading it).
     assert_eq!(
         head.writes.load(std::sync::atomic::Ordering::SeqCst),
         3,
         "audit head writes"
+    );
+    assert_eq!(
+        head.updates.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "audit head updates (lock, read, maybe write)"
     );
 
     // Committed (seen through a new connection): the leader, every unique writer, one twin;
@@ -351,11 +357,13 @@ fn injected_failures_in_one_group(
     assert_eq!(recorded.seq, last, "the head names the chain's last entry");
 }
 
-/// A [`FileHead`](tresor_store::FileHead) that counts the head writes it makes.
+/// A [`FileHead`](tresor_store::FileHead) that counts its updates and the head writes they
+/// make.
 #[derive(Debug)]
 struct CountingHead {
     file: tresor_store::FileHead,
     writes: std::sync::atomic::AtomicUsize,
+    updates: std::sync::atomic::AtomicUsize,
 }
 
 impl tresor_store::HeadSink for CountingHead {
@@ -364,6 +372,8 @@ impl tresor_store::HeadSink for CountingHead {
     }
 
     fn update(&self, next: &mut tresor_store::HeadUpdate<'_>) -> tresor_store::Result<()> {
+        self.updates
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.file.update(&mut |cur| {
             let out = next(cur)?;
             if out.is_some() {

@@ -61,6 +61,11 @@ impl Store {
             // This process already recorded a newer head (another writer of the same group).
             return Ok(());
         }
+        let _one_writer = self.head_writer.lock().unwrap_or_else(|p| p.into_inner());
+        if self.last_head_seq.load(Ordering::Acquire) >= new.seq {
+            // Recorded while this writer waited for the one before it.
+            return Ok(());
+        }
         let new_bytes = new.to_bytes();
         let mut written = false;
         sink.update(&mut |cur| {
@@ -103,6 +108,7 @@ impl Store {
         let Some(sink) = &self.head else {
             return Ok(());
         };
+        let _one_writer = self.head_writer.lock().unwrap_or_else(|p| p.into_inner());
         self.last_head_seq.store(0, Ordering::Release);
         let Some(head) = head else {
             return Ok(());
