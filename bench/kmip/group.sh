@@ -41,7 +41,7 @@ one() { # LABEL BIN
     "$load" --server "127.0.0.1:$port" --certs "$work/certs" --label "$1" \
         get:"$GET_N" concurrent:16:$((GET_N / 4)) |
         awk -v l="$1" '$1 == "RESULT" && $3 ~ /^get:/ { print "GET_1_PER_S", l, $6 }
-                       $1 == "RESULT" && $3 ~ /^concurrent:/ { print "GET_16_PER_S", l, $6 }' >>"$samples"
+                       $1 == "RESULT" && $3 ~ /^get-16-connections/ { print "GET_16_PER_S", l, $6 }' >>"$samples"
     kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
     grep -h "commit groups" "$work/serve-$1.log" | sed "s/^/# $1 /" >&2 || true
 }
