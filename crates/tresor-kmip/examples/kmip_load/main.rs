@@ -288,6 +288,19 @@ async fn gather(
     })
 }
 
+/// Creates one AES-256 key ([`create_payload`]) over a connection of its own (untimed set-up
+/// of the Get benches) and returns its identifier.
+async fn new_key(o: &Opts) -> Result<String, Error> {
+    let setup = o.client()?;
+    let created = setup
+        .call(Operation::CREATE, create_payload(o.version, None))
+        .await?;
+    check("create", &created)?;
+    let id = uid(&created)?;
+    setup.close().await;
+    Ok(id)
+}
+
 fn create_payload(version: ProtocolVersion, name: Option<String>) -> Vec<Ttlv> {
     let mut attrs = AttributeSet::default();
     attrs.push(Attribute::standard(
@@ -472,13 +485,7 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
         }
         "get" => {
             let n = num(parts.next(), "N")?;
-            let setup = o.client()?;
-            let created = setup
-                .call(Operation::CREATE, create_payload(v, None))
-                .await?;
-            check("create", &created)?;
-            let id = uid(&created)?;
-            setup.close().await;
+            let id = new_key(&o).await?;
             let mut s = one_lean(&o, n, Expect::Get(id)).await?;
             s.print(&o.label, bench);
         }
@@ -642,13 +649,7 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
         }
         "connect-get" => {
             let n = num(parts.next(), "N")?;
-            let setup = o.client()?;
-            let created = setup
-                .call(Operation::CREATE, create_payload(v, None))
-                .await?;
-            check("create", &created)?;
-            let id = uid(&created)?;
-            setup.close().await;
+            let id = new_key(&o).await?;
             let mut s = timed(n, |_| {
                 let (o, id) = (o.clone(), id.clone());
                 async move {
@@ -666,13 +667,7 @@ async fn run(o: Arc<Opts>, bench: &str) -> Result<(), Error> {
         "concurrent" => {
             let conns = num(parts.next(), "C")?;
             let n = num(parts.next(), "N")?;
-            let setup = o.client()?;
-            let created = setup
-                .call(Operation::CREATE, create_payload(v, None))
-                .await?;
-            check("create", &created)?;
-            let id = uid(&created)?;
-            setup.close().await;
+            let id = new_key(&o).await?;
             let mut s = parallel_lean(&o, conns, n, Expect::Get(id)).await?;
             s.print(&o.label, &format!("get-{conns}-connections"));
         }
