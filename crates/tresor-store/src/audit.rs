@@ -105,13 +105,9 @@ impl AuditSigner {
     }
 
     /// The run of entries of the commit group this signer's commit was part of, when a group
-    /// commit recorded one ([`AuditSigner::set_group_issued`]); else its own run.
+    /// commit recorded one ([`AuditSigner::set_group_issued`]).
     pub(crate) fn group_issued(&self) -> Option<Issued> {
-        self.group
-            .lock()
-            .ok()
-            .and_then(|g| g.clone())
-            .or_else(|| self.last_issued())
+        self.group.lock().ok().and_then(|g| g.clone())
     }
 
     /// Records the run of entries of the whole commit group (see [`AuditSigner::group_issued`]).

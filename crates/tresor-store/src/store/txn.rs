@@ -549,7 +549,7 @@ impl Txn<'_> {
         };
         let head = AuditHead::new(&signer, issued.last.0, &issued.last.1);
         // The head moves to the last entry of the whole commit group (committed with this
-        // batch): one head write per group.
+        // batch): one head write per group. Without a group run, to this batch's last entry.
         let group = issuing.group_issued().unwrap_or(issued);
         let to = if group.last.0 == head.seq {
             head.clone()
