@@ -89,12 +89,14 @@ const REAL_AT: usize = std::mem::size_of::<WalFile>().next_multiple_of(8);
 ///
 /// # Safety
 /// `f` is a [`WalFile`] opened by [`x_open`] and not yet closed.
-unsafe fn inner(f: *mut ffi::sqlite3_file) -> (*mut ffi::sqlite3_file, ffi::sqlite3_io_methods) {
+unsafe fn inner<'a>(
+    f: *mut ffi::sqlite3_file,
+) -> (*mut ffi::sqlite3_file, &'a ffi::sqlite3_io_methods) {
     // SAFETY: per the contract, the default VFS's open file lies at REAL_AT and its methods
-    // pointer (set by its xOpen) is valid while it is open.
+    // pointer (set by its xOpen, a static table) is valid while it is open.
     unsafe {
         let real = f.cast::<u8>().add(REAL_AT).cast::<ffi::sqlite3_file>();
-        (real, *(*real).pMethods)
+        (real, &*(*real).pMethods)
     }
 }
 
