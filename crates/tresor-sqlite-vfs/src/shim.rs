@@ -46,7 +46,6 @@ pub(crate) fn register() -> Result<(), Error> {
                     code: ffi::SQLITE_ERROR,
                 });
             }
-            assert_eq!(std::mem::offset_of!(WalFile, base), 0);
             let mut vfs = *real;
             vfs.szOsFile = (*real).szOsFile + REAL_AT as c_int;
             vfs.pNext = ptr::null_mut();
@@ -85,6 +84,14 @@ struct WalFile {
 /// SQLite aligns the whole).
 const REAL_AT: usize = std::mem::size_of::<WalFile>().next_multiple_of(8);
 
+// SQLite sees a WalFile as its `sqlite3_file` header.
+const _: () = assert!(std::mem::offset_of!(WalFile, base) == 0);
+
+/// Where the default VFS's file structure lies inside WAL file `f` (address arithmetic only).
+fn real_file(f: *mut ffi::sqlite3_file) -> *mut ffi::sqlite3_file {
+    f.cast::<u8>().wrapping_add(REAL_AT).cast()
+}
+
 /// The default VFS's file inside WAL file `f`, and its methods.
 ///
 /// # Safety
@@ -95,7 +102,7 @@ unsafe fn inner<'a>(
     // SAFETY: per the contract, the default VFS's open file lies at REAL_AT and its methods
     // pointer (set by its xOpen, a static table) is valid while it is open.
     unsafe {
-        let real = f.cast::<u8>().add(REAL_AT).cast::<ffi::sqlite3_file>();
+        let real = real_file(f);
         (real, &*(*real).pMethods)
     }
 }
@@ -142,7 +149,7 @@ unsafe extern "C" fn x_open(
             return open(real_vfs, name, f, flags, out_flags);
         }
         (*f).pMethods = ptr::null();
-        let real = f.cast::<u8>().add(REAL_AT).cast::<ffi::sqlite3_file>();
+        let real = real_file(f);
         (*real).pMethods = ptr::null();
         let rc = open(real_vfs, name, real, flags, out_flags);
         if rc != ffi::SQLITE_OK {
